@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the system packages the test suite uses (Debian/Ubuntu, as root):
+# real registries, independent image tools (oracles) and image builders.
+set -euo pipefail
+PKGS=(docker-registry skopeo umoci mmdebstrap debootstrap apache2-utils jq curl ca-certificates
+      debian-archive-keyring zstd xz-utils binutils qemu-user-static binfmt-support arch-test
+      python3 make g++)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || true
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,7 @@
+/** ocipatch library API. The CLI (src/cli) is a thin layer over these exports. */
+export * from "./errors.js";
+export * from "./image/index.js";
+export * from "./reference/index.js";
+export * from "./util/digest.js";
+export type { ProgressListener } from "./util/progress.js";
+export { VERSION } from "./version.js";

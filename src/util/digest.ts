@@ -1,0 +1,94 @@
+import { createHash, type Hash } from "node:crypto";
+import { Transform, type TransformCallback } from "node:stream";
+import { OcipatchError } from "../errors.js";
+
+/** An OCI content digest, `sha256:<64 hex>` (sha512 accepted for reading). */
+export type Digest = string & { readonly __digest: unique symbol };
+
+const DIGEST_RE = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+
+export function isDigest(s: string): s is Digest {
+  return DIGEST_RE.test(s);
+}
+
+export function parseDigest(s: string): Digest {
+  if (!isDigest(s)) throw new OcipatchError("INVALID_FORMAT", `invalid digest "${s}"`);
+  return s;
+}
+
+export function algorithmOf(d: Digest): "sha256" | "sha512" {
+  return d.startsWith("sha512:") ? "sha512" : "sha256";
+}
+
+export function hexOf(d: Digest): string {
+  return d.slice(d.indexOf(":") + 1);
+}
+
+export function sha256(data: Uint8Array | string): Digest {
+  return `sha256:${createHash("sha256").update(data).digest("hex")}` as Digest;
+}
+
+/**
+ * Pass-through stream that hashes and counts what flows through it. When `expect`
+ * is given, the stream errors at the end if digest or size differ.
+ */
+export class DigestStream extends Transform {
+  private readonly hash: Hash;
+  private readonly algorithm: "sha256" | "sha512";
+  size = 0;
+  private result: Digest | undefined;
+
+  constructor(
+    private readonly expect?: { digest?: Digest; size?: number; what?: string },
+    algorithm?: "sha256" | "sha512",
+  ) {
+    super();
+    this.algorithm = algorithm ?? (expect?.digest ? algorithmOf(expect.digest) : "sha256");
+    this.hash = createHash(this.algorithm);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.expect?.size !== undefined && this.size > this.expect.size) {
+      cb(
+        new OcipatchError(
+          "DIGEST_MISMATCH",
+          `${this.expect.what ?? "content"}: more than the expected ${this.expect.size} bytes`,
+        ),
+      );
+      return;
+    }
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.result = `${this.algorithm}:${this.hash.digest("hex")}` as Digest;
+    const e = this.expect;
+    if (e?.size !== undefined && e.size !== this.size) {
+      cb(
+        new OcipatchError(
+          "DIGEST_MISMATCH",
+          `${e.what ?? "content"}: got ${this.size} bytes, expected ${e.size}`,
+        ),
+      );
+      return;
+    }
+    if (e?.digest !== undefined && e.digest !== this.result) {
+      cb(
+        new OcipatchError(
+          "DIGEST_MISMATCH",
+          `${e.what ?? "content"}: digest ${this.result} does not match expected ${e.digest}`,
+        ),
+      );
+      return;
+    }
+    cb();
+  }
+
+  /** The digest of everything that passed; only valid after the stream ended. */
+  digest(): Digest {
+    if (!this.result) throw new OcipatchError("INTERNAL", "digest read before the stream ended");
+    return this.result;
+  }
+}
