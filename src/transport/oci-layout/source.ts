@@ -1,0 +1,90 @@
+import { createReadStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { OcipatchError } from "../../errors.js";
+import type { ImageOrIndex, OpenOptions } from "../../image/image.js";
+import { type Descriptor, parseIndexManifest } from "../../image/manifest.js";
+import { type ContentSource, fromRawManifest, type RawManifest, verifyBytes } from "../../image/source.js";
+import { blobPath, INDEX_FILE, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION } from "./layout.js";
+
+/** Reads blobs from an OCI image layout directory. */
+export class OciLayoutSource implements ContentSource {
+  readonly description: string;
+  readonly origin = undefined;
+
+  constructor(readonly dir: string) {
+    this.description = `oci:${dir}`;
+  }
+
+  private async readBlobFile(desc: Descriptor): Promise<Buffer> {
+    try {
+      return await readFile(blobPath(this.dir, desc.digest));
+    } catch (e) {
+      throw notFound(this.dir, desc, e);
+    }
+  }
+
+  async fetchManifest(desc: Descriptor): Promise<RawManifest> {
+    const bytes = await this.readBlobFile(desc);
+    return { bytes, mediaType: desc.mediaType, digest: desc.digest };
+  }
+
+  async openBlob(desc: Descriptor, opts?: OpenOptions): Promise<Readable> {
+    const p = blobPath(this.dir, desc.digest);
+    try {
+      await stat(p);
+    } catch (e) {
+      throw notFound(this.dir, desc, e);
+    }
+    return createReadStream(p, opts?.signal ? { signal: opts.signal } : {});
+  }
+
+  readBlob(desc: Descriptor): Promise<Buffer> {
+    return this.readBlobFile(desc);
+  }
+}
+
+function notFound(dir: string, desc: Descriptor, cause: unknown): OcipatchError {
+  return new OcipatchError("NOT_FOUND", `blob ${desc.digest} not found in OCI layout ${dir}`, { cause });
+}
+
+/** Read `index.json` of a layout (validated). */
+export async function readLayoutIndex(dir: string) {
+  try {
+    await stat(join(dir, OCI_LAYOUT_FILE));
+  } catch (e) {
+    throw new OcipatchError("NOT_FOUND", `${dir} is not an OCI image layout (no ${OCI_LAYOUT_FILE} file)`, {
+      cause: e,
+    });
+  }
+  const raw = await readFile(join(dir, INDEX_FILE)).catch((e: unknown) => {
+    throw new OcipatchError("NOT_FOUND", `${dir} has no ${INDEX_FILE}`, { cause: e });
+  });
+  return parseIndexManifest(raw, `${dir}/${INDEX_FILE}`);
+}
+
+/**
+ * Open the image (or index) an OCI layout holds under `tag` (the
+ * `org.opencontainers.image.ref.name` annotation). Without a tag, the layout must
+ * hold exactly one manifest.
+ */
+export async function openOciLayout(dir: string, tag?: string): Promise<ImageOrIndex> {
+  const index = await readLayoutIndex(dir);
+  let entries = index.manifests;
+  if (tag !== undefined) {
+    entries = entries.filter((m) => m.annotations?.[REF_NAME_ANNOTATION] === tag);
+    if (entries.length === 0)
+      throw new OcipatchError("NOT_FOUND", `tag "${tag}" not found in OCI layout ${dir}`);
+  } else if (entries.length !== 1) {
+    throw new OcipatchError(
+      "USAGE",
+      `OCI layout ${dir} holds ${entries.length} manifests; name one with oci:${dir}:TAG`,
+    );
+  }
+  const desc = entries[0]!;
+  const source = new OciLayoutSource(dir);
+  const raw = await source.fetchManifest(desc);
+  verifyBytes(raw.bytes, desc, `manifest ${desc.digest} in ${dir}`);
+  return fromRawManifest(source, raw);
+}
