@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import {
   appendFileSync,
+  copyFileSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -334,13 +335,26 @@ async function ensureImageOnce(name: ImageName): Promise<TestImage> {
         );
         return image;
       } catch (e) {
-        throw new HarnessError(`building test image ${name} failed: ${(e as Error).message}`, { cause: e });
+        const kept = keepLogs(work, join(root, "logs", `${name}-${key}-${Date.now()}`));
+        const where = kept ? ` (build logs kept in ${kept})` : "";
+        throw new HarnessError(`building test image ${name} failed${where}: ${(e as Error).message}`, {
+          cause: e,
+        });
       } finally {
         await safeRemove(work);
       }
     },
     { what: `test image ${name}` },
   );
+}
+
+/** Copies the *.log files of a failed build's work dir to dest (the work dir itself is removed). */
+function keepLogs(work: string, dest: string): string | undefined {
+  const logs = readdirSync(work, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".log"));
+  if (logs.length === 0) return undefined;
+  mkdirSync(dest, { recursive: true });
+  for (const f of logs) copyFileSync(join(work, f), join(dest, f.replace(/\//g, "__")));
+  return dest;
 }
 
 /** Copies an image's OCI layout (e.g. to modify it) to dest; returns the new "oci:" reference. */

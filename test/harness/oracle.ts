@@ -83,7 +83,8 @@ export function hasStatusD(rootfs: string): boolean {
 
 /**
  * A dpkg admindir built from a distroless rootfs's status.d: the paragraphs concatenated into
- * `status`, and each `<pkg>.md5sums` placed where dpkg --verify looks for it.
+ * `status`, each `<pkg>.md5sums` placed where dpkg looks for it, and a `<pkg>.list` of the files
+ * it names (status.d has no file lists; dpkg --verify walks them and --audit wants them).
  */
 export function admindirFromStatusD(rootfs: string, dest: string): string {
   const statusD = join(rootfs, "var/lib/dpkg/status.d");
@@ -99,10 +100,22 @@ export function admindirFromStatusD(rootfs: string, dest: string): string {
     const arch = /^Architecture:\s*(\S+)/m.exec(text)?.[1];
     const multiArchSame = /^Multi-Arch:\s*same\s*$/m.test(text);
     const md5 = join(statusD, `${f}.md5sums`);
-    if (name && existsSync(md5))
-      copyFileSync(md5, join(dest, "info", `${name}${multiArchSame ? `:${arch}` : ""}.md5sums`));
+    if (name && existsSync(md5)) {
+      const base = join(dest, "info", `${name}${multiArchSame ? `:${arch}` : ""}`);
+      copyFileSync(md5, `${base}.md5sums`);
+      // dpkg --verify walks the file list: distroless keeps none, so list the files md5sums names
+      // (regular files only; directories are not verified anyway)
+      const files = readFileSync(md5, "utf8")
+        .split("\n")
+        .map((l) => /^[0-9a-f]{32} [ *]?(.+)$/.exec(l)?.[1])
+        .filter((f): f is string => f !== undefined)
+        .map((f) => `/${f.replace(/^\.?\//, "")}`);
+      writeFileSync(`${base}.list`, files.length ? `${files.join("\n")}\n` : "");
+    }
   }
   writeFileSync(join(dest, "status"), paragraphs.join("\n"));
+  // multiarch-qualified info file names (libc6:amd64.md5sums), as dpkg >= 1.16 writes them
+  writeFileSync(join(dest, "info", "format"), "1\n");
   writeFileSync(join(dest, "available"), "");
   return dest;
 }

@@ -4,7 +4,7 @@
  * independent tools: skopeo, umoci, tar, the host's dpkg-query and the raw bytes of the rootfs).
  */
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { output, run } from "../harness/exec.js";
@@ -238,6 +238,20 @@ describe("image shapes", () => {
     expect(checks.mode).toBe("host");
     expect(checks.apt).toBeUndefined();
     expect(checks.verify).toEqual([]);
+    expect(checks.audit).toBe("");
+    expect(checks.ok).toBe(true);
+    // and the check can fail: a changed library shows up in dpkg --verify
+    const lib = join(r, "usr/lib/x86_64-linux-gnu/libssl.so.3");
+    const original = readFileSync(lib);
+    writeFileSync(lib, Buffer.concat([original, Buffer.from("tampered")]));
+    try {
+      const tampered = await dpkgChecks(r);
+      expect(
+        tampered.verify.some((l) => /^\?\?5\S* +\/usr\/lib\/x86_64-linux-gnu\/libssl\.so\.3$/.test(l)),
+      ).toBe(true);
+    } finally {
+      writeFileSync(lib, original);
+    }
   }, 300_000);
 
   it("multiarch-bookworm: an index with linux/amd64 (debian-bookworm's manifest) and linux/arm64 entries with annotations", async () => {

@@ -4,7 +4,7 @@
  * that are always undone.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -110,4 +110,30 @@ describe("safeRemove and sweepStaleTempDirs", () => {
     await expect(safeRemove("/usr")).rejects.toThrow(/refusing/);
     await expect(safeRemove(tmpdir())).rejects.toThrow(/refusing/);
   });
+});
+
+describe("ensureImage from parallel processes", () => {
+  it("builds an image once while the second process waits for it, then both use that build", async () => {
+    const dir = makeTempDir("parallel-cache");
+    try {
+      const env = { ...process.env, OCIPATCH_TEST_CACHE: join(dir, "cache") };
+      const start = () =>
+        run(
+          "node",
+          ["scripts/run-ts.mjs", "test/integration/fixtures/ensure-image.ts", "distroless-bookworm"],
+          { cwd: ROOT, env },
+        );
+      const [a, b] = await Promise.all([start(), start()]);
+      const ra = JSON.parse(a.stdout) as { key: string; digest: string; builtAt: string };
+      const rb = JSON.parse(b.stdout) as { key: string; digest: string; builtAt: string };
+      expect(rb).toEqual(ra);
+      const builds = readFileSync(join(dir, "cache/build-times.log"), "utf8").trim().split("\n");
+      expect(builds).toHaveLength(1);
+      expect(`${a.stderr}${b.stderr}`).toMatch(/waiting for test image distroless-bookworm/);
+      // nothing left behind in the cache's work area
+      expect(readdirSync(join(dir, "cache/tmp"))).toEqual([]);
+    } finally {
+      await safeRemove(dir);
+    }
+  }, 300_000);
 });

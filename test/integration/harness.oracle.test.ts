@@ -96,10 +96,14 @@ describe("oracles on debian-bookworm", () => {
     await run("cp", ["-a", rootfs, broken]);
     const statusFile = join(broken, "var/lib/dpkg/status");
     const status = readFileSync(statusFile, "utf8");
-    const patched = status.replace(
-      /(Package: gzip\nStatus: )install ok installed/,
-      "$1install ok half-configured",
-    );
+    const patched = status
+      .split("\n\n")
+      .map((p) =>
+        p.startsWith("Package: gzip\n")
+          ? p.replace(/^Status: install ok installed$/m, "Status: install ok half-configured")
+          : p,
+      )
+      .join("\n\n");
     expect(patched).not.toBe(status);
     writeFileSync(statusFile, patched);
     writeFileSync(join(broken, "usr/bin/gzip"), "#!/bin/sh\n");
