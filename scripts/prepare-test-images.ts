@@ -48,7 +48,11 @@ if (prune) {
 
 const started = Date.now();
 const results = new Map<ImageName, { image?: TestImage; error?: string; seconds: number; cached: boolean }>();
-const queue = [...wanted];
+// longest chain first (the multi-arch image waits for its base, then emulates arm64), so that
+// --jobs 2 overlaps it with everything else
+const queue = [...wanted].sort(
+  (a, b) => Number(CATALOGUE[b].kind === "multiarch") - Number(CATALOGUE[a].kind === "multiarch"),
+);
 async function worker(): Promise<void> {
   for (let n = queue.shift(); n; n = queue.shift()) {
     const t = Date.now();

@@ -4,12 +4,20 @@
  * --root/--admindir for foreign architectures and distroless images) to check database health and
  * to decide upgrades exactly as apt would.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { hostArch } from "./build/binfmt.js";
 import { hostApt } from "./build/host-apt.js";
-import { withChroot } from "./chroot.js";
-import { HarnessError, output, type RunOptions, run } from "./exec.js";
+import { type ChrootSession, withChroot } from "./chroot.js";
+import { HarnessError, output, run } from "./exec.js";
 import { makeTempDir, safeRemove, withTempDir } from "./fs.js";
 import { type RegistryCreds, skopeoFlags, skopeoRef } from "./skopeo.js";
 
@@ -167,8 +175,14 @@ export interface DpkgCheckResult {
   readonly audit: string;
   /** "<status-abbrev> <package>" for every package not in state ii or rc. */
   readonly badStates: readonly string[];
-  /** dpkg --verify output lines (files differing from the packages' md5sums). */
+  /**
+   * dpkg --verify output lines (files differing from the packages' md5sums), without the "missing"
+   * files the image's dpkg path-exclude filters (debian-slim's docs, man pages...) never installed.
+   * Not part of `ok`: a changed conffile is legitimate.
+   */
   readonly verify: readonly string[];
+  /** how many "missing" lines were dropped because the image's path-exclude filters explain them */
+  readonly verifyExcluded: number;
   /** apt-get check after apt-get update with the image's own sources; undefined without apt. */
   readonly apt?: AptCheck;
   readonly ok: boolean;
@@ -231,16 +245,15 @@ export async function dpkgChecks(rootfs: string, opts: DpkgCheckOptions = {}): P
         const verify = (await c.run(["dpkg", "--verify"], { okCodes: [0, 1] })).stdout;
         let apt: AptCheck | undefined;
         if (wantApt) {
-          const upd = await c.run(["apt-get", "update", "-q"], { okCodes: [0, 100] });
-          const failed = aptFailed(`${upd.stdout}\n${upd.stderr}`);
-          if (upd.code !== 0 || failed.length > 0)
-            apt = { ok: false, output: `apt-get update failed:\n${failed.join("\n") || upd.stderr}` };
-          else {
+          try {
+            await aptUpdateInChroot(c);
             const chk = await c.run(["apt-get", "check", "-q"], { okCodes: [0, 100] });
             apt = { ok: chk.code === 0, output: `${chk.stdout}${chk.stderr}`.trim() };
+          } catch (e) {
+            apt = { ok: false, output: (e as Error).message };
           }
         }
-        return result("chroot", arch, audit, states, verify, apt);
+        return result("chroot", arch, audit, states, verify, apt, rootfs);
       });
     }
     return await withAdmindir(rootfs, async (admindir) => {
@@ -250,11 +263,60 @@ export async function dpkgChecks(rootfs: string, opts: DpkgCheckOptions = {}): P
       const verify = (await run("dpkg", [...dpkgRoot, "--verify"], { okCodes: [0, 1] })).stdout;
       let apt: AptCheck | undefined;
       if (wantApt) apt = await hostAptCheck(rootfs, admindir, arch);
-      return result("host", arch, audit, states, verify, apt);
+      return result("host", arch, audit, states, verify, apt, rootfs);
     });
   } finally {
     await restoreApt();
   }
+}
+
+/** The dpkg path-exclude/path-include filters configured in a rootfs, in dpkg's reading order. */
+export function dpkgPathFilters(rootfs: string): Array<{ include: boolean; pattern: RegExp }> {
+  const files = [join(rootfs, "etc/dpkg/dpkg.cfg")];
+  const dir = join(rootfs, "etc/dpkg/dpkg.cfg.d");
+  if (existsSync(dir))
+    files.push(
+      ...readdirSync(dir)
+        .sort()
+        .map((f) => join(dir, f)),
+    );
+  const filters: Array<{ include: boolean; pattern: RegExp }> = [];
+  for (const f of files) {
+    if (!existsSync(f) || !statSync(f).isFile()) continue;
+    for (const line of readFileSync(f, "utf8").split("\n")) {
+      const m = /^\s*(?:--)?path-(exclude|include)[=\s]\s*(\S+)/.exec(line);
+      if (m) filters.push({ include: m[1] === "include", pattern: globToRegExp(m[2]!) });
+    }
+  }
+  return filters;
+}
+
+/** fnmatch(3) without FNM_PATHNAME, as dpkg uses it: `*` also matches "/". */
+function globToRegExp(glob: string): RegExp {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === "*") re += ".*";
+    else if (c === "?") re += ".";
+    else if (c === "[") {
+      const end = glob.indexOf("]", i + 2);
+      if (end < 0) re += "\\[";
+      else {
+        re += `[${glob
+          .slice(i + 1, end)
+          .replace(/^!/, "^")
+          .replace(/\\/g, "\\\\")}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+function isPathExcluded(path: string, filters: Array<{ include: boolean; pattern: RegExp }>): boolean {
+  let excluded = false;
+  for (const f of filters) if (f.pattern.test(path)) excluded = !f.include;
+  return excluded;
 }
 
 function result(
@@ -264,18 +326,26 @@ function result(
   states: string,
   verify: string,
   apt: AptCheck | undefined,
+  rootfs: string,
 ): DpkgCheckResult {
   const badStates = states
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l && !/^(ii|rc)\s/.test(l));
-  const verifyLines = verify.split("\n").filter(Boolean);
+  const filters = dpkgPathFilters(rootfs);
+  const all = verify.split("\n").filter(Boolean);
+  // dpkg >= 1.21 says "missing", older ones "??5??????", for a file a path-exclude kept out
+  const verifyLines = all.filter((l) => {
+    const path = /^\S+\s+(?:c\s+)?(\/.*)$/.exec(l)?.[1];
+    return !(path && isPathExcluded(path, filters) && !existsSync(join(rootfs, path)));
+  });
   return {
     mode,
     arch,
     audit,
     badStates,
     verify: verifyLines,
+    verifyExcluded: all.length - verifyLines.length,
     ...(apt ? { apt } : {}),
     ok: audit === "" && badStates.length === 0 && (apt?.ok ?? true),
   };
@@ -285,12 +355,15 @@ function result(
 async function hostAptCheck(rootfs: string, admindir: string, arch: string): Promise<AptCheck> {
   return withTempDir("aptcheck", async (tmp) => {
     const apt = hostApt(tmp, "", arch);
-    await run("cp", ["-a", "--no-preserve=ownership", join(rootfs, "etc/apt/."), join(tmp, "etc/apt/")]);
+    await run("cp", [
+      "-a",
+      "--no-preserve=ownership",
+      `${join(rootfs, "etc/apt")}/.`,
+      `${join(tmp, "etc/apt")}/`,
+    ]);
     copyFileSync(join(admindir, "status"), join(tmp, "var/lib/dpkg/status"));
     try {
-      const upd = await apt.run("apt-get", ["update", "-q"], { okCodes: [0, 100] });
-      const failed = aptFailed(upd);
-      if (failed.length > 0) return { ok: false, output: `apt-get update failed:\n${failed.join("\n")}` };
+      await apt.update();
     } catch (e) {
       return { ok: false, output: `apt-get update failed: ${(e as Error).message}` };
     }
@@ -404,15 +477,17 @@ async function copyRootfs(rootfs: string, label: string): Promise<{ dir: string;
   return { dir, rootfs: copy };
 }
 
-async function aptUpdateInChroot(c: {
-  run(argv: readonly string[], o?: RunOptions): Promise<{ code: number; stdout: string; stderr: string }>;
-}): Promise<void> {
+async function aptUpdateInChroot(c: ChrootSession): Promise<void> {
   const upd = await c.run(["apt-get", "update", "-q"], { okCodes: [0, 100] });
   const failed = aptFailed(`${upd.stdout}\n${upd.stderr}`);
   if (upd.code !== 0 || failed.length > 0) {
     throw new HarnessError(
       `apt-get update in the image failed:\n${(failed.join("\n") || upd.stderr).slice(0, 4000)}`,
     );
+  }
+  // no sources at all is not an error for apt, but it is here
+  if (!readdirSync(join(c.rootfs, "var/lib/apt/lists")).some((f) => f.endsWith("_Packages"))) {
+    throw new HarnessError(`apt-get update in ${c.rootfs} fetched no Packages index (no usable sources?)`);
   }
 }
 
@@ -423,20 +498,40 @@ function simulateArgs(o: AptOracleOptions): string[] {
 }
 
 /**
- * What apt itself would upgrade: in a chroot of a COPY of the rootfs with the image's own sources
- * (security and updates included), apt-get update, then `apt-get -s dist-upgrade` (mode "all") or
- * `apt-get -s install --only-upgrade PKGS`. The rootfs itself is not modified.
+ * What apt itself would upgrade: with the image's own sources (security and updates included),
+ * apt-get update, then `apt-get -s dist-upgrade` (mode "all") or `apt-get -s install --only-upgrade
+ * PKGS`. Native rootfs: the image's apt in a chroot of a COPY of the rootfs. Foreign architecture
+ * (arm64 on amd64): the host's apt for that architecture with the image's sources and dpkg status,
+ * which simulates without running anything from the image (no emulation). The rootfs is not modified.
  */
 export async function aptUpgradeOracle(rootfs: string, opts: AptOracleOptions): Promise<AptOracleResult> {
+  const command = simulateArgs(opts);
+  const decide = async (apt: (argv: readonly string[]) => Promise<string>): Promise<AptOracleResult> => {
+    const simulation = await apt(command);
+    const names = [...new Set([...simulation.matchAll(/^Inst (\S+)/gm)].map((m) => m[1]!.split(":")[0]!))];
+    const madison = names.length ? await apt(["apt-cache", "madison", ...names]) : "";
+    return { ...parseSimulation(simulation, madison), command, simulation };
+  };
+  const arch = await rootfsArch(rootfs);
+  if (arch !== (await hostArch())) {
+    return withTempDir("apt-oracle-host", async (tmp) => {
+      const apt = hostApt(tmp, "", arch);
+      await run("cp", [
+        "-a",
+        "--no-preserve=ownership",
+        `${join(rootfs, "etc/apt")}/.`,
+        `${join(tmp, "etc/apt")}/`,
+      ]);
+      copyFileSync(join(rootfs, "var/lib/dpkg/status"), join(tmp, "var/lib/dpkg/status"));
+      await apt.update();
+      return decide(([tool, ...args]) => apt.run(tool as "apt-get" | "apt-cache", args));
+    });
+  }
   const copy = await copyRootfs(rootfs, "apt-oracle");
   try {
     return await withChroot(copy.rootfs, async (c) => {
       await aptUpdateInChroot(c);
-      const command = simulateArgs(opts);
-      const simulation = (await c.run(command)).stdout;
-      const names = [...new Set([...simulation.matchAll(/^Inst (\S+)/gm)].map((m) => m[1]!.split(":")[0]!))];
-      const madison = names.length ? (await c.run(["apt-cache", "madison", ...names])).stdout : "";
-      return { ...parseSimulation(simulation, madison), command, simulation };
+      return decide(async (argv) => (await c.run(argv)).stdout);
     });
   } finally {
     await safeRemove(copy.dir);

@@ -18,7 +18,7 @@ import {
   resolveImages,
   taggedDescriptor,
 } from "../harness/oci-layout.js";
-import { dpkgChecks, dpkgList, unpackImage } from "../harness/oracle.js";
+import { aptUpgradeOracle, dpkgChecks, dpkgList, securityUpgrades, unpackImage } from "../harness/oracle.js";
 import { pushImage } from "../harness/push.js";
 
 const BUILD_TIMEOUT = 30 * 60_000;
@@ -282,5 +282,15 @@ describe("image shapes", () => {
     expect(checks.audit).toBe("");
     expect(checks.badStates).toEqual([]);
     expect(checks.apt?.ok, checks.apt?.output).toBe(true);
+    expect(checks.verify).toEqual([]);
+    // apt's decisions for the arm64 image, simulated by the host's apt (no emulation)
+    const oracle = await aptUpgradeOracle(r, { mode: "all" });
+    const sec = securityUpgrades(oracle);
+    expect(sec.length).toBeGreaterThan(0);
+    for (const d of oracle.upgrades) {
+      expect(["arm64", "all"]).toContain(d.arch);
+      const bare = d.name.split(":")[0]!;
+      expect(d.oldVersion).toBe(pkgs.get(d.name) ?? pkgs.get(`${bare}:arm64`));
+    }
   }, 300_000);
 });

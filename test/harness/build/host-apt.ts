@@ -3,9 +3,9 @@
  * packages from a suite's signed Packages index (apt verifies InRelease against the keyring and the
  * .deb against the index), without touching the host's own apt state.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type RunOptions, run } from "../exec.js";
+import { HarnessError, type RunOptions, run } from "../exec.js";
 
 export interface HostApt {
   readonly root: string;
@@ -58,6 +58,11 @@ export function hostApt(root: string, sourcesList: string, arch: string): HostAp
     },
     async update() {
       await self.run("apt-get", ["update", "-q", "--error-on=any"]);
+      // no sources at all is not an error for apt, but it is for every caller here
+      const lists = readdirSync(join(root, "var/lib/apt/lists"));
+      if (!lists.some((f) => f.endsWith("_Packages"))) {
+        throw new HarnessError(`apt-get update in ${root} fetched no Packages index (no usable sources?)`);
+      }
     },
     async download(packages, dest) {
       mkdirSync(dest, { recursive: true });
