@@ -1,4 +1,5 @@
 import type { TestProject } from "vitest/node";
+import { sweepStaleTempDirs } from "./fs.js";
 import { startRegistry, type TestRegistry } from "./registry.js";
 
 declare module "vitest" {
@@ -12,6 +13,8 @@ let regs: TestRegistry[] = [];
 
 /** Starts the two shared registries (anonymous and htpasswd) once for the whole run. */
 export async function setup(project: TestProject): Promise<void> {
+  // temp dirs (and any /proc or /dev still mounted below them) of test processes that were killed
+  await sweepStaleTempDirs();
   const anon = await startRegistry();
   const auth = await startRegistry({ auth: true });
   regs = [anon, auth];
