@@ -25,7 +25,7 @@ interface PlannedManifest {
   /** Its blobs (images only); empty when the manifest is already in the repository. */
   readonly blobs: BlobToWrite[];
   /** Blobs not checked one by one because the manifest is already there. */
-  readonly presentBlobs: number;
+  readonly presentDigests: readonly string[];
   readonly present: boolean;
 }
 
@@ -135,10 +135,13 @@ export class RegistrySink implements ImageSink {
 
     const stats: TransferStats = emptyStats();
     const unique = new Map<Digest, BlobToWrite>();
+    const present = new Set<string>();
     for (const p of plan) {
-      stats.blobsSkipped += p.presentBlobs;
+      for (const d of p.presentDigests) present.add(d);
       for (const b of p.blobs) if (!unique.has(b.descriptor.digest)) unique.set(b.descriptor.digest, b);
     }
+    for (const d of unique.keys()) present.delete(d);
+    stats.blobsSkipped += present.size;
     progress?.phase?.(`Writing to ${this.description}`, unique.size);
     try {
       await runPool([...unique.values()], this.opts.concurrency ?? DEFAULT_CONCURRENCY, signal, async (b) => {
@@ -178,25 +181,26 @@ export class RegistrySink implements ImageSink {
   ): Promise<PlannedManifest[]> {
     const out: PlannedManifest[] = [];
     const seen = new Set<string>();
-    const visit = async (it: ImageOrIndex): Promise<void> => {
+    const visit = async (it: ImageOrIndex, parentPresent: boolean): Promise<void> => {
       if (seen.has(it.digest)) return;
       seen.add(it.digest);
+      // what a stored manifest refers to is stored too (registries check it on PUT)
       const present =
+        parentPresent ||
         (await headManifestWith(client, this.ref.repository, it.digest, signal, scopes)) !== undefined;
       if (it.kind === "index") {
-        if (!present) {
-          for (const child of (it as ImageIndex).children()) await visit(await child.load({ signal }));
-        }
-        out.push({ item: it, blobs: [], presentBlobs: 0, present });
+        for (const child of (it as ImageIndex).children()) await visit(await child.load({ signal }), present);
+        out.push({ item: it, blobs: [], presentDigests: [], present });
         return;
       }
       if (present) {
-        out.push({ item: it, blobs: [], presentBlobs: 1 + it.manifest.layers.length, present });
+        const digests = [it.manifest.config.digest, ...it.manifest.layers.map((l) => l.digest)];
+        out.push({ item: it, blobs: [], presentDigests: digests, present });
         return;
       }
-      out.push({ item: it, blobs: await blobsOf(it, this.opts, signal), presentBlobs: 0, present });
+      out.push({ item: it, blobs: await blobsOf(it, this.opts, signal), presentDigests: [], present });
     };
-    await visit(item);
+    await visit(item, false);
     // the top manifest goes last even if a child had the same digest
     const top = out.findIndex((p) => p.item === item);
     if (top !== -1 && top !== out.length - 1) out.push(...out.splice(top, 1));
