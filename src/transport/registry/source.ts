@@ -139,6 +139,7 @@ export class RegistrySource implements ContentSource {
       let resumes = 0;
       for (;;) {
         let done = false;
+        const current = res;
         try {
           let skip = 0;
           if (offset > 0) {
@@ -180,7 +181,7 @@ export class RegistrySource implements ContentSource {
           await sleep(retryDelay(policy, resumes), opts?.signal);
           res = await self.blobRequest(desc, offset, opts?.signal);
         } finally {
-          if (!done && !res.body.destroyed) res.body.destroy();
+          if (!done && !current.body.destroyed) current.body.destroy();
         }
       }
     }

@@ -1,4 +1,4 @@
-import { Readable } from "node:stream";
+import { pipeline, Readable } from "node:stream";
 import { normalizeRegistryHost } from "../../auth/hosts.js";
 import { isOcipatchError, OcipatchError } from "../../errors.js";
 import type { BlobOrigin } from "../../image/image.js";
@@ -260,8 +260,12 @@ export class BlobUploader {
     let location = startAt ?? (await this.startUpload(signal));
     const source = await blob.open(signal);
     const check = new DigestStream({ digest: blob.descriptor.digest, size, what: `blob ${digest}` });
-    source.on("error", (e) => check.destroy(e));
-    const reader = new HeldBackReader(source.pipe(check));
+    // pipeline wires errors both ways; failures surface through the reader
+    const reader = new HeldBackReader(
+      pipeline(source, check, () => {
+        // reported by the reader
+      }),
+    );
     let done = 0;
     const onBytes = (n: number) => {
       done += n;
