@@ -140,6 +140,84 @@ describe("retries", () => {
   });
 });
 
+describe("registry answers", () => {
+  it("maps a registry error body into the one-line message", async () => {
+    const repo = uniqueRepo("err");
+    const body = JSON.stringify({
+      errors: [{ code: "UNKNOWN", message: "storage\nbackend down", detail: {} }],
+    });
+    const p = await proxy((req) => (isManifest(req) ? { kind: "status", status: 500, body } : PASS));
+    const e = await rejection(openRegistryImage(`${p.host}/${repo}:v1`, fast));
+    expect(isOcipatchError(e, "REGISTRY")).toBe(true);
+    expect(e.message).toBe(
+      `registry ${p.host} answered HTTP 500 to GET manifest ${p.host}/${repo}:v1: UNKNOWN: storage backend down`,
+    );
+    // 500 is not retried
+    expect(p.requests.filter((r) => r.url.includes("/manifests/"))).toHaveLength(1);
+  });
+
+  it("refuses a Docker schema 1 manifest with a clear message", async () => {
+    const repo = uniqueRepo("err");
+    const body = JSON.stringify({ schemaVersion: 1, name: repo, tag: "v1", fsLayers: [], history: [] });
+    const p = await proxy((req) =>
+      isManifest(req)
+        ? {
+            kind: "status",
+            status: 200,
+            body,
+            headers: { "content-type": "application/vnd.docker.distribution.manifest.v1+prettyjws" },
+          }
+        : PASS,
+    );
+    const e = await rejection(openRegistryImage(`${p.host}/${repo}:v1`, fast));
+    expect(isOcipatchError(e, "UNSUPPORTED")).toBe(true);
+    expect(e.message).toContain("Docker schema 1 manifest, which is deprecated and not supported");
+  });
+
+  it("a manifest whose bytes do not match the pinned digest is DIGEST_MISMATCH", async () => {
+    const repo = uniqueRepo("err");
+    const pushed = await pushTestImage(`${reg.host}/${repo}:v1`);
+    const forged = Buffer.from(pushed.manifest.toString().replace('"schemaVersion":2', '"schemaVersion": 2'));
+    const p = await proxy((req) =>
+      isManifest(req)
+        ? {
+            kind: "status",
+            status: 200,
+            body: forged.toString(),
+            headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" },
+          }
+        : PASS,
+    );
+    const e = await rejection(openRegistryImage(`${p.host}/${repo}@${pushed.digest}`, fast));
+    expect(isOcipatchError(e, "DIGEST_MISMATCH")).toBe(true);
+    expect(e.message).toBe(
+      `manifest ${p.host}/${repo}@${pushed.digest}: the registry sent content with digest sha256:${sha256Hex(forged)}`,
+    );
+  });
+
+  it("follows blob redirects to another host without sending it the credentials", async () => {
+    // the same image in both registries under the same name: the authenticated one redirects blob downloads
+    const repo = uniqueRepo("redirect");
+    const pushed = await pushTestImage(`${authReg.host}/${repo}:v1`, { auth });
+    const img = (await openRegistryImage(`${authReg.host}/${repo}:v1`, { credentials: auth })) as Image;
+    const storage = await proxy(() => PASS);
+    const front = await startFaultProxy(authReg.host, (req) =>
+      isBlobGet(req)
+        ? { kind: "status", status: 307, headers: { location: `http://${storage.host}${req.url}` } }
+        : PASS,
+    );
+    proxies.push(front);
+    // copy the blobs into the anonymous registry so the redirect target can serve them
+    await registrySink(`${reg.host}/${repo}:v1`).write(img);
+    const viaFront = (await openRegistryImage(`${front.host}/${repo}:v1`, { credentials: auth })) as Image;
+    expect(await layerBytes(viaFront)).toEqual(pushed.tars.map(sha256Hex));
+    const redirected = storage.requests.filter((r) => r.url.includes("/blobs/"));
+    expect(redirected.length).toBeGreaterThanOrEqual(2);
+    expect(redirected.every((r) => r.headers.authorization === undefined)).toBe(true);
+    expect(front.requests.some((r) => r.headers.authorization?.startsWith("Basic "))).toBe(true);
+  });
+});
+
 describe("network failures", () => {
   it("a refused connection says so, naming the registry", async () => {
     const port = await freePort();
