@@ -12,6 +12,7 @@ import {
 import { openVerified } from "../../image/source.js";
 import { parseReference, type Reference } from "../../reference/reference.js";
 import type { Digest } from "../../util/digest.js";
+import type { ProgressListener } from "../../util/progress.js";
 import { RegistryClient } from "./client.js";
 import { headerValue } from "./http.js";
 import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, type RegistryOptions } from "./options.js";
@@ -159,10 +160,10 @@ export class RegistrySink implements ImageSink {
     }
 
     for (const p of plan.slice(0, -1)) {
-      if (!p.present) await this.putManifest(client, p.item, p.item.digest, scopes, signal);
+      if (!p.present) await this.putManifest(client, p.item, p.item.digest, scopes, signal, progress);
     }
     const tag = ref.tag ?? item.digest;
-    await this.putManifest(client, item, tag, scopes, signal);
+    await this.putManifest(client, item, tag, scopes, signal, progress);
     return {
       digest: item.digest,
       mediaType: item.mediaType,
@@ -213,6 +214,7 @@ export class RegistrySink implements ImageSink {
     reference: string,
     scopes: readonly string[],
     signal: AbortSignal,
+    progress: ProgressListener | undefined,
   ): Promise<void> {
     const name = `${client.registry}/${this.ref.repository}${reference.includes(":") ? "@" : ":"}${reference}`;
     const res = await client.send({
@@ -233,7 +235,7 @@ export class RegistrySink implements ImageSink {
         `registry ${client.registry} stored manifest ${name} under digest ${announced} instead of ${item.digest}`,
       );
     }
-    this.opts.progress?.info?.(`wrote manifest ${name}`);
+    progress?.info?.(`wrote manifest ${name}`);
   }
 }
 
