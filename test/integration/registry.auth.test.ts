@@ -1,7 +1,7 @@
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { isOcipatchError, oneLine } from "../../src/errors.js";
+import { exitCodeFor, isOcipatchError, oneLine } from "../../src/errors.js";
 import type { Image } from "../../src/image/image.js";
 import { openRegistryImage, type RegistryOptions, registrySink } from "../../src/transport/registry/index.js";
 import { basicAuthField, writeCredentialHelper, writeJson } from "../harness/credentials.js";
@@ -61,13 +61,13 @@ describe("htpasswd registry", () => {
 
   it("a wrong password is AUTH_FAILED naming the registry, never showing the password", async () => {
     const opts = { ...(await isolated()), credentials: { username: auth.username, password: WRONG } };
+    const source = await openRegistryImage(image.ref, { credentials: auth });
     for (const attempt of [
-      openRegistryImage(image.ref, opts),
-      registrySink(`${authReg.host}/${uniqueRepo("authw")}:v1`, opts).write(
-        await openRegistryImage(image.ref, { credentials: auth }),
-      ),
+      () => openRegistryImage(image.ref, opts),
+      () => registrySink(`${authReg.host}/${uniqueRepo("authw")}:v1`, opts).write(source),
     ]) {
-      const e = await rejection(attempt);
+      const e = await rejection(attempt());
+      expect(exitCodeFor(e)).toBe(1);
       expect(isOcipatchError(e, "AUTH_FAILED")).toBe(true);
       expect(e.message).toBe(
         `authentication failed for registry ${authReg.host} (HTTP 401): check username and password (credentials from explicit credentials)`,
