@@ -228,7 +228,7 @@ describe("pushing to a registry", () => {
 
   it("pushes an image with an appended layer that skopeo and umoci can unpack", async () => {
     const src = `${reg.host}/${uniqueRepo("push")}:v1`;
-    await pushTestImage(src, { layers: [{ "etc/base.txt": "base\n" }] });
+    await pushTestImage(src, { layers: [{ "etc/base.txt": "base\n", ...randomLayer(100) }] });
     const base = (await openRegistryImage(src)) as Image;
     const dir = await scratch();
     await writeFile(join(dir, "patch.txt"), "patched\n");
