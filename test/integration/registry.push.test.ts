@@ -145,6 +145,41 @@ describe("pushing to a registry", () => {
     await unpackWithTools(`${reg.host}/${destRepo}:v1`);
   });
 
+  it("falls back to uploading into the session a declined mount opened", async () => {
+    const srcRepo = uniqueRepo("mountsrc");
+    await pushTestImage(`${reg.host}/${srcRepo}:v1`);
+    const img = (await openRegistryImage(`${reg.host}/${srcRepo}:v1`)) as Image;
+    // claim the blobs live in a repository that does not have them
+    const elsewhere = { registry: reg.host, repository: uniqueRepo("empty") };
+    const layers = (await img.layers()).map((l) => ({
+      ...l,
+      descriptor: l.descriptor,
+      origin: elsewhere,
+      compressed: (o?: { signal?: AbortSignal }) => l.compressed(o),
+      uncompressed: (o?: { signal?: AbortSignal }) => l.uncompressed(o),
+    }));
+    const moved: Image = {
+      ...img,
+      kind: "image",
+      origin: elsewhere,
+      layers: async () => layers,
+      rawConfig: () => img.rawConfig(),
+      configFile: () => img.configFile(),
+    };
+    const destRepo = uniqueRepo("declined");
+    const result = await registrySink(`${reg.host}/${destRepo}:v1`).write(moved);
+    expect(result.stats).toMatchObject({ blobsUploaded: 2, blobsMounted: 0 });
+    const reqs = await ocipatchRequests(reg.logFile, destRepo);
+    const mounts = reqs.filter((r) => r.method === "POST" && r.uri.includes("mount="));
+    expect(mounts.map((r) => r.status)).toEqual([202, 202]);
+    // the sessions the declined mounts opened were used: no other upload was started
+    expect(reqs.filter((r) => r.method === "POST" && !r.uri.includes("mount="))).toHaveLength(0);
+    expect(
+      reqs.filter((r) => r.method === "PUT" && r.uri.includes("/blobs/uploads/")).map((r) => r.status),
+    ).toEqual([201, 201]);
+    await unpackWithTools(`${reg.host}/${destRepo}:v1`);
+  });
+
   it("uploads large blobs in chunks (PATCH) and small ones in one PUT", async () => {
     const src = `${reg.host}/${uniqueRepo("push")}:v1`;
     // random bytes do not compress: the gzip layer stays ~300 KiB
