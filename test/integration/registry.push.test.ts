@@ -23,7 +23,7 @@ import {
   skopeoInspectRaw,
   tempDir,
   uniqueRepo,
-} from "../harness/images.js";
+} from "../harness/registry-fixtures.js";
 
 const reg = inject("registry");
 const authReg = inject("authRegistry");

@@ -20,7 +20,7 @@ import {
   skopeoInspectRaw,
   tempDir,
   uniqueRepo,
-} from "../harness/images.js";
+} from "../harness/registry-fixtures.js";
 import { makeSigningKey } from "../harness/pki.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import { startTokenServer, type TokenServer } from "../harness/token-server.js";
