@@ -1,0 +1,20 @@
+/** The registry transport: read and write images over the OCI distribution API. */
+export { type ClientRequest, RegistryClient } from "./client.js";
+export { isLoopbackHost } from "./endpoint.js";
+export {
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_TIMEOUT_MS,
+  type RegistryOptions,
+} from "./options.js";
+export { RegistrySink, registrySink } from "./sink.js";
+export {
+  getManifest,
+  headManifest,
+  headManifestWith,
+  type ManifestHead,
+  openRegistryImage,
+  RegistrySource,
+  registrySource,
+} from "./source.js";
+export { CA_ENV_VARS } from "./tls.js";

@@ -1,0 +1,127 @@
+/**
+ * A fault-injecting HTTP proxy in front of a real registry: it forwards requests
+ * unchanged (Host header included, so the registry's upload locations point back
+ * at the proxy) unless a rule says to fail them.
+ */
+import { createServer, type IncomingMessage, request, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+
+export type FaultAction =
+  | { readonly kind: "pass" }
+  /** Answer with this status (after reading the request body). */
+  | {
+      readonly kind: "status";
+      readonly status: number;
+      readonly headers?: Record<string, string>;
+      readonly body?: string;
+    }
+  /** Destroy the connection before answering. */
+  | { readonly kind: "reset" }
+  /** Forward, but break the connection after `after` bytes of the response body. */
+  | { readonly kind: "cut"; readonly after: number }
+  /** Never answer. */
+  | { readonly kind: "hang" };
+
+export interface ProxiedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingMessage["headers"];
+  readonly time: number;
+  readonly action: FaultAction["kind"];
+}
+
+export interface FaultProxy {
+  /** host:port of the proxy */
+  readonly host: string;
+  readonly requests: ProxiedRequest[];
+  close(): Promise<void>;
+}
+
+export const PASS: FaultAction = { kind: "pass" };
+
+export async function startFaultProxy(
+  upstream: string,
+  decide: (req: IncomingMessage, seen: readonly ProxiedRequest[]) => FaultAction,
+): Promise<FaultProxy> {
+  const [upHost, upPort] = upstream.split(":") as [string, string];
+  const requests: ProxiedRequest[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const action = decide(req, requests);
+    requests.push({
+      method: req.method ?? "",
+      url: req.url ?? "",
+      headers: req.headers,
+      time: Date.now(),
+      action: action.kind,
+    });
+    switch (action.kind) {
+      case "hang":
+        req.resume();
+        return;
+      case "reset":
+        req.socket.destroy();
+        return;
+      case "status":
+        req.resume();
+        req.on("end", () => {
+          res.writeHead(action.status, { "content-type": "application/json", ...action.headers });
+          res.end(action.body ?? "");
+        });
+        return;
+      case "pass":
+      case "cut": {
+        const up = request(
+          { host: upHost, port: Number(upPort), method: req.method, path: req.url, headers: req.headers },
+          (upRes) => {
+            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+            if (action.kind === "pass") {
+              upRes.pipe(res);
+              return;
+            }
+            let sent = 0;
+            upRes.on("data", (chunk: Buffer) => {
+              if (sent >= action.after) return;
+              const part = chunk.subarray(0, action.after - sent);
+              sent += part.length;
+              res.write(part, () => {
+                if (sent >= action.after) res.socket?.destroy();
+              });
+            });
+            upRes.on("end", () => {
+              if (sent < action.after) res.end();
+            });
+          },
+        );
+        up.on("error", () => res.socket?.destroy());
+        req.pipe(up);
+        return;
+      }
+    }
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  return {
+    host: `127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Does a request target a manifest / blob / upload of the registry API? */
+export function isManifest(req: IncomingMessage): boolean {
+  return /\/manifests\//.test(req.url ?? "");
+}
+
+export function isBlobGet(req: IncomingMessage): boolean {
+  return req.method === "GET" && /\/blobs\/sha256:/.test(req.url ?? "");
+}
