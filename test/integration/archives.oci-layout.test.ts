@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OcipatchError } from "../../src/errors.js";
-import type { Image, ImageIndex, Layer } from "../../src/image/index.js";
+import type { Image, ImageIndex, Layer, OpenOptions } from "../../src/image/index.js";
 import { ociLayoutSink, openOciLayout } from "../../src/transport/oci-layout/index.js";
 import {
   buildFixtureLayout,
@@ -33,8 +33,11 @@ async function openImage(dir: string, tag: string): Promise<Image> {
   return item;
 }
 
-/** The image with one layer whose blob stream fails after some bytes. */
-function withFailingLayer(image: Image, which: number): Image {
+/** The image with the streams of its layers replaced (`undefined`: keep the layer). */
+function withLayerStreams(
+  image: Image,
+  replace: (index: number) => ((opts?: OpenOptions) => Promise<Readable>) | undefined,
+): Image {
   return {
     kind: "image",
     description: image.description,
@@ -44,20 +47,26 @@ function withFailingLayer(image: Image, which: number): Image {
     manifest: image.manifest,
     rawConfig: (o) => image.rawConfig(o),
     configFile: (o) => image.configFile(o),
-    layers: async (o) => {
-      const layers = await image.layers(o);
-      return layers.map((l, i): Layer => {
-        if (i !== which) return l;
-        const failing = async (): Promise<Readable> => {
+    layers: async (o) =>
+      (await image.layers(o)).map((l, i): Layer => {
+        const open = replace(i);
+        return open ? ({ ...l, compressed: open, uncompressed: open } as Layer) : l;
+      }),
+  };
+}
+
+/** The image with one layer whose blob stream fails after some bytes. */
+function withFailingLayer(image: Image, which: number): Image {
+  return withLayerStreams(image, (i) =>
+    i !== which
+      ? undefined
+      : async () => {
           const s = new PassThrough();
           s.write(Buffer.alloc(100, 1));
           setTimeout(() => s.destroy(new Error("simulated network reset")), 20);
           return s;
-        };
-        return { ...l, compressed: failing, uncompressed: failing } as Layer;
-      });
-    },
-  };
+        },
+  );
 }
 
 function indexJson(dir: string): Buffer {
@@ -217,6 +226,27 @@ describe("ociLayoutSink", () => {
     // manifests are written after what they reference: the image's manifest never got there
     expect(readdirSync(join(existing, "blobs/sha256"))).not.toContain(image.digest.slice(7));
     expect(rawManifest(`oci:${existing}:arm`).digest).toBe(rawManifest(`oci:${fx.dir}:${fx.armTag}`).digest);
+  });
+
+  it("can be cancelled: CANCELLED, and nothing is left behind", async () => {
+    const image = await openImage(fx.dir, fx.tag);
+    // every layer stream stalls until the write is cancelled
+    const slow = withLayerStreams(image, () => async (opts) => {
+      const s = new PassThrough();
+      s.write(Buffer.alloc(10));
+      opts?.signal?.addEventListener("abort", () => s.destroy(opts.signal?.reason as Error));
+      return s;
+    });
+    const controller = new AbortController();
+    const out = join(root, "cancelled");
+    setTimeout(() => controller.abort(), 50);
+    const err = await ociLayoutSink(out, "t")
+      .write(slow, { signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OcipatchError);
+    expect((err as OcipatchError).code).toBe("CANCELLED");
+    expect(existsSync(out)).toBe(false);
+    expect(leftovers(root)).toEqual([]);
   });
 
   it("a tampered blob in the source fails with DIGEST_MISMATCH and writes nothing", async () => {
