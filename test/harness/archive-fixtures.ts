@@ -68,6 +68,8 @@ export interface FixtureLayout {
   readonly armTag: string;
   /** Tag of a hand-written OCI index of both (linux/amd64, linux/arm64). */
   readonly indexTag: string;
+  /** Tag of an index of the amd64 image and a BuildKit-style attestation manifest for it. */
+  readonly attestedIndexTag: string;
 }
 
 /**
@@ -136,17 +138,27 @@ export function buildFixtureLayout(root: string): FixtureLayout {
     { tag: "amd", platform: { architecture: "amd64", os: "linux" } },
     { tag: "arm", platform: { architecture: "arm64", os: "linux" } },
   ]);
-  return { dir, tag: "amd", armTag: "arm", indexTag: "multi" };
+  addIndex(dir, "multi-attested", [
+    { tag: "amd", platform: { architecture: "amd64", os: "linux" } },
+    { descriptor: addAttestationManifest(dir, taggedDigest(dir, "amd")) },
+  ]);
+  return { dir, tag: "amd", armTag: "arm", indexTag: "multi", attestedIndexTag: "multi-attested" };
 }
 
 type IndexJson = { manifests: Array<Record<string, unknown> & { annotations?: Record<string, string> }> };
 
-/** Add a hand-written OCI index over tagged images of a layout, under `tag`. */
-export function addIndex(
-  dir: string,
-  tag: string,
-  children: Array<{ tag: string; platform: Record<string, string> }>,
-): string {
+type IndexChildSpec =
+  | { tag: string; platform: Record<string, string> }
+  | { descriptor: Record<string, unknown> };
+
+function writeBlob(dir: string, bytes: Buffer): { digest: string; size: number } {
+  const hex = sha256Hex(bytes);
+  writeFileSync(join(dir, "blobs/sha256", hex), bytes);
+  return { digest: `sha256:${hex}`, size: bytes.length };
+}
+
+/** Add a hand-written OCI index over tagged images (or given descriptors) of a layout, under `tag`. */
+export function addIndex(dir: string, tag: string, children: IndexChildSpec[]): string {
   const indexPath = join(dir, "index.json");
   const index = JSON.parse(readFileSync(indexPath, "utf8")) as IndexJson;
   const find = (t: string) => {
@@ -158,21 +170,78 @@ export function addIndex(
     schemaVersion: 2,
     mediaType: "application/vnd.oci.image.index.v1+json",
     manifests: children.map((c) => {
+      if ("descriptor" in c) return c.descriptor;
       const e = find(c.tag);
       return { mediaType: e["mediaType"], digest: e["digest"], size: e["size"], platform: c.platform };
     }),
   };
-  const bytes = Buffer.from(JSON.stringify(doc));
-  const hex = sha256Hex(bytes);
-  writeFileSync(join(dir, "blobs/sha256", hex), bytes);
+  const blob = writeBlob(dir, Buffer.from(JSON.stringify(doc)));
   index.manifests.push({
     mediaType: doc.mediaType,
-    digest: `sha256:${hex}`,
-    size: bytes.length,
+    ...blob,
     annotations: { "org.opencontainers.image.ref.name": tag },
   });
   writeFileSync(indexPath, JSON.stringify(index));
-  return `sha256:${hex}`;
+  return blob.digest;
+}
+
+/** The digest of the manifest a layout lists under `tag`. */
+export function taggedDigest(dir: string, tag: string): string {
+  const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as IndexJson;
+  const e = index.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === tag);
+  if (!e) throw new Error(`no tag ${tag} in ${dir}`);
+  return e["digest"] as string;
+}
+
+/**
+ * Store an attestation manifest shaped like the ones BuildKit pushes next to
+ * images (an in-toto statement as its only "layer"); returns its index descriptor.
+ */
+export function addAttestationManifest(dir: string, subject: string): Record<string, unknown> {
+  const statement = writeBlob(
+    dir,
+    Buffer.from(
+      JSON.stringify({
+        _type: "https://in-toto.io/Statement/v0.1",
+        predicateType: "https://spdx.dev/Document",
+        subject: [{ name: "fixture", digest: { sha256: subject.slice(7) } }],
+        predicate: { spdxVersion: "SPDX-2.3" },
+      }),
+    ),
+  );
+  const config = writeBlob(
+    dir,
+    Buffer.from(
+      JSON.stringify({
+        architecture: "unknown",
+        os: "unknown",
+        config: {},
+        rootfs: { type: "layers", diff_ids: [statement.digest] },
+      }),
+    ),
+  );
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+    layers: [
+      {
+        mediaType: "application/vnd.in-toto+json",
+        ...statement,
+        annotations: { "in-toto.io/predicate-type": "https://spdx.dev/Document" },
+      },
+    ],
+  };
+  const blob = writeBlob(dir, Buffer.from(JSON.stringify(manifest)));
+  return {
+    mediaType: manifest.mediaType,
+    ...blob,
+    platform: { architecture: "unknown", os: "unknown" },
+    annotations: {
+      "vnd.docker.reference.digest": subject,
+      "vnd.docker.reference.type": "attestation-manifest",
+    },
+  };
 }
 
 /** `umoci unpack` an image of a layout; returns the rootfs path. */

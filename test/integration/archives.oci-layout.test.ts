@@ -188,6 +188,18 @@ describe("ociLayoutSink", () => {
     expect(rawManifest(`oci:${join(root, "index-again")}:m`).digest).toBe(index.digest);
   });
 
+  it("copies an index with a BuildKit-style attestation manifest (non-layer blobs)", async () => {
+    const index = (await openOciLayout(fx.dir, fx.attestedIndexTag)) as ImageIndex;
+    const out = join(root, "attested-out");
+    await ociLayoutSink(out, "a").write(index);
+    expect(rawManifest(`oci:${out}:a`).digest).toBe(index.digest);
+    // skopeo copies all of it (it fails on any missing blob)
+    skopeo("copy", "-q", "--all", `oci:${out}:a`, `oci:${join(root, "attested-again")}:a`);
+    expect(readdirSync(join(out, "blobs/sha256")).sort()).toEqual(
+      readdirSync(join(root, "attested-again", "blobs/sha256")).sort(),
+    );
+  });
+
   it("copies oci→oci keeping the manifest digest and reads back what it wrote", async () => {
     const image = await openImage(fx.dir, fx.tag);
     const first = join(root, "hop1");
