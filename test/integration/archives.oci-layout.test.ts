@@ -99,7 +99,16 @@ describe("ociLayoutSink", () => {
   it("writes an image that skopeo and umoci accept, keeping the manifest digest", async () => {
     const image = await openImage(fx.dir, fx.tag);
     const out = join(root, "written");
-    const res = await ociLayoutSink(out, "v1").write(image);
+    const events: string[] = [];
+    const progress = {
+      blobStart: (d: { digest: string }, action: string) => events.push(`start ${action} ${d.digest}`),
+      blobDone: (d: { digest: string }, action: string) => events.push(`done ${action} ${d.digest}`),
+    };
+    const res = await ociLayoutSink(out, "v1").write(image, { progress });
+    const blobs = [image.manifest.config.digest, ...image.manifest.layers.map((l) => l.digest), image.digest];
+    expect(events.filter((e) => e.startsWith("done write")).sort()).toEqual(
+      blobs.map((d) => `done write ${d}`).sort(),
+    );
     expect(res.digest).toBe(image.digest);
     expect(res.stats.blobsUploaded).toBe(4); // config, 2 layers, manifest
     expect(res.location).toBe(`oci:${out}:v1`);

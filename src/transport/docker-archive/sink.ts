@@ -9,7 +9,7 @@ import type { Image, ImageOrIndex, Layer } from "../../image/image.js";
 import { encodeJson } from "../../image/manifest.js";
 import { MediaTypes } from "../../image/media-types.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
-import { familiarReference, parseReference, type Reference, repositoryName } from "../../reference/index.js";
+import { familiarReference, parseReference, type Reference } from "../../reference/index.js";
 import { type Digest, DigestStream, hexOf, sha256 } from "../../util/digest.js";
 import type { ProgressListener } from "../../util/progress.js";
 import { ioError, removeQuietly, siblingTempDir } from "../atomic-fs.js";
@@ -166,9 +166,9 @@ function layerFileName(diffId: Digest): string {
   return `${hexOf(diffId)}.tar`;
 }
 
+/** `nginx`, `user/app`, `host:5000/app`: the `repositories` key, as docker writes it. */
 function familiarRepository(ref: Reference): string {
-  const f = familiarReference({ ...ref, tag: undefined, digest: undefined });
-  return f || repositoryName(ref);
+  return familiarReference({ ...ref, tag: undefined, digest: undefined });
 }
 
 /** Decompress a layer into `path`, verifying its diffID; returns the uncompressed size. */
