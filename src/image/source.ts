@@ -13,7 +13,7 @@ import {
   parseImageManifest,
   parseIndexManifest,
 } from "./manifest.js";
-import { isIndexMediaType, layerCompression } from "./media-types.js";
+import { isIndexMediaType, isLayerMediaType, layerCompression } from "./media-types.js";
 
 /** A manifest as fetched: exact bytes, media type and digest. */
 export interface RawManifest {
@@ -99,7 +99,11 @@ export class SourceLayer implements Layer {
     this.digest = descriptor.digest;
     this.size = descriptor.size;
     this.mediaType = descriptor.mediaType;
-    this.compression = layerCompression(descriptor.mediaType);
+    // Blobs that are not filesystem layers (e.g. the in-toto statements of BuildKit
+    // attestation manifests) are stored as-is: serve them uncompressed.
+    this.compression = isLayerMediaType(descriptor.mediaType)
+      ? layerCompression(descriptor.mediaType)
+      : "none";
     this.origin = source.origin;
   }
 

@@ -1,2 +1,4 @@
+export * from "./index-json.js";
 export * from "./layout.js";
+export * from "./sink.js";
 export * from "./source.js";

@@ -1,0 +1,114 @@
+import { createWriteStream } from "node:fs";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { OcipatchError } from "../../errors.js";
+import type { Descriptor } from "../../image/manifest.js";
+import type { TransferStats } from "../../image/sink.js";
+import { DigestStream, hexOf, sha256 } from "../../util/digest.js";
+import type { ProgressListener } from "../../util/progress.js";
+import { ioError, tempName } from "../atomic-fs.js";
+import { blobPath } from "./layout.js";
+
+type BlobDesc = Pick<Descriptor, "digest" | "size" | "mediaType">;
+
+/**
+ * The `blobs/` directory of an OCI layout being written. Blobs are streamed to a
+ * temporary file in the layout, verified against their descriptor and renamed into
+ * place; a blob that already exists with the right size is skipped.
+ */
+export class LayoutBlobStore {
+  private readonly inFlight = new Map<string, Promise<void>>();
+
+  constructor(
+    readonly root: string,
+    private readonly stats: TransferStats,
+    private readonly progress: ProgressListener | undefined,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  /** Write a blob unless present; `open` is only called when the blob must be written. */
+  put(desc: BlobDesc, open: () => Promise<Readable>): Promise<void> {
+    let p = this.inFlight.get(desc.digest);
+    if (!p) {
+      p = this.putOnce(desc, open);
+      this.inFlight.set(desc.digest, p);
+    }
+    return p;
+  }
+
+  putBytes(desc: BlobDesc, bytes: Buffer): Promise<void> {
+    if (!desc.digest.startsWith("sha256:")) return this.put(desc, async () => Readable.from([bytes]));
+    if (bytes.length !== desc.size || sha256(bytes) !== desc.digest) {
+      return Promise.reject(
+        new OcipatchError("DIGEST_MISMATCH", `content for ${desc.digest} does not match its digest or size`),
+      );
+    }
+    return this.put(desc, async () => Readable.from([bytes]));
+  }
+
+  private async exists(desc: BlobDesc): Promise<boolean> {
+    try {
+      const s = await stat(blobPath(this.root, desc.digest));
+      return s.isFile() && s.size === desc.size;
+    } catch {
+      return false;
+    }
+  }
+
+  private async putOnce(desc: BlobDesc, open: () => Promise<Readable>): Promise<void> {
+    if (!desc.digest.startsWith("sha256:")) {
+      throw new OcipatchError(
+        "UNSUPPORTED",
+        `cannot store blob ${desc.digest}: only sha256 digests are supported`,
+      );
+    }
+    if (await this.exists(desc)) {
+      this.stats.blobsSkipped++;
+      this.progress?.blobStart?.(desc, "exists");
+      this.progress?.blobDone?.(desc, "exists");
+      return;
+    }
+    const dir = join(this.root, "blobs", "sha256");
+    await mkdir(dir, { recursive: true }).catch((e: unknown) => {
+      throw ioError(`cannot create ${dir}`, e);
+    });
+    const tmp = tempName(this.root, hexOf(desc.digest).slice(0, 12));
+    this.progress?.blobStart?.(desc, "write");
+    try {
+      const src = await open();
+      const check = new DigestStream({ digest: desc.digest, size: desc.size, what: `blob ${desc.digest}` });
+      await pipeline(
+        src,
+        check,
+        this.counter(desc),
+        createWriteStream(tmp, { flags: "wx" }),
+        this.signal ? { signal: this.signal } : {},
+      );
+      await rename(tmp, blobPath(this.root, desc.digest));
+    } catch (e) {
+      await rm(tmp, { force: true }).catch(() => {});
+      if (e instanceof OcipatchError) throw e;
+      if ((e as Error | undefined)?.name === "AbortError") {
+        throw new OcipatchError("CANCELLED", `writing blob ${desc.digest} was cancelled`, { cause: e });
+      }
+      throw ioError(`cannot write blob ${desc.digest} to ${this.root}`, e);
+    }
+    this.stats.blobsUploaded++;
+    this.stats.bytesUploaded += desc.size;
+    this.progress?.blobDone?.(desc, "write");
+  }
+
+  private counter(desc: BlobDesc): Transform {
+    let done = 0;
+    const progress = this.progress;
+    return new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        done += chunk.length;
+        progress?.blobProgress?.(desc, done);
+        cb(null, chunk);
+      },
+    });
+  }
+}

@@ -1,0 +1,311 @@
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PassThrough, type Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OcipatchError } from "../../src/errors.js";
+import type { Image, ImageIndex, Layer, OpenOptions } from "../../src/image/index.js";
+import { ociLayoutSink, openOciLayout } from "../../src/transport/oci-layout/index.js";
+import {
+  buildFixtureLayout,
+  cleanup,
+  type FixtureLayout,
+  leftovers,
+  rawConfig,
+  rawManifest,
+  skopeo,
+  tempDir,
+  treeListing,
+  umociUnpack,
+} from "../harness/archive-fixtures.js";
+
+let root: string;
+let fx: FixtureLayout;
+
+beforeAll(() => {
+  root = tempDir("oci-layout");
+  fx = buildFixtureLayout(root);
+});
+afterAll(() => cleanup(root));
+
+async function openImage(dir: string, tag: string): Promise<Image> {
+  const item = await openOciLayout(dir, tag);
+  if (item.kind !== "image") throw new Error("expected an image");
+  return item;
+}
+
+/** The image with the streams of its layers replaced (`undefined`: keep the layer). */
+function withLayerStreams(
+  image: Image,
+  replace: (index: number) => ((opts?: OpenOptions) => Promise<Readable>) | undefined,
+): Image {
+  return {
+    kind: "image",
+    description: image.description,
+    mediaType: image.mediaType,
+    digest: image.digest,
+    rawManifest: image.rawManifest,
+    manifest: image.manifest,
+    rawConfig: (o) => image.rawConfig(o),
+    configFile: (o) => image.configFile(o),
+    layers: async (o) =>
+      (await image.layers(o)).map((l, i): Layer => {
+        const open = replace(i);
+        return open ? ({ ...l, compressed: open, uncompressed: open } as Layer) : l;
+      }),
+  };
+}
+
+/** The image with one layer whose blob stream fails after some bytes. */
+function withFailingLayer(image: Image, which: number): Image {
+  return withLayerStreams(image, (i) =>
+    i !== which
+      ? undefined
+      : async () => {
+          const s = new PassThrough();
+          s.write(Buffer.alloc(100, 1));
+          setTimeout(() => s.destroy(new Error("simulated network reset")), 20);
+          return s;
+        },
+  );
+}
+
+function indexJson(dir: string): Buffer {
+  return readFileSync(join(dir, "index.json"));
+}
+
+describe("OCI layout reader against umoci/skopeo", () => {
+  it("reads the umoci-built image with the digests skopeo reports", async () => {
+    const image = await openImage(fx.dir, fx.tag);
+    const sk = rawManifest(`oci:${fx.dir}:${fx.tag}`);
+    expect(image.digest).toBe(sk.digest);
+    const cfg = await image.rawConfig();
+    expect(cfg.equals(rawConfig(`oci:${fx.dir}:${fx.tag}`))).toBe(true);
+    const layers = await image.layers();
+    expect(layers.map((l) => l.digest)).toEqual(
+      (sk.doc["layers"] as Array<{ digest: string }>).map((l) => l.digest),
+    );
+  });
+
+  it("reads a layout skopeo wrote", async () => {
+    const out = join(root, "sk-written");
+    skopeo("copy", "-q", `oci:${fx.dir}:${fx.tag}`, `oci:${out}:copied`);
+    const image = await openImage(out, "copied");
+    expect(image.digest).toBe(rawManifest(`oci:${fx.dir}:${fx.tag}`).digest);
+    expect((await image.configFile()).rootfs.diff_ids).toHaveLength(2);
+  });
+});
+
+describe("ociLayoutSink", () => {
+  it("writes an image that skopeo and umoci accept, keeping the manifest digest", async () => {
+    const image = await openImage(fx.dir, fx.tag);
+    const out = join(root, "written");
+    const events: string[] = [];
+    const progress = {
+      blobStart: (d: { digest: string }, action: string) => events.push(`start ${action} ${d.digest}`),
+      blobDone: (d: { digest: string }, action: string) => events.push(`done ${action} ${d.digest}`),
+    };
+    const res = await ociLayoutSink(out, "v1").write(image, { progress });
+    const blobs = [image.manifest.config.digest, ...image.manifest.layers.map((l) => l.digest), image.digest];
+    expect(events.filter((e) => e.startsWith("done write")).sort()).toEqual(
+      blobs.map((d) => `done write ${d}`).sort(),
+    );
+    expect(res.digest).toBe(image.digest);
+    expect(res.stats.blobsUploaded).toBe(4); // config, 2 layers, manifest
+    expect(res.location).toBe(`oci:${out}:v1`);
+
+    const sk = rawManifest(`oci:${out}:v1`);
+    expect(sk.bytes.equals(image.rawManifest)).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, "oci-layout"), "utf8"))).toEqual({
+      imageLayoutVersion: "1.0.0",
+    });
+
+    // skopeo copies it on; umoci unpacks it to the same rootfs as the original
+    const other = join(root, "written-copied");
+    skopeo("copy", "-q", `oci:${out}:v1`, `oci:${other}:x`);
+    expect(rawManifest(`oci:${other}:x`).digest).toBe(image.digest);
+    const original = treeListing(umociUnpack(fx.dir, fx.tag, join(root, "bundle-orig")));
+    const ours = treeListing(umociUnpack(out, "v1", join(root, "bundle-ours")));
+    expect(ours).toEqual(original);
+    // the fixture really exercises whiteouts, symlinks and hard links
+    expect(original.some((l) => l.startsWith("etc/gone"))).toBe(false);
+    expect(original).toContain("etc/link symlink 0:0 -> hello");
+    expect(original.some((l) => l.includes("link=etc/hardlink") || l.includes("link=etc/hello"))).toBe(true);
+    expect(leftovers(root)).toEqual([]);
+  });
+
+  it("writes index.json the way skopeo does for the same sequence of copies", async () => {
+    const a = `oci:${fx.dir}:${fx.tag}`;
+    const b = `oci:${fx.dir}:${fx.armTag}`;
+    const sk = join(root, "seq-skopeo");
+    const ours = join(root, "seq-ours");
+    const imgA = await openImage(fx.dir, fx.tag);
+    const imgB = await openImage(fx.dir, fx.armTag);
+    const steps: Array<[string, Image, string | undefined]> = [
+      [a, imgA, "t"],
+      [b, imgB, "t"], // retags: A stays listed without a name
+      [a, imgA, undefined], // A already listed untagged: not listed twice
+      [a, imgA, "t2"], // the untagged entry of A gets the name
+      [b, imgB, "t"], // same image, same tag
+    ];
+    for (const [src, img, tag] of steps) {
+      skopeo("copy", "-q", src, `oci:${sk}${tag ? `:${tag}` : ""}`);
+      await ociLayoutSink(ours, tag).write(img);
+      expect(JSON.parse(indexJson(ours).toString())).toEqual(JSON.parse(indexJson(sk).toString()));
+    }
+    expect(readdirSync(join(ours, "blobs/sha256")).sort()).toEqual(
+      readdirSync(join(sk, "blobs/sha256")).sort(),
+    );
+  });
+
+  it("skips blobs an existing layout already has", async () => {
+    const image = await openImage(fx.dir, fx.tag);
+    const out = join(root, "skip");
+    await ociLayoutSink(out, "a").write(image);
+    const again = await ociLayoutSink(out, "b").write(image);
+    expect(again.stats.blobsSkipped).toBe(4);
+    expect(again.stats.blobsUploaded).toBe(0);
+    expect(rawManifest(`oci:${out}:b`).digest).toBe(image.digest);
+  });
+
+  it("writes an index with two platforms (children and blobs) that skopeo reads", async () => {
+    const index = (await openOciLayout(fx.dir, fx.indexTag)) as ImageIndex;
+    expect(index.kind).toBe("index");
+    const out = join(root, "index-out");
+    const res = await ociLayoutSink(out, "multi").write(index);
+    expect(res.digest).toBe(index.digest);
+
+    const sk = rawManifest(`oci:${out}:multi`);
+    expect(sk.bytes.equals(index.rawManifest)).toBe(true);
+    for (const [arch, tag] of [
+      ["amd64", fx.tag],
+      ["arm64", fx.armTag],
+    ] as const) {
+      const inspected = JSON.parse(skopeo("inspect", "--override-arch", arch, `oci:${out}:multi`)) as {
+        Architecture: string;
+        Layers: string[];
+      };
+      expect(inspected.Architecture).toBe(arch);
+      const want = rawManifest(`oci:${fx.dir}:${tag}`).doc["layers"] as Array<{ digest: string }>;
+      expect(inspected.Layers).toEqual(want.map((l) => l.digest));
+    }
+    // like `skopeo copy --all`: index.json lists only the index
+    const skAll = join(root, "index-skopeo");
+    skopeo("copy", "-q", "--all", `oci:${fx.dir}:${fx.indexTag}`, `oci:${skAll}:multi`);
+    expect(JSON.parse(indexJson(out).toString())).toEqual(JSON.parse(indexJson(skAll).toString()));
+    // and skopeo can copy every platform out of it
+    skopeo("copy", "-q", "--all", `oci:${out}:multi`, `oci:${join(root, "index-again")}:m`);
+    expect(rawManifest(`oci:${join(root, "index-again")}:m`).digest).toBe(index.digest);
+  });
+
+  it("copies an index with a BuildKit-style attestation manifest (non-layer blobs)", async () => {
+    const index = (await openOciLayout(fx.dir, fx.attestedIndexTag)) as ImageIndex;
+    const out = join(root, "attested-out");
+    await ociLayoutSink(out, "a").write(index);
+    expect(rawManifest(`oci:${out}:a`).digest).toBe(index.digest);
+    // skopeo copies all of it (it fails on any missing blob)
+    skopeo("copy", "-q", "--all", `oci:${out}:a`, `oci:${join(root, "attested-again")}:a`);
+    expect(readdirSync(join(out, "blobs/sha256")).sort()).toEqual(
+      readdirSync(join(root, "attested-again", "blobs/sha256")).sort(),
+    );
+  });
+
+  it("copies oci→oci keeping the manifest digest and reads back what it wrote", async () => {
+    const image = await openImage(fx.dir, fx.tag);
+    const first = join(root, "hop1");
+    const second = join(root, "hop2");
+    await ociLayoutSink(first, "x").write(image);
+    const back = await openImage(first, "x");
+    await ociLayoutSink(second).write(back);
+    const final = await openOciLayout(second);
+    expect(final.digest).toBe(image.digest);
+    expect(JSON.parse(indexJson(second).toString()).manifests[0].annotations).toBeUndefined();
+  });
+
+  it("a failing layer leaves no new layout directory and no temporary files", async () => {
+    const image = withFailingLayer(await openImage(fx.dir, fx.tag), 1);
+    const out = join(root, "never");
+    const err = await ociLayoutSink(out, "t")
+      .write(image)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(String((err as Error).message)).toMatch(/simulated network reset/);
+    expect(existsSync(out)).toBe(false);
+    expect(leftovers(root)).toEqual([]);
+  });
+
+  it("a failing write leaves an existing layout's index.json byte-identical", async () => {
+    const existing = join(root, "existing");
+    skopeo("copy", "-q", `oci:${fx.dir}:${fx.armTag}`, `oci:${existing}:arm`);
+    const before = indexJson(existing);
+    const image = await openImage(fx.dir, fx.tag);
+    const err = await ociLayoutSink(existing, "arm")
+      .write(withFailingLayer(image, 1))
+      .catch((e: unknown) => e);
+    expect(String((err as Error).message)).toMatch(/simulated network reset/);
+    expect(indexJson(existing).equals(before)).toBe(true);
+    expect(leftovers(existing)).toEqual([]);
+    // manifests are written after what they reference: the image's manifest never got there
+    expect(readdirSync(join(existing, "blobs/sha256"))).not.toContain(image.digest.slice(7));
+    expect(rawManifest(`oci:${existing}:arm`).digest).toBe(rawManifest(`oci:${fx.dir}:${fx.armTag}`).digest);
+  });
+
+  it("can be cancelled: CANCELLED, and nothing is left behind", async () => {
+    const image = await openImage(fx.dir, fx.tag);
+    // every layer stream stalls until the write is cancelled
+    const slow = withLayerStreams(image, () => async (opts) => {
+      const s = new PassThrough();
+      s.write(Buffer.alloc(10));
+      opts?.signal?.addEventListener("abort", () => s.destroy(opts.signal?.reason as Error));
+      return s;
+    });
+    const controller = new AbortController();
+    const out = join(root, "cancelled");
+    setTimeout(() => controller.abort(), 50);
+    const err = await ociLayoutSink(out, "t")
+      .write(slow, { signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OcipatchError);
+    expect((err as OcipatchError).code).toBe("CANCELLED");
+    expect(existsSync(out)).toBe(false);
+    expect(leftovers(root)).toEqual([]);
+  });
+
+  it("a tampered blob in the source fails with DIGEST_MISMATCH and writes nothing", async () => {
+    const src = join(root, "tampered-src");
+    cpSync(fx.dir, src, { recursive: true });
+    const image = await openImage(src, fx.tag);
+    const layer = (await image.layers())[0]!;
+    const p = join(src, "blobs/sha256", layer.digest.slice(7));
+    const bytes = readFileSync(p);
+    bytes[bytes.length - 10] = (bytes[bytes.length - 10]! + 1) % 256;
+    writeFileSync(p, bytes);
+
+    const out = join(root, "tampered-out");
+    const err = await ociLayoutSink(out, "t")
+      .write(image)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OcipatchError);
+    expect((err as OcipatchError).code).toBe("DIGEST_MISMATCH");
+    expect(existsSync(out)).toBe(false);
+
+    const existing = join(root, "tampered-existing");
+    skopeo("copy", "-q", `oci:${fx.dir}:${fx.armTag}`, `oci:${existing}:arm`);
+    const before = indexJson(existing);
+    const err2 = await ociLayoutSink(existing, "t")
+      .write(image)
+      .catch((e: unknown) => e);
+    expect((err2 as OcipatchError).code).toBe("DIGEST_MISMATCH");
+    expect(indexJson(existing).equals(before)).toBe(true);
+    expect(leftovers(existing)).toEqual([]);
+    expect(readdirSync(join(existing, "blobs/sha256"))).not.toContain(layer.digest.slice(7));
+    expect(leftovers(root)).toEqual([]);
+  });
+
+  it("refuses a non-empty directory that is not a layout, and bad tags", async () => {
+    const image = await openImage(fx.dir, fx.tag);
+    const notLayout = join(root, "l1"); // the fixture's layer source tree
+    await expect(ociLayoutSink(notLayout, "t").write(image)).rejects.toThrow(/not an OCI image layout/);
+    await expect(ociLayoutSink(join(root, "bad-tag"), "a b").write(image)).rejects.toThrow(/invalid tag/);
+    expect(existsSync(join(root, "bad-tag"))).toBe(false);
+  });
+});
