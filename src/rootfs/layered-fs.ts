@@ -11,7 +11,7 @@ import type { FsEntry, LayeredFsStats, LayerReadStats } from "./entry.js";
 import { globMatcher } from "./glob.js";
 import { indexLayer, type LayerIndex, readEntryContent, type StoredEntry } from "./layer-index.js";
 import { DEFAULT_CAPTURE, DEFAULT_LIMITS, type LayeredFsOptions, type RootfsLimits } from "./options.js";
-import { ancestors, components, joinRel, toAbsolute } from "./path.js";
+import { ancestors, components, joinRel, normalizeInRoot, toAbsolute } from "./path.js";
 
 /** Linux's MAXSYMLINKS: symlinks followed while resolving one path. */
 export const MAX_SYMLINK_HOPS = 40;
@@ -262,7 +262,7 @@ export class LayeredFs {
     } catch (e) {
       // stat-like calls: a path under a non-directory simply does not exist.
       if (opts.mustExist === false && e instanceof OcipatchError && e.details?.["reason"] === "ENOTDIR")
-        return { path: toAbsolute(components(path).join("/")), entry: undefined };
+        return { path: toAbsolute(normalizeInRoot(path)), entry: undefined };
       throw e;
     }
     return { path: toAbsolute(r.rel), entry: r.found ? await this.toEntry(r.found, 0) : undefined };
