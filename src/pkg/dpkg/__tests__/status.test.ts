@@ -17,6 +17,7 @@ function dpkgQuery(statusText: string): string[][] {
       [
         `--admindir=${dir}`,
         "-W",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a dpkg-query format, not a template
         "-f=${Package}\\t${Architecture}\\t${Version}\\t${source:Package}\\t${source:Version}\\t${db:Status-Abbrev}\\n",
       ],
       { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
