@@ -194,7 +194,7 @@ describe("ocipatch sbom with bad input", () => {
       distroless: boolean;
     };
     expect(doc.packages.map((p) => p.purl)).toEqual([
-      "pkg:deb/debian/alsogood@1:2.0~rc1-3?arch=all&distro=debian-12&upstream=src",
+      "pkg:deb/debian/alsogood@1:2.0~rc1-3?arch=all&distro=debian-12&upstream=src%402.0~rc1-3",
       "pkg:deb/debian/good@1.0-1?arch=amd64&distro=debian-12",
     ]);
     expect(doc.distroless).toBe(true);
