@@ -41,6 +41,8 @@ export interface LayerReadStats {
   readonly bytesRead: number;
   readonly uncompressedBytes: number;
   readonly entries: number;
+  /** Bytes of file content kept in memory (capture patterns). */
+  readonly capturedBytes: number;
   /** How many times the layer was streamed (1 = indexed once; more = on-demand content re-reads). */
   readonly reads: number;
   /** Re-reads served from the private scratch copy instead of the source. */

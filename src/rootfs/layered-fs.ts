@@ -51,6 +51,7 @@ interface LayerState {
   bytesRead: number;
   uncompressedBytes: number;
   entries: number;
+  capturedBytes: number;
   reads: number;
   readsFromScratch: number;
   scratchFile?: string;
@@ -90,6 +91,7 @@ export class LayeredFs {
       bytesRead: 0,
       uncompressedBytes: 0,
       entries: 0,
+      capturedBytes: 0,
       reads: 0,
       readsFromScratch: 0,
     }));
@@ -220,6 +222,7 @@ export class LayeredFs {
         bytesRead: s.bytesRead,
         uncompressedBytes: s.uncompressedBytes,
         entries: s.entries,
+        capturedBytes: s.capturedBytes,
         reads: s.reads,
         readsFromScratch: s.readsFromScratch,
       });
@@ -509,6 +512,7 @@ export class LayeredFs {
       this.downloaded += tap.bytes;
       st.entries = idx.entryCount;
       st.uncompressedBytes = idx.uncompressedBytes;
+      st.capturedBytes = idx.capturedBytes;
       if (tmp !== undefined && file !== undefined) {
         await rename(tmp, file);
         st.scratchFile = file;
