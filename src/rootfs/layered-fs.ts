@@ -395,10 +395,10 @@ export class LayeredFs {
     let type = s.type;
     let linkTarget = s.linkTarget;
     if (s.hardlink && !s.hardlink.sameLayer) {
-      const t = await this.hardlinkTarget(f, depth);
-      size = t.stored?.size ?? 0;
-      type = t.stored?.type ?? "file";
-      linkTarget = t.stored?.linkTarget;
+      const t = await this.toEntry(await this.hardlinkTarget(f, depth), depth + 1);
+      size = t.size;
+      type = t.type;
+      linkTarget = t.linkTarget;
     }
     return {
       path: toAbsolute(f.rel),

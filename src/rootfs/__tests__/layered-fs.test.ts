@@ -192,6 +192,7 @@ describe("LayeredFs OCI layer semantics", () => {
           file("usr/bin/big", "B".repeat(100)),
         ],
         [hard("etc/perl-copy", "usr/bin/perl5.36"), hard("usr/bin/big2", "./usr/bin/big")],
+        [hard("usr/bin/big3", "usr/bin/big2")],
       ],
       "gzip",
       { capture: { patterns: ["etc/**"] } },
@@ -203,6 +204,13 @@ describe("LayeredFs OCI layer semantics", () => {
     expect((await fs.readFile("/etc/perl-copy")).toString()).toBe("PERL");
     expect(await fs.stat("/usr/bin/big2")).toMatchObject({ size: 100, layerIndex: 1 });
     expect((await fs.readFile("/usr/bin/big2")).toString()).toBe("B".repeat(100));
+    // a chain of cross-layer hardlinks
+    expect(await fs.stat("/usr/bin/big3")).toMatchObject({
+      size: 100,
+      layerIndex: 2,
+      hardlinkTarget: "/usr/bin/big2",
+    });
+    expect((await fs.readFile("/usr/bin/big3")).length).toBe(100);
   });
 
   it.each(["gzip", "zstd", "none"] as const)("reads %s layers", async (c) => {
