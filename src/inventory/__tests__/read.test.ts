@@ -9,7 +9,7 @@ async function view(...layers: EntrySpec[][]): Promise<LayeredFs> {
 }
 
 const alpine: EntrySpec[] = [
-  { name: "etc/os-release", content: "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\n" },
+  { name: "etc/os-release", content: 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.19.1\n' },
   { name: "lib/apk/db/installed", content: "C:Q1...\nP:musl\nV:1.2.4_git20230717-r4\n\n" },
   { name: "sbin/apk", content: "ELF", mode: 0o755 },
 ];
@@ -30,10 +30,17 @@ describe("readInventoryFromFs", () => {
 
   it("reads dpkg packages of an unidentified OS with a warning", async () => {
     const inv = await readInventoryFromFs(
-      await view([{ name: "var/lib/dpkg/status", content: "Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n" }]),
+      await view([
+        {
+          name: "var/lib/dpkg/status",
+          content: "Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n",
+        },
+      ]),
     );
     expect(inv.packages.map((p) => p.name)).toEqual(["a"]);
-    expect(inv.warnings).toEqual(["test image: cannot identify the OS (no /etc/os-release, /usr/lib/os-release or release file)"]);
+    expect(inv.warnings).toEqual([
+      "test image: cannot identify the OS (no /etc/os-release, /usr/lib/os-release or release file)",
+    ]);
     expect(inv.distroless).toBe(true);
   });
 
