@@ -4,8 +4,20 @@
  * dpkg-query reports on the image unpacked by umoci, package by package.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, lstatSync, readdirSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Image } from "../../src/image/image.js";
 import { selectImage } from "../../src/image/select.js";
@@ -156,3 +168,78 @@ describe("layer reading of the 2-layer nginx image", () => {
     await fs.close();
   });
 });
+
+describe("compressed and uncompressed layers", () => {
+  it("reads zstd and uncompressed copies of the nginx image (made by skopeo) like the gzip original", {
+    timeout: 600_000,
+  }, async (ctx) => {
+    const t = await testImageLayout("nginx-bullseye");
+    if (!t) return ctx.skip("nginx-bullseye is not available");
+    const original = await readInventory(await selectImage(await openOciLayout(t.layoutDir, t.tag)));
+    const dir = mkdtempSync(join(tmpdir(), "ocipatch-zstd-"));
+    try {
+      const zstd = join(dir, "zstd");
+      execFileSync("skopeo", [
+        "copy",
+        "-q",
+        "--dest-compress-format",
+        "zstd",
+        `oci:${t.layoutDir}:${t.tag}`,
+        `oci:${zstd}:x`,
+      ]);
+      const none = uncompressedCopy(t.layoutDir, t.tag, join(dir, "none"));
+      for (const [layout, mediaType] of [
+        [zstd, "application/vnd.oci.image.layer.v1.tar+zstd"],
+        [none, "application/vnd.oci.image.layer.v1.tar"],
+      ] as const) {
+        const image = await selectImage(await openOciLayout(layout, "x"));
+        expect(image.manifest.layers.map((l) => l.mediaType)).toEqual([mediaType, mediaType]);
+        const inv = await readInventory(image);
+        expect(inv.packages.map((p) => `${p.name}:${p.architecture}=${p.version}`)).toEqual(
+          original.packages.map((p) => `${p.name}:${p.architecture}=${p.version}`),
+        );
+        expect(inv.os).toEqual(original.os);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** An OCI layout with the same image, its gzip layers stored uncompressed (built with zlib, not ocipatch). */
+function uncompressedCopy(layoutDir: string, tag: string, dest: string): string {
+  const blob = (d: string) => join(layoutDir, "blobs/sha256", d.slice(7));
+  const put = (b: Buffer) => {
+    const hex = createHash("sha256").update(b).digest("hex");
+    writeFileSync(join(dest, "blobs/sha256", hex), b);
+    return { digest: `sha256:${hex}`, size: b.length };
+  };
+  mkdirSync(join(dest, "blobs/sha256"), { recursive: true });
+  writeFileSync(join(dest, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+  const index = JSON.parse(readFileSync(join(layoutDir, "index.json"), "utf8"));
+  const desc = index.manifests.find(
+    (m: { annotations?: Record<string, string> }) =>
+      m.annotations?.["org.opencontainers.image.ref.name"] === tag,
+  );
+  const manifest = JSON.parse(readFileSync(blob(desc.digest), "utf8"));
+  put(readFileSync(blob(manifest.config.digest)));
+  manifest.layers = manifest.layers.map((l: { digest: string }) => ({
+    mediaType: "application/vnd.oci.image.layer.v1.tar",
+    ...put(gunzipSync(readFileSync(blob(l.digest)))),
+  }));
+  const m = put(Buffer.from(JSON.stringify(manifest)));
+  writeFileSync(
+    join(dest, "index.json"),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          ...m,
+          annotations: { "org.opencontainers.image.ref.name": "x" },
+        },
+      ],
+    }),
+  );
+  return dest;
+}
