@@ -1,7 +1,12 @@
 /** ocipatch library API. The CLI (src/cli) is a thin layer over these exports. */
 export * from "./errors.js";
 export * from "./image/index.js";
+export * from "./inventory/index.js";
+export * from "./os/index.js";
+export * from "./pkg/dpkg/index.js";
 export * from "./reference/index.js";
+export * from "./rootfs/index.js";
+export * from "./sbom/index.js";
 export * from "./util/digest.js";
 export type { ProgressListener } from "./util/progress.js";
 export { VERSION } from "./version.js";

@@ -1,0 +1,9 @@
+export { DEBIAN_CODENAMES, detectOs, type OsFiles, osFamily, UNKNOWN_OS } from "./detect.js";
+export { parseOsRelease } from "./os-release.js";
+export {
+  detectPackageManager,
+  PACKAGE_DATABASES,
+  PACKAGE_MANAGER_BINARIES,
+  type PackageManagerFiles,
+  type PackageManagerInfo,
+} from "./package-manager.js";

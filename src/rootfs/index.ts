@@ -1,0 +1,17 @@
+export type { EntryType, FsEntry, LayeredFsStats, LayerReadStats } from "./entry.js";
+export { globMatcher } from "./glob.js";
+export {
+  LayeredFs,
+  MAX_SYMLINK_HOPS,
+  type ReadFileOptions,
+  type Resolved,
+  type ResolveOptions,
+} from "./layered-fs.js";
+export {
+  type CaptureOptions,
+  DEFAULT_CAPTURE,
+  DEFAULT_CAPTURE_PATTERNS,
+  DEFAULT_LIMITS,
+  type LayeredFsOptions,
+  type RootfsLimits,
+} from "./options.js";

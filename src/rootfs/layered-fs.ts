@@ -1,0 +1,579 @@
+import { createReadStream } from "node:fs";
+import { mkdtemp, rename, rm, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { OcipatchError } from "../errors.js";
+import type { Image, Layer } from "../image/image.js";
+import { uncompressLayer } from "../image/source.js";
+import { hexOf } from "../util/digest.js";
+import { BlobTap } from "./blob-tap.js";
+import type { FsEntry, LayeredFsStats, LayerReadStats } from "./entry.js";
+import { globMatcher } from "./glob.js";
+import { indexLayer, type LayerIndex, readEntryContent, type StoredEntry } from "./layer-index.js";
+import { DEFAULT_CAPTURE, DEFAULT_LIMITS, type LayeredFsOptions, type RootfsLimits } from "./options.js";
+import { ancestors, components, joinRel, normalizeInRoot, toAbsolute } from "./path.js";
+
+/** Linux's MAXSYMLINKS: symlinks followed while resolving one path. */
+export const MAX_SYMLINK_HOPS = 40;
+
+/** A path as found in one layer (or implied by it). */
+interface Found {
+  readonly rel: string;
+  readonly layer: number;
+  readonly stored: StoredEntry | undefined; // undefined: implicit directory
+}
+
+export interface ResolveOptions {
+  /** Follow a symlink in the final component (default true). */
+  readonly followFinal?: boolean;
+  /**
+   * Fail with NOT_FOUND when a component is missing (default true). When false, the
+   * missing tail is appended as is (used to place new files: parents are resolved
+   * through symlinks, e.g. /lib -> usr/lib on merged-/usr images).
+   */
+  readonly mustExist?: boolean;
+}
+
+export interface Resolved {
+  /** Absolute path with every symlink resolved inside the root. */
+  readonly path: string;
+  /** The entry at that path, undefined when it does not exist. */
+  readonly entry: FsEntry | undefined;
+}
+
+export interface ReadFileOptions {
+  /** Refuse files larger than this (default: limits.maxReadFileBytes). */
+  readonly maxBytes?: number;
+}
+
+interface LayerState {
+  index?: Promise<LayerIndex>;
+  bytesRead: number;
+  uncompressedBytes: number;
+  entries: number;
+  capturedBytes: number;
+  reads: number;
+  readsFromScratch: number;
+  scratchFile?: string;
+}
+
+/**
+ * A read-only view of an image's merged filesystem, computed from its layer tars
+ * with OCI semantics (whiteouts, opaque directories, symlinks resolved inside the
+ * root, hardlinks). Layers are streamed top-down, each at most once, and only as
+ * far down as a query needs; small files under the capture patterns keep their
+ * content, others are re-read on demand (from the private scratch copy when one is
+ * kept). Nothing is extracted to disk.
+ */
+export class LayeredFs {
+  private readonly states: LayerState[];
+  private readonly limits: RootfsLimits;
+  private readonly capture: (rel: string) => boolean;
+  private readonly captureMaxFileBytes: number;
+  private readonly captureMaxLayerBytes: number;
+  private scratch: Promise<string> | undefined;
+  private downloaded = 0;
+  private closed = false;
+
+  /** Open the view of a single-platform image (reads its config, no layer data). */
+  static async open(image: Image, opts: LayeredFsOptions = {}): Promise<LayeredFs> {
+    const layers = await image.layers(opts.signal ? { signal: opts.signal } : undefined);
+    return new LayeredFs(layers, image.description, opts);
+  }
+
+  /** `layers` bottom to top, as in the manifest. */
+  constructor(
+    readonly layers: readonly Layer[],
+    readonly description: string,
+    private readonly opts: LayeredFsOptions = {},
+  ) {
+    this.states = layers.map(() => ({
+      bytesRead: 0,
+      uncompressedBytes: 0,
+      entries: 0,
+      capturedBytes: 0,
+      reads: 0,
+      readsFromScratch: 0,
+    }));
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    const patterns = [
+      ...(opts.capture?.patterns ?? DEFAULT_CAPTURE.patterns),
+      ...(opts.extraCapturePatterns ?? []),
+    ];
+    this.capture = globMatcher(patterns);
+    this.captureMaxFileBytes = opts.capture?.maxFileBytes ?? DEFAULT_CAPTURE.maxFileBytes;
+    this.captureMaxLayerBytes = opts.capture?.maxLayerBytes ?? DEFAULT_CAPTURE.maxLayerBytes;
+    if (opts.scratchDir !== undefined) {
+      const dir = opts.scratchDir;
+      this.scratch = mkdtemp(join(dir, "ocipatch-rootfs-")).catch((e: unknown) => {
+        throw new OcipatchError("IO", `cannot create a scratch directory in ${dir}: ${String(e)}`, {
+          cause: e,
+        });
+      });
+      this.scratch.catch(() => undefined);
+    }
+  }
+
+  get layerCount(): number {
+    return this.layers.length;
+  }
+
+  // ---------------------------------------------------------------- public queries
+
+  /** Metadata of `path` without following a final symlink; undefined when it does not exist. */
+  async lstat(path: string): Promise<FsEntry | undefined> {
+    return (await this.resolveFound(path, { followFinal: false, mustExist: false })).entry;
+  }
+
+  /** Metadata of `path`, following symlinks; undefined when it (or a link target) does not exist. */
+  async stat(path: string): Promise<FsEntry | undefined> {
+    return (await this.resolveFound(path, { followFinal: true, mustExist: false })).entry;
+  }
+
+  /** Does `path` exist (following symlinks)? Symlink loops count as missing. */
+  async exists(path: string): Promise<boolean> {
+    try {
+      return (await this.stat(path)) !== undefined;
+    } catch (e) {
+      if (e instanceof OcipatchError && e.code === "NOT_FOUND") return false;
+      throw e;
+    }
+  }
+
+  /** Absolute path with every component resolved inside the root; NOT_FOUND when missing. */
+  async realpath(path: string): Promise<string> {
+    return (await this.resolve(path, { followFinal: true, mustExist: true })).path;
+  }
+
+  /** Resolve `path` inside the root (see ResolveOptions). */
+  async resolve(path: string, opts: ResolveOptions = {}): Promise<Resolved> {
+    return this.resolveFound(path, opts);
+  }
+
+  /** Content of a regular file (symlinks followed, hardlinks resolved to their target). */
+  async readFile(path: string, opts: ReadFileOptions = {}): Promise<Buffer> {
+    const r = await this.resolveInternal(path, this.layers.length, { followFinal: true, mustExist: true });
+    const f = r.found;
+    if (!f?.stored || f.stored.type === "directory")
+      throw new OcipatchError("NOT_FOUND", `${this.description}: ${path} is a directory, not a file`);
+    if (f.stored.type !== "file")
+      throw new OcipatchError("NOT_FOUND", `${this.description}: ${path} is a ${f.stored.type}, not a file`);
+    return this.contentOf(f, opts.maxBytes ?? this.limits.maxReadFileBytes, path, 0);
+  }
+
+  /** Read a file as UTF-8 text, or undefined when it does not exist. */
+  async readTextIfExists(path: string, opts: ReadFileOptions = {}): Promise<string | undefined> {
+    const st = await this.stat(path).catch((e: unknown) => {
+      if (e instanceof OcipatchError && e.code === "NOT_FOUND") return undefined;
+      throw e;
+    });
+    if (st?.type !== "file") return undefined;
+    return (await this.readFile(path, opts)).toString("utf8");
+  }
+
+  /** Names in a directory (symlinks followed), merged across layers, sorted. */
+  async readdir(path: string): Promise<string[]> {
+    const r = await this.resolveInternal(path, this.layers.length, { followFinal: true, mustExist: true });
+    const f = r.found;
+    if (f?.stored && f.stored.type !== "directory")
+      throw new OcipatchError("NOT_FOUND", `${this.description}: ${path} is not a directory`);
+    const rel = r.rel;
+    const names = new Set<string>();
+    const hidden = new Set<string>();
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      const idx = await this.layerIndex(i);
+      const e = idx.entries.get(rel);
+      if (e && e.type !== "directory") break;
+      for (const name of idx.children.get(rel) ?? []) if (!hidden.has(name)) names.add(name);
+      for (const name of idx.whiteoutChildren.get(rel) ?? []) hidden.add(name);
+      if (idx.opaqueDirs.has(rel) || (rel !== "" && hidesBelow(idx, rel))) break;
+    }
+    return [...names].sort();
+  }
+
+  /** Entries of a directory (lstat of each child). */
+  async readdirEntries(path: string): Promise<FsEntry[]> {
+    const dir = await this.realpath(path);
+    const names = await this.readdir(dir);
+    const base = components(dir).join("/");
+    const out: FsEntry[] = [];
+    for (const n of names) {
+      const f = await this.lookup(joinRel(base, n), this.layers.length);
+      if (f) out.push(await this.toEntry(f, 0));
+    }
+    return out;
+  }
+
+  /** Index every layer now (e.g. before building a patch layer that needs the full view). */
+  async indexAllLayers(): Promise<void> {
+    for (let i = this.layers.length - 1; i >= 0; i--) await this.layerIndex(i);
+  }
+
+  /** Which layers were read and how many bytes that took. */
+  stats(): LayeredFsStats {
+    const layers: LayerReadStats[] = [];
+    this.states.forEach((s, i) => {
+      if (s.reads === 0) return;
+      const l = this.layers[i]!;
+      layers.push({
+        index: i,
+        digest: l.digest,
+        size: l.size,
+        bytesRead: s.bytesRead,
+        uncompressedBytes: s.uncompressedBytes,
+        entries: s.entries,
+        capturedBytes: s.capturedBytes,
+        reads: s.reads,
+        readsFromScratch: s.readsFromScratch,
+      });
+    });
+    return {
+      layerCount: this.layers.length,
+      imageBytes: this.layers.reduce((n, l) => n + l.size, 0),
+      bytesDownloaded: this.downloaded,
+      layers,
+    };
+  }
+
+  /** Warnings met while indexing (unsupported tar entry types...). */
+  async warnings(): Promise<string[]> {
+    const out: string[] = [];
+    for (const s of this.states) {
+      if (!s.index) continue;
+      const idx = await s.index.catch(() => undefined);
+      if (idx) out.push(...idx.warnings);
+    }
+    return out;
+  }
+
+  /** Remove the private scratch directory. The view must not be used afterwards. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.scratch) {
+      const dir = await this.scratch.catch(() => undefined);
+      this.scratch = undefined;
+      if (dir) await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  // ---------------------------------------------------------------- resolution
+
+  private async resolveFound(path: string, opts: ResolveOptions): Promise<Resolved> {
+    let r: { rel: string; found: Found | undefined };
+    try {
+      r = await this.resolveInternal(path, this.layers.length, opts);
+    } catch (e) {
+      // stat-like calls: a path under a non-directory simply does not exist.
+      if (opts.mustExist === false && e instanceof OcipatchError && e.details?.["reason"] === "ENOTDIR")
+        return { path: toAbsolute(normalizeInRoot(path)), entry: undefined };
+      throw e;
+    }
+    return { path: toAbsolute(r.rel), entry: r.found ? await this.toEntry(r.found, 0) : undefined };
+  }
+
+  /**
+   * Walk `path` component by component in the view made of layers below `below`,
+   * following symlinks inside the root (absolute targets restart at the root, ".."
+   * stops at the root).
+   */
+  private async resolveInternal(
+    path: string,
+    below: number,
+    opts: ResolveOptions,
+  ): Promise<{ rel: string; found: Found | undefined }> {
+    const followFinal = opts.followFinal ?? true;
+    const mustExist = opts.mustExist ?? true;
+    const todo = components(path).reverse();
+    let resolved: string[] = [];
+    let hops = 0;
+    let missing = false;
+    while (todo.length > 0) {
+      const c = todo.pop()!;
+      if (c === ".") continue;
+      if (c === "..") {
+        resolved.pop();
+        continue;
+      }
+      const isLast = todo.length === 0;
+      if (missing) {
+        resolved.push(c);
+        continue;
+      }
+      const cand = joinRel(resolved.join("/"), c);
+      const f = await this.lookup(cand, below);
+      if (!f) {
+        if (mustExist)
+          throw new OcipatchError(
+            "NOT_FOUND",
+            `${this.description}: ${path}: no such file or directory (${toAbsolute(cand)} does not exist)`,
+          );
+        missing = true;
+        resolved.push(c);
+        continue;
+      }
+      const type = f.stored?.type ?? "directory";
+      if (type === "symlink" && (!isLast || followFinal)) {
+        hops++;
+        if (hops > MAX_SYMLINK_HOPS)
+          throw new OcipatchError(
+            "NOT_FOUND",
+            `${this.description}: ${path}: too many levels of symbolic links (loop at ${toAbsolute(cand)})`,
+            { details: { reason: "ELOOP" } },
+          );
+        const target = f.stored?.linkTarget ?? "";
+        if (target.startsWith("/")) resolved = [];
+        todo.push(...components(target).reverse());
+        continue;
+      }
+      if (!isLast && type !== "directory") {
+        throw new OcipatchError(
+          "NOT_FOUND",
+          `${this.description}: ${path}: ${toAbsolute(cand)} is not a directory`,
+          { details: { reason: "ENOTDIR" } },
+        );
+      }
+      resolved.push(c);
+    }
+    const rel = resolved.join("/");
+    return { rel, found: missing ? undefined : await this.lookup(rel, below) };
+  }
+
+  /**
+   * The top-most visible record of the exact path `rel` in layers below `below`.
+   * An implicit directory yields to an explicit record further down (extraction
+   * would have gone through it), otherwise it is reported as a plain directory.
+   */
+  private async lookup(rel: string, below: number): Promise<Found | undefined> {
+    if (rel === "") return this.lookupRoot(below);
+    let implicitAt: number | undefined;
+    for (let i = below - 1; i >= 0; i--) {
+      const idx = await this.layerIndex(i);
+      const e = idx.entries.get(rel);
+      if (e) return { rel, layer: i, stored: e };
+      if (implicitAt === undefined && idx.implicitDirs.has(rel)) implicitAt = i;
+      if (hidesBelow(idx, rel)) break;
+    }
+    if (implicitAt !== undefined) return { rel, layer: implicitAt, stored: undefined };
+    return undefined;
+  }
+
+  /** The root always exists; its metadata comes from layers already read (no layer is loaded for it). */
+  private async lookupRoot(below: number): Promise<Found> {
+    for (let i = below - 1; i >= 0; i--) {
+      const pending = this.states[i]!.index;
+      if (!pending) break;
+      const e = (await pending).entries.get("");
+      if (e) return { rel: "", layer: i, stored: e };
+    }
+    return { rel: "", layer: Math.max(0, below - 1), stored: undefined };
+  }
+
+  private async toEntry(f: Found, depth: number): Promise<FsEntry> {
+    const layer = this.layers[f.layer]!;
+    const s = f.stored;
+    if (!s) {
+      return {
+        path: toAbsolute(f.rel),
+        type: "directory",
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        uname: undefined,
+        gname: undefined,
+        size: 0,
+        mtime: undefined,
+        linkTarget: undefined,
+        hardlinkTarget: undefined,
+        devMajor: undefined,
+        devMinor: undefined,
+        layerIndex: f.layer,
+        layerDigest: layer.digest,
+        implicit: true,
+      };
+    }
+    let size = s.size;
+    let type = s.type;
+    let linkTarget = s.linkTarget;
+    if (s.hardlink && !s.hardlink.sameLayer) {
+      const t = await this.toEntry(await this.hardlinkTarget(f, depth), depth + 1);
+      size = t.size;
+      type = t.type;
+      linkTarget = t.linkTarget;
+    }
+    return {
+      path: toAbsolute(f.rel),
+      type,
+      mode: s.mode,
+      uid: s.uid,
+      gid: s.gid,
+      uname: s.uname,
+      gname: s.gname,
+      size,
+      mtime: s.mtime,
+      linkTarget,
+      hardlinkTarget: s.hardlink ? toAbsolute(s.hardlink.target) : undefined,
+      devMajor: s.devMajor,
+      devMinor: s.devMinor,
+      layerIndex: f.layer,
+      layerDigest: layer.digest,
+      implicit: false,
+    };
+  }
+
+  /** The file a cross-layer hardlink points to, in the view below its layer. */
+  private async hardlinkTarget(f: Found, depth: number): Promise<Found> {
+    const target = f.stored!.hardlink!.target;
+    if (depth > MAX_SYMLINK_HOPS)
+      throw new OcipatchError(
+        "NOT_FOUND",
+        `${this.description}: hardlink chain too long at ${toAbsolute(f.rel)}`,
+      );
+    const r = await this.resolveInternal(target, f.layer, { followFinal: false, mustExist: false });
+    if (!r.found?.stored || r.found.stored.type === "directory")
+      throw new OcipatchError(
+        "NOT_FOUND",
+        `${this.description}: hardlink ${toAbsolute(f.rel)} points to ${toAbsolute(target)}, which does not exist in the layers below`,
+      );
+    return r.found;
+  }
+
+  private async contentOf(f: Found, maxBytes: number, path: string, depth: number): Promise<Buffer> {
+    const s = f.stored!;
+    if (s.hardlink && !s.hardlink.sameLayer) {
+      return this.contentOf(await this.hardlinkTarget(f, depth), maxBytes, path, depth + 1);
+    }
+    if (s.size > maxBytes)
+      throw new OcipatchError(
+        "INVALID_FORMAT",
+        `${this.description}: ${path} is ${s.size} bytes, more than the ${maxBytes} bytes allowed`,
+      );
+    if (s.content) return s.content;
+    return this.reread(f.layer, s.contentOrdinal, maxBytes);
+  }
+
+  // ---------------------------------------------------------------- layer reading
+
+  private what(i: number): string {
+    return `layer ${this.layers[i]!.digest} (${i + 1}/${this.layers.length}) of ${this.description}`;
+  }
+
+  private layerIndex(i: number): Promise<LayerIndex> {
+    const st = this.states[i]!;
+    if (!st.index) {
+      st.index = this.loadLayer(i);
+      st.index.catch(() => {
+        st.index = undefined;
+      });
+    }
+    return st.index;
+  }
+
+  private async scratchFileFor(i: number): Promise<string | undefined> {
+    if (!this.scratch) return undefined;
+    const dir = await this.scratch;
+    return join(dir, `${hexOf(this.layers[i]!.digest)}.${i}.blob`);
+  }
+
+  /** Open the layer's compressed blob from its source, counting (and optionally keeping) the bytes. */
+  private async openFromSource(
+    i: number,
+    keepAs: string | undefined,
+  ): Promise<{ tar: Readable; tap: BlobTap; blob: Readable }> {
+    if (this.closed)
+      throw new OcipatchError("INTERNAL", `${this.description}: the filesystem view is closed`);
+    const layer = this.layers[i]!;
+    const p = this.opts.progress;
+    p?.blobStart?.(layer.descriptor, "download");
+    const blob = await layer.compressed(this.opts.signal ? { signal: this.opts.signal } : undefined);
+    const tap = new BlobTap(keepAs, (n) => p?.blobProgress?.(layer.descriptor, n));
+    blob.on("error", (e) => tap.destroy(e));
+    const tar = uncompressLayer(blob.pipe(tap), layer.compression, layer.diffId, `layer ${layer.digest}`);
+    tap.on("error", (e) => tar.destroy(e));
+    return { tar, tap, blob };
+  }
+
+  private async loadLayer(i: number): Promise<LayerIndex> {
+    const st = this.states[i]!;
+    const layer = this.layers[i]!;
+    const file = await this.scratchFileFor(i);
+    const tmp = file === undefined ? undefined : `${file}.part`;
+    const { tar, tap, blob } = await this.openFromSource(i, tmp);
+    try {
+      const idx = await indexLayer(tar, i, this.what(i), {
+        maxEntries: this.limits.maxEntriesPerLayer,
+        maxBytes: this.limits.maxLayerBytes,
+        maxPathLength: this.limits.maxPathLength,
+        capture: this.capture,
+        captureMaxFileBytes: this.captureMaxFileBytes,
+        captureMaxLayerBytes: this.captureMaxLayerBytes,
+      });
+      st.reads++;
+      st.bytesRead += tap.bytes;
+      this.downloaded += tap.bytes;
+      st.entries = idx.entryCount;
+      st.uncompressedBytes = idx.uncompressedBytes;
+      st.capturedBytes = idx.capturedBytes;
+      if (tmp !== undefined && file !== undefined) {
+        await rename(tmp, file);
+        st.scratchFile = file;
+      }
+      this.opts.progress?.blobDone?.(layer.descriptor, "download");
+      return idx;
+    } catch (e) {
+      st.bytesRead += tap.bytes;
+      this.downloaded += tap.bytes;
+      blob.destroy();
+      tap.destroy();
+      if (tmp !== undefined) await unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Content of entry `ordinal` of layer i, read again (scratch copy when kept). */
+  private async reread(i: number, ordinal: number, maxBytes: number): Promise<Buffer> {
+    const st = this.states[i]!;
+    const layer = this.layers[i]!;
+    const limits = {
+      maxEntries: this.limits.maxEntriesPerLayer,
+      maxBytes: this.limits.maxLayerBytes,
+      maxFileBytes: maxBytes,
+    };
+    st.reads++;
+    if (st.scratchFile) {
+      st.readsFromScratch++;
+      const raw = createReadStream(st.scratchFile);
+      const tap = new BlobTap(undefined);
+      raw.on("error", (e) => tap.destroy(e));
+      // Our own verified copy in a private directory: stop as soon as the entry is read.
+      const tar = uncompressLayer(raw.pipe(tap), layer.compression, layer.diffId, `layer ${layer.digest}`);
+      try {
+        return await readEntryContent(tar, ordinal, this.what(i), limits, true);
+      } finally {
+        st.bytesRead += tap.bytes;
+        raw.destroy();
+      }
+    }
+    const { tar, tap, blob } = await this.openFromSource(i, undefined);
+    try {
+      // From the source: read to the end so digest and diffID are verified again.
+      return await readEntryContent(tar, ordinal, this.what(i), limits, false);
+    } catch (e) {
+      blob.destroy();
+      throw e;
+    } finally {
+      st.bytesRead += tap.bytes;
+      this.downloaded += tap.bytes;
+    }
+  }
+}
+
+/** Does layer `idx` hide everything at `rel` in the layers below it? */
+function hidesBelow(idx: LayerIndex, rel: string): boolean {
+  if (idx.whiteouts.has(rel) || (rel !== "" && idx.opaqueDirs.has(""))) return true;
+  for (const a of ancestors(rel)) {
+    if (idx.whiteouts.has(a) || idx.opaqueDirs.has(a)) return true;
+    const e = idx.entries.get(a);
+    if (e && e.type !== "directory") return true;
+  }
+  return false;
+}

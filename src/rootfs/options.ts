@@ -1,0 +1,65 @@
+import type { ProgressListener } from "../util/progress.js";
+
+/** Sanity limits applied to every layer; exceeding one is a HOSTILE_LAYER error. */
+export interface RootfsLimits {
+  /** Tar headers per layer (whiteouts included). */
+  readonly maxEntriesPerLayer: number;
+  /** Uncompressed tar bytes per layer (decompression bombs). */
+  readonly maxLayerBytes: number;
+  /** Length of an entry name or link target, in bytes. */
+  readonly maxPathLength: number;
+  /** Largest file `readFile` returns unless the call asks for more. */
+  readonly maxReadFileBytes: number;
+}
+
+export const DEFAULT_LIMITS: RootfsLimits = {
+  maxEntriesPerLayer: 1_000_000,
+  maxLayerBytes: 32 * 1024 * 1024 * 1024,
+  maxPathLength: 4096,
+  maxReadFileBytes: 256 * 1024 * 1024,
+};
+
+/** Which regular files keep their content in memory while a layer is indexed. */
+export interface CaptureOptions {
+  /**
+   * Glob patterns on paths relative to the root ("etc/**", "usr/lib/os-release").
+   * `*` matches within one component, `**` across components, `?` one character.
+   */
+  readonly patterns: readonly string[];
+  /** Files larger than this are not captured (they are re-read on demand). */
+  readonly maxFileBytes: number;
+  /** Total captured bytes per layer; beyond it files are re-read on demand. */
+  readonly maxLayerBytes: number;
+}
+
+/** Small files the inventory and the patch engine read: package databases, OS identity, apt config, conffiles. */
+export const DEFAULT_CAPTURE_PATTERNS: readonly string[] = [
+  "etc/**",
+  "var/lib/dpkg/**",
+  "usr/lib/os-release",
+  "usr/share/keyrings/**",
+  "lib/apk/db/**",
+  "usr/lib/apk/db/**",
+];
+
+export const DEFAULT_CAPTURE: CaptureOptions = {
+  patterns: DEFAULT_CAPTURE_PATTERNS,
+  maxFileBytes: 16 * 1024 * 1024,
+  maxLayerBytes: 512 * 1024 * 1024,
+};
+
+export interface LayeredFsOptions {
+  readonly limits?: Partial<RootfsLimits>;
+  /** Replaces the default capture settings (patterns default to DEFAULT_CAPTURE_PATTERNS). */
+  readonly capture?: Partial<CaptureOptions>;
+  /** Patterns captured in addition to `capture.patterns`. */
+  readonly extraCapturePatterns?: readonly string[];
+  /**
+   * A directory the caller owns; a private sub-directory (mode 0700) is created in it
+   * and each layer blob read is kept there, so re-reads need no network. Nothing from
+   * the image is written anywhere else. Removed by `close()`.
+   */
+  readonly scratchDir?: string;
+  readonly signal?: AbortSignal;
+  readonly progress?: ProgressListener;
+}

@@ -1,0 +1,132 @@
+import { type Readable, Transform, type TransformCallback } from "node:stream";
+import * as tar from "tar-stream";
+import { OcipatchError } from "../errors.js";
+
+/** Refuses to pass more than `limit` bytes (decompression bombs). */
+class ByteLimit extends Transform {
+  bytes = 0;
+  constructor(
+    private readonly limit: number,
+    private readonly what: string,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) {
+      cb(
+        new OcipatchError(
+          "HOSTILE_LAYER",
+          `${this.what}: more than ${this.limit} bytes once decompressed (decompression bomb?)`,
+        ),
+      );
+      return;
+    }
+    cb(null, chunk);
+  }
+}
+
+/** One entry of a tar stream (header + content stream). */
+export type TarEntry = tar.ExtractEvents["entry"][1];
+export type TarHeader = tar.Header;
+
+/** Read a tar entry's content (at most `limit` bytes). */
+export async function readEntry(entry: TarEntry, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of entry as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > limit)
+      throw new OcipatchError(
+        "INVALID_FORMAT",
+        `tar entry ${entry.header.name} is larger than ${limit} bytes`,
+      );
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Skip a tar entry's content. */
+export async function skipEntry(entry: TarEntry): Promise<void> {
+  for await (const _ of entry as AsyncIterable<Buffer>) {
+    // discard
+  }
+}
+
+export interface TarScanLimits {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+}
+
+export interface TarScanResult {
+  /** Uncompressed bytes seen. */
+  readonly bytes: number;
+  /** Tar headers seen (1-based ordinal of the last one). */
+  readonly entries: number;
+  /** True when the handler stopped the scan before the end. */
+  readonly stopped: boolean;
+}
+
+/**
+ * Stream the entries of an uncompressed tar. `handler` gets each entry (it must
+ * consume or drain the entry stream) and its 1-based ordinal; returning true stops
+ * the scan and destroys the source. Without a stop, the source is read to its end,
+ * so its own verification (diffID) runs.
+ */
+export async function scanTar(
+  source: Readable,
+  what: string,
+  limits: TarScanLimits,
+  handler: (entry: TarEntry, ordinal: number) => Promise<boolean | undefined>,
+): Promise<TarScanResult> {
+  const counter = new ByteLimit(limits.maxBytes, what);
+  const extract = tar.extract();
+  let failure: unknown;
+  const fail = (e: unknown): void => {
+    if (failure === undefined) failure = e;
+    extract.destroy(e as Error);
+  };
+  source.on("error", fail);
+  counter.on("error", fail);
+  source.pipe(counter);
+  counter.pipe(extract as unknown as NodeJS.WritableStream);
+  let ordinal = 0;
+  let stopped = false;
+  try {
+    for await (const entry of extract) {
+      ordinal++;
+      if (ordinal > limits.maxEntries) {
+        throw new OcipatchError(
+          "HOSTILE_LAYER",
+          `${what}: more than ${limits.maxEntries} entries (refusing to index it)`,
+        );
+      }
+      if (await handler(entry, ordinal)) {
+        stopped = true;
+        break;
+      }
+    }
+  } catch (e) {
+    // A stream error (digest, bomb) explains a parser error that follows it.
+    const err = failure instanceof OcipatchError ? failure : wrapTarError(e, what);
+    source.destroy();
+    counter.destroy();
+    extract.destroy();
+    throw err;
+  }
+  if (stopped) {
+    source.destroy();
+    counter.destroy();
+    extract.destroy();
+  } else if (failure !== undefined) {
+    throw wrapTarError(failure, what);
+  }
+  return { bytes: counter.bytes, entries: ordinal, stopped };
+}
+
+function wrapTarError(e: unknown, what: string): unknown {
+  if (e instanceof OcipatchError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new OcipatchError("INVALID_FORMAT", `${what}: not a valid tar stream (${msg})`, { cause: e });
+}

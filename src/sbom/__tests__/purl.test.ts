@@ -1,0 +1,89 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { Paragraph } from "../../debian/deb822.js";
+import type { InstalledPackage, OsInfo } from "../../inventory/types.js";
+import { debPurl, formatPurl, purlEncode } from "../purl.js";
+
+const os = (id: string, versionId: string | undefined, codename: string | undefined): OsInfo => ({
+  id,
+  idLike: id === "ubuntu" ? ["debian"] : [],
+  versionId,
+  codename,
+  prettyName: undefined,
+  family: "debian",
+  source: "/etc/os-release",
+});
+
+const pkg = (
+  name: string,
+  version: string,
+  architecture: string,
+  sourceName = name,
+  sourceVersion = version,
+): InstalledPackage => ({
+  name,
+  version,
+  architecture,
+  sourceName,
+  sourceVersion,
+  multiArch: undefined,
+  selection: "install",
+  dbPath: "/var/lib/dpkg/status",
+  record: new Paragraph(),
+});
+
+describe("purl", () => {
+  it("builds the Debian purls vulnerability tools expect", () => {
+    // the example of the issue
+    expect(debPurl(pkg("openssl", "1.1.1n-0+deb11u4", "amd64"), os("debian", "11", "bullseye"))).toBe(
+      "pkg:deb/debian/openssl@1.1.1n-0%2Bdeb11u4?arch=amd64&distro=debian-11",
+    );
+    expect(
+      debPurl(pkg("libssl3", "3.0.2-0ubuntu1.15", "amd64", "openssl"), os("ubuntu", "22.04", "jammy")),
+    ).toBe("pkg:deb/ubuntu/libssl3@3.0.2-0ubuntu1.15?arch=amd64&distro=ubuntu-22.04&upstream=openssl");
+    // epochs keep their colon; a different source version goes into upstream
+    expect(
+      debPurl(
+        pkg("bsdutils", "1:2.36.1-8+deb11u2", "amd64", "util-linux", "2.36.1-8+deb11u2"),
+        os("debian", "11", "bullseye"),
+      ),
+    ).toBe(
+      "pkg:deb/debian/bsdutils@1:2.36.1-8%2Bdeb11u2?arch=amd64&distro=debian-11&upstream=util-linux%402.36.1-8%2Bdeb11u2",
+    );
+    // Debian testing/sid has no VERSION_ID: the codename names the distro
+    expect(debPurl(pkg("libc6", "2.41-6", "amd64", "glibc"), os("debian", undefined, "forky"))).toBe(
+      "pkg:deb/debian/libc6@2.41-6?arch=amd64&distro=debian-forky&upstream=glibc",
+    );
+  });
+
+  it("sorts and lower-cases qualifiers, drops empty ones and encodes what must be", () => {
+    expect(
+      formatPurl({
+        type: "DEB",
+        namespace: "debian",
+        name: "a b",
+        version: "1.0@x",
+        qualifiers: { Zeta: "z", arch: "", alpha: "a/b" },
+      }),
+    ).toBe("pkg:deb/debian/a%20b@1.0%40x?alpha=a%2Fb&zeta=z");
+    expect(purlEncode("ü+~")).toBe("%C3%BC%2B~");
+  });
+
+  it("round-trips through percent-decoding", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1 }),
+        fc.string({ minLength: 1 }),
+        fc.string(),
+        (name, version, q) => {
+          const s = formatPurl({ type: "deb", namespace: "debian", name, version, qualifiers: { arch: q } });
+          const m = /^pkg:deb\/debian\/([^@?#/]+)@([^?#]+)(?:\?arch=([^&#]*))?$/.exec(s);
+          expect(m).not.toBeNull();
+          expect(decodeURIComponent(m![1]!)).toBe(name);
+          expect(decodeURIComponent(m![2]!)).toBe(version);
+          expect(m![3] === undefined ? "" : decodeURIComponent(m![3])).toBe(q);
+        },
+      ),
+    );
+  });
+});
