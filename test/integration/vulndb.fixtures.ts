@@ -73,22 +73,27 @@ export interface DpkgRow {
   architecture: string;
 }
 
+const DPKG_FIELDS = [
+  "Package",
+  "Version",
+  "source:Package",
+  "source:Version",
+  "Architecture",
+  "db:Status-Abbrev",
+];
+
 /** Installed packages of a dpkg database, as dpkg-query itself reports them. */
 export function dpkgQuery(admindir: string): DpkgRow[] {
   const out = execFileSync(
     "dpkg-query",
-    [
-      `--admindir=${admindir}`,
-      "-W",
-      "-f=${Package}\\t${Version}\\t${source:Package}\\t${source:Version}\\t${Architecture}\\t${db:Status-Abbrev}\\n",
-    ],
+    [`--admindir=${admindir}`, "-W", `-f=${DPKG_FIELDS.map((f) => `\${${f}}`).join("\\t")}\\n`],
     { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
   );
   const rows: DpkgRow[] = [];
   for (const line of out.split("\n")) {
     if (!line) continue;
     const [name, version, sourceName, sourceVersion, architecture, status] = line.split("\t");
-    if (!status || status[1] !== "i") continue; // installed only
+    if (status?.[1] !== "i") continue; // installed only
     rows.push({
       name: name!,
       version: version!,
@@ -134,7 +139,7 @@ export function dpkgLessThan(pairs: ReadonlyArray<readonly [string, string]>): b
   const distinct = [...new Set(pairs.map(([a, b]) => `${a} ${b}`))];
   const answers = new Map<string, boolean>();
   const results = dpkgLessThanDistinct(distinct);
-  distinct.forEach((p, i) => answers.set(p, results[i]!));
+  for (const [i, p] of distinct.entries()) answers.set(p, results[i]!);
   return pairs.map(([a, b]) => answers.get(`${a} ${b}`)!);
 }
 
@@ -187,7 +192,7 @@ export function expectedFromTracker(
     for (const [id, entry] of Object.entries(entries)) {
       if (Array.isArray(entry.releases)) continue;
       const rel = (entry.releases as Record<string, { status: string; fixed_version?: string }>)[release];
-      if (!rel || rel.status !== "resolved" || !rel.fixed_version || rel.fixed_version === "0") continue;
+      if (rel?.status !== "resolved" || !rel.fixed_version || rel.fixed_version === "0") continue;
       candidates.push({ row, id, fixed: rel.fixed_version });
     }
   }
