@@ -166,9 +166,9 @@ export function scanInventory(inventory: Inventory, db: VulnDatabase, opts: Scan
           architecture: pkg.architecture,
           dataSource: uniq(verdicts.map((v) => v.record.feed)).join(","),
           namespace,
-          urgency: best.record.urgency,
+          urgency: best.record.urgency ?? verdicts.find((v) => v.record.urgency)?.record.urgency,
           notes: notes.length > 0 ? notes.join("; ") : undefined,
-          title: best.record.title,
+          title: best.record.title ?? verdicts.find((v) => v.record.title)?.record.title,
         });
       }
     }

@@ -247,3 +247,23 @@ export function jq(filter: string, file: string): unknown {
     execFileSync("jq", ["-c", filter, file], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 }),
   );
 }
+
+/** Run the CLI in-process with captured output. */
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { main } = await import("../../src/cli/main.js");
+  const { PassThrough } = await import("node:stream");
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
+  out.on("data", (c: Buffer) => chunks.out.push(c));
+  err.on("data", (c: Buffer) => chunks.err.push(c));
+  const code = await main(args, { stdout: out, stderr: err, env: { ...process.env, ...env } });
+  return {
+    code,
+    stdout: Buffer.concat(chunks.out).toString("utf8"),
+    stderr: Buffer.concat(chunks.err).toString("utf8"),
+  };
+}

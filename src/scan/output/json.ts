@@ -1,3 +1,4 @@
+import { displayLocation } from "../../vulndb/fetch.js";
 import type { Finding, ScanResult } from "../types.js";
 
 const n = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
@@ -61,7 +62,12 @@ export function scanResultToJson(r: ScanResult): Record<string, unknown> {
           path: r.db.path,
           schemaVersion: r.db.schemaVersion,
           builtAt: r.db.builtAt,
-          feeds: r.db.feeds.map((f) => ({ ...f, checkedAt: n(f.checkedAt) })),
+          feeds: r.db.feeds.map((f) => ({
+            feed: f.feed,
+            location: displayLocation(f.location),
+            checkedAt: n(f.checkedAt),
+            records: f.records,
+          })),
         }
       : null,
     packages: n(r.packages),
