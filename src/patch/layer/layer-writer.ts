@@ -1,0 +1,164 @@
+import { createWriteStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import type { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import tar from "tar-stream";
+import { OcipatchError } from "../../errors.js";
+import { FileLayer } from "../../image/file-layer.js";
+import type { Descriptor } from "../../image/manifest.js";
+import { type Compression, layerMediaType, MediaTypes } from "../../image/media-types.js";
+import { compressor } from "../../util/compression.js";
+import { DigestStream } from "../../util/digest.js";
+
+/** Ownership and times of an entry written into a layer. */
+export interface EntryMeta {
+  readonly mode: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly uname?: string;
+  readonly gname?: string;
+  readonly mtime?: Date;
+}
+
+export interface FinishedLayer {
+  readonly layer: FileLayer;
+  /** Size of the uncompressed tar. */
+  readonly uncompressedSize: number;
+  readonly entries: number;
+}
+
+const WHITEOUT_PREFIX = ".wh.";
+
+function clean(path: string): string {
+  const p = path.replace(/^\/+/, "").replace(/\/+$/, "");
+  if (p === "" || p.split("/").some((c) => c === ".." || c === "." || c === "")) {
+    throw new OcipatchError("INTERNAL", `refusing to write unsafe layer path "${path}"`);
+  }
+  return p;
+}
+
+/**
+ * Writes one OCI layer: a tar stream, hashed for its diffID, compressed, hashed
+ * for its digest and stored in a local file. Entries must be added one at a time
+ * (awaiting each); `finish()` returns a FileLayer ready to append to an image.
+ */
+export class LayerWriter {
+  private readonly pack = tar.pack();
+  private readonly diffDigest = new DigestStream();
+  private readonly blobDigest = new DigestStream();
+  private readonly done: Promise<void>;
+  private readonly written = new Set<string>();
+  private count = 0;
+  private failed: unknown;
+
+  constructor(
+    readonly path: string,
+    readonly compression: Compression,
+    private readonly manifestMediaType: string = MediaTypes.ociManifest,
+    private readonly defaultMtime: Date = new Date(),
+  ) {
+    const comp = compressor(compression);
+    const out = createWriteStream(path, { mode: 0o600 });
+    const stages: unknown[] = [this.pack, this.diffDigest];
+    if (comp) stages.push(comp);
+    stages.push(this.blobDigest, out);
+    this.done = (pipeline as unknown as (...s: unknown[]) => Promise<void>)(...stages);
+    this.done.catch((e: unknown) => {
+      this.failed = e;
+    });
+  }
+
+  /** Paths written so far (without leading slash). */
+  has(path: string): boolean {
+    return this.written.has(clean(path));
+  }
+
+  private header(
+    path: string,
+    type: tar.Header["type"],
+    meta: EntryMeta,
+    extra: { size?: number; linkname?: string } = {},
+  ): tar.Header {
+    const h: tar.Header = {
+      name: path,
+      type,
+      mode: meta.mode & 0o7777,
+      uid: meta.uid ?? 0,
+      gid: meta.gid ?? 0,
+      uname: meta.uname ?? "root",
+      gname: meta.gname ?? "root",
+      mtime: meta.mtime ?? this.defaultMtime,
+      size: extra.size ?? 0,
+      linkname: extra.linkname ?? "",
+      devmajor: 0,
+      devminor: 0,
+    };
+    return h;
+  }
+
+  private async entry(h: tar.Header, body?: Buffer | Readable): Promise<void> {
+    if (this.failed) throw this.failed;
+    const key = h.name.replace(/\/$/, "");
+    this.written.add(key);
+    this.count++;
+    if (body === undefined || Buffer.isBuffer(body)) {
+      await new Promise<void>((resolve, reject) => {
+        this.pack.entry(h, body ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
+      });
+      return;
+    }
+    const sink = this.pack.entry(h);
+    await pipeline(body, sink as unknown as Writable);
+  }
+
+  async addDirectory(path: string, meta: EntryMeta): Promise<void> {
+    await this.entry(this.header(`${clean(path)}/`, "directory", meta));
+  }
+
+  async addFile(path: string, meta: EntryMeta, size: number, content: Buffer | Readable): Promise<void> {
+    await this.entry(this.header(clean(path), "file", meta, { size }), content);
+  }
+
+  async addSymlink(path: string, target: string, meta: EntryMeta): Promise<void> {
+    await this.entry(
+      this.header(clean(path), "symlink", { ...meta, mode: meta.mode || 0o777 }, { linkname: target }),
+    );
+  }
+
+  /** A hard link to `target` (a path written earlier in this layer). */
+  async addHardlink(path: string, target: string, meta: EntryMeta): Promise<void> {
+    await this.entry(this.header(clean(path), "link", meta, { linkname: clean(target) }));
+  }
+
+  /** Hide `path` of the lower layers (OCI whiteout `.wh.<name>`). */
+  async addWhiteout(path: string): Promise<void> {
+    const p = clean(path);
+    const slash = p.lastIndexOf("/");
+    const dir = slash === -1 ? "" : `${p.slice(0, slash)}/`;
+    const name = p.slice(slash + 1);
+    await this.entry(this.header(`${dir}${WHITEOUT_PREFIX}${name}`, "file", { mode: 0o644 }, { size: 0 }));
+  }
+
+  /** Finalise the tar and return the layer (digests computed while writing). */
+  async finish(): Promise<FinishedLayer> {
+    this.pack.finalize();
+    await this.done;
+    const descriptor: Descriptor = {
+      mediaType: layerMediaType(this.compression, this.manifestMediaType),
+      digest: this.blobDigest.digest(),
+      size: this.blobDigest.size,
+    };
+    return {
+      layer: new FileLayer(this.path, descriptor, this.diffDigest.digest(), this.compression),
+      uncompressedSize: this.diffDigest.size,
+      entries: this.count,
+    };
+  }
+
+  /** Abandon the layer and remove its file. */
+  async abort(): Promise<void> {
+    this.pack.destroy();
+    await this.done.catch(() => undefined);
+    await rm(this.path, { force: true });
+  }
+}

@@ -1,0 +1,15 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+/** The user's cache directory for ocipatch: `$OCIPATCH_CACHE_DIR`, `$XDG_CACHE_HOME/ocipatch`, `~/.cache/ocipatch`. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env["OCIPATCH_CACHE_DIR"]) return env["OCIPATCH_CACHE_DIR"];
+  const xdg = env["XDG_CACHE_HOME"];
+  return join(xdg && xdg !== "" ? xdg : join(env["HOME"] ?? homedir(), ".cache"), "ocipatch");
+}
+
+/** The user's config directory: `$XDG_CONFIG_HOME/ocipatch` or `~/.config/ocipatch`. */
+export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env["XDG_CONFIG_HOME"];
+  return join(xdg && xdg !== "" ? xdg : join(env["HOME"] ?? homedir(), ".config"), "ocipatch");
+}
