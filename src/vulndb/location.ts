@@ -1,16 +1,16 @@
-import { homedir } from "node:os";
 import { join } from "node:path";
+import { cacheDir } from "../util/paths.js";
 import { DB_FILE_NAME } from "./store/schema.js";
 
 /**
- * Where the database lives: `$OCIPATCH_DB_DIR`, else `$XDG_CACHE_HOME/ocipatch/db`,
- * else `~/.cache/ocipatch/db`. An explicit `--db-dir` beats all of them.
+ * Where the database lives: `$OCIPATCH_DB_DIR`, else `<cache>/db` with the user's
+ * ocipatch cache directory (`$OCIPATCH_CACHE_DIR`, `$XDG_CACHE_HOME/ocipatch`,
+ * `~/.cache/ocipatch`). An explicit `--db-dir` beats all of them.
  */
 export function defaultDbDir(env: NodeJS.ProcessEnv = process.env, explicit?: string): string {
   if (explicit) return explicit;
   if (env["OCIPATCH_DB_DIR"]) return env["OCIPATCH_DB_DIR"];
-  if (env["XDG_CACHE_HOME"]) return join(env["XDG_CACHE_HOME"], "ocipatch", "db");
-  return join(env["HOME"] || homedir(), ".cache", "ocipatch", "db");
+  return join(cacheDir(env), "db");
 }
 
 export function databasePath(dbDir: string): string {

@@ -44,7 +44,7 @@ describe("ocipatch scan --from-report", () => {
     expect(doc.findings.map((f) => [f.id, f.package, f.installedVersion, f.fixedVersion])).toEqual(
       lib.findings.map((f) => [f.id, f.package, f.installedVersion, f.fixedVersion ?? null]),
     );
-    expect(r.stderr).toMatch(/\[warn\] skipped \d+ finding\(s\) in application packages/);
+    expect(r.stderr).toMatch(/\[warning\] skipped \d+ finding\(s\) in application packages/);
   });
 
   it("--only-fixed keeps fixable findings only (total = fixable)", async () => {

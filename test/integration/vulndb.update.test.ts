@@ -213,7 +213,7 @@ describe("bad downloads keep the previous database", () => {
       `ubuntu=${base}/Ubuntu/all.zip`,
     ]);
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/\[success\] vulnerability database updated/);
+    expect(first.stderr).toMatch(/\[success\] Vulnerability database updated/);
     const corrupt = Buffer.from(good);
     corrupt.fill(0x41, 200, 2000); // clobber compressed data and headers
     routes.set("/Ubuntu/all.zip", { body: corrupt.subarray(0, corrupt.length - 30), etag: '"z2"' });
@@ -239,7 +239,7 @@ describe("bad downloads keep the previous database", () => {
     const r = await runCli(["db", "update", "--db-dir", dir, "--source", `debian=${file}`]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(
-      /\[warn\] debian: .*tracker-with-bad-records\.json: skipped 2 invalid record\(s\)/,
+      /\[warning\] debian: .*tracker-with-bad-records\.json: skipped 2 invalid record\(s\)/,
     );
     expect(r.stdout).toMatch(new RegExp(`debian\\s+imported\\s+${trackerRecords}\\s+\\d+\\s+2\\s`));
   });
@@ -334,6 +334,7 @@ describe("database lifecycle", () => {
     expect(defaultDbDir({ XDG_CACHE_HOME: "/c", HOME: "/h" })).toBe("/c/ocipatch/db");
     expect(defaultDbDir({ HOME: "/h" })).toBe("/h/.cache/ocipatch/db");
     expect(defaultDbDir({ OCIPATCH_DB_DIR: "/x/db" }, "/explicit")).toBe("/explicit");
+    expect(defaultDbDir({ OCIPATCH_CACHE_DIR: "/oc", HOME: "/h" })).toBe("/oc/db");
   });
 
   it("rejects unknown source names and malformed --source values (usage errors)", async () => {

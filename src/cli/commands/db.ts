@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { OcipatchError } from "../../errors.js";
-import type { ProgressListener } from "../../util/progress.js";
 import { displayLocation } from "../../vulndb/fetch.js";
 import {
   databaseStatus,
@@ -12,16 +11,7 @@ import {
   updateDatabase,
 } from "../../vulndb/index.js";
 import type { CliContext } from "../context.js";
-
-/** `[info]`/`[warn]` lines on stderr, as kubescape prints them. */
-export function stderrProgress(ctx: CliContext, quiet = false): ProgressListener {
-  return {
-    info: (m) => {
-      if (!quiet) ctx.stderr.write(`[info] ${m}\n`);
-    },
-    warn: (m) => ctx.stderr.write(`[warn] ${m}\n`),
-  };
-}
+import { Output } from "../output.js";
 
 /** `--source NAME=PATH_OR_URL` (repeatable; several locations per feed allowed). */
 export function parseSourceOptions(values: readonly string[]): Partial<Record<FeedName, string[]>> {
@@ -78,38 +68,44 @@ export function registerDbCommand(program: Command, ctx: CliContext): void {
       "database directory (default: $OCIPATCH_DB_DIR, $XDG_CACHE_HOME/ocipatch/db, ~/.cache/ocipatch/db)",
     )
     .option("--force", "ignore ETag/Last-Modified and re-import everything")
-    .option("-q, --quiet", "only print warnings and errors")
+    .option("-q, --quiet", "only print warnings, errors and the result table")
     .action(async (o: { source: string[]; dbDir?: string; force?: boolean; quiet?: boolean }) => {
       const locations = parseSourceOptions(o.source);
       const dbDir = dbDirFrom(ctx, o.dbDir);
-      const result = await updateDatabase({
-        dbDir,
-        locations,
-        force: o.force ?? false,
-        progress: stderrProgress(ctx, o.quiet),
-      });
-      const rows = [["FEED", "RESULT", "RECORDS", "VULNERABILITIES", "SKIPPED", "LOCATION"]];
-      for (const r of result.results) {
-        rows.push([
-          r.feed,
-          r.outcome,
-          String(r.records),
-          String(r.vulnerabilities),
-          String(r.skipped),
-          displayLocation(r.location),
-        ]);
-      }
-      if (result.replaced) ctx.stdout.write(`[success] vulnerability database updated: ${result.path}\n`);
-      else ctx.stdout.write(`[info] vulnerability database unchanged: ${result.path}\n`);
-      if (!o.quiet) ctx.stdout.write(`${pad(rows)}\n`);
-      if (result.failures.length > 0) {
-        const first = result.failures[0]!;
-        ctx.stderr.write(
-          `[error] db update: ${result.failures.length} of ${result.results.length} source location(s) failed; ` +
-            `first: ${first.feed} (${displayLocation(first.location)}): ${first.error}` +
-            `${first.outcome === "kept-previous" ? " (previous data kept)" : ""}\n`,
-        );
-        ctx.exitCode = 1;
+      const out = new Output(ctx, { quiet: o.quiet ?? false });
+      try {
+        out.info(`Updating the vulnerability database in ${dbDir}...`);
+        const result = await updateDatabase({
+          dbDir,
+          locations,
+          force: o.force ?? false,
+          progress: out.progress(),
+        });
+        const rows = [["FEED", "RESULT", "RECORDS", "VULNERABILITIES", "SKIPPED", "LOCATION"]];
+        for (const r of result.results) {
+          rows.push([
+            r.feed,
+            r.outcome,
+            String(r.records),
+            String(r.vulnerabilities),
+            String(r.skipped),
+            displayLocation(r.location),
+          ]);
+        }
+        if (result.replaced) out.success(`Vulnerability database updated: ${result.path}`);
+        else out.info(`Vulnerability database unchanged: ${result.path}`);
+        out.result(pad(rows));
+        if (result.failures.length > 0) {
+          const first = result.failures[0]!;
+          out.error(
+            `db update: ${result.failures.length} of ${result.results.length} source location(s) failed; ` +
+              `first: ${first.feed} (${displayLocation(first.location)}): ${first.error}` +
+              `${first.outcome === "kept-previous" ? " (previous data kept)" : ""}`,
+          );
+          ctx.exitCode = 1;
+        }
+      } finally {
+        out.close();
       }
     });
 
@@ -127,8 +123,9 @@ export function registerDbCommand(program: Command, ctx: CliContext): void {
         if (!st.exists) ctx.exitCode = 1;
         return;
       }
+      const out = new Output(ctx);
       if (!st.exists || !st.metadata) {
-        ctx.stderr.write(`[warn] ${st.warnings[0]}\n`);
+        out.warning(st.warnings[0] ?? "no vulnerability database");
         ctx.exitCode = 1;
         return;
       }
@@ -152,6 +149,6 @@ export function registerDbCommand(program: Command, ctx: CliContext): void {
       ctx.stdout.write(`${pad(rows)}\n\n`);
       const ns = st.namespaces.map((n) => `${n.namespace} (${n.records})`).join(", ");
       ctx.stdout.write(`Releases: ${ns || "none"}\n`);
-      for (const w of st.warnings) ctx.stderr.write(`[warn] ${w}\n`);
+      for (const w of st.warnings) out.warning(w);
     });
 }

@@ -1,4 +1,3 @@
-import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { OcipatchError } from "../../errors.js";
 import {
@@ -9,9 +8,11 @@ import {
   type ScanResult,
   scanInventory,
 } from "../../scan/index.js";
+import { writeFileAtomic } from "../../util/fs.js";
 import { openDatabaseForScan } from "../../vulndb/index.js";
 import type { CliContext } from "../context.js";
-import { dbDirFrom, stderrProgress } from "./db.js";
+import { Output } from "../output.js";
+import { dbDirFrom } from "./db.js";
 
 interface ScanFlags {
   image?: string;
@@ -51,37 +52,47 @@ export function registerScanCommand(program: Command, ctx: CliContext): void {
       if (!o.image === !o.fromReport) {
         throw new OcipatchError("USAGE", "give exactly one of --image REF or --from-report FILE");
       }
-      const progress = stderrProgress(ctx, o.quiet);
-      let result: ScanResult;
-      if (o.fromReport) {
-        result = await importReport(o.fromReport, { onlyFixed: o.onlyFixed ?? false });
-      } else {
-        progress.info?.("Scanning image...");
-        const { inventory, target } = await inventoryForImage({
-          reference: o.image!,
-          platform: o.platform,
-          username: o.username ?? ctx.env["OCIPATCH_USERNAME"],
-          password: o.password ?? ctx.env["OCIPATCH_PASSWORD"],
-        });
-        const { db, warnings } = await openDatabaseForScan({
-          dbDir: dbDirFrom(ctx, o.dbDir),
-          offline: o.offline ?? false,
-          skipUpdate: o.skipDbUpdate ?? false,
-          progress,
-        });
-        try {
-          result = scanInventory(inventory, db, { onlyFixed: o.onlyFixed ?? false, target, warnings });
-        } finally {
-          db.close();
-        }
-      }
-      for (const w of result.warnings) progress.warn?.(w);
-      const text = o.format === "json" ? formatScanJson(result) : formatScanTable(result);
-      if (o.output) {
-        await writeFile(o.output, text);
-        progress.info?.(`report written to ${o.output}`);
-      } else {
-        ctx.stdout.write(text);
+      const out = new Output(ctx, { quiet: o.quiet ?? false });
+      try {
+        await runScan(o, ctx, out);
+      } finally {
+        out.close();
       }
     });
+}
+
+async function runScan(o: ScanFlags, ctx: CliContext, out: Output): Promise<void> {
+  const progress = out.progress();
+  let result: ScanResult;
+  if (o.fromReport) {
+    result = await importReport(o.fromReport, { onlyFixed: o.onlyFixed ?? false });
+  } else {
+    out.info("Scanning image...");
+    const { inventory, target } = await inventoryForImage({
+      reference: o.image!,
+      platform: o.platform,
+      username: o.username ?? ctx.env["OCIPATCH_USERNAME"],
+      password: o.password ?? ctx.env["OCIPATCH_PASSWORD"],
+    });
+    const { db, warnings } = await openDatabaseForScan({
+      dbDir: dbDirFrom(ctx, o.dbDir),
+      offline: o.offline ?? false,
+      skipUpdate: o.skipDbUpdate ?? false,
+      progress,
+    });
+    try {
+      result = scanInventory(inventory, db, { onlyFixed: o.onlyFixed ?? false, target, warnings });
+    } finally {
+      db.close();
+    }
+  }
+  for (const w of result.warnings) out.warning(w);
+  if (o.image) out.success("Scanned image successfully");
+  const text = o.format === "json" ? formatScanJson(result) : formatScanTable(result);
+  if (o.output) {
+    await writeFileAtomic(o.output, text);
+    out.info(`Report written to ${o.output}`);
+  } else {
+    out.result(text);
+  }
 }
