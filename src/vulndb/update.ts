@@ -3,12 +3,12 @@ import { isAbsolute, join, resolve } from "node:path";
 import { isOcipatchError, OcipatchError, oneLine } from "../errors.js";
 import type { ProgressListener } from "../util/progress.js";
 import { VERSION } from "../version.js";
-import { displayLocation, type FetchOptions, fetchFeedLocation, isUrl } from "./fetch.js";
+import { displayLocation, type FetchOptions, type FetchOutcome, fetchFeedLocation, isUrl } from "./fetch.js";
 import { databasePath } from "./location.js";
 import { FEEDS, feedByName } from "./sources/index.js";
 import { SkipLog } from "./sources/types.js";
 import { DatabaseBuilder, type FeedRow } from "./store/builder.js";
-import { type StoredFeed, VulnDatabase } from "./store/database.js";
+import { markChecked, type StoredFeed, VulnDatabase } from "./store/database.js";
 import { type DatabaseMetadata, FEED_NAMES, type FeedName } from "./types.js";
 
 export interface UpdateOptions {
@@ -59,12 +59,41 @@ export interface LocationResult {
 
 export interface UpdateResult {
   readonly path: string;
-  /** False when nothing could be updated and the previous database was left untouched. */
-  readonly replaced: boolean;
+  /**
+   * True when a new database file was built and swapped in; false when nothing had
+   * changed (the check times and any failures were recorded in place) or nothing exists.
+   */
+  readonly rebuilt: boolean;
   readonly results: readonly LocationResult[];
   readonly failures: readonly LocationResult[];
   /** Metadata of the database now in place (undefined when none exists). */
   readonly metadata: DatabaseMetadata | undefined;
+}
+
+interface Checked {
+  readonly feed: FeedName;
+  readonly location: string;
+  readonly old: StoredFeed | undefined;
+  readonly fetched: FetchOutcome | undefined;
+  readonly error: string | undefined;
+}
+
+function stateOf(f: StoredFeed): FeedRow {
+  return {
+    feed: f.feed,
+    location: f.location,
+    checkedAt: f.checkedAt,
+    importedAt: f.importedAt,
+    etag: f.etag,
+    lastModified: f.lastModified,
+    sha256: f.sha256,
+    size: f.size,
+    mtimeMs: f.mtimeMs,
+    skipped: f.skipped,
+    notAffected: f.notAffected,
+    status: f.status,
+    message: f.message,
+  };
 }
 
 /** Paths are stored absolute so that later updates find them from any directory. */
@@ -136,77 +165,19 @@ export async function updateDatabase(opts: UpdateOptions): Promise<UpdateResult>
     }
   }
 
-  const builder = DatabaseBuilder.create(opts.dbDir, `ocipatch ${VERSION}`);
-  const results: LocationResult[] = [];
-  let progressed = false;
+  // Phase 1: check every planned location (conditional downloads into temporary files).
+  const checked: Checked[] = [];
   try {
-    if (prev) builder.attachPrevious(prev.path);
-    const stateOf = (f: StoredFeed): FeedRow => ({
-      feed: f.feed,
-      location: f.location,
-      checkedAt: f.checkedAt,
-      importedAt: f.importedAt,
-      etag: f.etag,
-      lastModified: f.lastModified,
-      sha256: f.sha256,
-      size: f.size,
-      mtimeMs: f.mtimeMs,
-      skipped: f.skipped,
-      notAffected: f.notAffected,
-      status: f.status,
-      message: f.message,
-    });
-    // Feeds not being refreshed are carried over as they are.
-    for (const f of prevFeeds) {
-      if (!plan.has(f.feed)) builder.copyFeed(f.id, stateOf(f));
-    }
     for (const [name, locations] of plan) {
       const def = FEEDS[name];
-      progress?.phase?.(`Updating ${name} (${def.title})`, locations.length);
+      progress?.phase?.(`Checking ${name} (${def.title})`, locations.length);
       for (const location of locations) {
-        const shown = displayLocation(location);
         const old = prevFeeds.find((f) => f.feed === name && f.location === location);
-        const now = new Date().toISOString();
-        const fail = (message: string): void => {
-          if (old) {
-            const c = builder.copyFeed(old.id, { ...stateOf(old), status: "error", message });
-            results.push({
-              feed: name,
-              location,
-              outcome: "kept-previous",
-              records: c.records,
-              vulnerabilities: c.vulnerabilities,
-              skipped: old.skipped,
-              notAffected: old.notAffected,
-              skipReasons: [],
-              error: message,
-            });
-          } else {
-            builder.recordFeed({
-              feed: name,
-              location,
-              skipped: 0,
-              notAffected: 0,
-              status: "error",
-              message,
-            });
-            results.push({
-              feed: name,
-              location,
-              outcome: "failed",
-              records: 0,
-              vulnerabilities: 0,
-              skipped: 0,
-              notAffected: 0,
-              skipReasons: [],
-              error: message,
-            });
-          }
-          progress?.warn?.(`${name}: ${message}${old ? "; kept the previous data" : ""}`);
-        };
-        let fetched: Awaited<ReturnType<typeof fetchFeedLocation>>;
+        const shown = displayLocation(location);
+        progress?.info?.(`${name}: checking ${shown}`);
+        let fetched: FetchOutcome | undefined;
+        let error: string | undefined;
         try {
-          progress?.info?.(`${name}: checking ${shown}`);
           fetched = await fetchFeedLocation(location, old, {
             ...opts.fetch,
             tmpDir: opts.dbDir,
@@ -214,133 +185,227 @@ export async function updateDatabase(opts: UpdateOptions): Promise<UpdateResult>
             cwd,
           });
         } catch (e) {
-          fail(oneLine(e));
-          continue;
+          error = oneLine(e);
         }
-        if (fetched.kind === "not-modified" && old) {
-          const c = builder.copyFeed(old.id, {
-            ...stateOf(old),
-            checkedAt: now,
-            status: "ok",
-            message: old.message,
-          });
+        if (fetched?.kind === "missing") {
+          const optional = def.defaultsMayBeMissing && def.defaultLocations.includes(location);
+          if (!optional) {
+            error = fetched.message;
+            fetched = undefined;
+          }
+        } else if (fetched?.kind === "not-modified" && !old) {
+          error = `${shown}: not modified but no previous data`;
+          fetched = undefined;
+        }
+        checked.push({ feed: name, location, old, fetched, error });
+      }
+    }
+  } catch (e) {
+    await Promise.all(checked.map((c) => (c.fetched?.kind === "content" ? c.fetched.cleanup() : undefined)));
+    prev?.close();
+    throw e;
+  }
+
+  const now = new Date().toISOString();
+  const nothingNew = checked.every(
+    (c) =>
+      c.old !== undefined &&
+      (c.error !== undefined ||
+        c.fetched?.kind === "not-modified" ||
+        (c.fetched?.kind === "missing" && c.old.records === 0)),
+  );
+  if (prev && nothingNew) {
+    // Nothing changed anywhere: record the check (and any failure) in place, no rebuild.
+    prev.close();
+    markChecked(
+      target,
+      checked.map((c) => ({
+        id: c.old!.id,
+        checkedAt: c.error === undefined ? now : undefined,
+        status: c.error === undefined ? "ok" : "error",
+        message: c.error ?? (c.fetched?.kind === "missing" ? "not published" : c.old!.message),
+      })),
+    );
+    const results = checked.map((c): LocationResult => {
+      if (c.error !== undefined) progress?.warn?.(`${c.feed}: ${c.error}; kept the previous data`);
+      else progress?.info?.(`${c.feed}: ${displayLocation(c.location)} not modified`);
+      return {
+        feed: c.feed,
+        location: c.location,
+        outcome:
+          c.error !== undefined ? "kept-previous" : c.fetched?.kind === "missing" ? "absent" : "unchanged",
+        records: c.old!.records,
+        vulnerabilities: c.old!.vulnerabilities,
+        skipped: c.old!.skipped,
+        notAffected: c.old!.notAffected,
+        skipReasons: [],
+        error: c.error,
+      };
+    });
+    return finishResult(target, results, false);
+  }
+
+  // Phase 2: build a new file from the new content and the previous rows, then swap it in.
+  const builder = DatabaseBuilder.create(opts.dbDir, `ocipatch ${VERSION}`);
+  const results: LocationResult[] = [];
+  try {
+    if (prev) builder.attachPrevious(prev.path);
+    // Feeds not being refreshed are carried over as they are.
+    for (const f of prevFeeds) {
+      if (!plan.has(f.feed)) builder.copyFeed(f.id, stateOf(f));
+    }
+    for (const c of checked) {
+      const { feed: name, location, old } = c;
+      const def = FEEDS[name];
+      const shown = displayLocation(location);
+      const fail = (message: string): void => {
+        if (old) {
+          const n = builder.copyFeed(old.id, { ...stateOf(old), status: "error", message });
           results.push({
             feed: name,
             location,
-            outcome: "unchanged",
-            records: c.records,
-            vulnerabilities: c.vulnerabilities,
+            outcome: "kept-previous",
+            records: n.records,
+            vulnerabilities: n.vulnerabilities,
             skipped: old.skipped,
             notAffected: old.notAffected,
             skipReasons: [],
+            error: message,
           });
-          progressed = true;
-          progress?.info?.(`${name}: ${shown} not modified`);
-          continue;
+        } else {
+          builder.recordFeed({ feed: name, location, skipped: 0, notAffected: 0, status: "error", message });
+          results.push({
+            feed: name,
+            location,
+            outcome: "failed",
+            records: 0,
+            vulnerabilities: 0,
+            skipped: 0,
+            notAffected: 0,
+            skipReasons: [],
+            error: message,
+          });
         }
-        if (fetched.kind === "missing" || fetched.kind === "not-modified") {
-          const optional = def.defaultsMayBeMissing && def.defaultLocations.includes(location);
-          if (fetched.kind === "missing" && optional) {
-            builder.recordFeed({
-              feed: name,
-              location,
-              checkedAt: now,
-              skipped: 0,
-              notAffected: 0,
-              status: "ok",
-              message: "not published",
-            });
-            results.push({
-              feed: name,
-              location,
-              outcome: "absent",
-              records: 0,
-              vulnerabilities: 0,
-              skipped: 0,
-              notAffected: 0,
-              skipReasons: [],
-            });
-            progressed = true;
-            continue;
-          }
-          fail(
-            fetched.kind === "missing" ? `${fetched.message}` : `${shown}: not modified but no previous data`,
-          );
-          continue;
-        }
-        const writer = builder.beginFeed(name, location);
-        const skips = new SkipLog();
-        let notAffected = 0;
-        try {
-          await def.parse(
-            { path: fetched.path, location: shown },
-            {
-              add: (r) => writer.add(r),
-              skip: (reason) => skips.add(reason),
-              notAffected: () => {
-                notAffected++;
-              },
-            },
-          );
-          writer.commit();
-        } catch (e) {
-          writer.rollback();
-          await fetched.cleanup();
-          fail(oneLine(e));
-          continue;
-        }
-        await fetched.cleanup();
-        const counts = builder.finishCounts(writer.feedId);
-        const message =
-          skips.count > 0
-            ? `skipped ${skips.count} invalid record(s), e.g. ${skips.first.join(" | ")}`
-            : undefined;
-        builder.updateFeedState(writer.feedId, {
+        progress?.warn?.(`${name}: ${message}${old ? "; kept the previous data" : ""}`);
+      };
+      const fetched = c.fetched;
+      if (c.error !== undefined || !fetched) {
+        fail(c.error ?? "no content");
+        continue;
+      }
+      if (fetched.kind === "not-modified") {
+        const n = builder.copyFeed(old!.id, { ...stateOf(old!), checkedAt: now, status: "ok" });
+        results.push({
+          feed: name,
+          location,
+          outcome: "unchanged",
+          records: n.records,
+          vulnerabilities: n.vulnerabilities,
+          skipped: old!.skipped,
+          notAffected: old!.notAffected,
+          skipReasons: [],
+        });
+        progress?.info?.(`${name}: ${shown} not modified`);
+        continue;
+      }
+      if (fetched.kind === "missing") {
+        builder.recordFeed({
           feed: name,
           location,
           checkedAt: now,
-          importedAt: now,
-          etag: fetched.etag,
-          lastModified: fetched.lastModified,
-          sha256: fetched.sha256,
-          size: fetched.size,
-          mtimeMs: fetched.mtimeMs,
-          skipped: skips.count,
-          notAffected,
+          skipped: 0,
+          notAffected: 0,
           status: "ok",
-          message,
+          message: "not published",
         });
         results.push({
           feed: name,
           location,
-          outcome: "imported",
-          records: counts.records,
-          vulnerabilities: counts.vulnerabilities,
-          skipped: skips.count,
-          notAffected,
-          skipReasons: skips.first,
+          outcome: "absent",
+          records: 0,
+          vulnerabilities: 0,
+          skipped: 0,
+          notAffected: 0,
+          skipReasons: [],
         });
-        progressed = true;
-        if (skips.count > 0) {
-          progress?.warn?.(
-            `${name}: ${shown}: skipped ${skips.count} invalid record(s), e.g. ${skips.first[0]}`,
-          );
-        }
+        continue;
+      }
+      progress?.info?.(`${name}: importing ${shown}`);
+      const writer = builder.beginFeed(name, location);
+      const skips = new SkipLog();
+      let notAffected = 0;
+      try {
+        await def.parse(
+          { path: fetched.path, location: shown },
+          {
+            add: (r) => writer.add(r),
+            skip: (reason) => skips.add(reason),
+            notAffected: () => {
+              notAffected++;
+            },
+          },
+        );
+        writer.commit();
+      } catch (e) {
+        writer.rollback();
+        await fetched.cleanup();
+        fail(oneLine(e));
+        continue;
+      }
+      await fetched.cleanup();
+      const counts = builder.finishCounts(writer.feedId);
+      const message =
+        skips.count > 0
+          ? `skipped ${skips.count} invalid record(s), e.g. ${skips.first.join(" | ")}`
+          : undefined;
+      builder.updateFeedState(writer.feedId, {
+        feed: name,
+        location,
+        checkedAt: now,
+        importedAt: now,
+        etag: fetched.etag,
+        lastModified: fetched.lastModified,
+        sha256: fetched.sha256,
+        size: fetched.size,
+        mtimeMs: fetched.mtimeMs,
+        skipped: skips.count,
+        notAffected,
+        status: "ok",
+        message,
+      });
+      results.push({
+        feed: name,
+        location,
+        outcome: "imported",
+        records: counts.records,
+        vulnerabilities: counts.vulnerabilities,
+        skipped: skips.count,
+        notAffected,
+        skipReasons: skips.first,
+      });
+      if (skips.count > 0) {
+        progress?.warn?.(
+          `${name}: ${shown}: skipped ${skips.count} invalid record(s), e.g. ${skips.first[0]}`,
+        );
       }
     }
     prev?.close();
-    if (!progressed && prev) {
+    if (!prev && results.length > 0 && results.every((r) => r.outcome === "failed")) {
+      // nothing to keep and nothing new: do not create an empty database
       builder.abort();
-    } else if (!progressed && results.every((r) => r.outcome === "failed") && results.length > 0) {
-      builder.abort();
-    } else {
-      builder.finish(target);
+      return finishResult(target, results, false);
     }
+    builder.finish(target);
   } catch (e) {
     prev?.close();
     builder.abort();
+    await Promise.all(checked.map((c) => (c.fetched?.kind === "content" ? c.fetched.cleanup() : undefined)));
     throw e;
   }
+  return finishResult(target, results, true);
+}
+
+function finishResult(target: string, results: LocationResult[], rebuilt: boolean): UpdateResult {
   let metadata: DatabaseMetadata | undefined;
   try {
     const db = VulnDatabase.open(target);
@@ -350,5 +415,5 @@ export async function updateDatabase(opts: UpdateOptions): Promise<UpdateResult>
     metadata = undefined;
   }
   const failures = results.filter((r) => r.outcome === "failed" || r.outcome === "kept-previous");
-  return { path: target, replaced: progressed, results, failures, metadata };
+  return { path: target, rebuilt, results, failures, metadata };
 }

@@ -99,9 +99,17 @@ describe("conditional downloads", () => {
     expect(first.results.map((r) => [r.outcome, r.records])).toEqual([["imported", trackerRecords]]);
     expect(requests.at(-1)?.headers["if-none-match"]).toBeUndefined();
 
+    const inode = statSync(first.path).ino;
     const second = await updateDatabase({ dbDir: dir, fetch: FAST });
     expect(requests.at(-1)?.headers["if-none-match"]).toBe('"v1"');
     expect(second.results.map((r) => [r.outcome, r.records])).toEqual([["unchanged", trackerRecords]]);
+    // nothing changed: no rebuild, the check time is recorded in place
+    expect(second.rebuilt).toBe(false);
+    expect(statSync(second.path).ino).toBe(inode);
+    const checkedAt = (p: {
+      metadata?: { feeds: ReadonlyArray<{ checkedAt?: string }> };
+    }): string | undefined => p.metadata?.feeds[0]?.checkedAt;
+    expect(checkedAt(second)! > checkedAt(first)!).toBe(true);
 
     const small = {
       "zlib-x": { "CVE-2030-1": { releases: { bookworm: { status: "open", urgency: "low" } } } },
@@ -151,15 +159,19 @@ describe("bad downloads keep the previous database", () => {
     const dir = dbDir("truncate");
     routes.set("/t.json", { body: tracker, etag: '"a"' });
     await updateDatabase({ dbDir: dir, locations: { debian: [`${base}/t.json`] } });
-    const before = statSync(join(dir, "vulndb.sqlite")).mtimeMs;
+    const before = statSync(join(dir, "vulndb.sqlite")).ino;
     routes.set("/t.json", { body: tracker, etag: '"b"', mode: "truncate" });
     const r = await updateDatabase({ dbDir: dir, fetch: FAST });
     expect(r.results[0]).toMatchObject({ outcome: "kept-previous", records: trackerRecords });
     expect(r.results[0]?.error).toMatch(/interrupted|truncated|failed/);
-    // nothing at all could be updated: the old file is left untouched
-    expect(r.replaced).toBe(false);
-    expect(statSync(join(dir, "vulndb.sqlite")).mtimeMs).toBe(before);
+    // nothing could be updated: the same file stays, with the failure recorded for `db status`
+    expect(r.rebuilt).toBe(false);
+    expect(statSync(join(dir, "vulndb.sqlite")).ino).toBe(before);
     expect(readdirSync(dir).filter((f) => f !== "vulndb.sqlite")).toEqual([]);
+    expect(databaseStatus(dir).warnings.join()).toMatch(/debian: last update failed: .*t\.json/);
+    const db = VulnDatabase.open(join(dir, "vulndb.sqlite"));
+    expect(db.metadata().feeds[0]).toMatchObject({ records: trackerRecords, status: "error", etag: '"a"' });
+    db.close();
   });
 
   it("a complete but corrupt (truncated JSON) feed keeps its previous rows while other feeds update", async () => {
@@ -183,7 +195,7 @@ describe("bad downloads keep the previous database", () => {
     expect(by["debian"]).toMatchObject({ outcome: "kept-previous", records: trackerRecords });
     expect(by["debian"]?.error).toMatch(/debian tracker JSON .*t\.json: (truncated|invalid) JSON/);
     expect(by["alpine"]?.outcome).toBe("imported");
-    expect(r.replaced).toBe(true);
+    expect(r.rebuilt).toBe(true);
     const st = databaseStatus(dir);
     expect(st.warnings.join("\n")).toMatch(/debian: last update failed/);
     const db = VulnDatabase.open(r.path);

@@ -92,8 +92,10 @@ export function registerDbCommand(program: Command, ctx: CliContext): void {
             displayLocation(r.location),
           ]);
         }
-        if (result.replaced) out.success(`Vulnerability database updated: ${result.path}`);
-        else out.info(`Vulnerability database unchanged: ${result.path}`);
+        if (result.rebuilt) out.success(`Vulnerability database updated: ${result.path}`);
+        else if (result.failures.length === 0)
+          out.success(`Vulnerability database is up to date: ${result.path}`);
+        else if (result.metadata) out.info(`Vulnerability database unchanged: ${result.path}`);
         out.result(pad(rows));
         if (result.failures.length > 0) {
           const first = result.failures[0]!;

@@ -187,7 +187,7 @@ export async function parseTrackerJson(input: FeedInput, sink: RecordSink): Prom
         return;
     }
   };
-  await forEachJsonToken(createReadStream(input.path, { highWaterMark: 1 << 20 }), what, onToken);
+  await forEachJsonToken(createReadStream(input.path, { highWaterMark: 1 << 16 }), what, onToken);
 }
 
 export const debianTrackerFeed: FeedDefinition = {

@@ -57,8 +57,14 @@ export class DatabaseBuilder {
         },
       );
     }
-    this.db.pragma("journal_mode = WAL");
+    // A private file nobody reads until it is complete: no durability needed while building
+    // (the finished file is fsynced before the rename). The journal stays in memory so that
+    // a failed feed can still be rolled back to its savepoint.
+    this.db.pragma("journal_mode = MEMORY");
     this.db.pragma("synchronous = OFF");
+    this.db.pragma("locking_mode = EXCLUSIVE");
+    this.db.pragma("temp_store = MEMORY");
+    this.db.pragma("cache_size = -8000");
     this.db.exec(CREATE_TABLES);
     this.db
       .prepare("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)")
@@ -170,13 +176,12 @@ export class DatabaseBuilder {
     setMeta.run("built_at", now);
     setMeta.run("built_by", this.builtBy);
     this.db.exec(CREATE_INDEXES);
-    this.db.exec("ANALYZE");
     if (this.attached) {
       this.db.exec("DETACH DATABASE prev");
       this.attached = false;
     }
-    // A single self-contained file: no -wal/-shm left behind for readers.
-    this.db.pragma("wal_checkpoint(TRUNCATE)");
+    // Readers get a self-contained file in rollback-journal mode: it opens read-only anywhere
+    // (a WAL file would need a writable -shm next to it).
     this.db.pragma("journal_mode = DELETE");
     this.db.close();
     this.done = true;

@@ -183,3 +183,31 @@ export class VulnDatabase {
     this.db.close();
   }
 }
+
+/**
+ * Record a check of feed locations in place (nothing else changed): one small
+ * transaction on the existing file, atomic through SQLite's own journal.
+ */
+export function markChecked(
+  path: string,
+  feeds: ReadonlyArray<{
+    id: number;
+    checkedAt: string | undefined;
+    status: "ok" | "error";
+    message: string | undefined;
+  }>,
+): void {
+  const db = new Database(path, { fileMustExist: true });
+  try {
+    const stmt = db.prepare(
+      "UPDATE feeds SET checked_at = coalesce(?, checked_at), status = ?, message = ? WHERE id = ?",
+    );
+    db.transaction(() => {
+      for (const f of feeds) stmt.run(f.checkedAt ?? null, f.status, f.message ?? null, f.id);
+    })();
+  } catch (e) {
+    throw new OcipatchError("IO", `cannot update ${path}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    db.close();
+  }
+}
