@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { isOcipatchError, OcipatchError, oneLine } from "../errors.js";
+import { displayLocation } from "./fetch.js";
 import { databasePath } from "./location.js";
 import { VulnDatabase } from "./store/database.js";
 import type { DatabaseMetadata, FeedName } from "./types.js";
@@ -66,7 +67,12 @@ export function databaseStatus(dbDir: string, now = Date.now()): DatabaseStatus 
   }
   const db = VulnDatabase.open(path);
   try {
-    const metadata = db.metadata();
+    const raw = db.metadata();
+    // URLs may carry credentials: show them without.
+    const metadata = {
+      ...raw,
+      feeds: raw.feeds.map((f) => ({ ...f, location: displayLocation(f.location) })),
+    };
     const ageMs = ageOf(metadata, now);
     const feeds: FeedSummary[] = [];
     for (const name of [...new Set(metadata.feeds.map((f) => f.feed))]) {

@@ -341,6 +341,22 @@ describe("database lifecycle", () => {
     db.close();
   });
 
+  it("never shows credentials of a feed URL (status, CLI output, errors)", async () => {
+    const dir = dbDir("creds");
+    routes.set("/t.json", { body: tracker, etag: '"c"' });
+    const url = `${base.replace("http://", "http://mirror-user:s3cret@")}/t.json`;
+    const up = await runCli(["db", "update", "--db-dir", dir, "--source", `debian=${url}`]);
+    expect(up.code).toBe(0);
+    routes.clear();
+    const failed = await runCli(["db", "update", "--db-dir", dir]);
+    expect(failed.code).toBe(1);
+    const status = await runCli(["db", "status", "--db-dir", dir, "--format", "json"]);
+    for (const out of [up.stdout, up.stderr, failed.stdout, failed.stderr, status.stdout]) {
+      expect(out).not.toContain("s3cret");
+    }
+    expect(status.stdout).toContain("/t.json");
+  });
+
   it("resolves the database directory like the issue says", () => {
     expect(defaultDbDir({ OCIPATCH_DB_DIR: "/x/db", XDG_CACHE_HOME: "/c", HOME: "/h" })).toBe("/x/db");
     expect(defaultDbDir({ XDG_CACHE_HOME: "/c", HOME: "/h" })).toBe("/c/ocipatch/db");
