@@ -56,7 +56,8 @@ export function namespaceForEcosystem(ecosystem: string): EcosystemTarget | unde
   if (family === "debian") {
     const v = parts[1];
     if (!v) return undefined;
-    const codename = DEBIAN_CODENAMES[v.split(".")[0] ?? ""] ?? (/^[a-z]+$/.test(v) ? v : undefined);
+    const named = v.toLowerCase() === "unstable" ? "sid" : v.toLowerCase();
+    const codename = DEBIAN_CODENAMES[v.split(".")[0] ?? ""] ?? (/^[a-z]+$/.test(named) ? named : undefined);
     return codename ? { namespace: debianNamespace(codename), channel: undefined } : undefined;
   }
   if (family === "ubuntu") {

@@ -146,7 +146,7 @@ export function osvRecords(doc: unknown, sink: RecordSink, name = "record"): voi
           : `${target.channel} channel, not in the public archive`,
       );
     }
-    let spans: Interval[] = [];
+    const spans: Interval[] = [];
     try {
       for (const r of aff.ranges ?? []) {
         if (r.type !== "ECOSYSTEM") continue;
@@ -164,7 +164,6 @@ export function osvRecords(doc: unknown, sink: RecordSink, name = "record"): voi
       sink.skip(`${name} ${aff.package.name}: no ECOSYSTEM range or valid versions`);
       continue;
     }
-    if (exact.length > 0) spans = [];
     for (const { id, aliases } of ids) {
       const base = {
         namespace: target.namespace,
