@@ -7,6 +7,32 @@ export * from "./pkg/dpkg/index.js";
 export * from "./reference/index.js";
 export * from "./rootfs/index.js";
 export * from "./sbom/index.js";
+export {
+  type Finding,
+  type FixState,
+  formatScanJson,
+  formatScanTable,
+  type ImageInventory,
+  type ImageSpec,
+  importReport,
+  inventoryForImage,
+  SCAN_SCHEMA_VERSION,
+  type ScanResult,
+  type ScanSummary,
+  type Severity,
+  scanInventory,
+} from "./scan/index.js";
 export * from "./util/digest.js";
 export type { ProgressListener } from "./util/progress.js";
 export { VERSION } from "./version.js";
+export {
+  type DatabaseMetadata,
+  type DatabaseStatus,
+  databaseStatus,
+  defaultDbDir,
+  openDatabaseForScan,
+  type UpdateOptions,
+  type UpdateResult,
+  updateDatabase,
+  VulnDatabase,
+} from "./vulndb/index.js";

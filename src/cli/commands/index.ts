@@ -1,8 +1,12 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
+import { registerDbCommand } from "./db.js";
 import { registerSbom } from "./sbom.js";
+import { registerScanCommand } from "./scan.js";
 
 /** Every subcommand registers itself here. */
 export function registerCommands(program: Command, ctx: CliContext): void {
+  registerScanCommand(program, ctx);
   registerSbom(program, ctx);
+  registerDbCommand(program, ctx);
 }

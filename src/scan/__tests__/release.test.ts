@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import type { OsInfo } from "../../inventory/types.js";
+import { namespaceForOs } from "../release.js";
+
+const os = (id: string, versionId?: string, codename?: string, prettyName?: string): OsInfo => ({
+  id,
+  idLike: [],
+  versionId,
+  codename,
+  prettyName,
+  family: "debian",
+  source: "/etc/os-release",
+});
+
+describe("namespaceForOs", () => {
+  it("maps Debian by VERSION_ID, else by codename (testing/sid have no VERSION_ID)", () => {
+    expect(namespaceForOs(os("debian", "11", "bullseye")).namespace).toBe("debian:bullseye");
+    expect(namespaceForOs(os("debian", "12")).namespace).toBe("debian:bookworm");
+    expect(namespaceForOs(os("debian", "13", "trixie")).namespace).toBe("debian:trixie");
+    expect(namespaceForOs(os("debian", undefined, "forky", "Debian GNU/Linux forky/sid")).namespace).toBe(
+      "debian:forky",
+    );
+    expect(namespaceForOs(os("debian", undefined, undefined, "Debian GNU/Linux sid")).namespace).toBe(
+      "debian:sid",
+    );
+    expect(namespaceForOs(os("debian")).warning).toMatch(/unknown Debian release/);
+  });
+
+  it("maps Ubuntu by VERSION_ID and Alpine by major.minor (edge for pre-releases)", () => {
+    expect(namespaceForOs(os("ubuntu", "22.04", "jammy")).namespace).toBe("ubuntu:22.04");
+    expect(namespaceForOs(os("alpine", "3.21.3")).namespace).toBe("alpine:3.21");
+    expect(namespaceForOs(os("alpine", "3.22_alpha20250108")).namespace).toBe("alpine:edge");
+    expect(namespaceForOs(os("ubuntu")).namespace).toBeUndefined();
+  });
+
+  it("warns for other systems instead of failing", () => {
+    const r = namespaceForOs(os("rhel", "9.4", undefined, "Red Hat Enterprise Linux 9.4 (Plow)"));
+    expect(r.namespace).toBeUndefined();
+    expect(r.warning).toMatch(/unsupported operating system Red Hat Enterprise Linux 9\.4 \(Plow\)/);
+  });
+});

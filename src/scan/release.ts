@@ -1,0 +1,58 @@
+import type { OsInfo } from "../inventory/types.js";
+import { alpineNamespace, DEBIAN_CODENAMES, debianNamespace, ubuntuNamespace } from "../vulndb/namespace.js";
+
+export interface ReleaseMatch {
+  /** `debian:bookworm`, `ubuntu:22.04`, `alpine:3.21`; undefined when the OS is not supported. */
+  readonly namespace: string | undefined;
+  readonly warning?: string;
+}
+
+const describe = (os: OsInfo): string =>
+  os.prettyName ??
+  `${os.id}${os.versionId ? ` ${os.versionId}` : ""}${os.codename ? ` (${os.codename})` : ""}`;
+
+/**
+ * Which release's vulnerability data applies to an OS:
+ * Debian by VERSION_ID (11 → bullseye, 12 → bookworm, 13 → trixie...), else by
+ * VERSION_CODENAME (testing/sid have no VERSION_ID: trixie/forky/sid);
+ * Ubuntu by VERSION_ID (22.04); Alpine by major.minor of VERSION_ID (a
+ * `_alpha` VERSION_ID is edge). Anything else: no namespace and a warning.
+ */
+export function namespaceForOs(os: OsInfo): ReleaseMatch {
+  const id = os.id.toLowerCase();
+  if (id === "debian") {
+    const major = os.versionId?.split(".")[0];
+    const byVersion = major ? DEBIAN_CODENAMES[major] : undefined;
+    const codename = byVersion ?? os.codename?.toLowerCase();
+    if (codename && /^[a-z]+$/.test(codename)) return { namespace: debianNamespace(codename) };
+    if (!os.versionId && /\bsid\b|unstable/i.test(os.prettyName ?? ""))
+      return { namespace: debianNamespace("sid") };
+    return {
+      namespace: undefined,
+      warning: `unknown Debian release ${describe(os)}: no vulnerability data applies`,
+    };
+  }
+  if (id === "ubuntu") {
+    const v = os.versionId?.match(/^(\d+\.\d+)/)?.[1];
+    if (v) return { namespace: ubuntuNamespace(v) };
+    return {
+      namespace: undefined,
+      warning: `unknown Ubuntu release ${describe(os)}: no vulnerability data applies`,
+    };
+  }
+  if (id === "alpine") {
+    const v = os.versionId ?? "";
+    if (/_alpha|_beta|_rc|edge/i.test(v) || /edge/i.test(os.prettyName ?? ""))
+      return { namespace: "alpine:edge" };
+    const ns = alpineNamespace(v);
+    if (ns) return { namespace: ns };
+    return {
+      namespace: undefined,
+      warning: `unknown Alpine release ${describe(os)}: no vulnerability data applies`,
+    };
+  }
+  return {
+    namespace: undefined,
+    warning: `unsupported operating system ${describe(os)}: ocipatch scans Debian, Ubuntu and Alpine; no findings reported`,
+  };
+}

@@ -1,0 +1,87 @@
+import { readFile, stat } from "node:fs/promises";
+import { OcipatchError } from "../../errors.js";
+import { VERSION } from "../../version.js";
+import { sortFindings, summarize } from "../summary.js";
+import { SCAN_SCHEMA_VERSION, type ScanResult } from "../types.js";
+import { importGrype, looksLikeGrype } from "./grype.js";
+import { importTrivy, looksLikeTrivy } from "./trivy.js";
+
+export type { ImportCounts } from "./common.js";
+export { importGrype } from "./grype.js";
+export { importTrivy } from "./trivy.js";
+
+const MAX_REPORT = 512 * 1024 * 1024;
+
+export interface ImportOptions {
+  readonly onlyFixed?: boolean;
+  readonly now?: Date;
+}
+
+/**
+ * Read a grype or trivy JSON report into ocipatch's findings model (format
+ * detected from the content). Only OS-package findings are imported; the
+ * result's warnings say how many others were skipped.
+ */
+export async function importReport(path: string, opts: ImportOptions = {}): Promise<ScanResult> {
+  let text: string;
+  try {
+    const st = await stat(path);
+    if (st.size > MAX_REPORT)
+      throw new OcipatchError("INVALID_FORMAT", `${path}: report larger than 512 MiB`);
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    if (e instanceof OcipatchError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new OcipatchError(
+      code === "ENOENT" ? "NOT_FOUND" : "IO",
+      `cannot read report ${path}: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new OcipatchError("INVALID_FORMAT", `${path} is not JSON: ${(e as Error).message}`, { cause: e });
+  }
+  return importReportDocument(doc, path, opts);
+}
+
+export function importReportDocument(doc: unknown, path: string, opts: ImportOptions = {}): ScanResult {
+  let imported: ReturnType<typeof importGrype>;
+  try {
+    if (looksLikeGrype(doc)) imported = importGrype(doc, path);
+    else if (looksLikeTrivy(doc)) imported = importTrivy(doc, path);
+    else throw new OcipatchError("INVALID_FORMAT", `${path} is neither a grype nor a trivy JSON report`);
+  } catch (e) {
+    if (e instanceof OcipatchError) throw e;
+    throw new OcipatchError(
+      "INVALID_FORMAT",
+      `${path}: invalid report: ${(e as Error).message.split("\n")[0]}`,
+      {
+        cause: e,
+      },
+    );
+  }
+  const findings = opts.onlyFixed
+    ? imported.findings.filter((f) => f.fixState === "fixed")
+    : imported.findings;
+  return {
+    schemaVersion: SCAN_SCHEMA_VERSION,
+    tool: { name: "ocipatch", version: VERSION },
+    createdAt: (opts.now ?? new Date()).toISOString(),
+    target: {
+      ...imported.target,
+      report: imported.target.report && { ...imported.target.report, counts: imported.counts },
+    },
+    os: imported.os,
+    namespace: undefined,
+    db: undefined,
+    packages: undefined,
+    findings: sortFindings(findings),
+    summary: summarize(findings),
+    warnings: imported.warnings,
+  };
+}

@@ -1,0 +1,79 @@
+import type { Namespace } from "./types.js";
+
+/** Debian major version → codename (the tracker and the archive use codenames). */
+export const DEBIAN_CODENAMES: Readonly<Record<string, string>> = {
+  "7": "wheezy",
+  "8": "jessie",
+  "9": "stretch",
+  "10": "buster",
+  "11": "bullseye",
+  "12": "bookworm",
+  "13": "trixie",
+  "14": "forky",
+  "15": "duke",
+};
+
+/** The version scheme that orders a namespace's package versions. */
+export type VersionScheme = "dpkg" | "apk";
+
+export function schemeOf(namespace: Namespace): VersionScheme {
+  return namespace.startsWith("alpine:") ? "apk" : "dpkg";
+}
+
+export function debianNamespace(codename: string): Namespace {
+  return `debian:${codename.toLowerCase()}`;
+}
+
+export function ubuntuNamespace(version: string): Namespace {
+  return `ubuntu:${version}`;
+}
+
+/** `v3.21`, `3.21`, `3.21.3` → `alpine:3.21`; `edge` → `alpine:edge`. */
+export function alpineNamespace(release: string): Namespace | undefined {
+  const r = release.trim().toLowerCase().replace(/^v/, "");
+  if (r === "edge") return "alpine:edge";
+  const m = /^(\d+)\.(\d+)(?:[._].*)?$/.exec(r);
+  return m ? `alpine:${m[1]}.${m[2]}` : undefined;
+}
+
+/** Where an OSV `affected[].package.ecosystem` belongs. */
+export interface EcosystemTarget {
+  readonly namespace: Namespace;
+  /** Subscription channel (Ubuntu Pro, FIPS...), undefined for the public archive. */
+  readonly channel: string | undefined;
+}
+
+/**
+ * Map an OSV ecosystem string to a namespace:
+ * `Debian:11` → debian:bullseye, `Ubuntu:22.04:LTS` → ubuntu:22.04,
+ * `Ubuntu:Pro:16.04:LTS` → ubuntu:16.04 in channel `ubuntu-pro`,
+ * `Ubuntu:Pro:FIPS-updates:22.04:LTS` → channel `ubuntu-pro-fips-updates`,
+ * `Alpine:v3.21` → alpine:3.21. Other ecosystems (PyPI, npm, ...) → undefined.
+ */
+export function namespaceForEcosystem(ecosystem: string): EcosystemTarget | undefined {
+  const parts = ecosystem.split(":");
+  const family = parts[0]?.toLowerCase();
+  if (family === "debian") {
+    const v = parts[1];
+    if (!v) return undefined;
+    const named = v.toLowerCase() === "unstable" ? "sid" : v.toLowerCase();
+    const codename = DEBIAN_CODENAMES[v.split(".")[0] ?? ""] ?? (/^[a-z]+$/.test(named) ? named : undefined);
+    return codename ? { namespace: debianNamespace(codename), channel: undefined } : undefined;
+  }
+  if (family === "ubuntu") {
+    const rest = parts.slice(1);
+    const version = rest.find((p) => /^\d+\.\d+$/.test(p));
+    if (!version) return undefined;
+    const qualifiers = rest.filter((p) => p !== version && p.toUpperCase() !== "LTS");
+    const channel =
+      qualifiers.length === 0
+        ? undefined
+        : ["ubuntu", ...qualifiers.map((q) => q.toLowerCase().replace(/[^a-z0-9]+/g, "-"))].join("-");
+    return { namespace: ubuntuNamespace(version), channel };
+  }
+  if (family === "alpine") {
+    const ns = parts[1] ? alpineNamespace(parts[1]) : undefined;
+    return ns ? { namespace: ns, channel: undefined } : undefined;
+  }
+  return undefined;
+}

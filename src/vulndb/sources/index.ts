@@ -1,0 +1,29 @@
+import { OcipatchError } from "../../errors.js";
+import type { FeedName } from "../types.js";
+import { alpineSecdbFeed } from "./alpine-secdb.js";
+import { debianTrackerFeed } from "./debian-tracker.js";
+import { osvFeed, ubuntuOsvFeed } from "./osv.js";
+import type { FeedDefinition } from "./types.js";
+
+export { alpineSecdbFeed, secdbRecords } from "./alpine-secdb.js";
+export { debianTrackerFeed, parseTrackerJson, trackerEntryRecords } from "./debian-tracker.js";
+export { osvFeed, osvRecords, ubuntuOsvFeed } from "./osv.js";
+export type { FeedDefinition, FeedInput, RecordSink } from "./types.js";
+
+export const FEEDS: Readonly<Record<FeedName, FeedDefinition>> = {
+  debian: debianTrackerFeed,
+  ubuntu: ubuntuOsvFeed,
+  osv: osvFeed,
+  alpine: alpineSecdbFeed,
+};
+
+export function feedByName(name: string): FeedDefinition {
+  const f = (FEEDS as Record<string, FeedDefinition | undefined>)[name];
+  if (!f) {
+    throw new OcipatchError(
+      "USAGE",
+      `unknown vulnerability source "${name}" (known: ${Object.keys(FEEDS).join(", ")})`,
+    );
+  }
+  return f;
+}

@@ -1,0 +1,32 @@
+import { compareDebianVersions, parseDebianVersion } from "../../debian/version.js";
+import { schemeOf, type VersionScheme } from "../namespace.js";
+import type { Namespace } from "../types.js";
+import { compareApkVersions, isValidApkVersion } from "./apk.js";
+
+export { compareApkVersions, isValidApkVersion };
+
+/** Orders versions of one namespace. */
+export interface VersionComparator {
+  readonly scheme: VersionScheme;
+  compare(a: string, b: string): number;
+  isValid(v: string): boolean;
+}
+
+const dpkg: VersionComparator = {
+  scheme: "dpkg",
+  compare: (a, b) => compareDebianVersions(a, b),
+  isValid: (v) => {
+    try {
+      parseDebianVersion(v);
+      return /^[0-9]/.test(v.includes(":") ? v.slice(v.indexOf(":") + 1) : v);
+    } catch {
+      return false;
+    }
+  },
+};
+
+const apk: VersionComparator = { scheme: "apk", compare: compareApkVersions, isValid: isValidApkVersion };
+
+export function comparatorFor(namespace: Namespace): VersionComparator {
+  return schemeOf(namespace) === "apk" ? apk : dpkg;
+}
