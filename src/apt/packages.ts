@@ -72,11 +72,15 @@ export class PackagesIndex {
   private readonly byProvides = new Map<string, number[]>();
   private readonly parsed = new Map<number, AvailablePackage>();
 
+  private readonly text: string;
+
   constructor(
-    private readonly text: string,
+    text: string,
     readonly origin: IndexOrigin,
     private readonly where: string,
   ) {
+    // CRLF files (never seen in Debian archives, but cheap to accept)
+    this.text = text.includes("\r\n") ? text.replace(/\r\n/g, "\n") : text;
     this.scan();
   }
 
@@ -99,8 +103,6 @@ export class PackagesIndex {
       if (pos >= n) break;
       let end = t.indexOf("\n\n", pos);
       if (end === -1) end = n;
-      const crlf = t.indexOf("\r\n\r\n", pos);
-      if (crlf !== -1 && crlf < end) end = crlf;
       const i = this.starts.length;
       this.starts.push(pos);
       this.ends.push(end);
