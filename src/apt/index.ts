@@ -1,4 +1,6 @@
 /** apt repositories: sources, keyrings, signed Release files and Packages indices. */
+
+export { debianArchitecture } from "./architecture.js";
 export { AptCache, defaultCacheDir, urlToFileName } from "./cache.js";
 export { AptClient, type AptClientOptions, type VerifiedRelease } from "./client.js";
 export { type AptConfig, configPath, type LoadConfigOptions, loadAptConfig } from "./config.js";
