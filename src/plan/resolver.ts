@@ -85,10 +85,6 @@ export class Resolution {
     for (const pr of p.provides) add(this.providersOf, pr.name, key);
   }
 
-  private archOf(key: string): string {
-    return key.slice(key.lastIndexOf(":") + 1);
-  }
-
   private show(p: PkgVersion): string {
     return `${displayName(p.name, p.architecture, this.ctx.native)} ${p.version}`;
   }

@@ -18,6 +18,8 @@ export interface AptSimulation {
   /** Packages apt would newly install (no `[old]` on the Inst line). */
   readonly newPackages: Set<string>;
   readonly removals: string[];
+  /** apt refused the request (exit status non-zero). */
+  readonly failed: boolean;
   readonly output: string;
 }
 
@@ -30,6 +32,7 @@ export async function ensureDpkgStatus(
   suite: string,
   mirror: string,
   include: readonly string[],
+  keyring?: string,
 ): Promise<string> {
   const dir = join(testCacheDir(), "dpkg-status");
   const file = join(dir, `${name}.status`);
@@ -39,6 +42,7 @@ export async function ensureDpkgStatus(
     "set -o pipefail;",
     "mmdebstrap --variant=minbase --format=tar --aptopt='Acquire::Languages \"none\"'",
     include.length > 0 ? `--include=${include.join(",")}` : "",
+    keyring ? `--keyring=${keyring}` : "",
     `${suite} - "deb ${mirror} ${suite} main"`,
     `| tar -xO ./var/lib/dpkg/status > ${file}.tmp`,
   ].join(" ");
@@ -84,6 +88,18 @@ export function debianOs(codename: string, versionId: string): OsInfo {
   };
 }
 
+export function ubuntuOs(codename: string, versionId: string): OsInfo {
+  return {
+    id: "ubuntu",
+    idLike: ["debian"],
+    versionId,
+    codename,
+    prettyName: `Ubuntu ${versionId}`,
+    family: "debian",
+    source: "/etc/os-release",
+  };
+}
+
 /**
  * `apt-get update` then `apt-get -s <args>` against a status file and sources lines,
  * isolated from the host's apt configuration (APT_CONFIG sets every directory).
@@ -93,13 +109,17 @@ export async function aptSimulate(opts: {
   status: string;
   sources: readonly string[];
   architecture: string;
+  /** All architectures (native first) when foreign ones are enabled. */
+  architectures?: readonly string[];
   args: readonly string[];
+  /** Work directory (default: one per sources list under the test cache). */
+  workDir?: string;
 }): Promise<AptSimulation> {
   const id = createHash("sha256")
-    .update(JSON.stringify([opts.sources, opts.architecture]))
+    .update(JSON.stringify([opts.sources, opts.architectures ?? [opts.architecture]]))
     .digest("hex")
     .slice(0, 16);
-  const w = join(testCacheDir(), "apt-oracle", id);
+  const w = opts.workDir ?? join(testCacheDir(), "apt-oracle", id);
   for (const d of ["empty", "lists/partial", "cache/archives/partial", "state", "log"]) {
     await mkdir(join(w, d), { recursive: true });
   }
@@ -120,7 +140,7 @@ export async function aptSimulate(opts: {
     `Dir::Cache "${w}/cache";`,
     `Dir::Log "${w}/log";`,
     `APT::Architecture "${opts.architecture}";`,
-    `APT::Architectures { "${opts.architecture}"; };`,
+    `APT::Architectures { ${(opts.architectures ?? [opts.architecture]).map((a) => `"${a}";`).join(" ")} };`,
     `APT::Install-Recommends "false";`,
     `APT::Install-Suggests "false";`,
     `Acquire::Languages "none";`,
@@ -132,7 +152,16 @@ export async function aptSimulate(opts: {
   if (/^(E:|W: Failed to fetch|Err:)/m.test(`${upd.stdout}${upd.stderr}`)) {
     throw new Error(`apt-get update failed:\n${upd.stdout}${upd.stderr}`);
   }
-  const sim = await run("apt-get", ["-s", "-q", ...opts.args], { env, maxBuffer: 64 << 20 });
+  let sim: { stdout: string; stderr: string };
+  let failed = false;
+  try {
+    sim = await run("apt-get", ["-s", "-q", ...opts.args], { env, maxBuffer: 64 << 20 });
+  } catch (e) {
+    // apt refuses (unmet dependencies, held packages): keep its explanation
+    const err = e as { stdout?: string; stderr?: string };
+    sim = { stdout: err.stdout ?? "", stderr: err.stderr ?? String(e) };
+    failed = true;
+  }
   const installs = new Map<string, string>();
   const newPackages = new Set<string>();
   const removals: string[] = [];
@@ -145,5 +174,5 @@ export async function aptSimulate(opts: {
     const r = /^Remv (\S+)/.exec(line);
     if (r) removals.push(r[1]!);
   }
-  return { installs, newPackages, removals, output: sim.stdout };
+  return { installs, newPackages, removals, failed, output: `${sim.stdout}${sim.stderr}` };
 }

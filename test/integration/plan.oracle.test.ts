@@ -10,11 +10,24 @@ import { compareDebianVersions } from "../../src/debian/version.js";
 import type { Inventory } from "../../src/inventory/types.js";
 import { planForImage } from "../../src/plan/plan-for-image.js";
 import type { Plan, UpgradeTarget } from "../../src/plan/types.js";
-import { aptSimulate, debianOs, ensureDpkgStatus, inventoryFromStatus } from "../harness/apt-host-oracle.js";
-import { DEBIAN_KEYRING, hostDebianMirror, testCacheDir } from "../harness/apt-support.js";
+import {
+  aptSimulate,
+  debianOs,
+  ensureDpkgStatus,
+  inventoryFromStatus,
+  ubuntuOs,
+} from "../harness/apt-host-oracle.js";
+import {
+  DEBIAN_KEYRING,
+  ensureUbuntuKeyring,
+  hostDebianMirror,
+  testCacheDir,
+  UBUNTU_ARCHIVE,
+} from "../harness/apt-support.js";
 
 interface Case {
   readonly name: string;
+  readonly distro: "debian" | "ubuntu";
   readonly codename: string;
   readonly versionId: string;
   readonly include: readonly string[];
@@ -22,15 +35,24 @@ interface Case {
 const CASES: readonly Case[] = [
   {
     name: "bullseye-nginx",
+    distro: "debian",
     codename: "bullseye",
     versionId: "11",
     include: ["nginx-light", "curl", "openssl", "ca-certificates"],
   },
   {
     name: "bookworm-nginx",
+    distro: "debian",
     codename: "bookworm",
     versionId: "12",
     include: ["nginx", "curl", "openssl", "ca-certificates"],
+  },
+  {
+    name: "jammy-curl",
+    distro: "ubuntu",
+    codename: "jammy",
+    versionId: "22.04",
+    include: ["apt", "curl", "openssl", "ca-certificates"],
   },
 ];
 
@@ -105,17 +127,31 @@ describe.each(CASES)("$name: the plan equals apt's decision", (c) => {
   let status: string;
   const cacheDir = join(testCacheDir(), "apt-cache");
 
+  let archives: { main: string; security: string };
+
   beforeAll(async () => {
-    status = await ensureDpkgStatus(c.name, c.codename, mirror.debian, c.include);
-    inv = await inventoryFromStatus(status, debianOs(c.codename, c.versionId));
+    const ubuntu = c.distro === "ubuntu";
+    const keyring = ubuntu ? await ensureUbuntuKeyring() : DEBIAN_KEYRING;
+    archives = ubuntu
+      ? { main: UBUNTU_ARCHIVE, security: UBUNTU_ARCHIVE }
+      : { main: mirror.debian, security: mirror.security };
+    status = await ensureDpkgStatus(
+      c.name,
+      c.codename,
+      archives.main,
+      c.include,
+      ubuntu ? keyring : undefined,
+    );
+    inv = await inventoryFromStatus(status, (ubuntu ? ubuntuOs : debianOs)(c.codename, c.versionId));
     // like the bench images: mmdebstrap's sources list names the release suite only
-    imageSources = [{ path: "/etc/apt/sources.list", content: `deb ${mirror.debian} ${c.codename} main\n` }];
-    imageKeyrings = [{ path: DEBIAN_KEYRING, content: await readFile(DEBIAN_KEYRING) }];
-    const sb = `[signed-by=${DEBIAN_KEYRING}]`;
+    imageSources = [{ path: "/etc/apt/sources.list", content: `deb ${archives.main} ${c.codename} main\n` }];
+    const imageKeyringPath = ubuntu ? "/usr/share/keyrings/ubuntu-archive-keyring.gpg" : DEBIAN_KEYRING;
+    imageKeyrings = [{ path: imageKeyringPath, content: await readFile(keyring) }];
+    const sb = `[signed-by=${keyring}]`;
     aptSources = [
-      `deb ${sb} ${mirror.debian} ${c.codename} main`,
-      `deb ${sb} ${mirror.debian} ${c.codename}-updates main`,
-      `deb ${sb} ${mirror.security} ${c.codename}-security main`,
+      `deb ${sb} ${archives.main} ${c.codename} main`,
+      `deb ${sb} ${archives.main} ${c.codename}-updates main`,
+      `deb ${sb} ${archives.security} ${c.codename}-security main`,
     ];
   });
 
@@ -177,7 +213,7 @@ describe.each(CASES)("$name: the plan equals apt's decision", (c) => {
       `release:${c.codename}:false`,
     ]);
     for (const u of r.plan.updates) {
-      expect(u.url).toBe(`${u.suiteKind === "security" ? mirror.security : mirror.debian}/${u.filename}`);
+      expect(u.url).toBe(`${u.suiteKind === "security" ? archives.security : archives.main}/${u.filename}`);
       expect(u.sha256).toMatch(/^[0-9a-f]{64}$/);
       expect(compareDebianVersions(u.targetVersion, u.installedVersion)).toBeGreaterThan(0);
     }
