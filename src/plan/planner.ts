@@ -253,11 +253,11 @@ export function planUpgrades(input: PlanInput): Plan {
         if (movableAffected.length === 0) continue; // all affected binaries are held
         if (!input.universe.complete)
           throw new NeedMoreIndices(`no fixed version of ${src} in the loaded suites`);
-        const want = n.fixed ? `≥ ${n.fixed}` : "newer";
+        const want = n.fixed ? `≥ ${n.fixed}` : "newer than the installed one";
         const best = ranked[0];
         const reason = best
           ? `no version of source ${src} ${want} fixes every installed binary (newest: ${best})`
-          : `no ${want} version of source ${src} in the release's suites`;
+          : `no version of source ${src} ${want} in the release's suites`;
         for (const p of movableAffected) {
           unresolved.push({
             package: displayName(p.name, p.architecture, native),
@@ -280,6 +280,13 @@ export function planUpgrades(input: PlanInput): Plan {
         g.members.push({ key, installed: p, to: v, reason: direct(p) ? "target" : "lockstep" });
       }
     }
+  }
+
+  if (!input.ignoreErrors && unresolved.length > 0) {
+    const u = unresolved[0]!;
+    throw new OcipatchError("RESOLVE", `cannot plan ${u.package}: ${u.reason}`, {
+      details: { package: u.package },
+    });
   }
 
   // resolve; with ignoreErrors, drop the group a failure is blamed on and try again
