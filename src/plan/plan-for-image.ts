@@ -110,7 +110,7 @@ export async function planForImage(input: PlanForImageInput): Promise<PlanForIma
 
   const signatures: Array<{ suite: string; url: string; keyId: string; userId: string }> = [];
   const loadIndices = async (repos: readonly Repository[]): Promise<PackagesIndex[]> => {
-    const releases = await Promise.all(repos.map((r) => client.release(r)));
+    const releases = await settleInOrder(repos.map((r) => client.release(r)));
     const jobs: Array<Promise<PackagesIndex | undefined>> = [];
     const what: string[] = [];
     for (const rel of releases) {
@@ -132,7 +132,7 @@ export async function planForImage(input: PlanForImageInput): Promise<PlanForIma
       }
     }
     const out: PackagesIndex[] = [];
-    const got = await Promise.all(jobs);
+    const got = await settleInOrder(jobs);
     got.forEach((idx, i) => {
       if (idx) out.push(idx);
       else warnings.push(`${what[i]}: not in the signed Release (architecture not carried?)`);
@@ -184,4 +184,12 @@ function suiteOffers(rel: VerifiedRelease, component: string): boolean {
   // Debian's security Release lists components as "updates/main"; the files are under main/
   const comps = rel.info.components.map((c) => c.split("/").pop());
   return comps.length === 0 || comps.includes(component);
+}
+
+/** Wait for all; on failure throw the first error in the given order (deterministic messages). */
+async function settleInOrder<T>(jobs: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(jobs);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }
