@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { request, errors as undiciErrors } from "undici";
+import { type Dispatcher, EnvHttpProxyAgent, request, errors as undiciErrors } from "undici";
 import { OcipatchError } from "../errors.js";
 
 /** Counters for what the apt client did over the network (the benchmark reads them). */
@@ -50,6 +50,15 @@ export function redactUrl(url: string): string {
   }
 }
 
+let proxyDispatcher: Dispatcher | undefined;
+/** Honour http_proxy/https_proxy/no_proxy like apt's environment does. */
+function dispatcher(): Dispatcher | undefined {
+  const env = process.env;
+  if (!(env["http_proxy"] || env["HTTP_PROXY"] || env["https_proxy"] || env["HTTPS_PROXY"])) return undefined;
+  proxyDispatcher ??= new EnvHttpProxyAgent();
+  return proxyDispatcher;
+}
+
 const TRANSIENT_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
 
 function describeNetworkError(e: unknown): string {
@@ -88,6 +97,7 @@ export async function httpGet(
         headersTimeout: timeout,
         bodyTimeout: timeout,
         maxRedirections: 5,
+        ...(dispatcher() ? { dispatcher: dispatcher()! } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
       const etag = headerValue(res.headers["etag"]);
