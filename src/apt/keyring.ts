@@ -120,9 +120,19 @@ export class TrustStore {
     return p;
   }
 
+  /** Default keyring files that could not be read (skipped, like apt skips unreadable keyrings). */
+  readonly warnings: string[] = [];
+
   private async defaultsOf(files: KeyringFiles): Promise<TrustedKey[]> {
     const out: TrustedKey[] = [];
-    for (const f of await files.defaults()) out.push(...(await this.load(files, f.path)));
+    for (const f of await files.defaults()) {
+      try {
+        out.push(...(await this.load(files, f.path)));
+      } catch (e) {
+        const w = `ignored keyring ${f.path} of ${files.description}: ${(e as Error).message}`;
+        if (!this.warnings.includes(w)) this.warnings.push(w);
+      }
+    }
     return out;
   }
 

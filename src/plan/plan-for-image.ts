@@ -168,6 +168,7 @@ export async function planForImage(input: PlanForImageInput): Promise<PlanForIma
     releaseIndexLoaded = true;
     result = plan(true);
   }
+  warnings.push(...trust.warnings);
   return {
     plan: { ...result, warnings: [...warnings, ...result.warnings] },
     release: derived.release,

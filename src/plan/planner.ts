@@ -360,7 +360,9 @@ export function planUpgrades(input: PlanInput): Plan {
     }
   }
   for (const h of heldOut) {
-    warnings.push(`${h.package} is on hold: not upgraded${h.candidateVersion ? ` to ${h.candidateVersion}` : ""}`);
+    warnings.push(
+      `${h.package} is on hold: not upgraded${h.candidateVersion ? ` to ${h.candidateVersion}` : ""}`,
+    );
   }
   const byPkg = (a: { package: string; architecture?: string | undefined }, b: typeof a): number =>
     cmp(a.package, b.package) || cmp(a.architecture ?? "", b.architecture ?? "");

@@ -174,6 +174,14 @@ describe("TrustStore: which keys may sign a repository", () => {
         ),
       ),
     ).toEqual([third.fingerprint]);
+    // an unreadable default keyring is skipped with a warning, like apt does
+    const junk = new TrustStore(
+      image({ "/etc/apt/trusted.gpg.d/junk.gpg": "junk", "/etc/apt/trusted.gpg.d/a.asc": archive.armored }),
+    );
+    expect(await fps(junk.keysFor(undefined, "s"))).toEqual([archive.fingerprint]);
+    expect(junk.warnings).toEqual([
+      expect.stringMatching(/^ignored keyring \/etc\/apt\/trusted\.gpg\.d\/junk\.gpg of the image: /),
+    ]);
     const none = new TrustStore(image({}));
     await expect(none.keysFor(undefined, "deb http://x sid")).rejects.toThrow(
       /ships no apt keyring; give --keyring/,
