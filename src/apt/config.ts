@@ -1,12 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { OcipatchError } from "../errors.js";
+import { OcipatchError, oneLine } from "../errors.js";
 import type { MirrorConfig } from "./repositories.js";
 
 /**
- * The `apt` section of ocipatch's config file (JSON), e.g. for an air-gapped mirror:
+ * The `apt` section of ocipatch's config file (JSON; YAML when the file ends in `.yaml`/`.yml`),
+ * e.g. for an air-gapped mirror:
  *
  *   { "apt": {
  *       "mirrors": { "http://deb.debian.org/debian": "http://mirror.corp/debian",
@@ -59,25 +61,36 @@ export function configPath(opts: LoadConfigOptions = {}): { path: string; explic
 
 /** Read the config file (a missing default file is no error) and apply command-line overrides. */
 export async function loadAptConfig(opts: LoadConfigOptions = {}): Promise<AptConfig> {
-  const { path, explicit } = configPath(opts);
+  const found = configPath(opts);
+  const explicit = found.explicit;
+  // the default location may hold config.json, config.yaml or config.yml
+  const candidates = explicit
+    ? [found.path]
+    : [found.path, found.path.replace(/\.json$/, ".yaml"), found.path.replace(/\.json$/, ".yml")];
+  let path = found.path;
   let fileCfg: z.infer<typeof AptConfigSchema> = {};
   let usedPath: string | undefined;
   let text: string | undefined;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    if (explicit || (e as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new OcipatchError("IO", `cannot read config file ${path}: ${(e as Error).message}`, { cause: e });
+  for (const p of candidates) {
+    try {
+      text = await readFile(p, "utf8");
+      path = p;
+      break;
+    } catch (e) {
+      if (explicit || (e as NodeJS.ErrnoException).code !== "ENOENT") {
+        throw new OcipatchError("IO", `cannot read config file ${p}: ${(e as Error).message}`, { cause: e });
+      }
     }
   }
   if (text !== undefined) {
+    const yaml = /\.ya?ml$/i.test(path);
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      json = yaml ? parseYaml(text) : JSON.parse(text);
     } catch (e) {
       throw new OcipatchError(
         "INVALID_FORMAT",
-        `config file ${path} is not valid JSON: ${(e as Error).message}`,
+        `config file ${path} is not valid ${yaml ? "YAML" : "JSON"}: ${oneLine(e)}`,
       );
     }
     const r = ConfigFileSchema.safeParse(json);

@@ -142,7 +142,8 @@ export async function planForImage(input: PlanForImageInput): Promise<PlanForIma
 
   const isRelease = (r: Repository): boolean => r.kind === "release";
   const lazy =
-    (input.releaseIndex ?? "when-needed") === "when-needed" && derived.repositories.some((r) => !isRelease(r));
+    (input.releaseIndex ?? "when-needed") === "when-needed" &&
+    derived.repositories.some((r) => !isRelease(r));
   const first = lazy ? derived.repositories.filter((r) => !isRelease(r)) : derived.repositories;
   const rest = lazy ? derived.repositories.filter(isRelease) : [];
   const indices = await loadIndices(first);

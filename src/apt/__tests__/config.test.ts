@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,6 +54,30 @@ describe("config file", () => {
       checkValidUntil: false,
       path: f,
     });
+  });
+
+  it("reads YAML files, also at the default location", async () => {
+    const home = join(dir, "home");
+    await mkdir(join(home, ".config", "ocipatch"), { recursive: true });
+    const yaml = [
+      "# air-gapped mirror",
+      "apt:",
+      "  mirrors:",
+      '    "http://deb.debian.org/debian": http://m.corp/debian',
+      "  keyrings:",
+      "    - /etc/ocipatch/a.gpg",
+      "  checkValidUntil: true",
+      "",
+    ].join("\n");
+    await writeFile(join(home, ".config", "ocipatch", "config.yaml"), yaml);
+    const c = await loadAptConfig({ env: { HOME: home } });
+    expect(c.path).toBe(join(home, ".config", "ocipatch", "config.yaml"));
+    expect(c.mirrors.rewrites).toEqual({ "http://deb.debian.org/debian": "http://m.corp/debian" });
+    expect(c.keyrings).toEqual(["/etc/ocipatch/a.gpg"]);
+    expect(c.checkValidUntil).toBe(true);
+    const bad = join(dir, "bad.yml");
+    await writeFile(bad, "apt: [unclosed");
+    await expect(loadAptConfig({ path: bad })).rejects.toThrow(/is not valid YAML/);
   });
 
   it("a missing default file is fine; a missing explicit file, bad JSON or bad values are errors", async () => {
