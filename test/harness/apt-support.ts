@@ -25,6 +25,18 @@ export function testCacheDir(): string {
   return process.env["OCIPATCH_TEST_CACHE"] || "/var/cache/ocipatch-test";
 }
 
+/** The shared test material (`../shared` beside the repository; `$OCIPATCH_SHARED_DIR` overrides). */
+export function sharedDir(): string {
+  const candidates = [
+    process.env["OCIPATCH_SHARED_DIR"],
+    join(import.meta.dirname, "..", "..", "..", "shared"),
+    "/work/shared",
+  ].filter((x): x is string => x !== undefined && x !== "");
+  const found = candidates.find((d) => existsSync(join(d, "README.md")));
+  if (!found) throw new Error(`shared test material not found (tried ${candidates.join(", ")})`);
+  return found;
+}
+
 /** The host's Debian mirror (main and security archive roots), from its own apt sources. */
 export async function hostDebianMirror(): Promise<{ debian: string; security: string }> {
   const host = await readHostAptSources("/");

@@ -21,6 +21,7 @@ import {
   DEBIAN_KEYRING,
   ensureUbuntuKeyring,
   hostDebianMirror,
+  sharedDir,
   testCacheDir,
   UBUNTU_ARCHIVE,
 } from "../harness/apt-support.js";
@@ -71,7 +72,7 @@ interface Advisory {
 const findings = new Map<string, Array<{ fixed: string; ids: string[] }>>();
 let mirror: { debian: string; security: string };
 
-const VULNDATA = "/work/shared/vulndata/debian";
+const VULNDATA = join(sharedDir(), "vulndata", "debian");
 beforeAll(async () => {
   mirror = await hostDebianMirror();
   const tracker = JSON.parse(await readFile(join(VULNDATA, "tracker-subset.json"), "utf8")) as Tracker;
