@@ -91,6 +91,13 @@ describe("repositories and downloads", () => {
     expect(warm.stats.cacheHits).toBe(2);
     expect(warm.stats.requests).toBe(2);
     expect(cold.signatures.map((s) => s.suite).sort()).toEqual(["bullseye-security", "bullseye-updates"]);
+    // offline: only the verified cache, no request at all; an empty cache is a clear error
+    const offline = await planForImage(base({ client: { cacheDir: join(scratch, "cold"), offline: true } }));
+    expect(versions(offline.plan)).toEqual(versions(reference));
+    expect(offline.stats.requests).toBe(0);
+    await expect(
+      planForImage(base({ client: { cacheDir: join(scratch, "empty"), offline: true } })),
+    ).rejects.toThrow(/^offline: .*InRelease is not in the cache$/);
   });
 
   it("reads the release's own index only when a fix or a dependency is not in security/updates", async () => {
