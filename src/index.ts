@@ -1,9 +1,12 @@
 /** ocipatch library API. The CLI (src/cli) is a thin layer over these exports. */
+
+export * from "./apt/index.js";
 export * from "./errors.js";
 export * from "./image/index.js";
 export * from "./inventory/index.js";
 export * from "./os/index.js";
 export * from "./pkg/dpkg/index.js";
+export * from "./plan/index.js";
 export * from "./reference/index.js";
 export * from "./rootfs/index.js";
 export * from "./sbom/index.js";

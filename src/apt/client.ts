@@ -1,0 +1,316 @@
+import { createHash } from "node:crypto";
+import { OcipatchError } from "../errors.js";
+import type { ProgressListener } from "../util/progress.js";
+import { AptCache, defaultCacheDir } from "./cache.js";
+import { decompressIndex, type IndexCompression } from "./decompress.js";
+import { type FetchStats, type HttpOptions, httpGet, newStats, redactUrl } from "./http.js";
+import type { TrustStore } from "./keyring.js";
+import { type IndexOrigin, PackagesIndex } from "./packages.js";
+import {
+  parseRelease,
+  type ReleaseInfo,
+  type Signer,
+  verifyDetachedRelease,
+  verifyInRelease,
+} from "./release.js";
+import type { Repository } from "./repositories.js";
+
+export interface AptClientOptions {
+  /** Cache root (default: the user's cache dir, see defaultCacheDir). */
+  readonly cacheDir?: string;
+  /** Use only cached (verified) files; never touch the network. */
+  readonly offline?: boolean;
+  /** Refuse Release files past their Valid-Until (default true; like apt's Check-Valid-Until). */
+  readonly checkValidUntil?: boolean;
+  /** Clock for signature and Valid-Until checks (tests). */
+  readonly now?: () => Date;
+  readonly http?: HttpOptions;
+  readonly progress?: ProgressListener;
+}
+
+/** A Release whose signature was verified with a key the image (or configuration) trusts. */
+export interface VerifiedRelease {
+  readonly repository: Repository;
+  readonly url: string;
+  readonly info: ReleaseInfo;
+  readonly signer: Signer;
+  /** apt pin priority: 500, 100 (NotAutomatic + ButAutomaticUpgrades) or 1 (NotAutomatic). */
+  readonly priority: number;
+}
+
+function sha256hex(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
+}
+
+function distsBase(repo: Repository): string {
+  return repo.suite.endsWith("/")
+    ? `${repo.fetchUri}/${repo.suite.replace(/^(\.\/)+/, "").replace(/^\/+/, "")}`
+    : `${repo.fetchUri}/dists/${repo.suite}/`;
+}
+
+/** The suite a Release must declare (`buster/updates` is published as Codename `buster`). */
+function releaseMatchesSuite(info: ReleaseInfo, suite: string): boolean {
+  if (suite.endsWith("/")) return true;
+  const names = [info.suite, info.codename].filter((x): x is string => x !== undefined);
+  if (names.length === 0) return true;
+  const base = suite.split("/")[0]!;
+  return names.some((n) => n === suite || n === base || n.split("/")[0] === base);
+}
+
+function releaseBelongsTo(releaseCodename: string, codename: string): boolean {
+  return (
+    releaseCodename === codename ||
+    releaseCodename.startsWith(`${codename}-`) ||
+    releaseCodename.startsWith(`${codename}/`)
+  );
+}
+
+/**
+ * Fetches and verifies apt repository metadata: InRelease (or Release + Release.gpg), then
+ * Packages indices checked against the signed SHA256 list. Nothing unverified is returned or cached.
+ */
+export class AptClient {
+  readonly stats: FetchStats = newStats();
+  readonly cache: AptCache;
+  private readonly releases = new Map<string, Promise<VerifiedRelease>>();
+  private readonly indices = new Map<string, Promise<PackagesIndex | undefined>>();
+
+  constructor(
+    private readonly trust: TrustStore,
+    private readonly opts: AptClientOptions = {},
+  ) {
+    this.cache = new AptCache(opts.cacheDir ?? defaultCacheDir());
+  }
+
+  private now(): Date {
+    return this.opts.now ? this.opts.now() : new Date();
+  }
+
+  /** Fetch (or revalidate) and verify the repository's Release. Memoised per repository. */
+  release(repo: Repository): Promise<VerifiedRelease> {
+    const key = `${repo.fetchUri} ${repo.suite}`;
+    let p = this.releases.get(key);
+    if (!p) {
+      p = this.loadRelease(repo);
+      this.releases.set(key, p);
+      p.catch(() => this.releases.delete(key));
+    }
+    return p;
+  }
+
+  private async fetchList(
+    url: string,
+  ): Promise<{ body: Buffer | undefined; fromCache: boolean; etag?: string; lastModified?: string }> {
+    const cached = await this.cache.getList(url);
+    if (this.opts.offline) {
+      if (!cached) throw new OcipatchError("NOT_FOUND", `offline: ${redactUrl(url)} is not in the cache`);
+      this.stats.cacheHits++;
+      return { body: cached.body, fromCache: true };
+    }
+    const res = await httpGet(
+      url,
+      this.stats,
+      cached ? { etag: cached.etag, lastModified: cached.lastModified } : {},
+      this.opts.http,
+    );
+    if (res.status === 304 && cached) return { body: cached.body, fromCache: true };
+    if (res.status === 404) return { body: undefined, fromCache: false };
+    if (res.status === 304) {
+      // a 304 without anything cached: ask again without validators
+      const again = await httpGet(url, this.stats, {}, this.opts.http);
+      return again.status === 200
+        ? { body: again.body, fromCache: false, etag: again.etag, lastModified: again.lastModified }
+        : { body: undefined, fromCache: false };
+    }
+    return { body: res.body, fromCache: false, etag: res.etag, lastModified: res.lastModified };
+  }
+
+  private async loadRelease(repo: Repository): Promise<VerifiedRelease> {
+    const base = distsBase(repo);
+    const where = `${repo.suite} at ${redactUrl(repo.fetchUri)}`;
+    this.opts.progress?.info?.(`Get ${redactUrl(base)}InRelease`);
+    const keys = await this.trust.keysFor(repo.signedBy, repo.origin, repo.keysFromFallback);
+    const date = this.now();
+    let url = `${base}InRelease`;
+    let text: string;
+    let signer: Signer;
+    const inRelease = await this.fetchList(url);
+    if (inRelease.body) {
+      try {
+        ({ text, signer } = await verifyInRelease(inRelease.body, keys, redactUrl(url), { date }));
+      } catch (e) {
+        if (inRelease.fromCache) await this.cache.dropList(url);
+        throw e;
+      }
+      if (!inRelease.fromCache) {
+        await this.cache.putList(url, {
+          body: inRelease.body,
+          etag: inRelease.etag,
+          lastModified: inRelease.lastModified,
+        });
+      }
+    } else {
+      url = `${base}Release`;
+      const release = await this.fetchList(url);
+      if (!release.body) {
+        throw new OcipatchError(
+          "NOT_FOUND",
+          `unknown release ${where}: neither ${redactUrl(base)}InRelease nor Release exists (HTTP 404)`,
+        );
+      }
+      const sigUrl = `${base}Release.gpg`;
+      const sig = await this.fetchList(sigUrl);
+      if (!sig.body)
+        throw new OcipatchError(
+          "SIGNATURE",
+          `${redactUrl(url)} is not signed (no InRelease, no Release.gpg)`,
+        );
+      try {
+        ({ text, signer } = await verifyDetachedRelease(release.body, sig.body, keys, redactUrl(url), {
+          date,
+        }));
+      } catch (e) {
+        if (release.fromCache || sig.fromCache) {
+          await this.cache.dropList(url);
+          await this.cache.dropList(sigUrl);
+        }
+        throw e;
+      }
+      if (!release.fromCache)
+        await this.cache.putList(url, {
+          body: release.body,
+          etag: release.etag,
+          lastModified: release.lastModified,
+        });
+      if (!sig.fromCache)
+        await this.cache.putList(sigUrl, { body: sig.body, etag: sig.etag, lastModified: sig.lastModified });
+    }
+    const info = parseRelease(text, redactUrl(url));
+    if (!releaseMatchesSuite(info, repo.suite)) {
+      throw new OcipatchError(
+        "SIGNATURE",
+        `${redactUrl(url)} is for ${info.codename ?? info.suite}, not ${repo.suite} (refusing a Release of another suite)`,
+      );
+    }
+    if (info.codename && !releaseBelongsTo(info.codename, repo.codename)) {
+      throw new OcipatchError(
+        "UNSUPPORTED",
+        `${redactUrl(url)} is ${info.codename} but the image runs ${repo.codename}: refusing packages from another release`,
+      );
+    }
+    const checkValid = repo.checkValidUntil ?? this.opts.checkValidUntil ?? true;
+    if (checkValid && info.validUntil && info.validUntil.getTime() < date.getTime()) {
+      throw new OcipatchError(
+        "SIGNATURE",
+        `${redactUrl(url)} expired on ${info.validUntil.toISOString()} (Valid-Until); the mirror is stale or replayed (disable the check with checkValidUntil=false)`,
+      );
+    }
+    const priority = info.notAutomatic ? (info.butAutomaticUpgrades ? 100 : 1) : 500;
+    return { repository: repo, url, info, signer, priority };
+  }
+
+  /**
+   * The Packages index of one component and architecture, verified against the signed Release.
+   * Undefined when the Release does not list it (e.g. an architecture the suite does not carry).
+   */
+  packages(
+    release: VerifiedRelease,
+    component: string,
+    architecture: string,
+  ): Promise<PackagesIndex | undefined> {
+    const key = `${release.url} ${component} ${architecture}`;
+    let p = this.indices.get(key);
+    if (!p) {
+      p = this.loadPackages(release, component, architecture);
+      this.indices.set(key, p);
+      p.catch(() => this.indices.delete(key));
+    }
+    return p;
+  }
+
+  private async loadPackages(
+    release: VerifiedRelease,
+    component: string,
+    architecture: string,
+  ): Promise<PackagesIndex | undefined> {
+    const repo = release.repository;
+    const flat = repo.suite.endsWith("/");
+    const rel = flat ? "Packages" : `${component}/binary-${architecture}/Packages`;
+    const base = distsBase(repo);
+    const origin: IndexOrigin = {
+      uri: repo.uri,
+      fetchUri: repo.fetchUri,
+      suite: repo.suite,
+      kind: repo.kind,
+      component,
+      architecture,
+      priority: release.priority,
+    };
+    const where = `${repo.suite}/${rel}`;
+    const plain = release.info.files.get(rel);
+    if (plain) {
+      const hit = await this.cache.getIndex(plain.sha256, plain.size);
+      if (hit) {
+        this.stats.cacheHits++;
+        return PackagesIndex.fromBytes(hit, origin, where);
+      }
+    }
+    const variants: Array<[string, IndexCompression]> = [
+      [`${rel}.xz`, "xz"],
+      [`${rel}.gz`, "gz"],
+      [rel, "none"],
+    ];
+    const available = variants.filter(([p]) => release.info.files.has(p));
+    if (available.length === 0) return undefined;
+    if (this.opts.offline) {
+      throw new OcipatchError(
+        "NOT_FOUND",
+        `offline: ${where} from ${redactUrl(repo.fetchUri)} is not in the cache`,
+      );
+    }
+    const [path, compression] = available[0]!;
+    const entry = release.info.files.get(path)!;
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
+    const byHashUrl = `${base}${dir}by-hash/SHA256/${entry.sha256}`;
+    const plainUrl = `${base}${path}`;
+    this.opts.progress?.info?.(`Get ${redactUrl(plainUrl)} (${entry.size} bytes)`);
+    let body: Buffer | undefined;
+    let url = plainUrl;
+    if (release.info.acquireByHash) {
+      const r = await httpGet(byHashUrl, this.stats, {}, this.opts.http);
+      if (r.status === 200) {
+        body = r.body;
+        url = byHashUrl;
+      }
+    }
+    if (!body) {
+      const r = await httpGet(plainUrl, this.stats, {}, this.opts.http);
+      if (r.status !== 200 || !r.body) {
+        throw new OcipatchError(
+          "NOT_FOUND",
+          `${redactUrl(plainUrl)} is listed in the signed Release but missing (HTTP 404)`,
+        );
+      }
+      body = r.body;
+    }
+    const got = sha256hex(body);
+    if (body.length !== entry.size || got !== entry.sha256) {
+      throw new OcipatchError(
+        "DIGEST_MISMATCH",
+        `${redactUrl(url)} does not match the signed Release: sha256 ${got} (${body.length} bytes), expected ${entry.sha256} (${entry.size} bytes)`,
+      );
+    }
+    const content = await decompressIndex(body, compression, redactUrl(url));
+    if (plain) {
+      const h = sha256hex(content);
+      if (content.length !== plain.size || h !== plain.sha256) {
+        throw new OcipatchError(
+          "DIGEST_MISMATCH",
+          `${redactUrl(url)} decompresses to content that does not match the signed Release's ${rel} (sha256 ${h}, expected ${plain.sha256})`,
+        );
+      }
+      await this.cache.putIndex(plain.sha256, content);
+    }
+    return PackagesIndex.fromBytes(content, origin, where);
+  }
+}

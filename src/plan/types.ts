@@ -1,0 +1,90 @@
+import type { SuiteKind } from "../apt/packages.js";
+
+/**
+ * What to fix: one finding of a scan (or a grype/trivy report), reduced to what planning needs.
+ * Debian/Ubuntu vulnerability data is keyed by SOURCE package and source version; scanner
+ * reports often name the binary package and its version instead. Give one of the two names.
+ */
+export interface UpgradeTarget {
+  /** Source package name (Debian security tracker, OSV). */
+  readonly sourceName?: string | undefined;
+  /** Binary package name (grype/trivy report). */
+  readonly package?: string | undefined;
+  /**
+   * Lowest fixed version: a SOURCE version for `sourceName` targets, a binary version for
+   * `package` targets. Undefined: the newest version the release's suites offer.
+   */
+  readonly fixedVersion?: string | undefined;
+  readonly vulnerabilityIds: readonly string[];
+}
+
+/** `targets`: fix the given findings. `all`: every installed package with a newer version in the security/updates suites. */
+export type PlanMode = "targets" | "all";
+
+/** Why a package is in the plan. */
+export type UpdateReason = "target" | "lockstep" | "dependency";
+
+/** Where a planned .deb comes from. */
+export interface PlannedArtifact {
+  readonly suite: string;
+  readonly suiteKind: SuiteKind;
+  readonly component: string;
+  /** Path relative to the archive root, as in the Packages index. */
+  readonly filename: string;
+  /** Full download URL (mirror configuration applied). */
+  readonly url: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+export interface PlannedUpdate extends PlannedArtifact {
+  readonly package: string;
+  readonly architecture: string;
+  readonly installedVersion: string;
+  readonly targetVersion: string;
+  readonly sourceName: string;
+  readonly sourceVersion: string;
+  readonly vulnerabilityIds: readonly string[];
+  readonly reason: UpdateReason;
+  /** For `dependency` (and lockstep) updates: the packages whose new versions require it. */
+  readonly requiredBy: readonly string[];
+}
+
+/** A package that is not installed but that a planned version depends on. */
+export interface PlannedNewPackage extends PlannedArtifact {
+  readonly package: string;
+  readonly architecture: string;
+  readonly targetVersion: string;
+  readonly sourceName: string;
+  readonly sourceVersion: string;
+  readonly requiredBy: readonly string[];
+}
+
+/** A package that would be upgraded but is on hold (dpkg selection `hold`). */
+export interface HeldPackage {
+  readonly package: string;
+  readonly architecture: string;
+  readonly installedVersion: string;
+  readonly candidateVersion: string | undefined;
+  readonly vulnerabilityIds: readonly string[];
+}
+
+/** A package that cannot be brought to a fixed version, and why. */
+export interface UnresolvedPackage {
+  readonly package: string;
+  readonly architecture: string | undefined;
+  readonly installedVersion: string | undefined;
+  readonly reason: string;
+  readonly vulnerabilityIds: readonly string[];
+}
+
+export interface Plan {
+  readonly mode: PlanMode;
+  readonly updates: readonly PlannedUpdate[];
+  readonly newPackages: readonly PlannedNewPackage[];
+  readonly held: readonly HeldPackage[];
+  readonly unresolved: readonly UnresolvedPackage[];
+  /** Sum of the .deb sizes of updates and new packages. */
+  readonly downloadSize: number;
+  readonly warnings: readonly string[];
+}
