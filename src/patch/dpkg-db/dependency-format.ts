@@ -6,7 +6,8 @@
  */
 const ALT_RE = /^([^\s:(]+)(?::([^\s(]+))?\s*(?:\(\s*(<<|<=|>=|>>|=|<|>)\s*([^\s)]+)\s*\))?$/;
 
-function formatVersion(v: string): string {
+/** A version as dpkg writes it: a zero epoch is dropped unless needed to parse it back. */
+export function formatVersion(v: string): string {
   const m = /^0+:(.*)$/.exec(v);
   if (m && !m[1]!.includes(":")) return m[1]!;
   return v;

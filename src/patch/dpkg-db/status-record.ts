@@ -1,6 +1,6 @@
 import { Paragraph } from "../../debian/deb822.js";
 import { formatStatusConffiles, type StatusConffile } from "./conffiles.js";
-import { formatDependencyField } from "./dependency-format.js";
+import { formatDependencyField, formatVersion } from "./dependency-format.js";
 
 /**
  * The fields dpkg knows, in the order it writes them to the status file
@@ -124,6 +124,8 @@ export function statusRecord(input: StatusRecordInput): Paragraph {
     } else if (DEPENDENCY_FIELDS.has(name.toLowerCase())) {
       value = formatDependencyField(value);
       if (value === "") continue;
+    } else if (name === "Version") {
+      value = formatVersion(value);
     } else if (name === "Priority" || name === "Section") {
       if (value === "") continue;
     }
