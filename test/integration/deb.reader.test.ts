@@ -1,10 +1,19 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  createReadStream,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type DataEntry, type DebPackage, openDeb, openDebFile } from "../../src/deb/index.js";
+import { type DataEntry, type DebPackage, openDeb, openDebFile, saveVerified } from "../../src/deb/index.js";
 import { isOcipatchError } from "../../src/errors.js";
 import { readAll } from "../../src/util/streams.js";
 import { type CachedDeb, debianDeb, ubuntuDeb } from "../harness/debian-packages.js";
@@ -204,6 +213,21 @@ describe("faults", () => {
     // with expectation: the size check catches it first
     const err2 = await openDebFile(cut, { expect: { sha256: deb.sha256, size: deb.size } }).catch((e) => e);
     expect(isOcipatchError(err2, "DIGEST_MISMATCH")).toBe(true);
+  });
+
+  it("saveVerified writes a private verified copy, and removes it on a mismatch", async () => {
+    const deb = debianDeb("bookworm", "base-files");
+    const good = join(dir, "saved.deb");
+    const r = await saveVerified(createReadStream(deb.path), good, { sha256: deb.sha256, size: deb.size });
+    expect(r.size).toBe(deb.size);
+    expect(r.digest).toBe(`sha256:${deb.sha256}`);
+    expect((await import("node:fs")).statSync(good).mode & 0o777).toBe(0o600);
+    expect((await openDebFile(good, { expect: deb })).control.get("Package")).toBe("base-files");
+    const bad = join(dir, "saved-bad.deb");
+    const wrong = deb.sha256.replace(/^./, (c) => (c === "0" ? "1" : "0"));
+    const err = await saveVerified(createReadStream(deb.path), bad, { sha256: wrong }).catch((e) => e);
+    expect(isOcipatchError(err, "DIGEST_MISMATCH")).toBe(true);
+    expect(existsSync(bad)).toBe(false);
   });
 
   it("a file that is not a .deb is refused", async () => {
