@@ -1,0 +1,51 @@
+import { createRequire } from "node:module";
+import type { Transform } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { DecompressStream } from "zstd-napi";
+import { OcipatchError } from "../errors.js";
+
+/** Compressions dpkg-deb uses for the control and data members of a .deb. */
+export type DebCompression = "none" | "gzip" | "xz" | "lzma" | "zstd" | "bzip2";
+
+const require = createRequire(import.meta.url);
+const lzma = require("lzma-native") as { createDecompressor(options?: object): Transform };
+
+/** The compression a member name announces (`data.tar.xz` → xz), undefined for other names. */
+export function compressionOfMember(
+  name: string,
+  base: "control.tar" | "data.tar",
+): DebCompression | undefined {
+  if (name === base) return "none";
+  if (!name.startsWith(`${base}.`)) return undefined;
+  switch (name.slice(base.length + 1)) {
+    case "gz":
+      return "gzip";
+    case "xz":
+      return "xz";
+    case "lzma":
+      return "lzma";
+    case "zst":
+      return "zstd";
+    case "bz2":
+      return "bzip2";
+    default:
+      return undefined;
+  }
+}
+
+/** A streaming decompressor; undefined for "none". */
+export function debDecompressor(c: DebCompression, what: string): Transform | undefined {
+  switch (c) {
+    case "none":
+      return undefined;
+    case "gzip":
+      return createGunzip();
+    case "xz":
+    case "lzma":
+      return lzma.createDecompressor();
+    case "zstd":
+      return new DecompressStream() as unknown as Transform;
+    case "bzip2":
+      throw new OcipatchError("UNSUPPORTED", `${what}: bzip2-compressed members are not supported`);
+  }
+}
