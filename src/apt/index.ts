@@ -21,7 +21,7 @@ export {
   type MultiArch,
   PackagesIndex,
   parseMultiArch,
-  parseSourceField,
+  parsePackagesSourceField,
   type SuiteKind,
 } from "./packages.js";
 export {

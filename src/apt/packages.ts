@@ -44,7 +44,7 @@ export interface AvailablePackage {
 }
 
 /** `Source: name (version)` or `Source: name` or absent. */
-export function parseSourceField(
+export function parsePackagesSourceField(
   source: string | undefined,
   binaryName: string,
   binaryVersion: string,
@@ -165,7 +165,7 @@ export class PackagesIndex {
     const name = need("Package");
     const version = need("Version");
     const ctx = (f: string): string => `${this.where}: ${name} ${version} ${f}`;
-    const src = parseSourceField(p.get("Source"), name, version);
+    const src = parsePackagesSourceField(p.get("Source"), name, version);
     const size = Number(need("Size"));
     const sha256 = need("SHA256").toLowerCase();
     if (!Number.isSafeInteger(size) || !/^[0-9a-f]{64}$/.test(sha256)) {

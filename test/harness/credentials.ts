@@ -1,7 +1,7 @@
 /** Temporary homes, auth files and docker-credential helpers for credential tests. */
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { tempDir } from "./images.js";
+import { tempDir } from "./registry-fixtures.js";
 
 export function basicAuthField(username: string, password: string): string {
   return Buffer.from(`${username}:${password}`).toString("base64");

@@ -5,7 +5,13 @@ import { exitCodeFor, isOcipatchError, oneLine } from "../../src/errors.js";
 import type { Image } from "../../src/image/image.js";
 import { openRegistryImage, type RegistryOptions, registrySink } from "../../src/transport/registry/index.js";
 import { basicAuthField, writeCredentialHelper, writeJson } from "../harness/credentials.js";
-import { type PushedImage, pushTestImage, skopeoInspectRaw, tempDir, uniqueRepo } from "../harness/registry-fixtures.js";
+import {
+  type PushedImage,
+  pushTestImage,
+  skopeoInspectRaw,
+  tempDir,
+  uniqueRepo,
+} from "../harness/registry-fixtures.js";
 
 const authReg = inject("authRegistry");
 const auth = { username: authReg.username, password: authReg.password };

@@ -6,8 +6,14 @@ import type { Image } from "../../src/image/image.js";
 import { headManifest, openRegistryImage, registrySink } from "../../src/transport/registry/index.js";
 import { readAll } from "../../src/util/streams.js";
 import { type FaultProxy, isBlobGet, isManifest, PASS, startFaultProxy } from "../harness/fault-proxy.js";
-import { pushTestImage, randomLayer, sha256Hex, skopeoInspectRaw, uniqueRepo } from "../harness/registry-fixtures.js";
 import { freePort, registryBlobPath } from "../harness/registry.js";
+import {
+  pushTestImage,
+  randomLayer,
+  sha256Hex,
+  skopeoInspectRaw,
+  uniqueRepo,
+} from "../harness/registry-fixtures.js";
 
 const reg = inject("registry");
 const authReg = inject("authRegistry");

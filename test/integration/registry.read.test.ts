@@ -5,7 +5,13 @@ import { MediaTypes } from "../../src/image/media-types.js";
 import { selectImage } from "../../src/image/select.js";
 import { headManifest, openRegistryImage } from "../../src/transport/registry/index.js";
 import { readAll } from "../../src/util/streams.js";
-import { pushTestImage, pushTestIndex, randomLayer, sha256Hex, uniqueRepo } from "../harness/registry-fixtures.js";
+import {
+  pushTestImage,
+  pushTestIndex,
+  randomLayer,
+  sha256Hex,
+  uniqueRepo,
+} from "../harness/registry-fixtures.js";
 
 const reg = inject("registry");
 

@@ -3,8 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isOcipatchError } from "../../src/errors.js";
 import type { Image } from "../../src/image/image.js";
 import { openRegistryImage, registrySink } from "../../src/transport/registry/index.js";
-import { type PushedImage, pushTestImage, skopeoInspectRaw, tempDir, uniqueRepo } from "../harness/registry-fixtures.js";
 import { makeTestCa, type TestCa } from "../harness/pki.js";
+import {
+  type PushedImage,
+  pushTestImage,
+  skopeoInspectRaw,
+  tempDir,
+  uniqueRepo,
+} from "../harness/registry-fixtures.js";
 import { startTlsRegistry, type TlsRegistry } from "../harness/tls-registry.js";
 
 let dir: string;

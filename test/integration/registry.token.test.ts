@@ -13,6 +13,8 @@ import {
 import { getManifest } from "../../src/transport/registry/source.js";
 import { readAll } from "../../src/util/streams.js";
 import { writeJson } from "../harness/credentials.js";
+import { makeSigningKey } from "../harness/pki.js";
+import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import {
   type PushedImage,
   pushTestImage,
@@ -21,8 +23,6 @@ import {
   tempDir,
   uniqueRepo,
 } from "../harness/registry-fixtures.js";
-import { makeSigningKey } from "../harness/pki.js";
-import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import { startTokenServer, type TokenServer } from "../harness/token-server.js";
 
 const USER = "tokenuser";
