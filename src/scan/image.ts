@@ -1,5 +1,9 @@
+import type { Credentials } from "../auth/credentials.js";
 import { OcipatchError } from "../errors.js";
+import { formatPlatform, parsePlatform } from "../image/platform.js";
+import { readInventory } from "../inventory/read.js";
 import type { Inventory } from "../inventory/types.js";
+import { openImage } from "../transport/index.js";
 import type { ScanTarget } from "./types.js";
 
 /** Which image to scan, as the CLI received it. */
@@ -17,18 +21,38 @@ export interface ImageInventory {
   readonly target: ScanTarget;
 }
 
-/**
- * >>> INTEGRATION POINT <<<
- * Open an image and read its package inventory. The image → Inventory reader is
- * built in another branch; the integrator wires it here. Everything else in
- * `ocipatch scan --image` (database, matching, output) already works.
- */
+/** `-u/-p` as credentials: both or neither. */
+export function credentialsFrom(
+  username: string | undefined,
+  password: string | undefined,
+): Credentials | undefined {
+  if (username === undefined && password === undefined) return undefined;
+  if (username === undefined || password === undefined) {
+    throw new OcipatchError("USAGE", "give both --username and --password, or neither");
+  }
+  return { username, password };
+}
+
+/** Open an image (any transport) and read its package inventory from its layers. */
 export async function inventoryForImage(
   spec: ImageSpec,
-  _opts: { signal?: AbortSignal } = {},
+  opts: { signal?: AbortSignal } = {},
 ): Promise<ImageInventory> {
-  throw new OcipatchError(
-    "UNSUPPORTED",
-    `scanning image ${spec.reference} is not wired yet (the image inventory reader is not integrated); use --from-report`,
-  );
+  const image = await openImage(spec.reference, {
+    platform: spec.platform === undefined ? undefined : parsePlatform(spec.platform),
+    credentials: credentialsFrom(spec.username, spec.password),
+    insecure: spec.insecure,
+    signal: opts.signal,
+  });
+  const config = await image.configFile(opts);
+  const inventory = await readInventory(image, { unsupported: "warn" });
+  return {
+    inventory,
+    target: {
+      type: "image",
+      reference: spec.reference,
+      digest: image.digest,
+      platform: formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant }),
+    },
+  };
 }

@@ -1,10 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import { OcipatchError } from "../../errors.js";
-import type { Image } from "../../image/image.js";
-import type { Platform } from "../../image/manifest.js";
 import { formatPlatform, parsePlatform } from "../../image/platform.js";
-import { selectImage } from "../../image/select.js";
 import { readInventory } from "../../inventory/index.js";
 import {
   buildSbom,
@@ -14,7 +11,8 @@ import {
   toSbomJson,
   toSbomTable,
 } from "../../sbom/index.js";
-import { openOciLayout } from "../../transport/oci-layout/index.js";
+import { credentialsFrom } from "../../scan/image.js";
+import { openImage } from "../../transport/index.js";
 import type { CliContext } from "../context.js";
 
 interface SbomOptions {
@@ -22,36 +20,19 @@ interface SbomOptions {
   format: SbomFormat;
   platform?: string;
   output?: string;
-}
-
-/**
- * INTEGRATION POINT: the only place `sbom` opens an image. This build reads
- * `oci:DIR[:TAG]` layouts only; the integrator replaces this function with the
- * general transport opener (registry, docker-archive, oci-archive...).
- */
-export async function openImageForRead(
-  spec: string,
-  opts: { platform?: Platform | undefined },
-): Promise<Image> {
-  if (!spec.startsWith("oci:"))
-    throw new OcipatchError(
-      "UNSUPPORTED",
-      `cannot open "${spec}": this build of sbom reads OCI layouts only (oci:DIR[:TAG])`,
-    );
-  const rest = spec.slice(4);
-  const colon = rest.lastIndexOf(":");
-  const hasTag = colon > rest.lastIndexOf("/") && colon > 0;
-  const dir = hasTag ? rest.slice(0, colon) : rest;
-  const tag = hasTag ? rest.slice(colon + 1) : undefined;
-  if (dir === "") throw new OcipatchError("USAGE", `"${spec}": missing the layout directory (oci:DIR[:TAG])`);
-  return selectImage(await openOciLayout(dir, tag), opts.platform);
+  username?: string;
+  password?: string;
+  insecure?: boolean;
 }
 
 export function registerSbom(program: Command, ctx: CliContext): void {
   program
     .command("sbom")
     .description("list the OS packages installed in an image (read from its layers, nothing is run)")
-    .requiredOption("-i, --image <ref>", "image to read (oci:DIR[:TAG])")
+    .requiredOption(
+      "-i, --image <ref>",
+      "image to read (REF, docker://REF, oci:DIR[:TAG], docker-archive:FILE)",
+    )
     .addOption(
       new Option("-f, --format <format>", "output format")
         .choices([...SBOM_FORMATS])
@@ -62,6 +43,9 @@ export function registerSbom(program: Command, ctx: CliContext): void {
       "platform to pick from a multi-platform image (default: this host's)",
     )
     .option("-o, --output <file>", "write the SBOM to a file instead of stdout")
+    .option("-u, --username <user>", "registry user name")
+    .option("-p, --password <password>", "registry password")
+    .option("--insecure", "allow registries without valid TLS (and plain HTTP)")
     .action(async (opts: SbomOptions) => {
       await runSbom(opts, ctx);
     });
@@ -69,7 +53,14 @@ export function registerSbom(program: Command, ctx: CliContext): void {
 
 export async function runSbom(opts: SbomOptions, ctx: CliContext): Promise<void> {
   const platform = opts.platform === undefined ? undefined : parsePlatform(opts.platform);
-  const image = await openImageForRead(opts.image, { platform });
+  const image = await openImage(opts.image, {
+    platform,
+    credentials: credentialsFrom(
+      opts.username ?? ctx.env["OCIPATCH_USERNAME"],
+      opts.password ?? ctx.env["OCIPATCH_PASSWORD"],
+    ),
+    insecure: opts.insecure,
+  });
   const config = await image.configFile();
   const inventory = await readInventory(image, { unsupported: "warn" });
   for (const w of inventory.warnings) ctx.stderr.write(`[warning] ${w.replace(/\s*\n\s*/g, " ")}\n`);

@@ -26,6 +26,7 @@ interface ScanFlags {
   platform?: string;
   username?: string;
   password?: string;
+  insecure?: boolean;
   quiet?: boolean;
 }
 
@@ -44,6 +45,7 @@ export function registerScanCommand(program: Command, ctx: CliContext): void {
     .option("--platform <os/arch>", "platform to scan in a multi-platform image")
     .option("-u, --username <user>", "registry user name")
     .option("-p, --password <password>", "registry password")
+    .option("--insecure", "allow registries without valid TLS (and plain HTTP)")
     .option("-q, --quiet", "only print warnings and errors on stderr")
     .action(async (o: ScanFlags) => {
       if (o.format !== "table" && o.format !== "json") {
@@ -73,6 +75,7 @@ async function runScan(o: ScanFlags, ctx: CliContext, out: Output): Promise<void
       platform: o.platform,
       username: o.username ?? ctx.env["OCIPATCH_USERNAME"],
       password: o.password ?? ctx.env["OCIPATCH_PASSWORD"],
+      insecure: o.insecure,
     });
     const { db, warnings } = await openDatabaseForScan({
       dbDir: dbDirFrom(ctx, o.dbDir),
