@@ -16,6 +16,7 @@ export function humanBytes(n: number): string {
 }
 
 const short = (d: string): string => d.replace(/^sha256:/, "").slice(0, 12);
+const name = (d: { digest: string; label?: string }): string => d.label ?? short(d.digest);
 
 const ACTION_WORD: Record<BlobAction, string> = {
   download: "Downloading",
@@ -97,12 +98,11 @@ export class Output {
           phase: (name) => this.info(name),
           blobStart: (d, action) => {
             if (action === "download" || action === "upload" || action === "write") {
-              this.info(`${ACTION_WORD[action]} ${short(d.digest)} (${humanBytes(d.size)})`);
+              this.info(`${ACTION_WORD[action]} ${name(d)} (${humanBytes(d.size)})`);
             }
           },
           blobDone: (d, action) => {
-            if (action === "mount" || action === "exists")
-              this.info(`${ACTION_WORD[action]}: ${short(d.digest)}`);
+            if (action === "mount" || action === "exists") this.info(`${ACTION_WORD[action]}: ${name(d)}`);
           },
           info: (m) => this.info(m),
           warn: (m) => this.warning(m),
@@ -114,7 +114,7 @@ export class Output {
             if (action === "mount" || action === "exists") return;
             const bars = this.ensureBars();
             const bar = bars.create(Math.max(d.size, 1), 0, {
-              label: `${ACTION_WORD[action]} ${short(d.digest)}`,
+              label: `${ACTION_WORD[action]} ${name(d)}`,
             });
             this.active.set(d.digest, bar);
           },
@@ -126,9 +126,9 @@ export class Output {
               bar.stop();
               this.bars?.remove(bar);
               this.active.delete(d.digest);
-              this.line("info", `${ACTION_WORD[action]} ${short(d.digest)} done (${humanBytes(d.size)})`);
+              this.line("info", `${ACTION_WORD[action]} ${name(d)} done (${humanBytes(d.size)})`);
             } else if (action === "mount" || action === "exists") {
-              this.line("info", `${ACTION_WORD[action]}: ${short(d.digest)}`);
+              this.line("info", `${ACTION_WORD[action]}: ${name(d)}`);
             }
             if (this.active.size === 0) this.stopBars();
           },

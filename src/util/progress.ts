@@ -10,9 +10,13 @@ export type BlobAction = "download" | "upload" | "mount" | "exists" | "write";
 export interface ProgressListener {
   /** A phase of the work starts (`Copying`, `Downloading packages`, ...). */
   phase?(name: string, total?: number): void;
-  blobStart?(desc: Pick<Descriptor, "digest" | "size" | "mediaType">, action: BlobAction): void;
+  /** `label` names the blob for people (a package name); the digest is shown otherwise. */
+  blobStart?(
+    desc: Pick<Descriptor, "digest" | "size" | "mediaType"> & { label?: string },
+    action: BlobAction,
+  ): void;
   blobProgress?(desc: Pick<Descriptor, "digest" | "size">, bytesDone: number): void;
-  blobDone?(desc: Pick<Descriptor, "digest" | "size">, action: BlobAction): void;
+  blobDone?(desc: Pick<Descriptor, "digest" | "size"> & { label?: string }, action: BlobAction): void;
   /** A free-form progress message. */
   info?(message: string): void;
   warn?(message: string): void;

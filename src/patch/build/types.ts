@@ -48,6 +48,7 @@ export interface BuildPatchLayerResult extends FinishedLayer {
   readonly keptConffiles: readonly KeptConffile[];
   /** Paths whited out (files the old versions owned that the new ones do not). */
   readonly removed: readonly string[];
-  readonly scripts: MaintainerScriptReport;
+  /** One report per upgraded package (scripts are not run). */
+  readonly scripts: readonly MaintainerScriptReport[];
   readonly warnings: readonly string[];
 }

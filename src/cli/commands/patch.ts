@@ -1,0 +1,216 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Command, Option } from "commander";
+import { loadAptConfig } from "../../apt/config.js";
+import { OcipatchError } from "../../errors.js";
+import type { Compression } from "../../image/media-types.js";
+import { parsePlatform } from "../../image/platform.js";
+import { patchDestination } from "../../patch/destination.js";
+import { type PatchResult, patchImage } from "../../patch/patch-image.js";
+import { formatPatchSummary, patchResultJson } from "../../patch/summary.js";
+import { writePatchReports } from "../../patch/write-reports.js";
+import { credentialsFrom } from "../../scan/image.js";
+import { importReport } from "../../scan/index.js";
+import { formatDuration, parseDuration } from "../../util/duration.js";
+import { cacheDir } from "../../util/paths.js";
+import { openDatabaseForScan } from "../../vulndb/index.js";
+import type { CliContext } from "../context.js";
+import { Output } from "../output.js";
+import { dbDirFrom } from "./db.js";
+
+interface PatchFlags {
+  image: string;
+  tag?: string;
+  output?: string;
+  timeout: string;
+  username?: string;
+  password?: string;
+  report?: boolean;
+  reportDir: string;
+  addr?: string;
+  dbDir?: string;
+  offline?: boolean;
+  skipDbUpdate?: boolean;
+  all?: boolean;
+  dryRun?: boolean;
+  ignoreErrors?: boolean;
+  platform?: string;
+  insecure?: boolean;
+  format: string;
+  compression: Compression;
+  vulnReport?: string;
+  config?: string;
+  mirror?: string;
+  securityMirror?: string;
+  keyring?: string[];
+  quiet?: boolean;
+}
+
+export function registerPatchCommand(program: Command, ctx: CliContext): void {
+  program
+    .command("patch")
+    .description(
+      "scan an image, upgrade its vulnerable OS packages to their fixed versions in ONE new layer, write the patched image and re-scan it",
+    )
+    .requiredOption(
+      "-i, --image <ref>",
+      "image to patch (REF, docker://REF, oci:DIR[:TAG], docker-archive:FILE)",
+    )
+    .option(
+      "-t, --tag <tag|ref>",
+      "tag (same repository) or full reference of the patched image (default <tag>-patched)",
+    )
+    .option(
+      "-o, --output <location>",
+      "write the patched image here instead (oci:DIR[:TAG], docker-archive:FILE[:REF], docker://REF)",
+    )
+    .option("--timeout <duration>", "timeout for the whole run (e.g. 90s, 5m, 1h)", "5m")
+    .option("-u, --username <user>", "registry user name (also OCIPATCH_USERNAME, docker config)")
+    .option("-p, --password <password>", "registry password (also OCIPATCH_PASSWORD, docker config)")
+    .option(
+      "-r, --report",
+      "write the before/after scans, the plan, an OpenVEX document and a summary to --report-dir",
+    )
+    .option("--report-dir <dir>", "directory for --report files", ".")
+    .option(
+      "-a, --addr <address>",
+      "accepted for compatibility with kubescape patch; ocipatch needs no BuildKit",
+    )
+    .option("--db-dir <dir>", "vulnerability database directory")
+    .option("--offline", "never update the vulnerability database; use cached apt indices only")
+    .option("--skip-db-update", "do not update the vulnerability database, even when stale")
+    .option(
+      "--all",
+      "upgrade every package with a newer version in the security/updates suites, not only vulnerable ones",
+    )
+    .option("--dry-run", "scan and plan only: print what would be upgraded, write nothing")
+    .option(
+      "--ignore-errors",
+      "patch what can be patched; skip packages that cannot be brought to a fixed version",
+    )
+    .option("--platform <os/arch[/variant]>", "patch only this platform of a multi-platform image")
+    .option("--insecure", "allow registries without valid TLS (and plain HTTP)")
+    .option("--format <format>", "summary format: table or json", "table")
+    .addOption(
+      new Option("--compression <algorithm>", "compression of the new layer")
+        .choices(["gzip", "zstd", "none"])
+        .default("gzip"),
+    )
+    .option(
+      "--vuln-report <file>",
+      "fix the findings of this grype/trivy/copa report instead of ocipatch's own scan",
+    )
+    .option("--config <file>", "ocipatch configuration file (mirrors, keyrings)")
+    .option("--mirror <url>", "Debian/Ubuntu mirror to use instead of the image's")
+    .option("--security-mirror <url>", "security mirror to use instead of the image's")
+    .option("--keyring <file...>", "extra OpenPGP keyring(s) trusted for the mirror's Release files")
+    .option("-q, --quiet", "only print warnings and errors on stderr")
+    .action(async (o: PatchFlags) => {
+      if (o.format !== "table" && o.format !== "json") {
+        throw new OcipatchError("USAGE", `--format must be table or json, got "${o.format}"`);
+      }
+      const out = new Output(ctx, { quiet: o.quiet ?? false });
+      try {
+        await runPatch(o, ctx, out);
+      } finally {
+        out.close();
+      }
+    });
+}
+
+async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<void> {
+  const timeoutMs = parseDuration(o.timeout);
+  if (!(timeoutMs > 0)) throw new OcipatchError("USAGE", `--timeout must be positive, got "${o.timeout}"`);
+  const platform = o.platform === undefined ? undefined : parsePlatform(o.platform);
+  const destination = o.dryRun ? undefined : patchDestination(o.image, { tag: o.tag, output: o.output });
+  const credentials = credentialsFrom(o.username, o.password);
+  if (o.addr !== undefined) out.info("ocipatch needs no BuildKit daemon: --addr is ignored");
+
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const workDir = await mkdtemp(join(tmpdir(), "ocipatch-patch-"));
+  const progress = out.progress();
+  let result: PatchResult;
+  try {
+    const aptConfig = await loadAptConfig({
+      path: o.config,
+      env: ctx.env,
+      mirror: o.mirror,
+      securityMirror: o.securityMirror,
+      keyrings: o.keyring,
+    });
+    const report = o.vulnReport ? await importReport(o.vulnReport, { onlyFixed: false }) : undefined;
+    out.info("Scanning image...");
+    const { db, warnings } = await openDatabaseForScan({
+      dbDir: dbDirFrom(ctx, o.dbDir),
+      offline: o.offline ?? false,
+      skipUpdate: o.skipDbUpdate ?? false,
+      progress,
+    });
+    for (const w of warnings) out.warning(w);
+    try {
+      result = await patchImage({
+        source: o.image,
+        destination,
+        platform,
+        mode: o.all ? "all" : "targets",
+        dryRun: o.dryRun,
+        ignoreErrors: o.ignoreErrors,
+        compression: o.compression,
+        db,
+        report,
+        sourceOptions: { credentials, insecure: o.insecure, env: ctx.env },
+        destinationOptions: { credentials, insecure: o.insecure, env: ctx.env },
+        apt: { config: aptConfig, offline: o.offline, cacheDir: join(cacheDir(ctx.env), "apt") },
+        workDir,
+        debCacheDir: join(cacheDir(ctx.env), "debs"),
+        signal: timeout,
+        progress,
+        log: {
+          info: (m) => out.info(m),
+          success: (m) => out.success(m),
+          warning: (m) => out.warning(m),
+        },
+        onPhase: (phase) => phaseLog(out, phase),
+      });
+    } finally {
+      db.close();
+    }
+  } catch (e) {
+    if (timeout.aborted) {
+      throw new OcipatchError(
+        "TIMEOUT",
+        `patching ${o.image} did not finish within ${formatDuration(timeoutMs)} (--timeout); nothing was written`,
+        { cause: e },
+      );
+    }
+    throw e;
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+
+  if (o.report && result.status !== "dry-run") {
+    const files = await writePatchReports(o.reportDir, result);
+    for (const f of files) out.info(`Report written to ${f}`);
+  }
+  out.info("Preparing results ...");
+  if (o.format === "json") out.result(JSON.stringify(patchResultJson(result), null, 2));
+  else out.result(formatPatchSummary(result));
+}
+
+/** The seed's log lines. */
+function phaseLog(out: Output, phase: string): void {
+  switch (phase) {
+    case "scanned":
+      out.success("Scanned image successfully");
+      out.info("Patching image...");
+      break;
+    case "patched":
+      out.success("Patched image successfully");
+      out.info("Re-scanning image...");
+      break;
+    case "rescanned":
+      out.success("Re-scanned image successfully");
+      break;
+  }
+}

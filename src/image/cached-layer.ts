@@ -1,0 +1,117 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { PassThrough, type Readable } from "node:stream";
+import type { Digest } from "../util/digest.js";
+import type { Image, Layer, OpenOptions } from "./image.js";
+import { uncompressLayer } from "./source.js";
+
+/**
+ * A layer that keeps a local copy of its blob the first time it is read in full, and
+ * serves later reads from that copy (e.g. the re-scan of a patched image reads the base
+ * layers again). The copy is only kept when the whole blob passed through (and its digest
+ * was verified by the inner layer); a partial read leaves nothing behind.
+ */
+export class CachedLayer implements Layer {
+  readonly digest: Digest;
+  readonly diffId: Digest;
+  readonly size: number;
+  readonly mediaType: string;
+  readonly compression: Layer["compression"];
+  readonly descriptor: Layer["descriptor"];
+  readonly origin: Layer["origin"];
+  private readonly file: string;
+  private tmpCounter = 0;
+
+  constructor(
+    readonly inner: Layer,
+    dir: string,
+  ) {
+    this.digest = inner.digest;
+    this.diffId = inner.diffId;
+    this.size = inner.size;
+    this.mediaType = inner.mediaType;
+    this.compression = inner.compression;
+    this.descriptor = inner.descriptor;
+    this.origin = inner.origin;
+    this.file = join(dir, inner.digest.replace(":", "-"));
+  }
+
+  private async cached(): Promise<boolean> {
+    try {
+      return (await stat(this.file)).size === this.size;
+    } catch {
+      return false;
+    }
+  }
+
+  async compressed(opts?: OpenOptions): Promise<Readable> {
+    if (await this.cached()) return createReadStream(this.file);
+    const src = await this.inner.compressed(opts);
+    const tmp = `${this.file}.${process.pid}.${this.tmpCounter++}.part`;
+    const out = createWriteStream(tmp, { mode: 0o600 });
+    const pass = new PassThrough();
+    let failed = false;
+    const fail = (e: Error) => {
+      failed = true;
+      out.destroy();
+      rm(tmp, { force: true }).catch(() => undefined);
+      pass.destroy(e);
+    };
+    src.on("error", fail);
+    out.on("error", () => {
+      // the copy is an optimisation: losing it must not fail the read
+      failed = true;
+      rm(tmp, { force: true }).catch(() => undefined);
+    });
+    src.on("data", (chunk: Buffer) => {
+      if (!failed && !out.destroyed) out.write(chunk);
+      if (!pass.write(chunk)) {
+        src.pause();
+        pass.once("drain", () => src.resume());
+      }
+    });
+    src.on("end", () => {
+      pass.end();
+      if (failed || out.destroyed) return;
+      out.end(() => {
+        rename(tmp, this.file).catch(() => rm(tmp, { force: true }).catch(() => undefined));
+      });
+    });
+    pass.on("close", () => {
+      if (!src.readableEnded) {
+        src.destroy();
+        failed = true;
+        out.destroy();
+        rm(tmp, { force: true }).catch(() => undefined);
+      }
+    });
+    return pass;
+  }
+
+  async uncompressed(opts?: OpenOptions): Promise<Readable> {
+    return uncompressLayer(
+      await this.compressed(opts),
+      this.compression,
+      this.diffId,
+      `layer ${this.digest}`,
+    );
+  }
+}
+
+/** The same image, with every layer read through a CachedLayer in `dir`. */
+export function withCachedLayers(image: Image, dir: string): Image {
+  let layers: Promise<Layer[]> | undefined;
+  return new Proxy(image, {
+    get(target, prop, receiver) {
+      if (prop === "layers") {
+        return (opts?: OpenOptions) => {
+          layers ??= target.layers(opts).then((ls) => ls.map((l) => new CachedLayer(l, dir)));
+          return layers;
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}

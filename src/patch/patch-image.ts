@@ -1,0 +1,490 @@
+import { mkdir, mkdtemp } from "node:fs/promises";
+import { join } from "node:path";
+import { debianArchitecture } from "../apt/architecture.js";
+import type { AptConfig } from "../apt/config.js";
+import { isOcipatchError, OcipatchError } from "../errors.js";
+import { withCachedLayers } from "../image/cached-layer.js";
+import type { Image, ImageIndex, ImageOrIndex, Layer } from "../image/image.js";
+import { replaceIndexChildren } from "../image/index-builder.js";
+import type { Platform } from "../image/manifest.js";
+import { type Compression, MediaTypes } from "../image/media-types.js";
+import { mutateImage } from "../image/mutate.js";
+import { formatPlatform, platformMatches } from "../image/platform.js";
+import { platformChildren } from "../image/select.js";
+import type { WriteResult } from "../image/sink.js";
+import { readInventoryFromFs } from "../inventory/read.js";
+import type { Inventory } from "../inventory/types.js";
+import { planForImage } from "../plan/plan-for-image.js";
+import type { Plan, PlanMode, UpgradeTarget } from "../plan/types.js";
+import { LayeredFs } from "../rootfs/index.js";
+import { scanInventory } from "../scan/matcher.js";
+import type { ScanResult } from "../scan/types.js";
+import { openLocation, openSink, type TransportOptions } from "../transport/index.js";
+import type { Digest } from "../util/digest.js";
+import type { ProgressListener } from "../util/progress.js";
+import { VERSION } from "../version.js";
+import type { VulnDatabase } from "../vulndb/index.js";
+import { APT_CAPTURE_PATTERNS, readAptFiles } from "./apt-files.js";
+import { type BuildPatchLayerResult, buildPatchLayer, type DebToInstall } from "./build/index.js";
+import { type DebDownload, DebVanished, downloadDebs } from "./download.js";
+
+/** Config labels ocipatch writes on a patched image. */
+export const PATCH_LABELS = {
+  /** Manifest digest of the image before ocipatch's first patch. */
+  baseDigest: "io.ocipatch.base.digest",
+  /** diffID of the ocipatch layer (the top layer); a re-patch replaces that layer. */
+  layer: "io.ocipatch.layer.diffid",
+  /** ocipatch version that wrote the layer. */
+  version: "io.ocipatch.version",
+} as const;
+
+export interface PatchLog {
+  info(message: string): void;
+  success(message: string): void;
+  warning(message: string): void;
+}
+
+export interface PatchRequest {
+  /** The image to patch (any transport). */
+  readonly source: string;
+  /** Where to write the result (any transport); required unless dryRun. */
+  readonly destination?: string | undefined;
+  /** Patch only this platform of an index (the result is then a single image). */
+  readonly platform?: Platform | undefined;
+  readonly mode: PlanMode;
+  readonly dryRun?: boolean | undefined;
+  readonly ignoreErrors?: boolean | undefined;
+  readonly compression?: Compression | undefined;
+  readonly db: VulnDatabase;
+  /** Findings to fix instead of ocipatch's own scan (from `--vuln-report`). */
+  readonly report?: ScanResult | undefined;
+  readonly sourceOptions?: TransportOptions | undefined;
+  readonly destinationOptions?: TransportOptions | undefined;
+  readonly apt?: {
+    readonly config?: Pick<AptConfig, "mirrors" | "keyrings" | "checkValidUntil"> | undefined;
+    readonly cacheDir?: string | undefined;
+    readonly offline?: boolean | undefined;
+  };
+  /** Scratch space for this run (the caller creates and removes it). */
+  readonly workDir: string;
+  /** Verified .debs are cached here by SHA256. */
+  readonly debCacheDir: string;
+  readonly downloadConcurrency?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly progress?: ProgressListener | undefined;
+  readonly log?: PatchLog | undefined;
+  /** Called when a phase ends: `scanned`, `patched` (written), `rescanned`. */
+  readonly onPhase?: ((phase: "scanned" | "patched" | "rescanned") => void) | undefined;
+  /** Time recorded in the config, history and database files (default now). */
+  readonly now?: Date | undefined;
+}
+
+export type PlatformStatus = "patched" | "up-to-date" | "planned";
+
+export interface PlatformResult {
+  readonly platform: string;
+  /** Manifest digest of the image as given. */
+  readonly sourceDigest: Digest;
+  /** Manifest digest of the unpatched original (differs from sourceDigest for a re-patch). */
+  readonly baseDigest: Digest;
+  readonly replacedPreviousLayer: boolean;
+  readonly status: PlatformStatus;
+  readonly before: ScanResult;
+  readonly plan: Plan;
+  readonly built?: BuildPatchLayerResult | undefined;
+  readonly patchedDigest?: Digest | undefined;
+  readonly after?: ScanResult | undefined;
+  readonly download?: { readonly bytes: number; readonly fromCache: number; readonly files: number };
+  /** Bytes of mirror metadata (InRelease, Packages) fetched while planning. */
+  readonly indexBytes: number;
+}
+
+export interface PatchResult {
+  readonly status: "patched" | "up-to-date" | "dry-run";
+  readonly source: string;
+  readonly sourceDigest: Digest;
+  readonly destination: string | undefined;
+  readonly written: WriteResult | undefined;
+  readonly platforms: readonly PlatformResult[];
+}
+
+const noLog: PatchLog = { info() {}, success() {}, warning() {} };
+
+function platformOf(
+  image: Image,
+  config: { os: string; architecture: string; variant?: string | undefined },
+) {
+  void image;
+  return formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant });
+}
+
+/** Fixable findings → planner targets (one per source package and id). */
+export function targetsFromScan(scan: ScanResult): UpgradeTarget[] {
+  const out: UpgradeTarget[] = [];
+  for (const f of scan.findings) {
+    if (f.fixState !== "fixed" || f.fixedVersion === undefined) continue;
+    // ocipatch's own matches carry SOURCE versions; imported reports name binary packages
+    out.push(
+      scan.target.type === "report"
+        ? { package: f.package, fixedVersion: f.fixedVersion, vulnerabilityIds: [f.id] }
+        : { sourceName: f.sourceName, fixedVersion: f.fixedVersion, vulnerabilityIds: [f.id] },
+    );
+  }
+  return out;
+}
+
+/** Is the top layer of this image one ocipatch wrote? */
+async function previousPatchLayer(image: Image): Promise<{ baseDigest: Digest | undefined } | undefined> {
+  const config = await image.configFile();
+  const labels = (config.config?.["Labels"] ?? {}) as Record<string, string>;
+  const diffIds = config.rootfs.diff_ids;
+  const top = diffIds[diffIds.length - 1];
+  if (top === undefined || labels[PATCH_LABELS.layer] !== top || diffIds.length < 2) return undefined;
+  const base = labels[PATCH_LABELS.baseDigest];
+  return { baseDigest: base?.startsWith("sha256:") ? (base as Digest) : undefined };
+}
+
+interface PlatformJob {
+  readonly childDigest: Digest | undefined;
+  readonly image: Image;
+}
+
+/**
+ * Scan → plan → download → build one layer → append → write → re-scan, for every
+ * platform of the source (or the one asked for). Nothing is written when a step fails
+ * or when there is nothing to patch; the caller removes `workDir`.
+ */
+export async function patchImage(req: PatchRequest): Promise<PatchResult> {
+  const log = req.log ?? noLog;
+  const signal = req.signal;
+  const source = await openLocation(req.source, { ...req.sourceOptions, signal });
+  const layerCache = join(req.workDir, "layers");
+  await mkdir(layerCache, { recursive: true });
+
+  const jobs: PlatformJob[] = [];
+  if (source.kind === "image") {
+    jobs.push({ childDigest: undefined, image: withCachedLayers(source, layerCache) });
+  } else {
+    const children = platformChildren(source).filter(
+      (c) => req.platform === undefined || platformMatches(req.platform, c.descriptor.platform),
+    );
+    if (children.length === 0) {
+      const want = req.platform ? formatPlatform(req.platform) : "any platform";
+      throw new OcipatchError("PLATFORM_NOT_FOUND", `${source.description}: no image for ${want}`);
+    }
+    const picked = req.platform ? children.slice(0, 1) : children;
+    for (const c of picked) {
+      const item = await c.load({ signal });
+      if (item.kind !== "image") {
+        throw new OcipatchError("UNSUPPORTED", `${source.description}: nested indexes are not supported`);
+      }
+      jobs.push({ childDigest: c.descriptor.digest, image: withCachedLayers(item, layerCache) });
+    }
+  }
+
+  const states: ScannedPlatform[] = [];
+  try {
+    for (const job of jobs) states.push(await scanPlatform(job, req, log));
+    req.onPhase?.("scanned");
+    const results: PlatformResult[] = [];
+    const patched = new Map<Digest, Image>();
+    for (const st of states) {
+      const r = await patchPlatform(st, req, log);
+      results.push(r.result);
+      if (r.image) patched.set(st.job.childDigest ?? st.job.image.digest, r.image);
+    }
+
+    const finish = (status: PatchResult["status"], written?: WriteResult): PatchResult => ({
+      status,
+      source: req.source,
+      sourceDigest: source.digest,
+      destination: status === "patched" ? req.destination : undefined,
+      written,
+      platforms: results,
+    });
+    if (req.dryRun) return finish("dry-run");
+    if (patched.size === 0) return finish("up-to-date");
+    if (req.destination === undefined)
+      throw new OcipatchError("USAGE", "no destination for the patched image");
+
+    const out: ImageOrIndex =
+      source.kind === "index" && req.platform === undefined
+        ? replaceIndexChildren(source as ImageIndex, patched)
+        : [...patched.values()][0]!;
+    signal?.throwIfAborted();
+    log.info(`Writing ${req.destination}...`);
+    const sink = openSink(req.destination, { ...req.destinationOptions, signal, progress: req.progress });
+    const written = await sink.write(out, { signal, progress: req.progress });
+    req.onPhase?.("patched");
+
+    // re-scan what was written: the same base layers (cached locally) plus the new layer
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i]!;
+      const img = patched.get(states[i]!.job.childDigest ?? states[i]!.job.image.digest);
+      if (!img) continue;
+      const afterFs = await openFs(await img.layers({ signal }), `${img.description} (patched)`, req);
+      try {
+        const { scan } = await scanFs(afterFs, img, r.platform, req.destination, req);
+        results[i] = {
+          ...r,
+          after: scan,
+          patchedDigest: source.kind === "image" || req.platform !== undefined ? written.digest : img.digest,
+        };
+      } finally {
+        await afterFs.close();
+      }
+    }
+    req.onPhase?.("rescanned");
+    return finish("patched", written);
+  } finally {
+    for (const st of states) await st.close();
+  }
+}
+
+async function openFs(layers: readonly Layer[], description: string, req: PatchRequest): Promise<LayeredFs> {
+  return new LayeredFs(layers, description, {
+    extraCapturePatterns: APT_CAPTURE_PATTERNS,
+    scratchDir: req.workDir,
+    ...(req.signal ? { signal: req.signal } : {}),
+  });
+}
+
+async function scanFs(fs: LayeredFs, image: Image, platform: string, reference: string, req: PatchRequest) {
+  const inventory = await readInventoryFromFs(fs, { unsupported: "error" });
+  const scan = scanInventory(inventory, req.db, {
+    target: { type: "image", reference, digest: image.digest, platform },
+  });
+  return { inventory, scan };
+}
+
+interface ScannedPlatform {
+  readonly job: PlatformJob;
+  readonly platform: string;
+  readonly config: Awaited<ReturnType<Image["configFile"]>>;
+  readonly previous: { baseDigest: Digest | undefined } | undefined;
+  readonly before: ScanResult;
+  /** The view to plan and build against (without a previous ocipatch layer). */
+  readonly fs: LayeredFs;
+  readonly inventory: Inventory;
+  close(): Promise<void>;
+}
+
+async function scanPlatform(job: PlatformJob, req: PatchRequest, log: PatchLog): Promise<ScannedPlatform> {
+  const signal = req.signal;
+  const image = job.image;
+  const config = await image.configFile({ signal });
+  const platform = platformOf(image, config);
+  const layers = await image.layers({ signal });
+  const previous = await previousPatchLayer(image);
+  const inputFs = await openFs(layers, image.description, req);
+  let fs = inputFs;
+  try {
+    const { inventory: inputInventory, scan: before } = await scanFs(
+      inputFs,
+      image,
+      platform,
+      req.source,
+      req,
+    );
+    let inventory = inputInventory;
+    if (previous) {
+      // plan and build against the original: the new layer replaces the previous one
+      log.info(`${platform}: the top layer is a previous ocipatch layer; it will be replaced`);
+      fs = await openFs(layers.slice(0, -1), `${image.description} (without the ocipatch layer)`, req);
+      inventory = await readInventoryFromFs(fs, { unsupported: "error" });
+    }
+    for (const w of before.warnings) log.warning(w);
+    return {
+      job,
+      platform,
+      config,
+      previous,
+      before,
+      fs,
+      inventory,
+      close: async () => {
+        if (fs !== inputFs) await fs.close();
+        await inputFs.close();
+      },
+    };
+  } catch (e) {
+    if (fs !== inputFs) await fs.close();
+    await inputFs.close();
+    throw e;
+  }
+}
+
+async function patchPlatform(
+  st: ScannedPlatform,
+  req: PatchRequest,
+  log: PatchLog,
+): Promise<{ result: PlatformResult; image: Image | undefined }> {
+  const signal = req.signal;
+  const { fs, inventory, config, platform, previous, before } = st;
+  const image = st.job.image;
+  {
+    const targets = targetsFromScan(req.report ?? before);
+    const plan = await makePlan(fs, inventory, config, targets, req);
+    const indexBytes = plan.stats.bytesDownloaded;
+    for (const w of plan.plan.warnings) log.warning(w);
+    const base: Omit<PlatformResult, "status"> = {
+      platform,
+      sourceDigest: image.digest,
+      baseDigest: previous?.baseDigest ?? image.digest,
+      replacedPreviousLayer: previous !== undefined,
+      before,
+      plan: plan.plan,
+      indexBytes,
+    };
+    const count = plan.plan.updates.length + plan.plan.newPackages.length;
+    if (count === 0) {
+      if (previous) {
+        // everything the previous layer fixed is still the newest: keep it as is
+        log.info(`${platform}: nothing new to patch`);
+      } else {
+        log.info(`${platform}: nothing to patch`);
+      }
+      return { result: { ...base, status: "up-to-date" }, image: undefined };
+    }
+    if (req.dryRun) return { result: { ...base, status: "planned" }, image: undefined };
+
+    // download
+    const downloads: DebDownload[] = [
+      ...plan.plan.updates.map((u) => ({
+        package: u.package,
+        architecture: u.architecture,
+        version: u.targetVersion,
+        url: u.url,
+        sha256: u.sha256,
+        size: u.size,
+      })),
+      ...plan.plan.newPackages.map((n) => ({
+        package: n.package,
+        architecture: n.architecture,
+        version: n.targetVersion,
+        url: n.url,
+        sha256: n.sha256,
+        size: n.size,
+      })),
+    ];
+    log.info(`${platform}: downloading ${downloads.length} packages...`);
+    const got = await downloadDebs(downloads, {
+      cacheDir: req.debCacheDir,
+      concurrency: req.downloadConcurrency,
+      signal,
+      progress: req.progress,
+    }).catch((e: unknown) => {
+      if (e instanceof DebVanished) {
+        throw new OcipatchError(
+          "NOT_FOUND",
+          `${e.message}; the mirror changed while planning — run again to re-plan against the new indices`,
+          { cause: e },
+        );
+      }
+      throw e;
+    });
+
+    const installedByKey = new Map(inventory.packages.map((p) => [`${p.name}:${p.architecture}`, p]));
+    const debs: DebToInstall[] = downloads.map((d, i) => ({
+      package: d.package,
+      architecture: d.architecture,
+      debPath: got.files[i]!,
+      installed: installedByKey.get(`${d.package}:${d.architecture}`),
+    }));
+
+    // build the layer
+    log.info(`${platform}: building the patch layer (${debs.length} packages)...`);
+    const layerPath = join(await mkdtemp(join(req.workDir, "layer-")), "layer.tar");
+    const now = req.now ?? new Date();
+    const built = await buildPatchLayer({
+      fs,
+      inventory,
+      debs,
+      compression: req.compression ?? "gzip",
+      layerPath,
+      manifestMediaType: image.mediaType,
+      now,
+      signal,
+    });
+    for (const w of built.warnings) log.warning(w);
+
+    const upgraded = built.packages.filter((p) => p.fromVersion !== undefined).length;
+    const added = built.packages.length - upgraded;
+    const history = {
+      created: now.toISOString(),
+      created_by: `ocipatch patch: upgraded ${upgraded} package${upgraded === 1 ? "" : "s"}${added ? `, added ${added}` : ""}`,
+      comment: `ocipatch ${VERSION}`,
+    };
+    const isOci = image.mediaType === MediaTypes.ociManifest || req.compression === "zstd";
+    const baseDigest = previous?.baseDigest ?? image.digest;
+    const patchedImage = await mutateImage(
+      image,
+      {
+        dropTopLayers: previous ? 1 : 0,
+        append: [built.layer],
+        history: [history],
+        created: now.toISOString(),
+        toOci: req.compression === "zstd",
+        labels: {
+          [PATCH_LABELS.baseDigest]: baseDigest,
+          [PATCH_LABELS.layer]: built.layer.diffId,
+          [PATCH_LABELS.version]: VERSION,
+        },
+        ...(isOci
+          ? {
+              annotations: {
+                "org.opencontainers.image.base.digest": baseDigest,
+                ...(req.source.includes(":") &&
+                !req.source.startsWith("oci:") &&
+                !req.source.startsWith("docker-archive:")
+                  ? { "org.opencontainers.image.base.name": req.source.replace(/^docker:\/\//, "") }
+                  : {}),
+              },
+            }
+          : {}),
+      },
+      { signal },
+    );
+
+    return {
+      result: {
+        ...base,
+        status: "patched",
+        built,
+        patchedDigest: patchedImage.digest,
+        download: { bytes: got.bytesDownloaded, fromCache: got.fromCache, files: downloads.length },
+      },
+      image: patchedImage,
+    };
+  }
+}
+
+async function makePlan(
+  fs: LayeredFs,
+  inventory: Inventory,
+  config: { architecture: string; variant?: string | undefined },
+  targets: UpgradeTarget[],
+  req: PatchRequest,
+) {
+  const aptFiles = await readAptFiles(fs);
+  try {
+    return await planForImage({
+      inventory,
+      architecture: debianArchitecture(config.architecture, config.variant),
+      aptFiles,
+      mode: req.mode,
+      targets,
+      ignoreErrors: req.ignoreErrors ?? false,
+      ...(req.apt?.config ? { config: req.apt.config } : {}),
+      client: {
+        ...(req.apt?.cacheDir ? { cacheDir: req.apt.cacheDir } : {}),
+        ...(req.apt?.offline ? { offline: true } : {}),
+        ...(req.signal ? { http: { signal: req.signal } } : {}),
+      },
+      ...(req.progress ? { progress: req.progress } : {}),
+    });
+  } catch (e) {
+    if (isOcipatchError(e)) throw e;
+    throw new OcipatchError("RESOLVE", `planning failed: ${(e as Error).message}`, { cause: e });
+  }
+}
