@@ -1,0 +1,66 @@
+/** Shared set-up of the patch end-to-end tests: a vulnerability database from the real tracker subset, the CLI in-process. */
+import { mkdirSync, readFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { main } from "../../src/cli/main.js";
+import { updateDatabase } from "../../src/vulndb/index.js";
+
+export const SHARED = process.env["OCIPATCH_SHARED"] ?? join(import.meta.dirname, "../../../shared");
+export const TRACKER_SUBSET = join(SHARED, "vulndata/debian/tracker-subset.json");
+const CACHE = process.env["OCIPATCH_TEST_CACHE"] ?? "/var/cache/ocipatch-test";
+
+/** ocipatch's cache (apt indices, verified .debs) shared by the tests, so reruns do not download again. */
+export const OCIPATCH_CACHE = join(CACHE, "ocipatch-cache");
+
+/** A vulnerability database built from the real Debian tracker subset (built once per run, per process). */
+let db: Promise<string> | undefined;
+export function trackerDb(): Promise<string> {
+  db ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ocipatch-e2e-db-"));
+    await updateDatabase({ dbDir: dir, locations: { debian: [TRACKER_SUBSET] } });
+    return dir;
+  })();
+  return db;
+}
+
+export interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function sink(): { stream: Writable; text: () => string } {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({
+    write(c, _e, cb) {
+      chunks.push(Buffer.from(c));
+      cb();
+    },
+  });
+  return { stream, text: () => Buffer.concat(chunks).toString("utf8") };
+}
+
+/** Run the CLI in this process with captured output and a test environment. */
+export async function runCli(argv: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  mkdirSync(OCIPATCH_CACHE, { recursive: true });
+  const out = sink();
+  const err = sink();
+  const code = await main(argv, {
+    stdout: out.stream,
+    stderr: err.stream,
+    env: {
+      PATH: process.env["PATH"],
+      HOME: process.env["HOME"],
+      CI: "true",
+      OCIPATCH_CACHE_DIR: OCIPATCH_CACHE,
+      ...env,
+    },
+  });
+  return { code, stdout: out.text(), stderr: err.text() };
+}
+
+export function readJson<T = unknown>(path: string): T {
+  return JSON.parse(readFileSync(path, "utf8")) as T;
+}
