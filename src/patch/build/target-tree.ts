@@ -82,7 +82,7 @@ export class TargetTree {
     const comps = components(path);
     const last = comps.pop();
     if (last === undefined) return "";
-    if (last === "..") throw escape(what, path);
+    if (last === "..") throw escapesRoot(what, path);
     const dir = await this.resolveDir(comps, what, path);
     return dir === "" ? last : `${dir}/${last}`;
   }
@@ -100,7 +100,7 @@ export class TargetTree {
     while (todo.length > 0) {
       const c = todo.pop()!;
       if (c === "..") {
-        if (resolved.length === 0) throw escape(what, original);
+        if (resolved.length === 0) throw escapesRoot(what, original);
         resolved.pop();
         continue;
       }
@@ -140,7 +140,7 @@ export class TargetTree {
   }
 }
 
-function escape(what: string, path: string): OcipatchError {
+function escapesRoot(what: string, path: string): OcipatchError {
   return new OcipatchError(
     "HOSTILE_LAYER",
     `${what}: "/${path}" leaves the image root through a symbolic link or ".."`,
