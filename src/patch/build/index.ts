@@ -1,9 +1,10 @@
-// placeholder until the layer builder lands (branch `build`)
-import { OcipatchError } from "../../errors.js";
-import type { BuildPatchLayerInput, BuildPatchLayerResult } from "./types.js";
-
-export * from "./types.js";
-
-export async function buildPatchLayer(_input: BuildPatchLayerInput): Promise<BuildPatchLayerResult> {
-  throw new OcipatchError("UNSUPPORTED", "the patch layer builder is not integrated yet");
-}
+/** The patch layer builder: verified .debs → ONE OCI layer, as `dpkg --force-confold -i` would leave the image. */
+export { buildPatchLayer } from "./build.js";
+export { type PathFilter, parsePathFilters, readPathFilters, shouldSkip } from "./dpkg-filters.js";
+export type {
+  BuildPatchLayerInput,
+  BuildPatchLayerResult,
+  DebToInstall,
+  KeptConffile,
+  PatchedPackage,
+} from "./types.js";

@@ -48,7 +48,13 @@ export interface BuildPatchLayerResult extends FinishedLayer {
   readonly keptConffiles: readonly KeptConffile[];
   /** Paths whited out (files the old versions owned that the new ones do not). */
   readonly removed: readonly string[];
-  /** One report per upgraded package (scripts are not run). */
-  readonly scripts: readonly MaintainerScriptReport[];
+  /**
+   * The maintainer scripts dpkg would have run for the upgraded packages (not
+   * run): the one package's report, or for several the union of their findings
+   * (see `scriptReports` for each package).
+   */
+  readonly scripts: MaintainerScriptReport;
+  /** One report per upgraded package, in the order of `debs`. */
+  readonly scriptReports?: readonly MaintainerScriptReport[];
   readonly warnings: readonly string[];
 }
