@@ -152,12 +152,16 @@ async function fetchVerified(
         throw new OcipatchError("NETWORK", `GET ${shown} failed: HTTP ${res.statusCode}`);
       }
       let n = 0;
-      res.body.on("data", (c: Buffer) => {
-        n += c.length;
-        onProgress(n);
-      });
+      const body = res.body;
+      async function* counted(): AsyncGenerator<Uint8Array> {
+        for await (const c of body) {
+          n += (c as Buffer).length;
+          onProgress(n);
+          yield c as Buffer;
+        }
+      }
       await rm(part, { force: true });
-      await saveVerified(res.body, part, { sha256: item.sha256, size: item.size }, shown);
+      await saveVerified(counted(), part, { sha256: item.sha256, size: item.size }, shown);
       await rename(part, file);
       return n;
     } catch (e) {

@@ -53,10 +53,11 @@ export function formatPatchSummary(result: PatchResult): string {
       lines.push(`Not fixed${suffix(p)}:`);
       for (const u of p.plan.unresolved) lines.push(`  ${u.package}: ${u.reason}`);
     }
-    const scripts = (p.built?.scripts ?? []).filter((s) => s.wouldHaveDoneSomething);
+    const scripts = (p.built?.scriptReports ?? []).filter((s) => s.wouldHaveDoneSomething);
     if (scripts.length > 0) {
-      lines.push(`Maintainer scripts not run${suffix(p)} (see README "Maintainer scripts"):`);
-      for (const s of scripts) lines.push(`  ${formatScriptReport(s)}`);
+      lines.push(
+        `Maintainer scripts not run${suffix(p)}: ${scripts.length} of the upgraded packages have scripts that would have done more than nothing (listed with --format json or -r; see README "Maintainer scripts").`,
+      );
     }
   }
   return `${lines.join("\n").replace(/\n+$/, "")}\n`;
@@ -101,6 +102,9 @@ export function patchResultJson(result: PatchResult): Record<string, unknown> {
           })),
       unresolved: p.plan.unresolved,
       keptConffiles: p.built?.keptConffiles ?? [],
+      maintainerScripts: (p.built?.scriptReports ?? [])
+        .filter((r) => r.wouldHaveDoneSomething)
+        .map((r) => ({ package: r.package, summary: formatScriptReport(r), kinds: r.kinds })),
       layer: p.built
         ? { digest: p.built.layer.digest, diffId: p.built.layer.diffId, size: p.built.layer.size }
         : undefined,
