@@ -49,8 +49,11 @@ export interface PatchRequest {
   readonly source: string;
   /** Where to write the result (any transport); required unless dryRun. */
   readonly destination?: string | undefined;
-  /** Patch only this platform of an index (the result is then a single image). */
-  readonly platform?: Platform | undefined;
+  /**
+   * Patch only these platforms of an index; the others are kept unchanged in the new index
+   * (order and annotations preserved). For a single image: it must match.
+   */
+  readonly platforms?: readonly Platform[] | undefined;
   readonly mode: PlanMode;
   readonly dryRun?: boolean | undefined;
   readonly ignoreErrors?: boolean | undefined;
@@ -163,16 +166,32 @@ export async function patchImage(req: PatchRequest): Promise<PatchResult> {
 
   const jobs: PlatformJob[] = [];
   if (source.kind === "image") {
+    if (req.platforms !== undefined) {
+      const cfg = await source.configFile({ signal });
+      const have = { os: cfg.os, architecture: cfg.architecture, variant: cfg.variant };
+      if (!req.platforms.some((w) => platformMatches(w, have))) {
+        throw new OcipatchError(
+          "PLATFORM_NOT_FOUND",
+          `${source.description} is a single ${formatPlatform(have)} image, not ${req.platforms.map(formatPlatform).join(", ")}`,
+        );
+      }
+    }
     jobs.push({ childDigest: undefined, image: withCachedLayers(source, layerCache) });
   } else {
-    const children = platformChildren(source).filter(
-      (c) => req.platform === undefined || platformMatches(req.platform, c.descriptor.platform),
+    const all = platformChildren(source);
+    const wanted = req.platforms;
+    const picked = all.filter(
+      (c) => wanted === undefined || wanted.some((w) => platformMatches(w, c.descriptor.platform)),
     );
-    if (children.length === 0) {
-      const want = req.platform ? formatPlatform(req.platform) : "any platform";
-      throw new OcipatchError("PLATFORM_NOT_FOUND", `${source.description}: no image for ${want}`);
+    for (const w of wanted ?? []) {
+      if (!all.some((c) => platformMatches(w, c.descriptor.platform))) {
+        const have = all.map((c) => (c.descriptor.platform ? formatPlatform(c.descriptor.platform) : "?"));
+        throw new OcipatchError(
+          "PLATFORM_NOT_FOUND",
+          `${source.description}: no image for platform ${formatPlatform(w)} (the index has: ${have.join(", ") || "nothing"})`,
+        );
+      }
     }
-    const picked = req.platform ? children.slice(0, 1) : children;
     for (const c of picked) {
       const item = await c.load({ signal });
       if (item.kind !== "image") {
@@ -208,7 +227,7 @@ export async function patchImage(req: PatchRequest): Promise<PatchResult> {
       throw new OcipatchError("USAGE", "no destination for the patched image");
 
     const out: ImageOrIndex =
-      source.kind === "index" && req.platform === undefined
+      source.kind === "index"
         ? replaceIndexChildren(source as ImageIndex, patched)
         : [...patched.values()][0]!;
     signal?.throwIfAborted();
@@ -228,7 +247,7 @@ export async function patchImage(req: PatchRequest): Promise<PatchResult> {
         results[i] = {
           ...r,
           after: scan,
-          patchedDigest: source.kind === "image" || req.platform !== undefined ? written.digest : img.digest,
+          patchedDigest: source.kind === "image" ? written.digest : img.digest,
         };
       } finally {
         await afterFs.close();

@@ -89,7 +89,10 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
       "--ignore-errors",
       "patch what can be patched; skip packages that cannot be brought to a fixed version",
     )
-    .option("--platform <os/arch[/variant]>", "patch only this platform of a multi-platform image")
+    .option(
+      "--platform <os/arch[/variant]>",
+      "patch only these platforms (comma-separated) of a multi-platform image; the others are kept as they are",
+    )
     .option("--insecure", "allow registries without valid TLS (and plain HTTP)")
     .option("--format <format>", "summary format: table or json", "table")
     .addOption(
@@ -122,7 +125,14 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
 async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<void> {
   const timeoutMs = parseDuration(o.timeout);
   if (!(timeoutMs > 0)) throw new OcipatchError("USAGE", `--timeout must be positive, got "${o.timeout}"`);
-  const platform = o.platform === undefined ? undefined : parsePlatform(o.platform);
+  const platforms =
+    o.platform === undefined
+      ? undefined
+      : o.platform
+          .split(",")
+          .map((x) => x.trim())
+          .filter((x) => x !== "")
+          .map(parsePlatform);
   const destination = o.dryRun ? undefined : patchDestination(o.image, { tag: o.tag, output: o.output });
   const credentials = credentialsFrom(o.username, o.password);
   if (o.addr !== undefined) out.info("ocipatch needs no BuildKit daemon: --addr is ignored");
@@ -152,7 +162,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
       result = await patchImage({
         source: o.image,
         destination,
-        platform,
+        platforms,
         mode: o.all ? "all" : "targets",
         dryRun: o.dryRun,
         ignoreErrors: o.ignoreErrors,
