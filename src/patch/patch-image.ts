@@ -282,6 +282,8 @@ interface ScannedPlatform {
   readonly config: Awaited<ReturnType<Image["configFile"]>>;
   readonly previous: { baseDigest: Digest | undefined } | undefined;
   readonly before: ScanResult;
+  /** For a re-patch: the scan of the original (without the previous ocipatch layer). */
+  readonly baseScan: ScanResult | undefined;
   /** The view to plan and build against (without a previous ocipatch layer). */
   readonly fs: LayeredFs;
   readonly inventory: Inventory;
@@ -306,11 +308,16 @@ async function scanPlatform(job: PlatformJob, req: PatchRequest, log: PatchLog):
       req,
     );
     let inventory = inputInventory;
+    let baseScan: ScanResult | undefined;
     if (previous) {
       // plan and build against the original: the new layer replaces the previous one
       log.info(`${platform}: the top layer is a previous ocipatch layer; it will be replaced`);
       fs = await openFs(layers.slice(0, -1), `${image.description} (without the ocipatch layer)`, req);
       inventory = await readInventoryFromFs(fs, { unsupported: "error" });
+      // what to fix is what the ORIGINAL has: the new layer replaces the previous one
+      baseScan = scanInventory(inventory, req.db, {
+        target: { type: "image", reference: req.source, digest: image.digest, platform },
+      });
     }
     for (const w of before.warnings) log.warning(w);
     return {
@@ -319,6 +326,7 @@ async function scanPlatform(job: PlatformJob, req: PatchRequest, log: PatchLog):
       config,
       previous,
       before,
+      baseScan,
       fs,
       inventory,
       close: async () => {
@@ -342,7 +350,7 @@ async function patchPlatform(
   const { fs, inventory, config, platform, previous, before } = st;
   const image = st.job.image;
   {
-    const targets = targetsFromScan(req.report ?? before);
+    const targets = targetsFromScan(req.report ?? st.baseScan ?? before);
     const plan = await makePlan(fs, inventory, config, targets, req);
     const indexBytes = plan.stats.bytesDownloaded;
     for (const w of plan.plan.warnings) log.warning(w);
