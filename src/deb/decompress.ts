@@ -34,6 +34,13 @@ export function compressionOfMember(
   }
 }
 
+/** Throws UNSUPPORTED for compressions ocipatch cannot read (without creating a decompressor). */
+export function assertDebCompressionSupported(c: DebCompression, what: string): void {
+  if (c === "bzip2") {
+    throw new OcipatchError("UNSUPPORTED", `${what}: bzip2-compressed members are not supported`);
+  }
+}
+
 /** A streaming decompressor; undefined for "none". */
 export function debDecompressor(c: DebCompression, what: string): Transform | undefined {
   switch (c) {
@@ -84,8 +91,11 @@ function hostXz(c: "xz" | "lzma", what: string): Transform {
   // EPIPE when the reader stops early (the entry iteration was abandoned): not an error of ours
   child.stdin.on("error", () => undefined);
   const duplex = Duplex.from({ writable: child.stdin, readable: out }) as Duplex;
-  duplex.on("close", () => {
-    if (child.exitCode === null) child.kill();
-  });
+  const stop = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+  };
+  duplex.on("close", stop);
+  out.on("close", stop);
+
   return duplex as unknown as Transform;
 }

@@ -9,7 +9,12 @@ import { type Digest, DigestStream, parseDigest } from "../util/digest.js";
 import { type ArMember, readAr } from "./ar.js";
 import { parseConffiles, parseMd5sums } from "./control.js";
 import { toDataEntryHeader } from "./data-entry.js";
-import { compressionOfMember, type DebCompression, debDecompressor } from "./decompress.js";
+import {
+  assertDebCompressionSupported,
+  compressionOfMember,
+  type DebCompression,
+  debDecompressor,
+} from "./decompress.js";
 import {
   type ControlMember,
   type DataEntry,
@@ -230,7 +235,7 @@ export async function openDeb(stream: Readable, opts: OpenDebOptions = {}): Prom
         `${source}: unexpected member "${data.header.name}" where data.tar was expected`,
       );
     }
-    debDecompressor(dataCompression, `${source} ${data.header.name}`); // fail early on unsupported ones
+    assertDebCompressionSupported(dataCompression, `${source} ${data.header.name}`); // fail early
 
     const controlFile = controlMembers.get("control");
     if (!controlFile) throw new OcipatchError("INVALID_FORMAT", `${source}: control.tar has no control file`);
