@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
+import { registerCopyCommand } from "./copy.js";
 import { registerDbCommand } from "./db.js";
+import { registerInspectCommand } from "./inspect.js";
 import { registerSbom } from "./sbom.js";
 import { registerScanCommand } from "./scan.js";
 
@@ -9,4 +11,6 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerScanCommand(program, ctx);
   registerSbom(program, ctx);
   registerDbCommand(program, ctx);
+  registerCopyCommand(program, ctx);
+  registerInspectCommand(program, ctx);
 }
