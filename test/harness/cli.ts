@@ -7,8 +7,8 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { main } from "../../src/cli/main.js";
-import { withLock } from "./lock.js";
 import { run } from "./exec.js";
+import { withLock } from "./lock.js";
 
 export const REPO_ROOT = join(import.meta.dirname, "../..");
 export const BIN = join(REPO_ROOT, "bin/ocipatch");

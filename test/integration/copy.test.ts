@@ -46,7 +46,12 @@ let multiPushed: PushedImage;
 
 beforeAll(async () => {
   const home = await scratch();
-  env = { PATH: process.env["PATH"], HOME: home, XDG_RUNTIME_DIR: home, DOCKER_CONFIG: join(home, ".docker") };
+  env = {
+    PATH: process.env["PATH"],
+    HOME: home,
+    XDG_RUNTIME_DIR: home,
+    DOCKER_CONFIG: join(home, ".docker"),
+  };
   nginx = await ensureImage("nginx-bookworm");
   multi = await ensureImage("multiarch-bookworm");
   nginxPushed = await pushImage(nginx, reg.host, `${uniqueRepo("copysrc")}:nginx`);
@@ -106,7 +111,10 @@ describe("ocipatch copy registry → registry", () => {
     expect(sha(await skopeoInspectRaw(dest, auth))).toBe(multi.digest);
     // skopeo pulls every platform (verifying each blob) from what ocipatch wrote
     const dir = await scratch();
-    await skopeoCopy(`docker://${dest}`, `oci:${dir}/l:x`, { srcAuth: auth, args: ["--all", "--preserve-digests"] });
+    await skopeoCopy(`docker://${dest}`, `oci:${dir}/l:x`, {
+      srcAuth: auth,
+      args: ["--all", "--preserve-digests"],
+    });
     const index = JSON.parse(readFileSync(join(dir, "l/index.json"), "utf8")) as {
       manifests: { digest: string }[];
     };
@@ -120,7 +128,18 @@ describe("ocipatch copy registry → registry", () => {
     const arm = index.manifests.find((m) => m.platform.architecture === "arm64")!;
     const dest = `${authReg.host}/${uniqueRepo("copydst")}:arm`;
     const r = await runCli(
-      ["copy", "-q", "--platform", "linux/arm64", "--dest-creds", destCreds, "--format", "json", multiPushed.ref, dest],
+      [
+        "copy",
+        "-q",
+        "--platform",
+        "linux/arm64",
+        "--dest-creds",
+        destCreds,
+        "--format",
+        "json",
+        multiPushed.ref,
+        dest,
+      ],
       env,
     );
     expect(r.code).toBe(0);
@@ -178,7 +197,9 @@ describe("ocipatch copy to and from local media", () => {
     await skopeoCopy(`docker-archive:${file}`, `oci:${pulled}:x`);
     await run("umoci", ["unpack", "--rootless", "--image", `${pulled}:x`, join(pulled, "bundle")]);
     expect(existsSync(join(pulled, "bundle/rootfs/etc/debian_version"))).toBe(true);
-    const inspected = JSON.parse((await run("skopeo", ["inspect", `docker-archive:${file}`])).stdout.toString()) as {
+    const inspected = JSON.parse(
+      (await run("skopeo", ["inspect", `docker-archive:${file}`])).stdout.toString(),
+    ) as {
       RepoTags: string[];
       Architecture: string;
     };
@@ -247,7 +268,14 @@ describe("ocipatch copy failures", () => {
     const secret = "not-the-Secret-7731";
     for (const debug of [[], ["--debug"]]) {
       const r = await runCli(
-        ["copy", ...debug, "--dest-creds", `${auth.username}:${secret}`, nginxPushed.ref, `${authReg.host}/x/y:z`],
+        [
+          "copy",
+          ...debug,
+          "--dest-creds",
+          `${auth.username}:${secret}`,
+          nginxPushed.ref,
+          `${authReg.host}/x/y:z`,
+        ],
         env,
       );
       expect(r.code).toBe(1);
@@ -273,7 +301,11 @@ describe("ocipatch copy failures", () => {
       [["copy", "Bad/UPPER:case", out], 1, /invalid image reference "Bad\/UPPER:case"/],
       [["copy", "ftp://host/x", out], 1, /unknown transport "ftp"/],
       [["copy", "oci-archive:/x.tar", out], 1, /transport "oci-archive" is not supported/],
-      [["copy", `${reg.host}/does/not-exist:v1`, out], 1, new RegExp(`${reg.host}/does/not-exist:v1 not found`)],
+      [
+        ["copy", `${reg.host}/does/not-exist:v1`, out],
+        1,
+        new RegExp(`${reg.host}/does/not-exist:v1 not found`),
+      ],
       [["copy", "127.0.0.1:1/x:y", out], 1, /cannot connect to registry 127\.0\.0\.1:1: connection refused/],
       [["copy", "--platform", "linux", nginxPushed.ref, out], 2, /invalid platform "linux"/],
       [["copy", "--platform", "linux/s390x", multiPushed.ref, out], 1, /no image for platform linux\/s390x/],
