@@ -29,8 +29,13 @@ export async function main(argv: string[], ctx: CliContext = createContext()): P
       outputError: (s, write) =>
         write(`[error] ${oneLine(s.replace(/^error: /, ""))} (run with --help for usage)\n`),
     });
-  registerCommands(program, ctx);
   try {
+    // the first word that is not an option names the command (the program's own options take no value)
+    await registerCommands(
+      program,
+      ctx,
+      argv.find((a) => !a.startsWith("-")),
+    );
     await program.parseAsync(argv, { from: "user" });
     return ctx.exitCode ?? 0;
   } catch (e) {
