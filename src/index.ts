@@ -25,6 +25,25 @@ export {
   type Severity,
   scanInventory,
 } from "./scan/index.js";
+export { type CopyOptions, type CopyResult, copyImage } from "./transport/copy.js";
+export {
+  formatImageLocation,
+  type ImageLocation,
+  openImage,
+  openLocation,
+  openSink,
+  parseImageLocation,
+  type TransportOptions,
+} from "./transport/index.js";
+export {
+  type ConfigSummary,
+  type ImageInspection,
+  type ImageSummary,
+  type InspectOptions,
+  inspectImage,
+  type LayerSummary,
+  type PlatformEntry,
+} from "./transport/inspect.js";
 export * from "./util/digest.js";
 export type { ProgressListener } from "./util/progress.js";
 export { VERSION } from "./version.js";
