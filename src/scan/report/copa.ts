@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { OcipatchError } from "../../errors.js";
 import { FindingSet, newCounts } from "./common.js";
 import type { ImportedReport } from "./grype.js";
 
@@ -47,7 +48,16 @@ function platformOf(config: z.infer<typeof metadataSchema>["config"]): string {
 }
 
 export function importCopa(doc: unknown, path: string): ImportedReport {
-  const m = copaManifestSchema.parse(doc);
+  const parsed = copaManifestSchema.safeParse(doc);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? ` at ${issue.path.join(".")}` : "";
+    throw new OcipatchError(
+      "INVALID_FORMAT",
+      `${path}: invalid report: not a copa update manifest${where}: ${issue?.message ?? "invalid"}`,
+    );
+  }
+  const m = parsed.data;
   const counts = newCounts();
   const set = new FindingSet(counts);
   const os = m.apiVersion === "v1alpha1" ? (m.updates ?? []) : (m.osupdates ?? []);
