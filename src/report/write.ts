@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { OcipatchError } from "../errors.js";
 import { renderPlanJson } from "../plan/format.js";
@@ -82,6 +82,13 @@ export async function writeReports(dir: string, reports: ReportsToWrite): Promis
     throw new OcipatchError("IO", `cannot create report directory ${dir}: ${(e as Error).message}`, {
       cause: e,
     });
+  }
+  // a name taken by something that is not a file would fail half-way through the renames
+  for (const f of files) {
+    const st = await lstat(join(dir, f.file)).catch(() => undefined);
+    if (st && !st.isFile()) {
+      throw new OcipatchError("IO", `cannot write report ${join(dir, f.file)}: it exists and is not a file`);
+    }
   }
   const staged: Array<{ kind: ReportKind; tmp: string; path: string }> = [];
   try {

@@ -1,13 +1,16 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import Ajv from "ajv-draft-04";
-import addFormats from "ajv-formats";
+import AjvDraft04Module from "ajv-draft-04";
+import addFormatsModule from "ajv-formats";
 import { describe, expect, it } from "vitest";
 import { formatSarif, sarifLevel, toSarif, vulnerabilityUri } from "../sarif.js";
 import { grypeBeforeAfter, trivyStretch } from "./fixtures.js";
 
 /** The OASIS SARIF 2.1.0 JSON schema (draft-04), as Microsoft's SARIF SDK ships it. */
 const require = createRequire(import.meta.url);
+// CommonJS default exports, typed as namespaces under NodeNext
+const Ajv = AjvDraft04Module as unknown as typeof AjvDraft04Module.default;
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 const schema = JSON.parse(
   readFileSync(require.resolve("@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json"), "utf8"),
 );
