@@ -2,9 +2,13 @@
  * OCI referrers against Debian's docker-registry, which has no referrers API: artifacts are
  * found through the referrers tag schema (`sha256-<hex>` index), checked with skopeo.
  */
-import { describe, expect, inject, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, describe, expect, inject, it } from "vitest";
 import { MediaTypes } from "../../src/image/media-types.js";
 import { parseReference } from "../../src/reference/reference.js";
+import { attachArtifactToLayout, listLayoutReferrers } from "../../src/transport/oci-layout/index.js";
 import {
   attachArtifact,
   EMPTY_DESCRIPTOR,
@@ -13,10 +17,14 @@ import {
 } from "../../src/transport/registry/index.js";
 import { type Digest, sha256 } from "../../src/util/digest.js";
 import {
+  buildImage,
   pushTestImage,
   randomLayer,
+  run,
   sha256Hex,
+  skopeoCopy,
   skopeoInspectRaw,
+  tempDir,
   uniqueRepo,
 } from "../harness/registry-fixtures.js";
 
@@ -172,5 +180,62 @@ describe("referrers on a registry without the referrers API", () => {
     await expect(
       attachArtifact(target.ref, { artifactType: VEX_TYPE, blob: vexBytes("D"), mediaType: VEX_TYPE }),
     ).rejects.toMatchObject({ code: "REGISTRY", message: expect.stringContaining("not a referrers index") });
+  });
+});
+
+describe("referrers in an OCI layout", () => {
+  const work: string[] = [];
+  afterAll(async () => {
+    for (const d of work) await rm(d, { recursive: true, force: true });
+  });
+
+  it("adds the artifact to index.json; skopeo still copies the tagged image; attaching again changes nothing", async () => {
+    const dir = await tempDir();
+    work.push(dir);
+    const img = await buildImage(dir, { layers: [randomLayer(1000)], tag: "v1" });
+    const index = () => JSON.parse(readFileSync(join(img.layout, "index.json"), "utf8"));
+    const subject = index().manifests[0];
+    const vex = vexBytes("CVE-2024-0002");
+    const desc = await attachArtifactToLayout(img.layout, subject.digest, {
+      artifactType: VEX_TYPE,
+      blob: vex,
+      mediaType: VEX_TYPE,
+    });
+    const entries = index().manifests;
+    expect(entries).toHaveLength(2);
+    expect(entries[1]).toEqual({
+      mediaType: MediaTypes.ociManifest,
+      digest: desc.digest,
+      size: desc.size,
+      artifactType: VEX_TYPE,
+    });
+    const artifact = JSON.parse(readFileSync(join(img.layout, "blobs/sha256", desc.digest.slice(7)), "utf8"));
+    expect(artifact.subject).toEqual({
+      mediaType: subject.mediaType,
+      digest: subject.digest,
+      size: subject.size,
+    });
+    expect(readFileSync(join(img.layout, "blobs/sha256", sha256(vex).slice(7)))).toEqual(vex);
+
+    expect(await listLayoutReferrers(img.layout, subject.digest)).toEqual([entries[1]]);
+    expect(await listLayoutReferrers(img.layout, subject.digest, { artifactType: "other" })).toEqual([]);
+
+    // the layout is still valid for the tools: skopeo copies the tagged image, umoci unpacks it
+    await skopeoCopy(`oci:${img.layout}:v1`, `oci:${join(dir, "copy")}:v1`);
+    await run("umoci", ["unpack", "--rootless", "--image", `${img.layout}:v1`, join(dir, "bundle")]);
+
+    await attachArtifactToLayout(img.layout, subject.digest, {
+      artifactType: VEX_TYPE,
+      blob: vex,
+      mediaType: VEX_TYPE,
+    });
+    expect(index().manifests).toEqual(entries);
+    await expect(
+      attachArtifactToLayout(img.layout, `sha256:${"0".repeat(64)}` as Digest, {
+        artifactType: VEX_TYPE,
+        blob: vex,
+        mediaType: VEX_TYPE,
+      }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 });
