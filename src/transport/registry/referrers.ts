@@ -283,7 +283,8 @@ export async function listReferrers(
     target: `/v2/${repo}/referrers/${digest}${q}`,
     scopes: [pullScope(repo)],
     headers: { accept: MediaTypes.ociIndex },
-    expect: [200, 404],
+    // 404 is how the spec says "no referrers API"; some registries answer 405 or 501
+    expect: [200, 404, 405, 501],
     what: `GET referrers of ${digest} in ${name}`,
     signal: opts.signal,
   });
@@ -295,7 +296,7 @@ export async function listReferrers(
     const index = parseIndexManifest(bytes, `referrers of ${digest} in ${name}`);
     return { referrers: filter(index.manifests), method: "api" };
   }
-  // 404 (no such API), or a 200 that is not an index (a registry UI): use the tag schema
+  // no such API, or a 200 that is not an index (a registry UI): use the tag schema
   await res.body.dump().catch(() => undefined);
   const index = await readTagSchemaIndex(client, repo, digest, opts.signal);
   return { referrers: filter(index?.manifests ?? []), method: "tag" };
