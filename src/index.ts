@@ -8,6 +8,7 @@ export * from "./os/index.js";
 export * from "./pkg/dpkg/index.js";
 export * from "./plan/index.js";
 export * from "./reference/index.js";
+export * from "./report/index.js";
 export * from "./rootfs/index.js";
 export * from "./sbom/index.js";
 export {
@@ -17,7 +18,9 @@ export {
   formatScanTable,
   type ImageInventory,
   type ImageSpec,
+  importCopa,
   importReport,
+  importReportDocument,
   inventoryForImage,
   SCAN_SCHEMA_VERSION,
   type ScanResult,
@@ -44,6 +47,15 @@ export {
   type LayerSummary,
   type PlatformEntry,
 } from "./transport/inspect.js";
+export {
+  type ArtifactToAttach,
+  type AttachResult,
+  attachArtifact,
+  type ListReferrersOptions,
+  listReferrers,
+  type ReferrersList,
+  referrersTag,
+} from "./transport/registry/referrers.js";
 export * from "./util/digest.js";
 export type { ProgressListener } from "./util/progress.js";
 export { VERSION } from "./version.js";

@@ -40,7 +40,7 @@ export function formatPurl(p: PurlParts): string {
 }
 
 /** `debian-12`, `ubuntu-22.04`; the codename when there is no version (Debian testing/sid). */
-export function distroQualifier(os: OsInfo): string | undefined {
+export function distroQualifier(os: Pick<OsInfo, "id" | "versionId" | "codename">): string | undefined {
   if (os.id === "unknown") return undefined;
   const v = os.versionId ?? os.codename;
   return v ? `${os.id}-${v}` : os.id;
@@ -51,7 +51,10 @@ export function distroQualifier(os: OsInfo): string | undefined {
  * databases expect it: `pkg:deb/debian/openssl@1.1.1n-0%2Bdeb11u4?arch=amd64&distro=debian-11`,
  * with `upstream=<source>[@<source version>]` when the source package differs.
  */
-export function debPurl(pkg: InstalledPackage, os: OsInfo): string {
+export function debPurl(
+  pkg: Pick<InstalledPackage, "name" | "version" | "architecture" | "sourceName" | "sourceVersion">,
+  os: Pick<OsInfo, "id" | "versionId" | "codename">,
+): string {
   const namespace = os.id === "unknown" ? "debian" : os.id;
   let upstream: string | undefined;
   if (pkg.sourceName !== pkg.name || pkg.sourceVersion !== pkg.version) {

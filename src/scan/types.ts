@@ -25,7 +25,7 @@ export interface Finding {
   readonly sourceName: string;
   readonly sourceVersion: string;
   readonly architecture: string;
-  /** Where the statement comes from: feed names (`debian`, `ubuntu`, `osv`, `alpine`) or `grype`/`trivy`. */
+  /** Where the statement comes from: feed names (`debian`, `ubuntu`, `osv`, `alpine`) or `grype`/`trivy`/`copa`. */
   readonly dataSource: string;
   /** The release the data is about (`debian:bookworm`), when matched by ocipatch. */
   readonly namespace?: string | undefined;
@@ -60,7 +60,7 @@ export interface ScanTarget {
   readonly report?:
     | {
         readonly path: string;
-        readonly format: "grype" | "trivy";
+        readonly format: "grype" | "trivy" | "copa";
         readonly scanner: string;
         readonly scannerVersion?: string | undefined;
         /** What the importer read and skipped. */

@@ -3,10 +3,12 @@ import { OcipatchError } from "../../errors.js";
 import { VERSION } from "../../version.js";
 import { sortFindings, summarize } from "../summary.js";
 import { SCAN_SCHEMA_VERSION, type ScanResult } from "../types.js";
+import { importCopa, looksLikeCopa } from "./copa.js";
 import { importGrype, looksLikeGrype } from "./grype.js";
 import { importTrivy, looksLikeTrivy } from "./trivy.js";
 
 export type { ImportCounts } from "./common.js";
+export { COPA_API_VERSIONS, importCopa } from "./copa.js";
 export { importGrype } from "./grype.js";
 export { importTrivy } from "./trivy.js";
 
@@ -18,8 +20,8 @@ export interface ImportOptions {
 }
 
 /**
- * Read a grype or trivy JSON report into ocipatch's findings model (format
- * detected from the content). Only OS-package findings are imported; the
+ * Read a grype or trivy JSON report, or a Copacetic update manifest (v1alpha1/v1alpha2),
+ * into ocipatch's findings model (format detected from the content). Only OS-package findings are imported; the
  * result's warnings say how many others were skipped.
  */
 export async function importReport(path: string, opts: ImportOptions = {}): Promise<ScanResult> {
@@ -52,9 +54,14 @@ export async function importReport(path: string, opts: ImportOptions = {}): Prom
 export function importReportDocument(doc: unknown, path: string, opts: ImportOptions = {}): ScanResult {
   let imported: ReturnType<typeof importGrype>;
   try {
-    if (looksLikeGrype(doc)) imported = importGrype(doc, path);
+    if (looksLikeCopa(doc)) imported = importCopa(doc, path);
+    else if (looksLikeGrype(doc)) imported = importGrype(doc, path);
     else if (looksLikeTrivy(doc)) imported = importTrivy(doc, path);
-    else throw new OcipatchError("INVALID_FORMAT", `${path} is neither a grype nor a trivy JSON report`);
+    else
+      throw new OcipatchError(
+        "INVALID_FORMAT",
+        `${path} is neither a grype nor a trivy JSON report nor a copa update manifest`,
+      );
   } catch (e) {
     if (e instanceof OcipatchError) throw e;
     throw new OcipatchError(

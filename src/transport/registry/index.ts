@@ -7,6 +7,17 @@ export {
   DEFAULT_TIMEOUT_MS,
   type RegistryOptions,
 } from "./options.js";
+export {
+  type ArtifactToAttach,
+  type AttachResult,
+  artifactManifest,
+  attachArtifact,
+  EMPTY_DESCRIPTOR,
+  type ListReferrersOptions,
+  listReferrers,
+  type ReferrersList,
+  referrersTag,
+} from "./referrers.js";
 export { RegistrySink, registrySink } from "./sink.js";
 export {
   getManifest,

@@ -1,0 +1,81 @@
+import type { Reference } from "../reference/reference.js";
+import { parseReference } from "../reference/reference.js";
+import { debPurl, distroQualifier, formatPurl } from "../sbom/purl.js";
+import type { ScanOs } from "../scan/types.js";
+import type { Digest } from "../util/digest.js";
+
+/**
+ * The purl of an image (purl-spec `oci` type): the last path component of the repository
+ * as name, the manifest digest as version, where it lives as `repository_url`:
+ * `pkg:oci/nginx@sha256:…?arch=amd64&repository_url=registry.example%2Fweb%2Fnginx&tag=1.25-patched`.
+ */
+export function ociPurl(
+  ref: Reference | string,
+  digest: Digest,
+  opts: { readonly arch?: string | undefined } = {},
+): string {
+  const r = typeof ref === "string" ? parseReference(ref) : ref;
+  const name = r.repository.split("/").pop()!.toLowerCase();
+  return formatPurl({
+    type: "oci",
+    name,
+    version: digest,
+    qualifiers: {
+      arch: opts.arch,
+      repository_url: `${r.registry}/${r.repository}`,
+      tag: r.tag,
+    },
+  });
+}
+
+/** The installed package a purl names: a binary package of a Debian-family or Alpine release. */
+export interface PackageRef {
+  readonly name: string;
+  /** undefined: a version-less purl (any version). */
+  readonly version: string | undefined;
+  readonly architecture: string;
+  readonly sourceName: string;
+  readonly sourceVersion: string | undefined;
+}
+
+const APK_DISTROS = new Set(["alpine", "wolfi", "chainguard"]);
+
+/** `pkg:deb/debian/openssl@…?arch=amd64&distro=debian-11` (or `pkg:apk/alpine/…`). */
+export function packagePurl(p: PackageRef, os: ScanOs | undefined): string {
+  const id = os?.id ?? "unknown";
+  const osInfo = { id, versionId: os?.versionId, codename: os?.codename };
+  if (APK_DISTROS.has(id)) {
+    return formatPurl({
+      type: "apk",
+      namespace: id,
+      name: p.name,
+      version: p.version,
+      qualifiers: {
+        arch: p.architecture || undefined,
+        distro: os?.versionId ? `${id}-${os.versionId}` : undefined,
+      },
+    });
+  }
+  if (p.version === undefined) {
+    return formatPurl({
+      type: "deb",
+      namespace: id === "unknown" ? "debian" : id,
+      name: p.name,
+      qualifiers: {
+        arch: p.architecture || undefined,
+        distro: distroQualifier(osInfo),
+        upstream: p.sourceName !== p.name ? p.sourceName : undefined,
+      },
+    });
+  }
+  return debPurl(
+    {
+      name: p.name,
+      version: p.version,
+      architecture: p.architecture,
+      sourceName: p.sourceName,
+      sourceVersion: p.sourceVersion ?? p.version,
+    },
+    osInfo,
+  );
+}
