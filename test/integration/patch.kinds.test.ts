@@ -17,6 +17,7 @@ import { withChroot } from "../harness/chroot.js";
 import { run } from "../harness/exec.js";
 import { makeTempDir } from "../harness/fs.js";
 import { ensureImage, type ImageName } from "../harness/images.js";
+import { startMirrorProxy } from "../harness/mirror-proxy.js";
 import {
   aptInstallUpgrades,
   assertDpkgHealthy,
@@ -94,18 +95,14 @@ async function pushTestImage(name: ImageName) {
 }
 
 async function patch(ref: string, ...extra: string[]) {
+  return patchWithEnv({}, ref, ...extra);
+}
+async function patchWithEnv(env: Record<string, string>, ref: string, ...extra: string[]) {
   const dbDir = await trackerDb();
-  const r = await runCli([
-    "patch",
-    "-i",
-    ref,
-    "--db-dir",
-    dbDir,
-    "--skip-db-update",
-    "--format",
-    "json",
-    ...extra,
-  ]);
+  const r = await runCli(
+    ["patch", "-i", ref, "--db-dir", dbDir, "--skip-db-update", "--format", "json", ...extra],
+    env,
+  );
   return r;
 }
 
@@ -196,7 +193,7 @@ describe.each([{ name: "ubuntu-jammy" as const }, { name: "ubuntu-noble" as cons
         const p = res.platforms[0]!;
         expect(p.packages.length).toBeGreaterThan(10);
         expect(p.unresolved).toEqual([]);
-        expect(r.stderr).toMatch(/archive\.ubuntu\.com\/ubuntu\/dists\/\S+-security\/InRelease/);
+        expect(r.stderr).toMatch(/\.ubuntu\.com\/ubuntu\/dists\/\S+-security\/InRelease/);
         expect(r.stderr).toMatch(/\/dists\/\S+-updates\/InRelease/);
         const patchedRef = `${reg.host}/${repo}:1.0-patched`;
         const baseLayers = await layersOf(pushed.ref);
@@ -338,6 +335,28 @@ describe("multiarch-bookworm (index: linux/amd64 + linux/arm64/v8)", () => {
     15 * 60_000,
   );
 
+  it("--suites updates,release plans arm64 without the security archive (dry run)", async () => {
+    const img = await ensureImage("multiarch-bookworm");
+    const r = await patch(
+      img.ociRef,
+      "--all",
+      "--dry-run",
+      "--platform",
+      "linux/arm64",
+      "--suites",
+      "updates,release",
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/Get http:\/\/\S+\/dists\/bookworm-updates\/InRelease/);
+    expect(r.stderr).not.toContain("bookworm-security");
+    const res = JSON.parse(r.stdout) as PatchJson;
+    expect(res.status).toBe("dry-run");
+    expect(res.platforms.map((p) => p.platform)).toEqual(["linux/arm64/v8"]);
+    const bad = await patch(img.ociRef, "--all", "--dry-run", "--suites", "backports");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--suites: unknown suite kind "backports"/);
+  });
+
   it("--platform linux/s390x: one-line PLATFORM_NOT_FOUND error, exit 1, nothing pushed", async () => {
     const { repo, pushed } = await pushTestImage("multiarch-bookworm");
     const puts = manifestPuts(repo);
@@ -354,4 +373,72 @@ describe("multiarch-bookworm (index: linux/amd64 + linux/arm64/v8)", () => {
     expect(blobUploads(repo)).toBe(uploads);
     await expect(rawManifest(`${reg.host}/${repo}:1.0-patched`)).rejects.toThrow();
   });
+});
+
+describe("a planned .deb the mirror answers 404 for (debian-bookworm)", () => {
+  it(
+    "fails with one line per package and pushes nothing; --ignore-errors skips its source group and reports it",
+    async () => {
+      const { repo, pushed } = await pushTestImage("debian-bookworm");
+      // the real mirror behind a loopback front that has "lost" libapt-pkg6.0's new .deb
+      const proxy = await startMirrorProxy(
+        "http://deb.debian.org",
+        (path) => path.includes("/pool/") && path.includes("/libapt-pkg6.0_"),
+      );
+      try {
+        // a fresh ocipatch cache: a .deb verified by an earlier run would never be asked for
+        const cacheEnv = { OCIPATCH_CACHE_DIR: makeTempDir("kinds-404-cache") };
+        work.push(cacheEnv.OCIPATCH_CACHE_DIR);
+        const mirrors = [
+          "--mirror",
+          `${proxy.url}/debian`,
+          "--security-mirror",
+          `${proxy.url}/debian-security`,
+        ];
+        const puts = manifestPuts(repo);
+        const failed = await patchWithEnv(cacheEnv, pushed.ref, "--all", ...mirrors);
+        expect(failed.code).toBe(1);
+        const errors = failed.stderr.split("\n").filter((l) => l.includes("[error]"));
+        expect(errors).toHaveLength(1);
+        expect(errors[0]).toMatch(
+          /libapt-pkg6\.0 \S+: .*libapt-pkg6\.0_\S+\.deb is no longer on the mirror \(HTTP 404\)/,
+        );
+        expect(errors[0]).toContain("--ignore-errors");
+        expect(manifestPuts(repo)).toBe(puts);
+        expect(proxy.refused.length).toBeGreaterThan(0);
+
+        const r = await patchWithEnv(cacheEnv, pushed.ref, "--all", "--ignore-errors", ...mirrors);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stderr).toMatch(/\[warning\] .*libapt-pkg6\.0 .*HTTP 404.*skipped with its source package/);
+        const res = JSON.parse(r.stdout) as PatchJson;
+        expect(res.status).toBe("patched");
+        const p = res.platforms[0]!;
+        // apt is built from the same source: both stay, each reported with its reason
+        const unresolved = Object.fromEntries(p.unresolved.map((u) => [u.package, u.reason]));
+        expect(unresolved["libapt-pkg6.0"]).toMatch(/is not on the mirror \(HTTP 404\)/);
+        expect(unresolved["apt"]).toMatch(/is not on the mirror \(HTTP 404\)/);
+        const names = p.packages.map((x) => x.name);
+        expect(names).not.toContain("apt");
+        expect(names).not.toContain("libapt-pkg6.0");
+        expect(names.length).toBeGreaterThan(0);
+
+        const dir = makeTempDir("kinds-404");
+        work.push(dir);
+        const { rootfs: orig } = await unpackImage(`docker://${pushed.ref}`, join(dir, "orig"));
+        const { rootfs } = await unpackImage(
+          `docker://${reg.host}/${repo}:1.0-patched`,
+          join(dir, "patched"),
+        );
+        const installed = await dpkgList(rootfs);
+        const before = await dpkgList(orig);
+        expect(installed.get("apt")).toBe(before.get("apt"));
+        expect(installed.get("libapt-pkg6.0")).toBe(before.get("libapt-pkg6.0"));
+        expectPlanned(installed, p.packages);
+        assertDpkgHealthy(await dpkgChecks(rootfs, { apt: false }), "debian-bookworm patched without apt");
+      } finally {
+        await proxy.close();
+      }
+    },
+    15 * 60_000,
+  );
 });
