@@ -242,7 +242,12 @@ async function debMembers(pkg: string, version: string): Promise<string[]> {
     const path = join(dir, f);
     const members = (await run("ar", ["t", path])).stdout.split("\n").filter(Boolean);
     if (!members.some((m) => m.endsWith(".zst"))) continue;
-    const id = (await run("dpkg-deb", ["--showformat=${Package} ${Version}", "-W", path])).stdout.trim();
+    const fields = await run("dpkg-deb", ["--field", path, "Package", "Version"]);
+    const id = fields.stdout
+      .split("\n")
+      .map((l) => l.replace(/^\w+: /, ""))
+      .filter(Boolean)
+      .join(" ");
     if (id === `${pkg} ${version}`) return members;
   }
   throw new Error(`no cached .deb with zstd members for ${pkg} ${version}`);
