@@ -94,6 +94,29 @@ const ALIASES = new Set(["stable", "oldstable", "oldoldstable", "testing", "unst
 /** The suites ocipatch plans from: the release itself, its security and its updates suites. */
 export const PLANNED_KINDS: readonly SuiteKind[] = ["release", "security", "updates"];
 
+/** `security,updates` (as given to `--suites`) → suite kinds; a USAGE error for anything else. */
+export function parseSuiteKinds(text: string): SuiteKind[] {
+  const parts = text
+    .split(",")
+    .map((x) => x.trim().toLowerCase())
+    .filter((x) => x !== "");
+  if (parts.length === 0) {
+    throw new OcipatchError("USAGE", `--suites needs one or more of ${PLANNED_KINDS.join(", ")}`);
+  }
+  const out: SuiteKind[] = [];
+  for (const p of parts) {
+    const kind = PLANNED_KINDS.find((k) => k === p);
+    if (!kind) {
+      throw new OcipatchError(
+        "USAGE",
+        `--suites: unknown suite kind "${p}" (expected ${PLANNED_KINDS.join(", ")})`,
+      );
+    }
+    if (!out.includes(kind)) out.push(kind);
+  }
+  return out;
+}
+
 /** Which Debian/Ubuntu release does the image run? */
 export function releaseOf(os: DeriveOptions["os"]): ReleaseId {
   const ids = [os.id, ...os.idLike].map((x) => x.toLowerCase());

@@ -31,11 +31,19 @@ export interface DownloadOptions {
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal | undefined;
   readonly progress?: ProgressListener | undefined;
+  /**
+   * `fail` (default): a .deb the mirror answers 404/410 for fails the whole download
+   * (DebVanished). `collect`: the others are still downloaded and the missing ones are
+   * returned in `vanished` (their `files` entry is undefined).
+   */
+  readonly onVanished?: "fail" | "collect";
 }
 
 export interface DownloadResult {
-  /** Local verified file per download, same order as the input. */
-  readonly files: readonly string[];
+  /** Local verified file per download, same order as the input (undefined: vanished). */
+  readonly files: ReadonlyArray<string | undefined>;
+  /** With onVanished `collect`: the downloads the mirror no longer has (HTTP 404/410). */
+  readonly vanished: readonly DebVanished[];
   readonly bytesDownloaded: number;
   readonly fromCache: number;
 }
@@ -80,7 +88,8 @@ export async function downloadDebs(
   opts: DownloadOptions,
 ): Promise<DownloadResult> {
   await mkdir(opts.cacheDir, { recursive: true });
-  const files: string[] = new Array(items.length);
+  const files: Array<string | undefined> = new Array(items.length);
+  const vanished: DebVanished[] = [];
   let bytes = 0;
   let fromCache = 0;
   const total = items.reduce((n, i) => n + i.size, 0);
@@ -104,15 +113,22 @@ export async function downloadDebs(
       }
       await rm(file, { force: true });
       opts.progress?.blobStart?.({ ...desc, mediaType: "application/vnd.debian.binary-package" }, "download");
-      bytes += await fetchVerified(item, file, { ...opts, signal }, (done) =>
-        opts.progress?.blobProgress?.(desc, done),
-      );
+      try {
+        bytes += await fetchVerified(item, file, { ...opts, signal }, (done) =>
+          opts.progress?.blobProgress?.(desc, done),
+        );
+      } catch (e) {
+        if (!(e instanceof DebVanished) || opts.onVanished !== "collect") throw e;
+        vanished.push(e);
+        return;
+      }
       opts.progress?.blobDone?.(desc, "download");
       files[i] = file;
     },
     opts.signal,
   );
-  return { files, bytesDownloaded: bytes, fromCache };
+  vanished.sort((a, b) => items.indexOf(a.item) - items.indexOf(b.item));
+  return { files, vanished, bytesDownloaded: bytes, fromCache };
 }
 
 async function fetchVerified(

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { debianArchitecture } from "../apt/architecture.js";
 import type { AptConfig } from "../apt/config.js";
+import type { SuiteKind } from "../apt/packages.js";
 import { isOcipatchError, OcipatchError } from "../errors.js";
 import { withCachedLayers } from "../image/cached-layer.js";
 import type { Image, ImageIndex, ImageOrIndex, Layer } from "../image/image.js";
@@ -26,7 +27,8 @@ import { VERSION } from "../version.js";
 import type { VulnDatabase } from "../vulndb/index.js";
 import { APT_CAPTURE_PATTERNS, readAptFiles } from "./apt-files.js";
 import { type BuildPatchLayerResult, buildPatchLayer, type DebToInstall } from "./build/index.js";
-import { type DebDownload, DebVanished, downloadDebs } from "./download.js";
+import { type DebDownload, downloadDebs } from "./download.js";
+import { dropUnavailable } from "./drop-unavailable.js";
 
 /** Config labels ocipatch writes on a patched image. */
 export const PATCH_LABELS = {
@@ -55,6 +57,8 @@ export interface PatchRequest {
    */
   readonly platforms?: readonly Platform[] | undefined;
   readonly mode: PlanMode;
+  /** Plan only from these kinds of suites (default: release, security and updates). */
+  readonly suites?: readonly SuiteKind[] | undefined;
   readonly dryRun?: boolean | undefined;
   readonly ignoreErrors?: boolean | undefined;
   readonly compression?: Compression | undefined;
@@ -375,41 +379,54 @@ async function patchPlatform(
     }
     if (req.dryRun) return { result: { ...base, status: "planned" }, image: undefined };
 
-    // download
-    const downloads: DebDownload[] = [
-      ...plan.plan.updates.map((u) => ({
+    // download; with --ignore-errors a .deb the mirror no longer has drops its source group
+    let planned = plan.plan;
+    const toDownload = (pl: Plan): DebDownload[] =>
+      [...pl.updates, ...pl.newPackages].map((u) => ({
         package: u.package,
         architecture: u.architecture,
         version: u.targetVersion,
         url: u.url,
         sha256: u.sha256,
         size: u.size,
-      })),
-      ...plan.plan.newPackages.map((n) => ({
-        package: n.package,
-        architecture: n.architecture,
-        version: n.targetVersion,
-        url: n.url,
-        sha256: n.sha256,
-        size: n.size,
-      })),
-    ];
+      }));
+    let downloads = toDownload(planned);
     log.info(`${platform}: downloading ${downloads.length} packages...`);
-    const got = await downloadDebs(downloads, {
+    const dl = await downloadDebs(downloads, {
       cacheDir: req.debCacheDir,
       concurrency: req.downloadConcurrency,
       signal,
       progress: req.progress,
-    }).catch((e: unknown) => {
-      if (e instanceof DebVanished) {
+      onVanished: "collect",
+    });
+    let files = dl.files;
+    if (dl.vanished.length > 0) {
+      const what = dl.vanished.map((v) => v.message);
+      if (!req.ignoreErrors) {
         throw new OcipatchError(
           "NOT_FOUND",
-          `${e.message}; the mirror changed while planning — run again to re-plan against the new indices`,
-          { cause: e },
+          `${platform}: ${what.join("; ")} — run again to re-plan against the mirror's new indices, or use --ignore-errors (or --suites) to patch without ${dl.vanished.length === 1 ? "it" : "them"}`,
+          { cause: dl.vanished[0] },
         );
       }
-      throw e;
-    });
+      for (const w of what) log.warning(`${platform}: ${w}: skipped with its source package`);
+      planned = dropUnavailable(
+        planned,
+        dl.vanished.map((v) => ({
+          package: v.item.package,
+          architecture: v.item.architecture,
+          reason: `${v.item.version} is not on the mirror (HTTP 404)`,
+        })),
+      );
+      const fileOf = new Map(downloads.map((d, i) => [`${d.package}:${d.architecture}`, files[i]]));
+      downloads = toDownload(planned);
+      files = downloads.map((d) => fileOf.get(`${d.package}:${d.architecture}`));
+      if (downloads.length === 0) {
+        log.info(`${platform}: nothing left to patch`);
+        return { result: { ...base, plan: planned, status: "up-to-date" }, image: undefined };
+      }
+    }
+    const got = { ...dl, files };
 
     const installedByKey = new Map(inventory.packages.map((p) => [`${p.name}:${p.architecture}`, p]));
     const debs: DebToInstall[] = downloads.map((d, i) => ({
@@ -476,6 +493,7 @@ async function patchPlatform(
     return {
       result: {
         ...base,
+        plan: planned,
         status: "patched",
         built,
         patchedDigest: patchedImage.digest,
@@ -500,6 +518,7 @@ async function makePlan(
       architecture: debianArchitecture(config.architecture, config.variant),
       aptFiles,
       mode: req.mode,
+      ...(req.suites ? { suites: req.suites } : {}),
       targets,
       ignoreErrors: req.ignoreErrors ?? false,
       ...(req.apt?.config ? { config: req.apt.config } : {}),

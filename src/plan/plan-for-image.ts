@@ -4,7 +4,7 @@ import type { AptConfig } from "../apt/config.js";
 import { hostKeyringFiles, readHostAptSources } from "../apt/host.js";
 import type { FetchStats } from "../apt/http.js";
 import { type KeyringFiles, keyringFilesFromList, TrustStore } from "../apt/keyring.js";
-import type { PackagesIndex } from "../apt/packages.js";
+import type { PackagesIndex, SuiteKind } from "../apt/packages.js";
 import {
   deriveRepositories,
   type HostAptSources,
@@ -28,12 +28,21 @@ export const APT_FILE_LOCATIONS = {
 } as const;
 
 export interface PlanForImageInput {
-  readonly inventory: Pick<Inventory, "os" | "packages">;
+  /**
+   * With `distroless` true (no dpkg/apt in the image), dependencies the image already lacked are
+   * left unmet rather than installed (see PlanInput.keepUnmetDependencies).
+   */
+  readonly inventory: Pick<Inventory, "os" | "packages"> & { readonly distroless?: boolean };
   /** The image's Debian architecture (see debianArchitecture() for the image config's). */
   readonly architecture: string;
   /** The image's apt sources and keyring files (contents), see APT_FILE_LOCATIONS. */
   readonly aptFiles: { readonly sources: readonly SourceFile[]; readonly keyrings: readonly SourceFile[] };
   readonly mode: PlanMode;
+  /**
+   * Plan only from these kinds of suites (default all of PLANNED_KINDS: release, security,
+   * updates), e.g. `["updates", "release"]` when the security archive is unreachable.
+   */
+  readonly suites?: readonly SuiteKind[];
   readonly targets?: readonly UpgradeTarget[];
   readonly holds?: readonly string[];
   readonly ignoreErrors?: boolean;
@@ -88,6 +97,15 @@ export async function planForImage(input: PlanForImageInput): Promise<PlanForIma
     mirrors: input.config?.mirrors,
   });
   warnings.push(...derived.warnings);
+  const repositories = input.suites
+    ? derived.repositories.filter((r) => input.suites!.includes(r.kind))
+    : derived.repositories;
+  if (repositories.length === 0) {
+    throw new OcipatchError(
+      "USAGE",
+      `none of the image's ${derived.release.codename} suites is of kind ${input.suites!.join(", ")}`,
+    );
+  }
 
   const extra: SourceFile[] = [];
   for (const path of input.config?.keyrings ?? []) {
@@ -142,10 +160,9 @@ export async function planForImage(input: PlanForImageInput): Promise<PlanForIma
 
   const isRelease = (r: Repository): boolean => r.kind === "release";
   const lazy =
-    (input.releaseIndex ?? "when-needed") === "when-needed" &&
-    derived.repositories.some((r) => !isRelease(r));
-  const first = lazy ? derived.repositories.filter((r) => !isRelease(r)) : derived.repositories;
-  const rest = lazy ? derived.repositories.filter(isRelease) : [];
+    (input.releaseIndex ?? "when-needed") === "when-needed" && repositories.some((r) => !isRelease(r));
+  const first = lazy ? repositories.filter((r) => !isRelease(r)) : repositories;
+  const rest = lazy ? repositories.filter(isRelease) : [];
   const indices = await loadIndices(first);
   let releaseIndexLoaded = !lazy;
 
@@ -158,6 +175,7 @@ export async function planForImage(input: PlanForImageInput): Promise<PlanForIma
       ...(input.targets ? { targets: input.targets } : {}),
       ...(input.holds ? { holds: input.holds } : {}),
       ...(input.ignoreErrors ? { ignoreErrors: true } : {}),
+      ...(input.inventory.distroless ? { keepUnmetDependencies: true } : {}),
     });
 
   let result: Plan;
@@ -174,7 +192,7 @@ export async function planForImage(input: PlanForImageInput): Promise<PlanForIma
   return {
     plan: { ...result, warnings: [...warnings, ...result.warnings] },
     release: derived.release,
-    repositories: derived.repositories,
+    repositories,
     signatures,
     releaseIndexLoaded,
     stats: client.stats,

@@ -27,6 +27,11 @@ export interface PlanInput {
   readonly holds?: readonly string[];
   /** Report unresolvable packages and plan the rest, instead of failing. */
   readonly ignoreErrors?: boolean;
+  /**
+   * Leave dependencies the image already lacked unmet instead of installing new packages for
+   * them (distroless images; see ResolverContext.keepUnmetDependencies and docs/PATCHING.md).
+   */
+  readonly keepUnmetDependencies?: boolean;
 }
 
 export { NeedMoreIndices };
@@ -68,7 +73,12 @@ export function planUpgrades(input: PlanInput): Plan {
       .filter((p) => p.installed!.selection === "hold" || holdNames.has(p.name))
       .map((p) => instanceKey(p.name, p.architecture, native)),
   );
-  const ctx = { native, universe: input.universe, held };
+  const ctx = {
+    native,
+    universe: input.universe,
+    held,
+    keepUnmetDependencies: input.keepUnmetDependencies ?? false,
+  };
   const probe = new Resolution(ctx, installed);
 
   const selection = selectTargets({
@@ -159,6 +169,11 @@ export function planUpgrades(input: PlanInput): Plan {
         `new package ${name} ${to.version} is installed because ${requiredBy.join(", ")} depends on it`,
       );
     }
+  }
+  for (const u of [...res.keptUnmet.values()].sort((a, b) => cmp(a.package, b.package))) {
+    warnings.push(
+      `${u.package} depends on ${u.dependency}, which the image does not have (nor did it before): left unmet, not installed`,
+    );
   }
   for (const h of heldOut) {
     warnings.push(

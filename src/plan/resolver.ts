@@ -47,6 +47,19 @@ export interface ResolverContext {
   readonly universe: PackageUniverse;
   /** Instance keys (`name:arch`) that must not change. */
   readonly held: ReadonlySet<string>;
+  /**
+   * Distroless images ship packages without their dependencies on purpose (no debconf, no
+   * perl...). When true, a dependency of an upgraded package that was already unmet in the
+   * image — the installed version declared it and none of its alternatives is installed — stays
+   * unmet instead of pulling a new package in. New dependencies are still satisfied.
+   */
+  readonly keepUnmetDependencies?: boolean | undefined;
+}
+
+/** A dependency left unmet because the image never had it (keepUnmetDependencies). */
+export interface UnmetDependency {
+  readonly package: string;
+  readonly dependency: string;
 }
 
 /**
@@ -65,6 +78,8 @@ export class Resolution {
   private readonly providersOf = new Map<string, Set<string>>();
   private readonly queue: string[] = [];
   private readonly candidateMemo = new Map<string, PkgVersion | undefined>();
+  /** Dependencies left unmet as they were in the image (keepUnmetDependencies), by depender and group. */
+  readonly keptUnmet = new Map<string, UnmetDependency>();
 
   constructor(
     private readonly ctx: ResolverContext,
@@ -172,6 +187,26 @@ export class Resolution {
     return false;
   }
 
+  /**
+   * With keepUnmetDependencies: was this group already unmet in the image? True when none of its
+   * alternatives (nor a provider of one) is installed and the installed version of the depender
+   * declared a dependency on one of the same names. Such a group is recorded and left alone.
+   */
+  private keepUnmet(g: RelationGroup, key: string, depender: PkgVersion): boolean {
+    if (!this.ctx.keepUnmetDependencies) return false;
+    const old = this.installed.get(key);
+    if (!old) return false;
+    const names = new Set(g.map((r) => r.name));
+    for (const n of names) {
+      if ((this.byName.get(n)?.size ?? 0) > 0 || (this.providersOf.get(n)?.size ?? 0) > 0) return false;
+    }
+    const declared = [...old.preDepends, ...old.depends].some((og) => og.some((r) => names.has(r.name)));
+    if (!declared) return false;
+    const dependency = formatGroup(g);
+    this.keptUnmet.set(`${key} ${dependency}`, { package: this.show(depender), dependency });
+    return true;
+  }
+
   /** Satisfy an unsatisfied dependency group of `depender`, as apt's MarkInstall does. */
   private fixGroup(g: RelationGroup, dependerKey: string, depender: PkgVersion, root: string): void {
     const native = this.ctx.native;
@@ -247,7 +282,7 @@ export class Resolution {
         const root = this.rootOf(key)!;
         const da = effectiveArch(p.architecture, native);
         for (const g of [...p.preDepends, ...p.depends]) {
-          if (!this.groupSatisfied(g, da)) this.fixGroup(g, key, p, root);
+          if (!this.groupSatisfied(g, da) && !this.keepUnmet(g, key, p)) this.fixGroup(g, key, p, root);
         }
       }
       if (!this.checkSelection()) return;
@@ -266,7 +301,7 @@ export class Resolution {
       // a changed package whose dependency a later change broke: satisfy it again
       if (changed) {
         for (const g of [...p.preDepends, ...p.depends]) {
-          if (this.groupSatisfied(g, da)) continue;
+          if (this.groupSatisfied(g, da) || this.keepUnmet(g, key, p)) continue;
           this.fixGroup(g, key, p, this.rootOf(key)!);
           return true;
         }

@@ -6,6 +6,7 @@ import {
   type DeriveOptions,
   debianSecuritySibling,
   deriveRepositories,
+  parseSuiteKinds,
   rewriteUri,
 } from "../repositories.js";
 
@@ -267,5 +268,23 @@ describe("deriveRepositories", () => {
         sources: [],
       }),
     ).toThrow(/neither Debian nor Ubuntu/);
+  });
+});
+
+describe("parseSuiteKinds (--suites)", () => {
+  it("accepts the planned kinds, comma-separated, case-insensitively, without duplicates", () => {
+    expect(parseSuiteKinds("updates, Release,updates")).toEqual(["updates", "release"]);
+    expect(parseSuiteKinds("security")).toEqual(["security"]);
+  });
+  it("rejects unknown kinds and an empty list with a one-line USAGE error", () => {
+    for (const bad of ["backports", "security,proposed", " , "]) {
+      try {
+        parseSuiteKinds(bad);
+        expect.unreachable();
+      } catch (e) {
+        expect(isOcipatchError(e, "USAGE")).toBe(true);
+        expect((e as Error).message).not.toContain("\n");
+      }
+    }
   });
 });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { loadAptConfig } from "../../apt/config.js";
+import { parseSuiteKinds } from "../../apt/repositories.js";
 import { OcipatchError } from "../../errors.js";
 import type { Compression } from "../../image/media-types.js";
 import { parsePlatform } from "../../image/platform.js";
@@ -36,6 +37,7 @@ interface PatchFlags {
   dryRun?: boolean;
   ignoreErrors?: boolean;
   platform?: string;
+  suites?: string;
   insecure?: boolean;
   format: string;
   compression: Compression;
@@ -93,6 +95,10 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
       "--platform <os/arch[/variant]>",
       "patch only these platforms (comma-separated) of a multi-platform image; the others are kept as they are",
     )
+    .option(
+      "--suites <kinds>",
+      "plan only from these kinds of the release's suites, comma-separated: security, updates, release (default all three)",
+    )
     .option("--insecure", "allow registries without valid TLS (and plain HTTP)")
     .option("--format <format>", "summary format: table or json", "table")
     .addOption(
@@ -133,6 +139,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
           .map((x) => x.trim())
           .filter((x) => x !== "")
           .map(parsePlatform);
+  const suites = o.suites === undefined ? undefined : parseSuiteKinds(o.suites);
   const destination = o.dryRun ? undefined : patchDestination(o.image, { tag: o.tag, output: o.output });
   const credentials = credentialsFrom(o.username, o.password);
   if (o.addr !== undefined) out.info("ocipatch needs no BuildKit daemon: --addr is ignored");
@@ -164,6 +171,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
         destination,
         platforms,
         mode: o.all ? "all" : "targets",
+        suites,
         dryRun: o.dryRun,
         ignoreErrors: o.ignoreErrors,
         compression: o.compression,
