@@ -117,7 +117,7 @@ describe("ocipatch scan usage", () => {
     expect(fmt.code).toBe(2);
   });
 
-  it("--image goes through the single integration point (not wired yet in this branch)", async () => {
+  it("--image of an unreachable registry: one line naming it, exit 1", async () => {
     const r = await runCli([
       "scan",
       "--image",
@@ -127,7 +127,7 @@ describe("ocipatch scan usage", () => {
       join(tmp, "none"),
     ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/\[error\] scanning image registry\.invalid\/foo:1 is not wired yet/);
+    expect(r.stderr).toMatch(/^(\[info\].*\n)*\[error\] [^\n]*registry\.invalid[^\n]*\n$/);
   });
 });
 
