@@ -1,38 +1,129 @@
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
-import { writeFileAtomic } from "../util/fs.js";
-import type { PatchResult } from "./patch-image.js";
-import { displayLocation, patchResultJson, scanJson } from "./summary.js";
+import { OcipatchError } from "../errors.js";
+import { parseReference, type Reference, withDigest } from "../reference/index.js";
+import {
+  buildOpenVex,
+  buildPatchReport,
+  formatOpenVex,
+  OPENVEX_MEDIA_TYPE,
+  type OpenVexDocument,
+  reportBaseName,
+  writeReports,
+} from "../report/index.js";
+import { parseImageLocation } from "../transport/parse.js";
+import type { RegistryOptions } from "../transport/registry/options.js";
+import { attachArtifact } from "../transport/registry/referrers.js";
+import type { Digest } from "../util/digest.js";
+import type { PatchResult, PlatformResult } from "./patch-image.js";
 
-/** File name stem for an image location: `nginx_1.22` from `docker.io/library/nginx:1.22`. */
+/** The registry reference of a location, if it is one. */
+function dockerRef(location: string | undefined): Reference | undefined {
+  if (location === undefined) return undefined;
+  const loc = parseImageLocation(location);
+  return loc.transport === "docker" ? loc.ref : undefined;
+}
+
+/** File name stem for any location (kubescape's naming for registry references). */
 export function reportStem(location: string): string {
-  const s = displayLocation(location)
+  const ref = dockerRef(location);
+  if (ref) return reportBaseName(ref);
+  const s = location
     .replace(/^(oci|docker-archive):/, "")
-    .replace(/^docker\.io\/(library\/)?/, "")
-    .replace(/@sha256:[0-9a-f]{12}[0-9a-f]*/, "")
-    .replace(/[^A-Za-z0-9._-]+/g, "_")
-    .replace(/^_+|_+$/g, "");
+    .replace(/[^A-Za-z0-9._:-]+/g, "-")
+    .replace(/^-+|-+$/g, "");
   return s || "image";
 }
 
-/** `-r/--report`: the before/after scans and the patch summary, written atomically. */
+function vexFor(result: PatchResult, p: PlatformResult, many: boolean): OpenVexDocument | undefined {
+  const ref = dockerRef(result.destination) ?? dockerRef(result.source);
+  const digest = (result.platforms.length > 1 ? result.written?.digest : p.patchedDigest) as
+    | Digest
+    | undefined;
+  if (!ref || !p.after || !digest) return undefined;
+  return buildOpenVex({
+    before: p.before,
+    after: p.after,
+    imageRef: ref,
+    patchedDigest: digest,
+    arch: many ? undefined : p.platform.split("/")[1],
+    upgraded: (p.built?.packages ?? []).map((x) => ({
+      package: x.package,
+      architecture: x.architecture,
+      toVersion: x.toVersion,
+    })),
+  });
+}
+
+/**
+ * `-r/--report`: per platform, the before/after scans, the applied plan, the OpenVEX
+ * document, the patch report and a SARIF log, written atomically into `dir`.
+ */
 export async function writePatchReports(dir: string, result: PatchResult): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const stem = reportStem(result.source);
-  const files: string[] = [];
+  const stem = reportStem(result.destination ?? result.source);
   const many = result.platforms.length > 1;
+  const files: string[] = [];
   for (const p of result.platforms) {
-    const plat = many ? `-${p.platform.replace(/\//g, "_")}` : "";
-    for (const side of ["before", "after"] as const) {
-      const text = scanJson(p, side);
-      if (text === undefined) continue;
-      const f = join(dir, `${stem}${plat}-${side}.json`);
-      await writeFileAtomic(f, text);
-      files.push(f);
-    }
+    const name = many ? `${stem}-${p.platform.replaceAll("/", "_")}` : stem;
+    const report = buildPatchReport({
+      before: p.before,
+      after: p.after,
+      image: { reference: result.source, digest: p.sourceDigest },
+      patchedImage:
+        result.destination && p.patchedDigest
+          ? { reference: result.destination, digest: p.patchedDigest }
+          : undefined,
+      platform: p.platform,
+      packages: p.built?.packages ?? [],
+      keptConffiles: p.built?.keptConffiles,
+      maintainerScripts: p.built?.scriptReports,
+      warnings: [...p.plan.warnings, ...(p.built?.warnings ?? [])],
+      dryRun: result.status === "dry-run",
+    });
+    const written = await writeReports(dir, {
+      name,
+      before: p.before,
+      after: p.after,
+      plan: p.plan,
+      vex: vexFor(result, p, many),
+      report,
+      sarif: true,
+    });
+    files.push(...written.map((w) => w.path));
   }
-  const f = join(dir, `${stem}-patch-report.json`);
-  await writeFileAtomic(f, `${JSON.stringify(patchResultJson(result), null, 2)}\n`);
-  files.push(f);
   return files;
+}
+
+/**
+ * Attach the OpenVEX document of a registry push to the patched image as an OCI referrer
+ * (the referrers API when the registry has one, else the referrers tag schema).
+ * Returns the artifact's digest, or undefined when nothing was fixed or nothing was pushed.
+ */
+export async function attachVex(result: PatchResult, opts: RegistryOptions): Promise<string | undefined> {
+  const ref = dockerRef(result.destination);
+  const top = result.written?.digest;
+  if (!ref || !top || result.status !== "patched") return undefined;
+  const many = result.platforms.length > 1;
+  const docs = result.platforms.map((p) => vexFor(result, p, many)).filter((d) => d !== undefined);
+  if (docs.length === 0) return undefined;
+  // one document for the pushed manifest (for an index: the statements of every platform)
+  const doc: OpenVexDocument =
+    docs.length === 1 ? docs[0]! : { ...docs[0]!, statements: docs.flatMap((d) => d.statements) };
+  const blob = Buffer.from(formatOpenVex(doc));
+  try {
+    const r = await attachArtifact(
+      withDigest(parseReference(`${ref.registry}/${ref.repository}`), top),
+      {
+        artifactType: OPENVEX_MEDIA_TYPE,
+        blob,
+        mediaType: OPENVEX_MEDIA_TYPE,
+        annotations: { "org.opencontainers.image.created": new Date().toISOString() },
+        blobAnnotations: { "org.opencontainers.image.title": "vex.json" },
+      },
+      opts,
+    );
+    return r.descriptor.digest;
+  } catch (e) {
+    throw new OcipatchError("REGISTRY", `attaching the VEX document to ${top}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
 }

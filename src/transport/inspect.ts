@@ -3,12 +3,14 @@
  * platforms of an index, and for one image its layers and a summary of its config.
  * Reads manifests and the config only, never a layer.
  */
+
 import type { Image, ImageOrIndex } from "../image/image.js";
 import type { ConfigFile, Platform } from "../image/manifest.js";
 import { formatPlatform, hostPlatform, platformMatches } from "../image/platform.js";
 import { platformChildren, selectImage } from "../image/select.js";
 import { openLocation, type TransportOptions } from "./index.js";
 import { formatImageLocation, type ImageLocation, parseImageLocation } from "./parse.js";
+import { listReferrers } from "./registry/referrers.js";
 
 export interface InspectOptions extends TransportOptions {
   /** For an index: which image to describe (default: this host's platform, else the first one). */
@@ -19,6 +21,14 @@ export interface LayerSummary {
   readonly digest: string;
   readonly size: number;
   readonly mediaType: string;
+}
+
+export interface ReferrerEntry {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly artifactType: string | undefined;
+  readonly size: number;
+  readonly annotations?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface PlatformEntry {
@@ -68,8 +78,8 @@ export interface ImageInspection {
   readonly platforms?: readonly PlatformEntry[] | undefined;
   /** The image described: the location itself, or the chosen platform of an index. */
   readonly image: ImageSummary;
-  /** Manifests that refer to this one (OCI referrers API); filled in by a later extension. */
-  readonly referrers?: readonly PlatformEntry[] | undefined;
+  /** Artifacts that refer to this manifest (OCI referrers API or tag schema; registries only). */
+  readonly referrers?: readonly ReferrerEntry[] | undefined;
 }
 
 export interface InspectedImage {
@@ -156,6 +166,25 @@ export async function inspectImageDetails(
       : {}),
     image: await summarizeImage(image, opts.signal),
   };
+  if (loc.transport === "docker") {
+    const found = await listReferrers(loc.ref, top.digest, opts);
+    if (found.referrers.length > 0) {
+      return {
+        inspection: {
+          ...inspection,
+          referrers: found.referrers.map((d) => ({
+            digest: d.digest,
+            mediaType: d.mediaType,
+            artifactType: d.artifactType,
+            size: d.size,
+            ...(d.annotations && Object.keys(d.annotations).length > 0 ? { annotations: d.annotations } : {}),
+          })),
+        },
+        top,
+        image,
+      };
+    }
+  }
   return { inspection, top, image };
 }
 

@@ -4,7 +4,7 @@
  * tampered or vanished .deb on the mirror, bad credentials. Real registry, real mirror
  * (through a local proxy for the fault cases), skopeo/umoci as oracles.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
@@ -82,6 +82,52 @@ describe("ocipatch patch (CLI behaviour)", () => {
     expect(first.stdout).toMatch(
       /Vulnerability summary:\nImage: .*nginx.*:1\n {2}\* Total CVE's {2}: \d+\n {2}\* Fixable CVE's: \d+\n\nImage: .*:1-patched\n {2}\* Total CVE's {2}: \d+\n {2}\* Fixable CVE's: 0\n/,
     );
+  }, 600_000);
+
+  it("-r writes the reports and attaches the VEX to the pushed image; inspect shows the referrer", async () => {
+    const dir = temp("patch-reports");
+    const r = await runCli([
+      "patch",
+      "-i",
+      bullseye.ref,
+      "-t",
+      "reported",
+      "-r",
+      "--report-dir",
+      dir,
+      "--db-dir",
+      dbDir,
+      "--skip-db-update",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const names = readdirSync(dir).sort();
+    const stem = `${anon.host}-${bullseye.ref.split("/").slice(1).join("-").replace(/:1$/, "")}:reported`;
+    for (const suffix of [
+      "-after.json",
+      "-before.json",
+      "-plan.json",
+      "-report.json",
+      "-vex.json",
+      ".sarif",
+    ]) {
+      expect(names).toContain(`${stem}${suffix}`);
+    }
+    const vex = JSON.parse(readFileSync(join(dir, `${stem}-vex.json`), "utf8")) as {
+      "@context": string;
+      statements: Array<{ status: string; products: Array<{ "@id": string }> }>;
+    };
+    expect(vex["@context"]).toBe("https://openvex.dev/ns/v0.2.0");
+    expect(vex.statements.length).toBeGreaterThan(0);
+    const patched = await skopeoLayers(`docker://${bullseye.ref.replace(/:1$/, ":reported")}`);
+    for (const st of vex.statements) {
+      expect(st.status).toBe("fixed");
+      expect(st.products[0]!["@id"]).toContain(`@${patched.digest}`);
+    }
+    expect(r.stderr).toContain("as a referrer");
+    const ins = await runCli(["inspect", bullseye.ref.replace(/:1$/, ":reported"), "--format", "json"]);
+    expect(ins.code, ins.stderr).toBe(0);
+    const j = JSON.parse(ins.stdout) as { referrers?: Array<{ artifactType?: string }> };
+    expect(j.referrers?.map((x) => x.artifactType)).toEqual(["application/openvex+json"]);
   }, 600_000);
 
   it("--output oci:DIR:TAG writes a layout umoci unpacks, with the planned versions", async () => {

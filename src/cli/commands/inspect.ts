@@ -90,6 +90,11 @@ export function formatInspection(r: ImageInspection): string {
     row("Image", `${img.digest} (${c.platform})`);
     row("Image type", img.mediaType);
   }
+  if (r.referrers) {
+    row("Referrers", r.referrers.length);
+    for (const ref of r.referrers)
+      lines.push(`  ${ref.artifactType ?? ref.mediaType}  ${ref.digest}  ${humanBytes(ref.size)}`);
+  }
   row("Platform", c.platform);
   row("Created", c.created ?? "(unknown)");
   if (c.author) row("Author", c.author);

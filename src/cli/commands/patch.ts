@@ -10,7 +10,7 @@ import { parsePlatform } from "../../image/platform.js";
 import { patchDestination } from "../../patch/destination.js";
 import { type PatchResult, patchImage } from "../../patch/patch-image.js";
 import { formatPatchSummary, patchResultJson } from "../../patch/summary.js";
-import { writePatchReports } from "../../patch/write-reports.js";
+import { attachVex, writePatchReports } from "../../patch/write-reports.js";
 import { credentialsFrom } from "../../scan/image.js";
 import { importReport } from "../../scan/index.js";
 import { formatDuration, parseDuration } from "../../util/duration.js";
@@ -210,6 +210,8 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
   if (o.report && result.status !== "dry-run") {
     const files = await writePatchReports(o.reportDir, result);
     for (const f of files) out.info(`Report written to ${f}`);
+    const vex = await attachVex(result, { credentials, insecure: o.insecure, env: ctx.env });
+    if (vex) out.info(`Attached the OpenVEX document to the patched image as a referrer (${vex})`);
   }
   out.info("Preparing results ...");
   if (o.format === "json") out.result(JSON.stringify(patchResultJson(result), null, 2));

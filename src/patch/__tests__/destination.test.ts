@@ -38,9 +38,9 @@ describe("patchDestination", () => {
 
 describe("reportStem", () => {
   it.each([
-    ["docker.io/library/nginx:1.22", "nginx_1.22"],
-    ["localhost:5000/team/app:v1", "localhost_5000_team_app_v1"],
-    ["oci:/tmp/layout:v1", "tmp_layout_v1"],
+    ["docker.io/library/nginx:1.22", "docker.io-library-nginx:1.22"],
+    ["localhost:5000/team/app:v1", "localhost:5000-team-app:v1"],
+    ["oci:/tmp/layout:v1", "tmp-layout:v1"],
   ])("%s -> %s", (loc, stem) => {
     expect(reportStem(loc)).toBe(stem);
   });
