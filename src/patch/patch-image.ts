@@ -354,6 +354,7 @@ async function patchPlatform(
   const { fs, inventory, config, platform, previous, before } = st;
   const image = st.job.image;
   {
+    if (req.report) checkReportMatches(req.report, inventory, platform);
     const targets = targetsFromScan(req.report ?? st.baseScan ?? before);
     const plan = await makePlan(fs, inventory, config, targets, req);
     const indexBytes = plan.stats.bytesDownloaded;
@@ -532,5 +533,36 @@ async function makePlan(
   } catch (e) {
     if (isOcipatchError(e)) throw e;
     throw new OcipatchError("RESOLVE", `planning failed: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** A `--vuln-report` must be about this image's OS release and architecture. */
+export function checkReportMatches(report: ScanResult, inventory: Inventory, platform: string): void {
+  const where = report.target.report?.path ?? "the vulnerability report";
+  const ros = report.os;
+  if (ros) {
+    const id = ros.id.toLowerCase();
+    const sameId = id === inventory.os.id || inventory.os.idLike.includes(id);
+    const major = (v: string | undefined) => v?.split(".")[0];
+    const sameVersion =
+      ros.versionId === undefined ||
+      inventory.os.versionId === undefined ||
+      (inventory.os.id === "ubuntu"
+        ? ros.versionId === inventory.os.versionId
+        : major(ros.versionId) === major(inventory.os.versionId));
+    if (!sameId || !sameVersion) {
+      throw new OcipatchError(
+        "USAGE",
+        `${where} is about ${ros.id} ${ros.versionId ?? ""}`.trimEnd() +
+          `, but the image is ${inventory.os.id} ${inventory.os.versionId ?? ""}`.trimEnd(),
+      );
+    }
+  }
+  const rplat = report.target.platform;
+  if (rplat) {
+    const arch = (p: string) => p.split("/")[1];
+    if (arch(rplat) !== undefined && arch(rplat) !== arch(platform)) {
+      throw new OcipatchError("USAGE", `${where} is for ${rplat}, but the image is ${platform}`);
+    }
   }
 }

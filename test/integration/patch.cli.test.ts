@@ -4,7 +4,7 @@
  * tampered or vanished .deb on the mirror, bad credentials. Real registry, real mirror
  * (through a local proxy for the fault cases), skopeo/umoci as oracles.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
@@ -128,6 +128,67 @@ describe("ocipatch patch (CLI behaviour)", () => {
     expect(ins.code, ins.stderr).toBe(0);
     const j = JSON.parse(ins.stdout) as { referrers?: Array<{ artifactType?: string }> };
     expect(j.referrers?.map((x) => x.artifactType)).toEqual(["application/openvex+json"]);
+  }, 600_000);
+
+  it("--vuln-report: a copa v1alpha1 manifest drives the patch; a report for another release is refused", async () => {
+    const dir = temp("patch-vulnreport");
+    const manifest = {
+      apiVersion: "v1alpha1",
+      metadata: { os: { type: "debian", version: "11" }, config: { arch: "amd64" } },
+      updates: [
+        {
+          name: "openssl",
+          installedVersion: "1.1.1w-0+deb11u1",
+          fixedVersion: "1.1.1w-0+deb11u2",
+          vulnerabilityID: "CVE-2024-5535",
+        },
+      ],
+    };
+    const file = join(dir, "copa.json");
+    writeFileSync(file, JSON.stringify(manifest));
+    const r = await runCli([
+      "patch",
+      "-i",
+      bullseye.ref,
+      "--vuln-report",
+      file,
+      "--dry-run",
+      "--format",
+      "json",
+      "--db-dir",
+      dbDir,
+      "--skip-db-update",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout) as { platforms: Array<{ packages: Array<{ name: string }> }> };
+    const names = res.platforms[0]!.packages.map((p) => p.name).sort();
+    expect(names).toContain("openssl");
+    expect(names).toContain("libssl1.1");
+    expect(names).not.toContain("curl");
+
+    const other = join(dir, "buster.json");
+    writeFileSync(
+      other,
+      JSON.stringify({
+        ...manifest,
+        metadata: { ...manifest.metadata, os: { type: "debian", version: "10" } },
+      }),
+    );
+    const bad = await runCli([
+      "patch",
+      "-i",
+      bullseye.ref,
+      "--vuln-report",
+      other,
+      "--dry-run",
+      "--db-dir",
+      dbDir,
+      "--skip-db-update",
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.split("\n").filter((l) => l.startsWith("[error]"))).toEqual([
+      expect.stringMatching(/is about debian 10, but the image is debian 11/),
+    ]);
   }, 600_000);
 
   it("--output oci:DIR:TAG writes a layout umoci unpacks, with the planned versions", async () => {
