@@ -1,9 +1,9 @@
-import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { OcipatchError, oneLine } from "../errors.js";
+import { isOcipatchError, OcipatchError, oneLine } from "../errors.js";
+import { readRegularFile } from "../util/regular-file.js";
 import type { MirrorConfig } from "./repositories.js";
 
 /**
@@ -29,6 +29,9 @@ const AptConfigSchema = z
   .strict();
 
 const ConfigFileSchema = z.object({ apt: AptConfigSchema.optional() }).passthrough();
+
+/** Largest config file read. */
+const CONFIG_MAX_BYTES = 1024 * 1024;
 
 export interface AptConfig {
   readonly mirrors: MirrorConfig;
@@ -73,12 +76,13 @@ export async function loadAptConfig(opts: LoadConfigOptions = {}): Promise<AptCo
   let text: string | undefined;
   for (const p of candidates) {
     try {
-      text = await readFile(p, "utf8");
+      text = (await readRegularFile(p, CONFIG_MAX_BYTES, { what: "config file" })).toString("utf8");
       path = p;
       break;
     } catch (e) {
-      if (explicit || (e as NodeJS.ErrnoException).code !== "ENOENT") {
-        throw new OcipatchError("IO", `cannot read config file ${p}: ${(e as Error).message}`, { cause: e });
+      if (explicit || !isOcipatchError(e, "NOT_FOUND")) {
+        if (!isOcipatchError(e, "NOT_FOUND")) throw e;
+        throw new OcipatchError("IO", `cannot read config file ${p}: ${oneLine(e)}`, { cause: e });
       }
     }
   }

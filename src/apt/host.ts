@@ -1,5 +1,7 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { isOcipatchError } from "../errors.js";
+import { readRegularFile } from "../util/regular-file.js";
 import { isDefaultKeyringPath, type KeyringFiles } from "./keyring.js";
 import type { HostAptSources } from "./repositories.js";
 import type { SourceFile } from "./sources.js";
@@ -8,12 +10,18 @@ import type { SourceFile } from "./sources.js";
  * The machine ocipatch runs on: its apt sources and keyrings are the fallback for images
  * that ship none (distroless), used only when the host runs the same distribution.
  * `root` lets tests point at a directory laid out like `/`.
+ * Files are read as bounded regular files (a FIFO or device there is an error, not a hang).
  */
-async function readIf(path: string): Promise<Buffer | undefined> {
+
+/** Largest host apt file read (sources, keyrings, os-release). */
+export const HOST_APT_FILE_MAX_BYTES = 16 * 1024 * 1024;
+
+async function readIf(path: string, what: string): Promise<Buffer | undefined> {
   try {
-    return await readFile(path);
-  } catch {
-    return undefined;
+    return await readRegularFile(path, HOST_APT_FILE_MAX_BYTES, { what: `host ${what}` });
+  } catch (e) {
+    if (isOcipatchError(e, "NOT_FOUND")) return undefined;
+    throw e;
   }
 }
 
@@ -32,17 +40,18 @@ function osReleaseField(text: string, key: string): string | undefined {
 
 export async function readHostAptSources(root = "/"): Promise<HostAptSources | undefined> {
   const osr =
-    (await readIf(join(root, "etc/os-release"))) ?? (await readIf(join(root, "usr/lib/os-release")));
+    (await readIf(join(root, "etc/os-release"), "file")) ??
+    (await readIf(join(root, "usr/lib/os-release"), "file"));
   if (!osr) return undefined;
   const text = osr.toString("utf8");
   const id = osReleaseField(text, "ID");
   if (!id) return undefined;
   const sources: SourceFile[] = [];
-  const main = await readIf(join(root, "etc/apt/sources.list"));
+  const main = await readIf(join(root, "etc/apt/sources.list"), "apt source");
   if (main) sources.push({ path: "/etc/apt/sources.list", content: main });
   for (const f of await list(join(root, "etc/apt/sources.list.d"))) {
     if (!f.endsWith(".list") && !f.endsWith(".sources")) continue;
-    const c = await readIf(join(root, "etc/apt/sources.list.d", f));
+    const c = await readIf(join(root, "etc/apt/sources.list.d", f), "apt source");
     if (c) sources.push({ path: `/etc/apt/sources.list.d/${f}`, content: c });
   }
   return { sources, os: { id, codename: osReleaseField(text, "VERSION_CODENAME") } };
@@ -53,13 +62,13 @@ export function hostKeyringFiles(root = "/"): KeyringFiles {
   return {
     description: "the host",
     async get(path) {
-      return readIf(join(root, path));
+      return readIf(join(root, path), "keyring");
     },
     async defaults() {
       const out: SourceFile[] = [];
       const add = async (p: string): Promise<void> => {
         if (!isDefaultKeyringPath(p)) return;
-        const c = await readIf(join(root, p));
+        const c = await readIf(join(root, p), "keyring");
         if (c) out.push({ path: p, content: c });
       };
       await add("/etc/apt/trusted.gpg");

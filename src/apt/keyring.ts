@@ -1,5 +1,5 @@
 import * as openpgp from "openpgp";
-import { OcipatchError } from "../errors.js";
+import { isOcipatchError, OcipatchError } from "../errors.js";
 import type { SignedBy, SourceFile } from "./sources.js";
 
 /** An OpenPGP public key apt would trust, with where it came from (for messages). */
@@ -58,10 +58,15 @@ export function keyMatches(k: TrustedKey, selector: string): boolean {
   return candidates.some((f) => f === s || (s.length === 16 && f.endsWith(s)));
 }
 
-/** Where keyring files are looked up: the image's files, or the host's filesystem. */
+/**
+ * Where keyring files are looked up: the image's files, or the host's filesystem. A path named
+ * by one side's sources is looked up on that side only (an image's `Signed-By: /etc/shadow` is
+ * the image's /etc/shadow); `get` reads bounded regular files only.
+ */
 export interface KeyringFiles {
   /** For messages: "the image", "the host". */
   readonly description: string;
+  /** The file's bytes; undefined when missing; an error when not a regular file or too large. */
   get(path: string): Promise<Uint8Array | undefined>;
   /** Files apt trusts without Signed-By: trusted.gpg, trusted.gpg.d/*.{gpg,asc}, keyrings/*-archive-keyring.gpg. */
   defaults(): Promise<SourceFile[]>;
@@ -111,7 +116,9 @@ export class TrustStore {
     if (!p) {
       p = files.get(path).then((bytes) => {
         if (bytes === undefined) {
-          throw new OcipatchError("SIGNATURE", `keyring ${path} is missing in ${files.description}`);
+          throw new OcipatchError("SIGNATURE", `keyring ${path} is missing in ${files.description}`, {
+            details: { missing: true, path },
+          });
         }
         return readKeyring(bytes, `${path} (${files.description})`);
       });
@@ -169,10 +176,20 @@ export class TrustStore {
       try {
         k = await this.load(files, path);
       } catch (e) {
-        // an image without keys (distroless) whose sources name a keyring: use the fallback's copy
-        if (!fromFallback && this.fallback && (await this.defaultsOf(this.primary)).length === 0) {
-          k = await this.load(this.fallback, path);
-        } else throw e;
+        // An image without keys (distroless) whose sources name a keyring apt trusts by default
+        // (e.g. /usr/share/keyrings/debian-archive-keyring.gpg): use the host's copy of THAT default
+        // keyring. Any other path the image names is never looked up on the host.
+        const hostCopy =
+          !fromFallback &&
+          this.fallback &&
+          isOcipatchError(e, "SIGNATURE") &&
+          e.details?.["missing"] === true &&
+          isDefaultKeyringPath(path) &&
+          (await this.defaultsOf(this.primary)).length === 0
+            ? (await this.fallback.defaults()).find((f) => f.path === path)
+            : undefined;
+        if (!hostCopy || !this.fallback) throw e;
+        k = await this.load(this.fallback, hostCopy.path);
       }
       keys.push(...k);
     }

@@ -1,4 +1,6 @@
+import { isDefaultKeyringPath, type KeyringFiles } from "../apt/keyring.js";
 import type { SourceFile } from "../apt/sources.js";
+import { isOcipatchError, OcipatchError } from "../errors.js";
 import { APT_FILE_LOCATIONS } from "../plan/plan-for-image.js";
 import type { LayeredFs } from "../rootfs/index.js";
 
@@ -23,11 +25,12 @@ export async function readAptFiles(
           const path = `${dir}/${name}`;
           const e = await fs.stat(path).catch(() => undefined);
           if (e?.type !== "file") continue;
-          out.push({ path, content: await fs.readFile(path) });
+          out.push({ path, content: await fs.readFile(path, { maxBytes: IMAGE_KEYRING_MAX_BYTES }) });
         }
       } else {
         const e = await fs.stat(loc).catch(() => undefined);
-        if (e?.type === "file") out.push({ path: loc, content: await fs.readFile(loc) });
+        if (e?.type === "file")
+          out.push({ path: loc, content: await fs.readFile(loc, { maxBytes: IMAGE_KEYRING_MAX_BYTES }) });
       }
     }
     return out;
@@ -35,5 +38,45 @@ export async function readAptFiles(
   return {
     sources: await read(APT_FILE_LOCATIONS.sources, (n) => SOURCE_FILE.test(n)),
     keyrings: await read(APT_FILE_LOCATIONS.keyrings, () => true),
+  };
+}
+
+/** Largest apt source or keyring file read from an image (they are a few KiB). */
+export const IMAGE_KEYRING_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The image's keyrings for the TrustStore: any path a `Signed-By` names is resolved inside the
+ * image's filesystem view only (its symlinks stay inside the image root), must be a regular file
+ * and at most IMAGE_KEYRING_MAX_BYTES. `defaults` are the already read files apt trusts by default.
+ */
+export function imageKeyringFiles(fs: LayeredFs, keyrings: readonly SourceFile[]): KeyringFiles {
+  const description = "the image";
+  return {
+    description,
+    async get(path) {
+      const st = await fs.stat(path).catch((e: unknown) => {
+        if (isOcipatchError(e, "NOT_FOUND")) return undefined;
+        throw e;
+      });
+      if (st === undefined) return undefined;
+      if (st.type !== "file") {
+        throw new OcipatchError(
+          "SIGNATURE",
+          `keyring ${path} in ${description} is a ${st.type}, not a regular file`,
+          { details: { path } },
+        );
+      }
+      if (st.size > IMAGE_KEYRING_MAX_BYTES) {
+        throw new OcipatchError(
+          "SIGNATURE",
+          `keyring ${path} in ${description} is ${st.size} bytes, more than the ${IMAGE_KEYRING_MAX_BYTES} bytes allowed`,
+          { details: { path } },
+        );
+      }
+      return fs.readFile(path, { maxBytes: IMAGE_KEYRING_MAX_BYTES });
+    },
+    async defaults() {
+      return keyrings.filter((f) => isDefaultKeyringPath(f.path)).sort((a, b) => (a.path < b.path ? -1 : 1));
+    },
   };
 }

@@ -25,7 +25,7 @@ import type { Digest } from "../util/digest.js";
 import type { ProgressListener } from "../util/progress.js";
 import { VERSION } from "../version.js";
 import type { VulnDatabase } from "../vulndb/index.js";
-import { APT_CAPTURE_PATTERNS, readAptFiles } from "./apt-files.js";
+import { APT_CAPTURE_PATTERNS, imageKeyringFiles, readAptFiles } from "./apt-files.js";
 import { type BuildPatchLayerResult, buildPatchLayer, type DebToInstall } from "./build/index.js";
 import { type DebDownload, downloadDebs } from "./download.js";
 import { dropUnavailable } from "./drop-unavailable.js";
@@ -518,6 +518,7 @@ async function makePlan(
       inventory,
       architecture: debianArchitecture(config.architecture, config.variant),
       aptFiles,
+      imageKeyrings: imageKeyringFiles(fs, aptFiles.keyrings),
       mode: req.mode,
       ...(req.suites ? { suites: req.suites } : {}),
       targets,

@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { AptClient, type AptClientOptions, type VerifiedRelease } from "../apt/client.js";
 import type { AptConfig } from "../apt/config.js";
 import { hostKeyringFiles, readHostAptSources } from "../apt/host.js";
@@ -15,6 +14,7 @@ import type { SourceFile } from "../apt/sources.js";
 import { OcipatchError } from "../errors.js";
 import type { Inventory } from "../inventory/types.js";
 import type { ProgressListener } from "../util/progress.js";
+import { readRegularFile } from "../util/regular-file.js";
 import { NeedMoreIndices, planUpgrades } from "./planner.js";
 import type { Plan, PlanMode, UpgradeTarget } from "./types.js";
 import { universeFromIndices } from "./universe.js";
@@ -27,6 +27,9 @@ export const APT_FILE_LOCATIONS = {
   keyrings: ["/etc/apt/trusted.gpg", "/etc/apt/trusted.gpg.d/", "/usr/share/keyrings/", "/etc/apt/keyrings/"],
 } as const;
 
+/** Largest keyring file read from this machine (`--keyring`, config `keyrings`). */
+const KEYRING_MAX_BYTES = 16 * 1024 * 1024;
+
 export interface PlanForImageInput {
   /**
    * With `distroless` true (no dpkg/apt in the image), dependencies the image already lacked are
@@ -37,6 +40,11 @@ export interface PlanForImageInput {
   readonly architecture: string;
   /** The image's apt sources and keyring files (contents), see APT_FILE_LOCATIONS. */
   readonly aptFiles: { readonly sources: readonly SourceFile[]; readonly keyrings: readonly SourceFile[] };
+  /**
+   * The image's keyrings by path, for `Signed-By` paths outside APT_FILE_LOCATIONS (resolved in
+   * the image's filesystem view only; see imageKeyringFiles). Default: `aptFiles.keyrings` only.
+   */
+  readonly imageKeyrings?: KeyringFiles;
   readonly mode: PlanMode;
   /**
    * Plan only from these kinds of suites (default all of PLANNED_KINDS: release, security,
@@ -109,14 +117,11 @@ export async function planForImage(input: PlanForImageInput): Promise<PlanForIma
 
   const extra: SourceFile[] = [];
   for (const path of input.config?.keyrings ?? []) {
-    try {
-      extra.push({ path, content: await readFile(path) });
-    } catch (e) {
-      throw new OcipatchError("IO", `cannot read keyring ${path}: ${(e as Error).message}`, { cause: e });
-    }
+    // a file of this machine: a bounded regular file (a FIFO or /dev/zero is an error, not a hang)
+    extra.push({ path, content: await readRegularFile(path, KEYRING_MAX_BYTES, { what: "keyring" }) });
   }
   const trust = new TrustStore(
-    keyringFilesFromList(input.aptFiles.keyrings, "the image"),
+    input.imageKeyrings ?? keyringFilesFromList(input.aptFiles.keyrings, "the image"),
     extra,
     input.hostKeyrings === null ? undefined : (input.hostKeyrings ?? hostKeyringFiles("/")),
   );

@@ -2,8 +2,9 @@ import { createReadStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { posix } from "node:path";
 import { Readable } from "node:stream";
-import { OcipatchError } from "../../errors.js";
+import { isOcipatchError, OcipatchError } from "../../errors.js";
 import type { OpenOptions } from "../../image/image.js";
+import { openRegularFile } from "../../util/regular-file.js";
 import { ioError } from "../atomic-fs.js";
 
 /**
@@ -121,12 +122,13 @@ export class TarIndex {
   static async open(file: string): Promise<TarIndex> {
     let fh: FileHandle;
     try {
-      fh = await open(file, "r");
+      // a regular file only: a FIFO is refused without blocking, a device is not read
+      fh = await openRegularFile(file, { what: "docker archive" });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+      if (isOcipatchError(e, "NOT_FOUND")) {
         throw new OcipatchError("NOT_FOUND", `docker archive ${file} does not exist`, { cause: e });
       }
-      throw ioError(`cannot open ${file}`, e);
+      throw e;
     }
     try {
       return new TarIndex(file, await readHeaders(fh, file));

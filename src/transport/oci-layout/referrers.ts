@@ -1,6 +1,5 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { OcipatchError } from "../../errors.js";
+import { isOcipatchError, OcipatchError } from "../../errors.js";
 import {
   type Descriptor,
   detectManifestMediaType,
@@ -10,6 +9,7 @@ import {
 import { emptyStats } from "../../image/sink.js";
 import type { Digest } from "../../util/digest.js";
 import { sha256 } from "../../util/digest.js";
+import { DEFAULT_HOST_FILE_MAX_BYTES, readRegularFile } from "../../util/regular-file.js";
 import { writeFileAtomic } from "../atomic-fs.js";
 import { type ArtifactToAttach, artifactManifest, EMPTY_DESCRIPTOR } from "../registry/referrers.js";
 import { LayoutBlobStore } from "./blob-store.js";
@@ -25,8 +25,11 @@ import { readLayoutIndex } from "./source.js";
 
 async function readBlobFile(dir: string, digest: Digest): Promise<Buffer> {
   try {
-    return await readFile(blobPath(dir, digest));
+    return await readRegularFile(blobPath(dir, digest), DEFAULT_HOST_FILE_MAX_BYTES, {
+      what: "OCI layout blob",
+    });
   } catch (e) {
+    if (!isOcipatchError(e, "NOT_FOUND")) throw e;
     throw new OcipatchError("NOT_FOUND", `manifest ${digest} not found in OCI layout ${dir}`, { cause: e });
   }
 }
@@ -66,7 +69,7 @@ export async function attachArtifactToLayout(
     ...(manifest.annotations ? { annotations: manifest.annotations } : {}),
   };
   await store.putBytes(desc, bytes);
-  const raw = await readFile(join(dir, INDEX_FILE));
+  const raw = await readRegularFile(join(dir, INDEX_FILE), DEFAULT_HOST_FILE_MAX_BYTES);
   const doc = parseJson(raw, `${dir}/${INDEX_FILE}`) as Record<string, unknown>;
   await writeFileAtomic(join(dir, INDEX_FILE), Buffer.from(JSON.stringify(addToLayoutIndex(doc, desc))));
   return desc;

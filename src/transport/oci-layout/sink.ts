@@ -1,10 +1,11 @@
-import { chmod, lstat, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, lstat, readdir, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { OcipatchError } from "../../errors.js";
+import { isOcipatchError, OcipatchError } from "../../errors.js";
 import { descriptorOf, type Image, type ImageOrIndex } from "../../image/image.js";
 import { type Descriptor, encodeJson, parseIndexManifest, parseJson } from "../../image/manifest.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
 import { sha256 } from "../../util/digest.js";
+import { DEFAULT_HOST_FILE_MAX_BYTES, readRegularFile } from "../../util/regular-file.js";
 import { ioError, removeQuietly, siblingTempDir, writeFileAtomic } from "../atomic-fs.js";
 import { forEachLimit } from "../concurrency.js";
 import { LayoutBlobStore } from "./blob-store.js";
@@ -107,10 +108,10 @@ async function readIndexDocument(root: string, shown: string): Promise<Record<st
   const what = `${shown}/${INDEX_FILE}`;
   let raw: Buffer;
   try {
-    raw = await readFile(join(root, INDEX_FILE));
+    raw = await readRegularFile(join(root, INDEX_FILE), DEFAULT_HOST_FILE_MAX_BYTES);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return emptyLayoutIndex();
-    throw ioError(`cannot read ${what}`, e);
+    if (isOcipatchError(e, "NOT_FOUND")) return emptyLayoutIndex();
+    throw e;
   }
   parseIndexManifest(raw, what);
   return parseJson(raw, what) as Record<string, unknown>;

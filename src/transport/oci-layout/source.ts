@@ -1,11 +1,11 @@
-import { createReadStream } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { OcipatchError } from "../../errors.js";
+import { isOcipatchError, OcipatchError } from "../../errors.js";
 import type { ImageOrIndex, OpenOptions } from "../../image/image.js";
 import { type Descriptor, parseIndexManifest } from "../../image/manifest.js";
 import { type ContentSource, fromRawManifest, type RawManifest, verifyBytes } from "../../image/source.js";
+import { DEFAULT_HOST_FILE_MAX_BYTES, openRegularFile, readRegularFile } from "../../util/regular-file.js";
 import { blobPath, INDEX_FILE, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION } from "./layout.js";
 
 /** Reads blobs from an OCI image layout directory. */
@@ -19,8 +19,11 @@ export class OciLayoutSource implements ContentSource {
 
   private async readBlobFile(desc: Descriptor): Promise<Buffer> {
     try {
-      return await readFile(blobPath(this.dir, desc.digest));
+      // a bounded regular file; a larger one than its descriptor fails verification (or this cap)
+      const cap = Math.max(desc.size + 1, DEFAULT_HOST_FILE_MAX_BYTES);
+      return await readRegularFile(blobPath(this.dir, desc.digest), cap, { what: "OCI layout blob" });
     } catch (e) {
+      if (!isOcipatchError(e, "NOT_FOUND")) throw e;
       throw notFound(this.dir, desc, e);
     }
   }
@@ -32,12 +35,15 @@ export class OciLayoutSource implements ContentSource {
 
   async openBlob(desc: Descriptor, opts?: OpenOptions): Promise<Readable> {
     const p = blobPath(this.dir, desc.digest);
+    let fh: Awaited<ReturnType<typeof openRegularFile>>;
     try {
-      await stat(p);
+      // a regular file only (a FIFO is refused without blocking); its bytes are verified by the reader
+      fh = await openRegularFile(p, { what: "OCI layout blob" });
     } catch (e) {
+      if (!isOcipatchError(e, "NOT_FOUND")) throw e;
       throw notFound(this.dir, desc, e);
     }
-    return createReadStream(p, opts?.signal ? { signal: opts.signal } : {});
+    return fh.createReadStream(opts?.signal ? { signal: opts.signal } : {});
   }
 
   readBlob(desc: Descriptor): Promise<Buffer> {
@@ -58,9 +64,12 @@ export async function readLayoutIndex(dir: string) {
       cause: e,
     });
   }
-  const raw = await readFile(join(dir, INDEX_FILE)).catch((e: unknown) => {
-    throw new OcipatchError("NOT_FOUND", `${dir} has no ${INDEX_FILE}`, { cause: e });
-  });
+  const raw = await readRegularFile(join(dir, INDEX_FILE), DEFAULT_HOST_FILE_MAX_BYTES).catch(
+    (e: unknown) => {
+      if (!isOcipatchError(e, "NOT_FOUND")) throw e;
+      throw new OcipatchError("NOT_FOUND", `${dir} has no ${INDEX_FILE}`, { cause: e });
+    },
+  );
   return parseIndexManifest(raw, `${dir}/${INDEX_FILE}`);
 }
 

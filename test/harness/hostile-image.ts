@@ -1,0 +1,93 @@
+/**
+ * Hostile variants of the harness images: a base image's OCI layout (its blobs symlinked, never
+ * modified) plus one extra uncompressed layer written at test time with Python's tarfile, which
+ * can express what a hostile image may carry (FIFOs, devices, dangling hardlinks). Returns an
+ * `oci:` reference the product reads.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { TestImage } from "./images.js";
+import {
+  blobPath,
+  type Descriptor,
+  MEDIA_MANIFEST,
+  type OciConfig,
+  type OciManifest,
+  readJsonBlob,
+  tagDescriptor,
+  taggedDescriptor,
+  writeIndex,
+  writeJsonBlob,
+} from "./oci-layout.js";
+
+export interface LayerEntry {
+  /** Tar member name, e.g. "etc/apt/sources.list" (written as is: "./" is not added). */
+  readonly name: string;
+  readonly type: "file" | "dir" | "symlink" | "hardlink" | "fifo" | "chr";
+  readonly data?: string;
+  readonly link?: string;
+}
+
+const MKTAR = `
+import sys, tarfile, io, json
+spec = json.loads(sys.stdin.read())
+with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as t:
+    for e in spec:
+        i = tarfile.TarInfo(e["name"])
+        i.type = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
+                  "hardlink": tarfile.LNKTYPE, "chr": tarfile.CHRTYPE, "fifo": tarfile.FIFOTYPE}[e["type"]]
+        i.linkname = e.get("link", "")
+        i.mode = 0o755 if e["type"] == "dir" else 0o644
+        i.mtime = 1700000000
+        data = e.get("data", "").encode()
+        i.size = len(data) if e["type"] == "file" else 0
+        if e["type"] == "chr":
+            i.devmajor, i.devminor = 1, 5
+        t.addfile(i, io.BytesIO(data) if e["type"] == "file" else None)
+`;
+
+/** Write an uncompressed layer tar as a blob of `layout`; returns its descriptor (digest = diffID). */
+export function writeLayerBlob(layout: string, entries: readonly LayerEntry[]): Descriptor {
+  mkdirSync(join(layout, "blobs", "sha256"), { recursive: true });
+  const tmp = join(layout, "blobs", "layer.tar.tmp");
+  execFileSync("python3", ["-c", MKTAR, tmp], { input: JSON.stringify(entries) });
+  const data = readFileSync(tmp);
+  const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
+  renameSync(tmp, blobPath(layout, digest));
+  return { mediaType: "application/vnd.oci.image.layer.v1.tar", digest, size: data.length };
+}
+
+/** A new OCI layout at `dest` holding `base` (single-platform) with `layers` appended; returns "oci:DEST:TAG". */
+export function imageWithLayers(
+  base: TestImage,
+  dest: string,
+  layers: ReadonlyArray<readonly LayerEntry[]>,
+  tag = "hostile",
+): string {
+  mkdirSync(join(dest, "blobs", "sha256"), { recursive: true });
+  for (const f of readdirSync(join(base.layoutDir, "blobs", "sha256")))
+    symlinkSync(join(base.layoutDir, "blobs", "sha256", f), join(dest, "blobs", "sha256", f));
+  writeFileSync(join(dest, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+  writeIndex(dest, { schemaVersion: 2, manifests: [] });
+  const top = taggedDescriptor(base.layoutDir, base.tag);
+  if (top.mediaType !== MEDIA_MANIFEST) throw new Error(`${base.name} is not a single-platform image`);
+  const manifest = readJsonBlob<OciManifest>(base.layoutDir, top.digest);
+  const config = readJsonBlob<OciConfig>(base.layoutDir, manifest.config.digest);
+  const added = layers.map((entries) => writeLayerBlob(dest, entries));
+  const newConfig: OciConfig = {
+    ...config,
+    rootfs: { ...config.rootfs, diff_ids: [...config.rootfs.diff_ids, ...added.map((d) => d.digest)] },
+    history: [...(config.history ?? []), ...added.map(() => ({ created_by: "hostile layer (test)" }))],
+  };
+  const configDesc = writeJsonBlob(dest, manifest.config.mediaType, newConfig);
+  const newManifest: OciManifest = {
+    ...manifest,
+    mediaType: MEDIA_MANIFEST,
+    config: configDesc,
+    layers: [...manifest.layers, ...added],
+  };
+  tagDescriptor(dest, tag, writeJsonBlob(dest, MEDIA_MANIFEST, newManifest));
+  return `oci:${dest}:${tag}`;
+}
