@@ -7,10 +7,28 @@ import { OcipatchError } from "../errors.js";
  * leading space of continuation lines removed, a lone "." meaning an empty line
  * stays as ".").
  */
+/**
+ * Field names are few (Package, Version, ...): share one string per distinct spelling and its
+ * lower-case key instead of keeping a copy per paragraph (a status database or Packages index
+ * holds 100k+ paragraphs). Bounded, so hostile input with endless distinct names cannot grow it.
+ */
+const INTERNED_MAX = 4096;
+const interned = new Map<string, { name: string; key: string }>();
+function intern(name: string): { name: string; key: string } {
+  let hit = interned.get(name);
+  if (hit) return hit;
+  // copy out of the (possibly huge) text the name was sliced from
+  const flat = Buffer.from(name, "utf8").toString("utf8");
+  hit = { name: flat, key: flat.toLowerCase() };
+  if (interned.size < INTERNED_MAX) interned.set(flat, hit);
+  return hit;
+}
+
 export class Paragraph {
   /** Fields in order of appearance, with their original spelling. */
   readonly fields: Array<[string, string]> = [];
-  private readonly index = new Map<string, number>();
+  /** Lower-case field names, parallel to `fields` (a linear scan: paragraphs have a few dozen fields). */
+  private readonly keys: string[] = [];
   /** 1-based line where the paragraph starts (for messages). */
   readonly line: number;
 
@@ -18,33 +36,36 @@ export class Paragraph {
     this.line = line;
   }
 
+  private indexOf(name: string): number {
+    const key = name.toLowerCase();
+    return this.keys.indexOf(key);
+  }
+
   get(name: string): string | undefined {
-    const i = this.index.get(name.toLowerCase());
-    return i === undefined ? undefined : this.fields[i]![1];
+    const i = this.indexOf(name);
+    return i === -1 ? undefined : this.fields[i]![1];
   }
 
   has(name: string): boolean {
-    return this.index.has(name.toLowerCase());
+    return this.indexOf(name) !== -1;
   }
 
   set(name: string, value: string): void {
-    const key = name.toLowerCase();
-    const i = this.index.get(key);
-    if (i === undefined) {
-      this.index.set(key, this.fields.length);
-      this.fields.push([name, value]);
+    const i = this.indexOf(name);
+    if (i === -1) {
+      const n = intern(name);
+      this.keys.push(n.key);
+      this.fields.push([n.name, value]);
     } else {
       this.fields[i] = [this.fields[i]![0], value];
     }
   }
 
   delete(name: string): void {
-    const key = name.toLowerCase();
-    const i = this.index.get(key);
-    if (i === undefined) return;
+    const i = this.indexOf(name);
+    if (i === -1) return;
     this.fields.splice(i, 1);
-    this.index.clear();
-    for (const [n, [k]] of this.fields.entries()) this.index.set(k.toLowerCase(), n);
+    this.keys.splice(i, 1);
   }
 
   /** Serialise back to control-file text (with a trailing newline, no blank line). */

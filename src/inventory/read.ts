@@ -4,6 +4,7 @@ import { detectOs } from "../os/detect.js";
 import { detectPackageManager, PACKAGE_DATABASES } from "../os/package-manager.js";
 import { readDpkgInventory } from "../pkg/dpkg/database.js";
 import { LayeredFs, type LayeredFsOptions } from "../rootfs/index.js";
+import { appendAll } from "../util/streams.js";
 import type { InstalledPackage, Inventory } from "./types.js";
 
 export interface ReadInventoryOptions extends LayeredFsOptions {
@@ -49,7 +50,7 @@ export async function readInventoryFromFs(
       const db = await readDpkgInventory(fs);
       if (db) {
         packages = db.packages;
-        warnings.push(...db.warnings);
+        appendAll(warnings, db.warnings);
         if (packages.length === 0)
           warnings.push(`${fs.description}: the dpkg database lists no installed package`);
       }
@@ -69,6 +70,6 @@ export async function readInventoryFromFs(
       );
       break;
   }
-  warnings.push(...(await fs.warnings()));
+  appendAll(warnings, await fs.warnings());
   return { os, packageManager: pm.packageManager, distroless: pm.distroless, packages, warnings };
 }

@@ -23,3 +23,12 @@ export async function drain(stream: Readable): Promise<void> {
     // discard
   }
 }
+
+/**
+ * Append `items` to `target` one by one: `target.push(...items)` passes every item as an
+ * argument and overflows the stack for large arrays (a status database of 150k packages).
+ */
+export function appendAll<T>(target: T[], items: Iterable<T>): T[] {
+  for (const x of items) target.push(x);
+  return target;
+}

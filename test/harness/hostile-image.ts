@@ -27,6 +27,8 @@ export interface LayerEntry {
   readonly name: string;
   readonly type: "file" | "dir" | "symlink" | "hardlink" | "fifo" | "chr";
   readonly data?: string;
+  /** A file of this machine whose bytes are the entry's content (large generated inputs). */
+  readonly source?: string;
   readonly link?: string;
 }
 
@@ -41,10 +43,17 @@ with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as t:
         i.linkname = e.get("link", "")
         i.mode = 0o755 if e["type"] == "dir" else 0o644
         i.mtime = 1700000000
-        data = e.get("data", "").encode()
-        i.size = len(data) if e["type"] == "file" else 0
         if e["type"] == "chr":
             i.devmajor, i.devminor = 1, 5
+        if "source" in e:
+            with open(e["source"], "rb") as f:
+                f.seek(0, 2)
+                i.size = f.tell()
+                f.seek(0)
+                t.addfile(i, f)
+            continue
+        data = e.get("data", "").encode()
+        i.size = len(data) if e["type"] == "file" else 0
         t.addfile(i, io.BytesIO(data) if e["type"] == "file" else None)
 `;
 

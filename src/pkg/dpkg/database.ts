@@ -1,13 +1,14 @@
-import { isOcipatchError } from "../../errors.js";
+import { isOcipatchError, OcipatchError, oneLine } from "../../errors.js";
 import type { InstalledPackage } from "../../inventory/types.js";
 import type { LayeredFs } from "../../rootfs/index.js";
+import { appendAll } from "../../util/streams.js";
 import { parseDpkgStatus } from "./status.js";
 
 export const DPKG_STATUS = "/var/lib/dpkg/status";
 export const DPKG_STATUS_D = "/var/lib/dpkg/status.d";
 
 /** The subset of the filesystem view the dpkg reader needs. */
-export type DpkgFiles = Pick<LayeredFs, "stat" | "readFile" | "readdir">;
+export type DpkgFiles = Pick<LayeredFs, "stat" | "lstat" | "readFile" | "readdir">;
 
 export interface DpkgInventory {
   /** Installed packages: `status` first, then `status.d` files in name order. */
@@ -34,6 +35,42 @@ async function statQuiet(fs: DpkgFiles, p: string) {
 }
 
 /**
+ * Does the database path exist as what dpkg expects? Missing (nothing at the path): false. Present
+ * but of another type (a directory named `status`, a file named `status.d`, a FIFO, a dangling or
+ * looping symlink): an error — an image whose package database cannot be read is never "clean".
+ */
+async function present(fs: DpkgFiles, path: string, want: "file" | "directory"): Promise<boolean> {
+  const link = await lstatQuiet(fs, path);
+  if (link === undefined) return false;
+  let st: Awaited<ReturnType<DpkgFiles["stat"]>>;
+  try {
+    st = await fs.stat(path);
+  } catch (e) {
+    if (!isOcipatchError(e, "NOT_FOUND")) throw e;
+    throw unreadable(path, `it cannot be resolved (${oneLine(e)})`);
+  }
+  if (st === undefined) throw unreadable(path, "it is a symlink to nothing");
+  if (st.type !== want)
+    throw unreadable(path, `it is a ${st.type}, not a ${want === "file" ? "regular file" : want}`);
+  return true;
+}
+
+function unreadable(path: string, why: string): OcipatchError {
+  return new OcipatchError("INVALID_FORMAT", `cannot read the dpkg database: ${path} exists but ${why}`, {
+    details: { path },
+  });
+}
+
+async function lstatQuiet(fs: DpkgFiles, p: string) {
+  try {
+    return await fs.lstat(p);
+  } catch (e) {
+    if (isOcipatchError(e, "NOT_FOUND")) return undefined;
+    throw e;
+  }
+}
+
+/**
  * Read the packages of distroless-style `status.d`: one file per package (or
  * several records per file), without Status fields.
  */
@@ -45,16 +82,16 @@ export async function readStatusD(fs: DpkgFiles, dir = DPKG_STATUS_D): Promise<D
     if (!isStatusDRecordFile(name)) continue;
     const path = `${dir}/${name}`;
     const st = await statQuiet(fs, path);
-    if (st?.type !== "file") {
-      if (st?.type !== "directory") warnings.push(`${path}: not a regular file; ignored`);
-      continue;
-    }
+    if (st?.type === "directory") continue;
+    // a record file that cannot be read would silently drop packages: refuse
+    if (st?.type !== "file")
+      throw unreadable(path, st ? `it is a ${st.type}, not a regular file` : "it is a symlink to nothing");
     const text = (await fs.readFile(path)).toString("utf8");
     const r = parseDpkgStatus(text, path, { assumeInstalled: true });
     if (r.packages.length === 0 && r.warnings.length === 0)
       warnings.push(`${path}: no package record in this status.d file`);
-    packages.push(...r.packages);
-    warnings.push(...r.warnings);
+    appendAll(packages, r.packages);
+    appendAll(warnings, r.warnings);
     files.push(path);
   }
   return { packages, warnings, files };
@@ -66,10 +103,8 @@ export async function readStatusD(fs: DpkgFiles, dir = DPKG_STATUS_D): Promise<D
  * A package present in both keeps its `status` record.
  */
 export async function readDpkgInventory(fs: DpkgFiles): Promise<DpkgInventory | undefined> {
-  const status = await statQuiet(fs, DPKG_STATUS);
-  const statusD = await statQuiet(fs, DPKG_STATUS_D);
-  const hasStatus = status?.type === "file";
-  const hasStatusD = statusD?.type === "directory";
+  const hasStatus = await present(fs, DPKG_STATUS, "file");
+  const hasStatusD = await present(fs, DPKG_STATUS_D, "directory");
   if (!hasStatus && !hasStatusD) return undefined;
   const packages: InstalledPackage[] = [];
   const warnings: string[] = [];
@@ -78,8 +113,8 @@ export async function readDpkgInventory(fs: DpkgFiles): Promise<DpkgInventory | 
   if (hasStatus) {
     const r = parseDpkgStatus((await fs.readFile(DPKG_STATUS)).toString("utf8"), DPKG_STATUS);
     for (const p of r.packages) seen.add(`${p.name}:${p.architecture}`);
-    packages.push(...r.packages);
-    warnings.push(...r.warnings);
+    appendAll(packages, r.packages);
+    appendAll(warnings, r.warnings);
     files.push(DPKG_STATUS);
   }
   if (hasStatusD) {
@@ -90,8 +125,8 @@ export async function readDpkgInventory(fs: DpkgFiles): Promise<DpkgInventory | 
       seen.add(key);
       packages.push(p);
     }
-    warnings.push(...r.warnings);
-    files.push(...r.files);
+    appendAll(warnings, r.warnings);
+    appendAll(files, r.files);
   }
   return { packages, warnings, files };
 }

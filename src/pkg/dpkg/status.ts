@@ -79,19 +79,38 @@ interface Block {
   readonly text: string;
 }
 
-/** Split control-file text into blank-line separated blocks, keeping start lines. */
+/** Is text[from, to) empty or whitespace only (as `.trim() === ""`)? */
+function isBlankLine(text: string, from: number, to: number): boolean {
+  if (from === to) return true;
+  const c = text.charCodeAt(from);
+  // most lines start with a field name: decide without allocating
+  if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0b && c !== 0x0c && c < 0x80) return false;
+  return text.slice(from, to).trim() === "";
+}
+
+/**
+ * Split control-file text into blank-line separated blocks, keeping start lines. Scans line
+ * ends in place (no array of every line: a status database may hold millions of lines).
+ */
 function* blocks(text: string): Generator<Block> {
-  const lines = text.split("\n");
   let start = -1;
-  for (let i = 0; i <= lines.length; i++) {
-    const l = i < lines.length ? lines[i]! : "";
-    const blank = l.trim() === "";
-    if (!blank && start === -1) start = i;
-    if ((blank || i === lines.length) && start !== -1) {
-      yield { line: start + 1, text: lines.slice(start, i).join("\n") };
+  let startLine = 0;
+  let line = 1;
+  let pos = 0;
+  while (pos <= text.length) {
+    let end = text.indexOf("\n", pos);
+    if (end === -1) end = text.length;
+    if (isBlankLine(text, pos, end)) {
+      if (start !== -1) yield { line: startLine, text: text.slice(start, Math.max(start, pos - 1)) };
       start = -1;
+    } else if (start === -1) {
+      start = pos;
+      startLine = line;
     }
+    pos = end + 1;
+    line++;
   }
+  if (start !== -1) yield { line: startLine, text: text.slice(start) };
 }
 
 /**

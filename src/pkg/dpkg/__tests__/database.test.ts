@@ -75,4 +75,41 @@ describe("status.d (distroless)", () => {
   it("returns undefined without a dpkg database", async () => {
     expect(await readDpkgInventory(await view([{ name: "etc/hostname", content: "x" }]))).toBeUndefined();
   });
+
+  it("a database path of the wrong type is an error, never an empty (clean) database", async () => {
+    const cases: Array<[string, EntrySpec[], RegExp]> = [
+      [
+        "status is a directory",
+        [{ name: "var/lib/dpkg/status/", type: "directory" }],
+        /\/var\/lib\/dpkg\/status exists but it is a directory, not a regular file/,
+      ],
+      [
+        "status.d is a file",
+        [{ name: "var/lib/dpkg/status.d", content: libc6 }],
+        /\/var\/lib\/dpkg\/status.d exists but it is a file, not a directory/,
+      ],
+      [
+        "status is a FIFO",
+        [{ name: "var/lib/dpkg/status", type: "fifo" }],
+        /\/var\/lib\/dpkg\/status exists but it is a fifo/,
+      ],
+      [
+        "status is a dangling symlink",
+        [{ name: "var/lib/dpkg/status", type: "symlink", linkname: "/nowhere" }],
+        /\/var\/lib\/dpkg\/status exists but it is a symlink to nothing/,
+      ],
+      [
+        "a status.d record file is a FIFO",
+        [
+          { name: "var/lib/dpkg/status.d/libc6", content: libc6 },
+          { name: "var/lib/dpkg/status.d/base", type: "fifo" },
+        ],
+        /status.d\/base exists but it is a fifo, not a regular file/,
+      ],
+    ];
+    for (const [label, entries, re] of cases) {
+      const err = await readDpkgInventory(await view(entries)).catch((e: unknown) => e);
+      expect(err, label).toMatchObject({ code: "INVALID_FORMAT", message: expect.stringMatching(re) });
+    }
+  });
 });
