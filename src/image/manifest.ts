@@ -115,6 +115,7 @@ export function parseConfigFile(bytes: Uint8Array, what = "image config"): Confi
   const cfg = validate(configFileSchema, parseJson(bytes, what), what);
   if (cfg.rootfs.type !== "layers")
     throw new OcipatchError("INVALID_FORMAT", `${what}: rootfs.type is not "layers"`);
+  refuseTooManyLayers(cfg.rootfs.diff_ids.length, what);
   return cfg;
 }
 
@@ -148,8 +149,26 @@ export function detectManifestMediaType(
   );
 }
 
+/**
+ * The most layers ocipatch reads in one image. Registries refuse far fewer (127 is a common
+ * limit; Docker's overlay2 driver allows 128), so more is a hostile or broken image: refused
+ * before any layer is read, in every command.
+ */
+export const MAX_LAYERS = 500;
+
+function refuseTooManyLayers(count: number, what: string): void {
+  if (count > MAX_LAYERS)
+    throw new OcipatchError(
+      "UNSUPPORTED",
+      `${what} has ${count} layers, more than the ${MAX_LAYERS} ocipatch reads (registries commonly allow 127)`,
+      { details: { layers: count, maxLayers: MAX_LAYERS } },
+    );
+}
+
 export function parseImageManifest(bytes: Uint8Array, what = "manifest"): ImageManifest {
-  return validate(imageManifestSchema, parseJson(bytes, what), what);
+  const m = validate(imageManifestSchema, parseJson(bytes, what), what);
+  refuseTooManyLayers(m.layers.length, what);
+  return m;
 }
 
 export function parseIndexManifest(bytes: Uint8Array, what = "index"): IndexManifest {
