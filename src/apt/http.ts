@@ -132,6 +132,8 @@ export async function httpGet(
         n += b.length;
         stats.bytesDownloaded += b.length;
         if (n > maxBytes) {
+          // a listener first: the destroyed body emits "Request aborted" later
+          res.body.on("error", () => undefined);
           res.body.destroy();
           throw new OcipatchError("INVALID_FORMAT", `GET ${shown}: response larger than ${maxBytes} bytes`);
         }

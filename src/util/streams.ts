@@ -9,6 +9,7 @@ export async function readAll(stream: Readable, limit = 256 * 1024 * 1024): Prom
     const b = typeof c === "string" ? Buffer.from(c) : (c as Buffer);
     n += b.length;
     if (n > limit) {
+      stream.on("error", () => undefined); // a late "aborted" error must not go unhandled
       stream.destroy();
       throw new OcipatchError("INVALID_FORMAT", `content larger than ${limit} bytes`);
     }

@@ -49,12 +49,21 @@ export async function bodyText(res: HttpResponse, limit = 1024 * 1024): Promise<
     const b = c as Buffer;
     n += b.length;
     if (n > limit) {
-      res.body.destroy();
+      abandonBody(res);
       break;
     }
     chunks.push(b);
   }
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * Abandon a response body (too large, not wanted): destroying undici's body makes it emit
+ * "Request aborted" later; without a listener that is an unhandled error (a second error line).
+ */
+export function abandonBody(res: HttpResponse): void {
+  res.body.on("error", () => undefined);
+  res.body.destroy();
 }
 
 /** Discard a response body so the connection can be reused. */

@@ -10,7 +10,7 @@ import { algorithmOf, type Digest, isDigest, sha256 } from "../../util/digest.js
 import { readAll } from "../../util/streams.js";
 import { RegistryClient } from "./client.js";
 import { isTransientNetworkError, networkError } from "./errors.js";
-import { type HttpResponse, headerValue } from "./http.js";
+import { abandonBody, type HttpResponse, headerValue } from "./http.js";
 import type { RegistryOptions } from "./options.js";
 import { retryDelay, sleep } from "./retry.js";
 import { pullScope } from "./scope.js";
@@ -77,7 +77,7 @@ export async function getManifest(
 async function readManifestBody(client: RegistryClient, res: HttpResponse, name: string): Promise<Buffer> {
   const len = Number(headerValue(res, "content-length") ?? "0");
   if (len > MAX_MANIFEST_SIZE) {
-    res.body.destroy();
+    abandonBody(res);
     throw new OcipatchError("INVALID_FORMAT", `manifest ${name} is too large (${len} bytes)`);
   }
   try {
