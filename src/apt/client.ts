@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { OcipatchError } from "../errors.js";
+import { isOcipatchError, OcipatchError } from "../errors.js";
 import type { ProgressListener } from "../util/progress.js";
 import { AptCache, defaultCacheDir } from "./cache.js";
 import { decompressIndex, type IndexCompression } from "./decompress.js";
@@ -65,6 +65,9 @@ function releaseBelongsTo(releaseCodename: string, codename: string): boolean {
   );
 }
 
+/** apt's default Acquire::MaxReleaseFileSize: the largest InRelease/Release/Release.gpg accepted. */
+export const MAX_RELEASE_FILE_BYTES = 10 * 1000 * 1000;
+
 /**
  * Fetches and verifies apt repository metadata: InRelease (or Release + Release.gpg), then
  * Packages indices checked against the signed SHA256 list. Nothing unverified is returned or cached.
@@ -101,6 +104,8 @@ export class AptClient {
   private async fetchList(
     url: string,
   ): Promise<{ body: Buffer | undefined; fromCache: boolean; etag?: string; lastModified?: string }> {
+    // InRelease, Release, Release.gpg: apt's Acquire::MaxReleaseFileSize (10 MB)
+    const http = { ...this.opts.http, maxBytes: MAX_RELEASE_FILE_BYTES };
     const cached = await this.cache.getList(url);
     if (this.opts.offline) {
       if (!cached) throw new OcipatchError("NOT_FOUND", `offline: ${redactUrl(url)} is not in the cache`);
@@ -111,13 +116,13 @@ export class AptClient {
       url,
       this.stats,
       cached ? { etag: cached.etag, lastModified: cached.lastModified } : {},
-      this.opts.http,
+      http,
     );
     if (res.status === 304 && cached) return { body: cached.body, fromCache: true };
     if (res.status === 404) return { body: undefined, fromCache: false };
     if (res.status === 304) {
       // a 304 without anything cached: ask again without validators
-      const again = await httpGet(url, this.stats, {}, this.opts.http);
+      const again = await httpGet(url, this.stats, {}, http);
       return again.status === 200
         ? { body: again.body, fromCache: false, etag: again.etag, lastModified: again.lastModified }
         : { body: undefined, fromCache: false };
@@ -276,15 +281,28 @@ export class AptClient {
     this.opts.progress?.info?.(`Get ${redactUrl(plainUrl)} (${entry.size} bytes)`);
     let body: Buffer | undefined;
     let url = plainUrl;
+    // never more than the signed size: a longer body is refused while it downloads
+    const get = async (u: string) => {
+      try {
+        return await httpGet(u, this.stats, {}, { ...this.opts.http, maxBytes: entry.size });
+      } catch (e) {
+        if (!isOcipatchError(e, "INVALID_FORMAT") || e.details?.["maxBytes"] !== entry.size) throw e;
+        throw new OcipatchError(
+          "DIGEST_MISMATCH",
+          `${redactUrl(u)} does not match the signed Release: larger than the ${entry.size} bytes it lists`,
+          { cause: e },
+        );
+      }
+    };
     if (release.info.acquireByHash) {
-      const r = await httpGet(byHashUrl, this.stats, {}, this.opts.http);
+      const r = await get(byHashUrl);
       if (r.status === 200) {
         body = r.body;
         url = byHashUrl;
       }
     }
     if (!body) {
-      const r = await httpGet(plainUrl, this.stats, {}, this.opts.http);
+      const r = await get(plainUrl);
       if (r.status !== 200 || !r.body) {
         throw new OcipatchError(
           "NOT_FOUND",

@@ -135,7 +135,9 @@ export async function httpGet(
           // a listener first: the destroyed body emits "Request aborted" later
           res.body.on("error", () => undefined);
           res.body.destroy();
-          throw new OcipatchError("INVALID_FORMAT", `GET ${shown}: response larger than ${maxBytes} bytes`);
+          throw new OcipatchError("INVALID_FORMAT", `GET ${shown}: response larger than ${maxBytes} bytes`, {
+            details: { maxBytes },
+          });
         }
         chunks.push(b);
       }

@@ -139,6 +139,33 @@ async function firstGoodSignature(
   throw new OcipatchError("SIGNATURE", `${where}: no valid signature from a trusted key (${detail})`);
 }
 
+const BEGIN_SIGNED = "-----BEGIN PGP SIGNED MESSAGE-----";
+const END_SIGNATURE = "-----END PGP SIGNATURE-----";
+
+/**
+ * An InRelease file is exactly one clear-signed message, as apt requires (apt-pkg/contrib/gpgv.cc
+ * SplitClearSignedFile): nothing but empty lines before its BEGIN line or after its END line, and
+ * no second signed block. Unsigned text around the signed part could otherwise be read as if signed.
+ */
+function checkClearsignedFraming(text: string, where: string): void {
+  const lines = text.split("\n").map((l) => l.replace(/[ \t\r]+$/, ""));
+  const begin = lines.findIndex((l) => l !== "");
+  if (begin === -1 || lines[begin] !== BEGIN_SIGNED)
+    throw new OcipatchError(
+      "SIGNATURE",
+      `${where}: does not start with a signed message block (as apt requires)`,
+    );
+  const end = lines.indexOf(END_SIGNATURE, begin);
+  if (end === -1) throw new OcipatchError("SIGNATURE", `${where}: the signature block is not terminated`);
+  if (lines.slice(end + 1).some((l) => l !== ""))
+    throw new OcipatchError(
+      "SIGNATURE",
+      `${where}: contains unsigned lines after the signature (apt refuses it)`,
+    );
+  if (lines.indexOf(BEGIN_SIGNED, begin + 1) !== -1)
+    throw new OcipatchError("SIGNATURE", `${where}: contains more than one signed message (apt refuses it)`);
+}
+
 /** Verify an InRelease file (OpenPGP cleartext signature); returns only the signed text. */
 export async function verifyInRelease(
   content: Uint8Array,
@@ -147,9 +174,11 @@ export async function verifyInRelease(
   opts: VerifyOptions = {},
 ): Promise<VerifiedText> {
   if (keys.length === 0) throw new OcipatchError("SIGNATURE", `${where}: no trusted keys to verify it with`);
+  const armored = Buffer.from(content).toString("utf8");
+  checkClearsignedFraming(armored, where);
   let message: openpgp.CleartextMessage;
   try {
-    message = await openpgp.readCleartextMessage({ cleartextMessage: Buffer.from(content).toString("utf8") });
+    message = await openpgp.readCleartextMessage({ cleartextMessage: armored });
   } catch (e) {
     throw new OcipatchError(
       "SIGNATURE",

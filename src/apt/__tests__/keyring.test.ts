@@ -90,9 +90,25 @@ describe("signatures", () => {
     expect(v.text.trimEnd()).toBe(RELEASE.trimEnd());
     expect(v.text).toContain("Codename: bookworm\n");
     expect(v.signer.fingerprint).toBe(archive.fingerprint);
-    // text outside the signed part is not returned
-    const wrapped = Buffer.concat([Buffer.from("Injected: yes\n"), Buffer.from(signed)]);
-    expect((await verifyInRelease(wrapped, keys, "InRelease")).text).not.toContain("Injected");
+    // empty lines around the signed message are tolerated, as apt does
+    const padded = Buffer.concat([Buffer.from("\n\n"), Buffer.from(signed), Buffer.from("\n \n")]);
+    expect((await verifyInRelease(padded, keys, "InRelease")).text.trimEnd()).toBe(RELEASE.trimEnd());
+  });
+  it("refuses text before or after the signed block, or a second signed block, as apt does", async () => {
+    const signed = Buffer.from(await clearsign(RELEASE, archive));
+    const keys = await readKeyring(archive.binary, "a.gpg");
+    const before = Buffer.concat([Buffer.from("Injected: yes\n"), signed]);
+    await expect(verifyInRelease(before, keys, "InRelease")).rejects.toMatchObject({
+      code: "SIGNATURE",
+      message: "InRelease: does not start with a signed message block (as apt requires)",
+    });
+    const after = Buffer.concat([signed, Buffer.from("Injected: yes\n")]);
+    await expect(verifyInRelease(after, keys, "InRelease")).rejects.toMatchObject({
+      code: "SIGNATURE",
+      message: "InRelease: contains unsigned lines after the signature (apt refuses it)",
+    });
+    const twice = Buffer.concat([signed, signed]);
+    await expect(verifyInRelease(twice, keys, "InRelease")).rejects.toMatchObject({ code: "SIGNATURE" });
   });
   it("rejects a signature by an untrusted key, and a modified text", async () => {
     const signed = await clearsign(RELEASE, other);
@@ -104,7 +120,7 @@ describe("signatures", () => {
     good[good.indexOf("bookworm")] = "B".charCodeAt(0);
     await expect(verifyInRelease(good, keys, "InRelease")).rejects.toMatchObject({ code: "SIGNATURE" });
     await expect(verifyInRelease(Buffer.from(RELEASE), keys, "InRelease")).rejects.toThrow(
-      /not an OpenPGP signed message/,
+      /does not start with a signed message block/,
     );
   });
   it("verifies detached Release.gpg signatures (armored)", async () => {
