@@ -207,6 +207,12 @@ export class LayeredFs {
   /** Index every layer now (e.g. before building a patch layer that needs the full view). */
   async indexAllLayers(): Promise<void> {
     for (let i = this.layers.length - 1; i >= 0; i--) await this.layerIndex(i);
+    // every hardlink to an earlier layer must find its target (HOSTILE_LAYER otherwise)
+    for (let i = 0; i < this.layers.length; i++) {
+      const idx = await this.layerIndex(i);
+      for (const [rel, e] of idx.entries)
+        if (e.hardlink && !e.hardlink.sameLayer) await this.hardlinkTarget({ rel, layer: i, stored: e }, 0);
+    }
   }
 
   /** Which layers were read and how many bytes that took. */
@@ -430,8 +436,9 @@ export class LayeredFs {
       );
     const r = await this.resolveInternal(target, f.layer, { followFinal: false, mustExist: false });
     if (!r.found?.stored || r.found.stored.type === "directory")
+      // no extraction would succeed: a broken layer, never a silently missing file
       throw new OcipatchError(
-        "NOT_FOUND",
+        "HOSTILE_LAYER",
         `${this.description}: hardlink ${toAbsolute(f.rel)} points to ${toAbsolute(target)}, which does not exist in the layers below`,
       );
     return r.found;

@@ -131,6 +131,12 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
         } else if (held !== undefined) {
           // its target is a conffile that is written later, maybe not at all: a copy
           await writer.addFile(real, meta, held.data.length, held.data);
+        } else if (!contents.has(h.linkname)) {
+          // dpkg refuses a hardlink whose target is not earlier in the package
+          throw new OcipatchError(
+            "HOSTILE_LAYER",
+            `${src}: hardlink /${h.path} points to /${h.linkname}, which is not earlier in the package`,
+          );
         } else {
           ctx.warnings.push(`${src}: hardlink /${h.path} to /${h.linkname}, which was not unpacked; skipped`);
           break;

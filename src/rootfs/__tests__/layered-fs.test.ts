@@ -182,6 +182,18 @@ describe("LayeredFs OCI layer semantics", () => {
     expect((await fs.stat("/etc/passwd"))?.layerIndex).toBe(0);
   });
 
+  it("a hardlink to a target that exists in no layer is a HOSTILE_LAYER error, never a missing file", async () => {
+    const { fs } = await fsOf([[...base, file("etc/a")], [hard("etc/b", "etc/missing")]]);
+    for (const op of [() => fs.stat("/etc/b"), () => fs.readFile("/etc/b"), () => fs.exists("/etc/b")]) {
+      expect(await op().catch((e: unknown) => e)).toMatchObject({
+        code: "HOSTILE_LAYER",
+        message: expect.stringMatching(/hardlink \/etc\/b points to \/etc\/missing, which does not exist/),
+      });
+    }
+    const { fs: whole } = await fsOf([[...base, file("etc/a")], [hard("etc/b", "etc/missing")]]);
+    await expect(whole.indexAllLayers()).rejects.toMatchObject({ code: "HOSTILE_LAYER" });
+  });
+
   it("resolves hardlinks to their target's content, in the same and in lower layers", async () => {
     const { fs } = await fsOf(
       [
