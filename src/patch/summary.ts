@@ -53,6 +53,9 @@ export function formatPatchSummary(result: PatchResult): string {
       lines.push(`Not fixed${suffix(p)}:`);
       for (const u of p.plan.unresolved) lines.push(`  ${u.package}: ${u.reason}`);
     }
+    for (const e of p.built?.maintainerEffects ?? []) {
+      lines.push(`${e.effect} (${e.package})${suffix(p)}: ${e.status}: ${e.detail}`);
+    }
     const scripts = (p.built?.scriptReports ?? []).filter((s) => s.wouldHaveDoneSomething);
     if (scripts.length > 0) {
       lines.push(
@@ -105,6 +108,12 @@ export function patchResultJson(result: PatchResult): Record<string, unknown> {
       maintainerScripts: (p.built?.scriptReports ?? [])
         .filter((r) => r.wouldHaveDoneSomething)
         .map((r) => ({ package: r.package, summary: formatScriptReport(r), kinds: r.kinds })),
+      maintainerEffects: (p.built?.maintainerEffects ?? []).map((e) => ({
+        package: e.package,
+        effect: e.effect,
+        status: e.status,
+        detail: e.detail,
+      })),
       layer: p.built
         ? { digest: p.built.layer.digest, diffId: p.built.layer.diffId, size: p.built.layer.size }
         : undefined,

@@ -75,6 +75,7 @@ export async function writePatchReports(dir: string, result: PatchResult): Promi
       packages: p.built?.packages ?? [],
       keptConffiles: p.built?.keptConffiles,
       maintainerScripts: p.built?.scriptReports,
+      maintainerEffects: p.built?.maintainerEffects,
       warnings: [...p.plan.warnings, ...(p.built?.warnings ?? [])],
       dryRun: result.status === "dry-run",
     });

@@ -1,7 +1,11 @@
 import { z } from "zod";
 import { OcipatchError } from "../errors.js";
 import type { KeptConffile, PatchedPackage } from "../patch/build/types.js";
-import { formatScriptReport, type MaintainerScriptReport } from "../patch/maintainer-scripts/index.js";
+import {
+  formatScriptReport,
+  type MaintainerEffect,
+  type MaintainerScriptReport,
+} from "../patch/maintainer-scripts/index.js";
 import type { ScanResult } from "../scan/types.js";
 import { VERSION } from "../version.js";
 import { fixedVulnerabilities } from "./fixed.js";
@@ -55,6 +59,17 @@ export const patchReportSchema = z.strictObject({
       summary: z.string(),
     }),
   ),
+  /** What ocipatch did about the skipped scripts' effects it knows (update-ca-certificates, ldconfig). */
+  maintainerEffects: z
+    .array(
+      z.strictObject({
+        package: z.string(),
+        effect: z.string(),
+        status: z.enum(["applied natively", "not needed", "skipped"]),
+        detail: z.string(),
+      }),
+    )
+    .default([]),
   warnings: z.array(z.string()),
 });
 
@@ -76,6 +91,7 @@ export interface PatchReportInput {
   readonly packages: readonly PatchedPackage[];
   readonly keptConffiles?: readonly KeptConffile[] | undefined;
   readonly maintainerScripts?: readonly MaintainerScriptReport[] | undefined;
+  readonly maintainerEffects?: readonly MaintainerEffect[] | undefined;
   readonly warnings?: readonly string[] | undefined;
   readonly dryRun?: boolean | undefined;
   readonly createdAt?: Date | undefined;
@@ -134,6 +150,9 @@ export function buildPatchReport(input: PatchReportInput): PatchReport {
         kinds: [...s.kinds].sort(cmp),
         summary: formatScriptReport(s),
       })),
+    maintainerEffects: [...(input.maintainerEffects ?? [])]
+      .sort((a, b) => cmp(a.package, b.package) || cmp(a.effect, b.effect))
+      .map((e) => ({ package: e.package, effect: e.effect, status: e.status, detail: e.detail })),
     warnings: [...(input.warnings ?? [])],
   };
   return parsePatchReport(report, "the generated patch report");

@@ -82,6 +82,17 @@ describe("patch layer on real images", () => {
     expect(checks.mode).toBe("chroot");
     expect(checks.verify.filter((l) => /ssl/.test(l))).toEqual([]);
 
+    // ldconfig (libssl3's trigger): same library names and links, so the cache needs nothing —
+    // the real ldconfig, run in the patched image, leaves `ldconfig -p` exactly as it was
+    expect(result.maintainerEffects?.map((e) => [e.package, e.effect, e.status])).toEqual([
+      ["libssl3", "ldconfig", "not needed"],
+    ]);
+    const cacheEntries = async () => (await withChroot(rootfs, (c) => c.run(["ldconfig", "-p"]))).stdout;
+    const listedBefore = await cacheEntries();
+    expect(listedBefore).toMatch(/libssl\.so\.3 \(libc6,x86-64\) => /);
+    await withChroot(rootfs, (c) => c.run(["ldconfig"]));
+    expect(await cacheEntries()).toBe(listedBefore);
+
     const upstream = versions["openssl"]!.replace(/-.*$/, "");
     const out = await withChroot(rootfs, (c) => c.run(["/usr/bin/openssl", "version"]));
     expect(out.stdout).toContain(`OpenSSL ${upstream}`);

@@ -49,6 +49,7 @@ interface PatchJson {
     packages: Array<{ name: string; architecture: string; from?: string; to: string }>;
     unresolved: Array<{ package: string; reason: string }>;
     warnings: string[];
+    maintainerEffects?: Array<{ package: string; effect: string; status: string; detail: string }>;
   }>;
 }
 
@@ -134,6 +135,12 @@ describe("distroless-bookworm (status.d, no dpkg, no apt)", () => {
       expect(p.warnings.join("\n")).toMatch(
         /ca-certificates \S+ depends on openssl .*which the image does not have \(nor did it before\)/,
       );
+      // without openssl the real postinst would fail: nothing regenerated, said so
+      expect(p.maintainerEffects?.find((e) => e.effect === "update-ca-certificates")).toMatchObject({
+        package: "ca-certificates",
+        status: "skipped",
+        detail: expect.stringMatching(/no \/usr\/bin\/openssl/),
+      });
 
       const patchedRef = `${reg.host}/${repo}:1.0-patched`;
       const baseLayers = await layersOf(pushed.ref);

@@ -17,6 +17,7 @@ import { type BuildContext, checkAborted } from "./context.js";
 import { type PackageDbUpdate, writeStatusDb, writeStatusDDb } from "./db-write.js";
 import { readPathFilters } from "./dpkg-filters.js";
 import { packageKey, readImageDpkgDb } from "./image-db.js";
+import { applyNativeEffects, captureForEffects, type UpgradedPackage } from "./native-effects.js";
 import { Ownership } from "./ownership.js";
 import { combineScriptReports, installedScripts } from "./scripts.js";
 import { TargetTree } from "./target-tree.js";
@@ -112,6 +113,8 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
     now,
     warnings: [...ownership.warnings],
     signal: input.signal,
+    capture: captureForEffects,
+    captured: new Map(),
   };
   const opened: DebPackage[] = [];
   try {
@@ -170,6 +173,7 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
     const removals: RemovalRequest[] = [];
     const updates: PackageDbUpdate[] = [];
     const scriptReports: MaintainerScriptReport[] = [];
+    const upgraded: UpgradedPackage[] = [];
     for (const [i, p] of prepared.entries()) {
       checkAborted(ctx.signal);
       const ownedByOthers = (abs: string): boolean =>
@@ -239,11 +243,15 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
           db.layout === "status"
             ? await installedScripts(fs, db.infoListing, infoBaseName(p.deb.installed.record))
             : {};
-        scriptReports.push(
-          upgradeScriptReport(p.name, p.deb.installed.version, p.version, { old, ...newScripts }),
-        );
+        const report = upgradeScriptReport(p.name, p.deb.installed.version, p.version, {
+          old,
+          ...newScripts,
+        });
+        scriptReports.push(report);
+        upgraded.push({ name: p.name, config: p.pkg.scripts.config, report });
       } else {
         const r = upgradeScriptReport(p.name, "", p.version, { old: {}, ...newScripts });
+        upgraded.push({ name: p.name, config: p.pkg.scripts.config, report: r });
         if (r.wouldHaveDoneSomething) {
           ctx.warnings.push(
             `${p.name} ${p.version} (new): its maintainer scripts were not run (${r.kinds.join(", ")})`,
@@ -256,7 +264,12 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
     if (db.layout === "status") await writeStatusDb(ctx, updates);
     else await writeStatusDDb(ctx, updates);
 
-    // 4. what the old versions owned and the new ones do not
+    // 4. what the skipped maintainer scripts would have done, where ocipatch reproduces it
+    checkAborted(ctx.signal);
+    const native = await applyNativeEffects(ctx, removals, upgraded);
+    removals.push(...native.removals);
+
+    // 5. what the old versions owned and the new ones do not
     const removed = await writeWhiteouts(ctx, removals);
 
     checkAborted(ctx.signal);
@@ -268,6 +281,7 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
       removed,
       scripts: combineScriptReports(scriptReports),
       scriptReports,
+      maintainerEffects: native.effects,
       warnings: ctx.warnings,
     };
   } catch (e) {

@@ -37,6 +37,7 @@ export async function applyConffiles(
       return;
     }
     await ctx.writer.addFile(real, meta ?? ctx.ownership.meta(held.header, rel), held.data.length, held.data);
+    if (ctx.capture(real)) ctx.captured.set(real, held.data);
     ctx.tree.record(real, { kind: "file" });
   };
 

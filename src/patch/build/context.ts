@@ -17,6 +17,10 @@ export interface BuildContext {
   readonly now: Date;
   readonly warnings: string[];
   readonly signal: AbortSignal | undefined;
+  /** Whether the content of a file the layer writes (real path, relative) is kept for the native effects. */
+  readonly capture: (rel: string) => boolean;
+  /** Contents kept by `capture`, by real path. */
+  readonly captured: Map<string, Buffer>;
 }
 
 export function checkAborted(signal: AbortSignal | undefined): void {

@@ -37,6 +37,11 @@ export class TargetTree {
     return this.written.has(rel);
   }
 
+  /** Every real path the layer wrote, with what it is. */
+  writtenEntries(): IterableIterator<[string, TargetNode]> {
+    return this.written.entries();
+  }
+
   /** The layer's own entry at a real path. */
   layerNode(rel: string): TargetNode | undefined {
     return this.written.get(rel);

@@ -2,7 +2,7 @@ import type { Compression } from "../../image/media-types.js";
 import type { InstalledPackage, Inventory } from "../../inventory/types.js";
 import type { LayeredFs } from "../../rootfs/index.js";
 import type { FinishedLayer } from "../layer/layer-writer.js";
-import type { MaintainerScriptReport } from "../maintainer-scripts/index.js";
+import type { MaintainerEffect, MaintainerScriptReport } from "../maintainer-scripts/index.js";
 
 /** One verified .deb to put into the patch layer. */
 export interface DebToInstall {
@@ -56,5 +56,10 @@ export interface BuildPatchLayerResult extends FinishedLayer {
   readonly scripts: MaintainerScriptReport;
   /** One report per upgraded package, in the order of `debs`. */
   readonly scriptReports?: readonly MaintainerScriptReport[];
+  /**
+   * Effects of the skipped scripts that ocipatch reproduces natively or judged:
+   * "applied natively" (written into the layer), "not needed", or "skipped".
+   */
+  readonly maintainerEffects?: readonly MaintainerEffect[];
   readonly warnings: readonly string[];
 }

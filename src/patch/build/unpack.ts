@@ -100,10 +100,18 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
           ctx.warnings.push(`${src}: /${h.path} was already written by another package of this patch; kept`);
           break;
         }
-        const tap = new Md5Tap();
-        e.content.on("error", (err) => tap.destroy(err));
-        await writer.addFile(real, meta, h.size, e.content.pipe(tap));
-        contents.add(h, tap.hash.digest("hex"));
+        if (ctx.capture(real)) {
+          // kept for the native maintainer-script effects (certificates: small files)
+          const data = await readAllLimited(e.content, MAX_CONFFILE_BYTES, `${src}: /${h.path}`);
+          await writer.addFile(real, meta, data.length, data);
+          contents.add(h, createHash("md5").update(data).digest("hex"));
+          ctx.captured.set(real, data);
+        } else {
+          const tap = new Md5Tap();
+          e.content.on("error", (err) => tap.destroy(err));
+          await writer.addFile(real, meta, h.size, e.content.pipe(tap));
+          contents.add(h, tap.hash.digest("hex"));
+        }
         tree.record(real, { kind: "file" });
         realOf.set(h.path, real);
         break;
@@ -131,6 +139,7 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
         } else if (held !== undefined) {
           // its target is a conffile that is written later, maybe not at all: a copy
           await writer.addFile(real, meta, held.data.length, held.data);
+          if (ctx.capture(real)) ctx.captured.set(real, held.data);
         } else if (!contents.has(h.linkname)) {
           // dpkg refuses a hardlink whose target is not earlier in the package
           throw new OcipatchError(

@@ -1,10 +1,18 @@
-/** Heuristic report of what the maintainer scripts ocipatch does not run would have done. */
+/** What the maintainer scripts ocipatch does not run would have done, and the effects it reproduces natively. */
+export { caCertificatesPostinst } from "./ca-certificates/index.js";
 export {
   classifyScript,
   type ScriptAction,
   type ScriptActionKind,
   type ScriptClassification,
 } from "./classify.js";
+export type {
+  EffectOutcome,
+  EffectStatus,
+  EffectWrite,
+  ImageView,
+  MaintainerEffect,
+} from "./effects.js";
 export {
   formatScriptReport,
   type MaintainerScriptReport,

@@ -87,6 +87,16 @@ function patchRun() {
     packages: [...packages].reverse(),
     keptConffiles: [{ package: "e2fsprogs", path: "/etc/mke2fs.conf" }],
     maintainerScripts: [scripts, quiet],
+    maintainerEffects: [
+      { package: "libcomerr2", effect: "ldconfig", status: "not needed", detail: "same library names" },
+      {
+        package: "ca-certificates",
+        effect: "update-ca-certificates",
+        status: "applied natively",
+        detail: "/etc/ssl/certs regenerated",
+        paths: ["/etc/ssl/certs/ca-certificates.crt"],
+      },
+    ],
     warnings: ["maintainer scripts were not run"],
     createdAt: new Date("2026-03-01T12:00:00Z"),
   });
@@ -131,7 +141,23 @@ describe("the patch report", () => {
     ]);
     expect(report.maintainerScripts[1]!.kinds).toContain("ldconfig");
     expect(report.maintainerScripts[1]!.summary).toMatch(/^libcomerr2: postinst \(.*ldconfig.*\)$/);
+    // each reproduced effect with its status, sorted by package
+    expect(report.maintainerEffects).toEqual([
+      {
+        package: "ca-certificates",
+        effect: "update-ca-certificates",
+        status: "applied natively",
+        detail: "/etc/ssl/certs regenerated",
+      },
+      { package: "libcomerr2", effect: "ldconfig", status: "not needed", detail: "same library names" },
+    ]);
     expect(parsePatchReport(JSON.parse(JSON.stringify(report)))).toEqual(report);
+    // a report written before maintainerEffects existed still reads
+    const { maintainerEffects: _, ...older } = JSON.parse(JSON.stringify(report)) as Record<string, unknown>;
+    expect(parsePatchReport(older).maintainerEffects).toEqual([]);
+    expect(() =>
+      parsePatchReport({ ...report, maintainerEffects: [{ ...report.maintainerEffects[0], status: "ran" }] }),
+    ).toThrow(/maintainerEffects/);
   });
 
   it("a dry run has no patched image and lists the fixable CVEs per package", () => {

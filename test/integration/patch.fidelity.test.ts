@@ -1,0 +1,199 @@
+/**
+ * ORACLES: the real ca-certificates maintainer scripts (`dpkg -i` of the same .deb in a chroot of
+ * the same image: config + postinst + the update-ca-certificates trigger, with the image's own
+ * openssl rehash) decide what /etc/ssl/certs and /etc/ca-certificates.conf must be, byte for byte;
+ * the image's own openssl then checks the patched trust store; the host's ldconfig decides whether
+ * /etc/ld.so.cache needed regenerating.
+ */
+import { X509Certificate } from "node:crypto";
+import {
+  copyFileSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { mutateImage } from "../../src/image/mutate.js";
+import { readInventoryFromFs } from "../../src/inventory/index.js";
+import { buildPatchLayer, type DebToInstall } from "../../src/patch/build/index.js";
+import { LayeredFs } from "../../src/rootfs/index.js";
+import { openImage, openSink } from "../../src/transport/index.js";
+import { withChroot } from "../harness/chroot.js";
+import { type CachedDeb, debianDeb } from "../harness/debian-packages.js";
+import { ensureImage, type ImageName } from "../harness/images.js";
+import { unpackImage } from "../harness/oracle.js";
+import { checkTrustStore } from "../harness/trust-store.js";
+
+const work = mkdtempSync(join(tmpdir(), "ocipatch-fidelity-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** Everything in a directory: name → "symlink -> target" or "file MODE sha-less bytes". */
+function snapshot(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    const st = lstatSync(p);
+    if (st.isSymbolicLink()) out.set(name, `symlink -> ${readlinkSync(p)}`);
+    else if (st.isFile())
+      out.set(
+        name,
+        `file ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${readFileSync(p).toString("base64")}`,
+      );
+    else out.set(name, st.isDirectory() ? "directory" : "other");
+  }
+  return out;
+}
+
+function readIfExists(p: string): string | undefined {
+  try {
+    return readFileSync(p, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+async function patchWith(name: ImageName, deb: CachedDeb, tag: string) {
+  const img = await ensureImage(name);
+  const image = await openImage(img.ociRef);
+  const fs = await LayeredFs.open(image, { scratchDir: work });
+  try {
+    const inventory = await readInventoryFromFs(fs);
+    const installed = inventory.packages.find((x) => x.name === deb.name);
+    if (!installed) throw new Error(`${deb.name} is not installed in ${name}`);
+    const debs: DebToInstall[] = [
+      { package: deb.name, architecture: installed.architecture, debPath: deb.path, installed },
+    ];
+    const result = await buildPatchLayer({
+      fs,
+      inventory,
+      debs,
+      compression: "gzip",
+      layerPath: join(work, `${tag}.tar.gz`),
+      manifestMediaType: image.mediaType,
+    });
+    const patched = await mutateImage(image, {
+      append: [result.layer],
+      history: [{ created_by: "ocipatch test", comment: "patch layer" }],
+    });
+    const layout = join(work, `${tag}-layout`);
+    await openSink(`oci:${layout}:patched`).write(patched);
+    const ours = await unpackImage(`oci:${layout}:patched`, join(work, `${tag}-ours`));
+    return { img, result, rootfs: ours.rootfs, installed };
+  } finally {
+    await fs.close();
+  }
+}
+
+/**
+ * The real thing: dpkg -i with the maintainer scripts, in a chroot of the unpatched image. Also
+ * returns the certificates the image trusted before.
+ */
+async function realDpkg(name: ImageName, deb: CachedDeb, tag: string) {
+  const img = await ensureImage(name);
+  const { rootfs } = await unpackImage(img.ociRef, join(work, `${tag}-real`));
+  const oldTrusted = pemsOf(rootfs, readFileSync(join(rootfs, "etc/ca-certificates.conf"), "utf8"), true);
+  copyFileSync(deb.path, join(rootfs, "tmp/new.deb"));
+  await withChroot(rootfs, (c) => c.run(["dpkg", "-i", "/tmp/new.deb"]));
+  rmSync(join(rootfs, "tmp/new.deb"));
+  return { real: rootfs, oldTrusted };
+}
+
+function pemsOf(rootfs: string, conf: string, enabled: boolean): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of conf.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    if (line.startsWith("!") === enabled) continue;
+    const rel = line.replace(/^!/, "");
+    const pem = readIfExists(join(rootfs, "usr/share/ca-certificates", rel));
+    if (pem) out.set(rel, pem);
+  }
+  return out;
+}
+
+async function scenario(name: ImageName, deb: CachedDeb) {
+  const tag = `${name}-${deb.version}`.replace(/[^A-Za-z0-9.-]/g, "_");
+  const t0 = Date.now();
+  const log = (what: string) => console.log(`${tag}: ${what} at ${Math.round((Date.now() - t0) / 1000)}s`);
+  const { result, rootfs, installed } = await patchWith(name, deb, tag);
+  log("patched");
+  const { real, oldTrusted } = await realDpkg(name, deb, tag);
+  log("dpkg -i done");
+
+  // byte for byte: /etc/ssl/certs (names, link targets, file bytes, modes) and the configuration
+  const oursCerts = snapshot(join(rootfs, "etc/ssl/certs"));
+  const realCerts = snapshot(join(real, "etc/ssl/certs"));
+  expect([...oursCerts.keys()]).toEqual([...realCerts.keys()]);
+  expect(oursCerts).toEqual(realCerts);
+  expect(readIfExists(join(rootfs, "etc/ca-certificates.conf"))).toBe(
+    readIfExists(join(real, "etc/ca-certificates.conf")),
+  );
+  expect(readIfExists(join(rootfs, "etc/ca-certificates.conf.dpkg-old"))).toBe(
+    readIfExists(join(real, "etc/ca-certificates.conf.dpkg-old")),
+  );
+  const effect = result.maintainerEffects?.find((e) => e.effect === "update-ca-certificates");
+  expect(effect?.status).toBe("applied natively");
+  expect(effect?.package).toBe("ca-certificates");
+
+  // the image's own openssl: trusts exactly what the new configuration enables
+  const conf = readFileSync(join(rootfs, "etc/ca-certificates.conf"), "utf8");
+  const trusted = pemsOf(rootfs, conf, true);
+  const trustedKeys = new Set(
+    [...trusted.values()].map((p) => {
+      const c = new X509Certificate(p);
+      return `${c.subject}\n${c.publicKey.export({ type: "spki", format: "der" }).toString("base64")}`;
+    }),
+  );
+  // dropped: trusted before, not now, and not the same subject and key as a trusted one (a re-issued root)
+  const dropped = [...oldTrusted].filter(([rel, pem]) => {
+    if (trusted.has(rel)) return false;
+    const c = new X509Certificate(pem);
+    return !trustedKeys.has(
+      `${c.subject}\n${c.publicKey.export({ type: "spki", format: "der" }).toString("base64")}`,
+    );
+  });
+  expect(dropped.length).toBeGreaterThan(0);
+  log("checking the trust store");
+  const check = (root: string) =>
+    withChroot(root, (c) =>
+      checkTrustStore(
+        async (script, stdin) => (await c.run(["/bin/sh", "-c", script], { input: stdin })).stdout,
+        [...trusted.values()],
+        dropped.map(([, pem]) => pem),
+      ),
+    );
+  const report = await check(rootfs);
+  expect(report.trusted.length).toBe(trusted.size);
+  // none it dropped is trusted, with the bundle or with the hash links
+  expect(report.dropped.filter(([a, b]) => a || b)).toEqual([]);
+  // every hash link resolves to a certificate of that subject hash
+  expect(report.links.size).toBeGreaterThanOrEqual(trusted.size);
+  for (const [link, hash] of report.links)
+    expect(link.startsWith(`${hash}.`), `${link} -> ${hash}`).toBe(true);
+  // every certificate it enables is trusted, except one this openssl cannot use as an anchor at all:
+  // then the image after the real dpkg run fails it the same way
+  const names = [...trusted.keys()];
+  const untrusted = report.trusted.flatMap(([a, b], i) => (a && b ? [] : [names[i]!]));
+  if (untrusted.length > 0) {
+    log(`not verified by the image's openssl: ${untrusted.join(", ")}`);
+    expect((await check(real)).trusted).toEqual(report.trusted);
+  }
+  expect(untrusted.length).toBeLessThan(trusted.size / 20);
+  return { result, installed, trusted, dropped };
+}
+
+describe("ca-certificates postinst reproduced natively", () => {
+  it("nginx-bookworm: 20230311 → trixie's ca-certificates (new and removed roots)", async () => {
+    const { installed } = await scenario("nginx-bookworm", debianDeb("trixie", "ca-certificates"));
+    expect(installed.version).toMatch(/^20230311/);
+  }, 900_000);
+
+  it("nginx-bullseye: 20210119 → bookworm's ca-certificates (OpenSSL 1.1.1 rehash)", async () => {
+    const { installed } = await scenario("nginx-bullseye", debianDeb("bookworm", "ca-certificates"));
+    expect(installed.version).toBe("20210119");
+  }, 900_000);
+});
