@@ -5,7 +5,15 @@ import { descriptorOf, type Image, type ImageOrIndex } from "../../image/image.j
 import { type Descriptor, encodeJson, parseIndexManifest, parseJson } from "../../image/manifest.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
 import { sha256 } from "../../util/digest.js";
-import { ioError, removeQuietly, siblingTempDir, writeFileAtomic } from "../atomic-fs.js";
+import {
+  ioError,
+  keepStaged,
+  removeQuietly,
+  siblingTempDir,
+  sweepSiblingTempDirs,
+  sweepTempFiles,
+  writeFileAtomic,
+} from "../atomic-fs.js";
 import { forEachLimit } from "../concurrency.js";
 import { LayoutBlobStore } from "./blob-store.js";
 import { addToLayoutIndex, assertValidRefName, emptyLayoutIndex } from "./index-json.js";
@@ -46,9 +54,11 @@ export class OciLayoutSink implements ImageSink {
     const stats = emptyStats();
     let root = target;
     let temp: { dir: string; createdParent?: string } | undefined;
+    await sweepSiblingTempDirs(target); // staging directories of runs that were killed
     try {
       if (kind.kind === "layout") {
         await readIndexDocument(target, this.dir); // fail early on a broken index.json
+        await sweepTempFiles(target); // partial blobs of runs that were killed
       } else {
         temp = await siblingTempDir(target);
         root = temp.dir;
@@ -63,6 +73,7 @@ export class OciLayoutSink implements ImageSink {
         await rename(root, target).catch((e: unknown) => {
           throw ioError(`cannot move the new OCI layout into place at ${this.dir}`, e);
         });
+        keepStaged(root);
       }
       return {
         digest: item.digest,
