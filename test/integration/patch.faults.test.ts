@@ -7,15 +7,17 @@
  * registry): one transient fault is retried; a persistent one ends in one line after
  * bounded retries, and the tag never points at an image with missing blobs.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import type { IncomingMessage } from "node:http";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readInventoryFromFs } from "../../src/inventory/index.js";
 import { buildPatchLayer, type DebToInstall } from "../../src/patch/build/index.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
 import { openImage } from "../../src/transport/index.js";
+import { hostDebianMirror } from "../harness/apt-support.js";
 import { debianDeb } from "../harness/debian-packages.js";
 import { run } from "../harness/exec.js";
 import {
@@ -220,4 +222,133 @@ describe("registry faults during ocipatch patch", () => {
     expect(errors[0]).toMatch(/did not finish within 15\.0s \(--timeout\); nothing was written/);
     expect(await skopeoExists(direct)).toBe(false);
   }, 120_000);
+});
+
+/** ---- mirror faults: a loopback front of the real mirror ---- */
+
+type MirrorFault = "pass" | "503" | "corrupt" | "reset";
+
+async function mirrorFront(decide: (path: string) => MirrorFault) {
+  const upstream = await hostDebianMirror();
+  const hits: { path: string; fault: MirrorFault }[] = [];
+  const server: Server = createServer(async (req, res) => {
+    const path = req.url ?? "/";
+    const m = /^\/(debian|debian-security)(\/.*)$/.exec(path);
+    if (!m) return void res.writeHead(404).end();
+    const fault = decide(path);
+    hits.push({ path, fault });
+    if (fault === "503") return void res.writeHead(503).end();
+    try {
+      const up = await request(`${m[1] === "debian" ? upstream.debian : upstream.security}${m[2]}`);
+      const body = Buffer.from(await up.body.arrayBuffer());
+      if (fault === "corrupt" && body.length > 100) body[body.length - 50]! ^= 0xff;
+      res.writeHead(up.statusCode, { "content-length": String(body.length) });
+      if (fault === "reset") {
+        res.write(body.subarray(0, Math.min(10_000, body.length >> 1)), () => res.socket?.destroy());
+        return;
+      }
+      res.end(body);
+    } catch {
+      res.writeHead(502).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  proxies.push({
+    host: url,
+    requests: [],
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  });
+  return { url, hits };
+}
+
+/** A Packages index, by its path or by hash (InRelease and Release are not). */
+const isPackagesIndex = (p: string) => /\/Packages(\.xz|\.gz)?$|\/by-hash\/SHA256\//.test(p);
+
+describe("mirror faults during ocipatch patch", () => {
+  let dbDir: string;
+  let ref: string;
+  beforeAll(async () => {
+    dbDir = await trackerDb();
+    ref = (
+      await pushImage(
+        await ensureImage("nginx-bullseye"),
+        reg.host,
+        `faults/mirror-${process.pid}-${Date.now()}:1`,
+      )
+    ).ref;
+  }, 900_000);
+
+  async function patchVia(decide: (path: string) => MirrorFault, args: string[]) {
+    const front = await mirrorFront(decide);
+    const cache = mkdtempSync(join(work, "cache-"));
+    const r = await runCli(
+      [
+        "patch",
+        "-i",
+        ref,
+        "--db-dir",
+        dbDir,
+        "--skip-db-update",
+        "--mirror",
+        `${front.url}/debian`,
+        "--security-mirror",
+        `${front.url}/debian-security`,
+        ...args,
+      ],
+      { OCIPATCH_CACHE_DIR: cache },
+    );
+    return { r, hits: front.hits, cache };
+  }
+  const errors = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("[error]"));
+
+  it("InRelease unavailable: one line, exit 1", async () => {
+    const { r } = await patchVia((p) => (/\/(In)?Release(\.gpg)?$/.test(p) ? "503" : "pass"), ["--dry-run"]);
+    expect(r.code).toBe(1);
+    expect(errors(r.stderr)).toHaveLength(1);
+    expect(errors(r.stderr)[0]).toMatch(/Release|503/);
+  }, 300_000);
+
+  it("a Packages file that no longer matches InRelease once: fetched again, the run succeeds", async () => {
+    let corrupted = 0;
+    const { r, hits } = await patchVia(
+      (p) => (isPackagesIndex(p) && corrupted++ === 0 ? "corrupt" : "pass"),
+      ["--dry-run"],
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const corruptHit = hits.find((h) => h.fault === "corrupt")!;
+    expect(corruptHit).toBeDefined();
+    // the same index, fetched again
+    expect(hits.filter((h) => h.path === corruptHit.path)).toHaveLength(2);
+  }, 300_000);
+
+  it("a Packages file that never matches: DIGEST_MISMATCH in one line after one refetch", async () => {
+    const { r, hits } = await patchVia((p) => (isPackagesIndex(p) ? "corrupt" : "pass"), ["--dry-run"]);
+    expect(r.code).toBe(1);
+    expect(errors(r.stderr)).toHaveLength(1);
+    expect(errors(r.stderr)[0]).toMatch(/does not match the signed Release.*twice/);
+    const first = hits.find((h) => h.fault === "corrupt")!.path;
+    expect(hits.filter((h) => h.path === first)).toHaveLength(2);
+  }, 300_000);
+
+  it("a .deb whose connection resets mid-stream: retried, verified again, the image is patched", async () => {
+    let resets = 0;
+    const tag = `deb-reset-${Math.floor(Math.random() * 1e9)}`;
+    const { r, hits, cache } = await patchVia(
+      (p) => (p.includes("/openssl_") && p.endsWith(".deb") && resets++ === 0 ? "reset" : "pass"),
+      ["-t", tag],
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const gets = hits.filter((h) => h.path.includes("/openssl_") && h.path.endsWith(".deb"));
+    expect(gets.map((h) => h.fault)).toEqual(["reset", "pass"]);
+    await assertWhole(ref.replace(/:1$/, `:${tag}`));
+    const debs = join(cache, "debs");
+    const partial = existsSync(debs)
+      ? readdirSync(debs, { recursive: true }).filter((f) => /\.part$/.test(String(f)))
+      : [];
+    expect(partial).toEqual([]);
+  }, 300_000);
 });
