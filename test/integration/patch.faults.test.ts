@@ -7,7 +7,7 @@
  * registry): one transient fault is retried; a persistent one ends in one line after
  * bounded retries, and the tag never points at an image with missing blobs.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,7 +28,7 @@ import {
   PASS,
   startFaultProxy,
 } from "../harness/fault-proxy.js";
-import { ensureImage } from "../harness/images.js";
+import { copyImageLayout, ensureImage } from "../harness/images.js";
 import { runCli, trackerDb } from "../harness/patch-support.js";
 import { pushImage } from "../harness/push.js";
 
@@ -351,4 +351,37 @@ describe("mirror faults during ocipatch patch", () => {
       : [];
     expect(partial).toEqual([]);
   }, 300_000);
+});
+
+describe("two patch runs at the same time", () => {
+  it("into the same OCI layout (different tags) and the same registry tag: both succeed, nothing lost or broken", async () => {
+    const dbDir = await trackerDb();
+    const layout = join(mkdtempSync(join(work, "concurrent-")), "layout");
+    const src = await copyImageLayout(await ensureImage("nginx-bullseye"), layout);
+    const pushed = await pushImage(
+      await ensureImage("nginx-bullseye"),
+      reg.host,
+      `faults/concurrent-${process.pid}-${Date.now()}:1`,
+    );
+    const common = ["--db-dir", dbDir, "--skip-db-update"];
+    const [a, b, c, d] = await Promise.all([
+      runCli(["patch", "-i", src, "-t", "a", ...common]),
+      runCli(["patch", "-i", src, "-t", "b", ...common]),
+      runCli(["patch", "-i", pushed.ref, "-t", "same", ...common]),
+      runCli(["patch", "-i", pushed.ref, "-t", "same", ...common]),
+    ]);
+    for (const r of [a, b, c, d]) expect(r.code, r.stderr).toBe(0);
+    // both tags are in the layout, and umoci and skopeo read both
+    const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as {
+      manifests: { annotations?: Record<string, string> }[];
+    };
+    const tags = index.manifests.map((m) => m.annotations?.["org.opencontainers.image.ref.name"]);
+    expect(tags).toEqual(expect.arrayContaining(["a", "b"]));
+    for (const t of ["a", "b"]) {
+      await run("umoci", ["stat", "--image", `${layout}:${t}`]);
+      await run("skopeo", ["inspect", `oci:${layout}:${t}`]);
+    }
+    expect(readdirSync(layout).filter((n) => n.startsWith("."))).toEqual([]);
+    await assertWhole(pushed.ref.replace(/:1$/, ":same"));
+  }, 600_000);
 });

@@ -5,6 +5,7 @@ import { descriptorOf, type Image, type ImageOrIndex } from "../../image/image.j
 import { type Descriptor, encodeJson, parseIndexManifest, parseJson } from "../../image/manifest.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
 import { sha256 } from "../../util/digest.js";
+import { withFileLock } from "../../util/file-lock.js";
 import {
   ioError,
   keepStaged,
@@ -66,8 +67,23 @@ export class OciLayoutSink implements ImageSink {
       }
       const store = new LayoutBlobStore(root, stats, opts?.progress, opts?.signal);
       const desc = await writeItem(store, item, opts);
-      const doc = kind.kind === "layout" ? await readIndexDocument(root, this.dir) : emptyLayoutIndex();
-      await writeFileAtomic(join(root, INDEX_FILE), encodeJson(addToLayoutIndex(doc, desc, this.tag)));
+      if (kind.kind === "layout") {
+        // read-modify-write of index.json: one writer at a time, so concurrent runs keep each other's tags
+        await withFileLock(
+          join(root, `.${INDEX_FILE}.lock`),
+          `${this.dir}/${INDEX_FILE}`,
+          async () => {
+            const doc = await readIndexDocument(root, this.dir);
+            await writeFileAtomic(join(root, INDEX_FILE), encodeJson(addToLayoutIndex(doc, desc, this.tag)));
+          },
+          { signal: opts?.signal },
+        );
+      } else {
+        await writeFileAtomic(
+          join(root, INDEX_FILE),
+          encodeJson(addToLayoutIndex(emptyLayoutIndex(), desc, this.tag)),
+        );
+      }
       if (temp) {
         await chmod(root, 0o755);
         await rename(root, target).catch((e: unknown) => {
