@@ -7,6 +7,7 @@
  * registry): one transient fault is retried; a persistent one ends in one line after
  * bounded retries, and the tag never points at an image with missing blobs.
  */
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -384,4 +385,40 @@ describe("two patch runs at the same time", () => {
     expect(readdirSync(layout).filter((n) => n.startsWith("."))).toEqual([]);
     await assertWhole(pushed.ref.replace(/:1$/, ":same"));
   }, 600_000);
+});
+
+describe("a full disk", () => {
+  const mounts: string[] = [];
+  afterAll(async () => {
+    for (const m of mounts) await run("umount", ["-l", m], { okCodes: [0, 32] });
+  });
+
+  it("an existing OCI layout on a filesystem with no room for the new layer: one line, the layout untouched, no partial blobs", async () => {
+    const dbDir = await trackerDb();
+    const img = await ensureImage("nginx-bullseye");
+    const used = Number((await run("du", ["-sk", img.layoutDir])).stdout.split(/\s/)[0]);
+    const mnt = mkdtempSync(join(work, "tmpfs-"));
+    // room for the image and its config, not for the new layer (hundreds of KiB at least)
+    await run("mount", ["-t", "tmpfs", "-o", `size=${used + 64}k`, "tmpfs", mnt]);
+    mounts.push(mnt);
+    const layout = join(mnt, "layout");
+    const src = await copyImageLayout(img, layout);
+    const indexBefore = readFileSync(join(layout, "index.json"));
+    const blobsBefore = readdirSync(join(layout, "blobs/sha256")).sort();
+    const r = await runCli(["patch", "-i", src, "-t", "full", "--db-dir", dbDir, "--skip-db-update"]);
+    expect(r.code).toBe(1);
+    const errors = r.stderr.split("\n").filter((l) => l.startsWith("[error]"));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/ENOSPC/);
+    expect(readFileSync(join(layout, "index.json")).equals(indexBefore)).toBe(true);
+    // blobs already complete (the config) may stay: content-addressed and whole; none is partial
+    const blobs = readdirSync(join(layout, "blobs/sha256"));
+    expect(blobs).toEqual(expect.arrayContaining(blobsBefore));
+    for (const b of blobs.filter((x) => !blobsBefore.includes(x))) {
+      const bytes = readFileSync(join(layout, "blobs/sha256", b));
+      expect(createHash("sha256").update(bytes).digest("hex")).toBe(b);
+    }
+    expect(readdirSync(layout).filter((n) => n.startsWith("."))).toEqual([]);
+    await run("umoci", ["stat", "--image", src.replace(/^oci:/, "")]);
+  }, 300_000);
 });
