@@ -43,8 +43,15 @@ export function isOcipatchError(e: unknown, code?: ErrorCode): e is OcipatchErro
   return e instanceof OcipatchError && (code === undefined || e.code === code);
 }
 
-/** Exit code for an error: 2 for usage errors, 1 otherwise. */
+/** Exit codes of a run ended by a signal (128 + the signal number, as shells report them). */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/** Exit code for an error: 2 for usage errors, 130/143 for a run interrupted by SIGINT/SIGTERM, 1 otherwise. */
 export function exitCodeFor(e: unknown): number {
+  if (isOcipatchError(e, "CANCELLED")) {
+    const sig = e.details?.["signal"];
+    if (typeof sig === "string" && SIGNAL_EXIT[sig] !== undefined) return SIGNAL_EXIT[sig];
+  }
   return isOcipatchError(e, "USAGE") ? 2 : 1;
 }
 

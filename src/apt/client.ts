@@ -279,6 +279,8 @@ export class AptClient {
     const byHashUrl = `${base}${dir}by-hash/SHA256/${entry.sha256}`;
     const plainUrl = `${base}${path}`;
     this.opts.progress?.info?.(`Get ${redactUrl(plainUrl)} (${entry.size} bytes)`);
+    // A mirror caught mid-update serves a Packages file that no longer matches the InRelease
+    // read a moment ago: fetch it once more (by-hash first, which is immutable), then give up.
     let body: Buffer | undefined;
     let url = plainUrl;
     // never more than the signed size: a longer body is refused while it downloads
@@ -294,29 +296,35 @@ export class AptClient {
         );
       }
     };
-    if (release.info.acquireByHash) {
-      const r = await get(byHashUrl);
-      if (r.status === 200) {
-        body = r.body;
-        url = byHashUrl;
+    for (let attempt = 1; ; attempt++) {
+      body = undefined;
+      url = plainUrl;
+      if (release.info.acquireByHash) {
+        const r = await get(byHashUrl);
+        if (r.status === 200) {
+          body = r.body;
+          url = byHashUrl;
+        }
       }
-    }
-    if (!body) {
-      const r = await get(plainUrl);
-      if (r.status !== 200 || !r.body) {
+      if (!body) {
+        const r = await get(plainUrl);
+        if (r.status !== 200 || !r.body) {
+          throw new OcipatchError(
+            "NOT_FOUND",
+            `${redactUrl(plainUrl)} is listed in the signed Release but missing (HTTP 404)`,
+          );
+        }
+        body = r.body;
+      }
+      const got = sha256hex(body);
+      if (body.length === entry.size && got === entry.sha256) break;
+      if (attempt >= 2) {
         throw new OcipatchError(
-          "NOT_FOUND",
-          `${redactUrl(plainUrl)} is listed in the signed Release but missing (HTTP 404)`,
+          "DIGEST_MISMATCH",
+          `${redactUrl(url)} does not match the signed Release: sha256 ${got} (${body.length} bytes), expected ${entry.sha256} (${entry.size} bytes), twice`,
         );
       }
-      body = r.body;
-    }
-    const got = sha256hex(body);
-    if (body.length !== entry.size || got !== entry.sha256) {
-      throw new OcipatchError(
-        "DIGEST_MISMATCH",
-        `${redactUrl(url)} does not match the signed Release: sha256 ${got} (${body.length} bytes), expected ${entry.sha256} (${entry.size} bytes)`,
-      );
+      this.opts.progress?.info?.(`${redactUrl(url)} does not match the signed Release; fetching it again`);
     }
     const content = await decompressIndex(body, compression, redactUrl(url));
     if (plain) {

@@ -5,6 +5,18 @@ export interface CliContext {
   env: NodeJS.ProcessEnv;
   /** Set by a command that wants a non-zero exit without throwing. */
   exitCode?: number;
+  /**
+   * Aborted when the process receives SIGINT or SIGTERM (reason: an `Interrupted`). Only set
+   * by the process entry point; a command that uses it sets `handlesInterrupt` so that the
+   * signal lets it clean up instead of ending the process at once.
+   */
+  interrupt?: AbortSignal;
+  handlesInterrupt?: boolean;
+}
+
+/** The reason of `CliContext.interrupt`. */
+export interface Interrupted {
+  readonly signal: "SIGINT" | "SIGTERM";
 }
 
 export function createContext(): CliContext {

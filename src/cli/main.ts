@@ -2,7 +2,7 @@ import { Command, CommanderError } from "commander";
 import { exitCodeFor, isOcipatchError, OcipatchError, oneLine } from "../errors.js";
 import { VERSION } from "../version.js";
 import { registerCommands } from "./commands/index.js";
-import { type CliContext, createContext } from "./context.js";
+import { type CliContext, createContext, type Interrupted } from "./context.js";
 import { redact, secretsInArgv } from "./registry-flags.js";
 
 function wantsDebug(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
@@ -94,7 +94,39 @@ export async function runProcess(argv: string[] = process.argv.slice(2)): Promis
   });
   process.on("uncaughtException", fatal);
   process.on("unhandledRejection", fatal);
-  process.exitCode = await main(argv, ctx);
+  const interrupted = handleSignals(ctx);
+  const code = await main(argv, ctx);
+  // a failed or interrupted command has cleaned up: nothing it left pending (a read blocked on
+  // a pipe, a socket) may keep the process alive
+  if (interrupted.signal || code !== 0) process.exit(code);
+  process.exitCode = code;
+}
+
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+/** How long a command may take to clean up after SIGINT/SIGTERM before the process ends anyway. */
+const CLEANUP_GRACE_MS = 15_000;
+
+/**
+ * SIGINT/SIGTERM: a command that handles them (`ctx.handlesInterrupt`) is cancelled through
+ * `ctx.interrupt` and cleans up, then the process exits 130/143; a second signal, or a
+ * clean-up longer than the grace period, ends it at once (temporary paths registered with
+ * `removeOnExit` are still removed). Commands that do not handle them end at once, as Node's
+ * default would.
+ */
+function handleSignals(ctx: CliContext): { signal: Interrupted["signal"] | undefined } {
+  const state: { signal: Interrupted["signal"] | undefined } = { signal: undefined };
+  const controller = new AbortController();
+  ctx.interrupt = controller.signal;
+  const on = (signal: Interrupted["signal"]) => {
+    if (state.signal !== undefined || !ctx.handlesInterrupt) process.exit(SIGNAL_EXIT[signal]);
+    state.signal = signal;
+    const reason: Interrupted = { signal };
+    controller.abort(reason);
+    setTimeout(() => process.exit(SIGNAL_EXIT[signal]), CLEANUP_GRACE_MS).unref();
+  };
+  process.on("SIGINT", () => on("SIGINT"));
+  process.on("SIGTERM", () => on("SIGTERM"));
+  return state;
 }
 
 export { OcipatchError };

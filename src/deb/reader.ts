@@ -55,6 +55,10 @@ class EntryContent extends Readable {
       });
     });
     this.endPromise.catch(() => {});
+    // An entry nobody reads (a directory, or the one being read when the consumer stopped —
+    // e.g. cancelled) is destroyed with an error when the tar stream closes early; a reader gets
+    // the error through its own listener, but without one it must not crash the process.
+    this.on("error", () => {});
     src.on("data", (c: unknown) => {
       if (this.destroyed) return;
       if (!this.push(c as Buffer)) src.pause();

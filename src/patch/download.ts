@@ -170,10 +170,16 @@ async function fetchVerified(
       let n = 0;
       const body = res.body;
       async function* counted(): AsyncGenerator<Uint8Array> {
-        for await (const c of body) {
-          n += (c as Buffer).length;
-          onProgress(n);
-          yield c as Buffer;
+        try {
+          for await (const c of body) {
+            n += (c as Buffer).length;
+            onProgress(n);
+            yield c as Buffer;
+          }
+        } catch (e) {
+          if (opts.signal?.aborted || isOcipatchError(e)) throw e;
+          // the connection broke mid-body: worth another attempt (verified again from the start)
+          throw new OcipatchError("NETWORK", `GET ${shown}: connection broke after ${n} bytes`, { cause: e });
         }
       }
       await rm(part, { force: true });

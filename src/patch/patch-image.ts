@@ -80,8 +80,11 @@ export interface PatchRequest {
   readonly signal?: AbortSignal | undefined;
   readonly progress?: ProgressListener | undefined;
   readonly log?: PatchLog | undefined;
-  /** Called when a phase ends: `scanned`, `patched` (written), `rescanned`. */
-  readonly onPhase?: ((phase: "scanned" | "patched" | "rescanned") => void) | undefined;
+  /**
+   * Called when a phase ends: `scanned`, `writing` (the write to the destination starts),
+   * `patched` (written), `rescanned`.
+   */
+  readonly onPhase?: ((phase: "scanned" | "writing" | "patched" | "rescanned") => void) | undefined;
   /** Time recorded in the config, history and database files (default now). */
   readonly now?: Date | undefined;
 }
@@ -236,6 +239,7 @@ export async function patchImage(req: PatchRequest): Promise<PatchResult> {
         : [...patched.values()][0]!;
     signal?.throwIfAborted();
     log.info(`Writing ${req.destination}...`);
+    req.onPhase?.("writing");
     const sink = openSink(req.destination, { ...req.destinationOptions, signal, progress: req.progress });
     const written = await sink.write(out, { signal, progress: req.progress });
     req.onPhase?.("patched");

@@ -127,6 +127,11 @@ export async function scanTar(
 
 function wrapTarError(e: unknown, what: string): unknown {
   if (e instanceof OcipatchError) return e;
+  // a cancelled read is a cancellation, not a broken layer
+  const name = (e as Error | undefined)?.name;
+  if (name === "AbortError" || name === "TimeoutError") {
+    return new OcipatchError("CANCELLED", `reading ${what} was cancelled`, { cause: e });
+  }
   const msg = e instanceof Error ? e.message : String(e);
   return new OcipatchError("INVALID_FORMAT", `${what}: not a valid tar stream (${msg})`, { cause: e });
 }

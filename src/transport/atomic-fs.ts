@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { OcipatchError } from "../errors.js";
+import { ownedPrefix, ownedTag, release, removeOnExit, sweepDeadOwners } from "../util/owned-temp.js";
 
 /**
  * Small filesystem helpers for the local sinks (OCI layout, docker archive): every
@@ -16,14 +16,30 @@ export function ioError(what: string, e: unknown): OcipatchError {
   return new OcipatchError("IO", `${what}: ${why}`, { cause: e });
 }
 
-/** A unique temporary file name in `dir` (hidden, never a valid blob name). */
+/**
+ * A unique temporary file name in `dir` (hidden, never a valid blob name), carrying this
+ * process's pid so that a later run can remove it if this one is killed.
+ */
 export function tempName(dir: string, hint: string): string {
-  return join(dir, `.${hint}.ocipatch-${randomBytes(6).toString("hex")}.tmp`);
+  return join(dir, `.${hint}.${ownedTag()}.tmp`);
+}
+
+/** Hidden temporary files (`tempName`) in `dir` left by processes that no longer exist. */
+export function sweepTempFiles(dir: string): Promise<string[]> {
+  return sweepDeadOwners(dir, /^\..+\.ocipatch-\d+-[0-9a-f]+\.tmp$/);
+}
+
+/** Staging directories (`siblingTempDir`) of `target` left by processes that no longer exist. */
+export function sweepSiblingTempDirs(target: string): Promise<string[]> {
+  const abs = resolve(target);
+  const name = basename(abs).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return sweepDeadOwners(dirname(abs), new RegExp(`^\\.${name}\\.ocipatch-\\d+-`));
 }
 
 /** Write bytes to `path` atomically: temp file in the same directory, fsync, rename. */
 export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
   const tmp = tempName(dirname(path), basename(path));
+  removeOnExit(tmp);
   try {
     const fh = await open(tmp, "wx", 0o644);
     try {
@@ -36,6 +52,8 @@ export async function writeFileAtomic(path: string, data: Uint8Array): Promise<v
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => {});
     throw ioError(`cannot write ${path}`, e);
+  } finally {
+    release(tmp);
   }
 }
 
@@ -50,7 +68,9 @@ export async function siblingTempDir(target: string): Promise<{ dir: string; cre
   let createdParent: string | undefined;
   try {
     createdParent = await mkdir(parent, { recursive: true });
-    const dir = await mkdtemp(join(parent, `.${basename(abs)}.ocipatch-`));
+    await sweepSiblingTempDirs(abs);
+    const dir = await mkdtemp(join(parent, `.${basename(abs)}.${ownedPrefix()}`));
+    removeOnExit(dir);
     return createdParent === undefined ? { dir } : { dir, createdParent };
   } catch (e) {
     if (createdParent) await rm(createdParent, { recursive: true, force: true }).catch(() => {});
@@ -62,4 +82,10 @@ export async function siblingTempDir(target: string): Promise<{ dir: string; cre
 export async function removeQuietly(path: string | undefined): Promise<void> {
   if (path === undefined) return;
   await rm(path, { recursive: true, force: true }).catch(() => {});
+  release(path);
+}
+
+/** A staging directory was renamed into place: it is no longer ours to remove on exit. */
+export function keepStaged(dir: string): void {
+  release(dir);
 }

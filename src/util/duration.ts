@@ -24,6 +24,12 @@ export function parseDuration(s: string): number {
   return Math.round(total);
 }
 
+/**
+ * The longest deadline accepted (576h = 24 days): timers hold at most 2^31-1 ms (~596h),
+ * and a longer deadline would fire at once.
+ */
+export const MAX_TIMEOUT_MS = 576 * 3_600_000;
+
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   const s = ms / 1000;

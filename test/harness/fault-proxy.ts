@@ -20,7 +20,9 @@ export type FaultAction =
   /** Forward, but break the connection after `after` bytes of the response body. */
   | { readonly kind: "cut"; readonly after: number }
   /** Never answer. */
-  | { readonly kind: "hang" };
+  | { readonly kind: "hang" }
+  /** Forward (so the registry acts on it), then never answer. */
+  | { readonly kind: "forward-then-hang" };
 
 export interface ProxiedRequest {
   readonly method: string;
@@ -69,6 +71,19 @@ export async function startFaultProxy(
           res.end(action.body ?? "");
         });
         return;
+      case "forward-then-hang": {
+        const up = request({
+          host: upHost,
+          port: Number(upPort),
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+        });
+        up.on("response", (upRes) => upRes.resume());
+        up.on("error", () => res.socket?.destroy());
+        req.pipe(up);
+        return;
+      }
       case "pass":
       case "cut": {
         const up = request(

@@ -13,12 +13,14 @@ import { formatPatchSummary, patchResultJson } from "../../patch/summary.js";
 import { attachVex, writePatchReports } from "../../patch/write-reports.js";
 import { credentialsFrom } from "../../scan/image.js";
 import { importReport } from "../../scan/index.js";
-import { formatDuration, parseDuration } from "../../util/duration.js";
+import { MAX_TIMEOUT_MS, parseDuration } from "../../util/duration.js";
+import { ownedPrefix, release, removeOnExit, sweepDeadOwners } from "../../util/owned-temp.js";
 import { cacheDir } from "../../util/paths.js";
 import { openDatabaseForScan } from "../../vulndb/index.js";
-import type { CliContext } from "../context.js";
+import type { CliContext, Interrupted } from "../context.js";
 import { Output } from "../output.js";
 import { dbDirFrom } from "./db.js";
+import { cancelledError, type WriteStage } from "./patch-cancelled.js";
 
 interface PatchFlags {
   image: string;
@@ -131,6 +133,13 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
 async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<void> {
   const timeoutMs = parseDuration(o.timeout);
   if (!(timeoutMs > 0)) throw new OcipatchError("USAGE", `--timeout must be positive, got "${o.timeout}"`);
+  if (timeoutMs > MAX_TIMEOUT_MS) {
+    throw new OcipatchError(
+      "USAGE",
+      `--timeout must be at most ${MAX_TIMEOUT_MS / 3_600_000}h, got "${o.timeout}"`,
+      { details: { option: "timeout" } },
+    );
+  }
   const platforms =
     o.platform === undefined
       ? undefined
@@ -144,8 +153,14 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
   const credentials = credentialsFrom(o.username, o.password);
   if (o.addr !== undefined) out.info("ocipatch needs no BuildKit daemon: --addr is ignored");
 
+  // the deadline and SIGINT/SIGTERM cancel the same way: every wait honours `signal`
   const timeout = AbortSignal.timeout(timeoutMs);
-  const workDir = await mkdtemp(join(tmpdir(), "ocipatch-patch-"));
+  ctx.handlesInterrupt = true;
+  const signal = ctx.interrupt ? AbortSignal.any([timeout, ctx.interrupt]) : timeout;
+  let stage: WriteStage = "before";
+  await sweepDeadOwners(tmpdir(), WORK_DIR_PATTERN);
+  const workDir = await mkdtemp(join(tmpdir(), `${ownedPrefix()}patch-`));
+  removeOnExit(workDir);
   const progress = out.progress();
   let result: PatchResult;
   try {
@@ -156,7 +171,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
       securityMirror: o.securityMirror,
       keyrings: o.keyring,
     });
-    const report = o.vulnReport ? await importReport(o.vulnReport, { onlyFixed: false }) : undefined;
+    const report = o.vulnReport ? await importReport(o.vulnReport, { onlyFixed: false, signal }) : undefined;
     out.info("Scanning image...");
     const { db, warnings } = await openDatabaseForScan({
       dbDir: dbDirFrom(ctx, o.dbDir),
@@ -165,6 +180,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
       progress,
     });
     for (const w of warnings) out.warning(w);
+    signal.throwIfAborted();
     try {
       result = await patchImage({
         source: o.image,
@@ -182,29 +198,31 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
         apt: { config: aptConfig, offline: o.offline, cacheDir: join(cacheDir(ctx.env), "apt") },
         workDir,
         debCacheDir: join(cacheDir(ctx.env), "debs"),
-        signal: timeout,
+        signal,
         progress,
         log: {
           info: (m) => out.info(m),
           success: (m) => out.success(m),
           warning: (m) => out.warning(m),
         },
-        onPhase: (phase) => phaseLog(out, phase),
+        onPhase: (phase) => {
+          if (phase === "writing") stage = "writing";
+          if (phase === "patched") stage = "written";
+          phaseLog(out, phase);
+        },
       });
     } finally {
       db.close();
     }
   } catch (e) {
-    if (timeout.aborted) {
-      throw new OcipatchError(
-        "TIMEOUT",
-        `patching ${o.image} did not finish within ${formatDuration(timeoutMs)} (--timeout); nothing was written`,
-        { cause: e },
-      );
+    if (signal.aborted) {
+      const interrupted = ctx.interrupt?.aborted ? (ctx.interrupt.reason as Interrupted) : undefined;
+      throw cancelledError(e, { image: o.image, destination, timeoutMs, stage, interrupted });
     }
     throw e;
   } finally {
     await rm(workDir, { recursive: true, force: true });
+    release(workDir);
   }
 
   if (o.report && result.status !== "dry-run") {
@@ -217,6 +235,9 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
   if (o.format === "json") out.result(JSON.stringify(patchResultJson(result), null, 2));
   else out.result(formatPatchSummary(result));
 }
+
+/** Work directories of patch runs in $TMPDIR (`ocipatch-<pid>-patch-XXXXXX`). */
+const WORK_DIR_PATTERN = /^ocipatch-\d+-patch-/;
 
 /** The seed's log lines. */
 function phaseLog(out: Output, phase: string): void {

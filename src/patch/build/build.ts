@@ -105,7 +105,7 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
   const ownership = await Ownership.read(fs);
   const ctx: BuildContext = {
     fs,
-    writer: new LayerWriter(input.layerPath, input.compression, input.manifestMediaType, now),
+    writer: new LayerWriter(input.layerPath, input.compression, input.manifestMediaType, now, input.signal),
     tree: new TargetTree(fs),
     db,
     filters: await readPathFilters(fs),

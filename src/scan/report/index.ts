@@ -1,5 +1,5 @@
-import { readFile, stat } from "node:fs/promises";
 import { OcipatchError } from "../../errors.js";
+import { readFileBounded } from "../../util/bounded-read.js";
 import { VERSION } from "../../version.js";
 import { sortFindings, summarize } from "../summary.js";
 import { SCAN_SCHEMA_VERSION, type ScanResult } from "../types.js";
@@ -17,6 +17,8 @@ const MAX_REPORT = 512 * 1024 * 1024;
 export interface ImportOptions {
   readonly onlyFixed?: boolean;
   readonly now?: Date;
+  /** Gives up reading the report (a pipe that never ends) when aborted. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -27,12 +29,12 @@ export interface ImportOptions {
 export async function importReport(path: string, opts: ImportOptions = {}): Promise<ScanResult> {
   let text: string;
   try {
-    const st = await stat(path);
-    if (st.size > MAX_REPORT)
-      throw new OcipatchError("INVALID_FORMAT", `${path}: report larger than 512 MiB`);
-    text = await readFile(path, "utf8");
+    text = (await readFileBounded(path, { limit: MAX_REPORT, what: "report", signal: opts.signal })).toString(
+      "utf8",
+    );
   } catch (e) {
     if (e instanceof OcipatchError) throw e;
+    if (opts.signal?.aborted) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new OcipatchError(
       code === "ENOENT" ? "NOT_FOUND" : "IO",

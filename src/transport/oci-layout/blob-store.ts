@@ -7,6 +7,7 @@ import { OcipatchError } from "../../errors.js";
 import type { Descriptor } from "../../image/manifest.js";
 import type { TransferStats } from "../../image/sink.js";
 import { DigestStream, hexOf, sha256 } from "../../util/digest.js";
+import { release, removeOnExit } from "../../util/owned-temp.js";
 import type { ProgressListener } from "../../util/progress.js";
 import { ioError, tempName } from "../atomic-fs.js";
 import { blobPath } from "./layout.js";
@@ -75,6 +76,7 @@ export class LayoutBlobStore {
       throw ioError(`cannot create ${dir}`, e);
     });
     const tmp = tempName(this.root, hexOf(desc.digest).slice(0, 12));
+    removeOnExit(tmp);
     this.progress?.blobStart?.(desc, "write");
     try {
       const src = await open();
@@ -94,6 +96,8 @@ export class LayoutBlobStore {
         throw new OcipatchError("CANCELLED", `writing blob ${desc.digest} was cancelled`, { cause: e });
       }
       throw ioError(`cannot write blob ${desc.digest} to ${this.root}`, e);
+    } finally {
+      release(tmp);
     }
     this.stats.blobsUploaded++;
     this.stats.bytesUploaded += desc.size;

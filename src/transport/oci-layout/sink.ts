@@ -6,7 +6,16 @@ import { type Descriptor, encodeJson, parseIndexManifest, parseJson } from "../.
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
 import { sha256 } from "../../util/digest.js";
 import { DEFAULT_HOST_FILE_MAX_BYTES, readRegularFile } from "../../util/regular-file.js";
-import { ioError, removeQuietly, siblingTempDir, writeFileAtomic } from "../atomic-fs.js";
+import { withFileLock } from "../../util/file-lock.js";
+import {
+  ioError,
+  keepStaged,
+  removeQuietly,
+  siblingTempDir,
+  sweepSiblingTempDirs,
+  sweepTempFiles,
+  writeFileAtomic,
+} from "../atomic-fs.js";
 import { forEachLimit } from "../concurrency.js";
 import { LayoutBlobStore } from "./blob-store.js";
 import { addToLayoutIndex, assertValidRefName, emptyLayoutIndex } from "./index-json.js";
@@ -47,9 +56,11 @@ export class OciLayoutSink implements ImageSink {
     const stats = emptyStats();
     let root = target;
     let temp: { dir: string; createdParent?: string } | undefined;
+    await sweepSiblingTempDirs(target); // staging directories of runs that were killed
     try {
       if (kind.kind === "layout") {
         await readIndexDocument(target, this.dir); // fail early on a broken index.json
+        await sweepTempFiles(target); // partial blobs of runs that were killed
       } else {
         temp = await siblingTempDir(target);
         root = temp.dir;
@@ -57,13 +68,29 @@ export class OciLayoutSink implements ImageSink {
       }
       const store = new LayoutBlobStore(root, stats, opts?.progress, opts?.signal);
       const desc = await writeItem(store, item, opts);
-      const doc = kind.kind === "layout" ? await readIndexDocument(root, this.dir) : emptyLayoutIndex();
-      await writeFileAtomic(join(root, INDEX_FILE), encodeJson(addToLayoutIndex(doc, desc, this.tag)));
+      if (kind.kind === "layout") {
+        // read-modify-write of index.json: one writer at a time, so concurrent runs keep each other's tags
+        await withFileLock(
+          join(root, `.${INDEX_FILE}.lock`),
+          `${this.dir}/${INDEX_FILE}`,
+          async () => {
+            const doc = await readIndexDocument(root, this.dir);
+            await writeFileAtomic(join(root, INDEX_FILE), encodeJson(addToLayoutIndex(doc, desc, this.tag)));
+          },
+          { signal: opts?.signal },
+        );
+      } else {
+        await writeFileAtomic(
+          join(root, INDEX_FILE),
+          encodeJson(addToLayoutIndex(emptyLayoutIndex(), desc, this.tag)),
+        );
+      }
       if (temp) {
         await chmod(root, 0o755);
         await rename(root, target).catch((e: unknown) => {
           throw ioError(`cannot move the new OCI layout into place at ${this.dir}`, e);
         });
+        keepStaged(root);
       }
       return {
         digest: item.digest,

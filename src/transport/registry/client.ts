@@ -26,7 +26,7 @@ import {
   sendWithRetry,
 } from "./http.js";
 import { DEFAULT_TIMEOUT_MS, type RegistryOptions } from "./options.js";
-import { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
+import { DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from "./retry.js";
 import { mergeScopes } from "./scope.js";
 import { agentFor } from "./tls.js";
 import { type BearerToken, fetchToken, TokenCache, tokenCacheKey } from "./token.js";
@@ -299,12 +299,16 @@ export class RegistryClient {
       const text = req.method === "HEAD" ? "" : await bodyText(res);
       const creds = await this.resolvedCredentials();
       const source = auth && creds.credentials ? creds.source : undefined;
-      throw statusError(
+      const err = statusError(
         status,
         text,
         { registry: this.registry, what: req.what, credentialSource: source },
         req.notFound,
       );
+      // a caller that restarts a whole operation (an upload) waits as long as the registry asked
+      const retryAfterMs = parseRetryAfter(headerValue(res, "retry-after"));
+      if (retryAfterMs !== undefined && err.details) err.details["retryAfterMs"] = retryAfterMs;
+      throw err;
     }
   }
 }

@@ -10,9 +10,15 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { retries: 4, baseDelayMs: 500, maxDelayMs: 30_000 };
 
-/** HTTP statuses worth retrying: rate limiting and gateway/availability failures. */
+/**
+ * HTTP statuses worth retrying: request timeout, rate limiting, and server failures that
+ * are usually passing (500 included: registries answer it for a storage hiccup). 501 and
+ * 505 are permanent and not retried.
+ */
 export function isRetryableStatus(status: number): boolean {
-  return status === 429 || status === 502 || status === 503 || status === 504;
+  return (
+    status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504
+  );
 }
 
 /**
@@ -26,6 +32,13 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   const t = Date.parse(v);
   if (Number.isNaN(t)) return undefined;
   return Math.max(0, t - now);
+}
+
+/** The delay a failed request's error asks for (`Retry-After`, recorded by the client). */
+export function retryAfterOf(e: unknown): number | undefined {
+  if (!(e instanceof OcipatchError)) return undefined;
+  const v = e.details?.["retryAfterMs"];
+  return typeof v === "number" ? v : undefined;
 }
 
 /** Delay before retry number `attempt` (1-based): the server's wish if any, else backoff with jitter. */

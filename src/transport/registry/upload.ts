@@ -8,7 +8,7 @@ import type { ProgressListener } from "../../util/progress.js";
 import type { RegistryClient } from "./client.js";
 import { isTransientNetworkError } from "./errors.js";
 import { discard, headerValue } from "./http.js";
-import { isRetryableStatus, retryDelay, sleep } from "./retry.js";
+import { isRetryableStatus, retryAfterOf, retryDelay, sleep } from "./retry.js";
 
 /** A blob to put into a repository. */
 export interface BlobToWrite {
@@ -243,7 +243,7 @@ export class BlobUploader {
         if (attempt >= policy.retries || !restartable(e) || signal?.aborted) throw e;
         if (location) void this.cancelUpload(location);
         location = undefined;
-        const delayMs = retryDelay(policy, attempt + 1);
+        const delayMs = retryDelay(policy, attempt + 1, retryAfterOf(e));
         progress?.info?.(`restarting the upload of blob ${digest} to ${this.name}: ${(e as Error).message}`);
         await sleep(delayMs, signal);
         // the failed request may have completed on the registry's side

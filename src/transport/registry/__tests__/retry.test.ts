@@ -24,9 +24,9 @@ describe("Retry-After", () => {
     }
   });
 
-  it("retries only rate limiting and gateway failures", () => {
-    expect([429, 502, 503, 504].every(isRetryableStatus)).toBe(true);
-    expect([400, 401, 403, 404, 500, 501].some(isRetryableStatus)).toBe(false);
+  it("retries timeouts, rate limiting and passing server failures, not client errors", () => {
+    expect([408, 429, 500, 502, 503, 504].every(isRetryableStatus)).toBe(true);
+    expect([400, 401, 403, 404, 409, 501, 505].some(isRetryableStatus)).toBe(false);
   });
 });
 

@@ -1,0 +1,54 @@
+import { open, readFile, rm } from "node:fs/promises";
+import { OcipatchError } from "../errors.js";
+import { processExists } from "./owned-temp.js";
+
+/**
+ * Run `fn` holding an exclusive lock file (created with O_EXCL, holding the owner's pid).
+ * A lock whose owner process is gone is taken over; a live one is waited for, up to
+ * `timeoutMs`, then the call fails (CONFLICT-like IO error) without touching anything.
+ */
+export async function withFileLock<T>(
+  lockPath: string,
+  what: string,
+  fn: () => Promise<T>,
+  opts: { readonly timeoutMs?: number; readonly signal?: AbortSignal | undefined } = {},
+): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  let delay = 20;
+  for (;;) {
+    opts.signal?.throwIfAborted();
+    try {
+      const fh = await open(lockPath, "wx", 0o644);
+      try {
+        await fh.writeFile(String(process.pid));
+      } finally {
+        await fh.close();
+      }
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
+        throw new OcipatchError("IO", `cannot lock ${what}: ${(e as NodeJS.ErrnoException).code ?? e}`, {
+          cause: e,
+        });
+      }
+      const owner = Number((await readFile(lockPath, "utf8").catch(() => "")).trim());
+      if (Number.isSafeInteger(owner) && owner > 0 && !processExists(owner)) {
+        await rm(lockPath, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new OcipatchError(
+          "IO",
+          `${what} is locked by another process${owner ? ` (pid ${owner})` : ""}; try again later`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 500);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lockPath, { force: true }).catch(() => {});
+  }
+}

@@ -1,0 +1,424 @@
+/**
+ * Faults in the middle of building the patch layer: a cancellation (deadline or signal)
+ * at any moment of the build ends it with the cancellation — never a stray parser error
+ * escaping as an uncaught exception (which used to end the process before its clean-up) —
+ * and the half-written layer file is removed. Real image, real .debs from the mirror.
+ * Registry faults during a whole `ocipatch patch` (fault proxy in front of the real
+ * registry): one transient fault is retried; a persistent one ends in one line after
+ * bounded retries, and the tag never points at an image with missing blobs.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { request } from "undici";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { readInventoryFromFs } from "../../src/inventory/index.js";
+import { buildPatchLayer, type DebToInstall } from "../../src/patch/build/index.js";
+import { LayeredFs } from "../../src/rootfs/index.js";
+import { openImage } from "../../src/transport/index.js";
+import { hostDebianMirror } from "../harness/apt-support.js";
+import { debianDeb } from "../harness/debian-packages.js";
+import { run } from "../harness/exec.js";
+import {
+  type FaultAction,
+  type FaultProxy,
+  isBlobGet,
+  isManifest,
+  PASS,
+  startFaultProxy,
+} from "../harness/fault-proxy.js";
+import { copyImageLayout, ensureImage } from "../harness/images.js";
+import { runCli, trackerDb } from "../harness/patch-support.js";
+import { pushImage } from "../harness/push.js";
+
+const work = mkdtempSync(join(tmpdir(), "ocipatch-faults-build-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe("cancelling the layer build", () => {
+  it("at any moment: the cancellation is the error, the layer file is gone, nothing escapes", async () => {
+    const img = await ensureImage("nginx-bookworm");
+    const image = await openImage(img.ociRef);
+    const packages = ["libssl3", "openssl"];
+    let cancelled = 0;
+    // from "before the first entry" to "in the middle of libssl3's large .so files"
+    for (const delayMs of [0, 5, 20, 60, 150, 300, 600]) {
+      const signal = AbortSignal.timeout(Math.max(1, delayMs));
+      const fs = await LayeredFs.open(image, { scratchDir: work, signal });
+      const layerPath = join(work, `layer-${delayMs}.tar.gz`);
+      try {
+        const inventory = await readInventoryFromFs(fs);
+        const debs: DebToInstall[] = packages.map((p) => {
+          const installed = inventory.packages.find((x) => x.name === p)!;
+          return {
+            package: p,
+            architecture: installed.architecture,
+            debPath: debianDeb("bookworm-security", p).path,
+            installed,
+          };
+        });
+        await buildPatchLayer({
+          fs,
+          inventory,
+          debs,
+          compression: "gzip",
+          layerPath,
+          manifestMediaType: image.mediaType,
+          signal,
+        });
+        // finished before the deadline: fine, but then the layer is there
+        expect(existsSync(layerPath)).toBe(true);
+      } catch (e) {
+        if (!signal.aborted) throw e;
+        cancelled++;
+        const err = e as Error & { code?: string };
+        // the cancellation itself, not a consequence of it
+        expect(err.message).not.toMatch(/ended early|corrupt|truncated/);
+        expect(
+          err.code === "CANCELLED" || err.name === "AbortError" || err.name === "TimeoutError",
+          `${delayMs}ms: ${err.name} ${err.code} ${err.message}`,
+        ).toBe(true);
+        expect(existsSync(layerPath)).toBe(false);
+      } finally {
+        await fs.close();
+      }
+    }
+    expect(cancelled).toBeGreaterThan(0);
+  }, 300_000);
+});
+
+/** ---- registry faults during `ocipatch patch`, through the fault proxy in front of the real registry ---- */
+
+const reg = inject("registry");
+const proxies: FaultProxy[] = [];
+afterAll(async () => {
+  for (const p of proxies) await p.close();
+});
+
+async function skopeoExists(ref: string): Promise<boolean> {
+  const r = await run("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${ref}`], {
+    okCodes: [0, 1, 2],
+  });
+  return r.code === 0;
+}
+
+/** Every blob the manifest names can be read (skopeo copies the whole image). */
+async function assertWhole(ref: string): Promise<void> {
+  const dir = mkdtempSync(join(work, "whole-"));
+  await run("skopeo", ["copy", "--src-tls-verify=false", `docker://${ref}`, `oci:${dir}:x`]);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const isUpload = (req: IncomingMessage) => /\/blobs\/uploads\//.test(req.url ?? "");
+const isManifestPut = (req: IncomingMessage) => req.method === "PUT" && isManifest(req);
+
+/** The first `n` requests matching `match` get `action`; the rest pass. */
+function firstN(match: (req: IncomingMessage) => boolean, n: number, action: FaultAction) {
+  let left = n;
+  return (req: IncomingMessage): FaultAction => (match(req) && left-- > 0 ? action : PASS);
+}
+
+describe("registry faults during ocipatch patch", () => {
+  let dbDir: string;
+  let repo: string;
+  beforeAll(async () => {
+    dbDir = await trackerDb();
+    const pushed = await pushImage(
+      await ensureImage("nginx-bullseye"),
+      reg.host,
+      `faults/nginx-${process.pid}-${Date.now()}:1`,
+    );
+    repo = pushed.ref.slice(reg.host.length + 1).replace(/:1$/, "");
+  }, 900_000);
+
+  async function patchThrough(
+    decide: Parameters<typeof startFaultProxy>[1],
+    tag: string,
+    extra: string[] = [],
+  ) {
+    const proxy = await startFaultProxy(reg.host, decide);
+    proxies.push(proxy);
+    const r = await runCli([
+      "patch",
+      "-i",
+      `${proxy.host}/${repo}:1`,
+      "-t",
+      tag,
+      "--db-dir",
+      dbDir,
+      "--skip-db-update",
+      ...extra,
+    ]);
+    return { r, proxy, direct: `${reg.host}/${repo}:${tag}` };
+  }
+
+  it.each([
+    ["HTTP 500 on a blob GET", firstN(isBlobGet, 1, { kind: "status", status: 500 })],
+    ["HTTP 502 on a blob GET", firstN(isBlobGet, 1, { kind: "status", status: 502 })],
+    ["a reset on a blob GET", firstN(isBlobGet, 1, { kind: "reset" })],
+    ["a truncated blob GET body", firstN(isBlobGet, 1, { kind: "cut", after: 1000 })],
+    [
+      "HTTP 503 on an upload PATCH/PUT",
+      firstN((q) => isUpload(q) && q.method !== "POST", 1, { kind: "status", status: 503 }),
+    ],
+    ["a reset on an upload POST", firstN((q) => isUpload(q) && q.method === "POST", 1, { kind: "reset" })],
+    ["HTTP 500 on the manifest PUT", firstN(isManifestPut, 1, { kind: "status", status: 500 })],
+    [
+      "HTTP 429 with Retry-After on the manifest PUT",
+      firstN(isManifestPut, 1, { kind: "status", status: 429, headers: { "retry-after": "1" } }),
+    ],
+  ] as const)(
+    "%s: retried, the patched image arrives whole",
+    async (_what, decide) => {
+      const tag = `ok-${Math.floor(Math.random() * 1e9)}`;
+      const { r, proxy, direct } = await patchThrough(decide, tag);
+      expect(r.code, r.stderr).toBe(0);
+      expect(proxy.requests.some((q) => q.action !== "pass")).toBe(true);
+      await assertWhole(direct);
+      // the base layers were already in the repository: only the new layer and the config were sent
+      const uploads = proxy.requests.filter((q) => q.method === "PUT" && /\/blobs\/uploads\//.test(q.url));
+      expect(uploads.length).toBeLessThanOrEqual(3);
+    },
+    300_000,
+  );
+
+  it.each([
+    [
+      "HTTP 500 on every upload PUT",
+      (q: IncomingMessage) => isUpload(q) && q.method === "PUT",
+      { kind: "status", status: 500 },
+    ],
+    ["a reset on every manifest PUT", isManifestPut, { kind: "reset" }],
+  ] as const)(
+    "%s: bounded retries, one line, exit 1, the tag never points at a partial image",
+    async (_what, match, action) => {
+      const tag = `fail-${Math.floor(Math.random() * 1e9)}`;
+      const { r, proxy, direct } = await patchThrough(
+        (q) => (match(q) ? (action as FaultAction) : PASS),
+        tag,
+      );
+      expect(r.code).toBe(1);
+      const errors = r.stderr.split("\n").filter((l) => l.startsWith("[error]"));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toContain(proxy.host);
+      // bounded: the retries of each attempt times the restarts of each upload
+      const faulted = proxy.requests.filter((q) => q.action !== "pass").length;
+      expect(faulted).toBeGreaterThan(1);
+      expect(faulted).toBeLessThanOrEqual(50);
+      expect(await skopeoExists(direct)).toBe(false);
+    },
+    600_000,
+  );
+
+  it("a body that stalls: the deadline ends the run with one line, nothing written", async () => {
+    const tag = `stall-${Math.floor(Math.random() * 1e9)}`;
+    const { r, direct } = await patchThrough((q) => (isBlobGet(q) ? { kind: "hang" } : PASS), tag, [
+      "--timeout",
+      "15s",
+    ]);
+    expect(r.code).toBe(1);
+    const errors = r.stderr.split("\n").filter((l) => l.startsWith("[error]"));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/did not finish within 15\.0s \(--timeout\); nothing was written/);
+    expect(await skopeoExists(direct)).toBe(false);
+  }, 120_000);
+});
+
+/** ---- mirror faults: a loopback front of the real mirror ---- */
+
+type MirrorFault = "pass" | "503" | "corrupt" | "reset";
+
+async function mirrorFront(decide: (path: string) => MirrorFault) {
+  const upstream = await hostDebianMirror();
+  const hits: { path: string; fault: MirrorFault }[] = [];
+  const server: Server = createServer(async (req, res) => {
+    const path = req.url ?? "/";
+    const m = /^\/(debian|debian-security)(\/.*)$/.exec(path);
+    if (!m) return void res.writeHead(404).end();
+    const fault = decide(path);
+    hits.push({ path, fault });
+    if (fault === "503") return void res.writeHead(503).end();
+    try {
+      const up = await request(`${m[1] === "debian" ? upstream.debian : upstream.security}${m[2]}`);
+      const body = Buffer.from(await up.body.arrayBuffer());
+      if (fault === "corrupt" && body.length > 100) body[body.length - 50]! ^= 0xff;
+      res.writeHead(up.statusCode, { "content-length": String(body.length) });
+      if (fault === "reset") {
+        res.write(body.subarray(0, Math.min(10_000, body.length >> 1)), () => res.socket?.destroy());
+        return;
+      }
+      res.end(body);
+    } catch {
+      res.writeHead(502).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  proxies.push({
+    host: url,
+    requests: [],
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  });
+  return { url, hits };
+}
+
+/** A Packages index, by its path or by hash (InRelease and Release are not). */
+const isPackagesIndex = (p: string) => /\/Packages(\.xz|\.gz)?$|\/by-hash\/SHA256\//.test(p);
+
+describe("mirror faults during ocipatch patch", () => {
+  let dbDir: string;
+  let ref: string;
+  beforeAll(async () => {
+    dbDir = await trackerDb();
+    ref = (
+      await pushImage(
+        await ensureImage("nginx-bullseye"),
+        reg.host,
+        `faults/mirror-${process.pid}-${Date.now()}:1`,
+      )
+    ).ref;
+  }, 900_000);
+
+  async function patchVia(decide: (path: string) => MirrorFault, args: string[]) {
+    const front = await mirrorFront(decide);
+    const cache = mkdtempSync(join(work, "cache-"));
+    const r = await runCli(
+      [
+        "patch",
+        "-i",
+        ref,
+        "--db-dir",
+        dbDir,
+        "--skip-db-update",
+        "--mirror",
+        `${front.url}/debian`,
+        "--security-mirror",
+        `${front.url}/debian-security`,
+        ...args,
+      ],
+      { OCIPATCH_CACHE_DIR: cache },
+    );
+    return { r, hits: front.hits, cache };
+  }
+  const errors = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("[error]"));
+
+  it("InRelease unavailable: one line, exit 1", async () => {
+    const { r } = await patchVia((p) => (/\/(In)?Release(\.gpg)?$/.test(p) ? "503" : "pass"), ["--dry-run"]);
+    expect(r.code).toBe(1);
+    expect(errors(r.stderr)).toHaveLength(1);
+    expect(errors(r.stderr)[0]).toMatch(/Release|503/);
+  }, 300_000);
+
+  it("a Packages file that no longer matches InRelease once: fetched again, the run succeeds", async () => {
+    let corrupted = 0;
+    const { r, hits } = await patchVia(
+      (p) => (isPackagesIndex(p) && corrupted++ === 0 ? "corrupt" : "pass"),
+      ["--dry-run"],
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const corruptHit = hits.find((h) => h.fault === "corrupt")!;
+    expect(corruptHit).toBeDefined();
+    // the same index, fetched again
+    expect(hits.filter((h) => h.path === corruptHit.path)).toHaveLength(2);
+  }, 300_000);
+
+  it("a Packages file that never matches: DIGEST_MISMATCH in one line after one refetch", async () => {
+    const { r, hits } = await patchVia((p) => (isPackagesIndex(p) ? "corrupt" : "pass"), ["--dry-run"]);
+    expect(r.code).toBe(1);
+    expect(errors(r.stderr)).toHaveLength(1);
+    expect(errors(r.stderr)[0]).toMatch(/does not match the signed Release.*twice/);
+    const first = hits.find((h) => h.fault === "corrupt")!.path;
+    expect(hits.filter((h) => h.path === first)).toHaveLength(2);
+  }, 300_000);
+
+  it("a .deb whose connection resets mid-stream: retried, verified again, the image is patched", async () => {
+    let resets = 0;
+    const tag = `deb-reset-${Math.floor(Math.random() * 1e9)}`;
+    const { r, hits, cache } = await patchVia(
+      (p) => (p.includes("/openssl_") && p.endsWith(".deb") && resets++ === 0 ? "reset" : "pass"),
+      ["-t", tag],
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const gets = hits.filter((h) => h.path.includes("/openssl_") && h.path.endsWith(".deb"));
+    expect(gets.map((h) => h.fault)).toEqual(["reset", "pass"]);
+    await assertWhole(ref.replace(/:1$/, `:${tag}`));
+    const debs = join(cache, "debs");
+    const partial = existsSync(debs)
+      ? readdirSync(debs, { recursive: true }).filter((f) => /\.part$/.test(String(f)))
+      : [];
+    expect(partial).toEqual([]);
+  }, 300_000);
+});
+
+describe("two patch runs at the same time", () => {
+  it("into the same OCI layout (different tags) and the same registry tag: both succeed, nothing lost or broken", async () => {
+    const dbDir = await trackerDb();
+    const layout = join(mkdtempSync(join(work, "concurrent-")), "layout");
+    const src = await copyImageLayout(await ensureImage("nginx-bullseye"), layout);
+    const pushed = await pushImage(
+      await ensureImage("nginx-bullseye"),
+      reg.host,
+      `faults/concurrent-${process.pid}-${Date.now()}:1`,
+    );
+    const common = ["--db-dir", dbDir, "--skip-db-update"];
+    const [a, b, c, d] = await Promise.all([
+      runCli(["patch", "-i", src, "-t", "a", ...common]),
+      runCli(["patch", "-i", src, "-t", "b", ...common]),
+      runCli(["patch", "-i", pushed.ref, "-t", "same", ...common]),
+      runCli(["patch", "-i", pushed.ref, "-t", "same", ...common]),
+    ]);
+    for (const r of [a, b, c, d]) expect(r.code, r.stderr).toBe(0);
+    // both tags are in the layout, and umoci and skopeo read both
+    const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as {
+      manifests: { annotations?: Record<string, string> }[];
+    };
+    const tags = index.manifests.map((m) => m.annotations?.["org.opencontainers.image.ref.name"]);
+    expect(tags).toEqual(expect.arrayContaining(["a", "b"]));
+    for (const t of ["a", "b"]) {
+      await run("umoci", ["stat", "--image", `${layout}:${t}`]);
+      await run("skopeo", ["inspect", `oci:${layout}:${t}`]);
+    }
+    expect(readdirSync(layout).filter((n) => n.startsWith("."))).toEqual([]);
+    await assertWhole(pushed.ref.replace(/:1$/, ":same"));
+  }, 600_000);
+});
+
+describe("a full disk", () => {
+  const mounts: string[] = [];
+  afterAll(async () => {
+    for (const m of mounts) await run("umount", ["-l", m], { okCodes: [0, 32] });
+  });
+
+  it("an existing OCI layout on a filesystem with no room for the new layer: one line, the layout untouched, no partial blobs", async () => {
+    const dbDir = await trackerDb();
+    const img = await ensureImage("nginx-bullseye");
+    const used = Number((await run("du", ["-sk", img.layoutDir])).stdout.split(/\s/)[0]);
+    const mnt = mkdtempSync(join(work, "tmpfs-"));
+    // room for the image and its config, not for the new layer (hundreds of KiB at least)
+    await run("mount", ["-t", "tmpfs", "-o", `size=${used + 64}k`, "tmpfs", mnt]);
+    mounts.push(mnt);
+    const layout = join(mnt, "layout");
+    const src = await copyImageLayout(img, layout);
+    const indexBefore = readFileSync(join(layout, "index.json"));
+    const blobsBefore = readdirSync(join(layout, "blobs/sha256")).sort();
+    const r = await runCli(["patch", "-i", src, "-t", "full", "--db-dir", dbDir, "--skip-db-update"]);
+    expect(r.code).toBe(1);
+    const errors = r.stderr.split("\n").filter((l) => l.startsWith("[error]"));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/ENOSPC/);
+    expect(readFileSync(join(layout, "index.json")).equals(indexBefore)).toBe(true);
+    // blobs already complete (the config) may stay: content-addressed and whole; none is partial
+    const blobs = readdirSync(join(layout, "blobs/sha256"));
+    expect(blobs).toEqual(expect.arrayContaining(blobsBefore));
+    for (const b of blobs.filter((x) => !blobsBefore.includes(x))) {
+      const bytes = readFileSync(join(layout, "blobs/sha256", b));
+      expect(createHash("sha256").update(bytes).digest("hex")).toBe(b);
+    }
+    expect(readdirSync(layout).filter((n) => n.startsWith("."))).toEqual([]);
+    await run("umoci", ["stat", "--image", src.replace(/^oci:/, "")]);
+  }, 300_000);
+});
