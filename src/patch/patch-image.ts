@@ -88,6 +88,16 @@ export interface PatchRequest {
 
 export type PlatformStatus = "patched" | "up-to-date" | "planned";
 
+/** What a platform's patch downloaded, and what it needed. */
+export interface DownloadAccount {
+  /** Body bytes of the .debs fetched from the mirror (verified; cached ones not counted). */
+  readonly bytes: number;
+  /** .debs reused from the cache. */
+  readonly fromCache: number;
+  /** .debs the plan needed. */
+  readonly files: number;
+}
+
 export interface PlatformResult {
   readonly platform: string;
   /** Manifest digest of the image as given. */
@@ -101,7 +111,7 @@ export interface PlatformResult {
   readonly built?: BuildPatchLayerResult | undefined;
   readonly patchedDigest?: Digest | undefined;
   readonly after?: ScanResult | undefined;
-  readonly download?: { readonly bytes: number; readonly fromCache: number; readonly files: number };
+  readonly download?: DownloadAccount;
   /** Bytes of mirror metadata (InRelease, Packages) fetched while planning. */
   readonly indexBytes: number;
 }

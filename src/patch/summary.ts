@@ -108,7 +108,7 @@ export function patchResultJson(result: PatchResult): Record<string, unknown> {
       layer: p.built
         ? { digest: p.built.layer.digest, diffId: p.built.layer.diffId, size: p.built.layer.size }
         : undefined,
-      download: p.download,
+      download: downloadJson(p),
       warnings: [...p.plan.warnings, ...(p.built?.warnings ?? [])],
     })),
   };
@@ -118,4 +118,27 @@ export function patchResultJson(result: PatchResult): Record<string, unknown> {
 export function scanJson(p: PlatformResult, side: "before" | "after"): string | undefined {
   const s = side === "before" ? p.before : p.after;
   return s ? formatScanJson(s) : undefined;
+}
+
+/**
+ * Bytes: `indexBytes` (InRelease, Packages fetched while planning), `packageBytes` (.debs fetched),
+ * `bytes` (both), `neededBytes` (the planned .debs' sizes, whether fetched or cached).
+ */
+export function downloadJson(p: PlatformResult): {
+  bytes: number;
+  indexBytes: number;
+  packageBytes: number;
+  neededBytes: number;
+  fromCache: number;
+  files: number;
+} {
+  const packageBytes = p.download?.bytes ?? 0;
+  return {
+    bytes: p.indexBytes + packageBytes,
+    indexBytes: p.indexBytes,
+    packageBytes,
+    neededBytes: p.plan.downloadSize,
+    fromCache: p.download?.fromCache ?? 0,
+    files: p.download?.files ?? 0,
+  };
 }

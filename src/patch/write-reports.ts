@@ -14,6 +14,7 @@ import type { RegistryOptions } from "../transport/registry/options.js";
 import { attachArtifact } from "../transport/registry/referrers.js";
 import type { Digest } from "../util/digest.js";
 import type { PatchResult, PlatformResult } from "./patch-image.js";
+import { downloadJson } from "./summary.js";
 
 /** The registry reference of a location, if it is one. */
 function dockerRef(location: string | undefined): Reference | undefined {
@@ -77,6 +78,12 @@ export async function writePatchReports(dir: string, result: PatchResult): Promi
       maintainerScripts: p.built?.scriptReports,
       warnings: [...p.plan.warnings, ...(p.built?.warnings ?? [])],
       dryRun: result.status === "dry-run",
+      download: downloadJson(p),
+      notUpgraded: p.plan.unresolved.map((u) => ({
+        package: u.package,
+        installedVersion: u.installedVersion ?? null,
+        reason: u.reason,
+      })),
     });
     const written = await writeReports(dir, {
       name,
