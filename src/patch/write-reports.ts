@@ -1,3 +1,4 @@
+import { basename, resolve } from "node:path";
 import { OcipatchError } from "../errors.js";
 import { parseReference, type Reference, withDigest } from "../reference/index.js";
 import {
@@ -9,6 +10,7 @@ import {
   reportBaseName,
   writeReports,
 } from "../report/index.js";
+import type { LocalImageName } from "../report/purl.js";
 import { parseImageLocation } from "../transport/parse.js";
 import type { RegistryOptions } from "../transport/registry/options.js";
 import { attachArtifact } from "../transport/registry/referrers.js";
@@ -34,8 +36,23 @@ export function reportStem(location: string): string {
   return s || "image";
 }
 
+/**
+ * The name the VEX product is given: the registry reference, else (OCI layout, docker archive)
+ * the archive's image name, else the layout directory or archive file name with the tag.
+ */
+function productName(location: string | undefined): Reference | LocalImageName | undefined {
+  if (location === undefined) return undefined;
+  const loc = parseImageLocation(location);
+  if (loc.transport === "docker") return loc.ref;
+  if (loc.transport === "docker-archive") {
+    if (loc.ref) return loc.ref;
+    return { name: basename(loc.file).replace(/\.(tar|tgz|tar\.gz)$/, "") || "image" };
+  }
+  return { name: basename(resolve(loc.dir)) || "image", tag: loc.tag };
+}
+
 function vexFor(result: PatchResult, p: PlatformResult, many: boolean): OpenVexDocument | undefined {
-  const ref = dockerRef(result.destination) ?? dockerRef(result.source);
+  const ref = productName(result.destination) ?? productName(result.source);
   const digest = (result.platforms.length > 1 ? result.written?.digest : p.patchedDigest) as
     | Digest
     | undefined;
