@@ -1,3 +1,4 @@
+import { isOcipatchError, oneLine } from "../errors.js";
 import { formatScanJson } from "../scan/index.js";
 import { VERSION } from "../version.js";
 import { formatScriptReport } from "./maintainer-scripts/index.js";
@@ -140,5 +141,19 @@ export function downloadJson(p: PlatformResult): {
     neededBytes: p.plan.downloadSize,
     fromCache: p.download?.fromCache ?? 0,
     files: p.download?.files ?? 0,
+  };
+}
+
+/** `--format json` (and `-r`) of a failed patch: the error's code, one-line message and details (failure lists). */
+export function patchErrorJson(source: string, e: unknown): Record<string, unknown> {
+  const err = isOcipatchError(e)
+    ? { code: e.code, message: oneLine(e), ...(e.details ? { details: e.details } : {}) }
+    : { code: "INTERNAL", message: oneLine(e) };
+  return {
+    schemaVersion: "1.0",
+    tool: { name: "ocipatch", version: VERSION },
+    status: "failed",
+    source: { location: source },
+    error: err,
   };
 }

@@ -1,4 +1,5 @@
-import { basename, resolve } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import { OcipatchError } from "../errors.js";
 import { parseReference, type Reference, withDigest } from "../reference/index.js";
 import {
@@ -15,8 +16,9 @@ import { parseImageLocation } from "../transport/parse.js";
 import type { RegistryOptions } from "../transport/registry/options.js";
 import { attachArtifact } from "../transport/registry/referrers.js";
 import type { Digest } from "../util/digest.js";
+import { writeFileAtomic } from "../util/fs.js";
 import type { PatchResult, PlatformResult } from "./patch-image.js";
-import { downloadJson } from "./summary.js";
+import { downloadJson, patchErrorJson } from "./summary.js";
 
 /** The registry reference of a location, if it is one. */
 function dockerRef(location: string | undefined): Reference | undefined {
@@ -150,4 +152,16 @@ export async function attachVex(result: PatchResult, opts: RegistryOptions): Pro
       cause: e,
     });
   }
+}
+
+/** `-r` after a failed patch: `<name>-error.json` (see patchErrorJson) with the full failure lists. */
+export async function writeFailureReport(dir: string, source: string, e: unknown): Promise<string> {
+  const path = join(dir, `${reportStem(source)}-error.json`);
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFileAtomic(path, `${JSON.stringify(patchErrorJson(source, e), null, 2)}\n`);
+  } catch (err) {
+    throw new OcipatchError("IO", `cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return path;
 }
