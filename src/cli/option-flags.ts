@@ -22,6 +22,8 @@ const FLAGS: Readonly<Record<string, string>> = {
   sources: "--source",
   insecure: "--insecure",
   format: "--format",
+  username: "--username",
+  password: "--password",
 };
 
 export function flagFor(option: string): string {
