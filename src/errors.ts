@@ -62,3 +62,16 @@ export function oneLine(e: unknown): string {
   else msg = String(e);
   return msg.replace(/\s*\n\s*/g, " ").trim();
 }
+
+/** Is `e` "not found": NOT_FOUND, or a filesystem ENOENT/ENOTDIR? */
+export function isNotFound(e: unknown): boolean {
+  if (isOcipatchError(e, "NOT_FOUND")) return true;
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+/** For `.catch()`: "not found" becomes undefined; every other failure is re-thrown (never swallowed). */
+export function undefinedIfNotFound(e: unknown): undefined {
+  if (isNotFound(e)) return undefined;
+  throw e;
+}

@@ -108,19 +108,19 @@ export async function loadAptConfig(opts: LoadConfigOptions = {}): Promise<AptCo
     fileCfg = r.data.apt ?? {};
     usedPath = path;
   }
-  const validate = (u: string | undefined, flag: string): string | undefined => {
+  const validate = (u: string | undefined, option: string): string | undefined => {
     if (u === undefined) return undefined;
     try {
       new URL(u);
     } catch {
-      throw new OcipatchError("USAGE", `${flag}: "${u}" is not a URL`);
+      throw new OcipatchError("USAGE", `"${u}" is not a URL`, { details: { option } });
     }
     return u;
   };
   return {
     mirrors: {
-      mirror: validate(opts.mirror, "--mirror") ?? fileCfg.mirror,
-      securityMirror: validate(opts.securityMirror, "--security-mirror") ?? fileCfg.securityMirror,
+      mirror: validate(opts.mirror, "mirror") ?? fileCfg.mirror,
+      securityMirror: validate(opts.securityMirror, "securityMirror") ?? fileCfg.securityMirror,
       rewrites: fileCfg.mirrors,
     },
     keyrings: [...(fileCfg.keyrings ?? []), ...(opts.keyrings ?? [])],

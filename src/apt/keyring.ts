@@ -162,7 +162,8 @@ export class TrustStore {
       if (keys.length === 0) {
         throw new OcipatchError(
           "SIGNATURE",
-          `no trusted OpenPGP keys for ${origin}: the image ships no apt keyring; give --keyring`,
+          `no trusted OpenPGP keys for ${origin}: the image ships no apt keyring; give a keyring`,
+          { details: { option: "keyrings" } },
         );
       }
       return keys;

@@ -101,16 +101,17 @@ export function parseSuiteKinds(text: string): SuiteKind[] {
     .map((x) => x.trim().toLowerCase())
     .filter((x) => x !== "");
   if (parts.length === 0) {
-    throw new OcipatchError("USAGE", `--suites needs one or more of ${PLANNED_KINDS.join(", ")}`);
+    throw new OcipatchError("USAGE", `suites: give one or more of ${PLANNED_KINDS.join(", ")}`, {
+      details: { option: "suites" },
+    });
   }
   const out: SuiteKind[] = [];
   for (const p of parts) {
     const kind = PLANNED_KINDS.find((k) => k === p);
     if (!kind) {
-      throw new OcipatchError(
-        "USAGE",
-        `--suites: unknown suite kind "${p}" (expected ${PLANNED_KINDS.join(", ")})`,
-      );
+      throw new OcipatchError("USAGE", `unknown suite kind "${p}" (expected ${PLANNED_KINDS.join(", ")})`, {
+        details: { option: "suites" },
+      });
     }
     if (!out.includes(kind)) out.push(kind);
   }
@@ -316,7 +317,8 @@ export function deriveRepositories(opts: DeriveOptions): DerivedRepositories {
     if (drafts.length === 0) {
       throw new OcipatchError(
         "USAGE",
-        `the image has no apt sources for ${distro} ${codename} (distroless?): give --mirror URL or a mirror in the config file`,
+        `the image has no apt sources for ${distro} ${codename} (distroless?): give a mirror URL (option or config file)`,
+        { details: { option: "mirror" } },
       );
     }
   }

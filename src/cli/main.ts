@@ -3,6 +3,7 @@ import { exitCodeFor, isOcipatchError, OcipatchError, oneLine } from "../errors.
 import { VERSION } from "../version.js";
 import { registerCommands } from "./commands/index.js";
 import { type CliContext, createContext, type Interrupted } from "./context.js";
+import { flagsOf } from "./option-flags.js";
 import { redact, secretsInArgv } from "./registry-flags.js";
 
 function wantsDebug(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
@@ -57,7 +58,9 @@ export function reportError(
   secrets: readonly string[] = [],
 ): void {
   const prefix = isOcipatchError(e) ? "" : "unexpected error: ";
-  ctx.stderr.write(redact(`[error] ${prefix}${oneLine(e)}\n`, secrets));
+  const flags = flagsOf(e);
+  const see = flags.length > 0 ? ` (${flags.join(", ")})` : "";
+  ctx.stderr.write(redact(`[error] ${prefix}${oneLine(e)}${see}\n`, secrets));
   if (debug && e instanceof Error && e.stack) {
     ctx.stderr.write(redact(`${e.stack}\n`, secrets));
     let cause = e.cause;

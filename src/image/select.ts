@@ -36,3 +36,22 @@ export async function selectImage(
   }
   return selectImage(await match.load(opts), want, opts);
 }
+
+/**
+ * A single-platform image asked for by platform: its config must match (an amd64-only image is
+ * not an arm64 one), else PLATFORM_NOT_FOUND.
+ */
+export async function requirePlatform(image: Image, platform: Platform, opts?: OpenOptions): Promise<void> {
+  const cfg = await image.configFile(opts);
+  const have: Platform = {
+    os: cfg.os,
+    architecture: cfg.architecture,
+    ...(cfg.variant ? { variant: cfg.variant } : {}),
+  };
+  if (!platformMatches(platform, have)) {
+    throw new OcipatchError(
+      "PLATFORM_NOT_FOUND",
+      `${image.description} is a single ${formatPlatform(have)} image, not ${formatPlatform(platform)}`,
+    );
+  }
+}

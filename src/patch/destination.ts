@@ -26,19 +26,25 @@ export function patchDestination(
   opts: { tag?: string | undefined; output?: string | undefined },
 ): string {
   if (opts.output !== undefined) {
-    if (opts.tag !== undefined) throw new OcipatchError("USAGE", "give either --tag or --output, not both");
+    if (opts.tag !== undefined)
+      throw new OcipatchError("USAGE", "give either a tag or an output, not both", {
+        details: { option: ["tag", "output"] },
+      });
     return formatImageLocation(parseImageLocation(opts.output));
   }
   const src: ImageLocation = parseImageLocation(source);
   const tag = opts.tag;
-  if (tag !== undefined && tag.trim() === "") throw new OcipatchError("USAGE", "--tag is empty");
+  if (tag !== undefined && tag.trim() === "")
+    throw new OcipatchError("USAGE", "the tag is empty", { details: { option: "tag" } });
   switch (src.transport) {
     case "docker": {
       if (tag === undefined) return formatReference(withTag(untagged(src.ref), patchedTag(src.ref.tag)));
       if (isValidTag(tag)) return formatReference(withTag(untagged(src.ref), tag));
       const full = parseReference(tag);
       if (full.digest !== undefined) {
-        throw new OcipatchError("USAGE", `--tag ${tag}: the destination cannot be a digest`);
+        throw new OcipatchError("USAGE", `tag ${tag}: the destination cannot be a digest`, {
+          details: { option: "tag" },
+        });
       }
       return formatReference(full);
     }
@@ -46,7 +52,8 @@ export function patchDestination(
       if (tag !== undefined && !isValidTag(tag)) {
         throw new OcipatchError(
           "USAGE",
-          `--tag ${tag}: an OCI layout destination takes a tag, not a reference`,
+          `tag ${tag}: an OCI layout destination takes a tag, not a reference`,
+          { details: { option: "tag" } },
         );
       }
       return formatImageLocation({ transport: "oci", dir: src.dir, tag: tag ?? patchedTag(src.tag) });
@@ -54,7 +61,8 @@ export function patchDestination(
     case "docker-archive":
       throw new OcipatchError(
         "USAGE",
-        "a docker archive is not rewritten in place: give --output docker-archive:FILE[:REF] or oci:DIR[:TAG]",
+        "a docker archive is not rewritten in place: give an output docker-archive:FILE[:REF] or oci:DIR[:TAG]",
+        { details: { option: "output" } },
       );
   }
 }

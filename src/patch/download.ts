@@ -44,6 +44,7 @@ export interface DownloadResult {
   readonly files: ReadonlyArray<string | undefined>;
   /** With onVanished `collect`: the downloads the mirror no longer has (HTTP 404/410). */
   readonly vanished: readonly DebVanished[];
+  /** Body bytes of the verified .debs fetched (cached ones not counted). */
   readonly bytesDownloaded: number;
   readonly fromCache: number;
 }
@@ -114,9 +115,11 @@ export async function downloadDebs(
       await rm(file, { force: true });
       opts.progress?.blobStart?.({ ...desc, mediaType: "application/vnd.debian.binary-package" }, "download");
       try {
-        bytes += await fetchVerified(item, file, { ...opts, signal }, (done) =>
+        // (not `bytes += await …`: that reads `bytes` before the await and loses concurrent updates)
+        const n = await fetchVerified(item, file, { ...opts, signal }, (done) =>
           opts.progress?.blobProgress?.(desc, done),
         );
+        bytes += n;
       } catch (e) {
         if (!(e instanceof DebVanished) || opts.onVanished !== "collect") throw e;
         vanished.push(e);

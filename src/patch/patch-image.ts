@@ -2,6 +2,7 @@ import { mkdir, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { debianArchitecture } from "../apt/architecture.js";
 import type { AptConfig } from "../apt/config.js";
+import { redactUrl } from "../apt/http.js";
 import type { SuiteKind } from "../apt/packages.js";
 import { isOcipatchError, OcipatchError } from "../errors.js";
 import { withCachedLayers } from "../image/cached-layer.js";
@@ -27,7 +28,7 @@ import { VERSION } from "../version.js";
 import type { VulnDatabase } from "../vulndb/index.js";
 import { APT_CAPTURE_PATTERNS, imageKeyringFiles, readAptFiles } from "./apt-files.js";
 import { type BuildPatchLayerResult, buildPatchLayer, type DebToInstall } from "./build/index.js";
-import { type DebDownload, downloadDebs } from "./download.js";
+import { type DebDownload, type DebVanished, downloadDebs } from "./download.js";
 import { dropUnavailable } from "./drop-unavailable.js";
 
 /** Config labels ocipatch writes on a patched image. */
@@ -91,6 +92,16 @@ export interface PatchRequest {
 
 export type PlatformStatus = "patched" | "up-to-date" | "planned";
 
+/** What a platform's patch downloaded, and what it needed. */
+export interface DownloadAccount {
+  /** Body bytes of the .debs fetched from the mirror (verified; cached ones not counted). */
+  readonly bytes: number;
+  /** .debs reused from the cache. */
+  readonly fromCache: number;
+  /** .debs the plan needed. */
+  readonly files: number;
+}
+
 export interface PlatformResult {
   readonly platform: string;
   /** Manifest digest of the image as given. */
@@ -104,7 +115,7 @@ export interface PlatformResult {
   readonly built?: BuildPatchLayerResult | undefined;
   readonly patchedDigest?: Digest | undefined;
   readonly after?: ScanResult | undefined;
-  readonly download?: { readonly bytes: number; readonly fromCache: number; readonly files: number };
+  readonly download?: DownloadAccount;
   /** Bytes of mirror metadata (InRelease, Packages) fetched while planning. */
   readonly indexBytes: number;
 }
@@ -407,13 +418,7 @@ async function patchPlatform(
     let files = dl.files;
     if (dl.vanished.length > 0) {
       const what = dl.vanished.map((v) => v.message);
-      if (!req.ignoreErrors) {
-        throw new OcipatchError(
-          "NOT_FOUND",
-          `${platform}: ${what.join("; ")} — run again to re-plan against the mirror's new indices, or use --ignore-errors (or --suites) to patch without ${dl.vanished.length === 1 ? "it" : "them"}`,
-          { cause: dl.vanished[0] },
-        );
-      }
+      if (!req.ignoreErrors) throw vanishedError(platform, dl.vanished);
       for (const w of what) log.warning(`${platform}: ${w}: skipped with its source package`);
       planned = dropUnavailable(
         planned,
@@ -570,4 +575,37 @@ export function checkReportMatches(report: ScanResult, inventory: Inventory, pla
       throw new OcipatchError("USAGE", `${where} is for ${rplat}, but the image is ${platform}`);
     }
   }
+}
+
+/** How many failures one error line names before "and N more" (the rest are in `details.failures`). */
+const FIRST_FEW = 3;
+
+/**
+ * One line for every .deb of a platform the mirror answered 404/410 for: the count, the first few
+ * packages, the hint; the full list (package, version, URL) in `details.failures` for JSON and reports.
+ */
+function vanishedError(platform: string, vanished: readonly DebVanished[]): OcipatchError {
+  const n = vanished.length;
+  const names = vanished.slice(0, FIRST_FEW).map((v) => `${v.item.package} ${v.item.version}`);
+  const more = n > FIRST_FEW ? ` and ${n - FIRST_FEW} more` : "";
+  const one = n === 1;
+  return new OcipatchError(
+    "NOT_FOUND",
+    `${platform}: ${n} package${one ? " is" : "s are"} no longer on the mirror (HTTP 404): ${names.join(", ")}${more} — run again to re-plan against the mirror's new indices, or ignore errors (or choose other suites) to patch without ${one ? "it" : "them"}`,
+    {
+      cause: vanished[0],
+      details: {
+        option: ["ignoreErrors", "suites"],
+        platform,
+        failures: vanished.map((v) => ({
+          class: "not-on-mirror",
+          package: v.item.package,
+          architecture: v.item.architecture,
+          version: v.item.version,
+          url: redactUrl(v.item.url),
+          message: v.message,
+        })),
+      },
+    },
+  );
 }

@@ -1,3 +1,4 @@
+import { isOcipatchError, oneLine } from "../errors.js";
 import { formatScanJson } from "../scan/index.js";
 import { VERSION } from "../version.js";
 import { formatScriptReport } from "./maintainer-scripts/index.js";
@@ -117,7 +118,7 @@ export function patchResultJson(result: PatchResult): Record<string, unknown> {
       layer: p.built
         ? { digest: p.built.layer.digest, diffId: p.built.layer.diffId, size: p.built.layer.size }
         : undefined,
-      download: p.download,
+      download: downloadJson(p),
       warnings: [...p.plan.warnings, ...(p.built?.warnings ?? [])],
     })),
   };
@@ -127,4 +128,41 @@ export function patchResultJson(result: PatchResult): Record<string, unknown> {
 export function scanJson(p: PlatformResult, side: "before" | "after"): string | undefined {
   const s = side === "before" ? p.before : p.after;
   return s ? formatScanJson(s) : undefined;
+}
+
+/**
+ * Bytes: `indexBytes` (InRelease, Packages fetched while planning), `packageBytes` (.debs fetched),
+ * `bytes` (both), `neededBytes` (the planned .debs' sizes, whether fetched or cached).
+ */
+export function downloadJson(p: PlatformResult): {
+  bytes: number;
+  indexBytes: number;
+  packageBytes: number;
+  neededBytes: number;
+  fromCache: number;
+  files: number;
+} {
+  const packageBytes = p.download?.bytes ?? 0;
+  return {
+    bytes: p.indexBytes + packageBytes,
+    indexBytes: p.indexBytes,
+    packageBytes,
+    neededBytes: p.plan.downloadSize,
+    fromCache: p.download?.fromCache ?? 0,
+    files: p.download?.files ?? 0,
+  };
+}
+
+/** `--format json` (and `-r`) of a failed patch: the error's code, one-line message and details (failure lists). */
+export function patchErrorJson(source: string, e: unknown): Record<string, unknown> {
+  const err = isOcipatchError(e)
+    ? { code: e.code, message: oneLine(e), ...(e.details ? { details: e.details } : {}) }
+    : { code: "INTERNAL", message: oneLine(e) };
+  return {
+    schemaVersion: "1.0",
+    tool: { name: "ocipatch", version: VERSION },
+    status: "failed",
+    source: { location: source },
+    error: err,
+  };
 }

@@ -1,3 +1,5 @@
+import { mkdir } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import { OcipatchError } from "../errors.js";
 import { parseReference, type Reference, withDigest } from "../reference/index.js";
 import {
@@ -9,11 +11,14 @@ import {
   reportBaseName,
   writeReports,
 } from "../report/index.js";
+import type { LocalImageName } from "../report/purl.js";
 import { parseImageLocation } from "../transport/parse.js";
 import type { RegistryOptions } from "../transport/registry/options.js";
 import { attachArtifact } from "../transport/registry/referrers.js";
 import type { Digest } from "../util/digest.js";
+import { writeFileAtomic } from "../util/fs.js";
 import type { PatchResult, PlatformResult } from "./patch-image.js";
+import { downloadJson, patchErrorJson } from "./summary.js";
 
 /** The registry reference of a location, if it is one. */
 function dockerRef(location: string | undefined): Reference | undefined {
@@ -33,8 +38,23 @@ export function reportStem(location: string): string {
   return s || "image";
 }
 
+/**
+ * The name the VEX product is given: the registry reference, else (OCI layout, docker archive)
+ * the archive's image name, else the layout directory or archive file name with the tag.
+ */
+function productName(location: string | undefined): Reference | LocalImageName | undefined {
+  if (location === undefined) return undefined;
+  const loc = parseImageLocation(location);
+  if (loc.transport === "docker") return loc.ref;
+  if (loc.transport === "docker-archive") {
+    if (loc.ref) return loc.ref;
+    return { name: basename(loc.file).replace(/\.(tar|tgz|tar\.gz)$/, "") || "image" };
+  }
+  return { name: basename(resolve(loc.dir)) || "image", tag: loc.tag };
+}
+
 function vexFor(result: PatchResult, p: PlatformResult, many: boolean): OpenVexDocument | undefined {
-  const ref = dockerRef(result.destination) ?? dockerRef(result.source);
+  const ref = productName(result.destination) ?? productName(result.source);
   const digest = (result.platforms.length > 1 ? result.written?.digest : p.patchedDigest) as
     | Digest
     | undefined;
@@ -78,6 +98,12 @@ export async function writePatchReports(dir: string, result: PatchResult): Promi
       maintainerEffects: p.built?.maintainerEffects,
       warnings: [...p.plan.warnings, ...(p.built?.warnings ?? [])],
       dryRun: result.status === "dry-run",
+      download: downloadJson(p),
+      notUpgraded: p.plan.unresolved.map((u) => ({
+        package: u.package,
+        installedVersion: u.installedVersion ?? null,
+        reason: u.reason,
+      })),
     });
     const written = await writeReports(dir, {
       name,
@@ -127,4 +153,16 @@ export async function attachVex(result: PatchResult, opts: RegistryOptions): Pro
       cause: e,
     });
   }
+}
+
+/** `-r` after a failed patch: `<name>-error.json` (see patchErrorJson) with the full failure lists. */
+export async function writeFailureReport(dir: string, source: string, e: unknown): Promise<string> {
+  const path = join(dir, `${reportStem(source)}-error.json`);
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFileAtomic(path, `${JSON.stringify(patchErrorJson(source, e), null, 2)}\n`);
+  } catch (err) {
+    throw new OcipatchError("IO", `cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return path;
 }

@@ -3,7 +3,7 @@ import { OcipatchError } from "../errors.js";
 import type { InstalledPackage } from "../inventory/types.js";
 import { displayName, fromInstalled, instanceKey } from "./model.js";
 import { NeedMoreIndices, Resolution, ResolveFailure } from "./resolver.js";
-import { selectTargets, uniqSorted } from "./targets.js";
+import { type Group, selectTargets, uniqSorted } from "./targets.js";
 import type {
   Plan,
   PlanMode,
@@ -100,21 +100,33 @@ export function planUpgrades(input: PlanInput): Plan {
     });
   }
 
-  // resolve; with ignoreErrors, drop the group a failure is blamed on and try again
+  // resolve. In `all` mode, as apt's dist-upgrade, a package whose upgrade cannot be completed is
+  // kept back (reported) and the rest planned; otherwise, with ignoreErrors, the source group a
+  // failure is blamed on is left out; else the failure is an error.
   const excluded = new Set<string>();
+  const keptBack = new Map<string, string>(); // instance key → reason (kept back alone, mode all)
+  const left = new Map<string, string>(); // instance key → reason (its source group left out)
   const sortedGroups = [...groups.values()].sort((a, b) => cmp(a.id, b.id));
+  const memberOf = new Map<string, Group>();
+  for (const g of sortedGroups) for (const m of g.members) memberOf.set(m.key, g);
   let res: Resolution;
   for (;;) {
-    res = new Resolution(ctx, installed);
+    res = new Resolution({ ...ctx, keptBack: new Set(keptBack.keys()) }, installed);
     try {
       for (const g of sortedGroups) {
         if (excluded.has(g.id)) continue;
-        for (const m of g.members) res.mark(m.key, m.to, m.reason, undefined, g.id);
+        for (const m of g.members) {
+          if (!keptBack.has(m.key) && !left.has(m.key)) res.mark(m.key, m.to, m.reason, undefined, g.id);
+        }
       }
       res.settle();
       break;
     } catch (e) {
       if (!(e instanceof ResolveFailure)) throw e;
+      if (input.mode === "all" && e.key !== undefined && !keptBack.has(e.key) && memberOf.has(e.key)) {
+        keptBack.set(e.key, e.reason);
+        continue;
+      }
       const g = groups.get(e.root);
       if (!input.ignoreErrors || !g || excluded.has(g.id)) {
         throw new OcipatchError("RESOLVE", `cannot plan ${g ? `source ${g.id}` : e.pkg}: ${e.reason}`, {
@@ -123,15 +135,24 @@ export function planUpgrades(input: PlanInput): Plan {
       }
       excluded.add(g.id);
       for (const m of g.members) {
-        unresolved.push({
-          package: displayName(m.installed.name, m.installed.architecture, native),
-          architecture: m.installed.architecture,
-          installedVersion: m.installed.version,
-          reason: e.reason,
-          vulnerabilityIds: uniqSorted(g.vulnerabilityIds),
-        });
+        if (!keptBack.has(m.key)) left.set(m.key, e.reason);
       }
     }
+  }
+  const notPlanned = [
+    ...[...keptBack].map(([k, r]) => [k, `kept back: ${r}`] as const),
+    ...[...left].map(([k, r]) => [k, r] as const),
+  ];
+  for (const [key, reason] of notPlanned.sort((a, b) => cmp(a[0], b[0]))) {
+    const g = memberOf.get(key)!;
+    const m = g.members.find((x) => x.key === key)!;
+    unresolved.push({
+      package: displayName(m.installed.name, m.installed.architecture, native),
+      architecture: m.installed.architecture,
+      installedVersion: m.installed.version,
+      reason,
+      vulnerabilityIds: uniqSorted(g.vulnerabilityIds),
+    });
   }
 
   const updates: PlannedUpdate[] = [];

@@ -21,6 +21,11 @@ export class ResolveFailure extends Error {
     readonly root: string,
     readonly pkg: string,
     readonly reason: string,
+    /**
+     * The instance (`name:arch`) whose upgrade cannot be completed because a dependency cannot be
+     * satisfied (apt keeps such a package back). Unset for conflicts apt would solve by a removal.
+     */
+    readonly key?: string,
   ) {
     super(reason);
   }
@@ -47,6 +52,11 @@ export interface ResolverContext {
   readonly universe: PackageUniverse;
   /** Instance keys (`name:arch`) that must not change. */
   readonly held: ReadonlySet<string>;
+  /**
+   * Instance keys kept at their installed version because their upgrade cannot be completed
+   * (apt's "kept back" in a dist-upgrade): they must not change, like held ones.
+   */
+  readonly keptBack?: ReadonlySet<string> | undefined;
   /**
    * Distroless images ship packages without their dependencies on purpose (no debconf, no
    * perl...). When true, a dependency of an upgraded package that was already unmet in the
@@ -90,6 +100,11 @@ export class Resolution {
       this.installed.set(key, p);
       this.put(key, p);
     }
+  }
+
+  /** Held or kept back: must stay at the installed version. */
+  private frozen(key: string): boolean {
+    return this.ctx.held.has(key) || (this.ctx.keptBack?.has(key) ?? false);
   }
 
   private put(key: string, p: PkgVersion): void {
@@ -141,9 +156,11 @@ export class Resolution {
       return;
     }
     const name = key.slice(0, key.lastIndexOf(":"));
-    if (this.ctx.held.has(key)) {
+    if (this.frozen(key)) {
       const by = requiredBy ? ` (needed by ${requiredBy})` : "";
-      throw new ResolveFailure(root, name, `${name} is on hold${by}`);
+      const what = this.ctx.held.has(key) ? "is on hold" : "is kept back";
+      const dependerKey = requiredBy ? this.keyOfShown(requiredBy) : undefined;
+      throw new ResolveFailure(root, name, `${name} ${what}${by}`, dependerKey);
     }
     if (existing) {
       existing.to = to;
@@ -159,6 +176,12 @@ export class Resolution {
     }
     this.put(key, to);
     this.queue.push(key);
+  }
+
+  /** The changed instance shown as `requiredBy` (see show()), if any. */
+  private keyOfShown(shown: string): string | undefined {
+    for (const [k, ch] of this.changes) if (this.show(ch.to) === shown) return k;
+    return undefined;
   }
 
   private rootOf(key: string): string | undefined {
@@ -216,7 +239,7 @@ export class Resolution {
     for (const rel of g) {
       const keys = [...(this.byName.get(rel.name) ?? [])].sort();
       for (const k of keys) {
-        if (this.ctx.held.has(k)) continue;
+        if (this.frozen(k)) continue;
         const c = this.candidate(k);
         if (c && satisfies(rel, da, c, native)) {
           this.mark(k, c, "dependency", requiredBy, root);
@@ -246,7 +269,7 @@ export class Resolution {
         .map((p) => ({ p, key: instanceKey(p.name, p.architecture, native) }))
         .filter(({ p, key }) => {
           const c = this.candidate(key);
-          return !this.ctx.held.has(key) && c !== undefined && c.version === p.version;
+          return !this.frozen(key) && c !== undefined && c.version === p.version;
         })
         .sort(
           (a, b) =>
@@ -263,12 +286,16 @@ export class Resolution {
     if (!this.ctx.universe.complete) {
       throw new NeedMoreIndices(`${requiredBy} depends on ${formatGroup(g)}`);
     }
-    const heldHit = g.find((rel) => [...(this.byName.get(rel.name) ?? [])].some((k) => this.ctx.held.has(k)));
-    const why = heldHit ? ` (${heldHit.name} is on hold)` : "";
+    const heldHit = g.find((rel) => [...(this.byName.get(rel.name) ?? [])].some((k) => this.frozen(k)));
+    const heldKey = heldHit && [...(this.byName.get(heldHit.name) ?? [])].find((k) => this.frozen(k));
+    const why = heldHit
+      ? ` (${heldHit.name} is ${heldKey && this.ctx.held.has(heldKey) ? "on hold" : "kept back"})`
+      : "";
     throw new ResolveFailure(
       root,
       dependerKey.slice(0, dependerKey.lastIndexOf(":")),
       `${requiredBy} depends on ${formatGroup(g)}, which no available version satisfies${why}`,
+      dependerKey,
     );
   }
 
@@ -311,7 +338,7 @@ export class Resolution {
         for (const g of [...p.preDepends, ...p.depends]) {
           if (this.groupSatisfied(g, da) || !this.groupSatisfiedBefore(g, da)) continue;
           const culprit = this.blame(g);
-          const c = this.ctx.held.has(key) ? undefined : this.candidate(key);
+          const c = this.frozen(key) ? undefined : this.candidate(key);
           if (c) {
             this.mark(key, c, "dependency", culprit?.show, culprit?.root ?? "");
             return true;
@@ -320,7 +347,8 @@ export class Resolution {
           throw new ResolveFailure(
             root,
             culprit?.name ?? p.name,
-            `${culprit?.show ?? "an upgrade"} breaks ${this.show(p)}, which depends on ${formatGroup(g)} and has no newer version${this.ctx.held.has(key) ? " (on hold)" : ""}`,
+            `${culprit?.show ?? "an upgrade"} breaks ${this.show(p)}, which depends on ${formatGroup(g)} and has no newer version${this.ctx.held.has(key) ? " (on hold)" : this.frozen(key) ? " (kept back)" : ""}`,
+            culprit?.key,
           );
         }
       }
@@ -351,7 +379,7 @@ export class Resolution {
       [qk, q, p],
       [pk, p, q],
     ] as const) {
-      if (this.ctx.held.has(sideKey)) continue;
+      if (this.frozen(sideKey)) continue;
       const c = this.candidate(sideKey);
       const current = this.changes.get(sideKey)?.to ?? side;
       if (!c || compareDebianVersions(c.version, current.version) <= 0) continue;
@@ -367,11 +395,11 @@ export class Resolution {
   }
 
   /** The changed package most likely responsible for an unsatisfied group of an unchanged one. */
-  private blame(g: RelationGroup): { name: string; show: string; root: string } | undefined {
+  private blame(g: RelationGroup): { key: string; name: string; show: string; root: string } | undefined {
     for (const rel of g) {
       for (const k of [...(this.byName.get(rel.name) ?? [])].sort()) {
         const ch = this.changes.get(k);
-        if (ch) return { name: ch.to.name, show: this.show(ch.to), root: ch.root };
+        if (ch) return { key: k, name: ch.to.name, show: this.show(ch.to), root: ch.root };
       }
     }
     return undefined;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { parseReference, type Reference } from "../reference/reference.js";
+import type { Reference } from "../reference/reference.js";
 import type { ScanResult } from "../scan/types.js";
 import type { Digest } from "../util/digest.js";
 import { VERSION } from "../version.js";
@@ -11,7 +11,7 @@ import {
   type VexProduct,
   type VexStatement,
 } from "./openvex-schema.js";
-import { ociPurl, packagePurl } from "./purl.js";
+import { type LocalImageName, ociPurl, packagePurl } from "./purl.js";
 
 /** Media type of an OpenVEX document (used as the referrer's artifact type). */
 export const OPENVEX_MEDIA_TYPE = "application/openvex+json";
@@ -30,8 +30,8 @@ export interface OpenVexInput {
   /** Scan of the image before patching, and of the patched image. */
   readonly before: ScanResult;
   readonly after: ScanResult;
-  /** The patched image (its repository, and tag if any). */
-  readonly imageRef: Reference | string;
+  /** The patched image (its repository, and tag if any; or its local name for a layout or archive). */
+  readonly imageRef: Reference | LocalImageName | string;
   /** Manifest (or index) digest of the patched image. */
   readonly patchedDigest: Digest;
   /** The patched image's architecture (omit for an index covering several). */
@@ -57,8 +57,7 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 export function buildOpenVex(input: OpenVexInput): OpenVexDocument | undefined {
   const fixed = fixedVulnerabilities(input.before, input.after);
   if (fixed.length === 0) return undefined;
-  const ref = typeof input.imageRef === "string" ? parseReference(input.imageRef) : input.imageRef;
-  const product = ociPurl(ref, input.patchedDigest, { arch: input.arch });
+  const product = ociPurl(input.imageRef, input.patchedDigest, { arch: input.arch });
   const upgraded = new Map<string, UpgradedPackage>();
   for (const u of input.upgraded ?? []) {
     upgraded.set(`${u.package}\u0000${u.architecture}`, u);

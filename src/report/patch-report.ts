@@ -70,6 +70,27 @@ export const patchReportSchema = z.strictObject({
       }),
     )
     .default([]),
+  /** Bytes fetched (mirror metadata and .debs) and needed (the planned .debs' sizes). */
+  download: z
+    .strictObject({
+      bytes: z.number().int().nonnegative(),
+      indexBytes: z.number().int().nonnegative(),
+      packageBytes: z.number().int().nonnegative(),
+      neededBytes: z.number().int().nonnegative(),
+      fromCache: z.number().int().nonnegative(),
+      files: z.number().int().nonnegative(),
+    })
+    .optional(),
+  /** Packages not upgraded and why (kept back, unresolvable, vanished from the mirror). */
+  notUpgraded: z
+    .array(
+      z.strictObject({
+        package: z.string(),
+        installedVersion: z.string().nullable(),
+        reason: z.string(),
+      }),
+    )
+    .optional(),
   warnings: z.array(z.string()),
 });
 
@@ -95,6 +116,8 @@ export interface PatchReportInput {
   readonly warnings?: readonly string[] | undefined;
   readonly dryRun?: boolean | undefined;
   readonly createdAt?: Date | undefined;
+  readonly download?: PatchReport["download"];
+  readonly notUpgraded?: PatchReport["notUpgraded"];
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -153,6 +176,8 @@ export function buildPatchReport(input: PatchReportInput): PatchReport {
     maintainerEffects: [...(input.maintainerEffects ?? [])]
       .sort((a, b) => cmp(a.package, b.package) || cmp(a.effect, b.effect))
       .map((e) => ({ package: e.package, effect: e.effect, status: e.status, detail: e.detail })),
+    ...(input.download ? { download: input.download } : {}),
+    ...(input.notUpgraded ? { notUpgraded: [...input.notUpgraded] } : {}),
     warnings: [...(input.warnings ?? [])],
   };
   return parsePatchReport(report, "the generated patch report");

@@ -4,16 +4,31 @@ import { debPurl, distroQualifier, formatPurl } from "../sbom/purl.js";
 import type { ScanOs } from "../scan/types.js";
 import type { Digest } from "../util/digest.js";
 
+/** An image that is not in a registry (OCI layout, docker archive): a name and maybe a tag. */
+export interface LocalImageName {
+  readonly name: string;
+  readonly tag?: string | undefined;
+}
+
 /**
  * The purl of an image (purl-spec `oci` type): the last path component of the repository
  * as name, the manifest digest as version, where it lives as `repository_url`:
  * `pkg:oci/nginx@sha256:…?arch=amd64&repository_url=registry.example%2Fweb%2Fnginx&tag=1.25-patched`.
  */
 export function ociPurl(
-  ref: Reference | string,
+  ref: Reference | LocalImageName | string,
   digest: Digest,
   opts: { readonly arch?: string | undefined } = {},
 ): string {
+  if (typeof ref !== "string" && !("registry" in ref)) {
+    // an image in an OCI layout or a docker archive: no repository_url
+    return formatPurl({
+      type: "oci",
+      name: ref.name.toLowerCase(),
+      version: digest,
+      qualifiers: { arch: opts.arch, tag: ref.tag },
+    });
+  }
   const r = typeof ref === "string" ? parseReference(ref) : ref;
   const name = r.repository.split("/").pop()!.toLowerCase();
   return formatPurl({

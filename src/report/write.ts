@@ -1,6 +1,6 @@
 import { lstat, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { OcipatchError } from "../errors.js";
+import { OcipatchError, undefinedIfNotFound } from "../errors.js";
 import { renderPlanJson } from "../plan/format.js";
 import type { Plan } from "../plan/types.js";
 import { parseReference, type Reference } from "../reference/reference.js";
@@ -85,7 +85,7 @@ export async function writeReports(dir: string, reports: ReportsToWrite): Promis
   }
   // a name taken by something that is not a file would fail half-way through the renames
   for (const f of files) {
-    const st = await lstat(join(dir, f.file)).catch(() => undefined);
+    const st = await lstat(join(dir, f.file)).catch(undefinedIfNotFound);
     if (st && !st.isFile()) {
       throw new OcipatchError("IO", `cannot write report ${join(dir, f.file)}: it exists and is not a file`);
     }

@@ -28,7 +28,9 @@ export function credentialsFrom(
 ): Credentials | undefined {
   if (username === undefined && password === undefined) return undefined;
   if (username === undefined || password === undefined) {
-    throw new OcipatchError("USAGE", "give both --username and --password, or neither");
+    throw new OcipatchError("USAGE", "give both a username and a password, or neither", {
+      details: { option: ["username", "password"] },
+    });
   }
   return { username, password };
 }

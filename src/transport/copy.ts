@@ -6,7 +6,7 @@
 import type { ImageOrIndex } from "../image/image.js";
 import type { Platform } from "../image/manifest.js";
 import { formatPlatform, hostPlatform } from "../image/platform.js";
-import { selectImage } from "../image/select.js";
+import { requirePlatform, selectImage } from "../image/select.js";
 import type { TransferStats } from "../image/sink.js";
 import type { ProgressListener } from "../util/progress.js";
 import { openLocation, openSink, type TransportOptions } from "./index.js";
@@ -71,6 +71,7 @@ export async function copyImage(
 
   const top = await openLocation(from, srcOpts);
   let item: ImageOrIndex = top;
+  if (top.kind === "image" && opts.platform) await requirePlatform(top, opts.platform, { signal });
   if (top.kind === "index") {
     if (opts.platform) {
       item = await selectImage(top, opts.platform, { signal });

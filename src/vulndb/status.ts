@@ -132,7 +132,7 @@ export async function openDatabaseForScan(
     }
   } else if (stale && status) {
     warnings.push(
-      `the vulnerability database is ${status.ageMs === undefined ? "of unknown age" : `${formatAge(status.ageMs)} old`} (not updated: ${opts.offline ? "--offline" : "--skip-db-update"})`,
+      `the vulnerability database is ${status.ageMs === undefined ? "of unknown age" : `${formatAge(status.ageMs)} old`} (not updated: ${opts.offline ? "offline" : "updates skipped"})`,
     );
   }
   try {
@@ -141,8 +141,8 @@ export async function openDatabaseForScan(
     if (isOcipatchError(e, "NOT_FOUND")) {
       throw new OcipatchError(
         "NOT_FOUND",
-        `no vulnerability database in ${opts.dbDir}: run "ocipatch db update" (use --source NAME=PATH for offline data)`,
-        { cause: e },
+        `no vulnerability database in ${opts.dbDir}: run "ocipatch db update" (offline: from local files, NAME=PATH)`,
+        { cause: e, details: { option: "sources" } },
       );
     }
     throw e;

@@ -309,6 +309,12 @@ describe("ocipatch copy failures", () => {
       [["copy", "127.0.0.1:1/x:y", out], 1, /cannot connect to registry 127\.0\.0\.1:1: connection refused/],
       [["copy", "--platform", "linux", nginxPushed.ref, out], 2, /invalid platform "linux"/],
       [["copy", "--platform", "linux/s390x", multiPushed.ref, out], 1, /no image for platform linux\/s390x/],
+      // a single-manifest amd64 image is not an arm64 one (issue 15: it used to be copied, exit 0)
+      [
+        ["copy", "--platform", "linux/arm64", nginxPushed.ref, out],
+        1,
+        /is a single linux\/amd64 image, not linux\/arm64$/,
+      ],
       [["copy", "--dest-creds", "nopassword", nginxPushed.ref, out], 2, /--dest-creds needs USER:PASSWORD/],
       [["copy", "--format", "yaml", nginxPushed.ref, out], 2, /--format must be text or json/],
       [["copy", nginxPushed.ref], 2, /missing required argument 'DST'/],

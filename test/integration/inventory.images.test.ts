@@ -24,6 +24,7 @@ import { selectImage } from "../../src/image/select.js";
 import { readInventory, readInventoryFromFs } from "../../src/inventory/index.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
 import { openOciLayout } from "../../src/transport/oci-layout/index.js";
+import { skipOrFail } from "../harness/missing.js";
 import { type TestImageName, testImageLayout } from "./inventory.images.js";
 import { dpkgQuery, shellOsRelease, type Unpacked, unpackWithUmoci } from "./inventory.oracle.js";
 
@@ -57,7 +58,8 @@ const PM_BINARIES = ["usr/bin/dpkg", "usr/bin/apt-get", "sbin/apk", "usr/bin/rpm
 describe.each(IMAGES)("inventory of %s", (name) => {
   it("equals dpkg-query on the unpacked image, package by package", { timeout: 600_000 }, async (ctx) => {
     const img = await load(name);
-    if (!img) return ctx.skip(`test image ${name} is not available (the test-image harness builds it)`);
+    if (!img)
+      return skipOrFail(ctx, `test image ${name} is not available (the test-image harness builds it)`);
     const inv = await readInventory(img.image);
     const oracle = dpkgQuery(img.rootfs).filter((r) => r.status === "ii" || r.status === "hi");
     expect(oracle.length).toBeGreaterThan(5);
@@ -84,7 +86,7 @@ describe.each(IMAGES)("inventory of %s", (name) => {
 
   it("merges directories across layers like umoci", { timeout: 600_000 }, async (ctx) => {
     const img = await load(name);
-    if (!img) return ctx.skip(`test image ${name} is not available`);
+    if (!img) return skipOrFail(ctx, `test image ${name} is not available`);
     const fs = await LayeredFs.open(img.image);
     try {
       for (const dir of [
@@ -131,7 +133,7 @@ describe("layer reading of the 2-layer nginx image", () => {
     timeout: 600_000,
   }, async (ctx) => {
     const t = await testImageLayout("nginx-bullseye");
-    if (!t) return ctx.skip("nginx-bullseye is not available");
+    if (!t) return skipOrFail(ctx, "nginx-bullseye is not available");
     const image = await selectImage(await openOciLayout(t.layoutDir, t.tag));
     const layers = await image.layers();
     expect(layers.length).toBe(2);
@@ -174,7 +176,7 @@ describe("compressed and uncompressed layers", () => {
     timeout: 600_000,
   }, async (ctx) => {
     const t = await testImageLayout("nginx-bullseye");
-    if (!t) return ctx.skip("nginx-bullseye is not available");
+    if (!t) return skipOrFail(ctx, "nginx-bullseye is not available");
     const original = await readInventory(await selectImage(await openOciLayout(t.layoutDir, t.tag)));
     const dir = mkdtempSync(join(tmpdir(), "ocipatch-zstd-"));
     try {

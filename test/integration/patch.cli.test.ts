@@ -265,11 +265,11 @@ describe("ocipatch patch (CLI behaviour)", () => {
   }, 120_000);
 
   it.each([
-    [["-t", "x", "--output", "oci:/tmp/never"], /either --tag or --output/],
+    [["-t", "x", "--output", "oci:/tmp/never"], /either a tag or an output, not both \(--tag, --output\)/],
     [["--compression", "brotli"], /brotli/],
     [["--format", "yaml"], /--format/],
     [["--timeout", "soon"], /duration|timeout/i],
-    [["-u", "only-user"], /both --username and --password/],
+    [["-u", "only-user"], /both a username and a password, or neither \(--username, --password\)/],
   ])("usage error %j → exit 2", async (extra, msg) => {
     const r = await runCli(["patch", "-i", bullseye.ref, "--db-dir", dbDir, "--skip-db-update", ...extra]);
     expect(r.code).toBe(2);

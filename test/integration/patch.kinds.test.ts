@@ -366,7 +366,7 @@ describe("multiarch-bookworm (index: linux/amd64 + linux/arm64/v8)", () => {
     expect(res.platforms.map((p) => p.platform)).toEqual(["linux/arm64/v8"]);
     const bad = await patch(img.ociRef, "--all", "--dry-run", "--suites", "backports");
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--suites: unknown suite kind "backports"/);
+    expect(bad.stderr).toMatch(/unknown suite kind "backports".*\(--suites\)/);
   });
 
   it("--platform linux/s390x: one-line PLATFORM_NOT_FOUND error, exit 1, nothing pushed", async () => {
@@ -389,7 +389,7 @@ describe("multiarch-bookworm (index: linux/amd64 + linux/arm64/v8)", () => {
 
 describe("a planned .deb the mirror answers 404 for (debian-bookworm)", () => {
   it(
-    "fails with one line per package and pushes nothing; --ignore-errors skips its source group and reports it",
+    "fails with one line and pushes nothing; --ignore-errors skips its source group and reports it",
     async () => {
       const { repo, pushed } = await pushTestImage("debian-bookworm");
       // the real mirror behind a loopback front that has "lost" libapt-pkg6.0's new .deb
@@ -413,7 +413,7 @@ describe("a planned .deb the mirror answers 404 for (debian-bookworm)", () => {
         const errors = failed.stderr.split("\n").filter((l) => l.includes("[error]"));
         expect(errors).toHaveLength(1);
         expect(errors[0]).toMatch(
-          /libapt-pkg6\.0 \S+: .*libapt-pkg6\.0_\S+\.deb is no longer on the mirror \(HTTP 404\)/,
+          /linux\/amd64: 1 package is no longer on the mirror \(HTTP 404\): libapt-pkg6\.0 \S+ — /,
         );
         expect(errors[0]).toContain("--ignore-errors");
         expect(manifestPuts(repo)).toBe(puts);
@@ -447,6 +447,75 @@ describe("a planned .deb the mirror answers 404 for (debian-bookworm)", () => {
         expect(installed.get("libapt-pkg6.0")).toBe(before.get("libapt-pkg6.0"));
         expectPlanned(installed, p.packages);
         assertDpkgHealthy(await dpkgChecks(rootfs, { apt: false }), "debian-bookworm patched without apt");
+      } finally {
+        await proxy.close();
+      }
+    },
+    15 * 60_000,
+  );
+});
+
+describe("multiarch-bookworm: every arm64 .deb answered 404", () => {
+  it(
+    "one error line (count, first few), the full list in --format json and -r, nothing pushed",
+    async () => {
+      const { repo, pushed } = await pushTestImage("multiarch-bookworm");
+      const proxy = await startMirrorProxy(
+        "http://deb.debian.org",
+        (path) => path.includes("/pool/") && path.endsWith("_arm64.deb"),
+      );
+      try {
+        const cacheEnv = { OCIPATCH_CACHE_DIR: makeTempDir("kinds-404-arm64-cache") };
+        work.push(cacheEnv.OCIPATCH_CACHE_DIR);
+        const reportDir = makeTempDir("kinds-404-arm64-report");
+        work.push(reportDir);
+        const puts = manifestPuts(repo);
+        const r = await patchWithEnv(
+          cacheEnv,
+          pushed.ref,
+          "--all",
+          "--mirror",
+          `${proxy.url}/debian`,
+          "--security-mirror",
+          `${proxy.url}/debian-security`,
+          "-r",
+          "--report-dir",
+          reportDir,
+        );
+        expect(r.code).not.toBe(0);
+        const errors = r.stderr.split("\n").filter((l) => l.includes("[error]"));
+        expect(errors).toHaveLength(1);
+        const m =
+          /linux\/arm64\/v8: (\d+) packages are no longer on the mirror \(HTTP 404\): (.*) and (\d+) more — /.exec(
+            errors[0]!,
+          );
+        expect(m, errors[0]).not.toBeNull();
+        const n = Number(m![1]);
+        expect(m![2]!.split(", ")).toHaveLength(3);
+        expect(Number(m![3])).toBe(n - 3);
+        expect(errors[0]!.length).toBeLessThan(600);
+        expect(errors[0]).toContain("--ignore-errors");
+        // the full list: JSON on stdout and the -r error report, one entry per refused .deb
+        const json = JSON.parse(r.stdout) as {
+          status: string;
+          error: {
+            code: string;
+            details: { failures: Array<{ class: string; package: string; url: string }> };
+          };
+        };
+        expect(json.status).toBe("failed");
+        expect(json.error.code).toBe("NOT_FOUND");
+        const failures = json.error.details.failures;
+        expect(failures).toHaveLength(n);
+        expect(failures.every((f) => f.class === "not-on-mirror" && f.url.endsWith("_arm64.deb"))).toBe(true);
+        expect(new Set(failures.map((f) => new URL(f.url).pathname))).toEqual(
+          new Set(proxy.refused.filter((x) => x.endsWith("_arm64.deb"))),
+        );
+        const files = readdirSync(reportDir).filter((f) => f.endsWith("-error.json"));
+        expect(files).toHaveLength(1);
+        const report = JSON.parse(readFileSync(join(reportDir, files[0]!), "utf8")) as typeof json;
+        expect(report.error.details.failures).toEqual(failures);
+        expect(manifestPuts(repo)).toBe(puts);
       } finally {
         await proxy.close();
       }

@@ -204,7 +204,7 @@ describe("repositories and downloads", () => {
     }
     expect(isOcipatchError(err, "USAGE")).toBe(true);
     expect((err as Error).message).toBe(
-      "the image has no apt sources for ubuntu jammy (distroless?): give --mirror URL or a mirror in the config file",
+      "the image has no apt sources for ubuntu jammy (distroless?): give a mirror URL (option or config file)",
     );
   });
 

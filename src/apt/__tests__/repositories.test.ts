@@ -226,7 +226,7 @@ describe("deriveRepositories", () => {
       err = e;
     }
     expect(isOcipatchError(err, "USAGE")).toBe(true);
-    expect((err as Error).message).toMatch(/no apt sources .*--mirror/);
+    expect((err as Error).message).toMatch(/no apt sources .*give a mirror URL/);
   });
 
   it("rewrites official URLs to mirrors (longest prefix wins)", () => {

@@ -4,13 +4,13 @@ import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { loadAptConfig } from "../../apt/config.js";
 import { parseSuiteKinds } from "../../apt/repositories.js";
-import { OcipatchError } from "../../errors.js";
+import { OcipatchError, oneLine } from "../../errors.js";
 import type { Compression } from "../../image/media-types.js";
 import { parsePlatform } from "../../image/platform.js";
 import { patchDestination } from "../../patch/destination.js";
 import { type PatchResult, patchImage } from "../../patch/patch-image.js";
-import { formatPatchSummary, patchResultJson } from "../../patch/summary.js";
-import { attachVex, writePatchReports } from "../../patch/write-reports.js";
+import { formatPatchSummary, patchErrorJson, patchResultJson } from "../../patch/summary.js";
+import { attachVex, writeFailureReport, writePatchReports } from "../../patch/write-reports.js";
 import { credentialsFrom } from "../../scan/image.js";
 import { importReport } from "../../scan/index.js";
 import { MAX_TIMEOUT_MS, parseDuration } from "../../util/duration.js";
@@ -219,6 +219,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
       const interrupted = ctx.interrupt?.aborted ? (ctx.interrupt.reason as Interrupted) : undefined;
       throw cancelledError(e, { image: o.image, destination, timeoutMs, stage, interrupted });
     }
+    await reportFailure(o, out, e);
     throw e;
   } finally {
     await rm(workDir, { recursive: true, force: true });
@@ -238,6 +239,21 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
 
 /** Work directories of patch runs in $TMPDIR (`ocipatch-<pid>-patch-XXXXXX`). */
 const WORK_DIR_PATTERN = /^ocipatch-\d+-patch-/;
+
+/** A failed patch: the error with its full failure lists as JSON on stdout (`--format json`) and in `-r`. */
+async function reportFailure(
+  o: { image: string; format: string; report?: boolean | undefined; reportDir: string },
+  out: Output,
+  e: unknown,
+): Promise<void> {
+  if (o.format === "json") out.result(JSON.stringify(patchErrorJson(o.image, e), null, 2));
+  if (!o.report) return;
+  try {
+    out.info(`Error report written to ${await writeFailureReport(o.reportDir, o.image, e)}`);
+  } catch (we) {
+    out.warning(oneLine(we));
+  }
+}
 
 /** The seed's log lines. */
 function phaseLog(out: Output, phase: string): void {

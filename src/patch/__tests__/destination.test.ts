@@ -19,8 +19,8 @@ describe("patchDestination", () => {
   });
 
   it.each([
-    ["nginx:1.22", { tag: "a", output: "oci:/x" }, /either --tag or --output/],
-    ["docker-archive:/tmp/a.tar", {}, /--output/],
+    ["nginx:1.22", { tag: "a", output: "oci:/x" }, /either a tag or an output/],
+    ["docker-archive:/tmp/a.tar", {}, /give an output docker-archive/],
     ["nginx:1.22", { tag: "x/y@sha256:" + "b".repeat(64) }, /digest/],
     ["oci:/tmp/l:v1", { tag: "reg/x:y" }, /takes a tag/],
     ["nginx:1.22", { tag: "" }, /empty/],

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { type DebPackage, openDebFile } from "../../deb/index.js";
 import { Paragraph } from "../../debian/deb822.js";
-import { isOcipatchError, OcipatchError } from "../../errors.js";
+import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import {
   infoBaseName,
   listPath,
@@ -189,7 +189,7 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
       const isDir = new Map<string, boolean>();
       for (const l of p.oldList) {
         if (l === "/." || p.unpacked.contents.has(l.slice(1))) continue;
-        const st = await fs.lstat(l).catch(() => undefined);
+        const st = await fs.lstat(l).catch(undefinedIfNotFound);
         isDir.set(l, st?.type === "directory");
       }
       const changes: UpgradeDbChanges = upgradeDbChanges({

@@ -1,3 +1,4 @@
+import { undefinedIfNotFound } from "../../errors.js";
 import type { ConffileDecision } from "../dpkg-db/index.js";
 import type { EntryMeta } from "../layer/layer-writer.js";
 import type { BuildContext } from "./context.js";
@@ -49,7 +50,7 @@ export async function applyConffiles(
         if (!held) break;
         let meta: EntryMeta | undefined;
         if (d.copyPermsFromImage) {
-          const img = await ctx.fs.stat(d.path).catch(() => undefined);
+          const img = await ctx.fs.stat(d.path).catch(undefinedIfNotFound);
           if (img) {
             meta = {
               mode: img.mode,
@@ -76,7 +77,7 @@ export async function applyConffiles(
         remove.push(d.path);
         break;
       case "remove-keep-old": {
-        const img = await ctx.fs.stat(d.path).catch(() => undefined);
+        const img = await ctx.fs.stat(d.path).catch(undefinedIfNotFound);
         if (img?.type === "file") {
           const data = await ctx.fs.readFile(d.path);
           const real = await ctx.tree.resolveParent(`${rel}.dpkg-old`, source);

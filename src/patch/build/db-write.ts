@@ -1,5 +1,5 @@
 import { Paragraph, parseParagraphs } from "../../debian/deb822.js";
-import { OcipatchError } from "../../errors.js";
+import { OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import type { InstalledPackage } from "../../inventory/types.js";
 import { type InfoFile, rewriteStatusFile, type StatusReplacement, statusDFiles } from "../dpkg-db/index.js";
 import type { EntryMeta } from "../layer/layer-writer.js";
@@ -80,7 +80,7 @@ export async function writeStatusDDb(ctx: BuildContext, updates: readonly Packag
   const anyMd5sums = ctx.db.statusDNames.some((n) => n.endsWith(".md5sums"));
   let withStatus = 0;
   for (const n of records.slice(0, 20)) {
-    const t = (await ctx.fs.readTextIfExists(`/${STATUS_D_DIR}/${n}`).catch(() => undefined)) ?? "";
+    const t = (await ctx.fs.readTextIfExists(`/${STATUS_D_DIR}/${n}`).catch(undefinedIfNotFound)) ?? "";
     if (/^Status:/m.test(t)) withStatus++;
   }
   const imageHasStatus = records.length === 0 || withStatus * 2 >= Math.min(records.length, 20);
@@ -106,7 +106,7 @@ export async function writeStatusDDb(ctx: BuildContext, updates: readonly Packag
 
   for (const [file, list] of byFile) {
     const path = `${STATUS_D_DIR}/${file}`;
-    const old = (await ctx.fs.readTextIfExists(`/${path}`).catch(() => undefined)) ?? "";
+    const old = (await ctx.fs.readTextIfExists(`/${path}`).catch(undefinedIfNotFound)) ?? "";
     const keepStatus = old === "" ? imageHasStatus : /^Status:/m.test(old);
     const records = list.map((u) => {
       const r = new Paragraph();

@@ -1,3 +1,4 @@
+import { undefinedIfNotFound } from "../../errors.js";
 import type { LayeredFs } from "../../rootfs/index.js";
 
 /** One `path-exclude` / `path-include` option of the image's dpkg configuration. */
@@ -47,7 +48,7 @@ export function parsePathFilters(text: string): PathFilter[] {
 /** The filters of /etc/dpkg/dpkg.cfg then /etc/dpkg/dpkg.cfg.d/* (name order), as dpkg reads them. */
 export async function readPathFilters(fs: LayeredFs): Promise<PathFilter[]> {
   const files = ["/etc/dpkg/dpkg.cfg"];
-  const st = await fs.stat("/etc/dpkg/dpkg.cfg.d").catch(() => undefined);
+  const st = await fs.stat("/etc/dpkg/dpkg.cfg.d").catch(undefinedIfNotFound);
   if (st?.type === "directory") {
     for (const name of await fs.readdir("/etc/dpkg/dpkg.cfg.d")) {
       // dpkg skips hidden and backup files (lib/dpkg/options.c valid_config_filename)
@@ -57,7 +58,7 @@ export async function readPathFilters(fs: LayeredFs): Promise<PathFilter[]> {
   }
   const out: PathFilter[] = [];
   for (const f of files) {
-    const text = await fs.readTextIfExists(f).catch(() => undefined);
+    const text = await fs.readTextIfExists(f).catch(undefinedIfNotFound);
     if (text !== undefined) out.push(...parsePathFilters(text));
   }
   return out;

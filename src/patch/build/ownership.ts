@@ -1,4 +1,5 @@
 import type { DataEntryHeader } from "../../deb/index.js";
+import { undefinedIfNotFound } from "../../errors.js";
 import type { LayeredFs } from "../../rootfs/index.js";
 import type { EntryMeta } from "../layer/layer-writer.js";
 
@@ -37,7 +38,7 @@ export class Ownership {
   ) {}
 
   static async read(fs: LayeredFs): Promise<Ownership> {
-    const text = (p: string) => fs.readTextIfExists(p).catch(() => undefined);
+    const text = (p: string) => fs.readTextIfExists(p).catch(undefinedIfNotFound);
     const users = parseIds(await text("/etc/passwd"));
     const groups = parseIds(await text("/etc/group"));
     const overrides = new Map<string, StatOverride>();

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
-import { OcipatchError } from "../../errors.js";
+import { OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import type { Image, ImageOrIndex, Layer } from "../../image/image.js";
 import { encodeJson } from "../../image/manifest.js";
 import { MediaTypes } from "../../image/media-types.js";
@@ -45,7 +45,7 @@ export class DockerArchiveSink implements ImageSink {
     if (item.kind === "index") {
       throw new OcipatchError(
         "UNSUPPORTED",
-        `cannot write an image index (${item.manifest.manifests.length} manifests) to ${this.description}: a docker archive holds one image; choose a platform (--platform os/arch)`,
+        `cannot write an image index (${item.manifest.manifests.length} manifests) to ${this.description}: a docker archive holds one image; choose a platform (os/arch)`,
       );
     }
     if (this.ref?.digest !== undefined) {
@@ -55,7 +55,7 @@ export class DockerArchiveSink implements ImageSink {
       );
     }
     const target = resolve(this.file);
-    const existing = await stat(target).catch(() => undefined);
+    const existing = await stat(target).catch(undefinedIfNotFound);
     if (existing?.isDirectory()) {
       throw new OcipatchError("IO", `${this.file} is a directory; a docker archive is a file`);
     }
