@@ -27,7 +27,7 @@ export function reportStem(location: string): string {
   const ref = dockerRef(location);
   if (ref) return reportBaseName(ref);
   const s = location
-    .replace(/^(oci|docker-archive):/, "")
+    .replace(/^(oci|oci-archive|docker-archive|docker-daemon):/, "")
     .replace(/[^A-Za-z0-9._:-]+/g, "-")
     .replace(/^-+|-+$/g, "");
   return s || "image";
