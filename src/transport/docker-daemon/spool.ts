@@ -4,7 +4,6 @@ import { type FileHandle, open, rm, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { ioError } from "../atomic-fs.js";
 
 /** A stream saved once to a private temporary file, readable by path while the process lives. */
@@ -55,10 +54,13 @@ export async function spoolToTempFile(
   else leftover.add(path);
   cleanupOnExit();
   try {
-    const out = fh.createWriteStream({ autoClose: false, start: 0 });
-    await pipeline(src, out, ...(opts.signal ? [{ signal: opts.signal }] : []));
-    await fh.sync().catch(() => {});
-    const size = (await fh.stat()).size;
+    let size = 0;
+    for await (const chunk of src) {
+      opts.signal?.throwIfAborted();
+      const b = chunk as Buffer;
+      await fh.write(b, 0, b.length, size);
+      size += b.length;
+    }
     open_.add(fh);
     return { path: viaProc ? `/proc/self/fd/${fh.fd}` : path, size };
   } catch (e) {
