@@ -201,7 +201,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
     ]);
   }, 600_000);
 
-  it("--output oci:DIR:TAG writes a layout umoci unpacks, with the planned versions", async () => {
+  it("--dest oci:DIR:TAG writes a layout umoci unpacks, with the planned versions", async () => {
     const dir = temp("patch-oci");
     const r = await runCli([
       "patch",
@@ -226,7 +226,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
     }
   }, 600_000);
 
-  it("--output docker-archive:FILE:REF writes an archive skopeo reads", async () => {
+  it("--dest docker-archive:FILE:REF writes an archive skopeo reads", async () => {
     const dir = temp("patch-archive");
     const file = join(dir, "patched.tar");
     const r = await runCli([
