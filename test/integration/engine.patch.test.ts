@@ -9,12 +9,13 @@ import { existsSync, readdirSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { updateDatabase } from "../../src/vulndb/index.js";
 import { startDockerd, type TestEngine } from "../harness/dockerd.js";
 import { run } from "../harness/exec.js";
 import { makeTempDir } from "../harness/fs.js";
 import { ensureImage, type TestImage } from "../harness/images.js";
 import { assertDpkgHealthy, dpkgChecks, dpkgList, unpackImage } from "../harness/oracle.js";
-import { runCli, trackerDb } from "../harness/patch-support.js";
+import { runCli, TRACKER_SUBSET } from "../harness/patch-support.js";
 
 const anon = inject("registry");
 
@@ -40,7 +41,8 @@ describe("patch with the local engine store (real dockerd)", { timeout: 600_000 
   const env = () => ({ DOCKER_HOST: engine.host });
 
   beforeAll(async () => {
-    dbDir = await trackerDb();
+    dbDir = temp("engine-db");
+    await updateDatabase({ dbDir, locations: { debian: [TRACKER_SUBSET] } });
     img = await ensureImage("nginx-bookworm");
     engine = await startDockerd();
     const dir = temp("engine-patch-load");
