@@ -43,7 +43,7 @@ describe("patch with the local engine store (real dockerd)", { timeout: 600_000 
   beforeAll(async () => {
     dbDir = temp("engine-db");
     await updateDatabase({ dbDir, locations: { debian: [TRACKER_SUBSET] } });
-    img = await ensureImage("nginx-bookworm");
+    img = await ensureImage("nginx-bullseye");
     engine = await startDockerd();
     const dir = temp("engine-patch-load");
     // only in the store: loaded under two names, one of them naming the test registry

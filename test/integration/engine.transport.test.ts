@@ -130,8 +130,8 @@ describe("docker-daemon: transport (real dockerd)", { timeout: 300_000 }, () => 
       engine.env,
     );
     expect(scan.code, scan.stderr).toBe(0);
-    const scanned = JSON.parse(scan.stdout) as { target: { digest: string }; packages: unknown[] };
-    expect(scanned.packages.length).toBeGreaterThan(50);
+    const scanned = JSON.parse(scan.stdout) as { target: { digest: string }; packages: number };
+    expect(scanned.packages).toBeGreaterThan(50);
     expect(scanned.target.digest).toBe(
       (await openImage("docker-daemon:local/bookworm:1", { env: engine.env })).digest,
     );
