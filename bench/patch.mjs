@@ -182,6 +182,7 @@ try {
       [
         join(repo, "bin/ocipatch"),
         "patch",
+        "--push",
         "-i",
         src,
         "-t",

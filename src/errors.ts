@@ -20,6 +20,7 @@ export type ErrorCode =
   | "IO" // local filesystem
   | "RESOLVE" // dependency resolution failed
   | "CANCELLED"
+  | "ENGINE" // a container engine (Docker/Podman API) refused or failed a request
   | "INTERNAL";
 
 export class OcipatchError extends Error {

@@ -30,12 +30,19 @@ export {
 } from "./scan/index.js";
 export { type CopyOptions, type CopyResult, copyImage } from "./transport/copy.js";
 export {
+  connectEngine,
+  EngineClient,
+  type EngineEndpoint,
+  engineEndpoints,
+} from "./transport/docker-daemon/index.js";
+export {
   formatImageLocation,
   type ImageLocation,
   openImage,
   openLocation,
   openSink,
   parseImageLocation,
+  resolveLocation,
   type TransportOptions,
 } from "./transport/index.js";
 export {

@@ -32,7 +32,7 @@ export function reportStem(location: string): string {
   const ref = dockerRef(location);
   if (ref) return reportBaseName(ref);
   const s = location
-    .replace(/^(oci|docker-archive):/, "")
+    .replace(/^(oci|oci-archive|docker-archive|docker-daemon):/, "")
     .replace(/[^A-Za-z0-9._:-]+/g, "-")
     .replace(/^-+|-+$/g, "");
   return s || "image";
@@ -49,6 +49,10 @@ function productName(location: string | undefined): Reference | LocalImageName |
   if (loc.transport === "docker-archive") {
     if (loc.ref) return loc.ref;
     return { name: basename(loc.file).replace(/\.(tar|tgz|tar\.gz)$/, "") || "image" };
+  }
+  if (loc.transport === "docker-daemon") return loc.ref;
+  if (loc.transport === "oci-archive") {
+    return { name: basename(loc.file).replace(/\.(tar|tgz|tar\.gz)$/, "") || "image", tag: loc.tag };
   }
   return { name: basename(resolve(loc.dir)) || "image", tag: loc.tag };
 }

@@ -8,8 +8,8 @@ import type { Image, ImageOrIndex } from "../image/image.js";
 import type { ConfigFile, Platform } from "../image/manifest.js";
 import { formatPlatform, hostPlatform, platformMatches } from "../image/platform.js";
 import { platformChildren, selectImage } from "../image/select.js";
-import { openLocation, type TransportOptions } from "./index.js";
-import { formatImageLocation, type ImageLocation, parseImageLocation } from "./parse.js";
+import { openLocation, resolveLocation, type TransportOptions } from "./index.js";
+import { formatImageLocation, type ImageLocation } from "./parse.js";
 import { listReferrers } from "./registry/referrers.js";
 
 export interface InspectOptions extends TransportOptions {
@@ -89,10 +89,6 @@ export interface InspectedImage {
   readonly image: Image;
 }
 
-function toLocation(where: ImageLocation | string): ImageLocation {
-  return typeof where === "string" ? parseImageLocation(where) : where;
-}
-
 function summarizeConfig(cfg: ConfigFile): ConfigSummary {
   const c = cfg.config ?? {};
   return {
@@ -144,7 +140,7 @@ export async function inspectImageDetails(
   where: ImageLocation | string,
   opts: InspectOptions = {},
 ): Promise<InspectedImage> {
-  const loc = toLocation(where);
+  const loc = await resolveLocation(where, opts);
   const top = await openLocation(loc, opts);
   const image = await pickImage(top, opts.platform, opts.signal);
   const inspection: ImageInspection = {

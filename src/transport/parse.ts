@@ -10,7 +10,8 @@ import {
 /**
  * Where an image lives, written in skopeo's transport syntax:
  * `docker://REF` (the default when no transport is given), `oci:DIR[:TAG]`,
- * `docker-archive:FILE[:REF|:@N]`.
+ * `docker-archive:FILE[:REF|:@N]`, `docker-daemon:REF` (the local Docker/Podman
+ * engine store) and `oci-archive:FILE[:TAG]` (an OCI layout in a tar).
  */
 export type ImageLocation =
   | { readonly transport: "docker"; readonly ref: Reference }
@@ -22,24 +23,25 @@ export type ImageLocation =
       readonly ref?: Reference;
       /** Or its position in the archive's manifest.json (`:@N`, reading only). */
       readonly sourceIndex?: number;
-    };
+    }
+  | { readonly transport: "docker-daemon"; readonly ref: Reference }
+  | { readonly transport: "oci-archive"; readonly file: string; readonly tag?: string };
 
 export type TransportName = ImageLocation["transport"];
 
-export const TRANSPORTS: readonly TransportName[] = ["docker", "oci", "docker-archive"];
+export const TRANSPORTS: readonly TransportName[] = [
+  "docker",
+  "oci",
+  "docker-archive",
+  "docker-daemon",
+  "oci-archive",
+];
 
 /** Transports skopeo knows that ocipatch does not implement. */
-const OTHER_SKOPEO_TRANSPORTS = new Set([
-  "oci-archive",
-  "dir",
-  "docker-daemon",
-  "containers-storage",
-  "ostree",
-  "sif",
-  "tarball",
-]);
+const OTHER_SKOPEO_TRANSPORTS = new Set(["dir", "containers-storage", "ostree", "sif", "tarball"]);
 
-const KNOWN = "docker://REF, oci:DIR[:TAG], docker-archive:FILE[:REF]";
+const KNOWN =
+  "docker://REF, docker-daemon:REF, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]";
 
 function unknownTransport(name: string, input: string): OcipatchError {
   return new OcipatchError(
@@ -78,6 +80,22 @@ function parseOci(rest: string, input: string): ImageLocation {
   return { transport: "oci", dir: rest };
 }
 
+/** `FILE[:TAG]` of an OCI archive: like `oci:`, the tag follows the last colon. */
+function parseOciArchive(rest: string, input: string): ImageLocation {
+  if (rest === "") throw malformed(input, "missing file after oci-archive:");
+  const loc = parseOci(rest, input);
+  if (loc.transport !== "oci") throw malformed(input, "not an OCI archive location");
+  return loc.tag === undefined
+    ? { transport: "oci-archive", file: loc.dir }
+    : { transport: "oci-archive", file: loc.dir, tag: loc.tag };
+}
+
+/** `REF` of the local engine store (`docker-daemon:nginx` means `nginx:latest`). */
+function parseDockerDaemon(rest: string, input: string): ImageLocation {
+  if (rest === "") throw malformed(input, "missing reference after docker-daemon:");
+  return { transport: "docker-daemon", ref: reference(rest, input) };
+}
+
 /** `FILE[:REF|:@N]`: like skopeo, the file name ends at the first colon. */
 function parseDockerArchive(rest: string, input: string): ImageLocation {
   if (rest === "") throw malformed(input, "missing file after docker-archive:");
@@ -111,6 +129,8 @@ export function parseImageLocation(input: string): ImageLocation {
     return { transport: "docker", ref: reference(rest, input) };
   }
   if (input.startsWith("oci:")) return parseOci(input.slice(4), input);
+  if (input.startsWith("oci-archive:")) return parseOciArchive(input.slice(12), input);
+  if (input.startsWith("docker-daemon:")) return parseDockerDaemon(input.slice(14), input);
   if (input.startsWith("docker-archive:")) return parseDockerArchive(input.slice(15), input);
 
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(input);
@@ -148,5 +168,22 @@ export function formatImageLocation(loc: ImageLocation): string {
     case "docker-archive":
       if (loc.sourceIndex !== undefined) return `docker-archive:${loc.file}:@${loc.sourceIndex}`;
       return `docker-archive:${loc.file}${loc.ref ? `:${familiarReference(loc.ref)}` : ""}`;
+    case "docker-daemon":
+      return `docker-daemon:${familiarReference(loc.ref)}`;
+    case "oci-archive":
+      return `oci-archive:${loc.file}${loc.tag === undefined ? "" : `:${loc.tag}`}`;
+  }
+}
+
+/**
+ * Does `input` name an image without a transport (`nginx:1.22`)? Such a reference is
+ * resolved like grype does: the local engine store when it has the image, else the registry.
+ */
+export function isBareReference(input: string): boolean {
+  if (input.startsWith("docker://")) return false;
+  try {
+    return parseImageLocation(input).transport === "docker";
+  } catch {
+    return false;
   }
 }

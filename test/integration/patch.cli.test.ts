@@ -56,11 +56,20 @@ describe("ocipatch patch (CLI behaviour)", () => {
   }, 600_000);
 
   it("re-patching replaces the ocipatch layer instead of stacking another", async () => {
-    const first = await runCli(["patch", "-i", bullseye.ref, "--db-dir", dbDir, "--skip-db-update"]);
+    const first = await runCli([
+      "patch",
+      "--push",
+      "-i",
+      bullseye.ref,
+      "--db-dir",
+      dbDir,
+      "--skip-db-update",
+    ]);
     expect(first.code, first.stderr).toBe(0);
     const p1 = `${bullseye.ref}-patched`;
     const second = await runCli([
       "patch",
+      "--push",
       "-i",
       p1,
       "-t",
@@ -88,6 +97,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
     const dir = temp("patch-reports");
     const r = await runCli([
       "patch",
+      "--push",
       "-i",
       bullseye.ref,
       "-t",
@@ -191,7 +201,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
     ]);
   }, 600_000);
 
-  it("--output oci:DIR:TAG writes a layout umoci unpacks, with the planned versions", async () => {
+  it("--dest oci:DIR:TAG writes a layout umoci unpacks, with the planned versions", async () => {
     const dir = temp("patch-oci");
     const r = await runCli([
       "patch",
@@ -200,7 +210,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
       "--db-dir",
       dbDir,
       "--skip-db-update",
-      "--output",
+      "--dest",
       `oci:${dir}/layout:fixed`,
       "--format",
       "json",
@@ -216,7 +226,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
     }
   }, 600_000);
 
-  it("--output docker-archive:FILE:REF writes an archive skopeo reads", async () => {
+  it("--dest docker-archive:FILE:REF writes an archive skopeo reads", async () => {
     const dir = temp("patch-archive");
     const file = join(dir, "patched.tar");
     const r = await runCli([
@@ -226,7 +236,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
       "--db-dir",
       dbDir,
       "--skip-db-update",
-      "--output",
+      "--dest",
       `docker-archive:${file}:example/nginx:fixed`,
     ]);
     expect(r.code, r.stderr).toBe(0);
@@ -237,7 +247,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
 
   it("an image with nothing to fix: exit 0, said plainly, nothing written", async () => {
     const img = await pushImage(await ensureImage("debian-bookworm"), anon.host, `${unique("bookworm")}:1`);
-    const r = await runCli(["patch", "-i", img.ref, "--db-dir", dbDir, "--skip-db-update"]);
+    const r = await runCli(["patch", "--push", "-i", img.ref, "--db-dir", dbDir, "--skip-db-update"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("Nothing to patch");
     expect(await exists(`docker://${img.ref}-patched`)).toBe(false);
@@ -246,6 +256,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
   it("--timeout: a one-line error, exit 1, nothing pushed", async () => {
     const r = await runCli([
       "patch",
+      "--push",
       "-i",
       bullseye.ref,
       "-t",
@@ -265,13 +276,22 @@ describe("ocipatch patch (CLI behaviour)", () => {
   }, 120_000);
 
   it.each([
-    [["-t", "x", "--output", "oci:/tmp/never"], /either a tag or an output, not both \(--tag, --output\)/],
+    [["-t", "x", "--dest", "oci:/tmp/never"], /either a tag or a destination, not both \(--tag, --dest\)/],
     [["--compression", "brotli"], /brotli/],
     [["--format", "yaml"], /--format/],
     [["--timeout", "soon"], /duration|timeout/i],
     [["-u", "only-user"], /both a username and a password, or neither \(--username, --password\)/],
   ])("usage error %j → exit 2", async (extra, msg) => {
-    const r = await runCli(["patch", "-i", bullseye.ref, "--db-dir", dbDir, "--skip-db-update", ...extra]);
+    const r = await runCli([
+      "patch",
+      "--push",
+      "-i",
+      bullseye.ref,
+      "--db-dir",
+      dbDir,
+      "--skip-db-update",
+      ...extra,
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(msg);
   });
@@ -299,6 +319,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
     });
     const r = await runCli([
       "patch",
+      "--push",
       "-i",
       img.ref,
       "-u",
@@ -377,6 +398,7 @@ describe("ocipatch patch with a misbehaving mirror", () => {
         const r = await runCli(
           [
             "patch",
+            "--push",
             "-i",
             image.ref,
             "-t",

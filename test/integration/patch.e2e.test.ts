@@ -95,7 +95,17 @@ describe.each([
       const uploadsBefore = blobUploads(reg.logFile, repo);
       const dbDir = await trackerDb();
 
-      const argv = ["patch", "-i", pushed.ref, "--db-dir", dbDir, "--skip-db-update", "--format", "json"];
+      const argv = [
+        "patch",
+        "--push",
+        "-i",
+        pushed.ref,
+        "--db-dir",
+        dbDir,
+        "--skip-db-update",
+        "--format",
+        "json",
+      ];
       if (mode === "all") argv.push("--all");
       if (c) argv.push("-u", c.username, "-p", c.password);
       const r = await runCli(argv);
@@ -112,6 +122,7 @@ describe.each([
       ]) {
         expect(r.stderr).toContain(line);
       }
+      expect(r.stderr).toMatch(/Patched image successfully\. Pushed: \S+:1\.0-patched/);
       const res = JSON.parse(r.stdout) as PatchJson;
       expect(res.status).toBe("patched");
       const p = res.platforms[0]!;

@@ -101,7 +101,7 @@ async function patch(ref: string, ...extra: string[]) {
 async function patchWithEnv(env: Record<string, string>, ref: string, ...extra: string[]) {
   const dbDir = await trackerDb();
   const r = await runCli(
-    ["patch", "-i", ref, "--db-dir", dbDir, "--skip-db-update", "--format", "json", ...extra],
+    ["patch", "--push", "-i", ref, "--db-dir", dbDir, "--skip-db-update", "--format", "json", ...extra],
     env,
   );
   return r;

@@ -22,7 +22,8 @@ interface CopyFlags {
   quiet?: boolean;
 }
 
-const LOCATIONS = "docker://REF (or REF), oci:DIR[:TAG], docker-archive:FILE[:REF]";
+const LOCATIONS =
+  "docker://REF, REF (the local engine's image if it has one, else the registry's), docker-daemon:REF, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]";
 
 export function registerCopyCommand(program: Command, ctx: CliContext): void {
   program

@@ -20,7 +20,7 @@ export function registerInspectCommand(program: Command, ctx: CliContext): void 
   program
     .command("inspect")
     .description(
-      "show an image's digest, platforms, layers and config summary (docker://REF or REF, oci:DIR[:TAG], docker-archive:FILE[:REF])",
+      "show an image's digest, platforms, layers and config summary (REF, docker://REF, docker-daemon:REF, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF])",
     )
     .argument("<REF>", "image to inspect")
     .option(

@@ -7,12 +7,19 @@ import { parseSuiteKinds } from "../../apt/repositories.js";
 import { OcipatchError, oneLine } from "../../errors.js";
 import type { Compression } from "../../image/media-types.js";
 import { parsePlatform } from "../../image/platform.js";
-import { patchDestination } from "../../patch/destination.js";
+import {
+  OUTPUT_MODES,
+  type OutputMode,
+  type PatchDestination,
+  patchDestination,
+  shownDestination,
+} from "../../patch/destination.js";
 import { type PatchResult, patchImage } from "../../patch/patch-image.js";
 import { formatPatchSummary, patchErrorJson, patchResultJson } from "../../patch/summary.js";
 import { attachVex, writeFailureReport, writePatchReports } from "../../patch/write-reports.js";
 import { credentialsFrom } from "../../scan/image.js";
 import { importReport } from "../../scan/index.js";
+import { connectEngine } from "../../transport/docker-daemon/client.js";
 import { MAX_TIMEOUT_MS, parseDuration } from "../../util/duration.js";
 import { ownedPrefix, release, removeOnExit, sweepDeadOwners } from "../../util/owned-temp.js";
 import { cacheDir } from "../../util/paths.js";
@@ -25,7 +32,10 @@ import { cancelledError, type WriteStage } from "./patch-cancelled.js";
 interface PatchFlags {
   image: string;
   tag?: string;
-  output?: string;
+  dest?: string;
+  push?: boolean;
+  outputMode: OutputMode;
+  outputPath?: string;
   timeout: string;
   username?: string;
   password?: string;
@@ -59,15 +69,28 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
     )
     .requiredOption(
       "-i, --image <ref>",
-      "image to patch (REF, docker://REF, oci:DIR[:TAG], docker-archive:FILE)",
+      "image to patch (REF: the local engine's image if it has one, else the registry's; docker://REF, docker-daemon:REF, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE)",
     )
     .option(
       "-t, --tag <tag|ref>",
       "tag (same repository) or full reference of the patched image (default <tag>-patched)",
     )
     .option(
-      "-o, --output <location>",
-      "write the patched image here instead (oci:DIR[:TAG], docker-archive:FILE[:REF], docker://REF)",
+      "--push",
+      "push the patched image to the source registry (only with --output-mode docker or image)",
+    )
+    .addOption(
+      new Option(
+        "--output-mode <mode>",
+        "where the patched image goes without --push: docker/image (load into the local Docker/Podman engine), oci (an OCI archive at --output-path), local (the patched root filesystem at --output-path)",
+      )
+        .choices([...OUTPUT_MODES])
+        .default("docker"),
+    )
+    .option("--output-path <path>", "OCI archive file (--output-mode oci) or directory (--output-mode local)")
+    .option(
+      "--dest <location>",
+      "write the patched image here instead, whatever the mode (docker://REF, docker-daemon:REF, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF])",
     )
     .option("--timeout <duration>", "timeout for the whole run (e.g. 90s, 5m, 1h)", "5m")
     .option("-u, --username <user>", "registry user name (also OCIPATCH_USERNAME, docker config)")
@@ -149,7 +172,21 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
           .filter((x) => x !== "")
           .map(parsePlatform);
   const suites = o.suites === undefined ? undefined : parseSuiteKinds(o.suites);
-  const destination = o.dryRun ? undefined : patchDestination(o.image, { tag: o.tag, output: o.output });
+  const target = patchDestination(o.image, {
+    tag: o.tag,
+    dest: o.dest,
+    push: o.push,
+    outputMode: o.outputMode,
+    outputPath: o.outputPath,
+  });
+  if (target.kind === "rootfs") {
+    throw new OcipatchError(
+      "UNSUPPORTED",
+      "--output-mode local is not implemented yet; use --output-mode oci",
+    );
+  }
+  if (!o.dryRun && target.how === "loaded") await requireEngine(ctx);
+  const destination = o.dryRun ? undefined : target.location;
   const credentials = credentialsFrom(o.username, o.password);
   if (o.addr !== undefined) out.info("ocipatch needs no BuildKit daemon: --addr is ignored");
 
@@ -208,7 +245,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
         onPhase: (phase) => {
           if (phase === "writing") stage = "writing";
           if (phase === "patched") stage = "written";
-          phaseLog(out, phase);
+          phaseLog(out, phase, target);
         },
       });
     } finally {
@@ -255,19 +292,49 @@ async function reportFailure(
   }
 }
 
-/** The seed's log lines. */
-function phaseLog(out: Output, phase: string): void {
+/**
+ * Mode docker with no engine: fail before any work (kubescape's rule), saying what
+ * else the user can do.
+ */
+async function requireEngine(ctx: CliContext): Promise<void> {
+  try {
+    const client = await connectEngine({ env: ctx.env });
+    await client.close();
+  } catch (e) {
+    throw new OcipatchError(
+      "ENGINE",
+      `cannot load the patched image into the local image store (${oneLine(e)}): pass --push to push it to the registry, or --output-mode oci --output-path FILE`,
+      { cause: e },
+    );
+  }
+}
+
+/** The seed's log lines, with kubescape's note of where the patched image went. */
+function phaseLog(out: Output, phase: string, target: PatchDestination): void {
   switch (phase) {
     case "scanned":
       out.success("Scanned image successfully");
       out.info("Patching image...");
       break;
     case "patched":
-      out.success("Patched image successfully");
+      out.success(`Patched image successfully. ${whereItWent(target)}`);
       out.info("Re-scanning image...");
       break;
     case "rescanned":
       out.success("Re-scanned image successfully");
       break;
+  }
+}
+
+function whereItWent(target: PatchDestination): string {
+  const shown = shownDestination(target.location);
+  if (target.kind === "rootfs") return `Exported to: ${shown}`;
+  switch (target.how) {
+    case "loaded":
+      return `Loaded locally: ${shown}`;
+    case "pushed":
+      return `Pushed: ${shown}`;
+    case "exported":
+      return `Exported to: ${shown}`;
   }
 }

@@ -31,7 +31,7 @@ export function registerSbom(program: Command, ctx: CliContext): void {
     .description("list the OS packages installed in an image (read from its layers, nothing is run)")
     .requiredOption(
       "-i, --image <ref>",
-      "image to read (REF, docker://REF, oci:DIR[:TAG], docker-archive:FILE)",
+      "image to read (REF: the local engine's if it has it, else the registry's; docker://REF, docker-daemon:REF, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE)",
     )
     .addOption(
       new Option("-f, --format <format>", "output format")

@@ -19,6 +19,10 @@ function plain(loc: ImageLocation): Record<string, unknown> {
         ref: loc.ref ? formatReference(loc.ref) : undefined,
         sourceIndex: loc.sourceIndex,
       };
+    case "docker-daemon":
+      return { transport: "docker-daemon", ref: formatReference(loc.ref) };
+    case "oci-archive":
+      return { transport: "oci-archive", file: loc.file, tag: loc.tag };
   }
 }
 
@@ -58,6 +62,12 @@ describe("parseImageLocation: valid locations", () => {
       { transport: "docker-archive", file: "a.tar", ref: "docker.io/library/app:latest" },
     ],
     ["docker-archive:a.tar:@2", { transport: "docker-archive", file: "a.tar", sourceIndex: 2 }],
+    // docker-daemon: (the local engine store)
+    ["docker-daemon:nginx", { transport: "docker-daemon", ref: "docker.io/library/nginx:latest" }],
+    ["docker-daemon:localhost:5000/app:v1", { transport: "docker-daemon", ref: "localhost:5000/app:v1" }],
+    // oci-archive:
+    ["oci-archive:/tmp/a.tar", { transport: "oci-archive", file: "/tmp/a.tar", tag: undefined }],
+    ["oci-archive:a.tar:v1", { transport: "oci-archive", file: "a.tar", tag: "v1" }],
   ];
   it.each(cases)("%s", (input, expected) => {
     const loc = parseImageLocation(input);
@@ -72,12 +82,18 @@ describe("parseImageLocation: valid locations", () => {
 describe("parseImageLocation: errors", () => {
   const cases: Array<[string, string, RegExp]> = [
     ["", "REFERENCE_INVALID", /empty/],
-    ["foo:/tmp/x", "TRANSPORT_UNKNOWN", /unknown transport "foo".*docker:\/\/REF, oci:DIR/],
+    [
+      "foo:/tmp/x",
+      "TRANSPORT_UNKNOWN",
+      /unknown transport "foo".*docker:\/\/REF, docker-daemon:REF, oci:DIR/,
+    ],
     ["ftp://host/x", "TRANSPORT_UNKNOWN", /unknown transport "ftp"/],
     ["http://example.com/img", "TRANSPORT_UNKNOWN", /unknown transport "http"/],
     ["foo:bar/baz", "TRANSPORT_UNKNOWN", /unknown transport "foo"/],
     ["dir:/tmp/x", "TRANSPORT_UNKNOWN", /"dir" is not supported/],
-    ["oci-archive:x.tar", "TRANSPORT_UNKNOWN", /"oci-archive" is not supported/],
+    ["oci-archive:", "REFERENCE_INVALID", /missing file/],
+    ["docker-daemon:", "REFERENCE_INVALID", /missing reference/],
+    ["docker-daemon:Bad Name", "REFERENCE_INVALID", /Bad Name/],
     ["containers-storage:nginx", "TRANSPORT_UNKNOWN", /not supported/],
     ["docker:nginx", "REFERENCE_INVALID", /docker:\/\/REF/],
     ["docker://", "REFERENCE_INVALID", /missing reference/],

@@ -210,19 +210,19 @@ async function extractLayer(
   return check.size;
 }
 
-type PackHeader = Parameters<tar.Pack["entry"]>[0];
+export type PackHeader = Parameters<tar.Pack["entry"]>[0];
 
-function baseHeader(h: PackHeader): PackHeader {
+export function baseHeader(h: PackHeader): PackHeader {
   return { mode: 0o444, uid: 0, gid: 0, mtime: EPOCH, ...h };
 }
 
-function addEntry(pack: tar.Pack, header: PackHeader): Promise<void> {
+export function addEntry(pack: tar.Pack, header: PackHeader): Promise<void> {
   return new Promise((res, rej) => {
     pack.entry(baseHeader(header), (err) => (err ? rej(err) : res()));
   });
 }
 
-function addBuffer(pack: tar.Pack, name: string, data: Buffer): Promise<void> {
+export function addBuffer(pack: tar.Pack, name: string, data: Buffer): Promise<void> {
   return new Promise((res, rej) => {
     pack.entry(baseHeader({ name, size: data.length, type: "file" }), data, (err) =>
       err ? rej(err) : res(),
@@ -230,7 +230,7 @@ function addBuffer(pack: tar.Pack, name: string, data: Buffer): Promise<void> {
   });
 }
 
-function addFile(pack: tar.Pack, name: string, size: number, src: Readable): Promise<void> {
+export function addFile(pack: tar.Pack, name: string, size: number, src: Readable): Promise<void> {
   return new Promise((res, rej) => {
     const entry = pack.entry(baseHeader({ name, size, type: "file" }), (err) => (err ? rej(err) : res()));
     src.on("error", (e) => {

@@ -94,7 +94,11 @@ function sameReference(a: Reference, tag: string): boolean {
  * schema 2 manifest is synthesized from what is stored (stable digest); archives
  * written by newer docker (an OCI layout inside the tar) keep their real manifest.
  */
-export async function openDockerArchive(file: string, select?: ArchiveSelector): Promise<Image> {
+export async function openDockerArchive(
+  file: string,
+  select?: ArchiveSelector,
+  opts: { description?: string } = {},
+): Promise<Image> {
   const tar = await TarIndex.open(file);
   if (!tar.has(MANIFEST_FILE)) {
     const oci = tar.has("oci-layout") && tar.has("index.json");
@@ -144,11 +148,12 @@ export async function openDockerArchive(file: string, select?: ArchiveSelector):
   }
   const entry = entries[index]!;
   const shown =
-    typeof sel === "number"
+    opts.description ??
+    (typeof sel === "number"
       ? `docker-archive:${file}:@${sel}`
       : sel
         ? `docker-archive:${file}:${familiarReference(sel)}`
-        : `docker-archive:${file}`;
+        : `docker-archive:${file}`);
   const source = new DockerArchiveSource(tar, shown);
 
   const rawConfig = await tar.read(entry.Config);

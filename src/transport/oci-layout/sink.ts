@@ -5,8 +5,8 @@ import { descriptorOf, type Image, type ImageOrIndex } from "../../image/image.j
 import { type Descriptor, encodeJson, parseIndexManifest, parseJson } from "../../image/manifest.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
 import { sha256 } from "../../util/digest.js";
-import { DEFAULT_HOST_FILE_MAX_BYTES, readRegularFile } from "../../util/regular-file.js";
 import { withFileLock } from "../../util/file-lock.js";
+import { DEFAULT_HOST_FILE_MAX_BYTES, readRegularFile } from "../../util/regular-file.js";
 import {
   ioError,
   keepStaged,

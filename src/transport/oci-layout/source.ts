@@ -80,20 +80,26 @@ export async function readLayoutIndex(dir: string) {
  */
 export async function openOciLayout(dir: string, tag?: string): Promise<ImageOrIndex> {
   const index = await readLayoutIndex(dir);
-  let entries = index.manifests;
-  if (tag !== undefined) {
-    entries = entries.filter((m) => m.annotations?.[REF_NAME_ANNOTATION] === tag);
-    if (entries.length === 0)
-      throw new OcipatchError("NOT_FOUND", `tag "${tag}" not found in OCI layout ${dir}`);
-  } else if (entries.length !== 1) {
-    throw new OcipatchError(
-      "USAGE",
-      `OCI layout ${dir} holds ${entries.length} manifests; name one with oci:${dir}:TAG`,
-    );
-  }
-  const desc = entries[0]!;
+  const desc = selectLayoutEntry(index.manifests, tag, `OCI layout ${dir}`, `oci:${dir}:TAG`);
   const source = new OciLayoutSource(dir);
   const raw = await source.fetchManifest(desc);
   verifyBytes(raw.bytes, desc, `manifest ${desc.digest} in ${dir}`);
   return fromRawManifest(source, raw);
+}
+
+/** The `index.json` entry named `tag` (ref.name annotation), or the only entry. */
+export function selectLayoutEntry(
+  manifests: readonly Descriptor[],
+  tag: string | undefined,
+  shown: string,
+  syntax: string,
+): Descriptor {
+  let entries = manifests;
+  if (tag !== undefined) {
+    entries = entries.filter((m) => m.annotations?.[REF_NAME_ANNOTATION] === tag);
+    if (entries.length === 0) throw new OcipatchError("NOT_FOUND", `tag "${tag}" not found in ${shown}`);
+  } else if (entries.length !== 1) {
+    throw new OcipatchError("USAGE", `${shown} holds ${entries.length} manifests; name one with ${syntax}`);
+  }
+  return entries[0]!;
 }

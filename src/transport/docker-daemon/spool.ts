@@ -1,0 +1,74 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, rmSync } from "node:fs";
+import { type FileHandle, open, rm, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { ioError } from "../atomic-fs.js";
+
+/** A stream saved once to a private temporary file, readable by path while the process lives. */
+export interface Spool {
+  /** A path that reads the spooled bytes (`/proc/self/fd/N` for an already unlinked file). */
+  readonly path: string;
+  readonly size: number;
+}
+
+const open_ = new Set<FileHandle>();
+const leftover = new Set<string>();
+let hooked = false;
+
+function cleanupOnExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.once("exit", () => {
+    for (const fh of open_) void fh.close().catch(() => {});
+    for (const p of leftover) {
+      try {
+        rmSync(p, { force: true });
+      } catch {
+        // nothing to do at exit
+      }
+    }
+  });
+}
+
+/**
+ * Save `src` to a temporary file that is unlinked right away (Linux: read back
+ * through `/proc/self/fd`), so nothing is left behind whatever happens; elsewhere
+ * the file is removed when the process exits.
+ */
+export async function spoolToTempFile(
+  src: Readable,
+  opts: { dir?: string | undefined; signal?: AbortSignal | undefined } = {},
+): Promise<Spool> {
+  const path = join(opts.dir ?? tmpdir(), `.ocipatch-engine-export-${randomBytes(6).toString("hex")}.tar`);
+  let fh: FileHandle;
+  try {
+    fh = await open(path, "wx+", 0o600);
+  } catch (e) {
+    src.destroy();
+    throw ioError(`cannot create a temporary file for the image export in ${opts.dir ?? tmpdir()}`, e);
+  }
+  const viaProc = existsSync(`/proc/self/fd/${fh.fd}`);
+  if (viaProc) await unlink(path).catch(() => {});
+  else leftover.add(path);
+  cleanupOnExit();
+  try {
+    let size = 0;
+    for await (const chunk of src) {
+      opts.signal?.throwIfAborted();
+      const b = chunk as Buffer;
+      await fh.write(b, 0, b.length, size);
+      size += b.length;
+    }
+    open_.add(fh);
+    return { path: viaProc ? `/proc/self/fd/${fh.fd}` : path, size };
+  } catch (e) {
+    await fh.close().catch(() => {});
+    if (!viaProc) {
+      leftover.delete(path);
+      await rm(path, { force: true }).catch(() => {});
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,2 @@
+export * from "./sink.js";
+export * from "./source.js";

@@ -1,0 +1,87 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { readdir, rename, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
+import tar from "tar-stream";
+import { OcipatchError } from "../../errors.js";
+import type { ImageOrIndex } from "../../image/image.js";
+import type { ImageSink, WriteOptions, WriteResult } from "../../image/sink.js";
+import { ioError, removeQuietly, siblingTempDir } from "../atomic-fs.js";
+import { addEntry, addFile } from "../docker-archive/sink.js";
+import { INDEX_FILE, OCI_LAYOUT_FILE } from "../oci-layout/layout.js";
+import { ociLayoutSink } from "../oci-layout/sink.js";
+
+/**
+ * An `ImageSink` writing an OCI archive (`oci-archive:FILE[:TAG]`): an OCI image layout
+ * is written into a temporary directory next to FILE, streamed into a tar there and
+ * renamed onto FILE, so a failure leaves no output and an existing FILE is replaced
+ * whole (as skopeo does).
+ */
+export function ociArchiveSink(file: string, tag?: string): ImageSink {
+  return new OciArchiveSink(file, tag);
+}
+
+export class OciArchiveSink implements ImageSink {
+  readonly description: string;
+
+  constructor(
+    readonly file: string,
+    readonly tag?: string,
+  ) {
+    this.description = `oci-archive:${file}${tag === undefined ? "" : `:${tag}`}`;
+  }
+
+  async write(item: ImageOrIndex, opts?: WriteOptions): Promise<WriteResult> {
+    const target = resolve(this.file);
+    const existing = await stat(target).catch(() => undefined);
+    if (existing?.isDirectory()) {
+      throw new OcipatchError("IO", `${this.file} is a directory; an OCI archive is a file`);
+    }
+    const temp = await siblingTempDir(target);
+    try {
+      const layout = join(temp.dir, "layout");
+      const result = await ociLayoutSink(layout, this.tag).write(item, opts);
+      const archive = join(temp.dir, "archive.tar");
+      await tarLayout(layout, archive);
+      await rename(archive, target).catch((e: unknown) => {
+        throw ioError(`cannot move the new OCI archive into place at ${this.file}`, e);
+      });
+      return { ...result, location: this.description };
+    } catch (e) {
+      await removeQuietly(temp.createdParent);
+      throw e;
+    } finally {
+      await removeQuietly(temp.dir);
+    }
+  }
+}
+
+/** Stream an OCI layout directory into a tar: `oci-layout`, `index.json`, `blobs/<alg>/<hex>`. */
+async function tarLayout(dir: string, file: string): Promise<void> {
+  const pack = tar.pack();
+  const out = pipeline(pack, createWriteStream(file, { flags: "wx" }));
+  out.catch(() => {}); // awaited below
+  try {
+    await addEntry(pack, { name: "blobs/", type: "directory", mode: 0o755 });
+    for (const alg of (await readdir(join(dir, "blobs"))).sort()) {
+      await addEntry(pack, { name: `blobs/${alg}/`, type: "directory", mode: 0o755 });
+      for (const name of (await readdir(join(dir, "blobs", alg))).sort()) {
+        const p = join(dir, "blobs", alg, name);
+        const st = await stat(p);
+        await addFile(pack, `blobs/${alg}/${name}`, st.size, createReadStream(p));
+      }
+    }
+    for (const name of [OCI_LAYOUT_FILE, INDEX_FILE]) {
+      const p = join(dir, name);
+      await addFile(pack, name, (await stat(p)).size, createReadStream(p));
+    }
+    pack.finalize();
+  } catch (e) {
+    pack.destroy(e as Error);
+    await out.catch(() => {});
+    throw ioError(`cannot write ${file}`, e);
+  }
+  await out.catch((e: unknown) => {
+    throw ioError(`cannot write ${file}`, e);
+  });
+}

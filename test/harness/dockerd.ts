@@ -1,0 +1,171 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, openSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { request } from "node:http";
+import { join } from "node:path";
+import { HarnessError, type RunOptions, type RunResult, run, tail } from "./exec.js";
+
+/**
+ * A private Docker engine (or Podman's Docker-compatible API service) for tests: its
+ * own unix socket, data root, exec root and pidfile under one temp directory, no
+ * iptables and no bridge (containers run with `--network none`). Needs root.
+ */
+export interface TestEngine {
+  /** `unix://…`, for DOCKER_HOST. */
+  readonly host: string;
+  readonly socketPath: string;
+  /** The environment of this process with DOCKER_HOST pointing at the engine. */
+  readonly env: NodeJS.ProcessEnv;
+  /** Run the docker CLI against this engine. */
+  docker(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  /** The engine's log so far (for failure messages). */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+function ping(socketPath: string): Promise<boolean> {
+  return new Promise((res) => {
+    const req = request({ socketPath, path: "/_ping", method: "GET", timeout: 1000 }, (r) => {
+      r.resume();
+      res(r.statusCode === 200);
+    });
+    req.on("error", () => res(false));
+    req.on("timeout", () => {
+      req.destroy();
+      res(false);
+    });
+    req.end();
+  });
+}
+
+async function waitForPing(
+  socketPath: string,
+  child: ChildProcess,
+  logFile: string,
+  ms: number,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new HarnessError(`engine exited before answering /_ping:\n${tail(readLog(logFile))}`);
+    }
+    if (existsSync(socketPath) && (await ping(socketPath))) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new HarnessError(`engine did not answer /_ping within ${ms} ms:\n${tail(readLog(logFile))}`);
+}
+
+function readLog(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+async function stopChild(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  child.kill("SIGTERM");
+  const t = setTimeout(() => child.kill("SIGKILL"), ms);
+  await exited;
+  clearTimeout(t);
+}
+
+function engine(
+  dir: string,
+  socketPath: string,
+  child: ChildProcess,
+  logFile: string,
+  cleanup: () => Promise<void>,
+): TestEngine {
+  const host = `unix://${socketPath}`;
+  const env = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, "docker-config") };
+  let stopped = false;
+  return {
+    host,
+    socketPath,
+    env,
+    docker: (args, opts = {}) => run("docker", args, { ...opts, env: { ...env, ...(opts.env ?? {}) } }),
+    log: () => readLog(logFile),
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await stopChild(child, 20_000);
+      await cleanup();
+    },
+  };
+}
+
+/**
+ * Start `dockerd` as root on a private socket (it starts its own containerd under its
+ * exec root). The data root is a fresh temp directory, so the store starts empty.
+ */
+export async function startDockerd(): Promise<TestEngine> {
+  if (process.getuid?.() !== 0) throw new HarnessError("startDockerd needs root");
+  // short paths: a unix socket path must fit in 108 bytes
+  const dir = await mkdtemp("/tmp/ocpd-");
+  const socketPath = join(dir, "docker.sock");
+  const logFile = join(dir, "dockerd.log");
+  const out = openSync(logFile, "a");
+  const child = spawn(
+    "dockerd",
+    [
+      `--host=unix://${socketPath}`,
+      `--data-root=${join(dir, "data")}`,
+      `--exec-root=${join(dir, "exec")}`,
+      `--pidfile=${join(dir, "docker.pid")}`,
+      "--iptables=false",
+      "--ip6tables=false",
+      "--ip-masq=false",
+      "--bridge=none",
+      "--userland-proxy=false",
+      "--log-level=warn",
+    ],
+    { stdio: ["ignore", out, out], env: { ...process.env, DOCKER_HOST: undefined } },
+  );
+  const cleanup = async () => {
+    // the data root holds overlay mounts only while the engine runs; it has stopped here
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+  };
+  try {
+    await waitForPing(socketPath, child, logFile, 60_000);
+  } catch (e) {
+    await stopChild(child, 10_000);
+    await cleanup();
+    throw e;
+  }
+  return engine(dir, socketPath, child, logFile, cleanup);
+}
+
+/**
+ * Start Podman's Docker-compatible API (`podman system service`) on a private socket
+ * with its own storage (root and runroot under a temp directory).
+ */
+export async function startPodmanService(): Promise<TestEngine> {
+  const dir = await mkdtemp("/tmp/ocpp-");
+  const socketPath = join(dir, "podman.sock");
+  const logFile = join(dir, "podman.log");
+  const out = openSync(logFile, "a");
+  const storage = [`--root=${join(dir, "root")}`, `--runroot=${join(dir, "run")}`, "--storage-driver=vfs"];
+  const child = spawn("podman", [...storage, "system", "service", "--time=0", `unix://${socketPath}`], {
+    stdio: ["ignore", out, out],
+  });
+  const cleanup = async () => {
+    await run("podman", [...storage, "system", "reset", "--force"], { okCodes: [0, 1, 125] }).catch(() => {});
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+  };
+  try {
+    await waitForPing(socketPath, child, logFile, 60_000);
+  } catch (e) {
+    await stopChild(child, 10_000);
+    await cleanup();
+    throw e;
+  }
+  const e = engine(dir, socketPath, child, logFile, cleanup);
+  return {
+    ...e,
+    // the podman CLI against the same storage (the docker CLI also works through the socket)
+    docker: (args, opts = {}) => run("docker", args, { ...opts, env: { ...e.env, ...(opts.env ?? {}) } }),
+  };
+}
