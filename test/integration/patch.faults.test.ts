@@ -141,6 +141,7 @@ describe("registry faults during ocipatch patch", () => {
     proxies.push(proxy);
     const r = await runCli([
       "patch",
+      "--push",
       "-i",
       `${proxy.host}/${repo}:1`,
       "-t",
@@ -340,7 +341,7 @@ describe("mirror faults during ocipatch patch", () => {
     const tag = `deb-reset-${Math.floor(Math.random() * 1e9)}`;
     const { r, hits, cache } = await patchVia(
       (p) => (p.includes("/openssl_") && p.endsWith(".deb") && resets++ === 0 ? "reset" : "pass"),
-      ["-t", tag],
+      ["--push", "-t", tag],
     );
     expect(r.code, r.stderr).toBe(0);
     const gets = hits.filter((h) => h.path.includes("/openssl_") && h.path.endsWith(".deb"));
@@ -366,10 +367,10 @@ describe("two patch runs at the same time", () => {
     );
     const common = ["--db-dir", dbDir, "--skip-db-update"];
     const [a, b, c, d] = await Promise.all([
-      runCli(["patch", "-i", src, "-t", "a", ...common]),
-      runCli(["patch", "-i", src, "-t", "b", ...common]),
-      runCli(["patch", "-i", pushed.ref, "-t", "same", ...common]),
-      runCli(["patch", "-i", pushed.ref, "-t", "same", ...common]),
+      runCli(["patch", "--push", "-i", src, "-t", "a", ...common]),
+      runCli(["patch", "--push", "-i", src, "-t", "b", ...common]),
+      runCli(["patch", "--push", "-i", pushed.ref, "-t", "same", ...common]),
+      runCli(["patch", "--push", "-i", pushed.ref, "-t", "same", ...common]),
     ]);
     for (const r of [a, b, c, d]) expect(r.code, r.stderr).toBe(0);
     // both tags are in the layout, and umoci and skopeo read both
@@ -405,7 +406,17 @@ describe("a full disk", () => {
     const src = await copyImageLayout(img, layout);
     const indexBefore = readFileSync(join(layout, "index.json"));
     const blobsBefore = readdirSync(join(layout, "blobs/sha256")).sort();
-    const r = await runCli(["patch", "-i", src, "-t", "full", "--db-dir", dbDir, "--skip-db-update"]);
+    const r = await runCli([
+      "patch",
+      "--push",
+      "-i",
+      src,
+      "-t",
+      "full",
+      "--db-dir",
+      dbDir,
+      "--skip-db-update",
+    ]);
     expect(r.code).toBe(1);
     const errors = r.stderr.split("\n").filter((l) => l.startsWith("[error]"));
     expect(errors).toHaveLength(1);

@@ -108,7 +108,7 @@ function childEnv(tmp: string, extra: Record<string, string> = {}): NodeJS.Proce
     ...extra,
   };
 }
-const base = () => ["patch", "-i", image.ref, "--db-dir", dbDir, "--skip-db-update"];
+const base = () => ["patch", "--push", "-i", image.ref, "--db-dir", dbDir, "--skip-db-update"];
 
 beforeAll(async () => {
   await ensureBuilt();
@@ -270,7 +270,7 @@ describe("SIGINT / SIGTERM", () => {
     const indexBefore = readFileSync(join(layout, "index.json"));
     const blobsBefore = readdirSync(join(layout, "blobs/sha256")).sort();
     const r = await runAndSignal(
-      ["patch", "-i", src, "-t", "patched", "--db-dir", dbDir, "--skip-db-update"],
+      ["patch", "--push", "-i", src, "-t", "patched", "--db-dir", dbDir, "--skip-db-update"],
       childEnv(tmp),
       "SIGTERM",
       /building the patch layer/,
@@ -338,7 +338,7 @@ describe("what a killed run left behind", () => {
     writeFileSync(made.blob, "partial");
     writeFileSync(made.blobLive, "partial");
     const r = await runAndSignal(
-      ["patch", "-i", src, "-t", "patched", "--db-dir", dbDir, "--skip-db-update"],
+      ["patch", "--push", "-i", src, "-t", "patched", "--db-dir", dbDir, "--skip-db-update"],
       childEnv(tmp),
       undefined,
       /never/,
