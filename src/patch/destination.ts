@@ -17,17 +17,17 @@ function untagged(ref: Reference): Reference {
 
 /**
  * Where `patch` writes its result:
- * - `--output LOCATION` (any transport) wins;
+ * - `--dest LOCATION` (any transport) wins;
  * - `-t TAG` is a tag in the source's repository (or layout), `-t REF` a full reference;
  * - otherwise the source's repository (or OCI layout) with tag `<tag>-patched`.
  */
 export function patchDestination(
   source: string,
-  opts: { tag?: string | undefined; output?: string | undefined },
+  opts: { tag?: string | undefined; dest?: string | undefined },
 ): string {
-  if (opts.output !== undefined) {
-    if (opts.tag !== undefined) throw new OcipatchError("USAGE", "give either --tag or --output, not both");
-    return formatImageLocation(parseImageLocation(opts.output));
+  if (opts.dest !== undefined) {
+    if (opts.tag !== undefined) throw new OcipatchError("USAGE", "give either --tag or --dest, not both");
+    return formatImageLocation(parseImageLocation(opts.dest));
   }
   const src: ImageLocation = parseImageLocation(source);
   const tag = opts.tag;
@@ -54,7 +54,7 @@ export function patchDestination(
     case "docker-archive":
       throw new OcipatchError(
         "USAGE",
-        "a docker archive is not rewritten in place: give --output docker-archive:FILE[:REF] or oci:DIR[:TAG]",
+        "a docker archive is not rewritten in place: give --dest docker-archive:FILE[:REF] or oci:DIR[:TAG]",
       );
   }
 }

@@ -12,7 +12,7 @@ import type { Digest } from "../util/digest.js";
 export function ociPurl(
   ref: Reference | string,
   digest: Digest,
-  opts: { readonly arch?: string | undefined } = {},
+  opts: { readonly arch?: string | undefined; readonly repositoryUrl?: boolean | undefined } = {},
 ): string {
   const r = typeof ref === "string" ? parseReference(ref) : ref;
   const name = r.repository.split("/").pop()!.toLowerCase();
@@ -22,7 +22,7 @@ export function ociPurl(
     version: digest,
     qualifiers: {
       arch: opts.arch,
-      repository_url: `${r.registry}/${r.repository}`,
+      repository_url: opts.repositoryUrl === false ? undefined : `${r.registry}/${r.repository}`,
       tag: r.tag,
     },
   });

@@ -191,7 +191,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
     ]);
   }, 600_000);
 
-  it("--output oci:DIR:TAG writes a layout umoci unpacks, with the planned versions", async () => {
+  it("--dest oci:DIR:TAG writes a layout umoci unpacks, with the planned versions", async () => {
     const dir = temp("patch-oci");
     const r = await runCli([
       "patch",
@@ -200,7 +200,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
       "--db-dir",
       dbDir,
       "--skip-db-update",
-      "--output",
+      "--dest",
       `oci:${dir}/layout:fixed`,
       "--format",
       "json",
@@ -216,7 +216,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
     }
   }, 600_000);
 
-  it("--output docker-archive:FILE:REF writes an archive skopeo reads", async () => {
+  it("--dest docker-archive:FILE:REF writes an archive skopeo reads", async () => {
     const dir = temp("patch-archive");
     const file = join(dir, "patched.tar");
     const r = await runCli([
@@ -226,7 +226,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
       "--db-dir",
       dbDir,
       "--skip-db-update",
-      "--output",
+      "--dest",
       `docker-archive:${file}:example/nginx:fixed`,
     ]);
     expect(r.code, r.stderr).toBe(0);
@@ -265,7 +265,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
   }, 120_000);
 
   it.each([
-    [["-t", "x", "--output", "oci:/tmp/never"], /either --tag or --output/],
+    [["-t", "x", "--dest", "oci:/tmp/never"], /either --tag or --dest/],
     [["--compression", "brotli"], /brotli/],
     [["--format", "yaml"], /--format/],
     [["--timeout", "soon"], /duration|timeout/i],

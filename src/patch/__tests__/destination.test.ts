@@ -12,15 +12,15 @@ describe("patchDestination", () => {
     ["localhost:5000/app@sha256:" + "a".repeat(64), {}, "localhost:5000/app:latest-patched"],
     ["oci:/tmp/layout:v1", {}, "oci:/tmp/layout:v1-patched"],
     ["oci:/tmp/layout:v1", { tag: "x" }, "oci:/tmp/layout:x"],
-    ["nginx:1.22", { output: "oci:/tmp/out:p" }, "oci:/tmp/out:p"],
-    ["docker-archive:/tmp/a.tar", { output: "docker-archive:/tmp/b.tar" }, "docker-archive:/tmp/b.tar"],
+    ["nginx:1.22", { dest: "oci:/tmp/out:p" }, "oci:/tmp/out:p"],
+    ["docker-archive:/tmp/a.tar", { dest: "docker-archive:/tmp/b.tar" }, "docker-archive:/tmp/b.tar"],
   ])("%s %o -> %s", (src, opts, want) => {
     expect(patchDestination(src, opts)).toBe(want);
   });
 
   it.each([
-    ["nginx:1.22", { tag: "a", output: "oci:/x" }, /either --tag or --output/],
-    ["docker-archive:/tmp/a.tar", {}, /--output/],
+    ["nginx:1.22", { tag: "a", dest: "oci:/x" }, /either --tag or --dest/],
+    ["docker-archive:/tmp/a.tar", {}, /--dest/],
     ["nginx:1.22", { tag: "x/y@sha256:" + "b".repeat(64) }, /digest/],
     ["oci:/tmp/l:v1", { tag: "reg/x:y" }, /takes a tag/],
     ["nginx:1.22", { tag: "" }, /empty/],
