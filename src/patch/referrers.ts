@@ -11,7 +11,7 @@
  *   describe the PATCHED packages.
  *
  * To a registry (its referrers API, else the `sha256-<hex>` tag schema) or an OCI layout
- * (`index.json`); a docker archive has no place for referrers.
+ * (`index.json`); other destinations (archives) have no place for referrers.
  */
 import { OcipatchError } from "../errors.js";
 import { parseReference, type Reference, withDigest } from "../reference/index.js";
@@ -132,15 +132,21 @@ export async function attachReferrers(
 ): Promise<AttachedReferrer[]> {
   if (result.destination === undefined) return [];
   const loc = parseImageLocation(result.destination);
-  if (loc.transport === "docker-archive") return [];
+  // registries and OCI layouts hold referrers; archives (and image stores) have no place for them
+  let attach: ((p: Planned) => Promise<string>) | undefined;
+  if (loc.transport === "docker") {
+    const repo = untagged(loc.ref);
+    attach = async (p) =>
+      (await attachArtifact(withDigest(repo, p.subject), p.artifact, opts)).descriptor.digest;
+  } else if (loc.transport === "oci") {
+    const dir = loc.dir;
+    attach = async (p) => (await attachArtifactToLayout(dir, p.subject, p.artifact)).digest;
+  }
+  if (!attach) return [];
   const attached: AttachedReferrer[] = [];
   for (const p of plannedReferrers(result, now)) {
     try {
-      const digest =
-        loc.transport === "docker"
-          ? (await attachArtifact(withDigest(untagged(loc.ref), p.subject), p.artifact, opts)).descriptor
-              .digest
-          : (await attachArtifactToLayout(loc.dir, p.subject, p.artifact)).digest;
+      const digest = await attach(p);
       attached.push({ kind: p.kind, subject: p.subject, digest, artifactType: p.artifact.artifactType });
     } catch (e) {
       throw new OcipatchError(
