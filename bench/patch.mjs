@@ -193,6 +193,8 @@ try {
         "--skip-db-update",
         "--format",
         "json",
+        // like the baseline: the image only, no VEX/SBOM referrers
+        "--no-referrers",
         "--timeout",
         "10m",
       ],

@@ -6,6 +6,14 @@ import { type CliContext, createContext, type Interrupted } from "./context.js";
 import { flagsOf } from "./option-flags.js";
 import { redact, secretsInArgv } from "./registry-flags.js";
 
+/** Passwords in the environment that must never be printed either. */
+const SECRET_ENV = ["OCIPATCH_PASSWORD", "KUBESCAPE_REGISTRY_PASSWORD", "KUBESCAPE_REGISTRY_TOKEN"];
+
+function secretsOf(argv: readonly string[], env: NodeJS.ProcessEnv): string[] {
+  const fromEnv = SECRET_ENV.map((k) => env[k]).filter((v): v is string => v !== undefined && v.length >= 4);
+  return [...secretsInArgv(argv), ...fromEnv].sort((a, b) => b.length - a.length);
+}
+
 function wantsDebug(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
   return argv.includes("--debug") || env["OCIPATCH_DEBUG"] === "1";
 }
@@ -13,14 +21,16 @@ function wantsDebug(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], ctx: CliContext = createContext()): Promise<number> {
   const debug = wantsDebug(argv, ctx.env);
-  // values of credential flags never reach any message, even when a flag is misspelled
-  const secrets = secretsInArgv(argv);
+  // values of credential flags (and variables) never reach any message, even when a flag is misspelled
+  const secrets = secretsOf(argv, ctx.env);
   const program = new Command("ocipatch");
   program
     .description(
       "Find and fix OS-level vulnerabilities in container images: no daemon, no root, no emulation.",
     )
-    .version(VERSION, "-v, --version", "print the version")
+    // `-v` is the program's only before any command word; after one it is the command's
+    // (`patch -v` is kubescape's --verbose)
+    .version(VERSION, "--version", "print the version (also -v)")
     .option("--debug", "show stack traces and debug logs")
     .exitOverride()
     .configureOutput({
@@ -37,7 +47,7 @@ export async function main(argv: string[], ctx: CliContext = createContext()): P
       ctx,
       argv.find((a) => !a.startsWith("-")),
     );
-    await program.parseAsync(argv, { from: "user" });
+    await program.parseAsync(argv[0] === "-v" ? ["--version", ...argv.slice(1)] : argv, { from: "user" });
     return ctx.exitCode ?? 0;
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -80,7 +90,7 @@ export function reportError(
 export async function runProcess(argv: string[] = process.argv.slice(2)): Promise<void> {
   const ctx = createContext();
   const debug = wantsDebug(argv, ctx.env);
-  const secrets = secretsInArgv(argv);
+  const secrets = secretsOf(argv, ctx.env);
   const fatal = (e: unknown) => {
     try {
       reportError(e, ctx, debug, secrets);

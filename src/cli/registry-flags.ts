@@ -86,3 +86,27 @@ export function redact(text: string, secrets: readonly string[]): string {
   for (const s of secrets) if (s.length > 0) t = t.split(s).join("***");
   return t;
 }
+
+/** kubescape's variables for `-u/-p` (cmd/shared: RegistryUsernameEnvVar, RegistryPasswordEnvVar). */
+export const KUBESCAPE_USERNAME_ENV = "KUBESCAPE_REGISTRY_USERNAME";
+export const KUBESCAPE_PASSWORD_ENV = "KUBESCAPE_REGISTRY_PASSWORD";
+
+/**
+ * `-u/-p` of `patch` as kubescape reads them: each flag that is not given falls back to its
+ * KUBESCAPE_REGISTRY_* variable (so `-u USER` pairs with the password from the
+ * environment); a flag given as "" stays empty and is not replaced. What results is used as
+ * the flags are, so it wins over OCIPATCH_USERNAME/OCIPATCH_PASSWORD and the auth files;
+ * both empty means no explicit credentials.
+ */
+export function patchCredentialFlags(
+  username: string | undefined,
+  password: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): { username: string | undefined; password: string | undefined } {
+  const fromEnv = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
+  const u = username ?? fromEnv(env[KUBESCAPE_USERNAME_ENV]);
+  const p = password ?? fromEnv(env[KUBESCAPE_PASSWORD_ENV]);
+  if (u === "" && (p === "" || p === undefined)) return { username: undefined, password: undefined };
+  if (p === "" && u === undefined) return { username: undefined, password: undefined };
+  return { username: u, password: p };
+}

@@ -116,6 +116,8 @@ export interface PlatformResult {
   readonly patchedDigest?: Digest | undefined;
   readonly after?: ScanResult | undefined;
   readonly download?: DownloadAccount;
+  /** The patched image's package inventory (read for the re-scan; the SBOM referrer is built from it). */
+  readonly afterInventory?: Inventory | undefined;
   /** Bytes of mirror metadata (InRelease, Packages) fetched while planning. */
   readonly indexBytes: number;
 }
@@ -262,10 +264,11 @@ export async function patchImage(req: PatchRequest): Promise<PatchResult> {
       if (!img) continue;
       const afterFs = await openFs(await img.layers({ signal }), `${img.description} (patched)`, req);
       try {
-        const { scan } = await scanFs(afterFs, img, r.platform, req.destination, req);
+        const { scan, inventory } = await scanFs(afterFs, img, r.platform, req.destination, req);
         results[i] = {
           ...r,
           after: scan,
+          afterInventory: inventory,
           patchedDigest: source.kind === "image" ? written.digest : img.digest,
         };
       } finally {
@@ -488,7 +491,9 @@ async function patchPlatform(
           ? {
               annotations: {
                 "org.opencontainers.image.base.digest": baseDigest,
-                ...(req.source.includes(":") &&
+                // a re-patch keeps the name the previous patch recorded with the same base digest
+                ...(previous === undefined &&
+                req.source.includes(":") &&
                 !req.source.startsWith("oci:") &&
                 !req.source.startsWith("docker-archive:")
                   ? { "org.opencontainers.image.base.name": req.source.replace(/^docker:\/\//, "") }

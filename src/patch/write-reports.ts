@@ -1,27 +1,23 @@
 import { mkdir } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { OcipatchError } from "../errors.js";
-import { parseReference, type Reference, withDigest } from "../reference/index.js";
+import type { Reference } from "../reference/index.js";
 import {
   buildOpenVex,
   buildPatchReport,
-  formatOpenVex,
-  OPENVEX_MEDIA_TYPE,
   type OpenVexDocument,
   reportBaseName,
   writeReports,
 } from "../report/index.js";
 import type { LocalImageName } from "../report/purl.js";
 import { parseImageLocation } from "../transport/parse.js";
-import type { RegistryOptions } from "../transport/registry/options.js";
-import { attachArtifact } from "../transport/registry/referrers.js";
 import type { Digest } from "../util/digest.js";
 import { writeFileAtomic } from "../util/fs.js";
 import type { PatchResult, PlatformResult } from "./patch-image.js";
 import { downloadJson, patchErrorJson } from "./summary.js";
 
 /** The registry reference of a location, if it is one. */
-function dockerRef(location: string | undefined): Reference | undefined {
+export function dockerRef(location: string | undefined): Reference | undefined {
   if (location === undefined) return undefined;
   const loc = parseImageLocation(location);
   return loc.transport === "docker" ? loc.ref : undefined;
@@ -57,7 +53,8 @@ function productName(location: string | undefined): Reference | LocalImageName |
   return { name: basename(resolve(loc.dir)) || "image", tag: loc.tag };
 }
 
-function vexFor(result: PatchResult, p: PlatformResult, many: boolean): OpenVexDocument | undefined {
+/** The OpenVEX document of one platform of a patch (undefined when nothing was fixed or nothing written). */
+export function vexFor(result: PatchResult, p: PlatformResult, many: boolean): OpenVexDocument | undefined {
   const ref = productName(result.destination) ?? productName(result.source);
   const digest = (result.platforms.length > 1 ? result.written?.digest : p.patchedDigest) as
     | Digest
@@ -121,42 +118,6 @@ export async function writePatchReports(dir: string, result: PatchResult): Promi
     files.push(...written.map((w) => w.path));
   }
   return files;
-}
-
-/**
- * Attach the OpenVEX document of a registry push to the patched image as an OCI referrer
- * (the referrers API when the registry has one, else the referrers tag schema).
- * Returns the artifact's digest, or undefined when nothing was fixed or nothing was pushed.
- */
-export async function attachVex(result: PatchResult, opts: RegistryOptions): Promise<string | undefined> {
-  const ref = dockerRef(result.destination);
-  const top = result.written?.digest;
-  if (!ref || !top || result.status !== "patched") return undefined;
-  const many = result.platforms.length > 1;
-  const docs = result.platforms.map((p) => vexFor(result, p, many)).filter((d) => d !== undefined);
-  if (docs.length === 0) return undefined;
-  // one document for the pushed manifest (for an index: the statements of every platform)
-  const doc: OpenVexDocument =
-    docs.length === 1 ? docs[0]! : { ...docs[0]!, statements: docs.flatMap((d) => d.statements) };
-  const blob = Buffer.from(formatOpenVex(doc));
-  try {
-    const r = await attachArtifact(
-      withDigest(parseReference(`${ref.registry}/${ref.repository}`), top),
-      {
-        artifactType: OPENVEX_MEDIA_TYPE,
-        blob,
-        mediaType: OPENVEX_MEDIA_TYPE,
-        annotations: { "org.opencontainers.image.created": new Date().toISOString() },
-        blobAnnotations: { "org.opencontainers.image.title": "vex.json" },
-      },
-      opts,
-    );
-    return r.descriptor.digest;
-  } catch (e) {
-    throw new OcipatchError("REGISTRY", `attaching the VEX document to ${top}: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
 }
 
 /** `-r` after a failed patch: `<name>-error.json` (see patchErrorJson) with the full failure lists. */

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import type { Reference } from "../reference/reference.js";
+import { parseReference, type Reference } from "../reference/reference.js";
 import type { ScanResult } from "../scan/types.js";
-import type { Digest } from "../util/digest.js";
+import { type Digest, hexOf } from "../util/digest.js";
 import { VERSION } from "../version.js";
 import { fixedVulnerabilities } from "./fixed.js";
 import {
@@ -48,16 +48,23 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * An OpenVEX v0.2.0 document stating, for each vulnerability the patch fixed (fixable
- * before, reported for no package after), status `fixed` for the patched image
- * (`pkg:oci/<name>@<digest>?repository_url=…`) with the upgraded packages' purls as
- * subcomponents. undefined when the patch fixed nothing (OpenVEX needs a statement).
+ * before, reported for no package after), status `fixed` for the patched image with the
+ * upgraded packages' purls as subcomponents. undefined when the patch fixed nothing
+ * (OpenVEX needs a statement).
+ *
+ * The image is named in the forms scanners match (a VEX purl matches a scanned image's
+ * purl when all ITS qualifiers are on the image's): `pkg:oci/<name>@<digest>?repository_url=<registry>/<repository>`
+ * (trivy's form) with the bare digest as its `sha-256` hash (grype matches that), and
+ * `pkg:oci/<name>@<digest>` without qualifiers (matches any repository_url convention,
+ * grype's included). No `tag`/`arch` qualifiers: scanners' image purls lack them.
  * Deterministic: statements sorted by id, subcomponents by purl; `@id` is a hash of
  * the content.
  */
 export function buildOpenVex(input: OpenVexInput): OpenVexDocument | undefined {
   const fixed = fixedVulnerabilities(input.before, input.after);
   if (fixed.length === 0) return undefined;
-  const product = ociPurl(input.imageRef, input.patchedDigest, { arch: input.arch });
+  const ref = typeof input.imageRef === "string" ? parseReference(input.imageRef) : input.imageRef;
+  const products = imageProducts(ref, input.patchedDigest);
   const upgraded = new Map<string, UpgradedPackage>();
   for (const u of input.upgraded ?? []) {
     upgraded.set(`${u.package}\u0000${u.architecture}`, u);
@@ -85,14 +92,10 @@ export function buildOpenVex(input: OpenVexInput): OpenVexDocument | undefined {
         u ? `${f.package} ${f.installedVersion} -> ${u.toVersion}` : `${f.package} ${f.installedVersion}`,
       );
     }
-    const productEntry: VexProduct = {
-      "@id": product,
-      identifiers: { purl: product },
-      subcomponents: [...subcomponents.keys()].sort(cmp).map((p) => ({ "@id": p, identifiers: { purl: p } })),
-    };
+    const subs = [...subcomponents.keys()].sort(cmp).map((p) => ({ "@id": p, identifiers: { purl: p } }));
     return {
       vulnerability: { name: v.id, ...(v.aliases.length > 0 ? { aliases: [...v.aliases] } : {}) },
-      products: [productEntry],
+      products: products.map((p): VexProduct => ({ ...p, subcomponents: subs })),
       status: "fixed",
       status_notes: `upgraded by ocipatch: ${[...notes].sort(cmp).join(", ")}`,
     };
@@ -115,6 +118,22 @@ export function buildOpenVex(input: OpenVexInput): OpenVexDocument | undefined {
     { "@context": OPENVEX_CONTEXT, "@id": `https://openvex.dev/docs/public/vex-${id}`, ...body },
     "the generated VEX document",
   );
+}
+
+/** The product entries naming the patched image (see buildOpenVex). */
+export function imageProducts(ref: Reference | LocalImageName, digest: Digest): VexProduct[] {
+  const hashes = { "sha-256": hexOf(digest) };
+  if (!("registry" in ref)) {
+    // an OCI layout or archive: no repository to name, the digest identifies it
+    const purl = ociPurl({ name: ref.name }, digest);
+    return [{ "@id": purl, identifiers: { purl }, hashes }];
+  }
+  const withRepo = ociPurl({ ...ref, tag: undefined }, digest);
+  const bare = ociPurl({ ...ref, tag: undefined }, digest, { repositoryUrl: false });
+  return [
+    { "@id": withRepo, identifiers: { purl: withRepo }, hashes },
+    { "@id": bare, identifiers: { purl: bare } },
+  ];
 }
 
 /** The document as written to disk / attached: 2-space JSON with a final newline. */

@@ -18,7 +18,7 @@ export interface LocalImageName {
 export function ociPurl(
   ref: Reference | LocalImageName | string,
   digest: Digest,
-  opts: { readonly arch?: string | undefined } = {},
+  opts: { readonly arch?: string | undefined; readonly repositoryUrl?: boolean | undefined } = {},
 ): string {
   if (typeof ref !== "string" && !("registry" in ref)) {
     // an image in an OCI layout or a docker archive: no repository_url
@@ -37,7 +37,7 @@ export function ociPurl(
     version: digest,
     qualifiers: {
       arch: opts.arch,
-      repository_url: `${r.registry}/${r.repository}`,
+      repository_url: opts.repositoryUrl === false ? undefined : `${r.registry}/${r.repository}`,
       tag: r.tag,
     },
   });

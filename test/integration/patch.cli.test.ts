@@ -87,6 +87,14 @@ describe("ocipatch patch (CLI behaviour)", () => {
     expect(b.layers).toHaveLength(base.layers.length + 1);
     expect(b.layers.slice(0, -1)).toEqual(base.layers);
     expect(b.labels["io.ocipatch.base.digest"]).toBe(bullseye.digest);
+    // the origin in the manifest's annotations too, kept through the re-patch
+    for (const ref of [p1, bullseye.ref.replace(/:1$/, ":2-patched")]) {
+      const raw = JSON.parse(
+        (await run("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${ref}`])).stdout,
+      ) as { annotations?: Record<string, string> };
+      expect(raw.annotations?.["org.opencontainers.image.base.digest"]).toBe(bullseye.digest);
+      expect(raw.annotations?.["org.opencontainers.image.base.name"]).toBe(bullseye.ref);
+    }
     // the summary block of the seed
     expect(first.stdout).toMatch(
       /Vulnerability summary:\nImage: .*nginx.*:1\n {2}\* Total CVE's {2}: \d+\n {2}\* Fixable CVE's: \d+\n\nImage: .*:1-patched\n {2}\* Total CVE's {2}: \d+\n {2}\* Fixable CVE's: 0\n/,
@@ -137,7 +145,10 @@ describe("ocipatch patch (CLI behaviour)", () => {
     const ins = await runCli(["inspect", bullseye.ref.replace(/:1$/, ":reported"), "--format", "json"]);
     expect(ins.code, ins.stderr).toBe(0);
     const j = JSON.parse(ins.stdout) as { referrers?: Array<{ artifactType?: string }> };
-    expect(j.referrers?.map((x) => x.artifactType)).toEqual(["application/openvex+json"]);
+    expect(j.referrers?.map((x) => x.artifactType).sort()).toEqual([
+      "application/vnd.cyclonedx+json",
+      "application/vnd.in-toto+json",
+    ]);
   }, 600_000);
 
   it("--vuln-report: a copa v1alpha1 manifest drives the patch; a report for another release is refused", async () => {
@@ -280,7 +291,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
     [["--compression", "brotli"], /brotli/],
     [["--format", "yaml"], /--format/],
     [["--timeout", "soon"], /duration|timeout/i],
-    [["-u", "only-user"], /both a username and a password, or neither \(--username, --password\)/],
+    [["-u", "only-user"], /both --username and --password .*or neither/],
   ])("usage error %j → exit 2", async (extra, msg) => {
     const r = await runCli([
       "patch",

@@ -19,6 +19,7 @@ import {
 } from "../harness/oracle.js";
 import { runCli, trackerDb } from "../harness/patch-support.js";
 import { pushImage } from "../harness/push.js";
+import { referrerBlobDigests } from "../harness/referrers-http.js";
 import { registryLog } from "../harness/registry.js";
 import { diffRootfs } from "../harness/rootfs-diff.js";
 
@@ -48,11 +49,14 @@ async function skopeoInspect(ref: string, c?: { username: string; password: stri
   return JSON.parse(stdout) as { Digest: string; Layers: string[]; Labels: Record<string, string> | null };
 }
 
-/** Lines of the registry's access log that complete a blob upload into `repo`. */
-function blobUploads(logFile: string, repo: string): number {
+/** Lines of the registry's access log that complete a blob upload into `repo` (except of the `except` blobs). */
+function blobUploads(logFile: string, repo: string, except: ReadonlySet<string> = new Set()): number {
   const log = registryLog({ logFile } as never);
-  const re = new RegExp(`"PUT /v2/${repo.replace(/[/.]/g, "\\$&")}/blobs/uploads/[^" ]*digest=`, "g");
-  return [...log.matchAll(re)].length;
+  const re = new RegExp(
+    `"PUT /v2/${repo.replace(/[/.]/g, "\\$&")}/blobs/uploads/[^" ]*digest=([^&" ]+)`,
+    "g",
+  );
+  return [...log.matchAll(re)].filter((m) => !except.has(decodeURIComponent(m[1]!))).length;
 }
 
 const PROGRAMS = [
@@ -142,8 +146,10 @@ describe.each([
       expect(patched.Layers.slice(0, base.Layers.length)).toEqual(base.Layers);
       expect(patched.Layers).toHaveLength(base.Layers.length + 1);
       expect(patched.Labels?.["io.ocipatch.base.digest"]).toBe(pushed.digest);
-      // only the new layer and the config were uploaded
-      expect(blobUploads(reg.logFile, repo) - uploadsBefore).toBe(2);
+      // only the new layer and the config were uploaded (besides the referrers: VEX statement, SBOM)
+      const referrerBlobs = await referrerBlobDigests(reg.host, repo, res.destination!.digest, c);
+      expect(referrerBlobs.size).toBeGreaterThan(0);
+      expect(blobUploads(reg.logFile, repo, referrerBlobs) - uploadsBefore).toBe(2);
       expect(res.destination!.stats.blobsUploaded).toBe(2);
 
       // the oracle: unpack with skopeo + umoci and ask the image's own dpkg and apt

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { isOcipatchError } from "../../errors.js";
-import { parseCreds, parseTlsVerify, redact, secretsInArgv, transportOptions } from "../registry-flags.js";
+import {
+  parseCreds,
+  parseTlsVerify,
+  patchCredentialFlags,
+  redact,
+  secretsInArgv,
+  transportOptions,
+} from "../registry-flags.js";
 
 describe("registry flags", () => {
   it("parses USER:PASSWORD (the password may contain colons)", () => {
@@ -49,5 +56,37 @@ describe("registry flags", () => {
     expect(s).not.toContain("justauser");
     const msg = redact("unknown option '--src-cred=carol:pw3' for bob:pw:2 and pw1", s);
     expect(msg).toBe("unknown option '--src-cred=***' for *** and ***");
+  });
+});
+
+describe("patch -u/-p with kubescape's variables", () => {
+  const env = { KUBESCAPE_REGISTRY_USERNAME: "env-user", KUBESCAPE_REGISTRY_PASSWORD: "env-pw" };
+  it.each([
+    ["both from the environment", undefined, undefined, env, { username: "env-user", password: "env-pw" }],
+    ["flags win", "flag-user", "flag-pw", env, { username: "flag-user", password: "flag-pw" }],
+    [
+      "-u pairs with the password from the environment",
+      "flag-user",
+      undefined,
+      env,
+      { username: "flag-user", password: "env-pw" },
+    ],
+    [
+      "explicitly empty flags are not replaced: no credentials",
+      "",
+      "",
+      env,
+      { username: undefined, password: undefined },
+    ],
+    ["nothing anywhere", undefined, undefined, {}, { username: undefined, password: undefined }],
+    [
+      "empty variables are unset",
+      undefined,
+      undefined,
+      { KUBESCAPE_REGISTRY_USERNAME: "", KUBESCAPE_REGISTRY_PASSWORD: "" },
+      { username: undefined, password: undefined },
+    ],
+  ])("%s", (_what, u, p, e, want) => {
+    expect(patchCredentialFlags(u, p, e)).toEqual(want);
   });
 });

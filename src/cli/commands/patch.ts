@@ -14,18 +14,23 @@ import {
   patchDestination,
   shownDestination,
 } from "../../patch/destination.js";
+import { formatPatchOutput, PATCH_OUTPUT_FORMATS, parsePatchOutputFormat } from "../../patch/output.js";
 import { type PatchResult, patchImage } from "../../patch/patch-image.js";
-import { formatPatchSummary, patchErrorJson, patchResultJson } from "../../patch/summary.js";
-import { attachVex, writeFailureReport, writePatchReports } from "../../patch/write-reports.js";
+import { attachReferrers } from "../../patch/referrers.js";
+import { patchErrorJson } from "../../patch/summary.js";
+import { checkSeverityThreshold, parseSeverityThreshold } from "../../patch/threshold.js";
+import { writeFailureReport, writePatchReports } from "../../patch/write-reports.js";
 import { credentialsFrom } from "../../scan/image.js";
 import { importReport } from "../../scan/index.js";
 import { connectEngine } from "../../transport/docker-daemon/client.js";
 import { MAX_TIMEOUT_MS, parseDuration } from "../../util/duration.js";
+import { writeFileAtomic } from "../../util/fs.js";
 import { ownedPrefix, release, removeOnExit, sweepDeadOwners } from "../../util/owned-temp.js";
 import { cacheDir } from "../../util/paths.js";
 import { openDatabaseForScan } from "../../vulndb/index.js";
 import type { CliContext, Interrupted } from "../context.js";
 import { Output } from "../output.js";
+import { patchCredentialFlags } from "../registry-flags.js";
 import { dbDirFrom } from "./db.js";
 import { cancelledError, type WriteStage } from "./patch-cancelled.js";
 
@@ -41,7 +46,14 @@ interface PatchFlags {
   password?: string;
   report?: boolean;
   reportDir: string;
+  address?: string;
   addr?: string;
+  useDefaultMatchers?: string | boolean;
+  grypeDbUrl?: string;
+  output?: string;
+  verbose?: boolean;
+  severityThreshold?: string;
+  referrers: boolean;
   dbDir?: string;
   offline?: boolean;
   skipDbUpdate?: boolean;
@@ -93,16 +105,46 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
       "write the patched image here instead, whatever the mode (docker://REF, docker-daemon:REF, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF])",
     )
     .option("--timeout <duration>", "timeout for the whole run (e.g. 90s, 5m, 1h)", "5m")
-    .option("-u, --username <user>", "registry user name (also OCIPATCH_USERNAME, docker config)")
-    .option("-p, --password <password>", "registry password (also OCIPATCH_PASSWORD, docker config)")
+    .option(
+      "-u, --username <user>",
+      "registry user name (else KUBESCAPE_REGISTRY_USERNAME; then OCIPATCH_USERNAME, docker config)",
+    )
+    .option(
+      "-p, --password <password>",
+      "registry password (else KUBESCAPE_REGISTRY_PASSWORD; then OCIPATCH_PASSWORD, docker config)",
+    )
     .option(
       "-r, --report",
       "write the before/after scans, the plan, an OpenVEX document and a summary to --report-dir",
     )
     .option("--report-dir <dir>", "directory for --report files", ".")
     .option(
-      "-a, --addr <address>",
+      "-a, --address <address>",
       "accepted for compatibility with kubescape patch; ocipatch needs no BuildKit",
+    )
+    .addOption(new Option("--addr <address>", "the seed's spelling of --address").hideHelp())
+    .option(
+      "--use-default-matchers [bool]",
+      "accepted for compatibility with kubescape patch; ocipatch matches OS packages with distribution data only",
+    )
+    .option(
+      "--grype-db-url <url>",
+      "accepted for compatibility with kubescape patch; ocipatch uses its own database (--db-dir, ocipatch db)",
+    )
+    .option(
+      "-f, --format <format>",
+      "result format: pretty (the summary; -v adds what remains), json or sarif (the patched image's remaining findings)",
+      "pretty",
+    )
+    .option("-o, --output <file>", "write the result to this file instead of stdout")
+    .option("-v, --verbose", "pretty format: also list the vulnerabilities that remain")
+    .option(
+      "-s, --severity-threshold <severity>",
+      "exit 1 when the patched image still has a vulnerability at or above this severity (negligible, low, medium, high, critical)",
+    )
+    .option(
+      "--no-referrers",
+      "do not attach the VEX statement and the SBOM to the patched image as OCI referrers",
     )
     .option("--db-dir <dir>", "vulnerability database directory")
     .option("--offline", "never update the vulnerability database; use cached apt indices only")
@@ -125,7 +167,6 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
       "plan only from these kinds of the release's suites, comma-separated: security, updates, release (default all three)",
     )
     .option("--insecure", "allow registries without valid TLS (and plain HTTP)")
-    .option("--format <format>", "summary format: table or json", "table")
     .addOption(
       new Option("--compression <algorithm>", "compression of the new layer")
         .choices(["gzip", "zstd", "none"])
@@ -141,9 +182,6 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
     .option("--keyring <file...>", "extra OpenPGP keyring(s) trusted for the mirror's Release files")
     .option("-q, --quiet", "only print warnings and errors on stderr")
     .action(async (o: PatchFlags) => {
-      if (o.format !== "table" && o.format !== "json") {
-        throw new OcipatchError("USAGE", `--format must be table or json, got "${o.format}"`);
-      }
       const out = new Output(ctx, { quiet: o.quiet ?? false });
       try {
         await runPatch(o, ctx, out);
@@ -154,6 +192,16 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
 }
 
 async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<void> {
+  const format = parsePatchOutputFormat(o.format);
+  if (!format) {
+    throw new OcipatchError(
+      "USAGE",
+      `--format must be one of ${PATCH_OUTPUT_FORMATS.join(", ")}, got "${o.format}"`,
+    );
+  }
+  if (o.output !== undefined && o.output.trim() === "") throw new OcipatchError("USAGE", "--output is empty");
+  const threshold =
+    o.severityThreshold === undefined ? undefined : parseSeverityThreshold(o.severityThreshold);
   const timeoutMs = parseDuration(o.timeout);
   if (!(timeoutMs > 0)) throw new OcipatchError("USAGE", `--timeout must be positive, got "${o.timeout}"`);
   if (timeoutMs > MAX_TIMEOUT_MS) {
@@ -187,8 +235,15 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
   }
   if (!o.dryRun && target.how === "loaded") await requireEngine(ctx);
   const destination = o.dryRun ? undefined : target.location;
-  const credentials = credentialsFrom(o.username, o.password);
-  if (o.addr !== undefined) out.info("ocipatch needs no BuildKit daemon: --addr is ignored");
+  const flags = patchCredentialFlags(o.username, o.password, ctx.env);
+  if ((flags.username === undefined) !== (flags.password === undefined)) {
+    throw new OcipatchError(
+      "USAGE",
+      "give both --username and --password (or KUBESCAPE_REGISTRY_USERNAME and KUBESCAPE_REGISTRY_PASSWORD), or neither",
+    );
+  }
+  const credentials = credentialsFrom(flags.username, flags.password);
+  for (const notice of ignoredFlagNotices(o)) out.info(notice);
 
   // the deadline and SIGINT/SIGTERM cancel the same way: every wait honours `signal`
   const timeout = AbortSignal.timeout(timeoutMs);
@@ -266,12 +321,65 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
   if (o.report && result.status !== "dry-run") {
     const files = await writePatchReports(o.reportDir, result);
     for (const f of files) out.info(`Report written to ${f}`);
-    const vex = await attachVex(result, { credentials, insecure: o.insecure, env: ctx.env });
-    if (vex) out.info(`Attached the OpenVEX document to the patched image as a referrer (${vex})`);
+  }
+  if (o.referrers) {
+    try {
+      const attached = await attachReferrers(result, { credentials, insecure: o.insecure, env: ctx.env });
+      for (const a of attached) {
+        out.info(
+          `Attached the ${a.kind === "vex" ? "VEX statement (in-toto, OpenVEX)" : "CycloneDX SBOM"} to ${a.subject} as a referrer (${a.digest})`,
+        );
+      }
+    } catch (e) {
+      // the patched image is written; a scanner just will not find these documents
+      out.warning(`${oneLine(e)} (the patched image is written; --no-referrers skips this step)`);
+    }
   }
   out.info("Preparing results ...");
-  if (o.format === "json") out.result(JSON.stringify(patchResultJson(result), null, 2));
-  else out.result(formatPatchSummary(result));
+  const text = formatPatchOutput(result, format, { verbose: o.verbose });
+  if (o.output === undefined) out.result(text);
+  else {
+    try {
+      await writeFileAtomic(o.output, text);
+    } catch (e) {
+      throw new OcipatchError("IO", `cannot write ${o.output}: ${(e as Error).message}`, { cause: e });
+    }
+    out.info(`Results written to ${o.output}`);
+  }
+  if (threshold !== undefined) {
+    const verdict = checkSeverityThreshold(result, threshold);
+    if (verdict.exceeded) {
+      const shown = verdict.ids.slice(0, 5).join(", ") + (verdict.ids.length > 5 ? ", ..." : "");
+      out.error(
+        `the ${result.status === "patched" ? "patched " : ""}image still has ${verdict.ids.length} vulnerabilit${verdict.ids.length === 1 ? "y" : "ies"} at or above ${threshold} (--severity-threshold): ${shown}`,
+      );
+      ctx.exitCode = 1;
+    }
+  }
+}
+
+/** kubescape patch's flags that change nothing here, each said once. */
+function ignoredFlagNotices(o: PatchFlags): string[] {
+  const notices: string[] = [];
+  if (o.address !== undefined || o.addr !== undefined) {
+    notices.push(
+      `ocipatch needs no BuildKit daemon: --${o.address !== undefined ? "address" : "addr"} is ignored`,
+    );
+  }
+  if (o.useDefaultMatchers !== undefined) {
+    const v = String(o.useDefaultMatchers).toLowerCase();
+    notices.push(
+      v === "false" || v === "0"
+        ? "--use-default-matchers=false is ignored: ocipatch matches OS packages with the distribution's data only, never by CPE"
+        : "--use-default-matchers is ignored: ocipatch always matches OS packages with the distribution's data",
+    );
+  }
+  if (o.grypeDbUrl !== undefined) {
+    notices.push(
+      "--grype-db-url is ignored: ocipatch uses its own vulnerability database (see --db-dir and `ocipatch db`)",
+    );
+  }
+  return notices;
 }
 
 /** Work directories of patch runs in $TMPDIR (`ocipatch-<pid>-patch-XXXXXX`). */
