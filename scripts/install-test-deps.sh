@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(docker-registry skopeo umoci mmdebstrap debootstrap apache2-utils jq curl ca-certificates
       debian-archive-keyring zstd xz-utils binutils qemu-user-static binfmt-support arch-test
-      python3 make g++)
+      python3)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")

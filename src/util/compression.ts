@@ -1,7 +1,7 @@
 import type { Transform } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
-import { CompressStream, DecompressStream } from "zstd-napi";
 import type { Compression } from "../image/media-types.js";
+import { zstdCompressor, zstdDecompressor } from "./zstd.js";
 
 /** A streaming decompressor for a layer compression. */
 export function decompressor(c: Compression): Transform | undefined {
@@ -9,7 +9,7 @@ export function decompressor(c: Compression): Transform | undefined {
     case "gzip":
       return createGunzip();
     case "zstd":
-      return new DecompressStream() as unknown as Transform;
+      return zstdDecompressor("zstd layer");
     case "none":
       return undefined;
   }
@@ -21,9 +21,7 @@ export function compressor(c: Compression, level?: number): Transform | undefine
     case "gzip":
       return createGzip(level === undefined ? {} : { level });
     case "zstd":
-      return new CompressStream(
-        level === undefined ? {} : { compressionLevel: level },
-      ) as unknown as Transform;
+      return zstdCompressor(level);
     case "none":
       return undefined;
   }
