@@ -1,6 +1,7 @@
 import type { Transform } from "node:stream";
-import { createGunzip, createGzip } from "node:zlib";
+import { createGunzip } from "node:zlib";
 import type { Compression } from "../image/media-types.js";
+import { parallelGzip } from "./parallel-gzip.js";
 import { zstdCompressor, zstdDecompressor } from "./zstd.js";
 
 /** A streaming decompressor for a layer compression. */
@@ -15,11 +16,14 @@ export function decompressor(c: Compression): Transform | undefined {
   }
 }
 
-/** A streaming compressor for a layer compression. */
+/**
+ * A streaming compressor for a layer compression, using both cores (gzip members deflated in
+ * parallel; zstd in the host tool with two threads). Same input → same bytes.
+ */
 export function compressor(c: Compression, level?: number): Transform | undefined {
   switch (c) {
     case "gzip":
-      return createGzip(level === undefined ? {} : { level });
+      return parallelGzip(level);
     case "zstd":
       return zstdCompressor(level);
     case "none":

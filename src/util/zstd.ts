@@ -50,8 +50,8 @@ export function zstdDecompressor(what = "zstd stream"): Transform {
 }
 
 /**
- * A streaming zstd encoder (host `zstd`, at `level`, one thread: its output is then
- * the same on every machine with the same zstd version).
+ * A streaming zstd encoder: host `zstd` at `level` with two worker threads — a fixed count, so
+ * the output is the same on every machine with the same zstd version.
  */
 export function zstdCompressor(level = 3, what = "zstd compression"): Transform {
   if (!hostToolAvailable("zstd")) {
@@ -60,5 +60,5 @@ export function zstdCompressor(level = 3, what = "zstd compression"): Transform 
       `${what}: writing zstd needs the zstd program (Debian/Ubuntu package "zstd"); or use gzip`,
     );
   }
-  return hostFilter("zstd", ["-c", "-q", `-${level}`], what, "IO");
+  return hostFilter("zstd", ["-c", "-q", "-T2", `-${level}`], what, "IO");
 }
