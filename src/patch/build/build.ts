@@ -17,6 +17,7 @@ import { type BuildContext, checkAborted } from "./context.js";
 import { type PackageDbUpdate, writeStatusDb, writeStatusDDb } from "./db-write.js";
 import { readPathFilters } from "./dpkg-filters.js";
 import { packageKey, readImageDpkgDb } from "./image-db.js";
+import { layerTime } from "./layer-time.js";
 import { Ownership } from "./ownership.js";
 import { combineScriptReports, installedScripts } from "./scripts.js";
 import { TargetTree } from "./target-tree.js";
@@ -99,7 +100,7 @@ async function md5OfImageFile(ctx: BuildContext, abs: string): Promise<string | 
 export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<BuildPatchLayerResult> {
   checkInputs(input);
   const { fs, inventory } = input;
-  const now = input.now ?? new Date();
+  const now = input.now ?? (await layerTime(input.debs.map((d) => d.debPath)));
   const db = await readImageDpkgDb(fs, inventory);
   const ownership = await Ownership.read(fs);
   const ctx: BuildContext = {
