@@ -1,5 +1,8 @@
 import { readFileSync } from "node:fs";
 
+/** Set by the CLI bundle (scripts/bundle-cli.mjs); the library build reads package.json. */
+declare const __OCIPATCH_VERSION__: string | undefined;
+
 function readVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
@@ -11,5 +14,6 @@ function readVersion(): string {
   }
 }
 
-export const VERSION: string = readVersion();
+export const VERSION: string =
+  typeof __OCIPATCH_VERSION__ === "string" ? __OCIPATCH_VERSION__ : readVersion();
 export const USER_AGENT = `ocipatch/${VERSION}`;

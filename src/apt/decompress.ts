@@ -4,8 +4,14 @@ import { createGunzip } from "node:zlib";
 import { OcipatchError } from "../errors.js";
 import { readAll } from "../util/streams.js";
 
-const require = createRequire(import.meta.url);
-const lzma = require("lzma-native") as { createDecompressor(options?: object): Transform };
+type Lzma = { createDecompressor(options?: object): Transform };
+let lzma: Lzma | undefined;
+
+/** The lzma-native binding, loaded on first use (its prebuilt binaries ship in its npm package). */
+function lzmaBinding(): Lzma {
+  lzma ??= createRequire(import.meta.url)("lzma-native") as Lzma;
+  return lzma;
+}
 
 export type IndexCompression = "xz" | "gz" | "none";
 
@@ -17,7 +23,7 @@ export async function decompressIndex(
   limit = 1024 * 1024 * 1024,
 ): Promise<Buffer> {
   if (compression === "none") return data;
-  const d = compression === "xz" ? lzma.createDecompressor() : createGunzip();
+  const d = compression === "xz" ? lzmaBinding().createDecompressor() : createGunzip();
   const src = Readable.from([data]);
   src.on("error", (e) => d.destroy(e));
   try {

@@ -42,11 +42,11 @@ export async function main(argv: string[], ctx: CliContext = createContext()): P
     });
   try {
     // the first word that is not an option names the command (the program's own options take no value)
-    await registerCommands(
-      program,
-      ctx,
-      argv.find((a) => !a.startsWith("-")),
-    );
+    const command = argv.find((a) => !a.startsWith("-"));
+    // `ocipatch --version` (or `-v` as the first word) needs no command loaded
+    if (command !== undefined || !argv.some((a) => a === "-v" || a === "--version")) {
+      await registerCommands(program, ctx, command);
+    }
     await program.parseAsync(argv[0] === "-v" ? ["--version", ...argv.slice(1)] : argv, { from: "user" });
     return ctx.exitCode ?? 0;
   } catch (e) {

@@ -460,7 +460,8 @@ async function patchPlatform(
       compression: req.compression ?? "gzip",
       layerPath,
       manifestMediaType: image.mediaType,
-      now,
+      // the layer's own timestamps come from the packages (reproducible); `now` dates the config
+      now: req.now,
       signal,
     });
     for (const w of built.warnings) log.warning(w);

@@ -1,7 +1,8 @@
 import type { Transform } from "node:stream";
-import { createGunzip, createGzip } from "node:zlib";
-import { CompressStream, DecompressStream } from "zstd-napi";
+import { createGunzip } from "node:zlib";
 import type { Compression } from "../image/media-types.js";
+import { parallelGzip } from "./parallel-gzip.js";
+import { zstdCompressor, zstdDecompressor } from "./zstd.js";
 
 /** A streaming decompressor for a layer compression. */
 export function decompressor(c: Compression): Transform | undefined {
@@ -9,21 +10,22 @@ export function decompressor(c: Compression): Transform | undefined {
     case "gzip":
       return createGunzip();
     case "zstd":
-      return new DecompressStream() as unknown as Transform;
+      return zstdDecompressor("zstd layer");
     case "none":
       return undefined;
   }
 }
 
-/** A streaming compressor for a layer compression. */
+/**
+ * A streaming compressor for a layer compression, using both cores (gzip members deflated in
+ * parallel; zstd in the host tool with two threads). Same input → same bytes.
+ */
 export function compressor(c: Compression, level?: number): Transform | undefined {
   switch (c) {
     case "gzip":
-      return createGzip(level === undefined ? {} : { level });
+      return parallelGzip(level);
     case "zstd":
-      return new CompressStream(
-        level === undefined ? {} : { compressionLevel: level },
-      ) as unknown as Transform;
+      return zstdCompressor(level);
     case "none":
       return undefined;
   }

@@ -46,11 +46,13 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Build dist/ when it is missing or older than src/ (bin/ocipatch runs dist/cli/main.js). */
+/** Build dist/ when it is missing or older than src/ (bin/ocipatch runs the bundle dist/cli-bundle/main.js). */
 export async function ensureBuilt(): Promise<void> {
   const stale = () => {
     try {
-      return statSync(join(REPO_ROOT, "dist/cli/main.js")).mtimeMs < newestMtime(join(REPO_ROOT, "src"));
+      return (
+        statSync(join(REPO_ROOT, "dist/cli-bundle/main.js")).mtimeMs < newestMtime(join(REPO_ROOT, "src"))
+      );
     } catch {
       return true;
     }

@@ -18,6 +18,7 @@ import { type PackageDbUpdate, writeStatusDb, writeStatusDDb } from "./db-write.
 import { readPathFilters } from "./dpkg-filters.js";
 import { packageKey, readImageDpkgDb } from "./image-db.js";
 import { applyNativeEffects, captureForEffects, type UpgradedPackage } from "./native-effects.js";
+import { layerTime } from "./layer-time.js";
 import { Ownership } from "./ownership.js";
 import { combineScriptReports, installedScripts } from "./scripts.js";
 import { TargetTree } from "./target-tree.js";
@@ -100,7 +101,7 @@ async function md5OfImageFile(ctx: BuildContext, abs: string): Promise<string | 
 export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<BuildPatchLayerResult> {
   checkInputs(input);
   const { fs, inventory } = input;
-  const now = input.now ?? new Date();
+  const now = input.now ?? (await layerTime(input.debs.map((d) => d.debPath)));
   const db = await readImageDpkgDb(fs, inventory);
   const ownership = await Ownership.read(fs);
   const ctx: BuildContext = {

@@ -24,7 +24,7 @@ export interface BuildPatchLayerInput {
   readonly layerPath: string;
   /** Manifest media type of the image the layer goes into (docker vs OCI layer media types). */
   readonly manifestMediaType: string;
-  /** mtime of the database files written (default: now). */
+  /** mtime of the database files, directories and whiteouts written (default: layerTime(), reproducible). */
   readonly now?: Date | undefined;
   readonly signal?: AbortSignal | undefined;
 }

@@ -1,8 +1,8 @@
 /** Test helpers: synthetic layers built with tar-stream, served from memory. */
+import { execFileSync } from "node:child_process";
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import * as tar from "tar-stream";
-import { compress as zstdCompress } from "zstd-napi";
 import type { Layer, OpenOptions } from "../../image/image.js";
 import type { Descriptor } from "../../image/manifest.js";
 import { type Compression, MediaTypes } from "../../image/media-types.js";
@@ -50,6 +50,11 @@ export async function buildTar(entries: readonly EntrySpec[]): Promise<Buffer> {
   pack.finalize();
   await done;
   return Buffer.concat(chunks);
+}
+
+/** zstd-compress with the real zstd tool (as the image tools that write zstd layers do). */
+function zstdCompress(raw: Buffer): Buffer {
+  return execFileSync("zstd", ["-c", "-q"], { input: raw, maxBuffer: 1 << 30 });
 }
 
 export function compressBytes(raw: Buffer, c: Compression): Buffer {

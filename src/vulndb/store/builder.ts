@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { OcipatchError } from "../../errors.js";
+import { openSqlite, type RunResult, type SqliteDatabase, type Statement } from "../../util/sqlite.js";
 import type { AffectedRecord, FeedName } from "../types.js";
 import { AFFECTED_COLUMNS, CREATE_INDEXES, CREATE_TABLES, DB_FILE_NAME, SCHEMA_VERSION } from "./schema.js";
 
@@ -36,8 +36,8 @@ export interface FeedCounts {
  */
 export class DatabaseBuilder {
   readonly tempPath: string;
-  private readonly db: Database.Database;
-  private readonly insert: Database.Statement;
+  private readonly db: SqliteDatabase;
+  private readonly insert: Statement;
   private attached = false;
   private done = false;
 
@@ -47,7 +47,7 @@ export class DatabaseBuilder {
   ) {
     this.tempPath = join(dir, `.${DB_FILE_NAME}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
     try {
-      this.db = new Database(this.tempPath);
+      this.db = openSqlite(this.tempPath);
     } catch (e) {
       throw new OcipatchError(
         "IO",
@@ -112,7 +112,7 @@ export class DatabaseBuilder {
     this.insertFeedRow(state);
   }
 
-  private insertFeedRow(s: FeedRow): Database.RunResult {
+  private insertFeedRow(s: FeedRow): RunResult {
     return this.db
       .prepare(
         `INSERT INTO feeds (feed, location, checked_at, imported_at, etag, last_modified, sha256, size, mtime_ms,
@@ -183,6 +183,10 @@ export class DatabaseBuilder {
     // Readers get a self-contained file in rollback-journal mode: it opens read-only anywhere
     // (a WAL file would need a writable -shm next to it).
     this.db.pragma("journal_mode = DELETE");
+    // Give the exclusive lock back now: the binding frees the connection itself only once its
+    // prepared statements are garbage-collected, and readers in this process open the file next.
+    this.db.pragma("locking_mode = NORMAL");
+    this.db.prepare("SELECT count(*) FROM meta").get();
     this.db.close();
     this.done = true;
     const fd = openSync(this.tempPath, "r");
@@ -219,8 +223,8 @@ export class FeedWriter {
   private closed = false;
 
   constructor(
-    private readonly db: Database.Database,
-    private readonly insert: Database.Statement,
+    private readonly db: SqliteDatabase,
+    private readonly insert: Statement,
     readonly feedId: number,
   ) {}
 

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
-import Database from "better-sqlite3";
 import { OcipatchError } from "../../errors.js";
+import { openSqlite, type SqliteDatabase, type Statement } from "../../util/sqlite.js";
 import { parseSeverityName } from "../severity.js";
 import type {
   AffectedRecord,
@@ -64,12 +64,12 @@ const u = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
 
 /** Read-only access to a built vulnerability database. */
 export class VulnDatabase {
-  private readonly byPackage: Database.Statement;
-  private readonly nsProbe: Database.Statement;
+  private readonly byPackage: Statement;
+  private readonly nsProbe: Statement;
 
   private constructor(
     readonly path: string,
-    private readonly db: Database.Database,
+    private readonly db: SqliteDatabase,
     readonly schemaVersion: number,
   ) {
     this.byPackage = db.prepare(
@@ -85,10 +85,10 @@ export class VulnDatabase {
   /** Open a database file; throws NOT_FOUND when missing, INVALID_FORMAT when not ours or another schema. */
   static open(path: string, opts: { allowOtherSchema?: boolean } = {}): VulnDatabase {
     if (!existsSync(path)) throw new OcipatchError("NOT_FOUND", `no vulnerability database at ${path}`);
-    let db: Database.Database;
+    let db: SqliteDatabase;
     let version: number;
     try {
-      db = new Database(path, { readonly: true, fileMustExist: true });
+      db = openSqlite(path, { readonly: true, fileMustExist: true });
       const row = db.prepare("SELECT max(version) AS v FROM schema_version").get() as { v: number | null };
       version = row.v ?? 0;
     } catch (e) {
@@ -197,14 +197,14 @@ export function markChecked(
     message: string | undefined;
   }>,
 ): void {
-  const db = new Database(path, { fileMustExist: true });
+  const db = openSqlite(path, { fileMustExist: true });
   try {
     const stmt = db.prepare(
       "UPDATE feeds SET checked_at = coalesce(?, checked_at), status = ?, message = ? WHERE id = ?",
     );
     db.transaction(() => {
       for (const f of feeds) stmt.run(f.checkedAt ?? null, f.status, f.message ?? null, f.id);
-    })();
+    });
   } catch (e) {
     throw new OcipatchError("IO", `cannot update ${path}: ${(e as Error).message}`, { cause: e });
   } finally {

@@ -53,6 +53,41 @@ describe("LayerWriter", () => {
     });
   }
 
+  for (const [compression, tool] of [
+    ["gzip", "gzip"],
+    ["zstd", "zstd"],
+  ] as const) {
+    it(`a multi-megabyte ${compression} layer (compressed on both cores) is one stream ${tool} -d restores; digests match; same bytes twice`, async () => {
+      const big = Buffer.from(
+        Array.from({ length: 300_000 }, (_, i) => `line ${i} ${(i * 2654435761) % 1000003}\n`).join(""),
+      );
+      const write = async (name: string, mtime: Date) => {
+        const w = new LayerWriter(join(dir, name), compression, undefined, mtime);
+        await w.addDirectory("data/", { mode: 0o755 });
+        // streamed in uneven pieces
+        const pieces: Buffer[] = [];
+        for (let i = 0; i < big.length; i += 70_001) pieces.push(big.subarray(i, i + 70_001));
+        await w.addFile("data/big.txt", { mode: 0o644 }, big.length, Readable.from(pieces));
+        await w.addFile("data/small", { mode: 0o644 }, 2, Buffer.from("hi"));
+        return (await w.finish()).layer;
+      };
+      const fixed = new Date("2024-01-02T03:04:05Z");
+      const layer = await write(`big-${compression}-1`, fixed);
+      const blob = readFileSync(join(dir, `big-${compression}-1`));
+      expect(blob.length).toBeGreaterThan(100_000);
+      expect(layer.digest).toBe(sha256(blob));
+      const tarBytes = execFileSync(tool, ["-d", "-c"], { input: blob, maxBuffer: 1 << 30 });
+      expect(layer.diffId).toBe(sha256(tarBytes));
+      const extracted = execFileSync("tar", ["-xOf", "-", "data/big.txt"], {
+        input: tarBytes,
+        maxBuffer: 1 << 30,
+      });
+      expect(extracted.equals(big)).toBe(true);
+      const again = await write(`big-${compression}-2`, fixed);
+      expect(again.digest).toBe(layer.digest);
+    });
+  }
+
   it("refuses unsafe paths", async () => {
     const w = new LayerWriter(join(dir, "bad"), "none");
     await expect(w.addFile("../etc/passwd", { mode: 0o644 }, 0, Buffer.alloc(0))).rejects.toThrow(/unsafe/);

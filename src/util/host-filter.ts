@@ -1,0 +1,55 @@
+import { spawn, spawnSync } from "node:child_process";
+import { Duplex, PassThrough, type Transform } from "node:stream";
+import { OcipatchError } from "../errors.js";
+
+const available = new Map<string, boolean>();
+
+/**
+ * Is the host tool `cmd` on PATH (probed once with `cmd --version`)? `OCIPATCH_NO_HOST_<CMD>=1`
+ * (e.g. `OCIPATCH_NO_HOST_XZ=1`) makes ocipatch behave as if it were not.
+ */
+export function hostToolAvailable(cmd: string): boolean {
+  if (process.env[`OCIPATCH_NO_HOST_${cmd.toUpperCase()}`] === "1") return false;
+  let ok = available.get(cmd);
+  if (ok === undefined) {
+    ok = spawnSync(cmd, ["--version"], { stdio: "ignore" }).status === 0;
+    available.set(cmd, ok);
+  }
+  return ok;
+}
+
+/**
+ * A host filter program (`xz -d`, `zstd -d`, `zstd -c`...) as a Transform: bytes written go to its
+ * stdin, its stdout is the readable side. A non-zero exit becomes an OcipatchError(`code`) naming
+ * `what` with the tool's last stderr line. Only host tools run here, never anything from an image.
+ */
+export function hostFilter(
+  cmd: string,
+  args: readonly string[],
+  what: string,
+  code: "INVALID_FORMAT" | "IO" = "INVALID_FORMAT",
+): Transform {
+  const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  let stderr = "";
+  child.stderr.on("data", (b: Buffer) => {
+    if (stderr.length < 2000) stderr += b.toString("utf8");
+  });
+  child.stdout.pipe(out, { end: false });
+  const fail = (msg: string) => out.destroy(new OcipatchError(code, `${what}: ${msg}`));
+  child.on("error", (e) => fail(`${cmd}: ${e.message}`));
+  child.on("close", (status, signal) => {
+    if (status === 0) out.end();
+    else if (!out.destroyed)
+      fail(stderr.trim().split("\n").pop() || `${cmd} exited with ${status ?? signal}`);
+  });
+  // EPIPE when the reader stops early (an abandoned iteration): not an error of ours
+  child.stdin.on("error", () => undefined);
+  const duplex = Duplex.from({ writable: child.stdin, readable: out }) as Duplex;
+  const stop = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+  };
+  duplex.on("close", stop);
+  out.on("close", stop);
+  return duplex as unknown as Transform;
+}
