@@ -300,7 +300,11 @@ describe("ocipatch copy failures", () => {
     const cases: [string[], number, RegExp][] = [
       [["copy", "Bad/UPPER:case", out], 1, /invalid image reference "Bad\/UPPER:case"/],
       [["copy", "ftp://host/x", out], 1, /unknown transport "ftp"/],
-      [["copy", "oci-archive:/x.tar", out], 1, /transport "oci-archive" is not supported/],
+      [
+        ["copy", "oci-archive:/nonexistent/x.tar", out],
+        1,
+        /OCI archive \/nonexistent\/x\.tar does not exist/,
+      ],
       [
         ["copy", `${reg.host}/does/not-exist:v1`, out],
         1,

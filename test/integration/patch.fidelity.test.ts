@@ -25,6 +25,7 @@ import { LayeredFs } from "../../src/rootfs/index.js";
 import { openImage, openSink } from "../../src/transport/index.js";
 import { withChroot } from "../harness/chroot.js";
 import { type CachedDeb, debianDeb } from "../harness/debian-packages.js";
+import { startDockerd } from "../harness/dockerd.js";
 import { ensureImage, type ImageName } from "../harness/images.js";
 import { unpackImage } from "../harness/oracle.js";
 import { checkTrustStore } from "../harness/trust-store.js";
@@ -83,7 +84,7 @@ async function patchWith(name: ImageName, deb: CachedDeb, tag: string) {
     const layout = join(work, `${tag}-layout`);
     await openSink(`oci:${layout}:patched`).write(patched);
     const ours = await unpackImage(`oci:${layout}:patched`, join(work, `${tag}-ours`));
-    return { img, result, rootfs: ours.rootfs, installed };
+    return { img, result, rootfs: ours.rootfs, installed, patched };
   } finally {
     await fs.close();
   }
@@ -119,7 +120,7 @@ async function scenario(name: ImageName, deb: CachedDeb) {
   const tag = `${name}-${deb.version}`.replace(/[^A-Za-z0-9.-]/g, "_");
   const t0 = Date.now();
   const log = (what: string) => console.log(`${tag}: ${what} at ${Math.round((Date.now() - t0) / 1000)}s`);
-  const { result, rootfs, installed } = await patchWith(name, deb, tag);
+  const { result, rootfs, installed, patched } = await patchWith(name, deb, tag);
   log("patched");
   const { real, oldTrusted } = await realDpkg(name, deb, tag);
   log("dpkg -i done");
@@ -183,6 +184,29 @@ async function scenario(name: ImageName, deb: CachedDeb) {
     expect((await check(real)).trusted).toEqual(report.trusted);
   }
   expect(untrusted.length).toBeLessThan(trusted.size / 20);
+
+  // where it matters: a real container of the patched image (Docker engine, no network) sees the same
+  log("checking the trust store in a container");
+  const engine = await startDockerd();
+  try {
+    const name = `ocipatch-fidelity:${tag.toLowerCase()}`;
+    await openSink(`docker-daemon:${name}`, { env: engine.env }).write(patched);
+    const inContainer = await checkTrustStore(
+      async (script, stdin) =>
+        (
+          await engine.docker(["run", "--rm", "-i", "--network", "none", name, "/bin/sh", "-c", script], {
+            input: stdin,
+          })
+        ).stdout,
+      [...trusted.values()],
+      dropped.map(([, pem]) => pem),
+    );
+    expect(inContainer.trusted).toEqual(report.trusted);
+    expect(inContainer.dropped.filter(([a, b]) => a || b)).toEqual([]);
+    expect(inContainer.links).toEqual(report.links);
+  } finally {
+    await engine.stop();
+  }
   return { result, installed, trusted, dropped };
 }
 

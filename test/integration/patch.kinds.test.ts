@@ -386,7 +386,8 @@ describe("multiarch-bookworm (index: linux/amd64 + linux/arm64/v8)", () => {
     expect(errors[0]).toMatch(
       /no image for platform linux\/s390x \(the index has: linux\/amd64, linux\/arm64\/v8\)/,
     );
-    expect(r.stdout).toBe("");
+    // --format json: the failure as JSON on stdout
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: "failed", error: { code: "PLATFORM_NOT_FOUND" } });
     expect(manifestPuts(repo)).toBe(puts);
     expect(blobUploads(repo)).toBe(uploads);
     await expect(rawManifest(`${reg.host}/${repo}:1.0-patched`)).rejects.toThrow();

@@ -386,7 +386,7 @@ describe("ocipatch patch: kubescape's output flags and the referrers scanners di
     [["-s", "severe"], /--severity-threshold must be one of negligible, low, medium, high, critical/],
     [["-f", "xml"], /--format must be one of/],
     [["-o", ""], /--output is empty/],
-    [["-t", "x", "--dest", "oci:/tmp/never"], /either --tag or --dest/],
+    [["-t", "x", "--dest", "oci:/tmp/never"], /either a tag or a destination, not both \(--tag, --dest\)/],
   ])("usage error %j → exit 2, one line", async (extra, msg) => {
     const r = await runCli(["patch", "-i", image.ref, "--db-dir", dbDir, "--skip-db-update", ...extra]);
     expect(r.code).toBe(2);

@@ -132,7 +132,7 @@ describe("--timeout bounds", () => {
   );
 
   it("the documented maximum, 576h, is accepted", async () => {
-    const r = await runCli(["patch", "-i", "oci:/nonexistent/layout", "--timeout", "576h"]);
+    const r = await runCli(["patch", "--push", "-i", "oci:/nonexistent/layout", "--timeout", "576h"]);
     expect(errorLines(r.stderr)).toHaveLength(1);
     expect(r.stderr).not.toContain("--timeout");
     expect(r.code).toBe(1);

@@ -118,15 +118,18 @@ export class TarIndex {
     private readonly entries: Map<string, TarEntry>,
   ) {}
 
-  /** Read every header of `file` (seeking over data) and index the entries. */
-  static async open(file: string): Promise<TarIndex> {
+  /**
+   * Read every header of `file` (seeking over data) and index the entries; `what` names the
+   * kind of archive in messages.
+   */
+  static async open(file: string, what = "docker archive"): Promise<TarIndex> {
     let fh: FileHandle;
     try {
       // a regular file only: a FIFO is refused without blocking, a device is not read
-      fh = await openRegularFile(file, { what: "docker archive" });
+      fh = await openRegularFile(file, { what });
     } catch (e) {
       if (isOcipatchError(e, "NOT_FOUND")) {
-        throw new OcipatchError("NOT_FOUND", `docker archive ${file} does not exist`, { cause: e });
+        throw new OcipatchError("NOT_FOUND", `${what} ${file} does not exist`, { cause: e });
       }
       throw e;
     }

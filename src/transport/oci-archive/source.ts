@@ -13,7 +13,7 @@ import { selectLayoutEntry } from "../oci-layout/source.js";
  * blobs are served as byte ranges of it, like a docker archive's.
  */
 export async function openOciArchive(file: string, tag?: string): Promise<ImageOrIndex> {
-  const tar = await TarIndex.open(file);
+  const tar = await TarIndex.open(file, "OCI archive");
   const shown = `oci-archive:${file}${tag === undefined ? "" : `:${tag}`}`;
   if (!tar.has(OCI_LAYOUT_FILE) || !tar.has(INDEX_FILE)) {
     throw new OcipatchError(
