@@ -220,21 +220,24 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
           .filter((x) => x !== "")
           .map(parsePlatform);
   const suites = o.suites === undefined ? undefined : parseSuiteKinds(o.suites);
-  const target = patchDestination(o.image, {
-    tag: o.tag,
-    dest: o.dest,
-    push: o.push,
-    outputMode: o.outputMode,
-    outputPath: o.outputPath,
-  });
-  if (target.kind === "rootfs") {
+  // a dry run writes nothing, so it needs no destination (an OCI layout input has no image name)
+  const target = o.dryRun
+    ? undefined
+    : patchDestination(o.image, {
+        tag: o.tag,
+        dest: o.dest,
+        push: o.push,
+        outputMode: o.outputMode,
+        outputPath: o.outputPath,
+      });
+  if (target?.kind === "rootfs") {
     throw new OcipatchError(
       "UNSUPPORTED",
       "--output-mode local is not implemented yet; use --output-mode oci",
     );
   }
-  if (!o.dryRun && target.how === "loaded") await requireEngine(ctx);
-  const destination = o.dryRun ? undefined : target.location;
+  if (target?.how === "loaded") await requireEngine(ctx);
+  const destination = target?.location;
   const flags = patchCredentialFlags(o.username, o.password, ctx.env);
   if ((flags.username === undefined) !== (flags.password === undefined)) {
     throw new OcipatchError(
@@ -418,14 +421,16 @@ async function requireEngine(ctx: CliContext): Promise<void> {
 }
 
 /** The seed's log lines, with kubescape's note of where the patched image went. */
-function phaseLog(out: Output, phase: string, target: PatchDestination): void {
+function phaseLog(out: Output, phase: string, target: PatchDestination | undefined): void {
   switch (phase) {
     case "scanned":
       out.success("Scanned image successfully");
       out.info("Patching image...");
       break;
     case "patched":
-      out.success(`Patched image successfully. ${whereItWent(target)}`);
+      out.success(
+        target ? `Patched image successfully. ${whereItWent(target)}` : "Patched image successfully",
+      );
       out.info("Re-scanning image...");
       break;
     case "rescanned":

@@ -53,12 +53,13 @@ afterEach(async () => {
 
 describe("writePatchReports: the OpenVEX document for every kind of destination", () => {
   it.each([
-    ["oci:/tmp/in:1.0", "oci:/tmp/Out-Layout:patched", `pkg:oci/out-layout@${DIGEST}?arch=amd64&tag=patched`],
-    ["oci:/tmp/in", "docker-archive:/tmp/img.tar", `pkg:oci/img@${DIGEST}?arch=amd64`],
+    // no tag/arch qualifiers (scanners' image purls have none); no registry: name and digest only
+    ["oci:/tmp/in:1.0", "oci:/tmp/Out-Layout:patched", `pkg:oci/out-layout@${DIGEST}`],
+    ["oci:/tmp/in", "docker-archive:/tmp/img.tar", `pkg:oci/img@${DIGEST}`],
     [
       "oci:/tmp/in",
       "docker-archive:/tmp/img.tar:example.com/team/app:2",
-      `pkg:oci/app@${DIGEST}?arch=amd64&repository_url=example.com%2Fteam%2Fapp&tag=2`,
+      `pkg:oci/app@${DIGEST}?repository_url=example.com%2Fteam%2Fapp`,
     ],
   ])("%s → %s: a VEX document with product %s", async (src, dst, product) => {
     const dir = await mkdtemp(join(tmpdir(), "ocipatch-reports-"));
