@@ -50,7 +50,7 @@ describe("reproducible patch layers", () => {
     work.push(dir);
     const patch = async (cache: string, out: string) => {
       const r = await runCli(
-        ["patch", "-i", ref, "--db-dir", dbDir, "--skip-db-update", "--output", `oci:${join(dir, out)}:p`],
+        ["patch", "-i", ref, "--db-dir", dbDir, "--skip-db-update", "--dest", `oci:${join(dir, out)}:p`],
         { OCIPATCH_CACHE_DIR: cache },
       );
       expect(r.code, r.stderr).toBe(0);
