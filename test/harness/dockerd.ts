@@ -128,6 +128,17 @@ export async function startDockerd(): Promise<TestEngine> {
     // the data root holds overlay mounts only while the engine runs; it has stopped here
     await rm(dir, { recursive: true, force: true }).catch(() => {});
   };
+  await answeringOrCleanedUp(socketPath, child, logFile, cleanup);
+  return engine(dir, socketPath, child, logFile, cleanup);
+}
+
+/** Wait for the engine to answer /_ping; if it does not, stop it and remove what it left. */
+async function answeringOrCleanedUp(
+  socketPath: string,
+  child: ChildProcess,
+  logFile: string,
+  cleanup: () => Promise<void>,
+): Promise<void> {
   try {
     await waitForPing(socketPath, child, logFile, 60_000);
   } catch (e) {
@@ -135,7 +146,6 @@ export async function startDockerd(): Promise<TestEngine> {
     await cleanup();
     throw e;
   }
-  return engine(dir, socketPath, child, logFile, cleanup);
 }
 
 /**
@@ -155,13 +165,7 @@ export async function startPodmanService(): Promise<TestEngine> {
     await run("podman", [...storage, "system", "reset", "--force"], { okCodes: [0, 1, 125] }).catch(() => {});
     await rm(dir, { recursive: true, force: true }).catch(() => {});
   };
-  try {
-    await waitForPing(socketPath, child, logFile, 60_000);
-  } catch (e) {
-    await stopChild(child, 10_000);
-    await cleanup();
-    throw e;
-  }
+  await answeringOrCleanedUp(socketPath, child, logFile, cleanup);
   const e = engine(dir, socketPath, child, logFile, cleanup);
   return {
     ...e,
