@@ -42,15 +42,15 @@ function productName(location: string | undefined): Reference | LocalImageName |
   if (location === undefined) return undefined;
   const loc = parseImageLocation(location);
   if (loc.transport === "docker") return loc.ref;
-  if (loc.transport === "docker-archive") {
-    if (loc.ref) return loc.ref;
-    return { name: basename(loc.file).replace(/\.(tar|tgz|tar\.gz)$/, "") || "image" };
-  }
+  if (loc.transport === "docker-archive") return loc.ref ?? { name: archiveName(loc.file) };
   if (loc.transport === "docker-daemon") return loc.ref;
-  if (loc.transport === "oci-archive") {
-    return { name: basename(loc.file).replace(/\.(tar|tgz|tar\.gz)$/, "") || "image", tag: loc.tag };
-  }
+  if (loc.transport === "oci-archive") return { name: archiveName(loc.file), tag: loc.tag };
   return { name: basename(resolve(loc.dir)) || "image", tag: loc.tag };
+}
+
+/** An archive's image name: its file name without the tar extension. */
+function archiveName(file: string): string {
+  return basename(file).replace(/\.(tar|tgz|tar\.gz)$/, "") || "image";
 }
 
 /** The OpenVEX document of one platform of a patch (undefined when nothing was fixed or nothing written). */
