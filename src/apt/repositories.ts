@@ -1,5 +1,6 @@
 import { OcipatchError } from "../errors.js";
-import type { OsInfo } from "../inventory/types.js";
+import { debianCodename } from "../os/releases.js";
+import type { OsInfo } from "../os/types.js";
 import type { SuiteKind } from "./packages.js";
 import { parseAptSources, type SignedBy, type SourceEntry, type SourceFile } from "./sources.js";
 
@@ -71,15 +72,6 @@ export interface DerivedRepositories {
   readonly warnings: string[];
 }
 
-const DEBIAN_CODENAMES: Record<string, string> = {
-  "8": "jessie",
-  "9": "stretch",
-  "10": "buster",
-  "11": "bullseye",
-  "12": "bookworm",
-  "13": "trixie",
-  "14": "forky",
-};
 /** Debian releases whose security suite is `<codename>/updates` (before bullseye). */
 const OLD_SECURITY_LAYOUT = new Set(["wheezy", "jessie", "stretch", "buster"]);
 const COMPONENTS: Record<Distro, readonly string[]> = {
@@ -129,8 +121,7 @@ export function releaseOf(os: DeriveOptions["os"]): ReleaseId {
   if (!distro)
     throw new OcipatchError("UNSUPPORTED", `apt repositories: "${os.id}" is neither Debian nor Ubuntu`);
   let codename = os.codename?.trim().toLowerCase();
-  if (!codename && distro === "debian" && os.versionId)
-    codename = DEBIAN_CODENAMES[os.versionId.split(".")[0]!];
+  if (!codename && distro === "debian" && os.versionId) codename = debianCodename(os.versionId);
   if (!codename) {
     throw new OcipatchError(
       "UNSUPPORTED",

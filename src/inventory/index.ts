@@ -1,2 +1,2 @@
 export { type ReadInventoryOptions, readInventory, readInventoryFromFs } from "./read.js";
-export type { InstalledPackage, Inventory, OsFamily, OsInfo, PackageManager } from "./types.js";
+export type { InstalledPackage, Inventory } from "./types.js";

@@ -1,24 +1,6 @@
 import type { Paragraph } from "../debian/deb822.js";
 
-/** The distribution family decides which package database and vulnerability data apply. */
-export type OsFamily = "debian" | "alpine" | "redhat" | "unknown";
-
-/** What /etc/os-release (or a fallback) says about the image's OS. */
-export interface OsInfo {
-  /** `ID`: debian, ubuntu, alpine, ... */
-  readonly id: string;
-  readonly idLike: readonly string[];
-  /** `VERSION_ID`: "11", "22.04"; undefined for Debian testing/sid. */
-  readonly versionId: string | undefined;
-  /** `VERSION_CODENAME`: bullseye, jammy, trixie, sid. */
-  readonly codename: string | undefined;
-  readonly prettyName: string | undefined;
-  readonly family: OsFamily;
-  /** The file the information came from (`/etc/os-release`, `/etc/debian_version`...). */
-  readonly source: string;
-}
-
-export type PackageManager = "dpkg" | "apk" | "rpm" | "none";
+import type { OsInfo, PackageManager } from "../os/types.js";
 
 /** One installed binary package. */
 export interface InstalledPackage {

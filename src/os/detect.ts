@@ -1,22 +1,10 @@
-import type { OsFamily, OsInfo } from "../inventory/types.js";
 import type { LayeredFs } from "../rootfs/index.js";
 import { parseOsRelease } from "./os-release.js";
+import { DEBIAN_CODENAMES } from "./releases.js";
+import type { OsFamily, OsInfo } from "./types.js";
 
 /** The subset of the filesystem view OS detection needs. */
 export type OsFiles = Pick<LayeredFs, "readTextIfExists">;
-
-/** Debian release numbers and their codenames. */
-export const DEBIAN_CODENAMES: Readonly<Record<string, string>> = {
-  "7": "wheezy",
-  "8": "jessie",
-  "9": "stretch",
-  "10": "buster",
-  "11": "bullseye",
-  "12": "bookworm",
-  "13": "trixie",
-  "14": "forky",
-  "15": "duke",
-};
 
 const REDHAT_IDS = new Set(["rhel", "centos", "fedora", "rocky", "almalinux", "ol", "amzn", "redhat"]);
 

@@ -1,4 +1,4 @@
-export { DEBIAN_CODENAMES, detectOs, type OsFiles, osFamily, UNKNOWN_OS } from "./detect.js";
+export { detectOs, type OsFiles, osFamily, UNKNOWN_OS } from "./detect.js";
 export { parseOsRelease } from "./os-release.js";
 export {
   detectPackageManager,
@@ -7,3 +7,5 @@ export {
   type PackageManagerFiles,
   type PackageManagerInfo,
 } from "./package-manager.js";
+export { DEBIAN_CODENAMES, debianCodename } from "./releases.js";
+export type { OsFamily, OsInfo, PackageManager } from "./types.js";

@@ -1,13 +1,14 @@
 import { isOcipatchError } from "../errors.js";
-import type { PackageManager } from "../inventory/types.js";
+import { DPKG_STATUS, DPKG_STATUS_D } from "../pkg/dpkg/paths.js";
 import type { LayeredFs } from "../rootfs/index.js";
+import type { PackageManager } from "./types.js";
 
 /** The subset of the filesystem view package-manager detection needs. */
 export type PackageManagerFiles = Pick<LayeredFs, "stat">;
 
 /** Package databases, by manager, at their usual paths. */
 export const PACKAGE_DATABASES: Readonly<Record<Exclude<PackageManager, "none">, readonly string[]>> = {
-  dpkg: ["/var/lib/dpkg/status", "/var/lib/dpkg/status.d"],
+  dpkg: [DPKG_STATUS, DPKG_STATUS_D],
   apk: ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"],
   rpm: [
     "/var/lib/rpm/rpmdb.sqlite",

@@ -16,6 +16,7 @@ import { platformChildren } from "../image/select.js";
 import type { WriteResult } from "../image/sink.js";
 import { readInventoryFromFs } from "../inventory/read.js";
 import type { Inventory } from "../inventory/types.js";
+import { packageKey } from "../pkg/dpkg/package-key.js";
 import { planForImage } from "../plan/plan-for-image.js";
 import type { Plan, PlanMode, UpgradeTarget } from "../plan/types.js";
 import { LayeredFs } from "../rootfs/index.js";
@@ -441,7 +442,7 @@ async function patchPlatform(
     }
     const got = { ...dl, files };
 
-    const installedByKey = new Map(inventory.packages.map((p) => [`${p.name}:${p.architecture}`, p]));
+    const installedByKey = new Map(inventory.packages.map((p) => [packageKey(p.name, p.architecture), p]));
     const debs: DebToInstall[] = downloads.map((d, i) => ({
       package: d.package,
       architecture: d.architecture,

@@ -11,6 +11,7 @@ import {
 } from "../debian/relations.js";
 import { compareDebianVersions } from "../debian/version.js";
 import type { InstalledPackage } from "../inventory/types.js";
+import { packageKey } from "../pkg/dpkg/package-key.js";
 
 /** One concrete version of a package, installed or available: what dependency checks look at. */
 export interface PkgVersion {
@@ -93,7 +94,7 @@ export function effectiveArch(arch: string, native: string): string {
 
 /** `name:arch` with `all` mapped to the native architecture (dpkg's package instance). */
 export function instanceKey(name: string, arch: string, native: string): string {
-  return `${name}:${effectiveArch(arch, native)}`;
+  return packageKey(name, effectiveArch(arch, native));
 }
 
 /** Display name: `name` for native packages, `name:arch` for foreign ones (as apt prints them). */

@@ -1,4 +1,5 @@
-import type { InstalledPackage, Inventory, OsInfo, PackageManager } from "../inventory/types.js";
+import type { InstalledPackage, Inventory } from "../inventory/types.js";
+import type { OsInfo, PackageManager } from "../os/types.js";
 import { debPurl } from "./purl.js";
 
 /** What the SBOM is about. */

@@ -1,4 +1,5 @@
-import type { InstalledPackage, OsInfo } from "../inventory/types.js";
+import type { InstalledPackage } from "../inventory/types.js";
+import type { OsInfo } from "../os/types.js";
 
 /** The parts of a package URL (https://github.com/package-url/purl-spec). */
 export interface PurlParts {

@@ -1,5 +1,6 @@
-import type { OsInfo } from "../inventory/types.js";
-import { alpineNamespace, DEBIAN_CODENAMES, debianNamespace, ubuntuNamespace } from "../vulndb/namespace.js";
+import { DEBIAN_CODENAMES } from "../os/releases.js";
+import type { OsInfo } from "../os/types.js";
+import { alpineNamespace, debianNamespace, ubuntuNamespace } from "../vulndb/namespace.js";
 
 export interface ReleaseMatch {
   /** `debian:bookworm`, `ubuntu:22.04`, `alpine:3.21`; undefined when the OS is not supported. */

@@ -3,7 +3,6 @@ export { type FetchOptions, type FetchOutcome, fetchFeedLocation } from "./fetch
 export { databasePath, defaultDbDir } from "./location.js";
 export {
   alpineNamespace,
-  DEBIAN_CODENAMES,
   debianNamespace,
   namespaceForEcosystem,
   schemeOf,

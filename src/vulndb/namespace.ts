@@ -1,17 +1,5 @@
+import { DEBIAN_CODENAMES } from "../os/releases.js";
 import type { Namespace } from "./types.js";
-
-/** Debian major version → codename (the tracker and the archive use codenames). */
-export const DEBIAN_CODENAMES: Readonly<Record<string, string>> = {
-  "7": "wheezy",
-  "8": "jessie",
-  "9": "stretch",
-  "10": "buster",
-  "11": "bullseye",
-  "12": "bookworm",
-  "13": "trixie",
-  "14": "forky",
-  "15": "duke",
-};
 
 /** The version scheme that orders a namespace's package versions. */
 export type VersionScheme = "dpkg" | "apk";

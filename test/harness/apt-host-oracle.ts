@@ -9,7 +9,8 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseParagraphs } from "../../src/debian/deb822.js";
-import type { InstalledPackage, Inventory, OsInfo } from "../../src/inventory/types.js";
+import type { InstalledPackage, Inventory } from "../../src/inventory/types.js";
+import type { OsInfo } from "../../src/os/types.js";
 import { run, testCacheDir } from "./apt-support.js";
 
 export interface AptSimulation {

@@ -9,7 +9,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Paragraph } from "../../src/debian/deb822.js";
-import type { InstalledPackage, Inventory, OsInfo } from "../../src/inventory/types.js";
+import type { InstalledPackage, Inventory } from "../../src/inventory/types.js";
+import type { OsInfo } from "../../src/os/types.js";
 
 const REPO = join(import.meta.dirname, "../..");
 /** ../shared of the checkout (worktrees live one level deeper), or $OCIPATCH_SHARED. */

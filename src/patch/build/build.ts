@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { type DebPackage, openDebFile } from "../../deb/index.js";
 import { Paragraph } from "../../debian/deb822.js";
 import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../errors.js";
+import { packageKey } from "../../pkg/dpkg/package-key.js";
 import {
   infoBaseName,
   listPath,
@@ -16,7 +17,7 @@ import { applyConffiles } from "./conffiles-apply.js";
 import { type BuildContext, checkAborted } from "./context.js";
 import { type PackageDbUpdate, writeStatusDb, writeStatusDDb } from "./db-write.js";
 import { readPathFilters } from "./dpkg-filters.js";
-import { packageKey, readImageDpkgDb } from "./image-db.js";
+import { readImageDpkgDb } from "./image-db.js";
 import { layerTime } from "./layer-time.js";
 import { applyNativeEffects, captureForEffects, type UpgradedPackage } from "./native-effects.js";
 import { Ownership } from "./ownership.js";

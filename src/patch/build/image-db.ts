@@ -2,16 +2,14 @@ import { parseMd5sums } from "../../deb/index.js";
 import { type Paragraph, parseParagraphs } from "../../debian/deb822.js";
 import { OcipatchError } from "../../errors.js";
 import type { InstalledPackage, Inventory } from "../../inventory/types.js";
+import { packageKey } from "../../pkg/dpkg/package-key.js";
+import { DPKG_STATUS, DPKG_STATUS_D, entryPath } from "../../pkg/dpkg/paths.js";
 import type { FsEntry, LayeredFs } from "../../rootfs/index.js";
 import { DPKG_INFO_DIR, infoBaseName } from "../dpkg-db/index.js";
 
-export const STATUS_FILE = "var/lib/dpkg/status";
-export const STATUS_D_DIR = "var/lib/dpkg/status.d";
-
-/** `name:arch`, the identity of an installed package. */
-export function packageKey(name: string, arch: string): string {
-  return `${name}:${arch}`;
-}
+/** The database paths as layer entries name them (no leading slash). */
+export const STATUS_FILE = entryPath(DPKG_STATUS);
+export const STATUS_D_DIR = entryPath(DPKG_STATUS_D);
 
 /** Where the image keeps its dpkg database, and what is in it, read once. */
 export interface ImageDpkgDb {

@@ -1,5 +1,6 @@
 import type { DataEntryHeader } from "../../deb/index.js";
 import { undefinedIfNotFound } from "../../errors.js";
+import { DPKG_STATOVERRIDE } from "../../pkg/dpkg/paths.js";
 import type { LayeredFs } from "../../rootfs/index.js";
 import type { EntryMeta } from "../layer/layer-writer.js";
 
@@ -43,14 +44,14 @@ export class Ownership {
     const groups = parseIds(await text("/etc/group"));
     const overrides = new Map<string, StatOverride>();
     const warnings: string[] = [];
-    for (const line of ((await text("/var/lib/dpkg/statoverride")) ?? "").split("\n")) {
+    for (const line of ((await text(DPKG_STATOVERRIDE)) ?? "").split("\n")) {
       const t = line.trim();
       if (t === "") continue;
       const m = /^(\S+)\s+(\S+)\s+([0-7]+)\s+(\/.*)$/.exec(t);
       const uid = m ? idOf(m[1]!, users) : undefined;
       const gid = m ? idOf(m[2]!, groups) : undefined;
       if (!m || uid === undefined || gid === undefined) {
-        warnings.push(`/var/lib/dpkg/statoverride: ignored line "${t.slice(0, 120)}"`);
+        warnings.push(`${DPKG_STATOVERRIDE}: ignored line "${t.slice(0, 120)}"`);
         continue;
       }
       overrides.set(m[4]!.replace(/\/+$/, ""), {

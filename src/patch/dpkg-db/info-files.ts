@@ -1,8 +1,10 @@
 import type { ControlMember } from "../../deb/index.js";
 import type { Paragraph } from "../../debian/deb822.js";
+import { entryPath, DPKG_INFO_DIR as INFO_DIR } from "../../pkg/dpkg/paths.js";
 import { listPath, type PackageContents } from "./contents.js";
 
-export const DPKG_INFO_DIR = "var/lib/dpkg/info";
+/** var/lib/dpkg/info, as layer entries name it. */
+export const DPKG_INFO_DIR = entryPath(INFO_DIR);
 
 /**
  * The name dpkg gives a package's files in /var/lib/dpkg/info: `<name>` or,

@@ -2,10 +2,12 @@ import { isOcipatchError, OcipatchError, oneLine } from "../../errors.js";
 import type { InstalledPackage } from "../../inventory/types.js";
 import type { LayeredFs } from "../../rootfs/index.js";
 import { appendAll } from "../../util/streams.js";
+import { packageKey } from "./package-key.js";
+
+import { DPKG_STATUS, DPKG_STATUS_D } from "./paths.js";
 import { parseDpkgStatus } from "./status.js";
 
-export const DPKG_STATUS = "/var/lib/dpkg/status";
-export const DPKG_STATUS_D = "/var/lib/dpkg/status.d";
+export { DPKG_STATUS, DPKG_STATUS_D };
 
 /** The subset of the filesystem view the dpkg reader needs. */
 export type DpkgFiles = Pick<LayeredFs, "stat" | "lstat" | "readFile" | "readdir">;
@@ -112,7 +114,7 @@ export async function readDpkgInventory(fs: DpkgFiles): Promise<DpkgInventory | 
   const seen = new Set<string>();
   if (hasStatus) {
     const r = parseDpkgStatus((await fs.readFile(DPKG_STATUS)).toString("utf8"), DPKG_STATUS);
-    for (const p of r.packages) seen.add(`${p.name}:${p.architecture}`);
+    for (const p of r.packages) seen.add(packageKey(p.name, p.architecture));
     appendAll(packages, r.packages);
     appendAll(warnings, r.warnings);
     files.push(DPKG_STATUS);
@@ -120,7 +122,7 @@ export async function readDpkgInventory(fs: DpkgFiles): Promise<DpkgInventory | 
   if (hasStatusD) {
     const r = await readStatusD(fs);
     for (const p of r.packages) {
-      const key = `${p.name}:${p.architecture}`;
+      const key = packageKey(p.name, p.architecture);
       if (seen.has(key)) continue;
       seen.add(key);
       packages.push(p);

@@ -1,6 +1,7 @@
 import { iterateParagraphs, Paragraph } from "../../debian/deb822.js";
 import { parseDebianVersion } from "../../debian/version.js";
 import type { InstalledPackage } from "../../inventory/types.js";
+import { packageKey } from "./package-key.js";
 
 /** dpkg's three Status words (dpkg(1), "PACKAGE STATES"). */
 export const WANT_STATES = ["unknown", "install", "hold", "deinstall", "purge"] as const;
@@ -207,7 +208,7 @@ export function parseDpkgStatus(
         );
       }
     }
-    const key = `${name}:${architecture}`;
+    const key = packageKey(name, architecture);
     if (seen.has(key)) {
       warnings.push(`${at}: duplicate record for ${key} skipped`);
       continue;

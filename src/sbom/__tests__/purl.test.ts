@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Paragraph } from "../../debian/deb822.js";
-import type { InstalledPackage, OsInfo } from "../../inventory/types.js";
+import type { InstalledPackage } from "../../inventory/types.js";
+import type { OsInfo } from "../../os/types.js";
 import { debPurl, formatPurl, purlEncode } from "../purl.js";
 
 const os = (id: string, versionId: string | undefined, codename: string | undefined): OsInfo => ({

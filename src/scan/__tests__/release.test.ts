@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { OsInfo } from "../../inventory/types.js";
+import type { OsInfo } from "../../os/types.js";
 import { namespaceForOs } from "../release.js";
 
 const os = (id: string, versionId?: string, codename?: string, prettyName?: string): OsInfo => ({

@@ -1,0 +1,20 @@
+/**
+ * Where dpkg keeps its database in an image, defined once. Paths are absolute, as
+ * the filesystem view takes them; `entryPath` gives the form layer entries use
+ * (no leading slash).
+ */
+
+export const DPKG_DIR = "/var/lib/dpkg";
+/** The full database: one deb822 record per package. */
+export const DPKG_STATUS = `${DPKG_DIR}/status`;
+/** Distroless images: one record per file. */
+export const DPKG_STATUS_D = `${DPKG_DIR}/status.d`;
+/** Control files of installed packages (`<name>[:<arch>].<type>`). */
+export const DPKG_INFO_DIR = `${DPKG_DIR}/info`;
+/** Owner/mode overrides set by maintainer scripts (`dpkg-statoverride`). */
+export const DPKG_STATOVERRIDE = `${DPKG_DIR}/statoverride`;
+
+/** `var/lib/dpkg/status` from `/var/lib/dpkg/status`: the name of a layer entry. */
+export function entryPath(path: string): string {
+  return path.replace(/^\/+/, "");
+}
