@@ -2,7 +2,7 @@
 # Installs the system packages the test suite uses (Debian/Ubuntu, as root):
 # real registries, independent image tools (oracles) and image builders.
 set -euo pipefail
-PKGS=(docker-registry skopeo umoci mmdebstrap debootstrap apache2-utils jq curl ca-certificates
+PKGS=(docker-registry skopeo umoci mmdebstrap debootstrap apache2-utils jq curl ca-certificates tinyproxy
       debian-archive-keyring zstd xz-utils binutils qemu-user-static binfmt-support arch-test
       python3
       docker.io podman util-linux)  # engine tests: dockerd (+ containerd, runc), podman system service, setpriv

@@ -9,6 +9,7 @@ import { saveVerified } from "../deb/index.js";
 import { isOcipatchError, OcipatchError } from "../errors.js";
 import { forEachLimit } from "../transport/concurrency.js";
 import { DigestStream, parseDigest } from "../util/digest.js";
+import { httpDispatcher } from "../util/http/dispatcher.js";
 import type { ProgressListener } from "../util/progress.js";
 
 /** One .deb to fetch: where from, and what it must hash to (from the signed Packages index). */
@@ -149,12 +150,14 @@ async function fetchVerified(
     if (attempt > 1) await sleep(250 * 2 ** (attempt - 2));
     const part = `${file}.${process.pid}.part`;
     try {
+      await rm(part, { force: true });
       const res = await request(item.url, {
         method: "GET",
         headers: { "user-agent": "ocipatch (package download)" },
         headersTimeout: timeout,
         bodyTimeout: timeout,
         maxRedirections: 5,
+        dispatcher: httpDispatcher({ timeoutMs: timeout }),
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
       if (res.statusCode === 404 || res.statusCode === 410) {
@@ -172,6 +175,9 @@ async function fetchVerified(
       }
       let n = 0;
       const body = res.body;
+      // a connection that breaks before the body is read must not be an unhandled 'error';
+      // the loop below sees it (an errored stream's iterator throws) and retries
+      body.on("error", () => undefined);
       async function* counted(): AsyncGenerator<Uint8Array> {
         try {
           for await (const c of body) {
@@ -181,11 +187,13 @@ async function fetchVerified(
           }
         } catch (e) {
           if (opts.signal?.aborted || isOcipatchError(e)) throw e;
+          // every byte arrived, then the connection closed instead of ending the message
+          // (proxies that close without `Connection: close`): the hash check decides
+          if (n === item.size) return;
           // the connection broke mid-body: worth another attempt (verified again from the start)
           throw new OcipatchError("NETWORK", `GET ${shown}: connection broke after ${n} bytes`, { cause: e });
         }
       }
-      await rm(part, { force: true });
       await saveVerified(counted(), part, { sha256: item.sha256, size: item.size }, shown);
       await rename(part, file);
       return n;

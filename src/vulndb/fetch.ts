@@ -5,8 +5,9 @@ import { isAbsolute, join, resolve } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import { type Dispatcher, EnvHttpProxyAgent, request } from "undici";
+import { type Dispatcher, request } from "undici";
 import { OcipatchError } from "../errors.js";
+import { httpDispatcher } from "../util/http/dispatcher.js";
 import { USER_AGENT } from "../version.js";
 
 /** What we remember about a location to make the next download conditional. */
@@ -69,14 +70,6 @@ export function displayLocation(location: string): string {
   } catch {
     return location;
   }
-}
-
-let proxyAgent: Dispatcher | undefined;
-function defaultDispatcher(): Dispatcher | undefined {
-  const env = process.env;
-  if (!(env["HTTPS_PROXY"] || env["https_proxy"] || env["HTTP_PROXY"] || env["http_proxy"])) return undefined;
-  proxyAgent ??= new EnvHttpProxyAgent();
-  return proxyAgent;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -181,7 +174,7 @@ async function fetchHttpOnce(
       maxRedirections: 5,
       headersTimeout: opts.headersTimeoutMs ?? 30_000,
       bodyTimeout: opts.bodyTimeoutMs ?? 60_000,
-      dispatcher: opts.dispatcher ?? defaultDispatcher(),
+      dispatcher: opts.dispatcher ?? httpDispatcher({ timeoutMs: opts.bodyTimeoutMs ?? 60_000 }),
       signal: opts.signal,
     });
   } catch (e) {
@@ -229,17 +222,15 @@ async function fetchHttpOnce(
     await pipeline(res.body, meter, createWriteStream(path));
   } catch (e) {
     await rm(path, { force: true });
-    throw new OcipatchError(
-      "NETWORK",
-      `download of ${shown} interrupted after ${size} bytes: ${(e as Error).message}`,
-      {
-        cause: e,
-      },
-    );
+    if (opts.signal?.aborted) throw e;
+    // the connection broke mid-body: transient, downloaded again from the start
+    throw Object.assign(new TransientError(`interrupted after ${size} bytes: ${(e as Error).message}`), {
+      cause: e,
+    });
   }
   if (expected !== undefined && /^\d+$/.test(expected) && Number(expected) !== size) {
     await rm(path, { force: true });
-    throw new OcipatchError("NETWORK", `download of ${shown} truncated: got ${size} of ${expected} bytes`);
+    throw new TransientError(`truncated: got ${size} of ${expected} bytes`);
   }
   return {
     kind: "content",

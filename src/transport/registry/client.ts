@@ -7,6 +7,7 @@ import {
 } from "../../auth/credentials.js";
 import { resolveCredentials } from "../../auth/keychain.js";
 import { OcipatchError } from "../../errors.js";
+import { httpDispatcher } from "../../util/http/dispatcher.js";
 import { VERSION } from "../../version.js";
 import { type Challenge, parseWwwAuthenticate, pickChallenge } from "./challenge.js";
 import { endpointHost, hasExplicitPort, isLoopbackHost } from "./endpoint.js";
@@ -28,7 +29,6 @@ import {
 import { DEFAULT_TIMEOUT_MS, type RegistryOptions } from "./options.js";
 import { DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from "./retry.js";
 import { mergeScopes } from "./scope.js";
-import { agentFor } from "./tls.js";
 import { type BearerToken, fetchToken, TokenCache, tokenCacheKey } from "./token.js";
 
 export interface ClientRequest {
@@ -90,7 +90,7 @@ export class RegistryClient {
       maxDelayMs: opts.maxRetryDelayMs ?? DEFAULT_RETRY.maxDelayMs,
     };
     this.http = {
-      dispatcher: agentFor({ insecure: this.insecure, env, timeoutMs }),
+      dispatcher: httpDispatcher({ insecure: this.insecure, env, timeoutMs }),
       policy,
       timeoutMs,
       signal: opts.signal,

@@ -1,4 +1,6 @@
 /** The registry transport: read and write images over the OCI distribution API. */
+
+export { CA_ENV_VARS } from "../../util/http/dispatcher.js";
 export { type ClientRequest, RegistryClient } from "./client.js";
 export { isLoopbackHost } from "./endpoint.js";
 export {
@@ -28,4 +30,3 @@ export {
   RegistrySource,
   registrySource,
 } from "./source.js";
-export { CA_ENV_VARS } from "./tls.js";

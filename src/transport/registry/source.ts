@@ -163,6 +163,12 @@ export class RegistrySource implements ContentSource {
           done = true;
           return;
         } catch (e) {
+          if (isTransientNetworkError(e) && desc.size > 0 && offset === desc.size && !opts?.signal?.aborted) {
+            // every byte arrived, then the connection closed instead of ending the message
+            // (proxies that close without `Connection: close`); the digest is checked by the reader
+            done = true;
+            return;
+          }
           if (!isTransientNetworkError(e) || resumes >= policy.retries || opts?.signal?.aborted) {
             throw networkError(e, {
               host: self.client.host,

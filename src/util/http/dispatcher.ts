@@ -1,0 +1,147 @@
+import { readFileSync } from "node:fs";
+import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
+import { Agent, type Dispatcher, ProxyAgent } from "undici";
+import { OcipatchError } from "../../errors.js";
+import { ProxyRouter, parseNoProxy } from "./proxy-router.js";
+
+/**
+ * One connection setup for every HTTP request ocipatch makes (registries, token
+ * servers, apt mirrors, package downloads, vulnerability feeds):
+ *
+ * - proxies from the environment, as curl and apt read them: `HTTPS_PROXY`/`https_proxy`
+ *   for https URLs, `HTTP_PROXY`/`http_proxy` for http URLs (and for https when no
+ *   HTTPS proxy is set), `NO_PROXY`/`no_proxy` for hosts to reach directly;
+ * - extra CA certificates for private registries and mirrors:
+ *
+ *     OCIPATCH_CA_FILE  a PEM bundle trusted for every TLS connection
+ *     SSL_CERT_FILE     the usual OpenSSL variable; honoured the same way
+ *
+ *   both added to Node's built-in roots (never replacing them), so public hosts keep
+ *   working when a private CA is configured.
+ *
+ * Dispatchers are shared between callers with the same settings; idle sockets do
+ * not keep the process alive.
+ */
+export const CA_ENV_VARS = ["OCIPATCH_CA_FILE", "SSL_CERT_FILE"] as const;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface DispatcherOptions {
+  /** Accept any TLS certificate (`--insecure`, `--tls-verify=false`). */
+  readonly insecure?: boolean;
+  /** Connect, headers and body-inactivity timeout in ms. Default 30 s. */
+  readonly timeoutMs?: number;
+  /** Where proxy and CA settings are read. Default `process.env`. */
+  readonly env?: Env;
+}
+
+/** The proxy settings of an environment (undefined: none). */
+export interface ProxySettings {
+  readonly httpProxy: string | undefined;
+  readonly httpsProxy: string | undefined;
+  readonly noProxy: string | undefined;
+}
+
+function firstSet(env: Env, names: readonly string[]): string | undefined {
+  for (const n of names) {
+    const v = env[n]?.trim();
+    if (v) return v;
+  }
+  return undefined;
+}
+
+/** The proxies an environment names; undefined when it names none. */
+export function proxySettings(env: Env): ProxySettings | undefined {
+  const httpProxy = firstSet(env, ["http_proxy", "HTTP_PROXY"]);
+  const httpsProxy = firstSet(env, ["https_proxy", "HTTPS_PROXY"]);
+  if (!httpProxy && !httpsProxy) return undefined;
+  return { httpProxy, httpsProxy, noProxy: firstSet(env, ["no_proxy", "NO_PROXY"]) };
+}
+
+export function extraCaFiles(env: Env): string[] {
+  const files: string[] = [];
+  for (const v of CA_ENV_VARS) {
+    const f = env[v];
+    if (f && !files.includes(f)) files.push(f);
+  }
+  return files;
+}
+
+function readCa(files: readonly string[], env: Env): string[] {
+  return files.map((f) => {
+    try {
+      return readFileSync(f, "utf8");
+    } catch (e) {
+      const name = CA_ENV_VARS.find((v) => env[v] === f) ?? "CA file";
+      throw new OcipatchError("IO", `cannot read CA bundle ${f} (from ${name}): ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  });
+}
+
+/** A proxy URL without its user:password, for messages and cache keys. */
+function proxyShown(url: string | undefined): string | undefined {
+  if (!url) return url;
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    return u.toString();
+  } catch {
+    return "(malformed proxy URL)";
+  }
+}
+
+const dispatchers = new Map<string, Dispatcher>();
+
+/** The shared dispatcher for these settings. */
+export function httpDispatcher(opts: DispatcherOptions = {}): Dispatcher {
+  const env = opts.env ?? process.env;
+  const insecure = opts.insecure ?? false;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const files = extraCaFiles(env);
+  const proxy = proxySettings(env);
+  const key = JSON.stringify([insecure, files, timeoutMs, proxy]);
+  let d = dispatchers.get(key);
+  if (d) return d;
+  // one secure context for all connections: parsing a CA bundle per connection is slow
+  const secureContext: SecureContext | undefined =
+    files.length > 0 ? createSecureContext({ ca: [...rootCertificates, ...readCa(files, env)] }) : undefined;
+  const tls = {
+    ...(secureContext ? { secureContext } : {}),
+    ...(insecure ? { rejectUnauthorized: false } : {}),
+  };
+  const common = {
+    connect: { timeout: timeoutMs, ...tls },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    keepAliveTimeout: 10_000,
+  };
+  if (proxy) {
+    const direct = new Agent(common);
+    const via = (url: string | undefined, name: string): Dispatcher => {
+      if (!url) return direct;
+      if (!URL.canParse(url)) {
+        throw new OcipatchError("USAGE", `${name} is not a URL: ${proxyShown(url)}`, {
+          details: { env: name },
+        });
+      }
+      // the target's TLS settings apply inside the proxy's CONNECT tunnel
+      // http:// targets are forwarded (as curl does), https:// ones tunnelled with CONNECT
+      return new ProxyAgent({
+        ...common,
+        uri: url,
+        proxyTunnel: false,
+        requestTls: { timeout: timeoutMs, ...tls },
+      });
+    };
+    const httpAgent = via(proxy.httpProxy, "HTTP_PROXY");
+    const httpsAgent = proxy.httpsProxy ? via(proxy.httpsProxy, "HTTPS_PROXY") : httpAgent;
+    d = new ProxyRouter(direct, httpAgent, httpsAgent, parseNoProxy(proxy.noProxy));
+  } else {
+    d = new Agent(common);
+  }
+  dispatchers.set(key, d);
+  return d;
+}
