@@ -1,7 +1,13 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { request, errors as undiciErrors } from "undici";
 import { OcipatchError } from "../errors.js";
 import { httpDispatcher } from "../util/http/dispatcher.js";
+import {
+  isRetryableStatus,
+  parseRetryAfter,
+  type RetryPolicy,
+  retryDelay,
+  sleep,
+} from "../util/http/retry.js";
 
 /** Counters for what the apt client did over the network (the benchmark reads them). */
 export interface FetchStats {
@@ -51,8 +57,6 @@ export function redactUrl(url: string): string {
   }
 }
 
-const TRANSIENT_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
-
 function describeNetworkError(e: unknown): string {
   const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = err.code ?? err.cause?.code;
@@ -71,13 +75,24 @@ export async function httpGet(
   opts: HttpOptions = {},
 ): Promise<GetResult> {
   const attempts = opts.attempts ?? 3;
+  const policy: RetryPolicy = {
+    retries: attempts - 1,
+    baseDelayMs: opts.backoffMs ?? 250,
+    maxDelayMs: 30_000,
+  };
+  let retryAfterMs: number | undefined;
   const timeout = opts.timeoutMs ?? 30_000;
   const maxBytes = opts.maxBytes ?? 512 * 1024 * 1024;
   const shown = redactUrl(url);
   let lastError = "";
   for (let attempt = 1; attempt <= attempts; attempt++) {
     if (opts.signal?.aborted) throw new OcipatchError("CANCELLED", `download of ${shown} cancelled`);
-    if (attempt > 1) await sleep((opts.backoffMs ?? 250) * 2 ** (attempt - 2));
+    if (attempt > 1) {
+      await sleep(retryDelay(policy, attempt - 1, retryAfterMs), opts.signal).catch(() => {
+        throw new OcipatchError("CANCELLED", `download of ${shown} cancelled`);
+      });
+      retryAfterMs = undefined;
+    }
     const headers: Record<string, string> = { "user-agent": "ocipatch (apt repository client)" };
     if (conditional.etag) headers["if-none-match"] = conditional.etag;
     if (conditional.lastModified) headers["if-modified-since"] = conditional.lastModified;
@@ -103,13 +118,10 @@ export async function httpGet(
         await res.body.dump();
         return { status: 404, body: undefined, etag, lastModified };
       }
-      if (TRANSIENT_STATUS.has(res.statusCode)) {
+      if (isRetryableStatus(res.statusCode)) {
         await res.body.dump();
         lastError = `HTTP ${res.statusCode}`;
-        const retryAfter = Number(headerValue(res.headers["retry-after"]));
-        if (Number.isFinite(retryAfter) && retryAfter > 0 && retryAfter <= 30 && attempt < attempts) {
-          await sleep(retryAfter * 1000);
-        }
+        retryAfterMs = parseRetryAfter(headerValue(res.headers["retry-after"]));
         continue;
       }
       if (res.statusCode < 200 || res.statusCode >= 300) {

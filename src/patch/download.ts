@@ -2,7 +2,6 @@ import { createReadStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import { redactUrl } from "../apt/http.js";
 import { saveVerified } from "../deb/index.js";
@@ -10,6 +9,7 @@ import { isOcipatchError, OcipatchError } from "../errors.js";
 import { forEachLimit } from "../transport/concurrency.js";
 import { DigestStream, parseDigest } from "../util/digest.js";
 import { httpDispatcher } from "../util/http/dispatcher.js";
+import { isRetryableStatus, parseRetryAfter, retryDelay, sleep } from "../util/http/retry.js";
 import type { ProgressListener } from "../util/progress.js";
 
 /** One .deb to fetch: where from, and what it must hash to (from the signed Packages index). */
@@ -59,8 +59,6 @@ export class DebVanished extends OcipatchError {
     );
   }
 }
-
-const TRANSIENT = new Set([408, 425, 429, 500, 502, 503, 504]);
 
 async function hashMatches(path: string, item: DebDownload): Promise<boolean> {
   try {
@@ -145,9 +143,16 @@ async function fetchVerified(
   const attempts = opts.attempts ?? 3;
   const timeout = opts.timeoutMs ?? 60_000;
   let last: unknown;
+  let retryAfterMs: number | undefined;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     if (opts.signal?.aborted) throw new OcipatchError("CANCELLED", `download of ${shown} cancelled`);
-    if (attempt > 1) await sleep(250 * 2 ** (attempt - 2));
+    if (attempt > 1) {
+      const policy = { retries: attempts - 1, baseDelayMs: 250, maxDelayMs: 30_000 };
+      await sleep(retryDelay(policy, attempt - 1, retryAfterMs), opts.signal).catch(() => {
+        throw new OcipatchError("CANCELLED", `download of ${shown} cancelled`);
+      });
+      retryAfterMs = undefined;
+    }
     const part = `${file}.${process.pid}.part`;
     try {
       await rm(part, { force: true });
@@ -164,7 +169,8 @@ async function fetchVerified(
         await res.body.dump();
         throw new DebVanished(item);
       }
-      if (TRANSIENT.has(res.statusCode)) {
+      if (isRetryableStatus(res.statusCode)) {
+        retryAfterMs = parseRetryAfter(headerOf(res.headers["retry-after"]));
         await res.body.dump();
         last = new OcipatchError("NETWORK", `GET ${shown}: HTTP ${res.statusCode}`);
         continue;
@@ -216,4 +222,8 @@ async function fetchVerified(
   }
   const why = last instanceof Error ? last.message : String(last);
   throw new OcipatchError("NETWORK", `cannot download ${shown}: ${why}`, { cause: last });
+}
+
+function headerOf(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { type Dispatcher, request } from "undici";
 import { OcipatchError } from "../errors.js";
 import { httpDispatcher } from "../util/http/dispatcher.js";
+import { isRetryableStatus, parseRetryAfter, retryDelay, sleep } from "../util/http/retry.js";
 import { USER_AGENT } from "../version.js";
 
 /** What we remember about a location to make the next download conditional. */
@@ -72,9 +73,10 @@ export function displayLocation(location: string): string {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-class TransientError extends Error {}
+class TransientError extends Error {
+  /** The server's `Retry-After`, in ms. */
+  retryAfterMs: number | undefined;
+}
 
 /**
  * Get a feed location onto local disk: a path (file or directory; `file://` URLs too)
@@ -140,7 +142,8 @@ async function fetchHttp(
       return await fetchHttpOnce(url, prev, opts);
     } catch (e) {
       if (e instanceof TransientError && attempt < retries && !opts.signal?.aborted) {
-        await sleep((opts.retryDelayMs ?? 500) * 2 ** attempt);
+        const policy = { retries, baseDelayMs: opts.retryDelayMs ?? 500, maxDelayMs: 30_000 };
+        await sleep(retryDelay(policy, attempt + 1, e.retryAfterMs), opts.signal);
         continue;
       }
       if (e instanceof OcipatchError) throw e;
@@ -196,9 +199,11 @@ async function fetchHttpOnce(
     await res.body.dump();
     return { kind: "missing", message: `${shown}: HTTP ${res.statusCode}` };
   }
-  if (res.statusCode === 429 || res.statusCode >= 500) {
+  if (isRetryableStatus(res.statusCode)) {
     await res.body.dump();
-    throw new TransientError(`HTTP ${res.statusCode}`);
+    throw Object.assign(new TransientError(`HTTP ${res.statusCode}`), {
+      retryAfterMs: parseRetryAfter(header("retry-after")),
+    });
   }
   if (res.statusCode !== 200) {
     await res.body.dump();

@@ -8,6 +8,7 @@ import {
 import { resolveCredentials } from "../../auth/keychain.js";
 import { OcipatchError } from "../../errors.js";
 import { httpDispatcher } from "../../util/http/dispatcher.js";
+import { DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from "../../util/http/retry.js";
 import { VERSION } from "../../version.js";
 import { type Challenge, parseWwwAuthenticate, pickChallenge } from "./challenge.js";
 import { endpointHost, hasExplicitPort, isLoopbackHost } from "./endpoint.js";
@@ -27,7 +28,6 @@ import {
   sendWithRetry,
 } from "./http.js";
 import { DEFAULT_TIMEOUT_MS, type RegistryOptions } from "./options.js";
-import { DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from "./retry.js";
 import { mergeScopes } from "./scope.js";
 import { type BearerToken, fetchToken, TokenCache, tokenCacheKey } from "./token.js";
 

@@ -1,8 +1,14 @@
 import type { Readable } from "node:stream";
 import { type Dispatcher, request } from "undici";
 import type { OcipatchError } from "../../errors.js";
+import {
+  isRetryableStatus,
+  parseRetryAfter,
+  type RetryPolicy,
+  retryDelay,
+  sleep,
+} from "../../util/http/retry.js";
 import { isTransientNetworkError, networkError } from "./errors.js";
-import { isRetryableStatus, parseRetryAfter, type RetryPolicy, retryDelay, sleep } from "./retry.js";
 
 /** One HTTP exchange with bounded retries; the caller interprets the status. */
 

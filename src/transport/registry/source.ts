@@ -7,12 +7,12 @@ import { MANIFEST_ACCEPT } from "../../image/media-types.js";
 import { type ContentSource, fromRawManifest, type RawManifest } from "../../image/source.js";
 import { manifestIdentifier, parseReference, type Reference } from "../../reference/reference.js";
 import { algorithmOf, type Digest, isDigest, sha256 } from "../../util/digest.js";
+import { retryDelay, sleep } from "../../util/http/retry.js";
 import { readAll } from "../../util/streams.js";
 import { RegistryClient } from "./client.js";
 import { isTransientNetworkError, networkError } from "./errors.js";
 import { abandonBody, type HttpResponse, headerValue } from "./http.js";
 import type { RegistryOptions } from "./options.js";
-import { retryDelay, sleep } from "./retry.js";
 import { pullScope } from "./scope.js";
 
 /** Registries must accept manifests of at least 4 MiB; refuse anything much larger. */

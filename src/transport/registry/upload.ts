@@ -4,11 +4,11 @@ import { isOcipatchError, OcipatchError } from "../../errors.js";
 import type { BlobOrigin } from "../../image/image.js";
 import type { Descriptor } from "../../image/manifest.js";
 import { DigestStream } from "../../util/digest.js";
+import { isRetryableStatus, retryAfterOf, retryDelay, sleep } from "../../util/http/retry.js";
 import type { ProgressListener } from "../../util/progress.js";
 import type { RegistryClient } from "./client.js";
 import { isTransientNetworkError } from "./errors.js";
 import { discard, headerValue } from "./http.js";
-import { isRetryableStatus, retryAfterOf, retryDelay, sleep } from "./retry.js";
 
 /** A blob to put into a repository. */
 export interface BlobToWrite {

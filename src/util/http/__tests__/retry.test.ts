@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RETRY, isRetryableStatus, parseRetryAfter, retryDelay } from "../retry.js";
-import { mergeScopes } from "../scope.js";
 
 describe("Retry-After", () => {
   it("reads delay-seconds and HTTP dates", () => {
@@ -25,15 +24,7 @@ describe("Retry-After", () => {
   });
 
   it("retries timeouts, rate limiting and passing server failures, not client errors", () => {
-    expect([408, 429, 500, 502, 503, 504].every(isRetryableStatus)).toBe(true);
+    expect([408, 425, 429, 500, 502, 503, 504].every(isRetryableStatus)).toBe(true);
     expect([400, 401, 403, 404, 409, 501, 505].some(isRetryableStatus)).toBe(false);
-  });
-});
-
-describe("scopes", () => {
-  it("merges actions per repository", () => {
-    expect(
-      mergeScopes(["repository:a:pull"], ["repository:a:push", "repository:b:pull", "registry:catalog:*"]),
-    ).toEqual(["repository:a:pull,push", "repository:b:pull", "registry:catalog:*"]);
   });
 });

@@ -1,6 +1,6 @@
 import { OcipatchError } from "../../errors.js";
 
-/** Retry policy for registry requests: bounded, exponential backoff with full jitter. */
+/** Retry policy for every HTTP request (registries, mirrors, downloads, feeds): bounded, exponential backoff with jitter. */
 export interface RetryPolicy {
   /** Retries after the first attempt. */
   readonly retries: number;
@@ -17,7 +17,13 @@ export const DEFAULT_RETRY: RetryPolicy = { retries: 4, baseDelayMs: 500, maxDel
  */
 export function isRetryableStatus(status: number): boolean {
   return (
-    status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504
+    status === 408 ||
+    status === 425 ||
+    status === 429 ||
+    status === 500 ||
+    status === 502 ||
+    status === 503 ||
+    status === 504
   );
 }
 
