@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import { isOcipatchError, OcipatchError } from "../errors.js";
+import { redactUrl } from "../util/http/redact.js";
 import type { ProgressListener } from "../util/progress.js";
 import { AptCache, defaultCacheDir } from "./cache.js";
 import { decompressIndex, type IndexCompression } from "./decompress.js";
-import { type FetchStats, type HttpOptions, httpGet, newStats, redactUrl } from "./http.js";
+import { type FetchStats, type HttpOptions, httpGet, newStats } from "./http.js";
 import type { TrustStore } from "./keyring.js";
 import { type IndexOrigin, PackagesIndex } from "./packages.js";
 import {

@@ -1,6 +1,7 @@
 import { request, errors as undiciErrors } from "undici";
 import { OcipatchError } from "../errors.js";
 import { httpDispatcher } from "../util/http/dispatcher.js";
+import { redactUrl } from "../util/http/redact.js";
 import {
   isRetryableStatus,
   parseRetryAfter,
@@ -41,20 +42,6 @@ export interface GetResult {
   readonly body: Buffer | undefined;
   readonly etag: string | undefined;
   readonly lastModified: string | undefined;
-}
-
-/** A URL without user:password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = "";
-      u.password = "";
-    }
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/[^/@]*@/, "//");
-  }
 }
 
 function describeNetworkError(e: unknown): string {

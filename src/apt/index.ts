@@ -1,11 +1,12 @@
 /** apt repositories: sources, keyrings, signed Release files and Packages indices. */
 
+export { redactUrl } from "../util/http/redact.js";
 export { debianArchitecture } from "./architecture.js";
 export { AptCache, defaultCacheDir, urlToFileName } from "./cache.js";
 export { AptClient, type AptClientOptions, type VerifiedRelease } from "./client.js";
 export { type AptConfig, configPath, type LoadConfigOptions, loadAptConfig } from "./config.js";
 export { hostKeyringFiles, readHostAptSources } from "./host.js";
-export { type FetchStats, type HttpOptions, httpGet, newStats, redactUrl } from "./http.js";
+export { type FetchStats, type HttpOptions, httpGet, newStats } from "./http.js";
 export {
   isDefaultKeyringPath,
   type KeyringFiles,

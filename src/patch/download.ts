@@ -3,12 +3,12 @@ import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { request } from "undici";
-import { redactUrl } from "../apt/http.js";
 import { saveVerified } from "../deb/index.js";
 import { isOcipatchError, OcipatchError } from "../errors.js";
 import { forEachLimit } from "../transport/concurrency.js";
 import { DigestStream, parseDigest } from "../util/digest.js";
 import { httpDispatcher } from "../util/http/dispatcher.js";
+import { redactUrl } from "../util/http/redact.js";
 import { isRetryableStatus, parseRetryAfter, retryDelay, sleep } from "../util/http/retry.js";
 import type { ProgressListener } from "../util/progress.js";
 
