@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { exitCodesHelp } from "../cli/exit-codes.js";
 import { main } from "../cli/main.js";
-import { EXIT, EXIT_CODES, type ErrorCode, exitCodeFor, OcipatchError } from "../errors.js";
+import { type ErrorCode, EXIT, EXIT_CODES, exitCodeFor, OcipatchError } from "../errors.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
