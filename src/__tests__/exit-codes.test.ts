@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
+import type { CliContext } from "../cli/context.js";
 import { exitCodesHelp } from "../cli/exit-codes.js";
 import { main } from "../cli/main.js";
 import { type ErrorCode, EXIT, EXIT_CODES, exitCodeFor, OcipatchError } from "../errors.js";
@@ -22,6 +24,15 @@ function readmeTable(): Map<string, Set<number>> {
     }
   }
   return out;
+}
+
+/** A CLI context whose output is collected. */
+function capture(): { ctx: CliContext; stdout: () => string; stderr: () => string } {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdout = new PassThrough().on("data", (c: Buffer) => out.push(c.toString()));
+  const stderr = new PassThrough().on("data", (c: Buffer) => err.push(c.toString()));
+  return { ctx: { env: {}, stdout, stderr }, stdout: () => out.join(""), stderr: () => err.join("") };
 }
 
 describe("exit codes", () => {
@@ -73,26 +84,16 @@ describe("exit codes", () => {
     const listed = [...exitCodesHelp().matchAll(/^\s+(\d+)\s/gm)].map((m) => Number(m[1]));
     expect(new Set(listed)).toEqual(codes);
     for (const argv of [["--help"], ["patch", "--help"]]) {
-      let out = "";
-      const ctx = {
-        env: {},
-        stdout: { write: (s: string) => ((out += s), true) },
-        stderr: { write: () => true },
-      } as unknown as Parameters<typeof main>[1];
-      expect(await main(argv, ctx)).toBe(0);
-      expect(out).toContain(exitCodesHelp());
+      const c = capture();
+      expect(await main(argv, c.ctx)).toBe(0);
+      expect(c.stdout()).toContain(exitCodesHelp());
     }
   });
 
   it("a usage error in the CLI exits 2", async () => {
-    let err = "";
-    const ctx = {
-      env: {},
-      stdout: { write: () => true },
-      stderr: { write: (s: string) => ((err += s), true) },
-    } as unknown as Parameters<typeof main>[1];
-    expect(await main(["patch", "-i", "x", "-s", "severe"], ctx)).toBe(2);
-    expect(err).toBe(
+    const c = capture();
+    expect(await main(["patch", "-i", "x", "-s", "severe"], c.ctx)).toBe(2);
+    expect(c.stderr()).toBe(
       '[error] the severity threshold must be one of negligible, low, medium, high, critical, got "severe" (--severity-threshold)\n',
     );
   });
