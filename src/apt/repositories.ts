@@ -275,7 +275,7 @@ export function deriveRepositories(opts: DeriveOptions): DerivedRepositories {
         keysFromFallback: false,
         checkValidUntil: undefined,
         derived: true,
-        origin: "--mirror",
+        origin: "mirror option",
       });
       drafts = [mk(mirror, codename, "release"), mk(mirror, `${codename}-updates`, "updates")];
       if (codename !== "sid") drafts.push(mk(secMirror, securitySuite(release), "security"));

@@ -1,8 +1,9 @@
 import { Command, CommanderError } from "commander";
-import { exitCodeFor, isOcipatchError, OcipatchError, oneLine } from "../errors.js";
+import { EXIT, exitCodeFor, isOcipatchError, OcipatchError, oneLine } from "../errors.js";
 import { VERSION } from "../version.js";
 import { registerCommands } from "./commands/index.js";
 import { type CliContext, createContext, type Interrupted } from "./context.js";
+import { exitCodesHelp } from "./exit-codes.js";
 import { flagsOf } from "./option-flags.js";
 import { redact, secretsInArgv } from "./registry-flags.js";
 
@@ -32,6 +33,7 @@ export async function main(argv: string[], ctx: CliContext = createContext()): P
     // (`patch -v` is kubescape's --verbose)
     .version(VERSION, "--version", "print the version (also -v)")
     .option("--debug", "show stack traces and debug logs")
+    .addHelpText("after", exitCodesHelp())
     .exitOverride()
     .configureOutput({
       writeOut: (s) => ctx.stdout.write(s),
@@ -52,8 +54,8 @@ export async function main(argv: string[], ctx: CliContext = createContext()): P
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version exit through here with code 0
-      if (e.exitCode === 0) return 0;
-      return 2;
+      if (e.exitCode === 0) return EXIT.OK;
+      return EXIT.USAGE;
     }
     reportError(e, ctx, debug, secrets);
     return exitCodeFor(e);
@@ -95,7 +97,7 @@ export async function runProcess(argv: string[] = process.argv.slice(2)): Promis
     try {
       reportError(e, ctx, debug, secrets);
     } finally {
-      process.exit(1);
+      process.exit(exitCodeFor(e));
     }
   };
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
@@ -115,7 +117,7 @@ export async function runProcess(argv: string[] = process.argv.slice(2)): Promis
   process.exitCode = code;
 }
 
-const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+const SIGNAL_EXIT = { SIGINT: EXIT.SIGINT, SIGTERM: EXIT.SIGTERM } as const;
 /** How long a command may take to clean up after SIGINT/SIGTERM before the process ends anyway. */
 const CLEANUP_GRACE_MS = 15_000;
 

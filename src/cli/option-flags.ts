@@ -25,6 +25,7 @@ const FLAGS: Readonly<Record<string, string>> = {
   sources: "--source",
   insecure: "--insecure",
   format: "--format",
+  severityThreshold: "--severity-threshold",
   username: "--username",
   password: "--password",
 };

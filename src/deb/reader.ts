@@ -54,7 +54,7 @@ class EntryContent extends Readable {
         if (!this.destroyed) this.destroy(e);
       });
     });
-    this.endPromise.catch(() => {});
+    this.endPromise.catch(() => {}); // observed by skipRest(); avoid an unhandled rejection meanwhile
     // An entry nobody reads (a directory, or the one being read when the consumer stopped —
     // e.g. cancelled) is destroyed with an error when the tar stream closes early; a reader gets
     // the error through its own listener, but without one it must not crash the process.

@@ -1,6 +1,6 @@
 import { isDefaultKeyringPath, type KeyringFiles } from "../apt/keyring.js";
 import type { SourceFile } from "../apt/sources.js";
-import { isOcipatchError, OcipatchError } from "../errors.js";
+import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../errors.js";
 import { APT_FILE_LOCATIONS } from "../plan/plan-for-image.js";
 import type { LayeredFs } from "../rootfs/index.js";
 
@@ -18,17 +18,17 @@ export async function readAptFiles(
     for (const loc of locations) {
       if (loc.endsWith("/")) {
         const dir = loc.slice(0, -1);
-        const st = await fs.stat(dir).catch(() => undefined);
+        const st = await fs.stat(dir).catch(undefinedIfNotFound);
         if (st?.type !== "directory") continue;
         for (const name of (await fs.readdir(dir)).sort()) {
           if (!accept(name)) continue;
           const path = `${dir}/${name}`;
-          const e = await fs.stat(path).catch(() => undefined);
+          const e = await fs.stat(path).catch(undefinedIfNotFound);
           if (e?.type !== "file") continue;
           out.push({ path, content: await fs.readFile(path, { maxBytes: IMAGE_KEYRING_MAX_BYTES }) });
         }
       } else {
-        const e = await fs.stat(loc).catch(() => undefined);
+        const e = await fs.stat(loc).catch(undefinedIfNotFound);
         if (e?.type === "file")
           out.push({ path: loc, content: await fs.readFile(loc, { maxBytes: IMAGE_KEYRING_MAX_BYTES }) });
       }

@@ -60,7 +60,7 @@ export function formatPatchSummary(result: PatchResult): string {
     const scripts = (p.built?.scriptReports ?? []).filter((s) => s.wouldHaveDoneSomething);
     if (scripts.length > 0) {
       lines.push(
-        `Maintainer scripts not run${suffix(p)}: ${scripts.length} of the upgraded packages have scripts that would have done more than nothing (listed with --format json or -r; see README "Maintainer scripts").`,
+        `Maintainer scripts not run${suffix(p)}: ${scripts.length} of the upgraded packages have scripts that would have done more than nothing (listed in the JSON result and in the report files; see README "Maintainer scripts").`,
       );
     }
   }

@@ -18,7 +18,8 @@ export function parseSeverityThreshold(value: string): Severity {
   if (!s) {
     throw new OcipatchError(
       "USAGE",
-      `--severity-threshold must be one of ${THRESHOLDS.map((t) => t.toLowerCase()).join(", ")}, got "${value}"`,
+      `the severity threshold must be one of ${THRESHOLDS.map((t) => t.toLowerCase()).join(", ")}, got "${value}"`,
+      { details: { option: "severityThreshold" } },
     );
   }
   return s;

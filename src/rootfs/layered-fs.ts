@@ -110,7 +110,7 @@ export class LayeredFs {
           cause: e,
         });
       });
-      this.scratch.catch(() => undefined);
+      this.scratch.catch(() => undefined); // observed by the first use (or close())
     }
   }
 
@@ -246,7 +246,7 @@ export class LayeredFs {
     const out: string[] = [];
     for (const s of this.states) {
       if (!s.index) continue;
-      const idx = await s.index.catch(() => undefined);
+      const idx = await s.index.catch(() => undefined); // its failure failed the read that needed it
       if (idx) out.push(...idx.warnings);
     }
     return out;
@@ -256,7 +256,7 @@ export class LayeredFs {
   async close(): Promise<void> {
     this.closed = true;
     if (this.scratch) {
-      const dir = await this.scratch.catch(() => undefined);
+      const dir = await this.scratch.catch(() => undefined); // never created: nothing to remove
       this.scratch = undefined;
       if (dir) await rm(dir, { recursive: true, force: true });
     }

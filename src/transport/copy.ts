@@ -78,7 +78,7 @@ export async function copyImage(
     } else if (to.transport === "docker-archive") {
       const host = hostPlatform();
       opts.progress?.info?.(
-        `a docker archive holds one image: copying ${formatPlatform(host)} out of the index (use --platform to choose)`,
+        `a docker archive holds one image: copying ${formatPlatform(host)} out of the index (the platform option chooses another)`,
       );
       item = await selectImage(top, host, { signal });
     }

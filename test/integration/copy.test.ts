@@ -249,7 +249,7 @@ describe("ocipatch copy failures", () => {
     const dir = await scratch();
     const target = join(dir, "out");
     const toOci = await runCli(["copy", "-q", ref, `oci:${target}:t`], env);
-    expect(toOci.code).toBe(1);
+    expect(toOci.code).toBe(6);
     expect(errorLine(toOci.stderr)).toMatch(new RegExp(`^\\[error\\] .*${blob}.*`));
     expect(toOci.stderr).toMatch(/digest|does not match/);
     expect(existsSync(target)).toBe(false);
@@ -259,12 +259,12 @@ describe("ocipatch copy failures", () => {
     const dest = `${authReg.host}/${uniqueRepo("tamperdst")}:v1`;
     const before = await pushTestImage(dest, { layers: [randomLayer(1000, "ok.bin")], auth });
     const toReg = await runCli(["copy", "-q", "--dest-creds", destCreds, ref, dest], env);
-    expect(toReg.code).toBe(1);
+    expect(toReg.code).toBe(6);
     expect(errorLine(toReg.stderr)).toContain(blob);
     expect(sha(await skopeoInspectRaw(dest, auth))).toBe(before.digest);
   });
 
-  it("a wrong password: one line naming the registry, exit 1, the password nowhere (not even with --debug)", async () => {
+  it("a wrong password: one line naming the registry, exit 4, the password nowhere (not even with --debug)", async () => {
     const secret = "not-the-Secret-7731";
     for (const debug of [[], ["--debug"]]) {
       const r = await runCli(
@@ -278,7 +278,7 @@ describe("ocipatch copy failures", () => {
         ],
         env,
       );
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(4);
       const first = r.stderr.split("\n").find((l) => l.startsWith("[error]"))!;
       expect(first).toContain(`authentication failed for registry ${authReg.host}`);
       if (debug.length === 0) expect(errorLine(r.stderr)).toBe(first);
@@ -286,7 +286,7 @@ describe("ocipatch copy failures", () => {
     }
     // also when the source side is wrong, and when a flag is misspelled
     const src = await runCli(["inspect", "--creds", `u:${secret}`, `${authReg.host}/x/y:z`], env);
-    expect(src.code).toBe(1);
+    expect(src.code).toBe(4);
     expect(src.stdout + src.stderr).not.toContain(secret);
     const typo = await runCli(["copy", `--dest-cred=u:${secret}`, "a", "b"], env);
     expect(typo.code).toBe(2);
@@ -294,29 +294,29 @@ describe("ocipatch copy failures", () => {
     expect(typo.stdout + typo.stderr).not.toContain(secret);
   });
 
-  it("bad input: one line, exit 1 (2 for usage), nothing written", async () => {
+  it("bad input: one line, the exit code of its class, nothing written", async () => {
     const dir = await scratch();
     const out = `oci:${join(dir, "o")}`;
     const cases: [string[], number, RegExp][] = [
-      [["copy", "Bad/UPPER:case", out], 1, /invalid image reference "Bad\/UPPER:case"/],
-      [["copy", "ftp://host/x", out], 1, /unknown transport "ftp"/],
+      [["copy", "Bad/UPPER:case", out], 2, /invalid image reference "Bad\/UPPER:case"/],
+      [["copy", "ftp://host/x", out], 2, /unknown transport "ftp"/],
       [
         ["copy", "oci-archive:/nonexistent/x.tar", out],
-        1,
+        3,
         /OCI archive \/nonexistent\/x\.tar does not exist/,
       ],
       [
         ["copy", `${reg.host}/does/not-exist:v1`, out],
-        1,
+        3,
         new RegExp(`${reg.host}/does/not-exist:v1 not found`),
       ],
-      [["copy", "127.0.0.1:1/x:y", out], 1, /cannot connect to registry 127\.0\.0\.1:1: connection refused/],
+      [["copy", "127.0.0.1:1/x:y", out], 5, /cannot connect to registry 127\.0\.0\.1:1: connection refused/],
       [["copy", "--platform", "linux", nginxPushed.ref, out], 2, /invalid platform "linux"/],
-      [["copy", "--platform", "linux/s390x", multiPushed.ref, out], 1, /no image for platform linux\/s390x/],
+      [["copy", "--platform", "linux/s390x", multiPushed.ref, out], 3, /no image for platform linux\/s390x/],
       // a single-manifest amd64 image is not an arm64 one (issue 15: it used to be copied, exit 0)
       [
         ["copy", "--platform", "linux/arm64", nginxPushed.ref, out],
-        1,
+        3,
         /is a single linux\/amd64 image, not linux\/arm64$/,
       ],
       [["copy", "--dest-creds", "nopassword", nginxPushed.ref, out], 2, /--dest-creds needs USER:PASSWORD/],
@@ -357,12 +357,12 @@ describe("bin/ocipatch as a child process", () => {
     expect(code).toBe(0);
   });
 
-  it("errors are one line with exit 1; --debug adds the stack", async () => {
+  it("errors are one line with the exit code of their class; --debug adds the stack", async () => {
     const r = await runBin(["inspect", "127.0.0.1:1/x:y"], env);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(5);
     expect(r.stderr).toBe("[error] cannot connect to registry 127.0.0.1:1: connection refused\n");
     const d = await runBin(["inspect", "--debug", "127.0.0.1:1/x:y"], env);
-    expect(d.code).toBe(1);
+    expect(d.code).toBe(5);
     expect(d.stderr).toMatch(/\n\s+at /);
     const usage = await runBin(["copy"], env);
     expect(usage.code).toBe(2);

@@ -169,7 +169,7 @@ describe("patch with the local engine store (real dockerd)", { timeout: 600_000 
       ["patch", "-i", localRef, "--output-mode", "local", "--output-path", join(dir, "root")],
       env(),
     );
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(9);
     expect(r.stderr).not.toContain("Scanning image");
     expect(existsSync(join(dir, "root"))).toBe(false);
   });
@@ -193,7 +193,7 @@ describe("patch with the local engine store (real dockerd)", { timeout: 600_000 
     const r = await runCli(["patch", "-i", localRef, "--db-dir", dbDir, "--skip-db-update"], {
       DOCKER_HOST: "unix:///tmp/ocipatch-no-engine-here.sock",
     });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(5);
     expect(r.stderr).not.toContain("Scanning image");
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(

@@ -106,7 +106,7 @@ describe("docker-daemon: transport (real dockerd)", { timeout: 300_000 }, () => 
     expect(JSON.parse(ins.stdout).name).toBe("docker-daemon:local/bookworm:1");
     // docker:// forces the registry (there is none on this name: a network/registry error, not the store)
     const forced = await runBin(["inspect", "docker://127.0.0.1:9/local/bookworm:1"], engine.env);
-    expect(forced.code).toBe(1);
+    expect(forced.code).toBe(5);
     expect(forced.stderr).not.toContain("docker-daemon");
   });
 
@@ -137,9 +137,9 @@ describe("docker-daemon: transport (real dockerd)", { timeout: 300_000 }, () => 
     );
   });
 
-  it("an image the engine lacks: one line, exit 1", async () => {
+  it("an image the engine lacks: one line, exit 3", async () => {
     const r = await runBin(["inspect", "docker-daemon:local/absent:9"], engine.env);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/local\/absent:9 not found in the container engine at unix:\/\//);
   });
@@ -154,18 +154,18 @@ describe("docker-daemon: transport (real dockerd)", { timeout: 300_000 }, () => 
     // through the CLI: an index cannot be loaded (one line), nothing tagged
     const multi = await ensureImage("multiarch-bookworm");
     const r = await runBin(["copy", multi.ociRef, "docker-daemon:local/multi:1"], engine.env);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(9);
     expect(r.stderr.split("\n").filter((l) => l.startsWith("[error]"))).toHaveLength(1);
     expect(r.stderr).toMatch(/cannot load an image index/);
     expect(await tags(engine)).not.toContain("local/multi:1");
   });
 
-  it("no engine / access denied: one line, exit 1", async () => {
+  it("no engine / access denied: one line, exit 5 / 4", async () => {
     const none = await runBin(["inspect", "docker-daemon:x:1"], {
       ...process.env,
       DOCKER_HOST: "unix:///tmp/ocipatch-no-such-engine.sock",
     });
-    expect(none.code).toBe(1);
+    expect(none.code).toBe(5);
     expect(none.stderr.trim().split("\n")).toHaveLength(1);
     expect(none.stderr).toContain(
       "no container engine is running at unix:///tmp/ocipatch-no-such-engine.sock",
@@ -182,9 +182,9 @@ describe("docker-daemon: transport (real dockerd)", { timeout: 300_000 }, () => 
         "inspect",
         "docker-daemon:x:1",
       ],
-      { env: { ...engine.env, HOME: "/tmp" }, okCodes: [0, 1, 2] },
+      { env: { ...engine.env, HOME: "/tmp" }, okCodes: [0, 1, 2, 4] },
     );
-    expect(denied.code).toBe(1);
+    expect(denied.code).toBe(4);
     expect(denied.stderr.trim().split("\n")).toHaveLength(1);
     expect(denied.stderr).toMatch(/permission denied on the container engine socket/);
   });

@@ -66,14 +66,14 @@ describe("Signed-By paths of an image are resolved inside the image", () => {
     const marker = join(work, `marker-${process.pid}.gpg`);
     copyFileSync(HOST_KEYRING, marker);
     const r = await dryRun(imageWithSources(marker));
-    expect(r.code, r.stderr).toBe(1);
+    expect(r.code, r.stderr).toBe(6);
     expect(r.stderr).toContain(`keyring ${marker} is missing in the image`);
     expect(errorLines(r.stderr)).toHaveLength(1);
   }, 300_000);
 
   it("signed-by=/dev/zero (absent in the image): one line, promptly, nothing read from the host", async () => {
     const r = await dryRun(imageWithSources("/dev/zero"));
-    expect(r.code, r.stderr).toBe(1);
+    expect(r.code, r.stderr).toBe(6);
     expect(r.stderr).toContain("keyring /dev/zero is missing in the image");
     expect(errorLines(r.stderr)).toHaveLength(1);
     expect(r.seconds).toBeLessThan(120);
@@ -83,7 +83,7 @@ describe("Signed-By paths of an image are resolved inside the image", () => {
     const fifo = join(work, "host-fifo");
     execFileSync("mkfifo", [fifo]);
     const r = await dryRun(imageWithSources(fifo));
-    expect(r.code, r.stderr).toBe(1);
+    expect(r.code, r.stderr).toBe(6);
     expect(r.stderr).toContain(`keyring ${fifo} is missing in the image`);
     expect(errorLines(r.stderr)).toHaveLength(1);
   }, 300_000);
@@ -95,7 +95,7 @@ describe("Signed-By paths of an image are resolved inside the image", () => {
         { name: "etc/apt/keyrings/pipe.gpg", type: "fifo" },
       ]),
     );
-    expect(fifo.code, fifo.stderr).toBe(1);
+    expect(fifo.code, fifo.stderr).toBe(6);
     expect(fifo.stderr).toMatch(
       /keyring \/etc\/apt\/keyrings\/pipe\.gpg in the image is a fifo, not a regular file/,
     );
@@ -108,7 +108,7 @@ describe("Signed-By paths of an image are resolved inside the image", () => {
         { name: "etc/apt/keyrings/link.gpg", type: "symlink", link: "/etc/shadow-not-in-image" },
       ]),
     );
-    expect(link.code, link.stderr).toBe(1);
+    expect(link.code, link.stderr).toBe(6);
     expect(link.stderr).toContain("keyring /etc/apt/keyrings/link.gpg is missing in the image");
   }, 300_000);
 
@@ -128,7 +128,7 @@ describe("host files are read only as bounded regular files", () => {
       ["/dev/zero", /keyring \/dev\/zero is a character device, not a regular file/],
     ] as const) {
       const r = await dryRun(ref, ["--keyring", path]);
-      expect(r.code, r.stderr).toBe(1);
+      expect(r.code, r.stderr).toBe(10);
       expect(r.stderr).toMatch(re);
       expect(errorLines(r.stderr)).toHaveLength(1);
       expect(r.seconds).toBeLessThan(120);

@@ -51,7 +51,7 @@ describe(`more than ${MAX_LAYERS} layers`, () => {
     ];
     for (const argv of commands) {
       const r = await runCli(argv);
-      expect(r.code, `${argv[0]}: ${r.stderr}`).toBe(1);
+      expect(r.code, `${argv[0]}: ${r.stderr}`).toBe(9);
       expect(r.stderr, argv[0]).toContain(`has ${MAX_LAYERS + 1} layers, more than the ${MAX_LAYERS}`);
       expect(
         r.stderr.split("\n").filter((l) => l.startsWith("[error]")),

@@ -62,7 +62,7 @@ describe("a huge manifest", () => {
         ...process.env,
         OCIPATCH_CACHE_DIR: "/nonexistent-cache",
       });
-      expect(r.code, r.stderr).toBe(1);
+      expect(r.code, r.stderr).toBe(6);
       const lines = r.stderr.split("\n").filter((l) => l.trim() !== "");
       expect(lines, r.stderr).toHaveLength(1);
       expect(lines[0]).toMatch(/manifest .* (is too large|larger than)/);

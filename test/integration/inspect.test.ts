@@ -175,13 +175,13 @@ describe("ocipatch inspect", () => {
     expect(ok.code).toBe(0);
     expect((JSON.parse(ok.stdout) as Inspection).digest).toBe(img.digest);
     const bad = await runCli(["inspect", "--creds", `${auth.username}:wrong-pass-9`, img.ref], env);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(4);
     expect(bad.stderr).toMatch(
       new RegExp(`^\\[error\\] authentication failed for registry ${authReg.host}\\b[^\\n]*\\n$`),
     );
     expect(bad.stderr).not.toContain("wrong-pass-9");
     const none = await runCli(["inspect", img.ref], env);
-    expect(none.code).toBe(1);
+    expect(none.code).toBe(4);
     expect(none.stderr).toMatch(/authentication required for registry/);
   });
 

@@ -264,7 +264,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
     expect(await exists(`docker://${img.ref}-patched`)).toBe(false);
   }, 600_000);
 
-  it("--timeout: a one-line error, exit 1, nothing pushed", async () => {
+  it("--timeout: a one-line error, exit 5, nothing pushed", async () => {
     const r = await runCli([
       "patch",
       "--push",
@@ -278,7 +278,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
       "--timeout",
       "300ms",
     ]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(5);
     const errors = r.stderr.split("\n").filter((l) => l.startsWith("[error]"));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/did not finish within 300ms \(--timeout\); nothing was written/);
@@ -341,7 +341,7 @@ describe("ocipatch patch (CLI behaviour)", () => {
       dbDir,
       "--skip-db-update",
     ]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(4);
     const errors = r.stderr.split("\n").filter((l) => l.startsWith("[error]"));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain(authReg.host);
@@ -398,11 +398,11 @@ describe("ocipatch patch with a misbehaving mirror", () => {
   }, 600_000);
 
   it.each([
-    ["tamper" as const, /does not match the SHA256 of the signed index/],
-    ["404" as const, /is no longer on the mirror/],
+    ["tamper" as const, /does not match the SHA256 of the signed index/, 6],
+    ["404" as const, /is no longer on the mirror/, 3],
   ])(
-    "a %s .deb: one-line error, exit 1, nothing pushed, nothing half-written in the cache",
-    async (fault, msg) => {
+    "a %s .deb: one-line error, its exit code, nothing pushed, nothing half-written in the cache",
+    async (fault, msg, code) => {
       const proxy = await startMirrorProxy(upstream, (p) => (p.includes("/openssl_") ? fault : undefined));
       const cache = temp(`patch-mirror-${fault}`);
       try {
@@ -424,7 +424,7 @@ describe("ocipatch patch with a misbehaving mirror", () => {
           ],
           { OCIPATCH_CACHE_DIR: cache },
         );
-        expect(r.code).toBe(1);
+        expect(r.code).toBe(code);
         const errors = r.stderr.split("\n").filter((l) => l.startsWith("[error]"));
         expect(errors).toHaveLength(1);
         expect(errors[0]).toMatch(msg);

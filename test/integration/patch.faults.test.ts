@@ -193,14 +193,14 @@ describe("registry faults during ocipatch patch", () => {
     ],
     ["a reset on every manifest PUT", isManifestPut, { kind: "reset" }],
   ] as const)(
-    "%s: bounded retries, one line, exit 1, the tag never points at a partial image",
+    "%s: bounded retries, one line, exit 5, the tag never points at a partial image",
     async (_what, match, action) => {
       const tag = `fail-${Math.floor(Math.random() * 1e9)}`;
       const { r, proxy, direct } = await patchThrough(
         (q) => (match(q) ? (action as FaultAction) : PASS),
         tag,
       );
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(5);
       const errors = r.stderr.split("\n").filter((l) => l.startsWith("[error]"));
       expect(errors).toHaveLength(1);
       expect(errors[0]).toContain(proxy.host);
@@ -219,7 +219,7 @@ describe("registry faults during ocipatch patch", () => {
       "--timeout",
       "15s",
     ]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(5);
     const errors = r.stderr.split("\n").filter((l) => l.startsWith("[error]"));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/did not finish within 15\.0s \(--timeout\); nothing was written/);
@@ -308,9 +308,9 @@ describe("mirror faults during ocipatch patch", () => {
   }
   const errors = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("[error]"));
 
-  it("InRelease unavailable: one line, exit 1", async () => {
+  it("InRelease unavailable: one line, exit 5", async () => {
     const { r } = await patchVia((p) => (/\/(In)?Release(\.gpg)?$/.test(p) ? "503" : "pass"), ["--dry-run"]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(5);
     expect(errors(r.stderr)).toHaveLength(1);
     expect(errors(r.stderr)[0]).toMatch(/Release|503/);
   }, 300_000);
@@ -330,7 +330,7 @@ describe("mirror faults during ocipatch patch", () => {
 
   it("a Packages file that never matches: DIGEST_MISMATCH in one line after one refetch", async () => {
     const { r, hits } = await patchVia((p) => (isPackagesIndex(p) ? "corrupt" : "pass"), ["--dry-run"]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(6);
     expect(errors(r.stderr)).toHaveLength(1);
     expect(errors(r.stderr)[0]).toMatch(/does not match the signed Release.*twice/);
     const first = hits.find((h) => h.fault === "corrupt")!.path;
@@ -418,7 +418,7 @@ describe("a full disk", () => {
       dbDir,
       "--skip-db-update",
     ]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(10);
     const errors = r.stderr.split("\n").filter((l) => l.startsWith("[error]"));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/ENOSPC/);

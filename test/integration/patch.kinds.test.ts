@@ -375,12 +375,12 @@ describe("multiarch-bookworm (index: linux/amd64 + linux/arm64/v8)", () => {
     expect(bad.stderr).toMatch(/unknown suite kind "backports".*\(--suites\)/);
   });
 
-  it("--platform linux/s390x: one-line PLATFORM_NOT_FOUND error, exit 1, nothing pushed", async () => {
+  it("--platform linux/s390x: one-line PLATFORM_NOT_FOUND error, exit 3, nothing pushed", async () => {
     const { repo, pushed } = await pushTestImage("multiarch-bookworm");
     const puts = manifestPuts(repo);
     const uploads = blobUploads(repo);
     const r = await patch(pushed.ref, "--all", "--platform", "linux/s390x");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     const errors = r.stderr.split("\n").filter((l) => l.includes("[error]"));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(
@@ -416,7 +416,7 @@ describe("a planned .deb the mirror answers 404 for (debian-bookworm)", () => {
         ];
         const puts = manifestPuts(repo);
         const failed = await patchWithEnv(cacheEnv, pushed.ref, "--all", ...mirrors);
-        expect(failed.code).toBe(1);
+        expect(failed.code).toBe(3);
         const errors = failed.stderr.split("\n").filter((l) => l.includes("[error]"));
         expect(errors).toHaveLength(1);
         expect(errors[0]).toMatch(

@@ -355,7 +355,7 @@ describe("ocipatch patch: kubescape's output flags and the referrers scanners di
       dbDir,
       "--skip-db-update",
     ]);
-    expect(anonymous.code).toBe(1);
+    expect(anonymous.code).toBe(4);
 
     // --no-referrers: the image is written, nothing is attached
     const bare = await runCli(
@@ -383,7 +383,7 @@ describe("ocipatch patch: kubescape's output flags and the referrers scanners di
   }, 900_000);
 
   it.each([
-    [["-s", "severe"], /--severity-threshold must be one of negligible, low, medium, high, critical/],
+    [["-s", "severe"], /severity threshold must be one of negligible, low, medium, high, critical/],
     [["-f", "xml"], /--format must be one of/],
     [["-o", ""], /--output is empty/],
     [["-t", "x", "--dest", "oci:/tmp/never"], /either a tag or a destination, not both \(--tag, --dest\)/],

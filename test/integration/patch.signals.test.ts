@@ -135,7 +135,7 @@ describe("--timeout bounds", () => {
     const r = await runCli(["patch", "--push", "-i", "oci:/nonexistent/layout", "--timeout", "576h"]);
     expect(errorLines(r.stderr)).toHaveLength(1);
     expect(r.stderr).not.toContain("--timeout");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
   });
 });
 
@@ -152,7 +152,7 @@ describe("deadline", () => {
       /never/,
     );
     expect(Date.now() - t0).toBeLessThan(15_000);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(5);
     const errors = errorLines(r.stderr);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/did not finish within 2\.00s \(--timeout\); nothing was written/);

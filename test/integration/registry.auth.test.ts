@@ -73,7 +73,7 @@ describe("htpasswd registry", () => {
       () => registrySink(`${authReg.host}/${uniqueRepo("authw")}:v1`, opts).write(source),
     ]) {
       const e = await rejection(attempt());
-      expect(exitCodeFor(e)).toBe(1);
+      expect(exitCodeFor(e)).toBe(4);
       expect(isOcipatchError(e, "AUTH_FAILED")).toBe(true);
       expect(e.message).toBe(
         `authentication failed for registry ${authReg.host} (HTTP 401): check username and password (credentials from explicit credentials)`,

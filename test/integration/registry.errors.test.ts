@@ -230,7 +230,7 @@ describe("network failures", () => {
     const e = await rejection(openRegistryImage(`127.0.0.1:${port}/app:v1`));
     expect(isOcipatchError(e, "NETWORK")).toBe(true);
     expect(e.message).toBe(`cannot connect to registry 127.0.0.1:${port}: connection refused`);
-    expect(exitCodeFor(e)).toBe(1);
+    expect(exitCodeFor(e)).toBe(5);
   });
 
   it("a registry that never answers times out, naming the host", async () => {

@@ -203,15 +203,15 @@ describe("ocipatch sbom with bad input", () => {
   it("reports hostile layers, missing images and bad flags in one line", async () => {
     const hostile = await layoutOf([{ name: "../../etc/passwd", content: "x" }]);
     const h = await run(["sbom", "-i", `oci:${hostile}:t`]);
-    expect(h.code).toBe(1);
+    expect(h.code).toBe(6);
     expect(h.stderr).toMatch(
       /^\[error\] layer sha256:[0-9a-f]{64} \(1\/1\) of oci:.*: entry "\.\.\/\.\.\/etc\/passwd": path contains "\.\." \(path traversal\)\n$/,
     );
     const missing = await run(["sbom", "-i", `oci:${join(scratch, "nope")}`]);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/^\[error\] .*is not an OCI image layout.*\n$/);
     const unreachable = await run(["sbom", "-i", "registry.invalid/library/nginx:1.25"]);
-    expect(unreachable.code).toBe(1);
+    expect(unreachable.code).toBe(5);
     expect(unreachable.stderr).toMatch(/^\[error\] [^\n]*registry\.invalid[^\n]*\n$/);
     const badFormat = await run(["sbom", "-i", "oci:x", "-f", "spdx"]);
     expect(badFormat.code).toBe(2);

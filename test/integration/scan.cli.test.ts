@@ -99,10 +99,10 @@ describe("ocipatch scan --from-report", () => {
       "--from-report",
       join(VULNDATA, "alpine/vuln-list-v3.21-main/musl.json"),
     ]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/\[error\] .*musl\.json is neither a grype nor a trivy JSON report/);
     const missing = await runCli(["scan", "--from-report", join(tmp, "nope.json")]);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/\[error\] cannot read report .*nope\.json/);
   });
 });
@@ -117,7 +117,7 @@ describe("ocipatch scan usage", () => {
     expect(fmt.code).toBe(2);
   });
 
-  it("--image of an unreachable registry: one line naming it, exit 1", async () => {
+  it("--image of an unreachable registry: one line naming it, exit 5", async () => {
     const r = await runCli([
       "scan",
       "--image",
@@ -126,7 +126,7 @@ describe("ocipatch scan usage", () => {
       "--db-dir",
       join(tmp, "none"),
     ]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/^(\[info\].*\n)*\[error\] [^\n]*registry\.invalid[^\n]*\n$/);
   });
 });

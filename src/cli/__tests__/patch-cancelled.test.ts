@@ -9,7 +9,7 @@ describe("the line for a cancelled patch run tells what happened to the destinat
     const e = cancelledError(undefined, { ...run, stage: "before", interrupted: undefined });
     expect(isOcipatchError(e, "TIMEOUT")).toBe(true);
     expect(e.message).toBe("patching reg/app:1 did not finish within 5m0s (--timeout); nothing was written");
-    expect(exitCodeFor(e)).toBe(1);
+    expect(exitCodeFor(e)).toBe(5);
   });
 
   it("deadline during the re-scan, after the write: says it was written", () => {

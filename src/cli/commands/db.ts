@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { OcipatchError } from "../../errors.js";
+import { EXIT, OcipatchError } from "../../errors.js";
 import { displayLocation } from "../../vulndb/fetch.js";
 import {
   databaseStatus,
@@ -104,7 +104,7 @@ export function registerDbCommand(program: Command, ctx: CliContext): void {
               `first: ${first.feed} (${displayLocation(first.location)}): ${first.error}` +
               `${first.outcome === "kept-previous" ? " (previous data kept)" : ""}`,
           );
-          ctx.exitCode = 1;
+          ctx.exitCode = EXIT.FAILURE;
         }
       } finally {
         out.close();
@@ -122,13 +122,13 @@ export function registerDbCommand(program: Command, ctx: CliContext): void {
       const st = databaseStatus(dbDirFrom(ctx, o.dbDir));
       if (o.format === "json") {
         ctx.stdout.write(`${JSON.stringify(st, null, 2)}\n`);
-        if (!st.exists) ctx.exitCode = 1;
+        if (!st.exists) ctx.exitCode = EXIT.FAILURE;
         return;
       }
       const out = new Output(ctx);
       if (!st.exists || !st.metadata) {
         out.warning(st.warnings[0] ?? "no vulnerability database");
-        ctx.exitCode = 1;
+        ctx.exitCode = EXIT.FAILURE;
         return;
       }
       const m = st.metadata;

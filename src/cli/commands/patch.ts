@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { loadAptConfig } from "../../apt/config.js";
 import { parseSuiteKinds } from "../../apt/repositories.js";
-import { OcipatchError, oneLine } from "../../errors.js";
+import { EXIT, OcipatchError, oneLine } from "../../errors.js";
 import type { Compression } from "../../image/media-types.js";
 import { parsePlatform } from "../../image/platform.js";
 import {
@@ -29,6 +29,7 @@ import { ownedPrefix, release, removeOnExit, sweepDeadOwners } from "../../util/
 import { cacheDir } from "../../util/paths.js";
 import { openDatabaseForScan } from "../../vulndb/index.js";
 import type { CliContext, Interrupted } from "../context.js";
+import { exitCodesHelp } from "../exit-codes.js";
 import { Output } from "../output.js";
 import { patchCredentialFlags } from "../registry-flags.js";
 import { dbDirFrom } from "./db.js";
@@ -76,6 +77,7 @@ interface PatchFlags {
 export function registerPatchCommand(program: Command, ctx: CliContext): void {
   program
     .command("patch")
+    .addHelpText("after", exitCodesHelp())
     .description(
       "scan an image, upgrade its vulnerable OS packages to their fixed versions in ONE new layer, write the patched image and re-scan it",
     )
@@ -356,7 +358,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
       out.error(
         `the ${result.status === "patched" ? "patched " : ""}image still has ${verdict.ids.length} vulnerabilit${verdict.ids.length === 1 ? "y" : "ies"} at or above ${threshold} (--severity-threshold): ${shown}`,
       );
-      ctx.exitCode = 1;
+      ctx.exitCode = EXIT.FAILURE;
     }
   }
 }

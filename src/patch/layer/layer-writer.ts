@@ -189,7 +189,7 @@ export class LayerWriter {
   /** Abandon the layer and remove its file. */
   async abort(): Promise<void> {
     this.pack.destroy();
-    await this.done.catch(() => undefined);
+    await this.done.catch(() => undefined); // destroyed on purpose: only waiting for it to settle
     await rm(this.path, { force: true });
   }
 }

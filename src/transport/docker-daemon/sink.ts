@@ -37,7 +37,8 @@ export class DockerDaemonSink implements ImageSink {
     if (item.kind === "index") {
       throw new OcipatchError(
         "UNSUPPORTED",
-        `cannot load an image index (${item.manifest.manifests.length} manifests) into ${this.description}: the engine store holds one image per tag; choose a platform (--platform os/arch)`,
+        `cannot load an image index (${item.manifest.manifests.length} manifests) into ${this.description}: the engine store holds one image per tag; choose a platform (os/arch)`,
+        { details: { option: "platform" } },
       );
     }
     if (this.ref.digest !== undefined || this.ref.tag === undefined) {

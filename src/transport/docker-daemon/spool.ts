@@ -50,7 +50,8 @@ export async function spoolToTempFile(
     throw ioError(`cannot create a temporary file for the image export in ${opts.dir ?? tmpdir()}`, e);
   }
   const viaProc = existsSync(`/proc/self/fd/${fh.fd}`);
-  if (viaProc) await unlink(path).catch(() => {});
+  // the name is only needed until the file is open; if it cannot go now, it goes at exit
+  if (viaProc) await unlink(path).catch(() => leftover.add(path));
   else leftover.add(path);
   cleanupOnExit();
   try {

@@ -3,7 +3,7 @@ import { readdir, rename, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
-import { OcipatchError } from "../../errors.js";
+import { OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import type { ImageOrIndex } from "../../image/image.js";
 import type { ImageSink, WriteOptions, WriteResult } from "../../image/sink.js";
 import { ioError, removeQuietly, siblingTempDir } from "../atomic-fs.js";
@@ -33,7 +33,11 @@ export class OciArchiveSink implements ImageSink {
 
   async write(item: ImageOrIndex, opts?: WriteOptions): Promise<WriteResult> {
     const target = resolve(this.file);
-    const existing = await stat(target).catch(() => undefined);
+    const existing = await stat(target)
+      .catch(undefinedIfNotFound)
+      .catch((e: unknown) => {
+        throw ioError(`cannot write ${this.file}`, e);
+      });
     if (existing?.isDirectory()) {
       throw new OcipatchError("IO", `${this.file} is a directory; an OCI archive is a file`);
     }
@@ -78,7 +82,7 @@ async function tarLayout(dir: string, file: string): Promise<void> {
     pack.finalize();
   } catch (e) {
     pack.destroy(e as Error);
-    await out.catch(() => {});
+    await out.catch(() => {}); // the stream's end: `e` is the failure reported
     throw ioError(`cannot write ${file}`, e);
   }
   await out.catch((e: unknown) => {
