@@ -21,7 +21,7 @@ import type { Plan, PlanMode, UpgradeTarget } from "../plan/types.js";
 import { LayeredFs } from "../rootfs/index.js";
 import { scanInventory } from "../scan/matcher.js";
 import type { ScanResult } from "../scan/types.js";
-import { openLocation, openSink, type TransportOptions } from "../transport/index.js";
+import { openLocation, openSink, parseImageLocation, type TransportOptions } from "../transport/index.js";
 import type { Digest } from "../util/digest.js";
 import type { ProgressListener } from "../util/progress.js";
 import { VERSION } from "../version.js";
@@ -473,7 +473,9 @@ async function patchPlatform(
       created_by: `ocipatch patch: upgraded ${upgraded} package${upgraded === 1 ? "" : "s"}${added ? `, added ${added}` : ""}`,
       comment: `ocipatch ${VERSION}`,
     };
-    const isOci = image.mediaType === MediaTypes.ociManifest || req.compression === "zstd";
+    // zstd has no Docker media type; an OCI layout or archive holds OCI media types (as skopeo writes them)
+    const toOci = req.compression === "zstd" || writesOciLayout(req.destination);
+    const isOci = image.mediaType === MediaTypes.ociManifest || toOci;
     const baseDigest = previous?.baseDigest ?? image.digest;
     const patchedImage = await mutateImage(
       image,
@@ -482,7 +484,7 @@ async function patchPlatform(
         append: [built.layer],
         history: [history],
         created: now.toISOString(),
-        toOci: req.compression === "zstd",
+        toOci,
         labels: {
           [PATCH_LABELS.baseDigest]: baseDigest,
           [PATCH_LABELS.layer]: built.layer.diffId,
@@ -518,6 +520,13 @@ async function patchPlatform(
       image: patchedImage,
     };
   }
+}
+
+/** Is the destination an OCI image layout (`oci:`) or OCI archive (`oci-archive:`)? */
+function writesOciLayout(destination: string | undefined): boolean {
+  if (destination === undefined) return false;
+  const t = parseImageLocation(destination).transport;
+  return t === "oci" || t === "oci-archive";
 }
 
 async function makePlan(
