@@ -13,7 +13,7 @@ import { type Compression, MediaTypes } from "../image/media-types.js";
 import { mutateImage } from "../image/mutate.js";
 import { formatPlatform, platformMatches } from "../image/platform.js";
 import { platformChildren } from "../image/select.js";
-import type { WriteResult } from "../image/sink.js";
+import type { ImageSink, WriteResult } from "../image/sink.js";
 import { readInventoryFromFs } from "../inventory/read.js";
 import type { Inventory } from "../inventory/types.js";
 import { planForImage } from "../plan/plan-for-image.js";
@@ -52,6 +52,11 @@ export interface PatchRequest {
   readonly source: string;
   /** Where to write the result (any transport); required unless dryRun. */
   readonly destination?: string | undefined;
+  /**
+   * Write the result here instead of a sink opened on `destination` (which then only names it
+   * in messages and reports), e.g. the root filesystem directory of `--output-mode local`.
+   */
+  readonly sink?: ImageSink | undefined;
   /**
    * Patch only these platforms of an index; the others are kept unchanged in the new index
    * (order and annotations preserved). For a single image: it must match.
@@ -253,7 +258,8 @@ export async function patchImage(req: PatchRequest): Promise<PatchResult> {
     signal?.throwIfAborted();
     log.info(`Writing ${req.destination}...`);
     req.onPhase?.("writing");
-    const sink = openSink(req.destination, { ...req.destinationOptions, signal, progress: req.progress });
+    const sink =
+      req.sink ?? openSink(req.destination, { ...req.destinationOptions, signal, progress: req.progress });
     const written = await sink.write(out, { signal, progress: req.progress });
     req.onPhase?.("patched");
 
@@ -474,7 +480,7 @@ async function patchPlatform(
       comment: `ocipatch ${VERSION}`,
     };
     // zstd has no Docker media type; an OCI layout or archive holds OCI media types (as skopeo writes them)
-    const toOci = req.compression === "zstd" || writesOciLayout(req.destination);
+    const toOci = req.compression === "zstd" || writesOciLayout(req);
     const isOci = image.mediaType === MediaTypes.ociManifest || toOci;
     const baseDigest = previous?.baseDigest ?? image.digest;
     const patchedImage = await mutateImage(
@@ -523,9 +529,9 @@ async function patchPlatform(
 }
 
 /** Is the destination an OCI image layout (`oci:`) or OCI archive (`oci-archive:`)? */
-function writesOciLayout(destination: string | undefined): boolean {
-  if (destination === undefined) return false;
-  const t = parseImageLocation(destination).transport;
+function writesOciLayout(req: PatchRequest): boolean {
+  if (req.destination === undefined || req.sink !== undefined) return false;
+  const t = parseImageLocation(req.destination).transport;
   return t === "oci" || t === "oci-archive";
 }
 

@@ -16,6 +16,7 @@ import { makeTempDir } from "../harness/fs.js";
 import { ensureImage, type TestImage } from "../harness/images.js";
 import { assertDpkgHealthy, dpkgChecks, dpkgList, unpackImage } from "../harness/oracle.js";
 import { runCli, TRACKER_SUBSET } from "../harness/patch-support.js";
+import { diffRootfs } from "../harness/rootfs-diff.js";
 
 const anon = inject("registry");
 
@@ -273,15 +274,62 @@ describe("patch with the local engine store (real dockerd)", { timeout: 600_000 
     expect(existsSync(join(dir, "bundle", "rootfs", "var", "lib", "dpkg", "status"))).toBe(true);
   });
 
-  it("--output-mode local is refused for now, before any work", async () => {
+  it("--output-mode local extracts the patched root filesystem: umoci's tree of the same patch, dpkg healthy", async () => {
     const dir = temp("engine-patch-local");
+    const root = join(dir, "root");
     const r = await runCli(
-      ["patch", "-i", localRef, "--output-mode", "local", "--output-path", join(dir, "root")],
+      [
+        "patch",
+        "-i",
+        localRef,
+        "--output-mode",
+        "local",
+        "--output-path",
+        root,
+        "--db-dir",
+        dbDir,
+        "--skip-db-update",
+        "--format",
+        "json",
+      ],
       env(),
     );
-    expect(r.code).toBe(1);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`Patched image successfully. Exported to: ${root}`);
+    expect(readdirSync(dir)).toEqual(["root"]);
+    const res = JSON.parse(r.stdout) as PatchJson;
+    expect(res.status).toBe("patched");
+
+    // the same patch as an OCI layout (the patch layer is reproducible), unpacked by umoci
+    const layout = join(dir, "layout");
+    const again = await runCli(
+      ["patch", "-i", localRef, "--dest", `oci:${layout}:p`, "--db-dir", dbDir, "--skip-db-update"],
+      env(),
+    );
+    expect(again.code, again.stderr).toBe(0);
+    const { rootfs } = await unpackImage(`oci:${layout}:p`, join(dir, "umoci"));
+    expect(diffRootfs(root, rootfs, [], { mtimes: true })).toEqual([]);
+
+    assertDpkgHealthy(await dpkgChecks(root), "extracted patched root filesystem");
+    const installed = await dpkgList(root);
+    for (const x of res.platforms[0]!.packages) {
+      expect(installed.get(x.name) ?? installed.get(`${x.name}:${x.architecture}`), x.name).toBe(x.to);
+    }
+  });
+
+  it("--output-mode local refuses a non-empty directory before any work (one line, non-zero)", async () => {
+    const dir = temp("engine-patch-local-used");
+    const root = join(dir, "root");
+    await run("mkdir", ["-p", join(root, "mine")]);
+    const r = await runCli(
+      ["patch", "-i", localRef, "--output-mode", "local", "--output-path", root, "--db-dir", dbDir],
+      env(),
+    );
+    expect(r.code).not.toBe(0);
     expect(r.stderr).not.toContain("Scanning image");
-    expect(existsSync(join(dir, "root"))).toBe(false);
+    expect(r.stderr.trim().split("\n"), r.stderr).toHaveLength(1);
+    expect(r.stderr).toContain(`${root} is not empty; refusing to extract the root filesystem into it`);
+    expect(readdirSync(root)).toEqual(["mine"]);
   });
 
   it("usage errors: --push with mode oci/local, oci/local without --output-path", async () => {
