@@ -175,7 +175,12 @@ async function answeringOrCleanedUp(
  * Start Podman's Docker-compatible API (`podman system service`) on a private socket
  * with its own storage (root and runroot under a temp directory).
  */
-export async function startPodmanService(): Promise<TestEngine> {
+export interface PodmanEngine extends TestEngine {
+  /** Run the podman CLI on the service's own storage. */
+  podman(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
+}
+
+export async function startPodmanService(): Promise<PodmanEngine> {
   const dir = await mkdtemp("/tmp/ocpp-");
   const socketPath = join(dir, "podman.sock");
   const logFile = join(dir, "podman.log");
@@ -194,5 +199,6 @@ export async function startPodmanService(): Promise<TestEngine> {
     ...e,
     // the podman CLI against the same storage (the docker CLI also works through the socket)
     docker: (args, opts = {}) => run("docker", args, { ...opts, env: { ...e.env, ...(opts.env ?? {}) } }),
+    podman: (args, opts = {}) => run("podman", [...storage, ...args], opts),
   };
 }
