@@ -9,3 +9,4 @@ export * from "./platform.js";
 export * from "./select.js";
 export * from "./sink.js";
 export * from "./source.js";
+export * from "./to-oci.js";

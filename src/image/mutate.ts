@@ -12,6 +12,7 @@ import {
   parseJson,
 } from "./manifest.js";
 import { MediaTypes } from "./media-types.js";
+import { DOCKER_TO_OCI_LAYER, withDescriptor } from "./to-oci.js";
 
 export interface MutateOptions {
   /** Remove this many layers from the top first (e.g. a previous patch layer). */
@@ -31,12 +32,6 @@ export interface MutateOptions {
 }
 
 type Json = Record<string, unknown>;
-
-const DOCKER_TO_OCI_LAYER: Record<string, string> = {
-  [MediaTypes.dockerLayerGzip]: MediaTypes.ociLayerGzip,
-  [MediaTypes.dockerLayer]: MediaTypes.ociLayer,
-  [MediaTypes.dockerForeignLayer]: MediaTypes.ociLayerNondistGzip,
-};
 
 function mergeRecord(
   base: unknown,
@@ -128,21 +123,6 @@ export async function mutateImage(base: Image, options: MutateOptions, opts?: Op
   const manifest = parseImageManifest(rawManifest);
   const outLayers: Layer[] = toOci ? layers.map((l, i) => withDescriptor(l, layerDescs[i]!)) : layers;
   return new MutatedImage(base, rawManifest, manifest, mediaType, rawConfig, configFile, outLayers);
-}
-
-function withDescriptor(l: Layer, descriptor: Descriptor): Layer {
-  if (descriptor.mediaType === l.mediaType) return l;
-  return {
-    digest: l.digest,
-    diffId: l.diffId,
-    size: l.size,
-    mediaType: descriptor.mediaType,
-    compression: l.compression,
-    descriptor,
-    origin: l.origin,
-    compressed: (o) => l.compressed(o),
-    uncompressed: (o) => l.uncompressed(o),
-  };
 }
 
 class MutatedImage implements Image {

@@ -12,7 +12,7 @@ import { type Compression, MediaTypes } from "../image/media-types.js";
 import { mutateImage } from "../image/mutate.js";
 import { formatPlatform, platformMatches } from "../image/platform.js";
 import { platformChildren } from "../image/select.js";
-import type { WriteResult } from "../image/sink.js";
+import type { ImageSink, WriteResult } from "../image/sink.js";
 import { readInventoryFromFs } from "../inventory/read.js";
 import type { Inventory } from "../inventory/types.js";
 import { packageKey } from "../pkg/dpkg/package-key.js";
@@ -21,7 +21,7 @@ import type { Plan, PlanMode, UpgradeTarget } from "../plan/types.js";
 import { LayeredFs } from "../rootfs/index.js";
 import { scanInventory } from "../scan/matcher.js";
 import type { ScanResult } from "../scan/types.js";
-import { openLocation, openSink, type TransportOptions } from "../transport/index.js";
+import { openLocation, openSink, parseImageLocation, type TransportOptions } from "../transport/index.js";
 import type { Digest } from "../util/digest.js";
 import { redactUrl } from "../util/http/redact.js";
 import type { ProgressListener } from "../util/progress.js";
@@ -53,6 +53,11 @@ export interface PatchRequest {
   readonly source: string;
   /** Where to write the result (any transport); required unless dryRun. */
   readonly destination?: string | undefined;
+  /**
+   * Write the result here instead of a sink opened on `destination` (which then only names it
+   * in messages and reports), e.g. the root filesystem directory of `--output-mode local`.
+   */
+  readonly sink?: ImageSink | undefined;
   /**
    * Patch only these platforms of an index; the others are kept unchanged in the new index
    * (order and annotations preserved). For a single image: it must match.
@@ -254,7 +259,8 @@ export async function patchImage(req: PatchRequest): Promise<PatchResult> {
     signal?.throwIfAborted();
     log.info(`Writing ${req.destination}...`);
     req.onPhase?.("writing");
-    const sink = openSink(req.destination, { ...req.destinationOptions, signal, progress: req.progress });
+    const sink =
+      req.sink ?? openSink(req.destination, { ...req.destinationOptions, signal, progress: req.progress });
     const written = await sink.write(out, { signal, progress: req.progress });
     req.onPhase?.("patched");
 
@@ -474,7 +480,9 @@ async function patchPlatform(
       created_by: `ocipatch patch: upgraded ${upgraded} package${upgraded === 1 ? "" : "s"}${added ? `, added ${added}` : ""}`,
       comment: `ocipatch ${VERSION}`,
     };
-    const isOci = image.mediaType === MediaTypes.ociManifest || req.compression === "zstd";
+    // zstd has no Docker media type; an OCI layout or archive holds OCI media types (as skopeo writes them)
+    const toOci = req.compression === "zstd" || writesOciLayout(req);
+    const isOci = image.mediaType === MediaTypes.ociManifest || toOci;
     const baseDigest = previous?.baseDigest ?? image.digest;
     const patchedImage = await mutateImage(
       image,
@@ -483,7 +491,7 @@ async function patchPlatform(
         append: [built.layer],
         history: [history],
         created: now.toISOString(),
-        toOci: req.compression === "zstd",
+        toOci,
         labels: {
           [PATCH_LABELS.baseDigest]: baseDigest,
           [PATCH_LABELS.layer]: built.layer.diffId,
@@ -519,6 +527,13 @@ async function patchPlatform(
       image: patchedImage,
     };
   }
+}
+
+/** Is the destination an OCI image layout (`oci:`) or OCI archive (`oci-archive:`)? */
+function writesOciLayout(req: PatchRequest): boolean {
+  if (req.destination === undefined || req.sink !== undefined) return false;
+  const t = parseImageLocation(req.destination).transport;
+  return t === "oci" || t === "oci-archive";
 }
 
 async function makePlan(

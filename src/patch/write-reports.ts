@@ -19,7 +19,12 @@ import { downloadJson, patchErrorJson } from "./summary.js";
 /** The registry reference of a location, if it is one. */
 export function dockerRef(location: string | undefined): Reference | undefined {
   if (location === undefined) return undefined;
-  const loc = parseImageLocation(location);
+  let loc: ReturnType<typeof parseImageLocation>;
+  try {
+    loc = parseImageLocation(location);
+  } catch {
+    return undefined; // not an image location (the root filesystem directory of --output-mode local)
+  }
   return loc.transport === "docker" ? loc.ref : undefined;
 }
 
@@ -40,7 +45,12 @@ export function reportStem(location: string): string {
  */
 function productName(location: string | undefined): Reference | LocalImageName | undefined {
   if (location === undefined) return undefined;
-  const loc = parseImageLocation(location);
+  let loc: ReturnType<typeof parseImageLocation>;
+  try {
+    loc = parseImageLocation(location);
+  } catch {
+    return undefined; // not an image location (the root filesystem directory of --output-mode local)
+  }
   if (loc.transport === "docker") return loc.ref;
   if (loc.transport === "docker-archive") return loc.ref ?? { name: archiveName(loc.file) };
   if (loc.transport === "docker-daemon") return loc.ref;

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, openSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
@@ -101,17 +101,37 @@ function engine(
  * Start `dockerd` as root on a private socket (it starts its own containerd under its
  * exec root). The data root is a fresh temp directory, so the store starts empty.
  */
-export async function startDockerd(): Promise<TestEngine> {
+export interface DockerdOptions {
+  /** Also listen on tcp://127.0.0.1:PORT with `--tlsverify` (client certificates signed by `ca` required). */
+  readonly tls?: { readonly port: number; readonly ca: string; readonly cert: string; readonly key: string };
+  /** Put the data root on a tmpfs of this size (e.g. "64m"), mounted under the engine's temp directory. */
+  readonly dataRootTmpfs?: string;
+}
+
+export async function startDockerd(opts: DockerdOptions = {}): Promise<TestEngine> {
   if (process.getuid?.() !== 0) throw new HarnessError("startDockerd needs root");
   // short paths: a unix socket path must fit in 108 bytes
   const dir = await mkdtemp("/tmp/ocpd-");
   const socketPath = join(dir, "docker.sock");
   const logFile = join(dir, "dockerd.log");
+  if (opts.dataRootTmpfs !== undefined) {
+    mkdirSync(join(dir, "data"));
+    await run("mount", ["-t", "tmpfs", "-o", `size=${opts.dataRootTmpfs}`, "tmpfs", join(dir, "data")]);
+  }
   const out = openSync(logFile, "a");
   const child = spawn(
     "dockerd",
     [
       `--host=unix://${socketPath}`,
+      ...(opts.tls
+        ? [
+            `--host=tcp://127.0.0.1:${opts.tls.port}`,
+            "--tlsverify",
+            `--tlscacert=${opts.tls.ca}`,
+            `--tlscert=${opts.tls.cert}`,
+            `--tlskey=${opts.tls.key}`,
+          ]
+        : []),
       `--data-root=${join(dir, "data")}`,
       `--exec-root=${join(dir, "exec")}`,
       `--pidfile=${join(dir, "docker.pid")}`,
@@ -126,6 +146,9 @@ export async function startDockerd(): Promise<TestEngine> {
   );
   const cleanup = async () => {
     // the data root holds overlay mounts only while the engine runs; it has stopped here
+    if (opts.dataRootTmpfs !== undefined) {
+      await run("umount", ["-l", join(dir, "data")], { okCodes: [0, 1, 32] }).catch(() => {});
+    }
     await rm(dir, { recursive: true, force: true }).catch(() => {});
   };
   await answeringOrCleanedUp(socketPath, child, logFile, cleanup);
@@ -152,7 +175,12 @@ async function answeringOrCleanedUp(
  * Start Podman's Docker-compatible API (`podman system service`) on a private socket
  * with its own storage (root and runroot under a temp directory).
  */
-export async function startPodmanService(): Promise<TestEngine> {
+export interface PodmanEngine extends TestEngine {
+  /** Run the podman CLI on the service's own storage. */
+  podman(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
+}
+
+export async function startPodmanService(): Promise<PodmanEngine> {
   const dir = await mkdtemp("/tmp/ocpp-");
   const socketPath = join(dir, "podman.sock");
   const logFile = join(dir, "podman.log");
@@ -171,5 +199,6 @@ export async function startPodmanService(): Promise<TestEngine> {
     ...e,
     // the podman CLI against the same storage (the docker CLI also works through the socket)
     docker: (args, opts = {}) => run("docker", args, { ...opts, env: { ...e.env, ...(opts.env ?? {}) } }),
+    podman: (args, opts = {}) => run("podman", [...storage, ...args], opts),
   };
 }

@@ -77,6 +77,51 @@ export function makeTestCa(dir: string): TestCa {
   return { caCert, serverCert, serverKey };
 }
 
+/**
+ * A client certificate signed by the CA of `makeTestCa(dir)`, in the layout the docker CLI reads
+ * from DOCKER_CERT_PATH: `ca.pem`, `cert.pem`, `key.pem` in `outDir`.
+ */
+export function makeClientCertDir(caDir: string, ca: TestCa, outDir: string): string {
+  const key = join(outDir, "key.pem");
+  const csr = join(outDir, "client.csr");
+  openssl([
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    key,
+    "-out",
+    csr,
+    "-subj",
+    "/CN=ocipatch test client",
+  ]);
+  const ext = join(outDir, "client.ext");
+  writeFileSync(
+    ext,
+    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+  );
+  openssl([
+    "x509",
+    "-req",
+    "-in",
+    csr,
+    "-CA",
+    ca.caCert,
+    "-CAkey",
+    join(caDir, "ca.key"),
+    "-CAcreateserial",
+    "-out",
+    join(outDir, "cert.pem"),
+    "-days",
+    "2",
+    "-extfile",
+    ext,
+  ]);
+  writeFileSync(join(outDir, "ca.pem"), readFileSync(ca.caCert));
+  return outDir;
+}
+
 export interface SigningKey {
   /** self-signed certificate (PEM file) for the registry's rootcertbundle */
   readonly certFile: string;

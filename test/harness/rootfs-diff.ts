@@ -16,6 +16,14 @@ interface Node {
   gid: number;
   link?: string;
   hash?: string;
+  /** Modification time in whole seconds. */
+  mtime: number;
+  nlink: number;
+}
+
+export interface DiffOptions {
+  /** Also compare modification times (whole seconds) and hardlink counts of files. */
+  readonly mtimes?: boolean;
 }
 
 function walk(root: string, exclude: (p: string) => boolean): Map<string, Node> {
@@ -25,7 +33,14 @@ function walk(root: string, exclude: (p: string) => boolean): Map<string, Node> 
       const p = rel ? `${rel}/${name}` : name;
       if (exclude(p)) continue;
       const st = lstatSync(join(root, p));
-      const node: Node = { type: "other", mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+      const node: Node = {
+        type: "other",
+        mode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+        mtime: Math.floor(st.mtimeMs / 1000),
+        nlink: st.nlink,
+      };
       if (st.isDirectory()) node.type = "dir";
       else if (st.isSymbolicLink()) {
         node.type = "symlink";
@@ -45,7 +60,12 @@ function walk(root: string, exclude: (p: string) => boolean): Map<string, Node> 
 }
 
 /** Differences between two root filesystems, paths matching `exclude` (relative, no leading slash) ignored. */
-export function diffRootfs(a: string, b: string, exclude: readonly RegExp[]): RootfsDifference[] {
+export function diffRootfs(
+  a: string,
+  b: string,
+  exclude: readonly RegExp[],
+  opts: DiffOptions = {},
+): RootfsDifference[] {
   const ex = (p: string) => exclude.some((re) => re.test(p));
   const ta = walk(a, ex);
   const tb = walk(b, ex);
@@ -61,6 +81,8 @@ export function diffRootfs(a: string, b: string, exclude: readonly RegExp[]): Ro
     else if (na.hash !== nb.hash) out.push({ path: p, kind: "content" });
     else if (na.mode !== nb.mode) out.push({ path: p, kind: "mode" });
     else if (na.uid !== nb.uid || na.gid !== nb.gid) out.push({ path: p, kind: "owner" });
+    else if (opts.mtimes && na.mtime !== nb.mtime) out.push({ path: p, kind: "mtime" });
+    else if (opts.mtimes && na.type === "file" && na.nlink !== nb.nlink) out.push({ path: p, kind: "links" });
   }
   for (const p of tb.keys()) if (!ta.has(p)) out.push({ path: p, kind: "only-b" });
   return out.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));

@@ -1,6 +1,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { loadAptConfig } from "../../apt/config.js";
 import { parseSuiteKinds } from "../../apt/repositories.js";
@@ -23,6 +23,7 @@ import { writeFailureReport, writePatchReports } from "../../patch/write-reports
 import { credentialsFrom } from "../../scan/image.js";
 import { importReport } from "../../scan/index.js";
 import { connectEngine } from "../../transport/docker-daemon/client.js";
+import { assertUsableDir, rootfsDirSink } from "../../transport/rootfs-dir/sink.js";
 import { MAX_TIMEOUT_MS, parseDuration } from "../../util/duration.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import { ownedPrefix, release, removeOnExit, sweepDeadOwners } from "../../util/owned-temp.js";
@@ -101,7 +102,10 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
         .choices([...OUTPUT_MODES])
         .default("docker"),
     )
-    .option("--output-path <path>", "OCI archive file (--output-mode oci) or directory (--output-mode local)")
+    .option(
+      "--output-path <path>",
+      "OCI archive file (--output-mode oci) or a new or empty directory (--output-mode local)",
+    )
     .option(
       "--dest <location>",
       "write the patched image here instead, whatever the mode (docker://REF, docker-daemon:REF, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF])",
@@ -232,14 +236,12 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
         outputMode: o.outputMode,
         outputPath: o.outputPath,
       });
-  if (target?.kind === "rootfs") {
-    throw new OcipatchError(
-      "UNSUPPORTED",
-      "--output-mode local is not implemented yet; use --output-mode oci",
-    );
-  }
-  if (target?.how === "loaded") await requireEngine(ctx);
-  const destination = target?.location;
+  // --output-mode local: refuse a used directory before any work
+  const rootfsSink = target?.kind === "rootfs" ? rootfsDirSink(target.dir) : undefined;
+  if (rootfsSink) await assertUsableDir(resolve(rootfsSink.dir), rootfsSink.dir);
+  if (target?.kind === "image" && target.how === "loaded") await requireEngine(ctx);
+  // a root filesystem directory is named by its absolute path (never mistaken for an image name)
+  const destination = rootfsSink ? resolve(rootfsSink.dir) : target?.location;
   const flags = patchCredentialFlags(o.username, o.password, ctx.env);
   if ((flags.username === undefined) !== (flags.password === undefined)) {
     throw new OcipatchError(
@@ -282,6 +284,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
       result = await patchImage({
         source: o.image,
         destination,
+        sink: rootfsSink,
         platforms,
         mode: o.all ? "all" : "targets",
         suites,
@@ -327,7 +330,14 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
     const files = await writePatchReports(o.reportDir, result);
     for (const f of files) out.info(`Report written to ${f}`);
   }
-  if (o.referrers) {
+  const skipped = rootfsSink?.lastStats?.skippedSpecial ?? 0;
+  if (skipped > 0) {
+    out.warning(
+      `${skipped} device node${skipped === 1 ? "" : "s"} or FIFO${skipped === 1 ? "" : "s"} of the image not created in ${rootfsSink!.dir} (like umoci unpack --rootless)`,
+    );
+  }
+  // a root filesystem directory has no place for referrers
+  if (o.referrers && !rootfsSink) {
     try {
       const attached = await attachReferrers(result, { credentials, insecure: o.insecure, env: ctx.env });
       for (const a of attached) {
@@ -442,8 +452,8 @@ function phaseLog(out: Output, phase: string, target: PatchDestination | undefin
 }
 
 function whereItWent(target: PatchDestination): string {
+  if (target.kind === "rootfs") return `Exported to: ${target.dir}`;
   const shown = shownDestination(target.location);
-  if (target.kind === "rootfs") return `Exported to: ${shown}`;
   switch (target.how) {
     case "loaded":
       return `Loaded locally: ${shown}`;

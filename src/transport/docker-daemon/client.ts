@@ -27,6 +27,28 @@ function errno(e: unknown): string | undefined {
   return undefined;
 }
 
+function errorCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** OpenSSL/Node certificate and handshake errors (they carry no errno), anywhere in the cause chain. */
+function tlsFailure(e: unknown): { code: string; message: string } | undefined {
+  let cur: unknown = e;
+  for (let i = 0; i < 4 && cur; i++) {
+    const code = (cur as NodeJS.ErrnoException).code;
+    if (
+      typeof code === "string" &&
+      (/^ERR_SSL_|^ERR_TLS_/.test(code) ||
+        /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET_ISSUER)|HOSTNAME_MISMATCH/.test(code))
+    ) {
+      return { code, message: ((cur as Error).message ?? code).replace(/\s+/g, " ").trim() };
+    }
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 export class EngineClient {
   readonly address: string;
   private readonly dispatcher: Client;
@@ -62,6 +84,30 @@ export class EngineClient {
       return new OcipatchError(
         "AUTH_FAILED",
         `permission denied on the container engine socket ${this.address} (run as a member of the docker group, or point DOCKER_HOST at an engine you may use)`,
+        { cause: e },
+      );
+    }
+    const tls = tlsFailure(e);
+    if (tls !== undefined) {
+      const clientRefused = /ALERT|certificate required|bad certificate|unknown ca/i.test(
+        tls.code + tls.message,
+      );
+      return new OcipatchError(
+        "ENGINE",
+        clientRefused
+          ? `the container engine at ${this.address} refused this client's TLS certificate (${tls.message}): DOCKER_CERT_PATH needs cert.pem and key.pem signed by the engine's CA`
+          : `TLS verification of the container engine at ${this.address} failed (${tls.message}): DOCKER_CERT_PATH's ca.pem must be the CA that signed the engine's certificate`,
+        { cause: e },
+      );
+    }
+    const ep = this.endpoint;
+    if (ep.kind === "tcp" && ep.tls && errorCode(e) === "UND_ERR_SOCKET") {
+      // TLS 1.3: the server's refusal of the client certificate arrives as a closed connection
+      return new OcipatchError(
+        "ENGINE",
+        ep.tls.cert === undefined || ep.tls.key === undefined
+          ? `the container engine at ${this.address} refused this client's TLS certificate (none was offered: DOCKER_CERT_PATH has no cert.pem and key.pem, which an engine started with --tlsverify requires)`
+          : `the container engine at ${this.address} closed the TLS connection (does it accept the client certificate in DOCKER_CERT_PATH?)`,
         { cause: e },
       );
     }
@@ -112,7 +158,13 @@ export class EngineClient {
   /** Is an engine answering here? */
   async ping(signal?: AbortSignal): Promise<void> {
     const res = await this.request({ method: "GET", path: "/_ping", timeoutMs: PING_TIMEOUT_MS }, signal);
-    await res.body.dump();
+    const body = await res.body.text().catch(() => "");
+    if (res.statusCode === 400 && /HTTP request to an HTTPS server/i.test(body)) {
+      throw new OcipatchError(
+        "ENGINE",
+        `the container engine at ${this.address} expects TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (a directory with ca.pem, cert.pem, key.pem)`,
+      );
+    }
     if (res.statusCode !== 200) {
       throw new OcipatchError(
         "ENGINE",

@@ -4,7 +4,7 @@ import { OcipatchError } from "../../errors.js";
 import type { Image, ImageOrIndex } from "../../image/image.js";
 import { encodeJson } from "../../image/manifest.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
-import { familiarReference, type Reference } from "../../reference/index.js";
+import { formatReference, type Reference } from "../../reference/index.js";
 import { type Digest, hexOf, sha256 } from "../../util/digest.js";
 import { MANIFEST_FILE } from "../docker-archive/format.js";
 import { addBuffer, addFile } from "../docker-archive/sink.js";
@@ -123,7 +123,9 @@ export class DockerDaemonSink implements ImageSink {
         encodeJson([
           {
             Config: configName,
-            RepoTags: [familiarReference(this.ref)],
+            // fully qualified: Podman names an unqualified `local/x:1` `localhost/local/x:1`, not the
+            // `docker.io/local/x:1` it read (Docker shortens it to the familiar form itself)
+            RepoTags: [formatReference(this.ref)],
             Layers: layers.map((l) => name(l.digest)),
           },
         ]),

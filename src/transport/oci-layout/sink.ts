@@ -4,6 +4,7 @@ import { isOcipatchError, OcipatchError } from "../../errors.js";
 import { descriptorOf, type Image, type ImageOrIndex } from "../../image/image.js";
 import { type Descriptor, encodeJson, parseIndexManifest, parseJson } from "../../image/manifest.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
+import { toOciMediaTypes } from "../../image/to-oci.js";
 import { sha256 } from "../../util/digest.js";
 import { withFileLock } from "../../util/file-lock.js";
 import { DEFAULT_HOST_FILE_MAX_BYTES, readRegularFile } from "../../util/regular-file.js";
@@ -49,8 +50,10 @@ export class OciLayoutSink implements ImageSink {
     this.description = `oci:${dir}${tag === undefined ? "" : `:${tag}`}`;
   }
 
-  async write(item: ImageOrIndex, opts?: WriteOptions): Promise<WriteResult> {
+  async write(given: ImageOrIndex, opts?: WriteOptions): Promise<WriteResult> {
     if (this.tag !== undefined) assertValidRefName(this.tag, this.dir);
+    // an OCI layout holds OCI media types (skopeo and umoci look nothing else up by tag)
+    const item = await toOciMediaTypes(given, opts);
     const target = resolve(this.dir);
     const kind = await inspectTarget(target, this.dir);
     const stats = emptyStats();

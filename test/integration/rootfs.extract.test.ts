@@ -1,0 +1,158 @@
+/**
+ * `extractLayers` / the root filesystem directory sink (`patch --output-mode local`) against
+ * umoci: a real image and a synthetic one with whiteouts, an opaque directory, hardlinks,
+ * symlinks in parent paths and entries that change type extract to the same tree as
+ * `umoci unpack` (type, mode, owner, link target, content, mtime, link count). Hostile layers:
+ * a symlink that climbs out of the root is refused and nothing is written outside or left
+ * half-written; an absolute symlink is resolved inside the directory.
+ */
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isOcipatchError } from "../../src/errors.js";
+import { extractLayers } from "../../src/rootfs/extract.js";
+import { openImage } from "../../src/transport/index.js";
+import { rootfsDirSink } from "../../src/transport/rootfs-dir/sink.js";
+import { makeTempDir } from "../harness/fs.js";
+import { imageWithLayers, type LayerEntry } from "../harness/hostile-image.js";
+import { ensureImage, type TestImage } from "../harness/images.js";
+import { unpackImage } from "../harness/oracle.js";
+import { diffRootfs } from "../harness/rootfs-diff.js";
+
+const work: string[] = [];
+function temp(label: string): string {
+  const d = makeTempDir(label);
+  work.push(d);
+  return d;
+}
+
+async function extractTo(ref: string, dir: string) {
+  mkdirSync(dir, { recursive: true });
+  const image = await openImage(ref);
+  return extractLayers(await image.layers(), dir);
+}
+
+describe("extracting an image's root filesystem (umoci as the oracle)", { timeout: 600_000 }, () => {
+  let base: TestImage;
+  beforeAll(async () => {
+    base = await ensureImage("debian-bookworm");
+  }, 600_000);
+  afterAll(async () => {
+    for (const d of work) await rm(d, { recursive: true, force: true });
+  });
+
+  it("a real image extracts to the same tree as umoci unpack", async () => {
+    const dir = temp("extract-real");
+    const stats = await extractTo(base.ociRef, join(dir, "ours"));
+    const { rootfs } = await unpackImage(base, join(dir, "umoci"));
+    expect(diffRootfs(join(dir, "ours"), rootfs, [], { mtimes: true })).toEqual([]);
+    expect(stats.files).toBeGreaterThan(1000);
+    expect(stats.symlinks).toBeGreaterThan(10);
+  });
+
+  it("whiteouts, opaque directories, hardlinks, symlinked parents, type changes: the same as umoci", async () => {
+    const dir = temp("extract-synthetic");
+    const lower: LayerEntry[] = [
+      { name: "opq", type: "dir" },
+      { name: "opq/a", type: "file", data: "a" },
+      { name: "opq/sub", type: "dir" },
+      { name: "opq/sub/b", type: "file", data: "b" },
+      { name: "gone", type: "file", data: "gone" },
+      { name: "gonedir", type: "dir" },
+      { name: "gonedir/x", type: "file", data: "x" },
+      { name: "becomes-dir", type: "file", data: "file first" },
+      { name: "dir-to-file", type: "dir" },
+      { name: "dir-to-file/y", type: "file", data: "y" },
+      { name: "share", type: "symlink", link: "usr/share" },
+      { name: "abs", type: "symlink", link: "/usr/lib" },
+      { name: "kept", type: "file", data: "kept" },
+    ];
+    const upper: LayerEntry[] = [
+      { name: "opq/.wh..wh..opq", type: "file" },
+      { name: "opq/c", type: "file", data: "c" },
+      { name: ".wh.gone", type: "file" },
+      { name: ".wh.gonedir", type: "file" },
+      { name: "becomes-dir", type: "dir" },
+      { name: "becomes-dir/z", type: "file", data: "z" },
+      { name: "dir-to-file", type: "file", data: "now a file" },
+      { name: "hl", type: "hardlink", link: "opq/c" },
+      { name: "hl-base", type: "hardlink", link: "etc/debian_version" },
+      { name: "share/ocipatch-through-link", type: "file", data: "via a relative symlink" },
+      { name: "abs/ocipatch-through-abs", type: "file", data: "via an absolute symlink" },
+      { name: "fifo1", type: "fifo" },
+      { name: "dev1", type: "chr" },
+    ];
+    const ref = imageWithLayers(base, join(dir, "layout"), [lower, upper]);
+    const ours = join(dir, "ours");
+    const stats = await extractTo(ref, ours);
+    const { rootfs } = await unpackImage(ref, join(dir, "umoci"));
+    // device nodes and FIFOs are not created (documented); everything else is umoci's tree
+    expect(diffRootfs(ours, rootfs, [/^(fifo1|dev1)$/], { mtimes: true })).toEqual([]);
+    expect(stats.skippedSpecial).toBe(2);
+    expect(existsSync(join(ours, "fifo1")) || existsSync(join(ours, "dev1"))).toBe(false);
+    // and what that means, spelled out
+    expect(readdirSync(join(ours, "opq"))).toEqual(["c"]);
+    expect(existsSync(join(ours, "gone")) || existsSync(join(ours, "gonedir"))).toBe(false);
+    expect(readFileSync(join(ours, "becomes-dir", "z"), "utf8")).toBe("z");
+    expect(readFileSync(join(ours, "dir-to-file"), "utf8")).toBe("now a file");
+    expect(lstatSync(join(ours, "hl")).ino).toBe(lstatSync(join(ours, "opq", "c")).ino);
+    expect(readlinkSync(join(ours, "share"))).toBe("usr/share");
+    expect(readFileSync(join(ours, "usr", "share", "ocipatch-through-link"), "utf8")).toBe(
+      "via a relative symlink",
+    );
+    expect(readFileSync(join(ours, "usr", "lib", "ocipatch-through-abs"), "utf8")).toBe(
+      "via an absolute symlink",
+    );
+  });
+
+  it("a symlink climbing out of the root is refused; nothing outside, nothing half-written", async () => {
+    const dir = temp("extract-hostile");
+    const outside = join(dir, "outside");
+    mkdirSync(outside);
+    // the layout sits 2 levels below `dir`; the extraction directory too: ../../outside from its root
+    const ref = imageWithLayers(base, join(dir, "layout"), [
+      [{ name: "evil", type: "symlink", link: "../../outside" }],
+      [{ name: "evil/pwned", type: "file", data: "escaped" }],
+    ]);
+    const target = join(dir, "out", "root");
+    const sink = rootfsDirSink(target);
+    const image = await openImage(ref);
+    const err = await sink.write(image).catch((e: unknown) => e);
+    expect(isOcipatchError(err, "HOSTILE_LAYER"), String(err)).toBe(true);
+    expect((err as Error).message).toMatch(
+      /symlink \/evil -> \.\.\/\.\.\/outside points out of the image root/,
+    );
+    expect(readdirSync(outside)).toEqual([]);
+    // the staging directory and the parent it created are gone
+    expect(existsSync(join(dir, "out"))).toBe(false);
+  });
+
+  it("an absolute symlink in a parent path stays inside the directory", async () => {
+    const dir = temp("extract-abs");
+    const outside = join(dir, "outside-abs");
+    mkdirSync(outside);
+    const ref = imageWithLayers(base, join(dir, "layout"), [
+      [{ name: "abs-evil", type: "symlink", link: outside }],
+      [{ name: "abs-evil/pwned", type: "file", data: "inside" }],
+    ]);
+    const target = join(dir, "root");
+    await rootfsDirSink(target).write(await openImage(ref));
+    expect(readdirSync(outside)).toEqual([]);
+    expect(readFileSync(join(target, outside, "pwned"), "utf8")).toBe("inside");
+    expect(readlinkSync(join(target, "abs-evil"))).toBe(outside);
+  });
+
+  it("a non-empty directory is refused before anything is written", async () => {
+    const dir = temp("extract-used");
+    mkdirSync(join(dir, "root"));
+    mkdirSync(join(dir, "root", "mine"));
+    const err = await rootfsDirSink(join(dir, "root"))
+      .write(await openImage(base.ociRef))
+      .catch((e: unknown) => e);
+    expect(isOcipatchError(err, "IO"), String(err)).toBe(true);
+    expect((err as Error).message).toContain("is not empty");
+    expect(readdirSync(join(dir, "root"))).toEqual(["mine"]);
+    expect(readdirSync(dir)).toEqual(["root"]);
+  });
+});
