@@ -80,5 +80,12 @@ describe("ld.so.conf", () => {
       { "etc/ld.so.conf.d/evil.conf": "../../../../../../etc/ld.so.conf.d/libc.conf" },
     );
     expect(await readLdSoConf(new DirView(outside))).toEqual([]);
+    // a pattern that would walk a large part of the image is refused
+    const wide = tree(
+      "wide",
+      { "etc/ld.so.conf": "include /d/*/*\n" },
+      Object.fromEntries(Array.from({ length: 101 }, (_, k) => [`d/l${k}`, "."])), // 101 x 101 paths
+    );
+    await expect(readLdSoConf(new DirView(wide))).rejects.toThrow(/matches too many paths/);
   });
 });

@@ -14,6 +14,8 @@ export const LD_SO_CONF = "/etc/ld.so.conf";
 const MAX_DEPTH = 16;
 const MAX_CONF_BYTES = 1024 * 1024;
 const MAX_DIRS = 4096;
+/** Paths one include pattern may match (a pattern of many wildcard levels must not walk the whole image). */
+const MAX_GLOB_PATHS = 10_000;
 
 export class ConfUnsupported extends Error {}
 
@@ -69,6 +71,8 @@ export async function globInView(view: ImageView, pattern: string): Promise<stri
       const names = (await view.readdir(base === "" ? "/" : base)).filter((n) => globComponent(part, n));
       names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
       for (const n of names) next.push(`${base}/${n}`);
+      if (next.length > MAX_GLOB_PATHS)
+        throw new ConfUnsupported(`include ${pattern} matches too many paths`);
     }
     found = next;
   }

@@ -119,7 +119,18 @@ export async function ldconfigNatively(input: LdconfigInput): Promise<LdconfigOu
   }
 
   const oldBytes = await view.readRegular(LD_SO_CACHE);
-  if (!oldBytes) return skipped("the image has no /etc/ld.so.cache");
+  if (!oldBytes) {
+    if (!(await view.isRegular("/sbin/ldconfig")) && !(await view.isRegular("/usr/sbin/ldconfig"))) {
+      return {
+        effects: effectsOf(
+          "not needed",
+          "the image has neither ldconfig nor /etc/ld.so.cache: the dynamic linker searches its default directories",
+        ),
+        outcome: undefined,
+      };
+    }
+    return skipped("the image has no /etc/ld.so.cache");
+  }
   const old = readCache(oldBytes);
   if (!old) return skipped("the image's /etc/ld.so.cache is not in the new format");
   if (old.hwcapEntries > 0) return skipped("the image's cache has glibc-hwcaps entries");
