@@ -39,10 +39,10 @@ describe("native ldconfig on the host's libraries", () => {
     const dirs = await resolveDirs(
       view,
       [...conf.map((c) => c.path), "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib"],
-      "2.33",
+      "2.36",
     );
-    const scan = await scanLibraryDirs(view, dirs, "2.33");
-    const ours = writeCache("2.33", sortEntries("2.33", scan.added), info!.generator);
+    const scan = await scanLibraryDirs(view, dirs, "2.36");
+    const ours = writeCache("2.36", sortEntries("2.36", scan.added), info!.generator);
     expect(scan.added.length).toBe(info!.entries.length);
     expect(readCache(ours)!.entries).toEqual(info!.entries);
     expect(ours.equals(real)).toBe(true);
@@ -51,7 +51,7 @@ describe("native ldconfig on the host's libraries", () => {
   it("re-writes a real cache from its own entries, and its order is _dl_cache_libcmp descending", () => {
     const real = realCache();
     const info = readCache(real)!;
-    expect(writeCache("2.33", sortEntries("2.33", info.entries), info.generator).equals(real)).toBe(true);
+    expect(writeCache("2.36", sortEntries("2.36", info.entries), info.generator).equals(real)).toBe(true);
     for (let i = 1; i < info.entries.length; i++) {
       const a = Buffer.from(info.entries[i - 1]!.soname);
       const b = Buffer.from(info.entries[i]!.soname);

@@ -60,7 +60,7 @@ describe("ld.so.conf", () => {
     const dirs = await resolveDirs(
       view,
       conf.map((c) => c.path),
-      "2.33",
+      "2.36",
     );
     expect(dirs.map((d) => d.path)).toEqual(expected);
     expect(expected).toEqual(["/opt/d", "/opt/a", "/opt/c", "/opt/b", "/opt/e"]);

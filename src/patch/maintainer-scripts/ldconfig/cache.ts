@@ -5,20 +5,25 @@ import { dlCacheLibcmp } from "./libcmp.js";
  * /etc/ld.so.cache in the "new" format only ("glibc-ld.so.cache1.1"), as
  * glibc's elf/cache.c save_cache writes it on little-endian hosts:
  *
- * - "2.33": glibc 2.33 and later (bookworm 2.36, jammy 2.35, noble 2.39): the
- *   string table is built with tail merging (elf/stringtable.c: FNV-1a set,
- *   sorted by reversed string, suffixes shared), the osversion field is 0, and
- *   an extension directory with the generator string follows, 4-aligned.
+ * - "2.36": glibc 2.36 and later (bookworm 2.36, noble 2.39): the string table
+ *   is built with tail merging (elf/stringtable.c: sorted by reversed string,
+ *   suffixes shared), the osversion field is 0, and an extension directory with
+ *   the generator string follows, 4-aligned.
+ * - "2.33": glibc 2.33 to 2.35 (Ubuntu jammy 2.35): the same, but the GNU ABI
+ *   tag of each library is still kept in the osversion field.
  * - "2.31": Debian bullseye's 2.31 (new format by default, endianness flag):
  *   strings written in entry order (soname then path), osversion kept, no
  *   extensions.
  *
  * Entries are kept in the order add_to_cache builds: sorted by
  * `_dl_cache_libcmp` of the soname, descending, then flags descending
- * (then osversion for 2.31), equal keys in insertion order.
+ * (then osversion before 2.36), equal keys in insertion order.
  */
 
-export type CacheFlavour = "2.31" | "2.33";
+export type CacheFlavour = "2.31" | "2.33" | "2.36";
+
+/** Does this glibc keep the ABI tag (osversion) in its cache entries? */
+const keepsOsversion = (f: CacheFlavour) => f !== "2.36";
 
 export interface CacheEntry {
   readonly soname: string;
@@ -41,7 +46,7 @@ function compare(flavour: CacheFlavour, e1: CacheEntry, e2: CacheEntry): number 
   if (res !== 0) return res;
   if (e1.flags < e2.flags) return 1;
   if (e1.flags > e2.flags) return -1;
-  if (flavour === "2.31") {
+  if (keepsOsversion(flavour)) {
     if (e2.osversion > e1.osversion) return 1;
     if (e2.osversion < e1.osversion) return -1;
   }
@@ -104,7 +109,7 @@ export function writeCache(
   const entriesEnd = HEADER + n * ENTRY;
   let table: Buffer;
   const keys: Array<[number, number]> = [];
-  if (flavour === "2.33") {
+  if (flavour !== "2.31") {
     const all: string[] = [];
     for (const e of entries) all.push(e.path, e.soname);
     const fin = finalizeStrings(all);
@@ -126,7 +131,7 @@ export function writeCache(
     throw new OcipatchError("UNSUPPORTED", "ld.so.cache would exceed 4 GiB");
   let extension: Buffer | undefined;
   let extensionOffset = 0;
-  if (flavour === "2.33") {
+  if (flavour !== "2.31") {
     const gen = Buffer.from(generator ?? "", "latin1");
     extensionOffset = (entriesEnd + table.length + 3) & ~3;
     extension = Buffer.alloc(8 + 16 + gen.length);
@@ -152,7 +157,7 @@ export function writeCache(
     out.writeInt32LE(e.flags, at);
     out.writeUInt32LE(entriesEnd + key, at + 4);
     out.writeUInt32LE(entriesEnd + value, at + 8);
-    out.writeUInt32LE(flavour === "2.31" ? e.osversion : 0, at + 12);
+    out.writeUInt32LE(keepsOsversion(flavour) ? e.osversion : 0, at + 12);
     out.writeBigUInt64LE(0n, at + 16);
   });
   table.copy(out, entriesEnd);

@@ -51,7 +51,8 @@ function flavourOf(version: string | undefined): CacheFlavour | string {
   if (!v) return `libc-bin's version ${version ?? "(none)"} is not known`;
   const [major, minor] = v;
   if (major === 2 && minor === 31) return "2.31";
-  if (major > 2 || (major === 2 && minor >= 33)) return "2.33";
+  if (major === 2 && minor >= 33 && minor <= 35) return "2.33";
+  if (major > 2 || (major === 2 && minor >= 36)) return "2.36";
   return `glibc ${major}.${minor}'s cache format is not reproduced`;
 }
 
@@ -92,7 +93,7 @@ export async function ldconfigNatively(input: LdconfigInput): Promise<LdconfigOu
   const triplet = TRIPLETS[input.architecture];
   if (!triplet) return skipped(`only amd64 images are reproduced (this one is ${input.architecture})`);
   const flavour = flavourOf(input.libcVersionAfter);
-  if (flavour !== "2.31" && flavour !== "2.33") return skipped(flavour);
+  if (flavour !== "2.31" && flavour !== "2.33" && flavour !== "2.36") return skipped(flavour);
 
   let dirs: Array<{ path: string; real: string }>;
   try {
@@ -134,10 +135,9 @@ export async function ldconfigNatively(input: LdconfigInput): Promise<LdconfigOu
   const old = readCache(oldBytes);
   if (!old) return skipped("the image's /etc/ld.so.cache is not in the new format");
   if (old.hwcapEntries > 0) return skipped("the image's cache has glibc-hwcaps entries");
-  if ((flavour === "2.33") !== old.hasExtensions || (flavour === "2.33" && old.generator === undefined)) {
-    return skipped(
-      `the image's /etc/ld.so.cache does not look written by glibc ${flavour === "2.33" ? "2.33+" : "2.31"}`,
-    );
+  const withExtensions = flavour !== "2.31";
+  if (withExtensions !== old.hasExtensions || (withExtensions && old.generator === undefined)) {
+    return skipped(`the image's /etc/ld.so.cache does not look written by glibc ${flavour}`);
   }
 
   let scan: Awaited<ReturnType<typeof scanLibraryDirs>>;

@@ -102,7 +102,7 @@ export async function resolveDirs(
     if (real === undefined || (await view.lstat(real))?.kind !== "directory" || seen.has(real)) continue;
     seen.add(real);
     out.push({ path, real });
-    if (flavour === "2.33") {
+    if (flavour !== "2.31") {
       const hw = await view.realpath(`${real === "/" ? "" : real}/glibc-hwcaps`);
       if (hw !== undefined && (await view.lstat(hw))?.kind === "directory") {
         throw new LdconfigUnsupported(`${path}/glibc-hwcaps subdirectories are not reproduced`);
