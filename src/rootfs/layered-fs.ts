@@ -12,6 +12,7 @@ import { globMatcher } from "./glob.js";
 import { indexLayer, type LayerIndex, readEntryContent, type StoredEntry } from "./layer-index.js";
 import { DEFAULT_CAPTURE, DEFAULT_LIMITS, type LayeredFsOptions, type RootfsLimits } from "./options.js";
 import { ancestors, components, joinRel, normalizeInRoot, toAbsolute } from "./path.js";
+import { readEntryContents } from "./tar-scan.js";
 
 /** Linux's MAXSYMLINKS: symlinks followed while resolving one path. */
 export const MAX_SYMLINK_HOPS = 40;
@@ -162,6 +163,53 @@ export class LayeredFs {
   }
 
   /** Read a file as UTF-8 text, or undefined when it does not exist. */
+  /**
+   * The contents of many regular files, each layer read at most once (files kept
+   * while indexing need no read at all): `onFile` gets each path that leads to a
+   * regular file with its content, or `undefined` content when the file is larger
+   * than `maxBytes`. Paths that do not lead to a regular file are left out. Meant
+   * for callers that need many files at once (the native ldconfig reads every
+   * library); `onFile` runs as contents arrive, so they need not all be held.
+   */
+  async readFiles(
+    paths: readonly string[],
+    onFile: (path: string, content: Buffer | undefined) => Promise<void> | void,
+    opts: ReadFileOptions = {},
+  ): Promise<void> {
+    const maxBytes = opts.maxBytes ?? this.limits.maxReadFileBytes;
+    const perLayer = new Map<number, Map<number, string[]>>();
+    for (const path of paths) {
+      const r = await this.resolveInternal(path, this.layers.length, { followFinal: true, mustExist: false });
+      let f = r.found;
+      let s = f?.stored;
+      if (f === undefined || s?.type !== "file") continue;
+      for (let depth = 0; s.hardlink && !s.hardlink.sameLayer; depth++) {
+        f = await this.hardlinkTarget(f, depth);
+        s = f.stored;
+        if (s === undefined) break;
+      }
+      if (s === undefined) continue;
+      if (s.size > maxBytes) {
+        await onFile(path, undefined);
+      } else if (s.content) {
+        await onFile(path, s.content);
+      } else {
+        const byOrdinal = perLayer.get(f.layer) ?? new Map<number, string[]>();
+        perLayer.set(f.layer, byOrdinal);
+        byOrdinal.set(s.contentOrdinal, [...(byOrdinal.get(s.contentOrdinal) ?? []), path]);
+      }
+    }
+    for (const [i, byOrdinal] of perLayer) {
+      const wanted = new Map<number, (c: Buffer | undefined) => Promise<void>>();
+      for (const [ordinal, ps] of byOrdinal) {
+        wanted.set(ordinal, async (c) => {
+          for (const p of ps) await onFile(p, c);
+        });
+      }
+      await this.rereadMany(i, wanted, maxBytes);
+    }
+  }
+
   async readTextIfExists(path: string, opts: ReadFileOptions = {}): Promise<string | undefined> {
     const st = await this.stat(path).catch((e: unknown) => {
       if (e instanceof OcipatchError && e.code === "NOT_FOUND") return undefined;
@@ -533,6 +581,46 @@ export class LayeredFs {
       tap.destroy();
       if (tmp !== undefined) await unlink(tmp).catch(() => undefined);
       throw e;
+    }
+  }
+
+  /** Contents of several entries of layer i in one pass (scratch copy when kept). */
+  private async rereadMany(
+    i: number,
+    wanted: ReadonlyMap<number, (c: Buffer | undefined) => Promise<void>>,
+    maxBytes: number,
+  ): Promise<void> {
+    const st = this.states[i]!;
+    const layer = this.layers[i]!;
+    const limits = {
+      maxEntries: this.limits.maxEntriesPerLayer,
+      maxBytes: this.limits.maxLayerBytes,
+      maxFileBytes: maxBytes,
+    };
+    st.reads++;
+    if (st.scratchFile) {
+      st.readsFromScratch++;
+      const raw = createReadStream(st.scratchFile);
+      const tap = new BlobTap(undefined);
+      raw.on("error", (e) => tap.destroy(e));
+      const tar = uncompressLayer(raw.pipe(tap), layer.compression, layer.diffId, `layer ${layer.digest}`);
+      try {
+        await readEntryContents(tar, wanted, this.what(i), limits, true);
+      } finally {
+        st.bytesRead += tap.bytes;
+        raw.destroy();
+      }
+      return;
+    }
+    const { tar, tap, blob } = await this.openFromSource(i, undefined);
+    try {
+      await readEntryContents(tar, wanted, this.what(i), limits, false);
+    } catch (e) {
+      blob.destroy();
+      throw e;
+    } finally {
+      st.bytesRead += tap.bytes;
+      this.downloaded += tap.bytes;
     }
   }
 

@@ -135,3 +135,40 @@ function wrapTarError(e: unknown, what: string): unknown {
   const msg = e instanceof Error ? e.message : String(e);
   return new OcipatchError("INVALID_FORMAT", `${what}: not a valid tar stream (${msg})`, { cause: e });
 }
+
+/**
+ * Read the contents of several entries of one tar in a single pass: `wanted`
+ * maps 1-based ordinals to the callback that gets the content. Entries larger
+ * than `maxFileBytes` get an INVALID_FORMAT error through their callback's
+ * `tooLarge` instead of their content. Stops after the last wanted entry when
+ * `stopEarly`.
+ */
+export async function readEntryContents(
+  source: Readable,
+  wanted: ReadonlyMap<number, (content: Buffer | undefined, size: number) => Promise<void> | void>,
+  what: string,
+  limits: { maxEntries: number; maxBytes: number; maxFileBytes: number },
+  stopEarly: boolean,
+): Promise<void> {
+  const last = Math.max(0, ...wanted.keys());
+  const seen = new Set<number>();
+  await scanTar(source, what, limits, async (entry, n) => {
+    const cb = wanted.get(n);
+    if (!cb) {
+      await skipEntry(entry);
+      return stopEarly && n >= last;
+    }
+    seen.add(n);
+    const size = entry.header.size ?? 0;
+    if (size > limits.maxFileBytes) {
+      await skipEntry(entry);
+      await cb(undefined, size);
+    } else {
+      await cb(await readEntry(entry, size), size);
+    }
+    return stopEarly && n >= last;
+  });
+  for (const n of wanted.keys()) {
+    if (!seen.has(n)) throw new OcipatchError("INTERNAL", `${what}: entry #${n} vanished on re-read`);
+  }
+}

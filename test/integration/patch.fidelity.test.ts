@@ -2,8 +2,10 @@
  * ORACLES: the real ca-certificates maintainer scripts (`dpkg -i` of the same .deb in a chroot of
  * the same image: config + postinst + the update-ca-certificates trigger, with the image's own
  * openssl rehash) decide what /etc/ssl/certs and /etc/ca-certificates.conf must be, byte for byte;
- * the image's own openssl then checks the patched trust store; the host's ldconfig decides whether
- * /etc/ld.so.cache needed regenerating.
+ * the image's own openssl then checks the patched trust store. In the same dpkg run, an upgraded
+ * library whose file name changes and a library new to the image fire the libc-bin trigger: the
+ * image's own ldconfig decides what /etc/ld.so.cache must be (byte for byte, and `ldconfig -p`) and
+ * which SONAME links the library directory holds.
  */
 import { X509Certificate } from "node:crypto";
 import {
@@ -58,7 +60,20 @@ function readIfExists(p: string): string | undefined {
   }
 }
 
-async function patchWith(name: ImageName, deb: CachedDeb, tag: string) {
+/** Names in a directory with their link targets (file contents left out). */
+function dirNames(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const name of readdirSync(dir).sort()) {
+    const st = lstatSync(join(dir, name));
+    out.set(
+      name,
+      st.isSymbolicLink() ? `-> ${readlinkSync(join(dir, name))}` : st.isFile() ? "file" : "other",
+    );
+  }
+  return out;
+}
+
+async function patchWith(name: ImageName, deb: CachedDeb, libs: readonly CachedDeb[], tag: string) {
   const img = await ensureImage(name);
   const image = await openImage(img.ociRef);
   const fs = await LayeredFs.open(image, { scratchDir: work });
@@ -68,6 +83,12 @@ async function patchWith(name: ImageName, deb: CachedDeb, tag: string) {
     if (!installed) throw new Error(`${deb.name} is not installed in ${name}`);
     const debs: DebToInstall[] = [
       { package: deb.name, architecture: installed.architecture, debPath: deb.path, installed },
+      ...libs.map((l) => ({
+        package: l.name,
+        architecture: "amd64",
+        debPath: l.path,
+        installed: inventory.packages.find((x) => x.name === l.name),
+      })),
     ];
     const result = await buildPatchLayer({
       fs,
@@ -94,14 +115,22 @@ async function patchWith(name: ImageName, deb: CachedDeb, tag: string) {
  * The real thing: dpkg -i with the maintainer scripts, in a chroot of the unpatched image. Also
  * returns the certificates the image trusted before.
  */
-async function realDpkg(name: ImageName, deb: CachedDeb, tag: string) {
+async function realDpkg(name: ImageName, deb: CachedDeb, libs: readonly CachedDeb[], tag: string) {
   const img = await ensureImage(name);
   const { rootfs } = await unpackImage(img.ociRef, join(work, `${tag}-real`));
   const oldTrusted = pemsOf(rootfs, readFileSync(join(rootfs, "etc/ca-certificates.conf"), "utf8"), true);
-  copyFileSync(deb.path, join(rootfs, "tmp/new.deb"));
-  await withChroot(rootfs, (c) => c.run(["dpkg", "-i", "/tmp/new.deb"]));
-  rmSync(join(rootfs, "tmp/new.deb"));
-  return { real: rootfs, oldTrusted };
+  const files = [deb, ...libs].map((d, i) => {
+    copyFileSync(d.path, join(rootfs, `tmp/new${i}.deb`));
+    return `/tmp/new${i}.deb`;
+  });
+  const ldconfigP = await withChroot(rootfs, async (c) => {
+    await c.run(["dpkg", "-i", ...files]);
+    // the libc-bin trigger ran ldconfig already; running it again must change nothing
+    await c.run(["ldconfig"]);
+    return (await c.run(["ldconfig", "-p"])).stdout;
+  });
+  for (const f of files) rmSync(join(rootfs, f));
+  return { real: rootfs, oldTrusted, ldconfigP };
 }
 
 function pemsOf(rootfs: string, conf: string, enabled: boolean): Map<string, string> {
@@ -116,14 +145,31 @@ function pemsOf(rootfs: string, conf: string, enabled: boolean): Map<string, str
   return out;
 }
 
-async function scenario(name: ImageName, deb: CachedDeb) {
+async function scenario(
+  name: ImageName,
+  deb: CachedDeb,
+  libs: ReadonlyArray<CachedDeb & { soname: string }>,
+  libDirs: readonly string[],
+) {
   const tag = `${name}-${deb.version}`.replace(/[^A-Za-z0-9.-]/g, "_");
   const t0 = Date.now();
   const log = (what: string) => console.log(`${tag}: ${what} at ${Math.round((Date.now() - t0) / 1000)}s`);
-  const { result, rootfs, installed, patched } = await patchWith(name, deb, tag);
+  const { result, rootfs, installed, patched } = await patchWith(name, deb, libs, tag);
   log("patched");
-  const { real, oldTrusted } = await realDpkg(name, deb, tag);
+  const { real, oldTrusted, ldconfigP } = await realDpkg(name, deb, libs, tag);
   log("dpkg -i done");
+
+  // ldconfig: the cache byte for byte, what `ldconfig -p` lists, the SONAME links
+  const ld = result.maintainerEffects?.filter((e) => e.effect === "ldconfig") ?? [];
+  expect(ld.map((e) => e.package).sort()).toEqual(libs.map((l) => l.name).sort());
+  for (const e of ld) expect(e.status, e.detail).toBe("applied natively");
+  const ourCache = readFileSync(join(rootfs, "etc/ld.so.cache"));
+  const realCache = readFileSync(join(real, "etc/ld.so.cache"));
+  expect(ourCache.equals(realCache), "/etc/ld.so.cache differs from the real ldconfig's").toBe(true);
+  const ourP = await withChroot(rootfs, async (c) => (await c.run(["ldconfig", "-p"])).stdout);
+  expect(ourP).toBe(ldconfigP);
+  for (const l of libs) expect(ourP).toContain(l.soname);
+  for (const d of libDirs) expect(dirNames(join(rootfs, d)), d).toEqual(dirNames(join(real, d)));
 
   // byte for byte: /etc/ssl/certs (names, link targets, file bytes, modes) and the configuration
   const oursCerts = snapshot(join(rootfs, "etc/ssl/certs"));
@@ -212,12 +258,28 @@ async function scenario(name: ImageName, deb: CachedDeb) {
 
 describe("ca-certificates postinst reproduced natively", () => {
   it("nginx-bookworm: 20230311 → trixie's ca-certificates (new and removed roots)", async () => {
-    const { installed } = await scenario("nginx-bookworm", debianDeb("trixie", "ca-certificates"));
+    const { installed } = await scenario(
+      "nginx-bookworm",
+      debianDeb("trixie", "ca-certificates"),
+      [
+        { ...debianDeb("trixie", "zlib1g"), soname: "libz.so.1" },
+        { ...debianDeb("bookworm", "libyaml-0-2"), soname: "libyaml-0.so.2" },
+      ],
+      ["usr/lib/x86_64-linux-gnu"],
+    );
     expect(installed.version).toMatch(/^20230311/);
   }, 900_000);
 
   it("nginx-bullseye: 20210119 → bookworm's ca-certificates (OpenSSL 1.1.1 rehash)", async () => {
-    const { installed } = await scenario("nginx-bullseye", debianDeb("bookworm", "ca-certificates"));
+    const { installed } = await scenario(
+      "nginx-bullseye",
+      debianDeb("bookworm", "ca-certificates"),
+      [
+        { ...debianDeb("bookworm", "zlib1g"), soname: "libz.so.1" },
+        { ...debianDeb("bullseye", "libyaml-0-2"), soname: "libyaml-0.so.2" },
+      ],
+      ["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu"],
+    );
     expect(installed.version).toBe("20210119");
   }, 900_000);
 });

@@ -117,6 +117,7 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
     signal: input.signal,
     capture: captureForEffects,
     captured: new Map(),
+    libraries: new Map(),
   };
   const opened: DebPackage[] = [];
   try {
@@ -250,10 +251,10 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
           ...newScripts,
         });
         scriptReports.push(report);
-        upgraded.push({ name: p.name, config: p.pkg.scripts.config, report });
+        upgraded.push({ name: p.name, version: p.version, config: p.pkg.scripts.config, report });
       } else {
         const r = upgradeScriptReport(p.name, "", p.version, { old: {}, ...newScripts });
-        upgraded.push({ name: p.name, config: p.pkg.scripts.config, report: r });
+        upgraded.push({ name: p.name, version: p.version, config: p.pkg.scripts.config, report: r });
         if (r.wouldHaveDoneSomething) {
           ctx.warnings.push(
             `${p.name} ${p.version} (new): its maintainer scripts were not run (${r.kinds.join(", ")})`,

@@ -1,6 +1,7 @@
 import { OcipatchError } from "../../errors.js";
 import type { LayeredFs } from "../../rootfs/index.js";
 import type { LayerWriter } from "../layer/layer-writer.js";
+import type { ElfResult } from "../maintainer-scripts/ldconfig/index.js";
 import type { PathFilter } from "./dpkg-filters.js";
 import type { ImageDpkgDb } from "./image-db.js";
 import type { Ownership } from "./ownership.js";
@@ -21,6 +22,8 @@ export interface BuildContext {
   readonly capture: (rel: string) => boolean;
   /** Contents kept by `capture`, by real path. */
   readonly captured: Map<string, Buffer>;
+  /** How ldconfig classifies each shared-library-named regular file the layer writes, by real path. */
+  readonly libraries: Map<string, ElfResult>;
 }
 
 export function checkAborted(signal: AbortSignal | undefined): void {

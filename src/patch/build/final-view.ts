@@ -1,5 +1,5 @@
 import { isOcipatchError, OcipatchError } from "../../errors.js";
-import type { ImageView } from "../maintainer-scripts/effects.js";
+import { type ElfResult, type LdconfigView, readElfLibrary } from "../maintainer-scripts/ldconfig/index.js";
 import type { BuildContext } from "./context.js";
 
 const MAX_HOPS = 40;
@@ -15,7 +15,7 @@ function parentOf(rel: string): string {
  * writes (contents of captured files only) and without what it removes.
  * Paths are resolved inside the image root only.
  */
-export class FinalView implements ImageView {
+export class FinalView implements LdconfigView {
   constructor(
     private readonly ctx: BuildContext,
     /** Real (resolved, relative) paths the layer removes. */
@@ -55,6 +55,47 @@ export class FinalView implements ImageView {
       path = t.startsWith("/") ? t : `/${parentOf(rel)}/${t}`;
     }
     return undefined;
+  }
+
+  async realpath(absPath: string): Promise<string | undefined> {
+    const rel = await this.follow(absPath);
+    return rel === undefined ? undefined : `/${rel}`;
+  }
+
+  /**
+   * ldconfig's reading of each regular file among `realPaths`: files the layer
+   * writes were classified while unpacked; the image's own are read with one
+   * pass over each layer (never one layer read per file).
+   */
+  async libraries(realPaths: readonly string[]): Promise<Map<string, ElfResult>> {
+    const out = new Map<string, ElfResult>();
+    const fromImage: string[] = [];
+    for (const abs of realPaths) {
+      const rel = abs.replace(/^\/+/, "");
+      if (this.gone(rel)) continue;
+      const node = await this.ctx.tree.lstat(rel);
+      if (node?.kind !== "file") continue;
+      if (this.ctx.tree.wrote(rel)) {
+        const kept = this.ctx.libraries.get(rel);
+        const captured = this.ctx.captured.get(rel);
+        out.set(
+          abs,
+          kept ??
+            (captured
+              ? readElfLibrary(captured)
+              : { kind: "unsupported", reason: "not kept while unpacked" }),
+        );
+      } else {
+        fromImage.push(`/${rel}`);
+      }
+    }
+    await this.ctx.fs.readFiles(fromImage, (path, content) => {
+      out.set(
+        path,
+        content ? readElfLibrary(content) : { kind: "unsupported", reason: "larger than the read limit" },
+      );
+    });
+    return out;
   }
 
   async readRegular(absPath: string): Promise<Buffer | undefined> {

@@ -4,6 +4,7 @@ import {
   type EffectOutcome,
   type MaintainerEffect,
 } from "../maintainer-scripts/index.js";
+import { ldconfigNatively } from "../maintainer-scripts/ldconfig/index.js";
 import type { BuildContext } from "./context.js";
 import { FinalView } from "./final-view.js";
 import type { RemovalRequest } from "./whiteouts.js";
@@ -19,24 +20,29 @@ export function captureForEffects(rel: string): boolean {
 
 export interface UpgradedPackage {
   readonly name: string;
+  /** The version installed by the patch. */
+  readonly version: string;
   /** The new version's `config` script. */
   readonly config: Buffer | undefined;
   readonly report: MaintainerScriptReport | undefined;
 }
 
-const LIB_DIR = /^(usr\/)?(local\/)?lib(32|64|x32)?(\/[a-z0-9_]+-linux-[a-z0-9_]+)?$/;
-const SHARED_OBJECT = /\.so(\.[0-9.]+)?$/;
-
-function parentOf(rel: string): string {
-  const i = rel.lastIndexOf("/");
-  return i < 0 ? "" : rel.slice(0, i);
+/** The version and architecture of an installed package, from the image's dpkg status. */
+function installed(ctx: BuildContext, name: string): { version: string; architecture: string } | undefined {
+  for (const r of ctx.db.statusRecords) {
+    if (r.get("Package") !== name || !/ installed$/.test(r.get("Status") ?? "")) continue;
+    return { version: r.get("Version") ?? "", architecture: r.get("Architecture") ?? "" };
+  }
+  return undefined;
 }
 
-/** Would `ldconfig` (the libc trigger and the libraries' postinst) change /etc/ld.so.cache? */
+/** `ldconfig` as the libc-bin trigger (and older libraries' postinst) would have run it. */
 async function ldconfigEffect(
   ctx: BuildContext,
+  view: FinalView,
   removed: ReadonlySet<string>,
   pkgs: readonly UpgradedPackage[],
+  removals: RemovalRequest[],
 ): Promise<MaintainerEffect[]> {
   const wants = pkgs.filter((p) =>
     p.report?.findings.some((f) =>
@@ -45,24 +51,20 @@ async function ldconfigEffect(
   );
   if (wants.length === 0) return [];
   const changed: string[] = [];
-  for (const [rel, node] of ctx.tree.writtenEntries()) {
-    if (!LIB_DIR.test(parentOf(rel)) || !SHARED_OBJECT.test(rel) || node.kind === "directory") continue;
-    const img = await ctx.fs.lstat(`/${rel}`);
-    const same =
-      img !== undefined &&
-      ((img.type === "symlink" && node.kind === "symlink" && img.linkTarget === node.target) ||
-        (img.type === "file" && node.kind === "file"));
-    if (!same) changed.push(`/${rel}`);
-  }
-  for (const rel of removed) {
-    if (LIB_DIR.test(parentOf(rel)) && SHARED_OBJECT.test(rel)) changed.push(`/${rel}`);
-  }
-  const status: MaintainerEffect["status"] = changed.length === 0 ? "not needed" : "skipped";
-  const detail =
-    changed.length === 0
-      ? "no library name or link in the library directories is added, removed or retargeted: /etc/ld.so.cache keeps the same entries"
-      : `/etc/ld.so.cache NOT regenerated although library names changed (${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ", ..." : ""}); run ldconfig in a derived image`;
-  return wants.map((p) => ({ package: p.name, effect: "ldconfig", status, detail }));
+  for (const [rel, node] of ctx.tree.writtenEntries()) if (node.kind !== "directory") changed.push(`/${rel}`);
+  for (const rel of removed) changed.push(`/${rel}`);
+  const libc = installed(ctx, "libc-bin") ?? installed(ctx, "libc6");
+  const after = pkgs.find((p) => p.name === "libc-bin")?.version ?? libc?.version;
+  const { effects, outcome } = await ldconfigNatively({
+    view,
+    architecture: libc?.architecture ?? "",
+    libcVersionBefore: libc?.version,
+    libcVersionAfter: after,
+    changed,
+    packages: wants.map((p) => p.name),
+  });
+  if (outcome) await writeOutcome(ctx, outcome, removals);
+  return effects;
 }
 
 /**
@@ -93,7 +95,7 @@ export async function applyNativeEffects(
     await writeOutcome(ctx, outcome, extra);
     effects.push(outcome.effect);
   }
-  effects.push(...(await ldconfigEffect(ctx, removed, pkgs)));
+  effects.push(...(await ldconfigEffect(ctx, view, removed, pkgs, extra)));
   return { effects, removals: extra };
 }
 

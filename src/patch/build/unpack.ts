@@ -3,6 +3,7 @@ import { type Readable, Transform, type TransformCallback } from "node:stream";
 import type { DataEntryHeader, DebPackage } from "../../deb/index.js";
 import { OcipatchError } from "../../errors.js";
 import { PackageContents } from "../dpkg-db/index.js";
+import { isDsoName, readElfLibrary } from "../maintainer-scripts/ldconfig/index.js";
 import { type BuildContext, checkAborted } from "./context.js";
 import { shouldSkip } from "./dpkg-filters.js";
 
@@ -23,10 +24,29 @@ export interface UnpackedPackage {
 
 class Md5Tap extends Transform {
   readonly hash = createHash("md5");
+  /** Chunks kept when asked (shared libraries, for the native ldconfig), up to `keepLimit` bytes. */
+  kept: Buffer[] | undefined;
+  private keptBytes = 0;
+  constructor(private readonly keepLimit = 0) {
+    super();
+    if (keepLimit > 0) this.kept = [];
+  }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.hash.update(chunk);
+    if (this.kept) {
+      this.keptBytes += chunk.length;
+      if (this.keptBytes > this.keepLimit) this.kept = undefined;
+      else this.kept.push(chunk);
+    }
     cb(null, chunk);
   }
+}
+
+/** Largest shared library kept in memory to read its soname. */
+const MAX_LIBRARY_BYTES = 512 * 1024 * 1024;
+
+function baseNameOf(rel: string): string {
+  return rel.slice(rel.lastIndexOf("/") + 1);
 }
 
 async function readAllLimited(content: Readable, limit: number, what: string): Promise<Buffer> {
@@ -107,10 +127,19 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
           contents.add(h, createHash("md5").update(data).digest("hex"));
           ctx.captured.set(real, data);
         } else {
-          const tap = new Md5Tap();
+          const library = isDsoName(baseNameOf(real), "2.33");
+          const tap = new Md5Tap(library ? MAX_LIBRARY_BYTES : 0);
           e.content.on("error", (err) => tap.destroy(err));
           await writer.addFile(real, meta, h.size, e.content.pipe(tap));
           contents.add(h, tap.hash.digest("hex"));
+          if (library) {
+            ctx.libraries.set(
+              real,
+              tap.kept
+                ? readElfLibrary(Buffer.concat(tap.kept))
+                : { kind: "unsupported", reason: `larger than ${MAX_LIBRARY_BYTES} bytes` },
+            );
+          }
         }
         tree.record(real, { kind: "file" });
         realOf.set(h.path, real);
@@ -136,6 +165,8 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
         const held = deferred.get(h.linkname);
         if (target !== undefined) {
           await writer.addHardlink(real, target, meta);
+          const lib = ctx.libraries.get(target);
+          if (lib) ctx.libraries.set(real, lib);
         } else if (held !== undefined) {
           // its target is a conffile that is written later, maybe not at all: a copy
           await writer.addFile(real, meta, held.data.length, held.data);

@@ -287,6 +287,50 @@ describe("LayeredFs laziness and caching", () => {
     expect(await readdir(scratch)).toEqual([]);
   });
 
+  it("reads many uncaptured files with one pass over each layer (readFiles)", async () => {
+    scratch = await mkdtemp(join(tmpdir(), "ocipatch-lfs-"));
+    const libs = Array.from({ length: 20 }, (_, i) => file(`usr/lib/libx${i}.so.1`, `lib ${i}\n`));
+    const { fs, layers } = await fsOf(
+      [
+        [...base, ...libs.slice(0, 10)],
+        [dir("usr/"), dir("usr/lib/"), ...libs.slice(10), file("usr/lib/libx3.so.1", "newer 3\n")],
+      ],
+      "gzip",
+      { scratchDir: scratch },
+    );
+    const paths = [
+      ...libs.map((l) => `/${l.name}`),
+      "/lib/libx5.so.1", // through the /lib -> /usr/lib link
+      "/usr/lib/missing.so",
+      "/usr/lib", // a directory: left out
+      "/etc/hostname", // captured: no read at all
+    ];
+    const got = new Map<string, string>();
+    await fs.readFiles(paths, (p, c) => {
+      got.set(p, c?.toString() ?? "too large");
+    });
+    for (const p of paths.slice(0, 21)) expect(got.get(p), p).toBe((await fs.readFile(p)).toString());
+    expect(got.get("/usr/lib/libx3.so.1")).toBe("newer 3\n");
+    expect(got.has("/usr/lib/missing.so")).toBe(false);
+    expect(got.has("/usr/lib")).toBe(false);
+    expect(got.get("/etc/hostname")).toBe("base\n");
+    // 1 index pass + 1 readFiles pass per layer, then one more per file checked above
+    expect(layers.map((l) => l.opens)).toEqual([1, 1]);
+    const before = fs.stats().layers.map((l) => l.reads);
+    await fs.readFiles(paths, () => undefined);
+    expect(fs.stats().layers.map((l) => l.reads)).toEqual(before.map((n) => n + 1));
+    const small: string[] = [];
+    await fs.readFiles(
+      ["/usr/lib/libx1.so.1"],
+      (p, c) => {
+        small.push(`${p} ${c === undefined}`);
+      },
+      { maxBytes: 2 },
+    );
+    expect(small).toEqual(["/usr/lib/libx1.so.1 true"]);
+    await fs.close();
+  });
+
   it("re-reads uncaptured files from the source when no scratch copy is kept", async () => {
     const { fs, layers } = await fsOf([[...base, file("usr/share/doc.txt", "doc")]]);
     expect((await fs.readFile("/usr/share/doc.txt")).toString()).toBe("doc");
