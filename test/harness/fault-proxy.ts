@@ -44,6 +44,8 @@ export const PASS: FaultAction = { kind: "pass" };
 export async function startFaultProxy(
   upstream: string,
   decide: (req: IncomingMessage, seen: readonly ProxiedRequest[]) => FaultAction,
+  /** A fixed port (to bring a proxy that was closed back at the same address); 0: any free one. */
+  port = 0,
 ): Promise<FaultProxy> {
   const [upHost, upPort] = upstream.split(":") as [string, string];
   const requests: ProxiedRequest[] = [];
@@ -118,11 +120,14 @@ export async function startFaultProxy(
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
   const addr = server.address();
-  const port = typeof addr === "object" && addr ? addr.port : 0;
+  const bound = typeof addr === "object" && addr ? addr.port : 0;
   return {
-    host: `127.0.0.1:${port}`,
+    host: `127.0.0.1:${bound}`,
     requests,
     close: () =>
       new Promise<void>((resolve) => {
