@@ -22,7 +22,9 @@ export type FaultAction =
   /** Never answer. */
   | { readonly kind: "hang" }
   /** Forward (so the registry acts on it), then never answer. */
-  | { readonly kind: "forward-then-hang" };
+  | { readonly kind: "forward-then-hang" }
+  /** Forward (so the registry acts on it); pass its answer on no earlier than `at` (ms since the epoch). */
+  | { readonly kind: "answer-late"; readonly at: number };
 
 export interface ProxiedRequest {
   readonly method: string;
@@ -87,12 +89,17 @@ export async function startFaultProxy(
         return;
       }
       case "pass":
-      case "cut": {
+      case "cut":
+      case "answer-late": {
         const up = request(
           { host: upHost, port: Number(upPort), method: req.method, path: req.url, headers: req.headers },
-          (upRes) => {
+          async (upRes) => {
+            if (action.kind === "answer-late") {
+              upRes.pause();
+              await new Promise((r) => setTimeout(r, Math.max(0, action.at - Date.now())));
+            }
             res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-            if (action.kind === "pass") {
+            if (action.kind !== "cut") {
               upRes.pipe(res);
               return;
             }

@@ -29,6 +29,7 @@ import {
   PASS,
   startFaultProxy,
 } from "../harness/fault-proxy.js";
+import { imageWithZeroFile } from "../harness/hostile-image.js";
 import { copyImageLayout, ensureImage } from "../harness/images.js";
 import { runCli, trackerDb } from "../harness/patch-support.js";
 import { pushImage } from "../harness/push.js";
@@ -136,6 +137,7 @@ describe("registry faults during ocipatch patch", () => {
     decide: Parameters<typeof startFaultProxy>[1],
     tag: string,
     extra: string[] = [],
+    from = repo,
   ) {
     const proxy = await startFaultProxy(reg.host, decide);
     proxies.push(proxy);
@@ -144,7 +146,7 @@ describe("registry faults during ocipatch patch", () => {
       "--push",
       "--no-referrers", // counts below are of the image's own uploads
       "-i",
-      `${proxy.host}/${repo}:1`,
+      `${proxy.host}/${from}:1`,
       "-t",
       tag,
       "--db-dir",
@@ -152,7 +154,7 @@ describe("registry faults during ocipatch patch", () => {
       "--skip-db-update",
       ...extra,
     ]);
-    return { r, proxy, direct: `${reg.host}/${repo}:${tag}` };
+    return { r, proxy, direct: `${reg.host}/${from}:${tag}` };
   }
 
   it.each([
@@ -225,6 +227,47 @@ describe("registry faults during ocipatch patch", () => {
     expect(errors[0]).toMatch(/did not finish within 15\.0s \(--timeout\); nothing was written/);
     expect(await skopeoExists(direct)).toBe(false);
   }, 120_000);
+
+  it("the deadline expires during the re-scan after the write: the line says the tag was written", async () => {
+    // A large image (a 1 GiB file of zeros on top: the re-scan decompresses it, which takes
+    // seconds) behind a slow registry that stores the manifest at once but answers the PUT only
+    // shortly before the deadline: the deadline falls in the re-scan.
+    const big = join(mkdtempSync(join(work, "large-")), "layout");
+    const bigRef = await imageWithZeroFile(await ensureImage("nginx-bullseye"), big, "zeros", 1024 ** 3);
+    const bigRepo = `faults/large-${process.pid}-${Date.now()}`;
+    await pushImage({ ociRef: bigRef }, reg.host, `${bigRepo}:1`);
+    rmSync(big, { recursive: true, force: true });
+    const timeoutS = 45;
+    const marginMs = 1500;
+    const tag = `rescan-${Math.floor(Math.random() * 1e9)}`;
+    let putAt = 0;
+    const started = Date.now();
+    const deadline = started + timeoutS * 1000;
+    const { r, direct } = await patchThrough(
+      (q) => {
+        if (!isManifestPut(q)) return PASS;
+        putAt = Date.now();
+        return { kind: "answer-late", at: deadline - marginMs };
+      },
+      tag,
+      ["--timeout", `${timeoutS}s`],
+      bigRepo,
+    );
+    expect(putAt, "the manifest PUT came too late for this test").toBeGreaterThan(started);
+    expect(putAt, "the manifest PUT came too late for this test").toBeLessThan(deadline - marginMs);
+    expect(r.code, r.stderr).not.toBe(0);
+    const errors = r.stderr.split("\n").filter((l) => l.startsWith("[error]"));
+    expect(errors, r.stderr).toHaveLength(1);
+    expect(errors[0]).toMatch(
+      new RegExp(
+        `wrote \\S+/${bigRepo}:${tag}, but the re-scan did not finish within ${timeoutS}.0s \\(--timeout\\)`,
+      ),
+    );
+    expect(errors[0]).not.toMatch(/nothing was written/);
+    // the message tells the truth: the tag has moved, to a whole image
+    expect(await skopeoExists(direct)).toBe(true);
+    await assertWhole(direct);
+  }, 300_000);
 });
 
 /** ---- mirror faults: a loopback front of the real mirror ---- */
