@@ -8,7 +8,7 @@
  * bounded retries, and the tag never points at an image with missing blobs.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -476,4 +476,80 @@ describe("a full disk", () => {
     expect(readdirSync(layout).filter((n) => n.startsWith("."))).toEqual([]);
     await run("umoci", ["stat", "--image", src.replace(/^oci:/, "")]);
   }, 300_000);
+
+  /** Every file under `dir` with its size rounded up to the filesystem's 4 KiB pages. */
+  function files(dir: string): { path: string; kib: number }[] {
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((d) => d.isFile())
+      .map((d) => {
+        const path = join(d.parentPath, d.name);
+        return { path, kib: Math.ceil(statSync(path).size / 4096) * 4 };
+      });
+  }
+
+  /** Nothing partial or corrupt: no temp files; every content-addressed file hashes to its name. */
+  function assertCacheSound(cache: string): void {
+    const all = files(cache).map((f) => f.path);
+    expect(all.filter((p) => /\.(tmp|part)$/.test(p))).toEqual([]);
+    for (const p of all) {
+      const m = /\/([0-9a-f]{64})(\.deb)?$/.exec(p);
+      if (!m) continue;
+      expect(createHash("sha256").update(readFileSync(p)).digest("hex"), p).toBe(m[1]);
+    }
+    // a release file is never without its validators, nor the other way round
+    const lists = all.filter((p) => p.includes("/lists/"));
+    for (const p of lists.filter((x) => !x.endsWith(".meta.json"))) expect(lists).toContain(`${p}.meta.json`);
+  }
+
+  it("the cache directory on a full filesystem: one ENOSPC line, nothing corrupt cached, a later run with room succeeds without clearing it", async () => {
+    const dbDir = await trackerDb();
+    const dir = mkdtempSync(join(work, "cache-full-"));
+    const src = await copyImageLayout(await ensureImage("nginx-bullseye"), join(dir, "layout"));
+    const patch = (tag: string, cache: string) =>
+      runCli(["patch", "--push", "-i", src, "-t", tag, "--db-dir", dbDir, "--skip-db-update"], {
+        OCIPATCH_CACHE_DIR: cache,
+      });
+    // how much the cache needs for this image: indices (apt) and packages (debs)
+    const ref = join(dir, "ref-cache");
+    const first = await patch("ref", ref);
+    expect(first.code, first.stderr).toBe(0);
+    const aptKiB = files(join(ref, "apt")).reduce((n, f) => n + f.kib, 0);
+    const debs = files(join(ref, "debs"));
+    const debsKiB = debs.reduce((n, f) => n + f.kib, 0);
+    expect(debs.length).toBeGreaterThan(10);
+
+    const cache = join(dir, "cache");
+    mkdirSync(cache);
+    await run("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", cache]);
+    mounts.push(cache);
+    const errorsOf = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("[error]"));
+
+    // 1. no room for the Packages indices
+    const a = await patch("a", cache);
+    expect(a.code).not.toBe(0);
+    expect(errorsOf(a.stderr), a.stderr).toHaveLength(1);
+    expect(errorsOf(a.stderr)[0]).toMatch(/ENOSPC|no space left/);
+    assertCacheSound(cache);
+
+    // 2. room for the indices and about half of the packages
+    await run("mount", ["-o", `remount,size=${aptKiB + 256 + Math.floor(debsKiB / 2)}k`, cache]);
+    const b = await patch("b", cache);
+    expect(b.code).not.toBe(0);
+    expect(errorsOf(b.stderr), b.stderr).toHaveLength(1);
+    expect(errorsOf(b.stderr)[0]).toMatch(/ENOSPC|no space left/);
+    assertCacheSound(cache);
+    const kept = files(join(cache, "debs")).length;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(debs.length);
+
+    // 3. room for everything: the same cache, not cleared, is used as it is
+    await run("mount", ["-o", `remount,size=${aptKiB + debsKiB + 4096}k`, cache]);
+    const c = await patch("c", cache);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr.match(/Already present: \S+\.deb$/gm) ?? []).toHaveLength(kept);
+    assertCacheSound(cache);
+    expect(files(join(cache, "debs"))).toHaveLength(debs.length);
+    await run("umoci", ["stat", "--image", `${join(dir, "layout")}:c`]);
+  }, 600_000);
 });
