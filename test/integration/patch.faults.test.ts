@@ -17,7 +17,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readInventoryFromFs } from "../../src/inventory/index.js";
 import { buildPatchLayer, type DebToInstall } from "../../src/patch/build/index.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
-import { openImage } from "../../src/transport/index.js";
+import { openImage, openSink } from "../../src/transport/index.js";
+import { attachArtifactToLayout, listLayoutReferrers } from "../../src/transport/oci-layout/referrers.js";
+import type { Digest } from "../../src/util/digest.js";
 import { hostDebianMirror } from "../harness/apt-support.js";
 import { debianDeb } from "../harness/debian-packages.js";
 import { run } from "../harness/exec.js";
@@ -434,8 +436,45 @@ describe("two patch runs at the same time", () => {
       await run("skopeo", ["inspect", `oci:${layout}:${t}`]);
     }
     expect(readdirSync(layout).filter((n) => n.startsWith("."))).toEqual([]);
+    // each patched image has both referrers (VEX and SBOM) in the layout's index.json
+    for (const t of ["a", "b"]) {
+      const subject = index.manifests.find(
+        (m) => m.annotations?.["org.opencontainers.image.ref.name"] === t,
+      ) as unknown as { digest: Digest };
+      const types = (await listLayoutReferrers(layout, subject.digest)).map((d) => d.artifactType).sort();
+      expect(types, `referrers of ${t}`).toEqual([
+        "application/vnd.cyclonedx+json",
+        "application/vnd.in-toto+json",
+      ]);
+    }
     await assertWhole(pushed.ref.replace(/:1$/, ":same"));
   }, 600_000);
+
+  it("referrers attached to one layout at the same time as images are tagged there: none is lost", async () => {
+    const layout = join(mkdtempSync(join(work, "referrers-")), "layout");
+    const image = await openImage(await copyImageLayout(await ensureImage("nginx-bullseye"), layout));
+    const subject = image.digest;
+    const n = 12;
+    await Promise.all([
+      ...Array.from({ length: n }, (_, i) =>
+        attachArtifactToLayout(layout, subject, {
+          artifactType: "application/vnd.example.test+json",
+          mediaType: "application/vnd.example.test+json",
+          blob: Buffer.from(JSON.stringify({ i })),
+        }),
+      ),
+      ...Array.from({ length: 4 }, (_, i) => openSink(`oci:${layout}:tag-${i}`).write(image)),
+    ]);
+    expect(await listLayoutReferrers(layout, subject)).toHaveLength(n);
+    const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as {
+      manifests: { annotations?: Record<string, string> }[];
+    };
+    const tags = index.manifests.map((m) => m.annotations?.["org.opencontainers.image.ref.name"]);
+    expect(tags).toEqual(expect.arrayContaining(["tag-0", "tag-1", "tag-2", "tag-3"]));
+    expect(readdirSync(layout).filter((x) => x.startsWith("."))).toEqual([]);
+    await run("umoci", ["stat", "--image", `${layout}:tag-0`]);
+    await run("skopeo", ["inspect", `oci:${layout}:tag-3`]);
+  }, 120_000);
 });
 
 describe("a full disk", () => {
