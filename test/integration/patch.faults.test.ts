@@ -274,22 +274,49 @@ describe("registry faults during ocipatch patch", () => {
 
 /** ---- mirror faults: a loopback front of the real mirror ---- */
 
-type MirrorFault = "pass" | "503" | "corrupt" | "reset";
+/** `endless`: the real file, then filler bytes without end (no Content-Length) until the client hangs up. */
+type MirrorFault = "pass" | "503" | "corrupt" | "reset" | "endless";
+
+interface MirrorHit {
+  readonly path: string;
+  readonly fault: MirrorFault;
+  /** `endless`: the real file's length, and how many bytes were sent before the client hung up. */
+  real?: number;
+  sent?: number;
+}
 
 async function mirrorFront(decide: (path: string) => MirrorFault) {
   const upstream = await hostDebianMirror();
-  const hits: { path: string; fault: MirrorFault }[] = [];
+  const hits: MirrorHit[] = [];
   const server: Server = createServer(async (req, res) => {
     const path = req.url ?? "/";
     const m = /^\/(debian|debian-security)(\/.*)$/.exec(path);
     if (!m) return void res.writeHead(404).end();
     const fault = decide(path);
-    hits.push({ path, fault });
+    const hit: MirrorHit = { path, fault };
+    hits.push(hit);
     if (fault === "503") return void res.writeHead(503).end();
     try {
       const up = await request(`${m[1] === "debian" ? upstream.debian : upstream.security}${m[2]}`);
       const body = Buffer.from(await up.body.arrayBuffer());
       if (fault === "corrupt" && body.length > 100) body[body.length - 50]! ^= 0xff;
+      if (fault === "endless") {
+        res.writeHead(200, { "content-type": "application/octet-stream" });
+        const filler = Buffer.alloc(64 * 1024, "A");
+        hit.real = body.length;
+        hit.sent = 0;
+        const pump = () => {
+          // a safety stop, far beyond any cap, so that a client without one fails instead of hanging
+          while (!res.destroyed && hit.sent! < 2 ** 30) {
+            const b = hit.sent! < body.length ? body.subarray(hit.sent!, hit.sent! + filler.length) : filler;
+            hit.sent! += b.length;
+            if (!res.write(b)) return void res.once("drain", pump);
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
       res.writeHead(up.statusCode, { "content-length": String(body.length) });
       if (fault === "reset") {
         res.write(body.subarray(0, Math.min(10_000, body.length >> 1)), () => res.socket?.destroy());
@@ -386,6 +413,35 @@ describe("mirror faults during ocipatch patch", () => {
     const inRelease = first.replace(/(\/dists\/[^/]+\/).*/, "$1InRelease");
     const reads = hits.filter((h) => h.path === inRelease || h.path === first).map((h) => h.path);
     expect(reads).toEqual([inRelease, first, inRelease, first]);
+  }, 300_000);
+
+  /** What may be in flight beyond what the client read: socket buffers on both sides. */
+  const SLACK = 8 * 1024 * 1024;
+
+  it("an endless InRelease: one line naming the cap, and the client stopped reading at 10,000,000 bytes", async () => {
+    const { r, hits } = await patchVia(
+      (p) => (/-security\/InRelease$/.test(p) ? "endless" : "pass"),
+      ["--dry-run"],
+    );
+    expect(r.code).not.toBe(0);
+    expect(errors(r.stderr), r.stderr).toHaveLength(1);
+    expect(errors(r.stderr)[0]).toMatch(/InRelease: response larger than 10000000 bytes/);
+    const endless = hits.filter((h) => h.fault === "endless");
+    expect(endless.length).toBeGreaterThan(0);
+    for (const h of endless) expect(h.sent).toBeLessThanOrEqual(10_000_000 + SLACK);
+  }, 300_000);
+
+  it("a Packages file longer than its signed size: refused while it downloads", async () => {
+    const { r, hits } = await patchVia((p) => (isPackagesIndex(p) ? "endless" : "pass"), ["--dry-run"]);
+    expect(r.code).not.toBe(0);
+    expect(errors(r.stderr), r.stderr).toHaveLength(1);
+    expect(errors(r.stderr)[0]).toMatch(
+      /does not match the signed Release: larger than the \d+ bytes it lists/,
+    );
+    const endless = hits.filter((h) => h.fault === "endless");
+    expect(endless.length).toBeGreaterThan(0);
+    // never much more than the signed size (the real file's length) was read
+    for (const h of endless) expect(h.sent).toBeLessThanOrEqual(h.real! + SLACK);
   }, 300_000);
 
   it("a .deb whose connection resets mid-stream: retried, verified again, the image is patched", async () => {
