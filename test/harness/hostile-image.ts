@@ -5,7 +5,7 @@
  * `oci:` reference the product reads.
  */
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   createWriteStream,
   mkdirSync,
@@ -105,8 +105,34 @@ export async function imageWithZeroFile(
   bytes: number,
   tag = "large",
 ): Promise<string> {
+  return imageWithFileLayers(base, dest, [{ name, bytes, fill: "zeros" }], tag);
+}
+
+/** One generated layer: a single file of `bytes` zeros or random (incompressible) bytes. */
+export interface GeneratedLayer {
+  readonly name: string;
+  readonly bytes: number;
+  readonly fill: "zeros" | "random";
+}
+
+/** A new OCI layout at `dest` holding `base` plus one gzip layer per entry of `layers`; "oci:DEST:TAG". */
+export async function imageWithFileLayers(
+  base: TestImage,
+  dest: string,
+  layers: readonly GeneratedLayer[],
+  tag = "generated",
+): Promise<string> {
   prepareLayout(base, dest);
-  const tmp = join(dest, "blobs", "layer.tar.gz.tmp");
+  const added = [];
+  for (const l of layers) added.push(await writeGzipFileLayer(dest, l));
+  return tagImageWithLayers(base, dest, added, tag);
+}
+
+async function writeGzipFileLayer(
+  dest: string,
+  layer: GeneratedLayer,
+): Promise<{ descriptor: Descriptor; diffId: string }> {
+  const tmp = join(dest, "blobs", `layer.${process.pid}.tar.gz.tmp`);
   const diff = createHash("sha256");
   const blob = createHash("sha256");
   let size = 0;
@@ -121,20 +147,25 @@ export async function imageWithZeroFile(
     size += c.length;
   });
   const done = pipeline(gzip, createWriteStream(tmp));
-  const entry = pack.entry({ name, size: bytes, mode: 0o644, mtime: new Date(1_700_000_000_000) }, () =>
-    pack.finalize(),
+  const entry = pack.entry(
+    { name: layer.name, size: layer.bytes, mode: 0o644, mtime: new Date(1_700_000_000_000) },
+    () => pack.finalize(),
   );
-  const zeros = Buffer.alloc(1024 * 1024);
-  for (let left = bytes; left > 0; left -= zeros.length) {
-    const part = left >= zeros.length ? zeros : zeros.subarray(0, left);
+  const chunk = 1024 * 1024;
+  const zeros = Buffer.alloc(chunk);
+  for (let left = layer.bytes; left > 0; left -= chunk) {
+    const n = Math.min(left, chunk);
+    const part = layer.fill === "random" ? randomBytes(n) : zeros.subarray(0, n);
     if (!entry.write(part)) await new Promise<void>((r) => entry.once("drain", () => r()));
   }
   entry.end(undefined);
   await done;
   const digest = `sha256:${blob.digest("hex")}`;
   renameSync(tmp, blobPath(dest, digest));
-  const descriptor = { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest, size };
-  return tagImageWithLayers(base, dest, [{ descriptor, diffId: `sha256:${diff.digest("hex")}` }], tag);
+  return {
+    descriptor: { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest, size },
+    diffId: `sha256:${diff.digest("hex")}`,
+  };
 }
 
 /** `dest` as an OCI layout whose blobs are symlinks to base's (never modified). */
