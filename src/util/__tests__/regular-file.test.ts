@@ -61,8 +61,14 @@ describe("readRegularFile with pipes allowed", () => {
     return p;
   };
   /** A writer in another process (the test process must not block on the open). */
-  const writer = (p: string, bytes: number) =>
-    spawn("sh", ["-c", `head -c ${bytes} /dev/zero | tr '\\0' x > "$0"`, p], { stdio: "ignore" });
+  const writer = (p: string, bytes: number) => {
+    const child = spawn("sh", ["-c", `head -c ${bytes} /dev/zero | tr '\\0' x > "$0"`, p], {
+      stdio: "ignore",
+    });
+    // listening from the start: the writer may be gone before the reader has finished
+    const exited = new Promise((r) => child.once("exit", r));
+    return { kill: () => child.kill(), exited };
+  };
 
   it("reads a FIFO to its end, and a regular file as usual", async () => {
     const p = fifo("pipe-ok");
@@ -70,7 +76,7 @@ describe("readRegularFile with pipes allowed", () => {
     const b = await readRegularFile(p, 4_000_000, { pipes: true, what: "report" });
     expect(b.length).toBe(3_000_000);
     expect(b.every((c) => c === 0x78)).toBe(true);
-    await new Promise((r) => w.once("exit", r));
+    await w.exited;
     writeFileSync(join(dir, "plain"), "hello");
     expect((await readRegularFile(join(dir, "plain"), 5, { pipes: true })).toString()).toBe("hello");
   });
