@@ -92,13 +92,17 @@ export class AptClient {
 
   /** Fetch (or revalidate) and verify the repository's Release. Memoised per repository. */
   release(repo: Repository): Promise<VerifiedRelease> {
+    return this.releases.get(`${repo.fetchUri} ${repo.suite}`) ?? this.reloadRelease(repo);
+  }
+
+  /** Read and verify the repository's Release again (the mirror may have moved on); later calls get this one. */
+  private reloadRelease(repo: Repository): Promise<VerifiedRelease> {
     const key = `${repo.fetchUri} ${repo.suite}`;
-    let p = this.releases.get(key);
-    if (!p) {
-      p = this.loadRelease(repo);
-      this.releases.set(key, p);
-      p.catch(() => this.releases.delete(key));
-    }
+    const p = this.loadRelease(repo);
+    this.releases.set(key, p);
+    p.catch(() => {
+      if (this.releases.get(key) === p) this.releases.delete(key);
+    });
     return p;
   }
 
@@ -242,7 +246,6 @@ export class AptClient {
     const repo = release.repository;
     const flat = repo.suite.endsWith("/");
     const rel = flat ? "Packages" : `${component}/binary-${architecture}/Packages`;
-    const base = distsBase(repo);
     const origin: IndexOrigin = {
       uri: repo.uri,
       fetchUri: repo.fetchUri,
@@ -253,37 +256,70 @@ export class AptClient {
       priority: release.priority,
     };
     const where = `${repo.suite}/${rel}`;
-    const plain = release.info.files.get(rel);
-    if (plain) {
-      const hit = await this.cache.getIndex(plain.sha256, plain.size);
-      if (hit) {
-        this.stats.cacheHits++;
-        return PackagesIndex.fromBytes(hit, origin, where);
+    // A mirror caught mid-update serves a Packages file that no longer matches the InRelease
+    // read a moment ago: read InRelease again (it may list a new snapshot's hashes) and fetch
+    // the file once more (by-hash first, which is immutable), then give up.
+    let current = release;
+    for (let attempt = 1; ; attempt++) {
+      const plain = current.info.files.get(rel);
+      if (plain) {
+        const hit = await this.cache.getIndex(plain.sha256, plain.size);
+        if (hit) {
+          this.stats.cacheHits++;
+          return PackagesIndex.fromBytes(hit, origin, where);
+        }
       }
-    }
-    const variants: Array<[string, IndexCompression]> = [
-      [`${rel}.xz`, "xz"],
-      [`${rel}.gz`, "gz"],
-      [rel, "none"],
-    ];
-    const available = variants.filter(([p]) => release.info.files.has(p));
-    if (available.length === 0) return undefined;
-    if (this.opts.offline) {
-      throw new OcipatchError(
-        "NOT_FOUND",
-        `offline: ${where} from ${redactUrl(repo.fetchUri)} is not in the cache`,
+      const variants: Array<[string, IndexCompression]> = [
+        [`${rel}.xz`, "xz"],
+        [`${rel}.gz`, "gz"],
+        [rel, "none"],
+      ];
+      const available = variants.filter(([p]) => current.info.files.has(p));
+      if (available.length === 0) return undefined;
+      if (this.opts.offline) {
+        throw new OcipatchError(
+          "NOT_FOUND",
+          `offline: ${where} from ${redactUrl(repo.fetchUri)} is not in the cache`,
+        );
+      }
+      const [path, compression] = available[0]!;
+      const entry = current.info.files.get(path)!;
+      let url: string;
+      try {
+        const got = await this.fetchIndexFile(current, path, entry);
+        url = got.url;
+        if (got.body.length === entry.size && got.sha256 === entry.sha256) {
+          return this.indexFrom(got.body, compression, got.url, plain, rel, origin, where);
+        }
+        if (attempt >= 2) {
+          throw new OcipatchError(
+            "DIGEST_MISMATCH",
+            `${redactUrl(got.url)} does not match the signed Release: sha256 ${got.sha256} (${got.body.length} bytes), expected ${entry.sha256} (${entry.size} bytes), twice (InRelease read again in between)`,
+          );
+        }
+      } catch (e) {
+        // longer than the signed size: the same symptom, refused while downloading
+        if (attempt >= 2 || !isOcipatchError(e, "DIGEST_MISMATCH")) throw e;
+        url = `${distsBase(repo)}${path}`;
+      }
+      this.opts.progress?.info?.(
+        `${redactUrl(url)} does not match the signed Release; reading the Release again and fetching it again`,
       );
+      current = await this.reloadRelease(repo);
     }
-    const [path, compression] = available[0]!;
-    const entry = release.info.files.get(path)!;
+  }
+
+  /** One download of an index file named in the Release (by-hash when offered), never beyond its signed size. */
+  private async fetchIndexFile(
+    release: VerifiedRelease,
+    path: string,
+    entry: { readonly sha256: string; readonly size: number },
+  ): Promise<{ body: Buffer; url: string; sha256: string }> {
+    const base = distsBase(release.repository);
     const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
     const byHashUrl = `${base}${dir}by-hash/SHA256/${entry.sha256}`;
     const plainUrl = `${base}${path}`;
     this.opts.progress?.info?.(`Get ${redactUrl(plainUrl)} (${entry.size} bytes)`);
-    // A mirror caught mid-update serves a Packages file that no longer matches the InRelease
-    // read a moment ago: fetch it once more (by-hash first, which is immutable), then give up.
-    let body: Buffer | undefined;
-    let url = plainUrl;
     // never more than the signed size: a longer body is refused while it downloads
     const get = async (u: string) => {
       try {
@@ -297,36 +333,30 @@ export class AptClient {
         );
       }
     };
-    for (let attempt = 1; ; attempt++) {
-      body = undefined;
-      url = plainUrl;
-      if (release.info.acquireByHash) {
-        const r = await get(byHashUrl);
-        if (r.status === 200) {
-          body = r.body;
-          url = byHashUrl;
-        }
-      }
-      if (!body) {
-        const r = await get(plainUrl);
-        if (r.status !== 200 || !r.body) {
-          throw new OcipatchError(
-            "NOT_FOUND",
-            `${redactUrl(plainUrl)} is listed in the signed Release but missing (HTTP 404)`,
-          );
-        }
-        body = r.body;
-      }
-      const got = sha256hex(body);
-      if (body.length === entry.size && got === entry.sha256) break;
-      if (attempt >= 2) {
-        throw new OcipatchError(
-          "DIGEST_MISMATCH",
-          `${redactUrl(url)} does not match the signed Release: sha256 ${got} (${body.length} bytes), expected ${entry.sha256} (${entry.size} bytes), twice`,
-        );
-      }
-      this.opts.progress?.info?.(`${redactUrl(url)} does not match the signed Release; fetching it again`);
+    if (release.info.acquireByHash) {
+      const r = await get(byHashUrl);
+      if (r.status === 200 && r.body) return { body: r.body, url: byHashUrl, sha256: sha256hex(r.body) };
     }
+    const r = await get(plainUrl);
+    if (r.status !== 200 || !r.body) {
+      throw new OcipatchError(
+        "NOT_FOUND",
+        `${redactUrl(plainUrl)} is listed in the signed Release but missing (HTTP 404)`,
+      );
+    }
+    return { body: r.body, url: plainUrl, sha256: sha256hex(r.body) };
+  }
+
+  /** The verified (compressed) index, decompressed, checked against the uncompressed entry, cached. */
+  private async indexFrom(
+    body: Buffer,
+    compression: IndexCompression,
+    url: string,
+    plain: { readonly sha256: string; readonly size: number } | undefined,
+    rel: string,
+    origin: IndexOrigin,
+    where: string,
+  ): Promise<PackagesIndex> {
     const content = await decompressIndex(body, compression, redactUrl(url));
     if (plain) {
       const h = sha256hex(content);

@@ -46,7 +46,7 @@ export class CachedLayer implements Layer {
   }
 
   async compressed(opts?: OpenOptions): Promise<Readable> {
-    if (await this.cached()) return createReadStream(this.file);
+    if (await this.cached()) return createReadStream(this.file, opts?.signal ? { signal: opts.signal } : {});
     const src = await this.inner.compressed(opts);
     const tmp = `${this.file}.${process.pid}.${this.tmpCounter++}.part`;
     const out = createWriteStream(tmp, { mode: 0o600 });

@@ -7,7 +7,7 @@ import { isOcipatchError, OcipatchError } from "../errors.js";
 import { withCachedLayers } from "../image/cached-layer.js";
 import type { Image, ImageIndex, ImageOrIndex, Layer } from "../image/image.js";
 import { replaceIndexChildren } from "../image/index-builder.js";
-import type { Platform } from "../image/manifest.js";
+import { MAX_LAYERS, type Platform } from "../image/manifest.js";
 import { type Compression, MediaTypes } from "../image/media-types.js";
 import { mutateImage } from "../image/mutate.js";
 import { formatPlatform, platformMatches } from "../image/platform.js";
@@ -162,6 +162,17 @@ export function targetsFromScan(scan: ScanResult): UpgradeTarget[] {
   return out;
 }
 
+/** An image at the layer limit cannot take one more layer (a previous ocipatch layer is replaced, not added to). */
+async function refuseAtLayerLimit(image: Image): Promise<void> {
+  const count = (await image.configFile()).rootfs.diff_ids.length;
+  if (count < MAX_LAYERS || (await previousPatchLayer(image))) return;
+  throw new OcipatchError(
+    "UNSUPPORTED",
+    `${image.description} has ${count} layers: the patch layer would make ${count + 1}, more than the ${MAX_LAYERS} ocipatch reads (registries commonly allow 127); squash the image first`,
+    { details: { layers: count, maxLayers: MAX_LAYERS } },
+  );
+}
+
 /** Is the top layer of this image one ocipatch wrote? */
 async function previousPatchLayer(image: Image): Promise<{ baseDigest: Digest | undefined } | undefined> {
   const config = await image.configFile();
@@ -226,6 +237,9 @@ export async function patchImage(req: PatchRequest): Promise<PatchResult> {
       jobs.push({ childDigest: c.descriptor.digest, image: withCachedLayers(item, layerCache) });
     }
   }
+
+  // the new layer must fit under the layer limit: refused before any layer is read
+  if (!req.dryRun) for (const job of jobs) await refuseAtLayerLimit(job.image);
 
   const states: ScannedPlatform[] = [];
   try {

@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import { mkdtemp, rename, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
+import { addAbortSignal, type Readable } from "node:stream";
 import { OcipatchError } from "../errors.js";
 import type { Image, Layer } from "../image/image.js";
 import { uncompressLayer } from "../image/source.js";
@@ -540,6 +540,8 @@ export class LayeredFs {
     const p = this.opts.progress;
     p?.blobStart?.(layer.descriptor, "download");
     const blob = await layer.compressed(this.opts.signal ? { signal: this.opts.signal } : undefined);
+    // every source honours the deadline here, also one that ignores the signal (a local copy)
+    if (this.opts.signal) addAbortSignal(this.opts.signal, blob);
     const tap = new BlobTap(keepAs, (n) => p?.blobProgress?.(layer.descriptor, n));
     blob.on("error", (e) => tap.destroy(e));
     const tar = uncompressLayer(blob.pipe(tap), layer.compression, layer.diffId, `layer ${layer.digest}`);
@@ -636,7 +638,7 @@ export class LayeredFs {
     st.reads++;
     if (st.scratchFile) {
       st.readsFromScratch++;
-      const raw = createReadStream(st.scratchFile);
+      const raw = createReadStream(st.scratchFile, this.opts.signal ? { signal: this.opts.signal } : {});
       const tap = new BlobTap(undefined);
       raw.on("error", (e) => tap.destroy(e));
       // Our own verified copy in a private directory: stop as soon as the entry is read.

@@ -22,7 +22,9 @@ export type FaultAction =
   /** Never answer. */
   | { readonly kind: "hang" }
   /** Forward (so the registry acts on it), then never answer. */
-  | { readonly kind: "forward-then-hang" };
+  | { readonly kind: "forward-then-hang" }
+  /** Forward (so the registry acts on it); pass its answer on no earlier than `at` (ms since the epoch). */
+  | { readonly kind: "answer-late"; readonly at: number };
 
 export interface ProxiedRequest {
   readonly method: string;
@@ -44,6 +46,8 @@ export const PASS: FaultAction = { kind: "pass" };
 export async function startFaultProxy(
   upstream: string,
   decide: (req: IncomingMessage, seen: readonly ProxiedRequest[]) => FaultAction,
+  /** A fixed port (to bring a proxy that was closed back at the same address); 0: any free one. */
+  port = 0,
 ): Promise<FaultProxy> {
   const [upHost, upPort] = upstream.split(":") as [string, string];
   const requests: ProxiedRequest[] = [];
@@ -85,12 +89,17 @@ export async function startFaultProxy(
         return;
       }
       case "pass":
-      case "cut": {
+      case "cut":
+      case "answer-late": {
         const up = request(
           { host: upHost, port: Number(upPort), method: req.method, path: req.url, headers: req.headers },
-          (upRes) => {
+          async (upRes) => {
+            if (action.kind === "answer-late") {
+              upRes.pause();
+              await new Promise((r) => setTimeout(r, Math.max(0, action.at - Date.now())));
+            }
             res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-            if (action.kind === "pass") {
+            if (action.kind !== "cut") {
               upRes.pipe(res);
               return;
             }
@@ -118,11 +127,14 @@ export async function startFaultProxy(
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
   const addr = server.address();
-  const port = typeof addr === "object" && addr ? addr.port : 0;
+  const bound = typeof addr === "object" && addr ? addr.port : 0;
   return {
-    host: `127.0.0.1:${port}`,
+    host: `127.0.0.1:${bound}`,
     requests,
     close: () =>
       new Promise<void>((resolve) => {

@@ -60,6 +60,25 @@ describe(`more than ${MAX_LAYERS} layers`, () => {
     }
   }, 300_000);
 
+  it(`patching an image of ${MAX_LAYERS} layers is refused before any work: the patch layer would not fit`, async () => {
+    const ref = imageWithLayerCount(MAX_LAYERS);
+    const r = await runCli([
+      "patch",
+      "--push",
+      "-i",
+      ref,
+      "-t",
+      "out",
+      "--db-dir",
+      await trackerDb(),
+      "--skip-db-update",
+    ]);
+    expect(r.code).not.toBe(0);
+    const errors = r.stderr.split("\n").filter((l) => l.startsWith("[error]"));
+    expect(errors, r.stderr).toHaveLength(1);
+    expect(errors[0]).toContain(`has ${MAX_LAYERS} layers: the patch layer would make ${MAX_LAYERS + 1}`);
+  }, 300_000);
+
   it(`${MAX_LAYERS} layers are still read`, async () => {
     const r = await runCli(["inspect", imageWithLayerCount(MAX_LAYERS), "--format", "json"]);
     expect(r.code, r.stderr).toBe(0);

@@ -8,7 +8,7 @@
  * bounded retries, and the tag never points at an image with missing blobs.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +17,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readInventoryFromFs } from "../../src/inventory/index.js";
 import { buildPatchLayer, type DebToInstall } from "../../src/patch/build/index.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
-import { openImage } from "../../src/transport/index.js";
+import { openImage, openSink } from "../../src/transport/index.js";
+import { attachArtifactToLayout, listLayoutReferrers } from "../../src/transport/oci-layout/referrers.js";
+import type { Digest } from "../../src/util/digest.js";
 import { hostDebianMirror } from "../harness/apt-support.js";
 import { debianDeb } from "../harness/debian-packages.js";
 import { run } from "../harness/exec.js";
@@ -29,6 +31,7 @@ import {
   PASS,
   startFaultProxy,
 } from "../harness/fault-proxy.js";
+import { imageWithZeroFile } from "../harness/hostile-image.js";
 import { copyImageLayout, ensureImage } from "../harness/images.js";
 import { runCli, trackerDb } from "../harness/patch-support.js";
 import { pushImage } from "../harness/push.js";
@@ -136,6 +139,7 @@ describe("registry faults during ocipatch patch", () => {
     decide: Parameters<typeof startFaultProxy>[1],
     tag: string,
     extra: string[] = [],
+    from = repo,
   ) {
     const proxy = await startFaultProxy(reg.host, decide);
     proxies.push(proxy);
@@ -144,7 +148,7 @@ describe("registry faults during ocipatch patch", () => {
       "--push",
       "--no-referrers", // counts below are of the image's own uploads
       "-i",
-      `${proxy.host}/${repo}:1`,
+      `${proxy.host}/${from}:1`,
       "-t",
       tag,
       "--db-dir",
@@ -152,7 +156,7 @@ describe("registry faults during ocipatch patch", () => {
       "--skip-db-update",
       ...extra,
     ]);
-    return { r, proxy, direct: `${reg.host}/${repo}:${tag}` };
+    return { r, proxy, direct: `${reg.host}/${from}:${tag}` };
   }
 
   it.each([
@@ -225,26 +229,94 @@ describe("registry faults during ocipatch patch", () => {
     expect(errors[0]).toMatch(/did not finish within 15\.0s \(--timeout\); nothing was written/);
     expect(await skopeoExists(direct)).toBe(false);
   }, 120_000);
+
+  it("the deadline expires during the re-scan after the write: the line says the tag was written", async () => {
+    // A large image (a 1 GiB file of zeros on top: the re-scan decompresses it, which takes
+    // seconds) behind a slow registry that stores the manifest at once but answers the PUT only
+    // shortly before the deadline: the deadline falls in the re-scan.
+    const big = join(mkdtempSync(join(work, "large-")), "layout");
+    const bigRef = await imageWithZeroFile(await ensureImage("nginx-bullseye"), big, "zeros", 1024 ** 3);
+    const bigRepo = `faults/large-${process.pid}-${Date.now()}`;
+    await pushImage({ ociRef: bigRef }, reg.host, `${bigRepo}:1`);
+    rmSync(big, { recursive: true, force: true });
+    const timeoutS = 45;
+    const marginMs = 1500;
+    const tag = `rescan-${Math.floor(Math.random() * 1e9)}`;
+    let putAt = 0;
+    const started = Date.now();
+    const deadline = started + timeoutS * 1000;
+    const { r, direct } = await patchThrough(
+      (q) => {
+        if (!isManifestPut(q)) return PASS;
+        putAt = Date.now();
+        return { kind: "answer-late", at: deadline - marginMs };
+      },
+      tag,
+      ["--timeout", `${timeoutS}s`],
+      bigRepo,
+    );
+    expect(putAt, "the manifest PUT came too late for this test").toBeGreaterThan(started);
+    expect(putAt, "the manifest PUT came too late for this test").toBeLessThan(deadline - marginMs);
+    expect(r.code, r.stderr).not.toBe(0);
+    const errors = r.stderr.split("\n").filter((l) => l.startsWith("[error]"));
+    expect(errors, r.stderr).toHaveLength(1);
+    expect(errors[0]).toMatch(
+      new RegExp(
+        `wrote \\S+/${bigRepo}:${tag}, but the re-scan did not finish within ${timeoutS}.0s \\(--timeout\\)`,
+      ),
+    );
+    expect(errors[0]).not.toMatch(/nothing was written/);
+    // the message tells the truth: the tag has moved, to a whole image
+    expect(await skopeoExists(direct)).toBe(true);
+    await assertWhole(direct);
+  }, 300_000);
 });
 
 /** ---- mirror faults: a loopback front of the real mirror ---- */
 
-type MirrorFault = "pass" | "503" | "corrupt" | "reset";
+/** `endless`: the real file, then filler bytes without end (no Content-Length) until the client hangs up. */
+type MirrorFault = "pass" | "503" | "corrupt" | "reset" | "endless";
+
+interface MirrorHit {
+  readonly path: string;
+  readonly fault: MirrorFault;
+  /** `endless`: the real file's length, and how many bytes were sent before the client hung up. */
+  real?: number;
+  sent?: number;
+}
 
 async function mirrorFront(decide: (path: string) => MirrorFault) {
   const upstream = await hostDebianMirror();
-  const hits: { path: string; fault: MirrorFault }[] = [];
+  const hits: MirrorHit[] = [];
   const server: Server = createServer(async (req, res) => {
     const path = req.url ?? "/";
     const m = /^\/(debian|debian-security)(\/.*)$/.exec(path);
     if (!m) return void res.writeHead(404).end();
     const fault = decide(path);
-    hits.push({ path, fault });
+    const hit: MirrorHit = { path, fault };
+    hits.push(hit);
     if (fault === "503") return void res.writeHead(503).end();
     try {
       const up = await request(`${m[1] === "debian" ? upstream.debian : upstream.security}${m[2]}`);
       const body = Buffer.from(await up.body.arrayBuffer());
       if (fault === "corrupt" && body.length > 100) body[body.length - 50]! ^= 0xff;
+      if (fault === "endless") {
+        res.writeHead(200, { "content-type": "application/octet-stream" });
+        const filler = Buffer.alloc(64 * 1024, "A");
+        hit.real = body.length;
+        hit.sent = 0;
+        const pump = () => {
+          // a safety stop, far beyond any cap, so that a client without one fails instead of hanging
+          while (!res.destroyed && hit.sent! < 2 ** 30) {
+            const b = hit.sent! < body.length ? body.subarray(hit.sent!, hit.sent! + filler.length) : filler;
+            hit.sent! += b.length;
+            if (!res.write(b)) return void res.once("drain", pump);
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
       res.writeHead(up.statusCode, { "content-length": String(body.length) });
       if (fault === "reset") {
         res.write(body.subarray(0, Math.min(10_000, body.length >> 1)), () => res.socket?.destroy());
@@ -324,17 +396,52 @@ describe("mirror faults during ocipatch patch", () => {
     expect(r.code, r.stderr).toBe(0);
     const corruptHit = hits.find((h) => h.fault === "corrupt")!;
     expect(corruptHit).toBeDefined();
-    // the same index, fetched again
-    expect(hits.filter((h) => h.path === corruptHit.path)).toHaveLength(2);
+    // InRelease read again (the mirror may have moved to a new snapshot), then the same index fetched again
+    const inRelease = corruptHit.path.replace(/(\/dists\/[^/]+\/).*/, "$1InRelease");
+    const reads = hits.filter((h) => h.path === inRelease || h.path === corruptHit.path).map((h) => h.path);
+    expect(reads).toEqual([inRelease, corruptHit.path, inRelease, corruptHit.path]);
   }, 300_000);
 
   it("a Packages file that never matches: DIGEST_MISMATCH in one line after one refetch", async () => {
     const { r, hits } = await patchVia((p) => (isPackagesIndex(p) ? "corrupt" : "pass"), ["--dry-run"]);
     expect(r.code).toBe(6);
     expect(errors(r.stderr)).toHaveLength(1);
-    expect(errors(r.stderr)[0]).toMatch(/does not match the signed Release.*twice/);
+    expect(errors(r.stderr)[0]).toMatch(
+      /does not match the signed Release.*twice \(InRelease read again in between\)/,
+    );
     const first = hits.find((h) => h.fault === "corrupt")!.path;
-    expect(hits.filter((h) => h.path === first)).toHaveLength(2);
+    const inRelease = first.replace(/(\/dists\/[^/]+\/).*/, "$1InRelease");
+    const reads = hits.filter((h) => h.path === inRelease || h.path === first).map((h) => h.path);
+    expect(reads).toEqual([inRelease, first, inRelease, first]);
+  }, 300_000);
+
+  /** What may be in flight beyond what the client read: socket buffers on both sides. */
+  const SLACK = 8 * 1024 * 1024;
+
+  it("an endless InRelease: one line naming the cap, and the client stopped reading at 10,000,000 bytes", async () => {
+    const { r, hits } = await patchVia(
+      (p) => (/-security\/InRelease$/.test(p) ? "endless" : "pass"),
+      ["--dry-run"],
+    );
+    expect(r.code).not.toBe(0);
+    expect(errors(r.stderr), r.stderr).toHaveLength(1);
+    expect(errors(r.stderr)[0]).toMatch(/InRelease: response larger than 10000000 bytes/);
+    const endless = hits.filter((h) => h.fault === "endless");
+    expect(endless.length).toBeGreaterThan(0);
+    for (const h of endless) expect(h.sent).toBeLessThanOrEqual(10_000_000 + SLACK);
+  }, 300_000);
+
+  it("a Packages file longer than its signed size: refused while it downloads", async () => {
+    const { r, hits } = await patchVia((p) => (isPackagesIndex(p) ? "endless" : "pass"), ["--dry-run"]);
+    expect(r.code).not.toBe(0);
+    expect(errors(r.stderr), r.stderr).toHaveLength(1);
+    expect(errors(r.stderr)[0]).toMatch(
+      /does not match the signed Release: larger than the \d+ bytes it lists/,
+    );
+    const endless = hits.filter((h) => h.fault === "endless");
+    expect(endless.length).toBeGreaterThan(0);
+    // never much more than the signed size (the real file's length) was read
+    for (const h of endless) expect(h.sent).toBeLessThanOrEqual(h.real! + SLACK);
   }, 300_000);
 
   it("a .deb whose connection resets mid-stream: retried, verified again, the image is patched", async () => {
@@ -385,8 +492,45 @@ describe("two patch runs at the same time", () => {
       await run("skopeo", ["inspect", `oci:${layout}:${t}`]);
     }
     expect(readdirSync(layout).filter((n) => n.startsWith("."))).toEqual([]);
+    // each patched image has both referrers (VEX and SBOM) in the layout's index.json
+    for (const t of ["a", "b"]) {
+      const subject = index.manifests.find(
+        (m) => m.annotations?.["org.opencontainers.image.ref.name"] === t,
+      ) as unknown as { digest: Digest };
+      const types = (await listLayoutReferrers(layout, subject.digest)).map((d) => d.artifactType).sort();
+      expect(types, `referrers of ${t}`).toEqual([
+        "application/vnd.cyclonedx+json",
+        "application/vnd.in-toto+json",
+      ]);
+    }
     await assertWhole(pushed.ref.replace(/:1$/, ":same"));
   }, 600_000);
+
+  it("referrers attached to one layout at the same time as images are tagged there: none is lost", async () => {
+    const layout = join(mkdtempSync(join(work, "referrers-")), "layout");
+    const image = await openImage(await copyImageLayout(await ensureImage("nginx-bullseye"), layout));
+    const subject = image.digest;
+    const n = 12;
+    await Promise.all([
+      ...Array.from({ length: n }, (_, i) =>
+        attachArtifactToLayout(layout, subject, {
+          artifactType: "application/vnd.example.test+json",
+          mediaType: "application/vnd.example.test+json",
+          blob: Buffer.from(JSON.stringify({ i })),
+        }),
+      ),
+      ...Array.from({ length: 4 }, (_, i) => openSink(`oci:${layout}:tag-${i}`).write(image)),
+    ]);
+    expect(await listLayoutReferrers(layout, subject)).toHaveLength(n);
+    const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as {
+      manifests: { annotations?: Record<string, string> }[];
+    };
+    const tags = index.manifests.map((m) => m.annotations?.["org.opencontainers.image.ref.name"]);
+    expect(tags).toEqual(expect.arrayContaining(["tag-0", "tag-1", "tag-2", "tag-3"]));
+    expect(readdirSync(layout).filter((x) => x.startsWith("."))).toEqual([]);
+    await run("umoci", ["stat", "--image", `${layout}:tag-0`]);
+    await run("skopeo", ["inspect", `oci:${layout}:tag-3`]);
+  }, 120_000);
 });
 
 describe("a full disk", () => {
@@ -433,4 +577,80 @@ describe("a full disk", () => {
     expect(readdirSync(layout).filter((n) => n.startsWith("."))).toEqual([]);
     await run("umoci", ["stat", "--image", src.replace(/^oci:/, "")]);
   }, 300_000);
+
+  /** Every file under `dir` with its size rounded up to the filesystem's 4 KiB pages. */
+  function files(dir: string): { path: string; kib: number }[] {
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((d) => d.isFile())
+      .map((d) => {
+        const path = join(d.parentPath, d.name);
+        return { path, kib: Math.ceil(statSync(path).size / 4096) * 4 };
+      });
+  }
+
+  /** Nothing partial or corrupt: no temp files; every content-addressed file hashes to its name. */
+  function assertCacheSound(cache: string): void {
+    const all = files(cache).map((f) => f.path);
+    expect(all.filter((p) => /\.(tmp|part)$/.test(p))).toEqual([]);
+    for (const p of all) {
+      const m = /\/([0-9a-f]{64})(\.deb)?$/.exec(p);
+      if (!m) continue;
+      expect(createHash("sha256").update(readFileSync(p)).digest("hex"), p).toBe(m[1]);
+    }
+    // a release file is never without its validators, nor the other way round
+    const lists = all.filter((p) => p.includes("/lists/"));
+    for (const p of lists.filter((x) => !x.endsWith(".meta.json"))) expect(lists).toContain(`${p}.meta.json`);
+  }
+
+  it("the cache directory on a full filesystem: one ENOSPC line, nothing corrupt cached, a later run with room succeeds without clearing it", async () => {
+    const dbDir = await trackerDb();
+    const dir = mkdtempSync(join(work, "cache-full-"));
+    const src = await copyImageLayout(await ensureImage("nginx-bullseye"), join(dir, "layout"));
+    const patch = (tag: string, cache: string) =>
+      runCli(["patch", "--push", "-i", src, "-t", tag, "--db-dir", dbDir, "--skip-db-update"], {
+        OCIPATCH_CACHE_DIR: cache,
+      });
+    // how much the cache needs for this image: indices (apt) and packages (debs)
+    const ref = join(dir, "ref-cache");
+    const first = await patch("ref", ref);
+    expect(first.code, first.stderr).toBe(0);
+    const aptKiB = files(join(ref, "apt")).reduce((n, f) => n + f.kib, 0);
+    const debs = files(join(ref, "debs"));
+    const debsKiB = debs.reduce((n, f) => n + f.kib, 0);
+    expect(debs.length).toBeGreaterThan(10);
+
+    const cache = join(dir, "cache");
+    mkdirSync(cache);
+    await run("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", cache]);
+    mounts.push(cache);
+    const errorsOf = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("[error]"));
+
+    // 1. no room for the Packages indices
+    const a = await patch("a", cache);
+    expect(a.code).not.toBe(0);
+    expect(errorsOf(a.stderr), a.stderr).toHaveLength(1);
+    expect(errorsOf(a.stderr)[0]).toMatch(/ENOSPC|no space left/);
+    assertCacheSound(cache);
+
+    // 2. room for the indices and about half of the packages
+    await run("mount", ["-o", `remount,size=${aptKiB + 256 + Math.floor(debsKiB / 2)}k`, cache]);
+    const b = await patch("b", cache);
+    expect(b.code).not.toBe(0);
+    expect(errorsOf(b.stderr), b.stderr).toHaveLength(1);
+    expect(errorsOf(b.stderr)[0]).toMatch(/ENOSPC|no space left/);
+    assertCacheSound(cache);
+    const kept = files(join(cache, "debs")).length;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(debs.length);
+
+    // 3. room for everything: the same cache, not cleared, is used as it is
+    await run("mount", ["-o", `remount,size=${aptKiB + debsKiB + 4096}k`, cache]);
+    const c = await patch("c", cache);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr.match(/Already present: \S+\.deb$/gm) ?? []).toHaveLength(kept);
+    assertCacheSound(cache);
+    expect(files(join(cache, "debs"))).toHaveLength(debs.length);
+    await run("umoci", ["stat", "--image", `${join(dir, "layout")}:c`]);
+  }, 600_000);
 });

@@ -1,5 +1,5 @@
-import { OcipatchError } from "../../errors.js";
-import { readFileBounded } from "../../util/bounded-read.js";
+import { isOcipatchError, OcipatchError } from "../../errors.js";
+import { readRegularFile } from "../../util/regular-file.js";
 import { VERSION } from "../../version.js";
 import { sortFindings, summarize } from "../summary.js";
 import { SCAN_SCHEMA_VERSION, type ScanResult } from "../types.js";
@@ -29,10 +29,12 @@ export interface ImportOptions {
 export async function importReport(path: string, opts: ImportOptions = {}): Promise<ScanResult> {
   let text: string;
   try {
-    text = (await readFileBounded(path, { limit: MAX_REPORT, what: "report", signal: opts.signal })).toString(
-      "utf8",
-    );
+    const raw = await readRegularFile(path, MAX_REPORT, { what: "report", pipes: true, signal: opts.signal });
+    text = raw.toString("utf8");
   } catch (e) {
+    if (isOcipatchError(e, "NOT_FOUND")) {
+      throw new OcipatchError("NOT_FOUND", `cannot read report ${path}: it does not exist`, { cause: e });
+    }
     if (e instanceof OcipatchError) throw e;
     if (opts.signal?.aborted) throw e;
     const code = (e as NodeJS.ErrnoException).code;

@@ -1,20 +1,14 @@
-import { join } from "node:path";
 import { isOcipatchError, OcipatchError } from "../../errors.js";
-import {
-  type Descriptor,
-  detectManifestMediaType,
-  parseImageManifest,
-  parseJson,
-} from "../../image/manifest.js";
+import { type Descriptor, detectManifestMediaType, parseImageManifest } from "../../image/manifest.js";
 import { emptyStats } from "../../image/sink.js";
 import type { Digest } from "../../util/digest.js";
 import { sha256 } from "../../util/digest.js";
 import { DEFAULT_HOST_FILE_MAX_BYTES, readRegularFile } from "../../util/regular-file.js";
-import { writeFileAtomic } from "../atomic-fs.js";
 import { type ArtifactToAttach, artifactManifest, EMPTY_DESCRIPTOR } from "../registry/referrers.js";
 import { LayoutBlobStore } from "./blob-store.js";
+import { updateIndexDocument } from "./index-file.js";
 import { addToLayoutIndex } from "./index-json.js";
-import { blobPath, INDEX_FILE } from "./layout.js";
+import { blobPath } from "./layout.js";
 import { readLayoutIndex } from "./source.js";
 
 /**
@@ -69,9 +63,8 @@ export async function attachArtifactToLayout(
     ...(manifest.annotations ? { annotations: manifest.annotations } : {}),
   };
   await store.putBytes(desc, bytes);
-  const raw = await readRegularFile(join(dir, INDEX_FILE), DEFAULT_HOST_FILE_MAX_BYTES);
-  const doc = parseJson(raw, `${dir}/${INDEX_FILE}`) as Record<string, unknown>;
-  await writeFileAtomic(join(dir, INDEX_FILE), Buffer.from(JSON.stringify(addToLayoutIndex(doc, desc))));
+  // under the lock the image sink takes: a concurrent run's tag or referrer is never lost
+  await updateIndexDocument(dir, dir, (doc) => addToLayoutIndex(doc, desc));
   return desc;
 }
 

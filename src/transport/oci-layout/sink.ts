@@ -1,13 +1,11 @@
 import { chmod, lstat, readdir, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { isOcipatchError, OcipatchError } from "../../errors.js";
+import { OcipatchError } from "../../errors.js";
 import { descriptorOf, type Image, type ImageOrIndex } from "../../image/image.js";
-import { type Descriptor, encodeJson, parseIndexManifest, parseJson } from "../../image/manifest.js";
+import { type Descriptor, encodeJson } from "../../image/manifest.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
 import { toOciMediaTypes } from "../../image/to-oci.js";
 import { sha256 } from "../../util/digest.js";
-import { withFileLock } from "../../util/file-lock.js";
-import { DEFAULT_HOST_FILE_MAX_BYTES, readRegularFile } from "../../util/regular-file.js";
 import {
   ioError,
   keepStaged,
@@ -19,6 +17,7 @@ import {
 } from "../atomic-fs.js";
 import { forEachLimit } from "../concurrency.js";
 import { LayoutBlobStore } from "./blob-store.js";
+import { readIndexDocument, updateIndexDocument } from "./index-file.js";
 import { addToLayoutIndex, assertValidRefName, emptyLayoutIndex } from "./index-json.js";
 import { INDEX_FILE, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION } from "./layout.js";
 
@@ -72,15 +71,12 @@ export class OciLayoutSink implements ImageSink {
       const store = new LayoutBlobStore(root, stats, opts?.progress, opts?.signal);
       const desc = await writeItem(store, item, opts);
       if (kind.kind === "layout") {
-        // read-modify-write of index.json: one writer at a time, so concurrent runs keep each other's tags
-        await withFileLock(
-          join(root, `.${INDEX_FILE}.lock`),
-          `${this.dir}/${INDEX_FILE}`,
-          async () => {
-            const doc = await readIndexDocument(root, this.dir);
-            await writeFileAtomic(join(root, INDEX_FILE), encodeJson(addToLayoutIndex(doc, desc, this.tag)));
-          },
-          { signal: opts?.signal },
+        // one writer of index.json at a time, so concurrent runs keep each other's tags
+        await updateIndexDocument(
+          root,
+          this.dir,
+          (doc) => addToLayoutIndex(doc, desc, this.tag),
+          opts?.signal,
         );
       } else {
         await writeFileAtomic(
@@ -132,19 +128,6 @@ async function inspectTarget(target: string, shown: string): Promise<Target> {
     "IO",
     `${shown} is not empty and is not an OCI image layout (no ${OCI_LAYOUT_FILE} file); refusing to write into it`,
   );
-}
-
-async function readIndexDocument(root: string, shown: string): Promise<Record<string, unknown>> {
-  const what = `${shown}/${INDEX_FILE}`;
-  let raw: Buffer;
-  try {
-    raw = await readRegularFile(join(root, INDEX_FILE), DEFAULT_HOST_FILE_MAX_BYTES);
-  } catch (e) {
-    if (isOcipatchError(e, "NOT_FOUND")) return emptyLayoutIndex();
-    throw e;
-  }
-  parseIndexManifest(raw, what);
-  return parseJson(raw, what) as Record<string, unknown>;
 }
 
 /** Write an image or index with everything it references; returns its descriptor. */

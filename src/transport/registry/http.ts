@@ -8,7 +8,7 @@ import {
   retryDelay,
   sleep,
 } from "../../util/http/retry.js";
-import { isTransientNetworkError, networkError } from "./errors.js";
+import { isConnectionRefused, isTransientNetworkError, networkError } from "./errors.js";
 
 /** One HTTP exchange with bounded retries; the caller interprets the status. */
 
@@ -25,6 +25,11 @@ export interface HttpRequest {
   readonly body?: Buffer | string | (() => Readable) | undefined;
   /** Whether transient failures (429/502/503/504, resets) may be retried. */
   readonly retryable: boolean;
+  /**
+   * Whether a refused connection is transient too (a token server restarting in the middle
+   * of a run). Off for registries: a wrong host or port fails at once.
+   */
+  readonly retryRefused?: boolean | undefined;
   /** For messages: `GET manifest 127.0.0.1:5000/app:1`. Never holds secrets or query strings. */
   readonly what: string;
 }
@@ -114,7 +119,8 @@ export async function sendWithRetry(ctx: HttpContext, req: HttpRequest): Promise
         signal: ctx.signal,
         ...(ctx.peer ? { peer: ctx.peer } : {}),
       });
-      if (attempt < maxAttempts && isTransientNetworkError(e) && !ctx.signal?.aborted) {
+      const transient = isTransientNetworkError(e) || (req.retryRefused === true && isConnectionRefused(e));
+      if (attempt < maxAttempts && transient && !ctx.signal?.aborted) {
         const delayMs = retryDelay(ctx.policy, attempt);
         ctx.onRetry?.({ what: req.what, attempt, delayMs, reason: mapped.message });
         await sleep(delayMs, ctx.signal);

@@ -91,6 +91,7 @@ export async function fetchToken(http: HttpContext, f: TokenFetch): Promise<Bear
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: form.toString(),
       retryable: true,
+      retryRefused: true,
       what,
     });
   } else {
@@ -102,7 +103,14 @@ export async function fetchToken(http: HttpContext, f: TokenFetch): Promise<Bear
       headers["authorization"] = basicAuthorization(f.credentials.username, f.credentials.password);
       u.searchParams.set("account", f.credentials.username);
     }
-    res = await sendWithRetry(ctx, { url: u, method: "GET", headers, retryable: true, what });
+    res = await sendWithRetry(ctx, {
+      url: u,
+      method: "GET",
+      headers,
+      retryable: true,
+      retryRefused: true,
+      what,
+    });
   }
   const text = await bodyText(res);
   if (res.statusCode === 401 || res.statusCode === 403) {
