@@ -106,7 +106,7 @@ export class EngineClient {
       return new OcipatchError(
         "ENGINE",
         ep.tls.cert === undefined || ep.tls.key === undefined
-          ? `the container engine at ${this.address} refused this client's TLS certificate (none was offered: DOCKER_CERT_PATH has no cert.pem and key.pem, which an engine started with --tlsverify requires)`
+          ? `the container engine at ${this.address} refused this client's TLS certificate (none was offered: DOCKER_CERT_PATH has no cert.pem and key.pem, which an engine that verifies clients requires)`
           : `the container engine at ${this.address} closed the TLS connection (does it accept the client certificate in DOCKER_CERT_PATH?)`,
         { cause: e },
       );

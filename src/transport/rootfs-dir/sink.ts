@@ -1,6 +1,6 @@
 import { chmod, lstat, readdir, rename, rmdir } from "node:fs/promises";
 import { resolve } from "node:path";
-import { OcipatchError } from "../../errors.js";
+import { OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import type { ImageOrIndex } from "../../image/image.js";
 import { hostPlatform } from "../../image/platform.js";
 import { selectImage } from "../../image/select.js";
@@ -35,7 +35,7 @@ export class RootfsDirSink implements ImageSink {
     try {
       this.lastStats = await extractLayers(await image.layers(opts), temp.dir, { signal: opts?.signal });
       await assertUsableDir(target, this.dir); // nothing appeared there meanwhile
-      if ((await lstat(target).catch(() => undefined)) !== undefined) {
+      if ((await lstat(target).catch(undefinedIfNotFound)) !== undefined) {
         await rmdir(target).catch((e: unknown) => {
           throw ioError(`cannot replace the empty directory ${this.dir}`, e);
         });
