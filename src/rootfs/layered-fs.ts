@@ -587,50 +587,37 @@ export class LayeredFs {
   }
 
   /** Contents of several entries of layer i in one pass (scratch copy when kept). */
-  private async rereadMany(
+  private rereadMany(
     i: number,
     wanted: ReadonlyMap<number, (c: Buffer | undefined) => Promise<void>>,
     maxBytes: number,
   ): Promise<void> {
-    const st = this.states[i]!;
-    const layer = this.layers[i]!;
-    const limits = {
-      maxEntries: this.limits.maxEntriesPerLayer,
-      maxBytes: this.limits.maxLayerBytes,
-      maxFileBytes: maxBytes,
-    };
-    st.reads++;
-    if (st.scratchFile) {
-      st.readsFromScratch++;
-      const raw = createReadStream(st.scratchFile);
-      const tap = new BlobTap(undefined);
-      raw.on("error", (e) => tap.destroy(e));
-      const tar = uncompressLayer(raw.pipe(tap), layer.compression, layer.diffId, `layer ${layer.digest}`);
-      try {
-        await readEntryContents(tar, wanted, this.what(i), limits, true);
-      } finally {
-        st.bytesRead += tap.bytes;
-        raw.destroy();
-      }
-      return;
-    }
-    const { tar, tap, blob } = await this.openFromSource(i, undefined);
-    try {
-      await readEntryContents(tar, wanted, this.what(i), limits, false);
-    } catch (e) {
-      blob.destroy();
-      throw e;
-    } finally {
-      st.bytesRead += tap.bytes;
-      this.downloaded += tap.bytes;
-    }
+    return this.readLayerAgain(i, maxBytes, (tar, limits, fromScratch) =>
+      readEntryContents(tar, wanted, this.what(i), limits, fromScratch),
+    );
   }
 
   /** Content of entry `ordinal` of layer i, read again (scratch copy when kept). */
-  private async reread(i: number, ordinal: number, maxBytes: number): Promise<Buffer> {
+  private reread(i: number, ordinal: number, maxBytes: number): Promise<Buffer> {
+    return this.readLayerAgain(i, maxBytes, (tar, limits, fromScratch) =>
+      readEntryContent(tar, ordinal, this.what(i), limits, fromScratch),
+    );
+  }
+
+  /**
+   * Read layer i again with `read`: from our own verified scratch copy when kept (in a
+   * private directory: `read` may stop as soon as it has what it wants), else from the
+   * source (read to the end, so digest and diffID are verified again). Both honour the
+   * run's signal and are counted.
+   */
+  private async readLayerAgain<T>(
+    i: number,
+    maxBytes: number,
+    read: (tar: Readable, limits: EntryReadLimits, fromScratch: boolean) => Promise<T>,
+  ): Promise<T> {
     const st = this.states[i]!;
     const layer = this.layers[i]!;
-    const limits = {
+    const limits: EntryReadLimits = {
       maxEntries: this.limits.maxEntriesPerLayer,
       maxBytes: this.limits.maxLayerBytes,
       maxFileBytes: maxBytes,
@@ -641,10 +628,9 @@ export class LayeredFs {
       const raw = createReadStream(st.scratchFile, this.opts.signal ? { signal: this.opts.signal } : {});
       const tap = new BlobTap(undefined);
       raw.on("error", (e) => tap.destroy(e));
-      // Our own verified copy in a private directory: stop as soon as the entry is read.
       const tar = uncompressLayer(raw.pipe(tap), layer.compression, layer.diffId, `layer ${layer.digest}`);
       try {
-        return await readEntryContent(tar, ordinal, this.what(i), limits, true);
+        return await read(tar, limits, true);
       } finally {
         st.bytesRead += tap.bytes;
         raw.destroy();
@@ -652,8 +638,7 @@ export class LayeredFs {
     }
     const { tar, tap, blob } = await this.openFromSource(i, undefined);
     try {
-      // From the source: read to the end so digest and diffID are verified again.
-      return await readEntryContent(tar, ordinal, this.what(i), limits, false);
+      return await read(tar, limits, false);
     } catch (e) {
       blob.destroy();
       throw e;
@@ -662,6 +647,13 @@ export class LayeredFs {
       this.downloaded += tap.bytes;
     }
   }
+}
+
+/** The bounds of reading entries contents again: the layer's, and one file's. */
+interface EntryReadLimits {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  readonly maxFileBytes: number;
 }
 
 /** Does layer `idx` hide everything at `rel` in the layers below it? */
