@@ -1,11 +1,11 @@
 /** ocipatch library API. The CLI (src/cli) is a thin layer over these exports. */
 
-export * from "./apt/index.js";
+export * from "./backends/dpkg/apt/index.js";
+export * from "./backends/dpkg/db/index.js";
 export * from "./errors.js";
 export * from "./image/index.js";
 export * from "./inventory/index.js";
 export * from "./os/index.js";
-export * from "./pkg/dpkg/index.js";
 export * from "./plan/index.js";
 export * from "./reference/index.js";
 export * from "./report/index.js";

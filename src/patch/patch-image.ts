@@ -1,8 +1,17 @@
 import { mkdir, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
-import { debianArchitecture } from "../apt/architecture.js";
-import type { AptConfig } from "../apt/config.js";
-import type { SuiteKind } from "../apt/packages.js";
+import { debianArchitecture } from "../backends/dpkg/apt/architecture.js";
+import type { AptConfig } from "../backends/dpkg/apt/config.js";
+import type { SuiteKind } from "../backends/dpkg/apt/packages.js";
+import { APT_CAPTURE_PATTERNS, imageKeyringFiles, readAptFiles } from "../backends/dpkg/apt-files.js";
+import {
+  type BuildPatchLayerResult,
+  buildPatchLayer,
+  type DebToInstall,
+} from "../backends/dpkg/build/index.js";
+import { packageKey } from "../backends/dpkg/db/package-key.js";
+import { type DebDownload, type DebVanished, downloadDebs } from "../backends/dpkg/download.js";
+import { planForImage } from "../backends/dpkg/plan/plan-for-image.js";
 import { isOcipatchError, OcipatchError } from "../errors.js";
 import { withCachedLayers } from "../image/cached-layer.js";
 import type { Image, ImageIndex, ImageOrIndex, Layer } from "../image/image.js";
@@ -15,8 +24,6 @@ import { platformChildren } from "../image/select.js";
 import type { ImageSink, WriteResult } from "../image/sink.js";
 import { readInventoryFromFs } from "../inventory/read.js";
 import type { Inventory } from "../inventory/types.js";
-import { packageKey } from "../pkg/dpkg/package-key.js";
-import { planForImage } from "../plan/plan-for-image.js";
 import type { Plan, PlanMode, UpgradeTarget } from "../plan/types.js";
 import { LayeredFs } from "../rootfs/index.js";
 import { scanInventory } from "../scan/matcher.js";
@@ -27,9 +34,6 @@ import { redactUrl } from "../util/http/redact.js";
 import type { ProgressListener } from "../util/progress.js";
 import { VERSION } from "../version.js";
 import type { VulnDatabase } from "../vulndb/index.js";
-import { APT_CAPTURE_PATTERNS, imageKeyringFiles, readAptFiles } from "./apt-files.js";
-import { type BuildPatchLayerResult, buildPatchLayer, type DebToInstall } from "./build/index.js";
-import { type DebDownload, type DebVanished, downloadDebs } from "./download.js";
 import { dropUnavailable } from "./drop-unavailable.js";
 
 /** Config labels ocipatch writes on a patched image. */

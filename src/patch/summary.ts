@@ -1,7 +1,7 @@
+import { formatScriptReport } from "../backends/dpkg/maintainer-scripts/index.js";
 import { isOcipatchError, oneLine } from "../errors.js";
 import { formatScanJson } from "../scan/index.js";
 import { VERSION } from "../version.js";
-import { formatScriptReport } from "./maintainer-scripts/index.js";
 import type { PatchResult, PlatformResult } from "./patch-image.js";
 
 /** Image name as people write it (`docker.io/library/nginx:1.22`, `oci:/dir:tag`). */

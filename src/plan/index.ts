@@ -1,12 +1,14 @@
 /** Patch planning: which installed packages go to which versions, from the release's signed repositories. */
-export { formatSize, type PlanFormat, renderPlan, renderPlanJson, renderPlanTable } from "./format.js";
+
 export {
   APT_FILE_LOCATIONS,
   type PlanForImageInput,
   type PlanForImageResult,
   planForImage,
-} from "./plan-for-image.js";
-export { NeedMoreIndices, type PlanInput, planUpgrades } from "./planner.js";
+} from "../backends/dpkg/plan/plan-for-image.js";
+export { NeedMoreIndices, type PlanInput, planUpgrades } from "../backends/dpkg/plan/planner.js";
+export { type PackageUniverse, universeFromIndices } from "../backends/dpkg/plan/universe.js";
+export { formatSize, type PlanFormat, renderPlan, renderPlanJson, renderPlanTable } from "./format.js";
 export type {
   HeldPackage,
   Plan,
@@ -18,4 +20,3 @@ export type {
   UpdateReason,
   UpgradeTarget,
 } from "./types.js";
-export { type PackageUniverse, universeFromIndices } from "./universe.js";

@@ -1,4 +1,4 @@
-import type { SuiteKind } from "../apt/packages.js";
+import type { SuiteKind } from "../backends/dpkg/apt/packages.js";
 
 /**
  * What to fix: one finding of a scan (or a grype/trivy report), reduced to what planning needs.

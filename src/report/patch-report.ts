@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { OcipatchError } from "../errors.js";
-import type { KeptConffile, PatchedPackage } from "../patch/build/types.js";
+import type { KeptConffile, PatchedPackage } from "../backends/dpkg/build/types.js";
 import {
   formatScriptReport,
   type MaintainerEffect,
   type MaintainerScriptReport,
-} from "../patch/maintainer-scripts/index.js";
+} from "../backends/dpkg/maintainer-scripts/index.js";
+import { OcipatchError } from "../errors.js";
 import type { ScanResult } from "../scan/types.js";
 import { VERSION } from "../version.js";
 import { fixedVulnerabilities } from "./fixed.js";

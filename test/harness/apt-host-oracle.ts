@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseParagraphs } from "../../src/debian/deb822.js";
+import { parseParagraphs } from "../../src/backends/dpkg/debian/deb822.js";
 import type { InstalledPackage, Inventory } from "../../src/inventory/types.js";
 import type { OsInfo } from "../../src/os/types.js";
 import { run, testCacheDir } from "./apt-support.js";

@@ -11,12 +11,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { AptClient } from "../../src/apt/client.js";
-import { hostKeyringFiles, readHostAptSources } from "../../src/apt/host.js";
-import { httpGet, newStats } from "../../src/apt/http.js";
-import { keyringFilesFromList, TrustStore } from "../../src/apt/keyring.js";
-import type { Repository } from "../../src/apt/repositories.js";
-import { parseAptSources } from "../../src/apt/sources.js";
+import { AptClient } from "../../src/backends/dpkg/apt/client.js";
+import { hostKeyringFiles, readHostAptSources } from "../../src/backends/dpkg/apt/host.js";
+import { httpGet, newStats } from "../../src/backends/dpkg/apt/http.js";
+import { keyringFilesFromList, TrustStore } from "../../src/backends/dpkg/apt/keyring.js";
+import type { Repository } from "../../src/backends/dpkg/apt/repositories.js";
+import { parseAptSources } from "../../src/backends/dpkg/apt/sources.js";
 
 export const run = promisify(execFile);
 

@@ -5,10 +5,10 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import * as openpgp from "openpgp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AptClient } from "../../src/apt/client.js";
-import { readKeyring } from "../../src/apt/keyring.js";
-import { parseRelease } from "../../src/apt/release.js";
-import { parseRelations } from "../../src/debian/relations.js";
+import { AptClient } from "../../src/backends/dpkg/apt/client.js";
+import { readKeyring } from "../../src/backends/dpkg/apt/keyring.js";
+import { parseRelease } from "../../src/backends/dpkg/apt/release.js";
+import { parseRelations } from "../../src/backends/dpkg/debian/relations.js";
 import { isOcipatchError } from "../../src/errors.js";
 import {
   DEBIAN_KEYRING,

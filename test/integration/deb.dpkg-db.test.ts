@@ -22,9 +22,13 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDebFile } from "../../src/deb/index.js";
-import { parseParagraphs } from "../../src/debian/deb822.js";
-import { collectContents, rewriteStatusFile, upgradeDbChanges } from "../../src/patch/dpkg-db/index.js";
+import { openDebFile } from "../../src/backends/dpkg/deb/index.js";
+import { parseParagraphs } from "../../src/backends/dpkg/debian/deb822.js";
+import {
+  collectContents,
+  rewriteStatusFile,
+  upgradeDbChanges,
+} from "../../src/backends/dpkg/dpkg-db/index.js";
 import { chrootTarball, debianDeb } from "../harness/debian-packages.js";
 
 let root = "";

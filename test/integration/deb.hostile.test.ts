@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { openDebFile } from "../../src/deb/index.js";
+import { openDebFile } from "../../src/backends/dpkg/deb/index.js";
 import { isOcipatchError } from "../../src/errors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ocipatch-hostile-"));

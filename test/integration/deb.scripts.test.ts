@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { openDebFile } from "../../src/deb/index.js";
-import { classifyScript, type ScriptActionKind } from "../../src/patch/maintainer-scripts/index.js";
+import { openDebFile } from "../../src/backends/dpkg/deb/index.js";
+import { classifyScript, type ScriptActionKind } from "../../src/backends/dpkg/maintainer-scripts/index.js";
 import { debianDeb, ubuntuDeb } from "../harness/debian-packages.js";
 
 // Commands whose presence (outside comments) must show up as the given kind.

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseParagraphs } from "../../src/debian/deb822.js";
+import { parseParagraphs } from "../../src/backends/dpkg/debian/deb822.js";
 
 export const TEST_CACHE = process.env["OCIPATCH_TEST_CACHE"] || "/var/cache/ocipatch-test";
 

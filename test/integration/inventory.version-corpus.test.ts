@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { compareDebianVersions, parseDebianVersion } from "../../src/debian/version.js";
+import { compareDebianVersions, parseDebianVersion } from "../../src/backends/dpkg/debian/version.js";
 import { cachedDownload, hostMirrors } from "./inventory.mirror.js";
 
 const SUITES = ["bullseye", "bookworm", "trixie"];

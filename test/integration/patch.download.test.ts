@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { downloadDebs } from "../../src/patch/download.js";
+import { downloadDebs } from "../../src/backends/dpkg/download.js";
 import { startFileServer, testCacheDir } from "../harness/apt-support.js";
 import { makeTempDir } from "../harness/fs.js";
 

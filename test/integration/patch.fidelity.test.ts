@@ -20,9 +20,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { buildPatchLayer, type DebToInstall } from "../../src/backends/dpkg/build/index.js";
 import { mutateImage } from "../../src/image/mutate.js";
 import { readInventoryFromFs } from "../../src/inventory/index.js";
-import { buildPatchLayer, type DebToInstall } from "../../src/patch/build/index.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
 import { openImage, openSink } from "../../src/transport/index.js";
 import { withChroot } from "../harness/chroot.js";

@@ -6,10 +6,10 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { httpGet, newStats } from "../../src/apt/http.js";
+import { httpGet, newStats } from "../../src/backends/dpkg/apt/http.js";
+import { type PlanForImageInput, planForImage } from "../../src/backends/dpkg/plan/plan-for-image.js";
 import { isOcipatchError } from "../../src/errors.js";
 import type { Inventory } from "../../src/inventory/types.js";
-import { type PlanForImageInput, planForImage } from "../../src/plan/plan-for-image.js";
 import type { Plan } from "../../src/plan/types.js";
 import { debianOs, ensureDpkgStatus, inventoryFromStatus, ubuntuOs } from "../harness/apt-host-oracle.js";
 import {

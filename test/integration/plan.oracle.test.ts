@@ -5,10 +5,10 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { SourceFile } from "../../src/apt/sources.js";
-import { compareDebianVersions } from "../../src/debian/version.js";
+import type { SourceFile } from "../../src/backends/dpkg/apt/sources.js";
+import { compareDebianVersions } from "../../src/backends/dpkg/debian/version.js";
+import { planForImage } from "../../src/backends/dpkg/plan/plan-for-image.js";
 import type { Inventory } from "../../src/inventory/types.js";
-import { planForImage } from "../../src/plan/plan-for-image.js";
 import type { Plan, UpgradeTarget } from "../../src/plan/types.js";
 import {
   aptSimulate,

@@ -9,11 +9,11 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PackagesIndex } from "../../src/apt/packages.js";
+import { PackagesIndex } from "../../src/backends/dpkg/apt/packages.js";
+import { planUpgrades } from "../../src/backends/dpkg/plan/planner.js";
+import { universeFromIndices } from "../../src/backends/dpkg/plan/universe.js";
 import { isOcipatchError } from "../../src/errors.js";
-import { planUpgrades } from "../../src/plan/planner.js";
 import type { Plan, PlanMode, UpgradeTarget } from "../../src/plan/types.js";
-import { universeFromIndices } from "../../src/plan/universe.js";
 import {
   type AptSimulation,
   aptSimulate,

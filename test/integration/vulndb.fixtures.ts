@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Paragraph } from "../../src/debian/deb822.js";
+import { Paragraph } from "../../src/backends/dpkg/debian/deb822.js";
 import type { InstalledPackage, Inventory } from "../../src/inventory/types.js";
 import type { OsInfo } from "../../src/os/types.js";
 

@@ -1,8 +1,8 @@
-import { compareDebianVersions } from "../../debian/version.js";
-import { readDpkgInventory } from "../../pkg/dpkg/database.js";
-import { DPKG_STATUS, DPKG_STATUS_D } from "../../pkg/dpkg/paths.js";
-import { dpkgRecord } from "../../pkg/dpkg/record.js";
 import type { PackageBackend } from "../types.js";
+import { readDpkgInventory } from "./db/database.js";
+import { DPKG_STATUS, DPKG_STATUS_D } from "./db/paths.js";
+import { dpkgRecord } from "./db/record.js";
+import { compareDebianVersions } from "./debian/version.js";
 
 /** Debian, Ubuntu and distroless Debian: the dpkg database, apt repositories, .deb packages. */
 export const dpkgBackend: PackageBackend = {

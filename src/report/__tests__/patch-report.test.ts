@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { afterAll, describe, expect, it } from "vitest";
-import { upgradeScriptReport } from "../../patch/maintainer-scripts/index.js";
+import { upgradeScriptReport } from "../../backends/dpkg/maintainer-scripts/index.js";
 import type { Plan } from "../../plan/types.js";
 import type { Digest } from "../../util/digest.js";
 import { buildOpenVex } from "../openvex.js";

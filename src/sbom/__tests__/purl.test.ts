@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Paragraph } from "../../debian/deb822.js";
+import { Paragraph } from "../../backends/dpkg/debian/deb822.js";
 import type { InstalledPackage } from "../../inventory/types.js";
 import type { OsInfo } from "../../os/types.js";
 import { formatPurl, installedPurl, purlEncode } from "../purl.js";

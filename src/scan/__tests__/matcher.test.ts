@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Paragraph } from "../../debian/deb822.js";
+import { Paragraph } from "../../backends/dpkg/debian/deb822.js";
 import type { InstalledPackage, Inventory } from "../../inventory/types.js";
 import type { OsInfo } from "../../os/types.js";
 import { VULNDATA } from "../../vulndb/__tests__/shared-data.js";

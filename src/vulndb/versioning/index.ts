@@ -1,4 +1,4 @@
-import { compareDebianVersions, parseDebianVersion } from "../../debian/version.js";
+import { compareDebianVersions, parseDebianVersion } from "../../backends/dpkg/debian/version.js";
 import { schemeOf, type VersionScheme } from "../namespace.js";
 import type { Namespace } from "../types.js";
 import { compareApkVersions, isValidApkVersion } from "./apk.js";

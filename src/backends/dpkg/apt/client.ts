@@ -1,0 +1,373 @@
+import { createHash } from "node:crypto";
+import { isOcipatchError, OcipatchError } from "../../../errors.js";
+import { redactUrl } from "../../../util/http/redact.js";
+import type { ProgressListener } from "../../../util/progress.js";
+import { AptCache, defaultCacheDir } from "./cache.js";
+import { decompressIndex, type IndexCompression } from "./decompress.js";
+import { type FetchStats, type HttpOptions, httpGet, newStats } from "./http.js";
+import type { TrustStore } from "./keyring.js";
+import { type IndexOrigin, PackagesIndex } from "./packages.js";
+import {
+  parseRelease,
+  type ReleaseInfo,
+  type Signer,
+  verifyDetachedRelease,
+  verifyInRelease,
+} from "./release.js";
+import type { Repository } from "./repositories.js";
+
+export interface AptClientOptions {
+  /** Cache root (default: the user's cache dir, see defaultCacheDir). */
+  readonly cacheDir?: string;
+  /** Use only cached (verified) files; never touch the network. */
+  readonly offline?: boolean;
+  /** Refuse Release files past their Valid-Until (default true; like apt's Check-Valid-Until). */
+  readonly checkValidUntil?: boolean;
+  /** Clock for signature and Valid-Until checks (tests). */
+  readonly now?: () => Date;
+  readonly http?: HttpOptions;
+  readonly progress?: ProgressListener;
+}
+
+/** A Release whose signature was verified with a key the image (or configuration) trusts. */
+export interface VerifiedRelease {
+  readonly repository: Repository;
+  readonly url: string;
+  readonly info: ReleaseInfo;
+  readonly signer: Signer;
+  /** apt pin priority: 500, 100 (NotAutomatic + ButAutomaticUpgrades) or 1 (NotAutomatic). */
+  readonly priority: number;
+}
+
+function sha256hex(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
+}
+
+function distsBase(repo: Repository): string {
+  return repo.suite.endsWith("/")
+    ? `${repo.fetchUri}/${repo.suite.replace(/^(\.\/)+/, "").replace(/^\/+/, "")}`
+    : `${repo.fetchUri}/dists/${repo.suite}/`;
+}
+
+/** The suite a Release must declare (`buster/updates` is published as Codename `buster`). */
+function releaseMatchesSuite(info: ReleaseInfo, suite: string): boolean {
+  if (suite.endsWith("/")) return true;
+  const names = [info.suite, info.codename].filter((x): x is string => x !== undefined);
+  if (names.length === 0) return true;
+  const base = suite.split("/")[0]!;
+  return names.some((n) => n === suite || n === base || n.split("/")[0] === base);
+}
+
+function releaseBelongsTo(releaseCodename: string, codename: string): boolean {
+  return (
+    releaseCodename === codename ||
+    releaseCodename.startsWith(`${codename}-`) ||
+    releaseCodename.startsWith(`${codename}/`)
+  );
+}
+
+/** apt's default Acquire::MaxReleaseFileSize: the largest InRelease/Release/Release.gpg accepted. */
+export const MAX_RELEASE_FILE_BYTES = 10 * 1000 * 1000;
+
+/**
+ * Fetches and verifies apt repository metadata: InRelease (or Release + Release.gpg), then
+ * Packages indices checked against the signed SHA256 list. Nothing unverified is returned or cached.
+ */
+export class AptClient {
+  readonly stats: FetchStats = newStats();
+  readonly cache: AptCache;
+  private readonly releases = new Map<string, Promise<VerifiedRelease>>();
+  private readonly indices = new Map<string, Promise<PackagesIndex | undefined>>();
+
+  constructor(
+    private readonly trust: TrustStore,
+    private readonly opts: AptClientOptions = {},
+  ) {
+    this.cache = new AptCache(opts.cacheDir ?? defaultCacheDir());
+  }
+
+  private now(): Date {
+    return this.opts.now ? this.opts.now() : new Date();
+  }
+
+  /** Fetch (or revalidate) and verify the repository's Release. Memoised per repository. */
+  release(repo: Repository): Promise<VerifiedRelease> {
+    return this.releases.get(`${repo.fetchUri} ${repo.suite}`) ?? this.reloadRelease(repo);
+  }
+
+  /** Read and verify the repository's Release again (the mirror may have moved on); later calls get this one. */
+  private reloadRelease(repo: Repository): Promise<VerifiedRelease> {
+    const key = `${repo.fetchUri} ${repo.suite}`;
+    const p = this.loadRelease(repo);
+    this.releases.set(key, p);
+    p.catch(() => {
+      if (this.releases.get(key) === p) this.releases.delete(key);
+    });
+    return p;
+  }
+
+  private async fetchList(
+    url: string,
+  ): Promise<{ body: Buffer | undefined; fromCache: boolean; etag?: string; lastModified?: string }> {
+    // InRelease, Release, Release.gpg: apt's Acquire::MaxReleaseFileSize (10 MB)
+    const http = { ...this.opts.http, maxBytes: MAX_RELEASE_FILE_BYTES };
+    const cached = await this.cache.getList(url);
+    if (this.opts.offline) {
+      if (!cached) throw new OcipatchError("NOT_FOUND", `offline: ${redactUrl(url)} is not in the cache`);
+      this.stats.cacheHits++;
+      return { body: cached.body, fromCache: true };
+    }
+    const res = await httpGet(
+      url,
+      this.stats,
+      cached ? { etag: cached.etag, lastModified: cached.lastModified } : {},
+      http,
+    );
+    if (res.status === 304 && cached) return { body: cached.body, fromCache: true };
+    if (res.status === 404) return { body: undefined, fromCache: false };
+    if (res.status === 304) {
+      // a 304 without anything cached: ask again without validators
+      const again = await httpGet(url, this.stats, {}, http);
+      return again.status === 200
+        ? { body: again.body, fromCache: false, etag: again.etag, lastModified: again.lastModified }
+        : { body: undefined, fromCache: false };
+    }
+    return { body: res.body, fromCache: false, etag: res.etag, lastModified: res.lastModified };
+  }
+
+  private async loadRelease(repo: Repository): Promise<VerifiedRelease> {
+    const base = distsBase(repo);
+    const where = `${repo.suite} at ${redactUrl(repo.fetchUri)}`;
+    this.opts.progress?.info?.(`Get ${redactUrl(base)}InRelease`);
+    const keys = await this.trust.keysFor(repo.signedBy, repo.origin, repo.keysFromFallback);
+    const date = this.now();
+    let url = `${base}InRelease`;
+    let text: string;
+    let signer: Signer;
+    const inRelease = await this.fetchList(url);
+    if (inRelease.body) {
+      try {
+        ({ text, signer } = await verifyInRelease(inRelease.body, keys, redactUrl(url), { date }));
+      } catch (e) {
+        if (inRelease.fromCache) await this.cache.dropList(url);
+        throw e;
+      }
+      if (!inRelease.fromCache) {
+        await this.cache.putList(url, {
+          body: inRelease.body,
+          etag: inRelease.etag,
+          lastModified: inRelease.lastModified,
+        });
+      }
+    } else {
+      url = `${base}Release`;
+      const release = await this.fetchList(url);
+      if (!release.body) {
+        throw new OcipatchError(
+          "NOT_FOUND",
+          `unknown release ${where}: neither ${redactUrl(base)}InRelease nor Release exists (HTTP 404)`,
+        );
+      }
+      const sigUrl = `${base}Release.gpg`;
+      const sig = await this.fetchList(sigUrl);
+      if (!sig.body)
+        throw new OcipatchError(
+          "SIGNATURE",
+          `${redactUrl(url)} is not signed (no InRelease, no Release.gpg)`,
+        );
+      try {
+        ({ text, signer } = await verifyDetachedRelease(release.body, sig.body, keys, redactUrl(url), {
+          date,
+        }));
+      } catch (e) {
+        if (release.fromCache || sig.fromCache) {
+          await this.cache.dropList(url);
+          await this.cache.dropList(sigUrl);
+        }
+        throw e;
+      }
+      if (!release.fromCache)
+        await this.cache.putList(url, {
+          body: release.body,
+          etag: release.etag,
+          lastModified: release.lastModified,
+        });
+      if (!sig.fromCache)
+        await this.cache.putList(sigUrl, { body: sig.body, etag: sig.etag, lastModified: sig.lastModified });
+    }
+    const info = parseRelease(text, redactUrl(url));
+    if (!releaseMatchesSuite(info, repo.suite)) {
+      throw new OcipatchError(
+        "SIGNATURE",
+        `${redactUrl(url)} is for ${info.codename ?? info.suite}, not ${repo.suite} (refusing a Release of another suite)`,
+      );
+    }
+    if (info.codename && !releaseBelongsTo(info.codename, repo.codename)) {
+      throw new OcipatchError(
+        "UNSUPPORTED",
+        `${redactUrl(url)} is ${info.codename} but the image runs ${repo.codename}: refusing packages from another release`,
+      );
+    }
+    const checkValid = repo.checkValidUntil ?? this.opts.checkValidUntil ?? true;
+    if (checkValid && info.validUntil && info.validUntil.getTime() < date.getTime()) {
+      throw new OcipatchError(
+        "SIGNATURE",
+        `${redactUrl(url)} expired on ${info.validUntil.toISOString()} (Valid-Until); the mirror is stale or replayed (disable the check with checkValidUntil=false)`,
+      );
+    }
+    const priority = info.notAutomatic ? (info.butAutomaticUpgrades ? 100 : 1) : 500;
+    return { repository: repo, url, info, signer, priority };
+  }
+
+  /**
+   * The Packages index of one component and architecture, verified against the signed Release.
+   * Undefined when the Release does not list it (e.g. an architecture the suite does not carry).
+   */
+  packages(
+    release: VerifiedRelease,
+    component: string,
+    architecture: string,
+  ): Promise<PackagesIndex | undefined> {
+    const key = `${release.url} ${component} ${architecture}`;
+    let p = this.indices.get(key);
+    if (!p) {
+      p = this.loadPackages(release, component, architecture);
+      this.indices.set(key, p);
+      p.catch(() => this.indices.delete(key));
+    }
+    return p;
+  }
+
+  private async loadPackages(
+    release: VerifiedRelease,
+    component: string,
+    architecture: string,
+  ): Promise<PackagesIndex | undefined> {
+    const repo = release.repository;
+    const flat = repo.suite.endsWith("/");
+    const rel = flat ? "Packages" : `${component}/binary-${architecture}/Packages`;
+    const origin: IndexOrigin = {
+      uri: repo.uri,
+      fetchUri: repo.fetchUri,
+      suite: repo.suite,
+      kind: repo.kind,
+      component,
+      architecture,
+      priority: release.priority,
+    };
+    const where = `${repo.suite}/${rel}`;
+    // A mirror caught mid-update serves a Packages file that no longer matches the InRelease
+    // read a moment ago: read InRelease again (it may list a new snapshot's hashes) and fetch
+    // the file once more (by-hash first, which is immutable), then give up.
+    let current = release;
+    for (let attempt = 1; ; attempt++) {
+      const plain = current.info.files.get(rel);
+      if (plain) {
+        const hit = await this.cache.getIndex(plain.sha256, plain.size);
+        if (hit) {
+          this.stats.cacheHits++;
+          return PackagesIndex.fromBytes(hit, origin, where);
+        }
+      }
+      const variants: Array<[string, IndexCompression]> = [
+        [`${rel}.xz`, "xz"],
+        [`${rel}.gz`, "gz"],
+        [rel, "none"],
+      ];
+      const available = variants.filter(([p]) => current.info.files.has(p));
+      if (available.length === 0) return undefined;
+      if (this.opts.offline) {
+        throw new OcipatchError(
+          "NOT_FOUND",
+          `offline: ${where} from ${redactUrl(repo.fetchUri)} is not in the cache`,
+        );
+      }
+      const [path, compression] = available[0]!;
+      const entry = current.info.files.get(path)!;
+      let url: string;
+      try {
+        const got = await this.fetchIndexFile(current, path, entry);
+        url = got.url;
+        if (got.body.length === entry.size && got.sha256 === entry.sha256) {
+          return this.indexFrom(got.body, compression, got.url, plain, rel, origin, where);
+        }
+        if (attempt >= 2) {
+          throw new OcipatchError(
+            "DIGEST_MISMATCH",
+            `${redactUrl(got.url)} does not match the signed Release: sha256 ${got.sha256} (${got.body.length} bytes), expected ${entry.sha256} (${entry.size} bytes), twice (InRelease read again in between)`,
+          );
+        }
+      } catch (e) {
+        // longer than the signed size: the same symptom, refused while downloading
+        if (attempt >= 2 || !isOcipatchError(e, "DIGEST_MISMATCH")) throw e;
+        url = `${distsBase(repo)}${path}`;
+      }
+      this.opts.progress?.info?.(
+        `${redactUrl(url)} does not match the signed Release; reading the Release again and fetching it again`,
+      );
+      current = await this.reloadRelease(repo);
+    }
+  }
+
+  /** One download of an index file named in the Release (by-hash when offered), never beyond its signed size. */
+  private async fetchIndexFile(
+    release: VerifiedRelease,
+    path: string,
+    entry: { readonly sha256: string; readonly size: number },
+  ): Promise<{ body: Buffer; url: string; sha256: string }> {
+    const base = distsBase(release.repository);
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
+    const byHashUrl = `${base}${dir}by-hash/SHA256/${entry.sha256}`;
+    const plainUrl = `${base}${path}`;
+    this.opts.progress?.info?.(`Get ${redactUrl(plainUrl)} (${entry.size} bytes)`);
+    // never more than the signed size: a longer body is refused while it downloads
+    const get = async (u: string) => {
+      try {
+        return await httpGet(u, this.stats, {}, { ...this.opts.http, maxBytes: entry.size });
+      } catch (e) {
+        if (!isOcipatchError(e, "INVALID_FORMAT") || e.details?.["maxBytes"] !== entry.size) throw e;
+        throw new OcipatchError(
+          "DIGEST_MISMATCH",
+          `${redactUrl(u)} does not match the signed Release: larger than the ${entry.size} bytes it lists`,
+          { cause: e },
+        );
+      }
+    };
+    if (release.info.acquireByHash) {
+      const r = await get(byHashUrl);
+      if (r.status === 200 && r.body) return { body: r.body, url: byHashUrl, sha256: sha256hex(r.body) };
+    }
+    const r = await get(plainUrl);
+    if (r.status !== 200 || !r.body) {
+      throw new OcipatchError(
+        "NOT_FOUND",
+        `${redactUrl(plainUrl)} is listed in the signed Release but missing (HTTP 404)`,
+      );
+    }
+    return { body: r.body, url: plainUrl, sha256: sha256hex(r.body) };
+  }
+
+  /** The verified (compressed) index, decompressed, checked against the uncompressed entry, cached. */
+  private async indexFrom(
+    body: Buffer,
+    compression: IndexCompression,
+    url: string,
+    plain: { readonly sha256: string; readonly size: number } | undefined,
+    rel: string,
+    origin: IndexOrigin,
+    where: string,
+  ): Promise<PackagesIndex> {
+    const content = await decompressIndex(body, compression, redactUrl(url));
+    if (plain) {
+      const h = sha256hex(content);
+      if (content.length !== plain.size || h !== plain.sha256) {
+        throw new OcipatchError(
+          "DIGEST_MISMATCH",
+          `${redactUrl(url)} decompresses to content that does not match the signed Release's ${rel} (sha256 ${h}, expected ${plain.sha256})`,
+        );
+      }
+      await this.cache.putIndex(plain.sha256, content);
+    }
+    return PackagesIndex.fromBytes(content, origin, where);
+  }
+}

@@ -1,0 +1,222 @@
+import { OcipatchError } from "../../../errors.js";
+import { iterateParagraphs } from "../debian/deb822.js";
+import { type Provision, parseProvides, parseRelations, type RelationGroup } from "../debian/relations.js";
+
+/** What a suite is to the release it belongs to. */
+export type SuiteKind = "release" | "security" | "updates" | "backports" | "proposed" | "other";
+
+/** Where an index came from. */
+export interface IndexOrigin {
+  /** The archive URI as the sources name it (before mirror rewriting). */
+  readonly uri: string;
+  /** The URI actually used to download (after mirror rewriting); `.deb` URLs are built on it. */
+  readonly fetchUri: string;
+  readonly suite: string;
+  readonly kind: SuiteKind;
+  readonly component: string;
+  readonly architecture: string;
+  /** apt pin priority of the suite: 500, or 100/1 for NotAutomatic suites. */
+  readonly priority: number;
+}
+
+export type MultiArch = "no" | "same" | "foreign" | "allowed";
+
+/** One version of one binary package available from a repository. */
+export interface AvailablePackage {
+  readonly name: string;
+  readonly version: string;
+  readonly architecture: string;
+  readonly multiArch: MultiArch;
+  readonly source: string;
+  readonly sourceVersion: string;
+  readonly essential: boolean;
+  readonly priority: string | undefined;
+  readonly depends: readonly RelationGroup[];
+  readonly preDepends: readonly RelationGroup[];
+  readonly provides: readonly Provision[];
+  readonly breaks: readonly RelationGroup[];
+  readonly conflicts: readonly RelationGroup[];
+  /** Path of the .deb relative to the archive root (`pool/main/o/openssl/...deb`). */
+  readonly filename: string;
+  readonly size: number;
+  readonly sha256: string;
+  readonly origin: IndexOrigin;
+}
+
+/** `Source: name (version)` or `Source: name` or absent. */
+export function parsePackagesSourceField(
+  source: string | undefined,
+  binaryName: string,
+  binaryVersion: string,
+): { name: string; version: string } {
+  if (source === undefined || source.trim() === "") return { name: binaryName, version: binaryVersion };
+  const m = /^(\S+)(?:\s*\(([^)]+)\))?$/.exec(source.trim());
+  if (!m) return { name: source.trim(), version: binaryVersion };
+  return { name: m[1]!, version: m[2]?.trim() ?? binaryVersion };
+}
+
+export function parseMultiArch(v: string | undefined): MultiArch {
+  const s = (v ?? "no").trim().toLowerCase();
+  return s === "same" || s === "foreign" || s === "allowed" ? s : "no";
+}
+
+/**
+ * A Packages index, parsed lazily: building it only finds paragraph boundaries,
+ * package names and Provides lines; a package's paragraph is parsed the first
+ * time someone asks for it. This keeps a 45 MB main index usable in well under a second.
+ */
+export class PackagesIndex {
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private readonly byName = new Map<string, number[]>();
+  private readonly byProvides = new Map<string, number[]>();
+  private readonly parsed = new Map<number, AvailablePackage>();
+
+  private readonly text: string;
+
+  constructor(
+    text: string,
+    readonly origin: IndexOrigin,
+    private readonly where: string,
+  ) {
+    // CRLF files (never seen in Debian archives, but cheap to accept)
+    this.text = text.includes("\r\n") ? text.replace(/\r\n/g, "\n") : text;
+    this.scan();
+  }
+
+  /** Build from bytes; only ASCII fields are used, so latin1 decoding is exact for them and fast. */
+  static fromBytes(bytes: Buffer, origin: IndexOrigin, where: string): PackagesIndex {
+    return new PackagesIndex(bytes.toString("latin1"), origin, where);
+  }
+
+  get size(): number {
+    return this.starts.length;
+  }
+
+  private scan(): void {
+    const t = this.text;
+    let pos = 0;
+    const n = t.length;
+    while (pos < n) {
+      // skip blank lines
+      while (pos < n && (t.charCodeAt(pos) === 10 || t.charCodeAt(pos) === 13)) pos++;
+      if (pos >= n) break;
+      let end = t.indexOf("\n\n", pos);
+      if (end === -1) end = n;
+      const i = this.starts.length;
+      this.starts.push(pos);
+      this.ends.push(end);
+      const name = this.fieldInRange("Package", pos, end);
+      if (name === undefined) {
+        throw new OcipatchError(
+          "INVALID_FORMAT",
+          `${this.where}: paragraph at offset ${pos} has no Package field`,
+        );
+      }
+      push(this.byName, name, i);
+      pos = end;
+    }
+    const re = /^Provides:[ \t]*(.*(?:\n[ \t].*)*)$/gm;
+    for (let m = re.exec(t); m; m = re.exec(t)) {
+      const i = this.paragraphAt(m.index);
+      for (const part of m[1]!.split(",")) {
+        const name = /^\s*([a-z0-9][a-z0-9+.-]*)/.exec(part)?.[1];
+        if (name) push(this.byProvides, name, i);
+      }
+    }
+  }
+
+  private fieldInRange(field: string, start: number, end: number): string | undefined {
+    const t = this.text;
+    const prefix = `${field}:`;
+    let p = start;
+    while (p < end) {
+      const eol = t.indexOf("\n", p);
+      const lineEnd = eol === -1 || eol > end ? end : eol;
+      if (t.startsWith(prefix, p)) return t.slice(p + prefix.length, lineEnd).trim();
+      p = lineEnd + 1;
+    }
+    return undefined;
+  }
+
+  private paragraphAt(offset: number): number {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  private parse(i: number): AvailablePackage {
+    const cached = this.parsed.get(i);
+    if (cached) return cached;
+    const chunk = this.text.slice(this.starts[i], this.ends[i]);
+    const where = `${this.where} (paragraph ${i + 1})`;
+    const p = iterateParagraphs(chunk, { source: where }).next().value;
+    if (!p) throw new OcipatchError("INVALID_FORMAT", `${where}: empty paragraph`);
+    const need = (f: string): string => {
+      const v = p.get(f);
+      if (v === undefined || v === "") throw new OcipatchError("INVALID_FORMAT", `${where}: missing ${f}`);
+      return v;
+    };
+    const name = need("Package");
+    const version = need("Version");
+    const ctx = (f: string): string => `${this.where}: ${name} ${version} ${f}`;
+    const src = parsePackagesSourceField(p.get("Source"), name, version);
+    const size = Number(need("Size"));
+    const sha256 = need("SHA256").toLowerCase();
+    if (!Number.isSafeInteger(size) || !/^[0-9a-f]{64}$/.test(sha256)) {
+      throw new OcipatchError("INVALID_FORMAT", `${where}: bad Size or SHA256 for ${name} ${version}`);
+    }
+    const pkg: AvailablePackage = {
+      name,
+      version,
+      architecture: need("Architecture"),
+      multiArch: parseMultiArch(p.get("Multi-Arch")),
+      source: src.name,
+      sourceVersion: src.version,
+      essential: /^yes$/i.test(p.get("Essential") ?? ""),
+      priority: p.get("Priority"),
+      depends: parseRelations(p.get("Depends"), { context: ctx("Depends") }),
+      preDepends: parseRelations(p.get("Pre-Depends"), { context: ctx("Pre-Depends") }),
+      provides: parseProvides(p.get("Provides"), ctx("Provides")),
+      breaks: parseRelations(p.get("Breaks"), { context: ctx("Breaks") }),
+      conflicts: parseRelations(p.get("Conflicts"), { context: ctx("Conflicts") }),
+      filename: need("Filename"),
+      size,
+      sha256,
+      origin: this.origin,
+    };
+    this.parsed.set(i, pkg);
+    return pkg;
+  }
+
+  /** Every version of a package in this index. */
+  get(name: string): AvailablePackage[] {
+    return (this.byName.get(name) ?? []).map((i) => this.parse(i));
+  }
+
+  /** Packages whose Provides names `name`. */
+  providers(name: string): AvailablePackage[] {
+    return (this.byProvides.get(name) ?? []).map((i) => this.parse(i));
+  }
+
+  /** Every package name in the index. */
+  names(): IterableIterator<string> {
+    return this.byName.keys();
+  }
+
+  /** Parse everything (tests and diagnostics). */
+  *all(): Generator<AvailablePackage> {
+    for (let i = 0; i < this.starts.length; i++) yield this.parse(i);
+  }
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const a = m.get(k);
+  if (a) a.push(v);
+  else m.set(k, [v]);
+}

@@ -1,0 +1,297 @@
+import { createHash } from "node:crypto";
+import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../../errors.js";
+import { LayerWriter } from "../../../patch/layer/layer-writer.js";
+import { packageKey } from "../db/package-key.js";
+import { dpkgRecord } from "../db/record.js";
+import { type DebPackage, openDebFile } from "../deb/index.js";
+import { Paragraph } from "../debian/deb822.js";
+import {
+  infoBaseName,
+  listPath,
+  md5sumsFile,
+  parseStatusConffiles,
+  type UpgradeDbChanges,
+  upgradeDbChanges,
+} from "../dpkg-db/index.js";
+import { type MaintainerScriptReport, upgradeScriptReport } from "../maintainer-scripts/index.js";
+import { applyConffiles } from "./conffiles-apply.js";
+import { type BuildContext, checkAborted } from "./context.js";
+import { type PackageDbUpdate, writeStatusDb, writeStatusDDb } from "./db-write.js";
+import { readPathFilters } from "./dpkg-filters.js";
+import { readImageDpkgDb } from "./image-db.js";
+import { layerTime } from "./layer-time.js";
+import { applyNativeEffects, captureForEffects, type UpgradedPackage } from "./native-effects.js";
+import { Ownership } from "./ownership.js";
+import { combineScriptReports, installedScripts } from "./scripts.js";
+import { TargetTree } from "./target-tree.js";
+import type {
+  BuildPatchLayerInput,
+  BuildPatchLayerResult,
+  DebToInstall,
+  KeptConffile,
+  PatchedPackage,
+} from "./types.js";
+import { type UnpackedPackage, unpackPackage } from "./unpack.js";
+import { type RemovalRequest, writeWhiteouts } from "./whiteouts.js";
+
+interface Prepared {
+  readonly deb: DebToInstall;
+  readonly pkg: DebPackage;
+  readonly name: string;
+  readonly architecture: string;
+  readonly version: string;
+  /** The record replaced: installed package, or a not-installed status record (config-files). */
+  readonly old: Paragraph;
+  readonly oldNotInstalledArch: string | undefined;
+  readonly oldList: readonly string[];
+  readonly unpacked: UnpackedPackage;
+}
+
+function checkInputs(input: BuildPatchLayerInput): void {
+  if (input.debs.length === 0) throw new OcipatchError("INTERNAL", "buildPatchLayer: no package to install");
+  const seen = new Set<string>();
+  for (const d of input.debs) {
+    const key = packageKey(d.package, d.architecture);
+    if (seen.has(key)) throw new OcipatchError("INTERNAL", `buildPatchLayer: ${key} is given twice`);
+    seen.add(key);
+    if (d.installed && d.installed.name !== d.package) {
+      throw new OcipatchError(
+        "INTERNAL",
+        `buildPatchLayer: ${d.package} is said to upgrade installed package ${d.installed.name}`,
+      );
+    }
+  }
+}
+
+/** The control of the .deb must be the package the plan asked for. */
+function checkControl(
+  d: DebToInstall,
+  pkg: DebPackage,
+): { name: string; architecture: string; version: string } {
+  const name = pkg.control.get("Package") ?? "";
+  const architecture = pkg.control.get("Architecture") ?? "";
+  const version = pkg.control.get("Version") ?? "";
+  if (name !== d.package || architecture !== d.architecture || version === "") {
+    throw new OcipatchError(
+      "INVALID_FORMAT",
+      `${d.debPath}: the package is ${name || "?"}:${architecture || "?"} ${version || "?"}, expected ${d.package}:${d.architecture}`,
+    );
+  }
+  return { name, architecture, version };
+}
+
+async function md5OfImageFile(ctx: BuildContext, abs: string): Promise<string | undefined> {
+  try {
+    const st = await ctx.fs.stat(abs);
+    if (st?.type !== "file") return undefined;
+    return createHash("md5")
+      .update(await ctx.fs.readFile(abs))
+      .digest("hex");
+  } catch (e) {
+    if (isOcipatchError(e, "NOT_FOUND")) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Build ONE layer that, applied on top of the image, leaves it as
+ * `dpkg --force-confold -i <debs>` would (maintainer scripts NOT run): package
+ * files at their real locations, conffiles per dpkg's confold rules, whiteouts
+ * for what the old versions owned and the new ones do not, and the dpkg
+ * database (status or distroless status.d, info files) rewritten once.
+ */
+export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<BuildPatchLayerResult> {
+  checkInputs(input);
+  const { fs, inventory } = input;
+  const now = input.now ?? (await layerTime(input.debs.map((d) => d.debPath)));
+  const db = await readImageDpkgDb(fs, inventory);
+  const ownership = await Ownership.read(fs);
+  const ctx: BuildContext = {
+    fs,
+    writer: new LayerWriter(input.layerPath, input.compression, input.manifestMediaType, now, input.signal),
+    tree: new TargetTree(fs),
+    db,
+    filters: await readPathFilters(fs),
+    ownership,
+    now,
+    warnings: [...ownership.warnings],
+    signal: input.signal,
+    capture: captureForEffects,
+    captured: new Map(),
+    libraries: new Map(),
+  };
+  const opened: DebPackage[] = [];
+  try {
+    // 1. every package's files, streamed from its data.tar
+    const prepared: Prepared[] = [];
+    for (const d of input.debs) {
+      checkAborted(ctx.signal);
+      const pkg = await openDebFile(d.debPath);
+      opened.push(pkg);
+      const id = checkControl(d, pkg);
+      let old = d.installed ? dpkgRecord(d.installed).paragraph : undefined;
+      let oldNotInstalledArch: string | undefined;
+      if (!old) {
+        // a config-files (removed, not purged) record is replaced, as dpkg does
+        const rec = db.statusRecords.find(
+          (r) => r.get("Package") === id.name && r.get("Architecture") === id.architecture,
+        );
+        if (rec) {
+          old = rec;
+          oldNotInstalledArch = id.architecture;
+        }
+      }
+      const oldList = d.installed
+        ? (db.lists.get(packageKey(d.installed.name, d.installed.architecture)) ?? [])
+        : [];
+      const unpacked = await unpackPackage(ctx, pkg);
+      prepared.push({
+        deb: d,
+        pkg,
+        ...id,
+        old: old ?? new Paragraph(),
+        oldNotInstalledArch,
+        oldList,
+        unpacked,
+      });
+    }
+
+    // 2. what dpkg would change, per package, seeing the whole batch
+    const upgrading = new Set(
+      input.debs.flatMap((d) =>
+        d.installed ? [packageKey(d.installed.name, d.installed.architecture)] : [],
+      ),
+    );
+    const newOwners = new Map<string, Set<number>>();
+    prepared.forEach((p, i) => {
+      for (const item of p.unpacked.contents.items) {
+        const abs = listPath(item.path);
+        const s = newOwners.get(abs) ?? new Set<number>();
+        s.add(i);
+        newOwners.set(abs, s);
+      }
+    });
+
+    const packages: PatchedPackage[] = [];
+    const keptConffiles: KeptConffile[] = [];
+    const removals: RemovalRequest[] = [];
+    const updates: PackageDbUpdate[] = [];
+    const scriptReports: MaintainerScriptReport[] = [];
+    const upgraded: UpgradedPackage[] = [];
+    for (const [i, p] of prepared.entries()) {
+      checkAborted(ctx.signal);
+      const ownedByOthers = (abs: string): boolean =>
+        [...(db.owners.get(abs) ?? [])].some((k) => !upgrading.has(k)) ||
+        [...(newOwners.get(abs) ?? [])].some((j) => j !== i);
+      const md5 = new Map<string, string | undefined>();
+      for (const c of [
+        ...p.pkg.conffiles.map((c) => c.path),
+        ...parseStatusConffiles(p.old).map((c) => c.path),
+      ]) {
+        if (!md5.has(c)) md5.set(c, await md5OfImageFile(ctx, c));
+      }
+      const isDir = new Map<string, boolean>();
+      for (const l of p.oldList) {
+        if (l === "/." || p.unpacked.contents.has(l.slice(1))) continue;
+        const st = await fs.lstat(l).catch(undefinedIfNotFound);
+        isDir.set(l, st?.type === "directory");
+      }
+      const changes: UpgradeDbChanges = upgradeDbChanges({
+        old: p.old,
+        deb: p.pkg,
+        contents: p.unpacked.contents,
+        oldList: p.oldList,
+        ...(db.layout === "status" ? { infoDirListing: db.infoListing } : {}),
+        imageMd5: (abs) => md5.get(abs),
+        ownedByOthers,
+        isDirectory: (abs) => isDir.get(abs),
+      });
+
+      const outcome = await applyConffiles(
+        ctx,
+        p.name,
+        p.pkg.source,
+        changes.conffiles.decisions,
+        p.unpacked.deferred,
+        (abs) => md5.get(abs),
+        (rel) => p.unpacked.contents.md5(rel),
+      );
+      keptConffiles.push(...outcome.kept);
+      const src = p.pkg.source;
+      for (const f of changes.remove.files) removals.push({ path: f, directory: false, source: src });
+      for (const f of changes.remove.directories) removals.push({ path: f, directory: true, source: src });
+      for (const f of outcome.remove) removals.push({ path: f, directory: false, source: src });
+      if (db.layout === "status") {
+        for (const f of changes.removeInfoFiles)
+          removals.push({ path: `/${f}`, directory: false, source: src });
+      }
+
+      updates.push({
+        name: p.name,
+        architecture: p.architecture,
+        installed: p.deb.installed,
+        replacesStatusRecord: p.oldNotInstalledArch ? { architecture: p.oldNotInstalledArch } : undefined,
+        record: changes.record,
+        infoFiles: changes.infoFiles,
+        md5sums: md5sumsFile(p.pkg.controlMembers, p.unpacked.contents),
+      });
+      packages.push({
+        package: p.name,
+        architecture: p.architecture,
+        fromVersion: p.deb.installed?.version,
+        toVersion: p.version,
+      });
+      const newScripts = { new: p.pkg.scripts, newTriggers: p.pkg.controlMembers.get("triggers")?.data };
+      if (p.deb.installed) {
+        const old =
+          db.layout === "status"
+            ? await installedScripts(fs, db.infoListing, infoBaseName(dpkgRecord(p.deb.installed).paragraph))
+            : {};
+        const report = upgradeScriptReport(p.name, p.deb.installed.version, p.version, {
+          old,
+          ...newScripts,
+        });
+        scriptReports.push(report);
+        upgraded.push({ name: p.name, version: p.version, config: p.pkg.scripts.config, report });
+      } else {
+        const r = upgradeScriptReport(p.name, "", p.version, { old: {}, ...newScripts });
+        upgraded.push({ name: p.name, version: p.version, config: p.pkg.scripts.config, report: r });
+        if (r.wouldHaveDoneSomething) {
+          ctx.warnings.push(
+            `${p.name} ${p.version} (new): its maintainer scripts were not run (${r.kinds.join(", ")})`,
+          );
+        }
+      }
+    }
+
+    // 3. the dpkg database, written once
+    if (db.layout === "status") await writeStatusDb(ctx, updates);
+    else await writeStatusDDb(ctx, updates);
+
+    // 4. what the skipped maintainer scripts would have done, where ocipatch reproduces it
+    checkAborted(ctx.signal);
+    const native = await applyNativeEffects(ctx, removals, upgraded);
+    removals.push(...native.removals);
+
+    // 5. what the old versions owned and the new ones do not
+    const removed = await writeWhiteouts(ctx, removals);
+
+    checkAborted(ctx.signal);
+    const finished = await ctx.writer.finish();
+    return {
+      ...finished,
+      packages,
+      keptConffiles,
+      removed,
+      scripts: combineScriptReports(scriptReports),
+      scriptReports,
+      maintainerEffects: native.effects,
+      warnings: ctx.warnings,
+    };
+  } catch (e) {
+    await ctx.writer.abort();
+    throw e;
+  } finally {
+    for (const p of opened) await p.close().catch(() => undefined);
+  }
+}

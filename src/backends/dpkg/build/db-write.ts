@@ -1,0 +1,134 @@
+import { OcipatchError, undefinedIfNotFound } from "../../../errors.js";
+import type { InstalledPackage } from "../../../inventory/types.js";
+import type { EntryMeta } from "../../../patch/layer/layer-writer.js";
+import { Paragraph, parseParagraphs } from "../debian/deb822.js";
+import { type InfoFile, rewriteStatusFile, type StatusReplacement, statusDFiles } from "../dpkg-db/index.js";
+import type { BuildContext } from "./context.js";
+import { STATUS_D_DIR, STATUS_FILE, statusDName } from "./image-db.js";
+
+/** The database side of one package of the patch. */
+export interface PackageDbUpdate {
+  readonly name: string;
+  readonly architecture: string;
+  /** The record it replaces: the installed package, or a not-installed record of the status file. */
+  readonly installed: InstalledPackage | undefined;
+  readonly replacesStatusRecord: { readonly architecture: string } | undefined;
+  readonly record: Paragraph;
+  readonly infoFiles: readonly InfoFile[];
+  /** md5sums as dpkg keeps them (for status.d's `<file>.md5sums`). */
+  readonly md5sums: Buffer;
+}
+
+function dbMeta(ctx: BuildContext, mode: number): EntryMeta {
+  return { mode, uid: 0, gid: 0, uname: "root", gname: "root", mtime: ctx.now };
+}
+
+async function writeDbFile(ctx: BuildContext, rel: string, data: Buffer, meta: EntryMeta): Promise<void> {
+  const real = await ctx.tree.resolveParent(rel, "dpkg database");
+  if (ctx.tree.wrote(real)) {
+    throw new OcipatchError("INTERNAL", `dpkg database file /${rel} written twice`);
+  }
+  await ctx.writer.addFile(real, meta, data.length, data);
+  ctx.tree.record(real, { kind: "file" });
+}
+
+/** The full dpkg database: status rewritten once (new records appended), info files written. */
+export async function writeStatusDb(ctx: BuildContext, updates: readonly PackageDbUpdate[]): Promise<void> {
+  const text = ctx.db.statusText ?? "";
+  const replacements: StatusReplacement[] = [];
+  const appended: Paragraph[] = [];
+  for (const u of updates) {
+    if (u.installed) {
+      replacements.push({ package: u.name, architecture: u.installed.architecture, record: u.record });
+    } else if (u.replacesStatusRecord) {
+      replacements.push({
+        package: u.name,
+        architecture: u.replacesStatusRecord.architecture,
+        record: u.record,
+      });
+    } else appended.push(u.record);
+  }
+  let out = rewriteStatusFile(text, replacements);
+  if (appended.length > 0) {
+    if (out !== "" && !out.endsWith("\n")) out += "\n";
+    if (out !== "" && !out.endsWith("\n\n")) out += "\n";
+    out += appended.map((p) => `${p.toString()}\n`).join("");
+  }
+  const st = ctx.db.statusEntry;
+  await writeDbFile(ctx, STATUS_FILE, Buffer.from(out), {
+    mode: st?.mode ?? 0o644,
+    uid: st?.uid ?? 0,
+    gid: st?.gid ?? 0,
+    uname: st?.uname ?? "root",
+    gname: st?.gname ?? "root",
+    mtime: ctx.now,
+  });
+  for (const u of updates) {
+    for (const f of u.infoFiles) await writeDbFile(ctx, f.path, f.data, dbMeta(ctx, f.mode));
+  }
+}
+
+/**
+ * Distroless `status.d`: each record rewritten in its own file (original
+ * name), `<file>.md5sums` rewritten where the image keeps one; a new package
+ * gets `status.d/<name>` (and `.md5sums` when the image's files have them).
+ * The records keep the image's style: no `Status` field when the image's have none.
+ */
+export async function writeStatusDDb(ctx: BuildContext, updates: readonly PackageDbUpdate[]): Promise<void> {
+  const names = new Set(ctx.db.statusDNames);
+  const records = ctx.db.statusDNames.filter((n) => !n.endsWith(".md5sums") && !n.startsWith("."));
+  const anyMd5sums = ctx.db.statusDNames.some((n) => n.endsWith(".md5sums"));
+  let withStatus = 0;
+  for (const n of records.slice(0, 20)) {
+    const t = (await ctx.fs.readTextIfExists(`/${STATUS_D_DIR}/${n}`).catch(undefinedIfNotFound)) ?? "";
+    if (/^Status:/m.test(t)) withStatus++;
+  }
+  const imageHasStatus = records.length === 0 || withStatus * 2 >= Math.min(records.length, 20);
+
+  const byFile = new Map<string, PackageDbUpdate[]>();
+  for (const u of updates) {
+    let file = u.installed ? statusDName(u.installed) : undefined;
+    if (u.installed && file === undefined) {
+      throw new OcipatchError(
+        "INVALID_FORMAT",
+        `${u.name}: its record is in ${u.installed.dbPath}, not in /${STATUS_D_DIR}`,
+      );
+    }
+    if (file === undefined) {
+      file = u.name;
+      if (names.has(file) || byFile.has(file)) file = `${u.name}_${u.architecture}`;
+      names.add(file);
+    }
+    const list = byFile.get(file) ?? [];
+    list.push(u);
+    byFile.set(file, list);
+  }
+
+  for (const [file, list] of byFile) {
+    const path = `${STATUS_D_DIR}/${file}`;
+    const old = (await ctx.fs.readTextIfExists(`/${path}`).catch(undefinedIfNotFound)) ?? "";
+    const keepStatus = old === "" ? imageHasStatus : /^Status:/m.test(old);
+    const records = list.map((u) => {
+      const r = new Paragraph();
+      for (const [k, v] of u.record.fields) r.set(k, v);
+      if (!keepStatus) r.delete("Status");
+      return r;
+    });
+    let text: string;
+    if (old === "") text = records.map((r) => r.toString()).join("\n");
+    else
+      text = rewriteStatusFile(
+        old,
+        list.map((u, i) => ({
+          package: u.name,
+          architecture: u.installed!.architecture,
+          record: records[i]!,
+        })),
+      );
+    const single = parseParagraphs(text, { onError: () => undefined }).length === 1;
+    const hasMd5 = names.has(`${file}.md5sums`) || (old === "" && anyMd5sums);
+    const files = statusDFiles(path, records[0]!, single && hasMd5 ? list[0]!.md5sums : undefined);
+    await writeDbFile(ctx, path, Buffer.from(text), dbMeta(ctx, 0o644));
+    for (const f of files.slice(1)) await writeDbFile(ctx, f.path, f.data, dbMeta(ctx, 0o644));
+  }
+}

@@ -1,0 +1,94 @@
+import { OcipatchError } from "../../../errors.js";
+import type { InstalledPackage, Inventory } from "../../../inventory/types.js";
+import type { FsEntry, LayeredFs } from "../../../rootfs/index.js";
+import { packageKey } from "../db/package-key.js";
+import { DPKG_STATUS, DPKG_STATUS_D, entryPath } from "../db/paths.js";
+import { dpkgRecord } from "../db/record.js";
+import { parseMd5sums } from "../deb/index.js";
+import { type Paragraph, parseParagraphs } from "../debian/deb822.js";
+import { DPKG_INFO_DIR, infoBaseName } from "../dpkg-db/index.js";
+
+/** The database paths as layer entries name them (no leading slash). */
+export const STATUS_FILE = entryPath(DPKG_STATUS);
+export const STATUS_D_DIR = entryPath(DPKG_STATUS_D);
+
+/** Where the image keeps its dpkg database, and what is in it, read once. */
+export interface ImageDpkgDb {
+  /** `status`: a full dpkg database; `status.d`: distroless records, one file per package. */
+  readonly layout: "status" | "status.d";
+  /** The text of /var/lib/dpkg/status (status layout). */
+  readonly statusText: string | undefined;
+  readonly statusEntry: FsEntry | undefined;
+  /** Every record of the status file, installed or not (status layout). */
+  readonly statusRecords: readonly Paragraph[];
+  /** Paths (no leading slash) under var/lib/dpkg/info. */
+  readonly infoListing: readonly string[];
+  /** Names in var/lib/dpkg/status.d (status.d layout). */
+  readonly statusDNames: readonly string[];
+  /** Absolute paths → keys of the installed packages that list them. */
+  readonly owners: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The package's file list as dpkg keeps it (`.list`; for status.d, the files of `<file>.md5sums`). */
+  readonly lists: ReadonlyMap<string, readonly string[]>;
+}
+
+async function text(fs: LayeredFs, path: string): Promise<string | undefined> {
+  return fs.readTextIfExists(`/${path}`);
+}
+
+async function listDir(fs: LayeredFs, path: string): Promise<string[]> {
+  const st = await fs.lstat(`/${path}`);
+  if (st?.type !== "directory") return [];
+  return fs.readdir(`/${path}`);
+}
+
+/** The status.d file name of a record (`/var/lib/dpkg/status.d/libssl3` → `libssl3`). */
+export function statusDName(pkg: InstalledPackage): string | undefined {
+  const m = /^\/?var\/lib\/dpkg\/status\.d\/([^/]+)$/.exec(pkg.dbPath);
+  return m?.[1];
+}
+
+/** Read what the layer builder needs from the image's dpkg database. */
+export async function readImageDpkgDb(fs: LayeredFs, inventory: Inventory): Promise<ImageDpkgDb> {
+  if (inventory.packageManager !== "dpkg") {
+    throw new OcipatchError(
+      "UNSUPPORTED",
+      `${fs.description}: only dpkg-based images can be patched (found ${inventory.packageManager})`,
+    );
+  }
+  const statusEntry = await fs.lstat(`/${STATUS_FILE}`);
+  const layout = statusEntry?.type === "file" ? "status" : "status.d";
+  const statusText = layout === "status" ? await text(fs, STATUS_FILE) : undefined;
+  const statusRecords =
+    statusText === undefined ? [] : parseParagraphs(statusText, { onError: () => undefined });
+  const infoListing = (await listDir(fs, DPKG_INFO_DIR)).map((n) => `${DPKG_INFO_DIR}/${n}`);
+  const statusDNames = layout === "status.d" ? await listDir(fs, STATUS_D_DIR) : [];
+  const infoSet = new Set(infoListing);
+  const statusDSet = new Set(statusDNames);
+
+  const owners = new Map<string, Set<string>>();
+  const lists = new Map<string, string[]>();
+  for (const p of inventory.packages) {
+    const key = packageKey(p.name, p.architecture);
+    let list: string[] = [];
+    if (layout === "status") {
+      const file = `${DPKG_INFO_DIR}/${infoBaseName(dpkgRecord(p).paragraph)}.list`;
+      if (infoSet.has(file)) list = ((await text(fs, file)) ?? "").split("\n").filter((l) => l !== "");
+    } else {
+      const name = statusDName(p);
+      if (name && statusDSet.has(`${name}.md5sums`)) {
+        const md5 = (await text(fs, `${STATUS_D_DIR}/${name}.md5sums`)) ?? "";
+        list = [...parseMd5sums(md5, `/${STATUS_D_DIR}/${name}.md5sums`).keys()].map((f) => `/${f}`);
+      }
+    }
+    lists.set(key, list);
+    for (const path of list) {
+      let s = owners.get(path);
+      if (!s) {
+        s = new Set();
+        owners.set(path, s);
+      }
+      s.add(key);
+    }
+  }
+  return { layout, statusText, statusEntry, statusRecords, infoListing, statusDNames, owners, lists };
+}

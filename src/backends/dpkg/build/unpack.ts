@@ -1,0 +1,198 @@
+import { createHash } from "node:crypto";
+import { type Readable, Transform, type TransformCallback } from "node:stream";
+import { OcipatchError } from "../../../errors.js";
+import type { DataEntryHeader, DebPackage } from "../deb/index.js";
+import { PackageContents } from "../dpkg-db/index.js";
+import { isDsoName, readElfLibrary } from "../maintainer-scripts/ldconfig/index.js";
+import { type BuildContext, checkAborted } from "./context.js";
+import { shouldSkip } from "./dpkg-filters.js";
+
+/** Conffiles are held back until their fate is decided (planConffiles). */
+const MAX_CONFFILE_BYTES = 64 * 1024 * 1024;
+
+export interface DeferredConffile {
+  readonly header: DataEntryHeader;
+  readonly data: Buffer;
+}
+
+/** A package whose data.tar has been streamed into the layer (conffiles excepted). */
+export interface UnpackedPackage {
+  readonly contents: PackageContents;
+  /** Conffiles (package path, no leading slash) not written yet. */
+  readonly deferred: ReadonlyMap<string, DeferredConffile>;
+}
+
+class Md5Tap extends Transform {
+  readonly hash = createHash("md5");
+  /** Chunks kept when asked (shared libraries, for the native ldconfig), up to `keepLimit` bytes. */
+  kept: Buffer[] | undefined;
+  private keptBytes = 0;
+  constructor(private readonly keepLimit = 0) {
+    super();
+    if (keepLimit > 0) this.kept = [];
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    if (this.kept) {
+      this.keptBytes += chunk.length;
+      if (this.keptBytes > this.keepLimit) this.kept = undefined;
+      else this.kept.push(chunk);
+    }
+    cb(null, chunk);
+  }
+}
+
+/** Largest shared library kept in memory to read its soname. */
+const MAX_LIBRARY_BYTES = 512 * 1024 * 1024;
+
+function baseNameOf(rel: string): string {
+  return rel.slice(rel.lastIndexOf("/") + 1);
+}
+
+async function readAllLimited(content: Readable, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of content) {
+    n += (c as Buffer).length;
+    if (n > limit) throw new OcipatchError("HOSTILE_LAYER", `${what} is larger than ${limit} bytes`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function md5Of(content: Readable): Promise<string> {
+  const h = createHash("md5");
+  for await (const c of content) h.update(c as Buffer);
+  return h.digest("hex");
+}
+
+/**
+ * Stream one package's data.tar into the layer: every entry at its real
+ * location (parents resolved through the image's and the layer's symlinks),
+ * file contents streamed and hashed on the way, conffiles held back,
+ * entries dpkg's path-exclude filters drop left out (but still recorded in
+ * the package contents, as dpkg lists them).
+ */
+export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise<UnpackedPackage> {
+  const contents = new PackageContents();
+  const deferred = new Map<string, DeferredConffile>();
+  const conffiles = new Set(pkg.conffiles.filter((c) => !c.removeOnUpgrade).map((c) => c.path.slice(1)));
+  /** package path → real path written in the layer (hardlink targets). */
+  const realOf = new Map<string, string>();
+  const src = pkg.source;
+  const { tree, writer } = ctx;
+
+  for await (const e of pkg.entries()) {
+    checkAborted(ctx.signal);
+    const h = e.header;
+    if (h.path === ".") {
+      contents.add(h);
+      continue;
+    }
+    if (h.type === "file" && conffiles.has(h.path)) {
+      const data = await readAllLimited(e.content, MAX_CONFFILE_BYTES, `${src}: conffile /${h.path}`);
+      contents.add(h, createHash("md5").update(data).digest("hex"));
+      deferred.set(h.path, { header: h, data });
+      continue;
+    }
+    const skip = shouldSkip(ctx.filters, h.path, h.type === "directory" || h.type === "symlink");
+    if (skip) {
+      contents.add(h, h.type === "file" ? await md5Of(e.content) : undefined);
+      continue;
+    }
+    const real = await tree.resolveParent(h.path, src);
+    const existing = await tree.lstat(real);
+    const meta = ctx.ownership.meta(h, h.path);
+
+    switch (h.type) {
+      case "directory": {
+        contents.add(h);
+        // Existing directories keep the image's metadata; a symlink to a directory stays a symlink.
+        if (existing?.kind === "directory" || existing?.kind === "symlink") break;
+        await writer.addDirectory(real, meta);
+        tree.record(real, { kind: "directory" });
+        break;
+      }
+      case "file": {
+        if (existing?.kind === "directory") throw notOverDirectory(src, h.path, real);
+        if (tree.wrote(real)) {
+          contents.add(h, await md5Of(e.content));
+          ctx.warnings.push(`${src}: /${h.path} was already written by another package of this patch; kept`);
+          break;
+        }
+        if (ctx.capture(real)) {
+          // kept for the native maintainer-script effects (certificates: small files)
+          const data = await readAllLimited(e.content, MAX_CONFFILE_BYTES, `${src}: /${h.path}`);
+          await writer.addFile(real, meta, data.length, data);
+          contents.add(h, createHash("md5").update(data).digest("hex"));
+          ctx.captured.set(real, data);
+        } else {
+          const library = isDsoName(baseNameOf(real), "2.33");
+          const tap = new Md5Tap(library ? MAX_LIBRARY_BYTES : 0);
+          e.content.on("error", (err) => tap.destroy(err));
+          await writer.addFile(real, meta, h.size, e.content.pipe(tap));
+          contents.add(h, tap.hash.digest("hex"));
+          if (library) {
+            ctx.libraries.set(
+              real,
+              tap.kept
+                ? readElfLibrary(Buffer.concat(tap.kept))
+                : { kind: "unsupported", reason: `larger than ${MAX_LIBRARY_BYTES} bytes` },
+            );
+          }
+        }
+        tree.record(real, { kind: "file" });
+        realOf.set(h.path, real);
+        break;
+      }
+      case "symlink": {
+        contents.add(h);
+        if (existing?.kind === "directory") {
+          // dpkg never replaces a directory by a symlink (Debian Policy 6.6).
+          ctx.warnings.push(`${src}: /${h.path} is a directory in the image; not replaced by a symlink`);
+          break;
+        }
+        if (tree.wrote(real)) break;
+        await writer.addSymlink(real, h.linkname, meta);
+        tree.record(real, { kind: "symlink", target: h.linkname });
+        break;
+      }
+      case "hardlink": {
+        contents.add(h);
+        if (existing?.kind === "directory") throw notOverDirectory(src, h.path, real);
+        if (tree.wrote(real)) break;
+        const target = realOf.get(h.linkname);
+        const held = deferred.get(h.linkname);
+        if (target !== undefined) {
+          await writer.addHardlink(real, target, meta);
+          const lib = ctx.libraries.get(target);
+          if (lib) ctx.libraries.set(real, lib);
+        } else if (held !== undefined) {
+          // its target is a conffile that is written later, maybe not at all: a copy
+          await writer.addFile(real, meta, held.data.length, held.data);
+          if (ctx.capture(real)) ctx.captured.set(real, held.data);
+        } else if (!contents.has(h.linkname)) {
+          // dpkg refuses a hardlink whose target is not earlier in the package
+          throw new OcipatchError(
+            "HOSTILE_LAYER",
+            `${src}: hardlink /${h.path} points to /${h.linkname}, which is not earlier in the package`,
+          );
+        } else {
+          ctx.warnings.push(`${src}: hardlink /${h.path} to /${h.linkname}, which was not unpacked; skipped`);
+          break;
+        }
+        tree.record(real, { kind: "file" });
+        realOf.set(h.path, real);
+        break;
+      }
+    }
+  }
+  return { contents, deferred };
+}
+
+function notOverDirectory(src: string, path: string, real: string): OcipatchError {
+  return new OcipatchError(
+    "INVALID_FORMAT",
+    `${src}: cannot install /${path}: /${real} is a directory in the image`,
+  );
+}

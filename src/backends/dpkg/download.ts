@@ -1,0 +1,229 @@
+import { createReadStream } from "node:fs";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { request } from "undici";
+import { isOcipatchError, OcipatchError } from "../../errors.js";
+import { forEachLimit } from "../../transport/concurrency.js";
+import { DigestStream, parseDigest } from "../../util/digest.js";
+import { httpDispatcher } from "../../util/http/dispatcher.js";
+import { redactUrl } from "../../util/http/redact.js";
+import { isRetryableStatus, parseRetryAfter, retryDelay, sleep } from "../../util/http/retry.js";
+import type { ProgressListener } from "../../util/progress.js";
+import { saveVerified } from "./deb/index.js";
+
+/** One .deb to fetch: where from, and what it must hash to (from the signed Packages index). */
+export interface DebDownload {
+  readonly package: string;
+  readonly architecture: string;
+  readonly version: string;
+  readonly url: string;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+export interface DownloadOptions {
+  /** Verified .debs are kept here by SHA256 and reused (like apt's archives directory). */
+  readonly cacheDir: string;
+  /** Parallel downloads (default 4). */
+  readonly concurrency?: number;
+  /** Attempts per file for transient failures (default 3). */
+  readonly attempts?: number;
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal | undefined;
+  readonly progress?: ProgressListener | undefined;
+  /**
+   * `fail` (default): a .deb the mirror answers 404/410 for fails the whole download
+   * (DebVanished). `collect`: the others are still downloaded and the missing ones are
+   * returned in `vanished` (their `files` entry is undefined).
+   */
+  readonly onVanished?: "fail" | "collect";
+}
+
+export interface DownloadResult {
+  /** Local verified file per download, same order as the input (undefined: vanished). */
+  readonly files: ReadonlyArray<string | undefined>;
+  /** With onVanished `collect`: the downloads the mirror no longer has (HTTP 404/410). */
+  readonly vanished: readonly DebVanished[];
+  /** Body bytes of the verified .debs fetched (cached ones not counted). */
+  readonly bytesDownloaded: number;
+  readonly fromCache: number;
+}
+
+/** A planned file is gone from the mirror (superseded by a newer upload): re-plan. */
+export class DebVanished extends OcipatchError {
+  constructor(readonly item: DebDownload) {
+    super(
+      "NOT_FOUND",
+      `${item.package} ${item.version}: ${redactUrl(item.url)} is no longer on the mirror (HTTP 404)`,
+    );
+  }
+}
+
+async function hashMatches(path: string, item: DebDownload): Promise<boolean> {
+  try {
+    if ((await stat(path)).size !== item.size) return false;
+    const ds = new DigestStream({
+      digest: parseDigest(`sha256:${item.sha256.toLowerCase()}`),
+      size: item.size,
+    });
+    await pipeline(createReadStream(path), ds, async (src) => {
+      for await (const _ of src) {
+        // drain
+      }
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Download .debs in parallel (bounded), each verified against the SHA256 and size of
+ * the signed index while it streams to disk. A file that does not verify is deleted
+ * and the download fails; nothing unverified is ever returned.
+ */
+export async function downloadDebs(
+  items: readonly DebDownload[],
+  opts: DownloadOptions,
+): Promise<DownloadResult> {
+  await mkdir(opts.cacheDir, { recursive: true });
+  const files: Array<string | undefined> = new Array(items.length);
+  const vanished: DebVanished[] = [];
+  let bytes = 0;
+  let fromCache = 0;
+  const total = items.reduce((n, i) => n + i.size, 0);
+  opts.progress?.phase?.("Downloading packages", total);
+  const indexed = items.map((item, i) => ({ item, i }));
+  await forEachLimit(
+    indexed,
+    opts.concurrency ?? 4,
+    async ({ item, i }, signal) => {
+      const file = join(opts.cacheDir, `${item.sha256.toLowerCase()}.deb`);
+      const desc = {
+        digest: parseDigest(`sha256:${item.sha256.toLowerCase()}`),
+        size: item.size,
+        label: `${item.package}_${item.version}_${item.architecture}.deb`,
+      };
+      if (await hashMatches(file, item)) {
+        fromCache++;
+        files[i] = file;
+        opts.progress?.blobDone?.(desc, "exists");
+        return;
+      }
+      await rm(file, { force: true });
+      opts.progress?.blobStart?.({ ...desc, mediaType: "application/vnd.debian.binary-package" }, "download");
+      try {
+        // (not `bytes += await …`: that reads `bytes` before the await and loses concurrent updates)
+        const n = await fetchVerified(item, file, { ...opts, signal }, (done) =>
+          opts.progress?.blobProgress?.(desc, done),
+        );
+        bytes += n;
+      } catch (e) {
+        if (!(e instanceof DebVanished) || opts.onVanished !== "collect") throw e;
+        vanished.push(e);
+        return;
+      }
+      opts.progress?.blobDone?.(desc, "download");
+      files[i] = file;
+    },
+    opts.signal,
+  );
+  vanished.sort((a, b) => items.indexOf(a.item) - items.indexOf(b.item));
+  return { files, vanished, bytesDownloaded: bytes, fromCache };
+}
+
+async function fetchVerified(
+  item: DebDownload,
+  file: string,
+  opts: DownloadOptions,
+  onProgress: (bytes: number) => void,
+): Promise<number> {
+  const shown = redactUrl(item.url);
+  const attempts = opts.attempts ?? 3;
+  const timeout = opts.timeoutMs ?? 60_000;
+  let last: unknown;
+  let retryAfterMs: number | undefined;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (opts.signal?.aborted) throw new OcipatchError("CANCELLED", `download of ${shown} cancelled`);
+    if (attempt > 1) {
+      const policy = { retries: attempts - 1, baseDelayMs: 250, maxDelayMs: 30_000 };
+      await sleep(retryDelay(policy, attempt - 1, retryAfterMs), opts.signal).catch(() => {
+        throw new OcipatchError("CANCELLED", `download of ${shown} cancelled`);
+      });
+      retryAfterMs = undefined;
+    }
+    const part = `${file}.${process.pid}.part`;
+    try {
+      await rm(part, { force: true });
+      const res = await request(item.url, {
+        method: "GET",
+        headers: { "user-agent": "ocipatch (package download)" },
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+        maxRedirections: 5,
+        dispatcher: httpDispatcher({ timeoutMs: timeout }),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      if (res.statusCode === 404 || res.statusCode === 410) {
+        await res.body.dump();
+        throw new DebVanished(item);
+      }
+      if (isRetryableStatus(res.statusCode)) {
+        retryAfterMs = parseRetryAfter(headerOf(res.headers["retry-after"]));
+        await res.body.dump();
+        last = new OcipatchError("NETWORK", `GET ${shown}: HTTP ${res.statusCode}`);
+        continue;
+      }
+      if (res.statusCode < 200 || res.statusCode >= 300) {
+        await res.body.dump();
+        throw new OcipatchError("NETWORK", `GET ${shown} failed: HTTP ${res.statusCode}`);
+      }
+      let n = 0;
+      const body = res.body;
+      // a connection that breaks before the body is read must not be an unhandled 'error';
+      // the loop below sees it (an errored stream's iterator throws) and retries
+      body.on("error", () => undefined);
+      async function* counted(): AsyncGenerator<Uint8Array> {
+        try {
+          for await (const c of body) {
+            n += (c as Buffer).length;
+            onProgress(n);
+            yield c as Buffer;
+          }
+        } catch (e) {
+          if (opts.signal?.aborted || isOcipatchError(e)) throw e;
+          // every byte arrived, then the connection closed instead of ending the message
+          // (proxies that close without `Connection: close`): the hash check decides
+          if (n === item.size) return;
+          // the connection broke mid-body: worth another attempt (verified again from the start)
+          throw new OcipatchError("NETWORK", `GET ${shown}: connection broke after ${n} bytes`, { cause: e });
+        }
+      }
+      await saveVerified(counted(), part, { sha256: item.sha256, size: item.size }, shown);
+      await rename(part, file);
+      return n;
+    } catch (e) {
+      await rm(part, { force: true }).catch(() => undefined);
+      if (e instanceof DebVanished) throw e;
+      if (isOcipatchError(e, "DIGEST_MISMATCH")) {
+        throw new OcipatchError(
+          "DIGEST_MISMATCH",
+          `${item.package} ${item.version}: ${shown} does not match the SHA256 of the signed index (${e.message})`,
+          { cause: e },
+        );
+      }
+      if (opts.signal?.aborted) {
+        throw new OcipatchError("CANCELLED", `download of ${shown} cancelled`, { cause: e });
+      }
+      if (isOcipatchError(e) && e.code !== "NETWORK") throw e;
+      last = e;
+    }
+  }
+  const why = last instanceof Error ? last.message : String(last);
+  throw new OcipatchError("NETWORK", `cannot download ${shown}: ${why}`, { cause: last });
+}
+
+function headerOf(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
