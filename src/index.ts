@@ -1,7 +1,7 @@
 /** ocipatch library API. The CLI (src/cli) is a thin layer over these exports. */
 
-export * from "./backends/dpkg/apt/index.js";
-export * from "./backends/dpkg/db/index.js";
+export * from "./backends/index.js";
+export * from "./config/index.js";
 export * from "./errors.js";
 export * from "./image/index.js";
 export * from "./inventory/index.js";

@@ -1,5 +1,11 @@
-import type { InstalledPackage } from "../inventory/types.js";
+import type { RepositoryConfig } from "../config/repositories.js";
+import type { Platform } from "../image/manifest.js";
+import type { Compression } from "../image/media-types.js";
+import type { InstalledPackage, Inventory } from "../inventory/types.js";
+import type { FinishedLayer } from "../patch/layer/layer-writer.js";
+import type { Plan, PlanMode, SuiteKind, UpgradeTarget } from "../plan/types.js";
 import type { LayeredFs } from "../rootfs/index.js";
+import type { ProgressListener } from "../util/progress.js";
 
 /** The package formats ocipatch knows; each one has a folder under `backends/`. */
 export type BackendId = "dpkg" | "apk" | "rpm";
@@ -42,4 +48,201 @@ export interface PackageBackend {
   readonly fallbackNamespace: string;
   /** Extra SBOM properties of a package (name → value), e.g. dpkg's multi-arch. */
   properties?(pkg: InstalledPackage): Readonly<Record<string, string>>;
+  /** Patching; absent for a backend that can only scan. */
+  readonly patcher?: BackendPatcher | undefined;
+}
+
+// ── Patching: plan → fetch → build one layer ─────────────────────────────────────────────────
+
+/** What a backend needs to plan an image's upgrades. */
+export interface PlanRequest {
+  /** The image being patched (without a previous ocipatch layer). */
+  readonly fs: LayeredFs;
+  readonly inventory: Inventory;
+  /** The image's platform (from its config). */
+  readonly platform: Platform;
+  readonly targets: readonly UpgradeTarget[];
+  readonly mode: PlanMode;
+  readonly ignoreErrors: boolean;
+  readonly repositories: RepositoryOptions;
+  readonly signal?: AbortSignal | undefined;
+  readonly progress?: ProgressListener | undefined;
+}
+
+/** Where packages come from, and how far to trust them, as the user configured it. */
+export interface RepositoryOptions {
+  /** Plan only from these kinds of repositories (default: release, security and updates). */
+  readonly suites?: readonly SuiteKind[] | undefined;
+  /** Mirror rewrites, extra keyrings read from this machine, Valid-Until policy. */
+  readonly config?: RepositoryConfig | undefined;
+  /** Signed indices are cached here. */
+  readonly cacheDir?: string | undefined;
+  /** Use only cached indices. */
+  readonly offline?: boolean | undefined;
+}
+
+export interface PlanOutcome {
+  readonly plan: Plan;
+  /** Bytes of repository metadata fetched while planning. */
+  readonly indexBytes: number;
+}
+
+/** One planned package file to fetch: where from, and what it must hash to (from the signed index). */
+export interface ArtifactDownload {
+  readonly package: string;
+  readonly architecture: string;
+  readonly version: string;
+  readonly url: string;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+export interface FetchRequest {
+  /** Verified package files are cached here by digest and reused. */
+  readonly cacheDir: string;
+  readonly concurrency?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly progress?: ProgressListener | undefined;
+}
+
+/** A planned file the repository no longer has (HTTP 404/410). */
+export interface VanishedArtifact extends Error {
+  readonly item: ArtifactDownload;
+}
+
+export interface FetchOutcome {
+  /** Local verified file per item, in order (undefined: vanished). */
+  readonly files: ReadonlyArray<string | undefined>;
+  readonly vanished: readonly VanishedArtifact[];
+  /** Body bytes fetched (cached files not counted). */
+  readonly bytesDownloaded: number;
+  readonly fromCache: number;
+}
+
+/** One verified package file to put into the patch layer. */
+export interface FetchedPackage {
+  readonly package: string;
+  readonly architecture: string;
+  /** Local path of the downloaded, verified file. */
+  readonly path: string;
+  /** The installed package it upgrades; undefined for a package new to the image (a dependency). */
+  readonly installed?: InstalledPackage | undefined;
+}
+
+export interface BuildLayerRequest {
+  /** The image being patched (already without a previous ocipatch layer). */
+  readonly fs: LayeredFs;
+  readonly inventory: Inventory;
+  readonly packages: readonly FetchedPackage[];
+  readonly compression: Compression;
+  /** Where the layer file is written (a file path that does not exist yet). */
+  readonly layerPath: string;
+  /** Manifest media type of the image the layer goes into (docker vs OCI layer media types). */
+  readonly manifestMediaType: string;
+  /** mtime of the files the backend writes itself (default: a reproducible time from the packages). */
+  readonly now?: Date | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** A configuration file whose image copy was kept (changed locally). */
+export interface KeptConffile {
+  readonly package: string;
+  readonly path: string;
+}
+
+export interface PatchedPackage {
+  readonly package: string;
+  readonly architecture: string;
+  /** undefined for a newly installed package. */
+  readonly fromVersion: string | undefined;
+  readonly toVersion: string;
+}
+
+/** What the package scripts ocipatch does not run would have done. */
+export type ScriptActionKind =
+  | "ldconfig"
+  | "alternatives"
+  | "services"
+  | "systemd"
+  | "users-groups"
+  | "conffile-migration"
+  | "debconf"
+  | "triggers"
+  | "ca-certificates"
+  | "statoverride"
+  | "diversion"
+  | "python-bytecode"
+  | "caches"
+  | "initramfs"
+  | "shells"
+  | "permissions"
+  | "file-changes"
+  | "other";
+
+export interface ScriptAction {
+  readonly kind: ScriptActionKind;
+  /** The command line (trimmed, shortened) that triggered this classification. */
+  readonly detail: string;
+}
+
+export interface ScriptFinding {
+  /** Which script of which version ("postinst", "triggers"...), and how it would have been called. */
+  readonly script: string;
+  readonly version: "old" | "new";
+  readonly invocation: string;
+  readonly actions: ScriptAction[];
+}
+
+/** The scripts the package manager would have run for one upgrade (not run). */
+export interface ScriptReport {
+  readonly package: string;
+  readonly fromVersion: string;
+  readonly toVersion: string;
+  /** True when at least one script would have done more than nothing (heuristic). */
+  readonly wouldHaveDoneSomething: boolean;
+  readonly findings: ScriptFinding[];
+  /** Distinct action kinds, for a one-line summary. */
+  readonly kinds: ScriptActionKind[];
+}
+
+/** What ocipatch did about one effect a script would have had. */
+export type EffectStatus = "applied natively" | "not needed" | "skipped";
+
+export interface ScriptEffect {
+  /** The package whose script or trigger has the effect. */
+  readonly package: string;
+  /** The command the script would have run ("update-ca-certificates", "ldconfig"). */
+  readonly effect: string;
+  readonly status: EffectStatus;
+  /** One line: what was written, or why it was not needed or skipped. */
+  readonly detail: string;
+  /** Paths the patch layer writes or removes for this effect (absolute). */
+  readonly paths?: readonly string[];
+}
+
+/** The one new layer, and what went into it. */
+export interface PatchLayer extends FinishedLayer {
+  readonly packages: readonly PatchedPackage[];
+  readonly keptConffiles: readonly KeptConffile[];
+  /** Paths whited out (files the old versions owned that the new ones do not). */
+  readonly removed: readonly string[];
+  /** The scripts not run: the one package's report, or for several the union of their findings. */
+  readonly scripts: ScriptReport;
+  /** One report per upgraded package, in the order of the input. */
+  readonly scriptReports?: readonly ScriptReport[];
+  /** Effects of the skipped scripts that ocipatch reproduced natively or judged. */
+  readonly maintainerEffects?: readonly ScriptEffect[];
+  readonly warnings: readonly string[];
+}
+
+/** The patching half of a backend. */
+export interface BackendPatcher {
+  /** Which packages go to which versions, from the image's (or configured) signed repositories. */
+  plan(req: PlanRequest): Promise<PlanOutcome>;
+  /** The plan's package files, each one verified, in plan order. */
+  artifacts(plan: Plan): ArtifactDownload[];
+  /** Download and verify package files (cached by digest); vanished ones are collected, not thrown. */
+  fetch(items: readonly ArtifactDownload[], req: FetchRequest): Promise<FetchOutcome>;
+  /** The one new layer: the new versions' files, whiteouts, the package database changes. */
+  buildLayer(req: BuildLayerRequest): Promise<PatchLayer>;
 }

@@ -1,4 +1,5 @@
 import { detectBackend, knownDatabases } from "../backends/detect.js";
+import { backendCapturePatterns } from "../backends/registry.js";
 import { OcipatchError } from "../errors.js";
 import type { Image } from "../image/image.js";
 import { detectOs } from "../os/detect.js";
@@ -20,7 +21,10 @@ export interface ReadInventoryOptions extends LayeredFsOptions {
  * filesystem view; use `readInventoryFromFs` to share one.
  */
 export async function readInventory(image: Image, opts: ReadInventoryOptions = {}): Promise<Inventory> {
-  const fs = await LayeredFs.open(image, opts);
+  const fs = await LayeredFs.open(image, {
+    ...opts,
+    extraCapturePatterns: [...backendCapturePatterns(), ...(opts.extraCapturePatterns ?? [])],
+  });
   try {
     return await readInventoryFromFs(fs, opts);
   } finally {

@@ -1,5 +1,5 @@
-import { formatScriptReport } from "../backends/dpkg/maintainer-scripts/index.js";
 import { isOcipatchError, oneLine } from "../errors.js";
+import { formatScriptReport } from "../report/scripts.js";
 import { formatScanJson } from "../scan/index.js";
 import { VERSION } from "../version.js";
 import type { PatchResult, PlatformResult } from "./patch-image.js";

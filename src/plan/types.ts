@@ -1,4 +1,6 @@
-import type { SuiteKind } from "../backends/dpkg/apt/packages.js";
+import type { SuiteKind } from "./suites.js";
+
+export type { SuiteKind };
 
 /**
  * What to fix: one finding of a scan (or a grype/trivy report), reduced to what planning needs.

@@ -1,14 +1,10 @@
 import { z } from "zod";
-import type { KeptConffile, PatchedPackage } from "../backends/dpkg/build/types.js";
-import {
-  formatScriptReport,
-  type MaintainerEffect,
-  type MaintainerScriptReport,
-} from "../backends/dpkg/maintainer-scripts/index.js";
+import type { KeptConffile, PatchedPackage, ScriptEffect, ScriptReport } from "../backends/types.js";
 import { OcipatchError } from "../errors.js";
 import type { ScanResult } from "../scan/types.js";
 import { VERSION } from "../version.js";
 import { fixedVulnerabilities } from "./fixed.js";
+import { formatScriptReport } from "./scripts.js";
 
 /**
  * The JSON summary of one patch run (docs/patch-report.md): which image became which,
@@ -111,8 +107,8 @@ export interface PatchReportInput {
   readonly platform?: string | undefined;
   readonly packages: readonly PatchedPackage[];
   readonly keptConffiles?: readonly KeptConffile[] | undefined;
-  readonly maintainerScripts?: readonly MaintainerScriptReport[] | undefined;
-  readonly maintainerEffects?: readonly MaintainerEffect[] | undefined;
+  readonly maintainerScripts?: readonly ScriptReport[] | undefined;
+  readonly maintainerEffects?: readonly ScriptEffect[] | undefined;
   readonly warnings?: readonly string[] | undefined;
   readonly dryRun?: boolean | undefined;
   readonly createdAt?: Date | undefined;

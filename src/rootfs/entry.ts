@@ -5,7 +5,7 @@ export type EntryType = "file" | "directory" | "symlink" | "char-device" | "bloc
 
 /** Metadata of one path in the merged image filesystem. */
 export interface FsEntry {
-  /** Absolute path of the entry inside the image ("/usr/bin/dpkg"). */
+  /** Absolute path of the entry inside the image ("/usr/bin/env"). */
   readonly path: string;
   readonly type: EntryType;
   /** Permission bits including setuid/setgid/sticky (no file-type bits). */

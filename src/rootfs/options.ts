@@ -32,15 +32,11 @@ export interface CaptureOptions {
   readonly maxLayerBytes: number;
 }
 
-/** Small files the inventory and the patch engine read: package databases, OS identity, apt config, conffiles. */
-export const DEFAULT_CAPTURE_PATTERNS: readonly string[] = [
-  "etc/**",
-  "var/lib/dpkg/**",
-  "usr/lib/os-release",
-  "usr/share/keyrings/**",
-  "lib/apk/db/**",
-  "usr/lib/apk/db/**",
-];
+/**
+ * Small files every reader needs: OS identity and configuration. Package backends add their
+ * own (databases, repositories, keys) as `extraCapturePatterns`.
+ */
+export const DEFAULT_CAPTURE_PATTERNS: readonly string[] = ["etc/**", "usr/lib/os-release"];
 
 export const DEFAULT_CAPTURE: CaptureOptions = {
   patterns: DEFAULT_CAPTURE_PATTERNS,

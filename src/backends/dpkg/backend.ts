@@ -3,6 +3,7 @@ import { readDpkgInventory } from "./db/database.js";
 import { DPKG_STATUS, DPKG_STATUS_D } from "./db/paths.js";
 import { dpkgRecord } from "./db/record.js";
 import { compareDebianVersions } from "./debian/version.js";
+import { dpkgPatcher } from "./patcher.js";
 
 /** Debian, Ubuntu and distroless Debian: the dpkg database, apt repositories, .deb packages. */
 export const dpkgBackend: PackageBackend = {
@@ -28,4 +29,5 @@ export const dpkgBackend: PackageBackend = {
     if (multiArch) out["multi-arch"] = multiArch;
     return out;
   },
+  patcher: dpkgPatcher,
 };

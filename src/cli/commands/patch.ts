@@ -2,8 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type Command, Option } from "commander";
-import { loadAptConfig } from "../../backends/dpkg/apt/config.js";
-import { parseSuiteKinds } from "../../backends/dpkg/apt/repositories.js";
+import { loadAptConfig } from "../../config/repositories.js";
 import { EXIT, OcipatchError, oneLine } from "../../errors.js";
 import type { Compression } from "../../image/media-types.js";
 import { parsePlatform } from "../../image/platform.js";
@@ -20,6 +19,7 @@ import { attachReferrers } from "../../patch/referrers.js";
 import { patchErrorJson } from "../../patch/summary.js";
 import { checkSeverityThreshold, parseSeverityThreshold } from "../../patch/threshold.js";
 import { writeFailureReport, writePatchReports } from "../../patch/write-reports.js";
+import { parseSuiteKinds } from "../../plan/suites.js";
 import { credentialsFrom } from "../../scan/image.js";
 import { importReport } from "../../scan/index.js";
 import { connectEngine } from "../../transport/docker-daemon/client.js";
@@ -287,7 +287,6 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
         sink: rootfsSink,
         platforms,
         mode: o.all ? "all" : "targets",
-        suites,
         dryRun: o.dryRun,
         ignoreErrors: o.ignoreErrors,
         compression: o.compression,
@@ -295,9 +294,14 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
         report,
         sourceOptions: { credentials, insecure: o.insecure, env: ctx.env },
         destinationOptions: { credentials, insecure: o.insecure, env: ctx.env },
-        apt: { config: aptConfig, offline: o.offline, cacheDir: join(cacheDir(ctx.env), "apt") },
+        repositories: {
+          suites,
+          config: aptConfig,
+          offline: o.offline,
+          cacheDir: join(cacheDir(ctx.env), "apt"),
+        },
         workDir,
-        debCacheDir: join(cacheDir(ctx.env), "debs"),
+        packageCacheDir: join(cacheDir(ctx.env), "debs"),
         signal,
         progress,
         log: {

@@ -4,7 +4,6 @@ export { redactUrl } from "../../../util/http/redact.js";
 export { debianArchitecture } from "./architecture.js";
 export { AptCache, defaultCacheDir, urlToFileName } from "./cache.js";
 export { AptClient, type AptClientOptions, type VerifiedRelease } from "./client.js";
-export { type AptConfig, configPath, type LoadConfigOptions, loadAptConfig } from "./config.js";
 export { hostKeyringFiles, readHostAptSources } from "./host.js";
 export { type FetchStats, type HttpOptions, httpGet, newStats } from "./http.js";
 export {
@@ -23,7 +22,6 @@ export {
   PackagesIndex,
   parseMultiArch,
   parsePackagesSourceField,
-  type SuiteKind,
 } from "./packages.js";
 export {
   parseRelease,
@@ -42,8 +40,6 @@ export {
   debianSecuritySibling,
   deriveRepositories,
   type HostAptSources,
-  type MirrorConfig,
-  PLANNED_KINDS,
   type ReleaseId,
   type Repository,
   releaseOf,

@@ -1,9 +1,7 @@
 import { OcipatchError } from "../../../errors.js";
+import type { SuiteKind } from "../../../plan/suites.js";
 import { iterateParagraphs } from "../debian/deb822.js";
 import { type Provision, parseProvides, parseRelations, type RelationGroup } from "../debian/relations.js";
-
-/** What a suite is to the release it belongs to. */
-export type SuiteKind = "release" | "security" | "updates" | "backports" | "proposed" | "other";
 
 /** Where an index came from. */
 export interface IndexOrigin {

@@ -1,7 +1,8 @@
+import type { MirrorConfig } from "../../../config/repositories.js";
 import { OcipatchError } from "../../../errors.js";
 import { debianCodename } from "../../../os/releases.js";
 import type { OsInfo } from "../../../os/types.js";
-import type { SuiteKind } from "./packages.js";
+import { PLANNED_KINDS, type SuiteKind } from "../../../plan/suites.js";
 import { parseAptSources, type SignedBy, type SourceEntry, type SourceFile } from "./sources.js";
 
 export type Distro = "debian" | "ubuntu";
@@ -34,16 +35,6 @@ export interface Repository {
   readonly derived: boolean;
   /** Where it came from, for messages (`/etc/apt/sources.list:2`, `derived from ...`). */
   readonly origin: string;
-}
-
-/** Mirror configuration: `--mirror` and the config file's URL mapping. */
-export interface MirrorConfig {
-  /** Use this archive for every suite of the image's distribution (`--mirror`). */
-  readonly mirror?: string | undefined;
-  /** With `mirror`: the archive for the security suite (Debian keeps it in a separate archive). */
-  readonly securityMirror?: string | undefined;
-  /** Official URL prefix → mirror URL prefix (longest prefix wins). */
-  readonly rewrites?: Readonly<Record<string, string>> | undefined;
 }
 
 /** The host's apt configuration, for images without sources of their own (distroless). */
@@ -83,33 +74,6 @@ const DEFAULT_COMPONENTS: Record<Distro, readonly string[]> = {
   ubuntu: ["main", "restricted", "universe", "multiverse"],
 };
 const ALIASES = new Set(["stable", "oldstable", "oldoldstable", "testing", "unstable"]);
-/** The suites ocipatch plans from: the release itself, its security and its updates suites. */
-export const PLANNED_KINDS: readonly SuiteKind[] = ["release", "security", "updates"];
-
-/** `security,updates` (as given to `--suites`) → suite kinds; a USAGE error for anything else. */
-export function parseSuiteKinds(text: string): SuiteKind[] {
-  const parts = text
-    .split(",")
-    .map((x) => x.trim().toLowerCase())
-    .filter((x) => x !== "");
-  if (parts.length === 0) {
-    throw new OcipatchError("USAGE", `suites: give one or more of ${PLANNED_KINDS.join(", ")}`, {
-      details: { option: "suites" },
-    });
-  }
-  const out: SuiteKind[] = [];
-  for (const p of parts) {
-    const kind = PLANNED_KINDS.find((k) => k === p);
-    if (!kind) {
-      throw new OcipatchError("USAGE", `unknown suite kind "${p}" (expected ${PLANNED_KINDS.join(", ")})`, {
-        details: { option: "suites" },
-      });
-    }
-    if (!out.includes(kind)) out.push(kind);
-  }
-  return out;
-}
-
 /** Which Debian/Ubuntu release does the image run? */
 export function releaseOf(os: DeriveOptions["os"]): ReleaseId {
   const ids = [os.id, ...os.idLike].map((x) => x.toLowerCase());

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../../errors.js";
 import { LayerWriter } from "../../../patch/layer/layer-writer.js";
+import type { ScriptReport } from "../../types.js";
 import { packageKey } from "../db/package-key.js";
 import { dpkgRecord } from "../db/record.js";
 import { type DebPackage, openDebFile } from "../deb/index.js";
@@ -13,7 +14,7 @@ import {
   type UpgradeDbChanges,
   upgradeDbChanges,
 } from "../dpkg-db/index.js";
-import { type MaintainerScriptReport, upgradeScriptReport } from "../maintainer-scripts/index.js";
+import { upgradeScriptReport } from "../maintainer-scripts/index.js";
 import { applyConffiles } from "./conffiles-apply.js";
 import { type BuildContext, checkAborted } from "./context.js";
 import { type PackageDbUpdate, writeStatusDb, writeStatusDDb } from "./db-write.js";
@@ -176,7 +177,7 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
     const keptConffiles: KeptConffile[] = [];
     const removals: RemovalRequest[] = [];
     const updates: PackageDbUpdate[] = [];
-    const scriptReports: MaintainerScriptReport[] = [];
+    const scriptReports: ScriptReport[] = [];
     const upgraded: UpgradedPackage[] = [];
     for (const [i, p] of prepared.entries()) {
       checkAborted(ctx.signal);

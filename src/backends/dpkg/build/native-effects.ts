@@ -1,9 +1,5 @@
-import type { MaintainerScriptReport } from "../maintainer-scripts/index.js";
-import {
-  caCertificatesPostinst,
-  type EffectOutcome,
-  type MaintainerEffect,
-} from "../maintainer-scripts/index.js";
+import type { ScriptEffect, ScriptReport } from "../../types.js";
+import { caCertificatesPostinst, type EffectOutcome } from "../maintainer-scripts/index.js";
 import { ldconfigNatively } from "../maintainer-scripts/ldconfig/index.js";
 import type { BuildContext } from "./context.js";
 import { FinalView } from "./final-view.js";
@@ -24,7 +20,7 @@ export interface UpgradedPackage {
   readonly version: string;
   /** The new version's `config` script. */
   readonly config: Buffer | undefined;
-  readonly report: MaintainerScriptReport | undefined;
+  readonly report: ScriptReport | undefined;
 }
 
 /** The version and architecture of an installed package, from the image's dpkg status. */
@@ -43,7 +39,7 @@ async function ldconfigEffect(
   removed: ReadonlySet<string>,
   pkgs: readonly UpgradedPackage[],
   removals: RemovalRequest[],
-): Promise<MaintainerEffect[]> {
+): Promise<ScriptEffect[]> {
   const wants = pkgs.filter((p) =>
     p.report?.findings.some((f) =>
       f.actions.some((a) => a.kind === "ldconfig" || /\bldconfig\b/.test(a.detail)),
@@ -76,7 +72,7 @@ export async function applyNativeEffects(
   ctx: BuildContext,
   removals: readonly RemovalRequest[],
   pkgs: readonly UpgradedPackage[],
-): Promise<{ effects: MaintainerEffect[]; removals: RemovalRequest[] }> {
+): Promise<{ effects: ScriptEffect[]; removals: RemovalRequest[] }> {
   const removed = new Set<string>();
   for (const r of removals) {
     try {
@@ -87,7 +83,7 @@ export async function applyNativeEffects(
     }
   }
   const view = new FinalView(ctx, removed);
-  const effects: MaintainerEffect[] = [];
+  const effects: ScriptEffect[] = [];
   const extra: RemovalRequest[] = [];
   const ca = pkgs.find((p) => p.name === "ca-certificates");
   if (ca) {

@@ -1,7 +1,7 @@
 import type { LayeredFs } from "../../../rootfs/index.js";
+import type { ScriptReport } from "../../types.js";
 import { MAINTAINER_SCRIPTS, type MaintainerScriptName } from "../deb/index.js";
 import { DPKG_INFO_DIR } from "../dpkg-db/index.js";
-import type { MaintainerScriptReport } from "../maintainer-scripts/index.js";
 
 /** The installed version's maintainer scripts, as dpkg keeps them in /var/lib/dpkg/info. */
 export async function installedScripts(
@@ -23,7 +23,7 @@ export async function installedScripts(
  * several, the union of their findings under the packages' names (the
  * per-package reports are in `scriptReports`).
  */
-export function combineScriptReports(reports: readonly MaintainerScriptReport[]): MaintainerScriptReport {
+export function combineScriptReports(reports: readonly ScriptReport[]): ScriptReport {
   if (reports.length === 1) return reports[0]!;
   return {
     package: reports.map((r) => r.package).join(", "),

@@ -1,3 +1,6 @@
+import type { ScriptAction, ScriptActionKind } from "../../types.js";
+
+export type { ScriptAction, ScriptActionKind };
 /**
  * A HEURISTIC reading of maintainer scripts: would running this script have
  * done more than nothing? ocipatch never runs scripts from the image; this
@@ -7,32 +10,6 @@
  * line by line; it does not evaluate conditions, so "would do something"
  * means "contains commands that may do something".
  */
-
-export type ScriptActionKind =
-  | "ldconfig"
-  | "alternatives"
-  | "services"
-  | "systemd"
-  | "users-groups"
-  | "conffile-migration"
-  | "debconf"
-  | "triggers"
-  | "ca-certificates"
-  | "statoverride"
-  | "diversion"
-  | "python-bytecode"
-  | "caches"
-  | "initramfs"
-  | "shells"
-  | "permissions"
-  | "file-changes"
-  | "other";
-
-export interface ScriptAction {
-  readonly kind: ScriptActionKind;
-  /** The command line (trimmed, shortened) that triggered this classification. */
-  readonly detail: string;
-}
 
 export interface ScriptClassification {
   /** True when the script holds commands beyond boilerplate (set -e, case/esac, exit 0, comments). */

@@ -1,17 +1,4 @@
-/** What ocipatch did about one effect a maintainer script or trigger would have had. */
-export type EffectStatus = "applied natively" | "not needed" | "skipped";
-
-export interface MaintainerEffect {
-  /** The package whose script or trigger has the effect. */
-  readonly package: string;
-  /** The command the script would have run ("update-ca-certificates", "ldconfig"). */
-  readonly effect: string;
-  readonly status: EffectStatus;
-  /** One line: what was written, or why it was not needed or skipped. */
-  readonly detail: string;
-  /** Paths the patch layer writes or removes for this effect (absolute). */
-  readonly paths?: readonly string[];
-}
+import type { ScriptEffect } from "../../types.js";
 
 /** The image after the upgrade, as the native effects read it (symbolic links resolved inside the image). */
 export interface ImageView {
@@ -34,7 +21,7 @@ export type EffectWrite =
   | { readonly path: string; readonly kind: "symlink"; readonly target: string };
 
 export interface EffectOutcome {
-  readonly effect: MaintainerEffect;
+  readonly effect: ScriptEffect;
   readonly writes: readonly EffectWrite[];
   /** Absolute paths the effect deletes. */
   readonly removes: readonly string[];

@@ -6,17 +6,5 @@ export {
   type ScriptActionKind,
   type ScriptClassification,
 } from "./classify.js";
-export type {
-  EffectOutcome,
-  EffectStatus,
-  EffectWrite,
-  ImageView,
-  MaintainerEffect,
-} from "./effects.js";
-export {
-  formatScriptReport,
-  type MaintainerScriptReport,
-  type ScriptFinding,
-  type UpgradeScripts,
-  upgradeScriptReport,
-} from "./report.js";
+export type { EffectOutcome, EffectWrite, ImageView } from "./effects.js";
+export { type UpgradeScripts, upgradeScriptReport } from "./report.js";

@@ -1,5 +1,6 @@
+import type { ScriptAction, ScriptFinding, ScriptReport } from "../../types.js";
 import type { MaintainerScriptName } from "../deb/index.js";
-import { classifyScript, type ScriptAction, type ScriptActionKind } from "./classify.js";
+import { classifyScript } from "./classify.js";
 
 /** The scripts dpkg runs when upgrading a package (deb-*(5), Debian Policy ch. 6). */
 export interface UpgradeScripts {
@@ -7,25 +8,6 @@ export interface UpgradeScripts {
   readonly new: Partial<Record<MaintainerScriptName, Buffer>>;
   /** The new package's `triggers` control file, if any. */
   readonly newTriggers?: Buffer | undefined;
-}
-
-export interface ScriptFinding {
-  /** Which script of which version, and how dpkg would have called it. */
-  readonly script: MaintainerScriptName | "triggers";
-  readonly version: "old" | "new";
-  readonly invocation: string;
-  readonly actions: ScriptAction[];
-}
-
-export interface MaintainerScriptReport {
-  readonly package: string;
-  readonly fromVersion: string;
-  readonly toVersion: string;
-  /** True when at least one script that dpkg would have run does more than nothing (heuristic). */
-  readonly wouldHaveDoneSomething: boolean;
-  readonly findings: ScriptFinding[];
-  /** Distinct action kinds, for a one-line summary. */
-  readonly kinds: ScriptActionKind[];
 }
 
 /**
@@ -38,7 +20,7 @@ export function upgradeScriptReport(
   fromVersion: string,
   toVersion: string,
   scripts: UpgradeScripts,
-): MaintainerScriptReport {
+): ScriptReport {
   const plan: Array<[MaintainerScriptName, "old" | "new", string]> = [
     ["prerm", "old", `prerm upgrade ${toVersion}`],
     ["preinst", "new", `preinst upgrade ${fromVersion}`],
@@ -69,14 +51,4 @@ export function upgradeScriptReport(
     findings,
     kinds,
   };
-}
-
-/** One line for the patch summary, e.g. "libc6: postinst (ldconfig, debconf), triggers (ldconfig)". */
-export function formatScriptReport(r: MaintainerScriptReport): string {
-  if (!r.wouldHaveDoneSomething) return `${r.package}: maintainer scripts would have done nothing`;
-  const parts = r.findings.map((f) => {
-    const kinds = [...new Set(f.actions.map((a) => a.kind))];
-    return `${f.script} (${kinds.join(", ")})`;
-  });
-  return `${r.package}: ${parts.join(", ")}`;
 }

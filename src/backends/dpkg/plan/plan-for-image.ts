@@ -1,14 +1,15 @@
+import type { AptConfig } from "../../../config/repositories.js";
 import { OcipatchError } from "../../../errors.js";
 import type { Inventory } from "../../../inventory/types.js";
+import type { SuiteKind } from "../../../plan/suites.js";
 import type { Plan, PlanMode, UpgradeTarget } from "../../../plan/types.js";
 import type { ProgressListener } from "../../../util/progress.js";
 import { readRegularFile } from "../../../util/regular-file.js";
 import { AptClient, type AptClientOptions, type VerifiedRelease } from "../apt/client.js";
-import type { AptConfig } from "../apt/config.js";
 import { hostKeyringFiles, readHostAptSources } from "../apt/host.js";
 import type { FetchStats } from "../apt/http.js";
 import { type KeyringFiles, keyringFilesFromList, TrustStore } from "../apt/keyring.js";
-import type { PackagesIndex, SuiteKind } from "../apt/packages.js";
+import type { PackagesIndex } from "../apt/packages.js";
 import {
   deriveRepositories,
   type HostAptSources,

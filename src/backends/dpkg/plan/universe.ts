@@ -1,4 +1,5 @@
-import type { AvailablePackage, PackagesIndex, SuiteKind } from "../apt/packages.js";
+import type { SuiteKind } from "../../../plan/suites.js";
+import type { AvailablePackage, PackagesIndex } from "../apt/packages.js";
 
 /** The packages the release's repositories offer, as the planner sees them. */
 export interface PackageUniverse {

@@ -2,11 +2,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isOcipatchError } from "../../../../errors.js";
+import { parseSuiteKinds } from "../../../../plan/suites.js";
 import {
   type DeriveOptions,
   debianSecuritySibling,
   deriveRepositories,
-  parseSuiteKinds,
   rewriteUri,
 } from "../repositories.js";
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { classifyScript, formatScriptReport, upgradeScriptReport } from "../index.js";
+import { formatScriptReport } from "../../../../report/scripts.js";
+import { classifyScript, upgradeScriptReport } from "../index.js";
 
 describe("maintainer script classification (heuristic)", () => {
   it("boilerplate does nothing", () => {

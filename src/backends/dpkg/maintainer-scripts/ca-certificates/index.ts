@@ -1,5 +1,6 @@
 import { isOcipatchError } from "../../../../errors.js";
-import type { EffectOutcome, EffectWrite, ImageView, MaintainerEffect } from "../effects.js";
+import type { ScriptEffect } from "../../../types.js";
+import type { EffectOutcome, EffectWrite, ImageView } from "../effects.js";
 import { CertsDir, type CertsDirEntry, ETC_CERTS } from "./certs-dir.js";
 import { byteCompare, certsListOf, type TrustNew, unsupportedConf, updateCaConf } from "./conf.js";
 import { BUNDLE, CERTS_DIR, LOCAL_CERTS_DIR, updateCaCertificates } from "./update.js";
@@ -158,7 +159,7 @@ export async function caCertificatesPostinst(input: CaCertificatesInput): Promis
   if (hooks.length > 0) notes.push(`hooks in ${HOOKS_DIR} NOT run: ${hooks.join(", ")}`);
   notes.push("debconf database not updated");
   const changed = writes.length + removes.length;
-  const effect: MaintainerEffect =
+  const effect: ScriptEffect =
     changed === 0
       ? {
           package: "ca-certificates",

@@ -1,4 +1,5 @@
-import type { EffectOutcome, EffectWrite, MaintainerEffect } from "../effects.js";
+import type { ScriptEffect } from "../../../types.js";
+import type { EffectOutcome, EffectWrite } from "../effects.js";
 import { type CacheFlavour, readCache, sortEntries, writeCache } from "./cache.js";
 import { ConfUnsupported, readLdSoConf } from "./conf.js";
 import { isDsoName, LdconfigUnsupported, type LdconfigView, resolveDirs, scanLibraryDirs } from "./scan.js";
@@ -37,7 +38,7 @@ export interface LdconfigInput {
 }
 
 export interface LdconfigOutcome {
-  readonly effects: MaintainerEffect[];
+  readonly effects: ScriptEffect[];
   readonly outcome: EffectOutcome | undefined;
 }
 
@@ -75,9 +76,9 @@ function generatorFor(old: string, before: string | undefined, after: string | u
 
 export async function ldconfigNatively(input: LdconfigInput): Promise<LdconfigOutcome> {
   const { view } = input;
-  const effectsOf = (status: MaintainerEffect["status"], detail: string, paths?: string[]) =>
+  const effectsOf = (status: ScriptEffect["status"], detail: string, paths?: string[]) =>
     input.packages.map(
-      (p): MaintainerEffect => ({
+      (p): ScriptEffect => ({
         package: p,
         effect: "ldconfig",
         status,

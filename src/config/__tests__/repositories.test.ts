@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { configPath, loadAptConfig } from "../config.js";
+import { configPath, loadAptConfig } from "../repositories.js";
 
 let dir: string;
 beforeAll(async () => {

@@ -2,9 +2,8 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { isOcipatchError, OcipatchError, oneLine } from "../../../errors.js";
-import { readRegularFile } from "../../../util/regular-file.js";
-import type { MirrorConfig } from "./repositories.js";
+import { isOcipatchError, OcipatchError, oneLine } from "../errors.js";
+import { readRegularFile } from "../util/regular-file.js";
 
 /**
  * The `apt` section of ocipatch's config file (JSON; YAML when the file ends in `.yaml`/`.yml`),
@@ -18,6 +17,16 @@ import type { MirrorConfig } from "./repositories.js";
  *
  * `mirror` / `securityMirror` mean the same as `--mirror` / `--security-mirror`.
  */
+/** Mirror configuration: `--mirror` and the config file's URL mapping. */
+export interface MirrorConfig {
+  /** Use this archive for every suite of the image's distribution (`--mirror`). */
+  readonly mirror?: string | undefined;
+  /** With `mirror`: the archive for the security suite (Debian keeps it in a separate archive). */
+  readonly securityMirror?: string | undefined;
+  /** Official URL prefix → mirror URL prefix (longest prefix wins). */
+  readonly rewrites?: Readonly<Record<string, string>> | undefined;
+}
+
 const AptConfigSchema = z
   .object({
     mirror: z.string().url().optional(),
@@ -41,6 +50,9 @@ export interface AptConfig {
   /** The file it was read from, if any. */
   readonly path: string | undefined;
 }
+
+/** What planning takes from the configuration: mirrors, extra keyrings, the Valid-Until policy. */
+export type RepositoryConfig = Pick<AptConfig, "mirrors" | "keyrings" | "checkValidUntil">;
 
 export interface LoadConfigOptions {
   /** `--config` */
