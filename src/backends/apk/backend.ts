@@ -3,9 +3,10 @@
  * an apk binary and without /etc/apk (distroless Alpine, Wolfi images built with apko) are read too.
  */
 import { isOcipatchError } from "../../errors.js";
+import type { InstalledPackage } from "../../inventory/types.js";
 import { compareApkVersions } from "../../vulndb/index.js";
+import type { BackendFiles, InventoryRead, PackageBackend } from "../types.js";
 import { APK_WORLD, parseApkWorld, pinnedNames } from "./config.js";
-import type { BackendFiles, InstalledPackage, InventoryRead, PackageBackend } from "./contract.js";
 import {
   APK_INSTALLED_DB,
   APK_INSTALLED_DB_USR,
@@ -27,11 +28,6 @@ async function readIfFile(fs: BackendFiles, path: string): Promise<Buffer | unde
 /** The apk record of a package read by this backend (its `native`). */
 export function apkRecord(pkg: InstalledPackage): ApkInstalledRecord {
   return pkg.native as ApkInstalledRecord;
-}
-
-/** purl namespace of an apk package, from os-release `ID` (alpine, wolfi, chainguard …). */
-export function apkPurlNamespace(osId: string): string {
-  return osId === "" || osId === "unknown" ? "alpine" : osId;
 }
 
 export async function readApkInventory(fs: BackendFiles): Promise<InventoryRead | undefined> {
@@ -83,6 +79,7 @@ export const apkBackend: PackageBackend = {
   readInventory: readApkInventory,
   compareVersions: compareApkVersions,
   purlType: "apk",
+  fallbackNamespace: "alpine",
   properties(pkg) {
     const r = apkRecord(pkg);
     const out: Record<string, string> = {};

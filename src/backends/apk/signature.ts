@@ -7,9 +7,9 @@
  */
 import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import { isOcipatchError, OcipatchError } from "../../errors.js";
+import type { BackendFiles } from "../types.js";
 import type { TarEntry } from "./archive.js";
 import { APK_KEYS_DIR } from "./config.js";
-import type { BackendFiles } from "./contract.js";
 
 export interface ApkTrustedKey {
   /** The key's file name (what `.SIGN.*.<name>` refers to). */

@@ -3,7 +3,7 @@ import { buildApkFixtures, installedDb } from "../../../../test/harness/apk/buil
 import { isOcipatchError } from "../../../errors.js";
 import { type EntrySpec, MemoryLayer } from "../../../rootfs/__tests__/synthetic.js";
 import { LayeredFs } from "../../../rootfs/index.js";
-import { apkBackend, apkPurlNamespace, apkRecord } from "../backend.js";
+import { apkBackend, apkRecord } from "../backend.js";
 
 async function view(...layers: EntrySpec[][]): Promise<LayeredFs> {
   return new LayeredFs(await Promise.all(layers.map((l) => MemoryLayer.of(l))), "test image");
@@ -58,8 +58,6 @@ describe("apk backend: inventory", () => {
     const inv = await apkBackend.readInventory(wolfi);
     expect(inv?.packages[0]?.dbPath).toBe("/usr/lib/apk/db/installed");
     expect(inv?.packages.every((p) => !p.held)).toBe(true);
-    expect(apkPurlNamespace("wolfi")).toBe("wolfi");
-    expect(apkPurlNamespace("alpine")).toBe("alpine");
   });
 
   it("reads the database from the top layer (whiteouts and rewrites of lower layers)", async () => {
@@ -101,6 +99,7 @@ describe("apk backend: versions and identity", () => {
   it("declares its database, programs, purl type and captured files", () => {
     expect(apkBackend.id).toBe("apk");
     expect(apkBackend.purlType).toBe("apk");
+    expect(apkBackend.fallbackNamespace).toBe("alpine");
     expect(apkBackend.databases).toContain("/lib/apk/db/installed");
     expect(apkBackend.binaries).toContain("/sbin/apk");
     expect(apkBackend.capturePatterns).toEqual(
