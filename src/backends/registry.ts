@@ -1,8 +1,9 @@
+import { apkBackend } from "./apk/backend.js";
 import { dpkgBackend } from "./dpkg/backend.js";
 import type { BackendId, PackageBackend } from "./types.js";
 
 /** Every package backend ocipatch has: ONE line per distribution family, in detection order. */
-export const BACKENDS: readonly PackageBackend[] = [dpkgBackend];
+export const BACKENDS: readonly PackageBackend[] = [dpkgBackend, apkBackend];
 
 /**
  * Package databases of formats without a backend yet (detected to say so, never read).

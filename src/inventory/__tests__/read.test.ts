@@ -15,16 +15,28 @@ const alpine: EntrySpec[] = [
 ];
 
 describe("readInventoryFromFs", () => {
-  it("refuses apk databases clearly, or warns on request", async () => {
-    const err = await readInventoryFromFs(await view(alpine)).catch((e: unknown) => e);
+  it("reads apk databases through the apk backend", async () => {
+    const inv = await readInventoryFromFs(await view(alpine));
+    expect(inv).toMatchObject({ packageManager: "apk", distroless: false });
+    expect(inv.packages.map((p) => `${p.name} ${p.version}`)).toEqual(["musl 1.2.4_git20230717-r4"]);
+    expect(inv.os).toMatchObject({ id: "alpine", family: "alpine" });
+    expect(inv.warnings).toEqual([]);
+  });
+
+  it("refuses databases without a backend (RPM) clearly, or warns on request", async () => {
+    const fedora: EntrySpec[] = [
+      { name: "etc/os-release", content: 'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=40\n' },
+      { name: "var/lib/rpm/rpmdb.sqlite", content: "SQLite format 3\0" },
+      { name: "usr/bin/rpm", content: "ELF", mode: 0o755 },
+    ];
+    const err = await readInventoryFromFs(await view(fedora)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OcipatchError);
     expect((err as OcipatchError).code).toBe("UNSUPPORTED");
     expect((err as OcipatchError).message).toBe(
-      "test image: Alpine apk package databases are not supported yet (found /lib/apk/db/installed; OS alpine 3.19.1)",
+      "test image: RPM package databases are not supported yet (found /var/lib/rpm/rpmdb.sqlite; OS fedora 40)",
     );
-    const inv = await readInventoryFromFs(await view(alpine), { unsupported: "warn" });
-    expect(inv).toMatchObject({ packageManager: "apk", distroless: false, packages: [] });
-    expect(inv.os).toMatchObject({ id: "alpine", family: "alpine" });
+    const inv = await readInventoryFromFs(await view(fedora), { unsupported: "warn" });
+    expect(inv).toMatchObject({ packageManager: "rpm", distroless: false, packages: [] });
     expect(inv.warnings).toHaveLength(1);
   });
 

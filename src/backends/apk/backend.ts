@@ -1,0 +1,90 @@
+/**
+ * The Alpine (apk) backend: reads the installed database without apk-tools, so images without
+ * an apk binary and without /etc/apk (distroless Alpine, Wolfi images built with apko) are read too.
+ */
+import { isOcipatchError } from "../../errors.js";
+import type { InstalledPackage } from "../../inventory/types.js";
+import { compareApkVersions } from "../../vulndb/index.js";
+import type { BackendFiles, InventoryRead, PackageBackend } from "../types.js";
+import { APK_WORLD, parseApkWorld, pinnedNames } from "./config.js";
+import {
+  APK_INSTALLED_DB,
+  APK_INSTALLED_DB_USR,
+  type ApkInstalledRecord,
+  parseApkInstalledDb,
+} from "./installed-db.js";
+
+async function readIfFile(fs: BackendFiles, path: string): Promise<Buffer | undefined> {
+  try {
+    const st = await fs.stat(path);
+    if (st?.type !== "file") return undefined;
+    return await fs.readFile(path);
+  } catch (e) {
+    if (isOcipatchError(e, "NOT_FOUND")) return undefined;
+    throw e;
+  }
+}
+
+/** The apk record of a package read by this backend (its `native`). */
+export function apkRecord(pkg: InstalledPackage): ApkInstalledRecord {
+  return pkg.native as ApkInstalledRecord;
+}
+
+export async function readApkInventory(fs: BackendFiles): Promise<InventoryRead | undefined> {
+  let dbPath: string | undefined;
+  let bytes: Buffer | undefined;
+  for (const p of [APK_INSTALLED_DB, APK_INSTALLED_DB_USR]) {
+    bytes = await readIfFile(fs, p);
+    if (bytes) {
+      dbPath = p;
+      break;
+    }
+  }
+  if (!bytes || !dbPath) return undefined;
+  const warnings: string[] = [];
+  const db = parseApkInstalledDb(bytes.toString("utf8"), dbPath);
+  const worldBytes = await readIfFile(fs, APK_WORLD);
+  const pinned = worldBytes ? pinnedNames(parseApkWorld(worldBytes.toString("utf8"))) : new Set<string>();
+  const packages = db.records.map(
+    (r): InstalledPackage => ({
+      name: r.name,
+      version: r.version,
+      architecture: r.architecture,
+      sourceName: r.origin ?? r.name,
+      sourceVersion: r.version,
+      held: pinned.has(r.name),
+      dbPath,
+      native: r,
+    }),
+  );
+  if (packages.length === 0)
+    warnings.push(`${fs.description}: the apk database ${dbPath} lists no installed package`);
+  return { packages, warnings };
+}
+
+export const apkBackend: PackageBackend = {
+  id: "apk",
+  displayName: "Alpine apk",
+  databases: [APK_INSTALLED_DB, APK_INSTALLED_DB_USR],
+  binaries: ["/sbin/apk", "/usr/sbin/apk", "/bin/apk", "/usr/bin/apk"],
+  capturePatterns: [
+    "lib/apk/db/installed",
+    "usr/lib/apk/db/installed",
+    "lib/apk/db/triggers",
+    "etc/apk/world",
+    "etc/apk/repositories",
+    "etc/apk/keys/*",
+    "etc/alpine-release",
+  ],
+  readInventory: readApkInventory,
+  compareVersions: compareApkVersions,
+  purlType: "apk",
+  fallbackNamespace: "alpine",
+  properties(pkg) {
+    const r = apkRecord(pkg);
+    const out: Record<string, string> = {};
+    if (r.origin) out["apk:origin"] = r.origin;
+    if (r.checksum) out["apk:checksum"] = r.checksum;
+    return out;
+  },
+};

@@ -1,0 +1,74 @@
+/**
+ * apk's configuration files in an image: `/etc/alpine-release`, `/etc/apk/world`
+ * (apk-world(5)), `/etc/apk/repositories` (apk-repositories(5)).
+ */
+import { OcipatchError } from "../../errors.js";
+
+export const ALPINE_RELEASE = "/etc/alpine-release";
+export const APK_WORLD = "/etc/apk/world";
+export const APK_REPOSITORIES = "/etc/apk/repositories";
+export const APK_KEYS_DIR = "/etc/apk/keys";
+
+/** `/etc/alpine-release`: the first line ("3.21.3"), or undefined when empty. */
+export function parseAlpineRelease(text: string): string | undefined {
+  const first = text.split("\n")[0]?.trim();
+  return first ? first : undefined;
+}
+
+/** A dependency atom as in world and `D:` lines: `[!]name[@tag][op version]`. */
+export interface ApkDependency {
+  readonly name: string;
+  readonly conflict: boolean;
+  readonly tag: string | undefined;
+  /** `=`, `<`, `>`, `<=`, `>=`, `~` (fuzzy), `=~`, `><` (checksum) … or undefined. */
+  readonly op: string | undefined;
+  readonly version: string | undefined;
+}
+
+const ATOM = /^(!)?([^@<>=~!\s]+)(?:@([^<>=~\s]+))?(?:(><|<=|>=|=~|~=|<|>|=|~)([0-9A-Za-z]\S*))?$/;
+
+export function parseApkDependency(atom: string, source: string): ApkDependency {
+  const m = ATOM.exec(atom);
+  if (!m) throw new OcipatchError("INVALID_FORMAT", `${source}: malformed dependency "${atom}"`);
+  return { conflict: m[1] === "!", name: m[2] as string, tag: m[3], op: m[4], version: m[5] };
+}
+
+/** `/etc/apk/world`: whitespace-separated dependency atoms. */
+export function parseApkWorld(text: string, source: string = APK_WORLD): ApkDependency[] {
+  return text
+    .split(/\s+/)
+    .filter((w) => w !== "")
+    .map((w) => parseApkDependency(w, source));
+}
+
+/** Names pinned to one version in world (`name=version`): apk keeps them there on upgrade. */
+export function pinnedNames(world: readonly ApkDependency[]): Set<string> {
+  return new Set(world.filter((d) => !d.conflict && d.op === "=").map((d) => d.name));
+}
+
+export interface ApkRepository {
+  /** `@tag` prefix: packages from it are installed only when asked for with `name@tag`. */
+  readonly tag: string | undefined;
+  /** The repository URL or path: the directory holding `<arch>/APKINDEX.tar.gz`. */
+  readonly url: string;
+  readonly line: number;
+}
+
+/** `/etc/apk/repositories`: one repository per line, `#` comments, optional `@tag` first. */
+export function parseApkRepositories(text: string, source: string = APK_REPOSITORIES): ApkRepository[] {
+  const out: ApkRepository[] = [];
+  text.split("\n").forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) return;
+    const parts = line.split(/\s+/);
+    let tag: string | undefined;
+    if (parts[0]?.startsWith("@")) {
+      tag = parts.shift()?.slice(1);
+      if (!tag) throw new OcipatchError("INVALID_FORMAT", `${source}:${i + 1}: empty repository tag`);
+    }
+    if (parts.length !== 1)
+      throw new OcipatchError("INVALID_FORMAT", `${source}:${i + 1}: expected "[@tag] URL", got "${line}"`);
+    out.push({ tag, url: parts[0] as string, line: i + 1 });
+  });
+  return out;
+}
