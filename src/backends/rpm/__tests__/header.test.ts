@@ -43,7 +43,7 @@ function encode(entries: Entry[]): Buffer {
       align(w);
       const ns = e.value as number[];
       bytes = Buffer.alloc(ns.length * w);
-      ns.forEach((n, i) => bytes.writeUIntBE(n, i * w, w));
+      for (const [i, n] of ns.entries()) bytes.writeUIntBE(n, i * w, w);
       count = ns.length;
     }
     const ie = Buffer.alloc(16);
