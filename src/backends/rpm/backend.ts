@@ -1,0 +1,119 @@
+import { OcipatchError } from "../../errors.js";
+import type { BackendFiles, InstalledPackage, InventoryRead, PackageBackend } from "./contract.js";
+import { type RpmHeader, sourceRpmName, sourceRpmVersion } from "./header.js";
+import { readRpmdbSqlite } from "./rpmdb-sqlite.js";
+import { compareRpmVersions } from "./version.js";
+
+/**
+ * The RPM backend (scan part): the installed packages from the rpm database, compared with
+ * rpmvercmp. Database directories in the order rpm distributions configure `%_dbpath`:
+ * /usr/lib/sysimage/rpm (Fedora ≥ 36, SUSE) before /var/lib/rpm (RHEL/UBI, Azure Linux,
+ * Amazon Linux); when /var/lib/rpm is a symlink to the other, the view follows it.
+ */
+export const RPMDB_DIRS = ["/usr/lib/sysimage/rpm", "/var/lib/rpm"] as const;
+
+/** What the rpm backend keeps of each installed package (InstalledPackage.native). */
+export interface RpmNative {
+  readonly header: RpmHeader;
+  /** Row of the header in the database (`Packages.hnum`). */
+  readonly hnum: number;
+}
+
+/** `[E:]V-R` of a header (epoch left out when the header has none, as rpm prints it). */
+export function headerEvr(h: Pick<RpmHeader, "epoch" | "version" | "release">): string {
+  return `${h.epoch === undefined ? "" : `${h.epoch}:`}${h.version}-${h.release}`;
+}
+
+/** Pseudo-packages rpm keeps in its database for imported keys: not software, not scanned. */
+const PSEUDO_PACKAGES = new Set(["gpg-pubkey", "gpg-pubkey-release"]);
+
+async function kindOf(fs: BackendFiles, path: string): Promise<"file" | "other" | undefined> {
+  try {
+    const st = await fs.stat(path);
+    if (st === undefined) return undefined;
+    return st.type === "file" ? "file" : "other";
+  } catch (e) {
+    if (e instanceof OcipatchError && e.code === "NOT_FOUND") return undefined;
+    throw e;
+  }
+}
+
+function toInstalled(header: RpmHeader, hnum: number, dbPath: string): InstalledPackage {
+  const version = headerEvr(header);
+  const srcName = header.sourceRpm === undefined ? undefined : sourceRpmName(header.sourceRpm);
+  const srcVr = header.sourceRpm === undefined ? undefined : sourceRpmVersion(header.sourceRpm);
+  const native: RpmNative = { header, hnum };
+  return {
+    name: header.name,
+    version,
+    architecture: header.arch ?? "noarch",
+    sourceName: srcName ?? header.name,
+    // a source rpm carries the epoch of its binaries (the file name just does not show it)
+    sourceVersion:
+      srcVr === undefined ? version : `${header.epoch === undefined ? "" : `${header.epoch}:`}${srcVr}`,
+    held: false,
+    dbPath,
+    native,
+  };
+}
+
+/**
+ * Read the inventory: the first database directory holding `rpmdb.sqlite`. A Berkeley DB
+ * (`Packages`) or NDB (`Packages.db`) database is recognised and refused as not supported yet.
+ */
+export async function readRpmInventory(fs: BackendFiles): Promise<InventoryRead | undefined> {
+  for (const dir of RPMDB_DIRS) {
+    const sqlitePath = `${dir}/rpmdb.sqlite`;
+    if ((await kindOf(fs, sqlitePath)) === "file") {
+      const what = `${fs.description}: ${sqlitePath}`;
+      const db = await fs.readFile(sqlitePath);
+      const wal =
+        (await kindOf(fs, `${sqlitePath}-wal`)) === "file"
+          ? await fs.readFile(`${sqlitePath}-wal`)
+          : undefined;
+      const warnings: string[] = [];
+      const packages: InstalledPackage[] = [];
+      for (const r of readRpmdbSqlite(db, what, wal)) {
+        if (PSEUDO_PACKAGES.has(r.header.name)) continue;
+        if (r.header.sourceRpm !== undefined && sourceRpmName(r.header.sourceRpm) === undefined)
+          warnings.push(
+            `${what}: ${r.header.name}: source rpm "${r.header.sourceRpm}" is not NAME-VERSION-RELEASE.src.rpm`,
+          );
+        packages.push(toInstalled(r.header, r.hnum, sqlitePath));
+      }
+      return { packages, warnings };
+    }
+    for (const [file, format] of [
+      ["Packages", "Berkeley DB"],
+      ["Packages.db", "NDB"],
+    ] as const) {
+      if ((await kindOf(fs, `${dir}/${file}`)) === "file")
+        throw new OcipatchError(
+          "UNSUPPORTED",
+          `${fs.description}: ${dir}/${file}: ${format} rpm databases are not supported yet (only rpmdb.sqlite)`,
+        );
+    }
+  }
+  return undefined;
+}
+
+export const rpmBackend: PackageBackend = {
+  id: "rpm",
+  displayName: "RPM",
+  databases: RPMDB_DIRS.flatMap((d) => [`${d}/rpmdb.sqlite`, `${d}/Packages`, `${d}/Packages.db`]),
+  binaries: ["/usr/bin/rpm", "/usr/bin/dnf", "/usr/bin/microdnf", "/usr/bin/yum", "/usr/bin/tdnf"],
+  capturePatterns: RPMDB_DIRS.flatMap((d) => [
+    `${d.slice(1)}/rpmdb.sqlite`,
+    `${d.slice(1)}/rpmdb.sqlite-wal`,
+  ]),
+  readInventory: readRpmInventory,
+  compareVersions: compareRpmVersions,
+  purlType: "rpm",
+  properties(pkg) {
+    const n = pkg.native as RpmNative;
+    const props: Record<string, string> = {};
+    if (n.header.sourceRpm !== undefined) props["rpm:sourceRpm"] = n.header.sourceRpm;
+    if (n.header.epoch !== undefined) props["rpm:epoch"] = String(n.header.epoch);
+    return props;
+  },
+};
