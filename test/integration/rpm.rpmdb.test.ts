@@ -7,15 +7,18 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readRpmInventory, rpmBackend } from "../../src/backends/rpm/backend.js";
 import { parseHeaderWithMagic, type RpmHeader, readHeaderTags } from "../../src/backends/rpm/header.js";
+import { readRpmdbBdb } from "../../src/backends/rpm/rpmdb-bdb.js";
 import { readRpmdbSqlite } from "../../src/backends/rpm/rpmdb-sqlite.js";
 import { OcipatchError } from "../../src/errors.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
 import { openImage } from "../../src/transport/index.js";
 import { openSqlite } from "../../src/util/sqlite.js";
 import { run } from "../harness/exec.js";
+import { makeBdbPackages } from "../harness/rpm/bdb.js";
 import { buildRpmWorld, QA_FORMAT, type RpmWorld, rpmQueryAll, rpmQueryFile } from "../harness/rpm/repo.js";
 
 const work = mkdtempSync(join(tmpdir(), "ocipatch-rpmdb-"));
@@ -176,7 +179,7 @@ describe("rpm backend", () => {
     }
   });
 
-  it("has no inventory without an rpm database, and refuses a Berkeley DB one as not supported yet", async () => {
+  it("has no inventory without an rpm database, and refuses an NDB one as not supported yet", async () => {
     const plain = join(work, "plain");
     mkdirSync(join(plain, "etc"), { recursive: true });
     writeFileSync(join(plain, "etc/os-release"), "ID=test\n");
@@ -186,22 +189,120 @@ describe("rpm backend", () => {
     } finally {
       await fs1.close();
     }
-    // Debian's rpm cannot create a Berkeley DB: a file with the hash database's magic stands in
-    const bdb = join(work, "bdb");
-    mkdirSync(join(bdb, "var/lib/rpm"), { recursive: true });
-    const meta = Buffer.alloc(4096);
-    meta.writeUInt32LE(0x061561, 12);
-    writeFileSync(join(bdb, "var/lib/rpm/Packages"), meta);
-    const fs2 = await imageOf(bdb, "bdb");
+    // Debian's rpm cannot create an NDB database: the file's presence is what is tested
+    const ndb = join(work, "ndb");
+    mkdirSync(join(ndb, "usr/lib/sysimage/rpm"), { recursive: true });
+    writeFileSync(join(ndb, "usr/lib/sysimage/rpm/Packages.db"), "RpmP");
+    const fs2 = await imageOf(ndb, "ndb");
     try {
       await expect(readRpmInventory(fs2)).rejects.toMatchObject({
         code: "UNSUPPORTED",
         message: expect.stringContaining(
-          "/var/lib/rpm/Packages: Berkeley DB rpm databases are not supported yet",
+          "/usr/lib/sysimage/rpm/Packages.db: NDB rpm databases are not supported yet",
         ),
       });
     } finally {
       await fs2.close();
     }
+  });
+});
+
+describe("Berkeley DB Packages reader", () => {
+  /** A root whose only database is a Berkeley DB Packages made from the dnf root's headers. */
+  async function bdbRoot(name: string, pageSize: number, copies: number): Promise<string> {
+    const root = join(work, name);
+    mkdirSync(join(root, "var/lib/rpm"), { recursive: true });
+    await makeBdbPackages(
+      join(world.root, "var/lib/rpm/rpmdb.sqlite"),
+      join(root, "var/lib/rpm/Packages"),
+      pageSize,
+      copies,
+    );
+    return root;
+  }
+  const readBdb = (root: string): ReturnType<typeof readRpmdbBdb> =>
+    readRpmdbBdb(readFileSync(join(root, "var/lib/rpm/Packages")), "Packages");
+
+  it("reads every header, dependency and file as rpm's bdb_ro backend does", async () => {
+    const root = await bdbRoot("bdb-4k", 4096, 1);
+    const records = readBdb(root);
+    expect(records.map((r) => qa(r.header)).sort()).toEqual(await rpmQueryAll(world, QA_FORMAT, root));
+    expect(records.flatMap((r) => detail(r.header)).sort()).toEqual(
+      await rpmQueryAll(world, DETAIL_FORMAT, root),
+    );
+    expect(records.map((r) => qa(r.header)).sort()).toEqual(
+      readDb(world.root)
+        .map((r) => qa(r.header))
+        .sort(),
+    );
+  });
+
+  it("follows long overflow chains and many hash pages (512-byte pages, 200 headers)", async () => {
+    const root = await bdbRoot("bdb-512", 512, 40);
+    const records = readBdb(root);
+    expect(records).toHaveLength(readDb(world.root).length * 40);
+    expect(records.map((r) => qa(r.header)).sort()).toEqual(await rpmQueryAll(world, QA_FORMAT, root));
+  });
+
+  it("is read by the backend from an image", async () => {
+    const root = await bdbRoot("bdb-image", 4096, 1);
+    const fs = await imageOf(root, "bdb");
+    try {
+      const inv = await readRpmInventory(fs);
+      expect(inv!.packages.map((p) => `${p.name} ${p.version} ${p.sourceName} ${p.dbPath}`).sort()).toEqual([
+        "basesh 3-1 basesh /var/lib/rpm/Packages",
+        "hello 2:1.0~rc1-1.el9 hello /var/lib/rpm/Packages",
+        "hello-libs 2:1.0~rc1-1.el9 hello /var/lib/rpm/Packages",
+        "tool 1.2^git20240101.abc-3.el9 tool /var/lib/rpm/Packages",
+      ]);
+    } finally {
+      await fs.close();
+    }
+  });
+
+  it("fails truncated, corrupt and looping databases with one INVALID_FORMAT line", async () => {
+    const root = await bdbRoot("bdb-bad", 512, 2);
+    const good = readFileSync(join(root, "var/lib/rpm/Packages"));
+    const invalid = (b: Buffer): void => {
+      try {
+        readRpmdbBdb(b, "bad");
+      } catch (e) {
+        if (!(e instanceof OcipatchError) || e.code !== "INVALID_FORMAT") throw e;
+        expect(e.message).not.toContain("\n");
+        return;
+      }
+      throw new Error("parsed");
+    };
+    for (let n = 0; n < good.length; n += 512) invalid(good.subarray(0, n));
+    // an overflow page that points back at itself
+    const looped = Buffer.from(good);
+    let patched = 0;
+    for (let p = 1; p * 512 < looped.length; p++) {
+      if (looped[p * 512 + 25] === 7 && looped.readUInt32LE(p * 512 + 16) !== 0) {
+        looped.writeUInt32LE(p, p * 512 + 16);
+        patched++;
+      }
+    }
+    expect(patched).toBeGreaterThan(0);
+    invalid(looped);
+    // random corruption: it parses or fails with INVALID_FORMAT, never anything else
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat({ max: good.length - 1 }), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        (flips) => {
+          const b = Buffer.from(good);
+          for (const [at, v] of flips) b[at] = v;
+          try {
+            readRpmdbBdb(b, "bad");
+          } catch (e) {
+            if (!(e instanceof OcipatchError) || e.code !== "INVALID_FORMAT") throw e;
+          }
+        },
+      ),
+      { numRuns: 2000, seed: 8 },
+    );
   });
 });

@@ -1,13 +1,14 @@
 import { OcipatchError } from "../../errors.js";
 import type { BackendFiles, InstalledPackage, InventoryRead, PackageBackend } from "./contract.js";
 import { type RpmHeader, sourceRpmName, sourceRpmVersion } from "./header.js";
-import { readRpmdbSqlite } from "./rpmdb-sqlite.js";
+import { isBdbHash, readRpmdbBdb } from "./rpmdb-bdb.js";
+import { type RpmdbRecord, readRpmdbSqlite } from "./rpmdb-sqlite.js";
 import { compareRpmVersions } from "./version.js";
 
 /**
- * The RPM backend (scan part): the installed packages from the rpm database, compared with
- * rpmvercmp. Database directories in the order rpm distributions configure `%_dbpath`:
- * /usr/lib/sysimage/rpm (Fedora ≥ 36, SUSE) before /var/lib/rpm (RHEL/UBI, Azure Linux,
+ * The RPM backend (scan part): the installed packages from the rpm database (sqlite, or
+ * Berkeley DB read-only), compared with rpmvercmp. Database directories in the order rpm
+ * distributions configure `%_dbpath`: /usr/lib/sysimage/rpm (Fedora ≥ 36, SUSE) before /var/lib/rpm (RHEL/UBI, Azure Linux,
  * Amazon Linux); when /var/lib/rpm is a symlink to the other, the view follows it.
  */
 export const RPMDB_DIRS = ["/usr/lib/sysimage/rpm", "/var/lib/rpm"] as const;
@@ -57,44 +58,53 @@ function toInstalled(header: RpmHeader, hnum: number, dbPath: string): Installed
   };
 }
 
-/**
- * Read the inventory: the first database directory holding `rpmdb.sqlite`. A Berkeley DB
- * (`Packages`) or NDB (`Packages.db`) database is recognised and refused as not supported yet.
- */
-export async function readRpmInventory(fs: BackendFiles): Promise<InventoryRead | undefined> {
+/** The headers of the first database found, and its path; undefined when there is none. */
+async function readDatabase(fs: BackendFiles): Promise<{ path: string; records: RpmdbRecord[] } | undefined> {
   for (const dir of RPMDB_DIRS) {
     const sqlitePath = `${dir}/rpmdb.sqlite`;
     if ((await kindOf(fs, sqlitePath)) === "file") {
-      const what = `${fs.description}: ${sqlitePath}`;
       const db = await fs.readFile(sqlitePath);
-      const wal =
-        (await kindOf(fs, `${sqlitePath}-wal`)) === "file"
-          ? await fs.readFile(`${sqlitePath}-wal`)
-          : undefined;
-      const warnings: string[] = [];
-      const packages: InstalledPackage[] = [];
-      for (const r of readRpmdbSqlite(db, what, wal)) {
-        if (PSEUDO_PACKAGES.has(r.header.name)) continue;
-        if (r.header.sourceRpm !== undefined && sourceRpmName(r.header.sourceRpm) === undefined)
-          warnings.push(
-            `${what}: ${r.header.name}: source rpm "${r.header.sourceRpm}" is not NAME-VERSION-RELEASE.src.rpm`,
-          );
-        packages.push(toInstalled(r.header, r.hnum, sqlitePath));
-      }
-      return { packages, warnings };
+      const walPath = `${sqlitePath}-wal`;
+      const wal = (await kindOf(fs, walPath)) === "file" ? await fs.readFile(walPath) : undefined;
+      return { path: sqlitePath, records: readRpmdbSqlite(db, `${fs.description}: ${sqlitePath}`, wal) };
     }
-    for (const [file, format] of [
-      ["Packages", "Berkeley DB"],
-      ["Packages.db", "NDB"],
-    ] as const) {
-      if ((await kindOf(fs, `${dir}/${file}`)) === "file")
-        throw new OcipatchError(
-          "UNSUPPORTED",
-          `${fs.description}: ${dir}/${file}: ${format} rpm databases are not supported yet (only rpmdb.sqlite)`,
-        );
+    const bdbPath = `${dir}/Packages`;
+    if ((await kindOf(fs, bdbPath)) === "file") {
+      const what = `${fs.description}: ${bdbPath}`;
+      const db = await fs.readFile(bdbPath);
+      if (!isBdbHash(db))
+        throw new OcipatchError("INVALID_FORMAT", `${what}: not a Berkeley DB hash database`);
+      return { path: bdbPath, records: readRpmdbBdb(db, what) };
     }
+    if ((await kindOf(fs, `${dir}/Packages.db`)) === "file")
+      throw new OcipatchError(
+        "UNSUPPORTED",
+        `${fs.description}: ${dir}/Packages.db: NDB rpm databases are not supported yet (rpmdb.sqlite and Berkeley DB Packages are)`,
+      );
   }
   return undefined;
+}
+
+/**
+ * Read the inventory from the first database directory holding `rpmdb.sqlite` or a Berkeley DB
+ * `Packages` (read-only format: patching such an image is a later step); an NDB database
+ * (`Packages.db`, SUSE) is refused as not supported yet.
+ */
+export async function readRpmInventory(fs: BackendFiles): Promise<InventoryRead | undefined> {
+  const db = await readDatabase(fs);
+  if (db === undefined) return undefined;
+  const what = `${fs.description}: ${db.path}`;
+  const warnings: string[] = [];
+  const packages: InstalledPackage[] = [];
+  for (const r of db.records) {
+    if (PSEUDO_PACKAGES.has(r.header.name)) continue;
+    if (r.header.sourceRpm !== undefined && sourceRpmName(r.header.sourceRpm) === undefined)
+      warnings.push(
+        `${what}: ${r.header.name}: source rpm "${r.header.sourceRpm}" is not NAME-VERSION-RELEASE.src.rpm`,
+      );
+    packages.push(toInstalled(r.header, r.hnum, db.path));
+  }
+  return { packages, warnings };
 }
 
 export const rpmBackend: PackageBackend = {

@@ -105,9 +105,14 @@ export async function buildRpmWorld(
   return { repo, root, rpms: built, env };
 }
 
-/** The oracle: `rpm --root R -qa` with QA_FORMAT (or another query format), lines sorted. */
-export async function rpmQueryAll(world: RpmWorld, format = QA_FORMAT): Promise<string[]> {
-  const out = await output("rpm", ["--root", world.root, "-qa", "--qf", format], { env: world.env });
+/**
+ * The oracle: `rpm --root R -qa` with QA_FORMAT (or another query format), lines sorted.
+ * `bdbRoot`: query that root's Berkeley DB `Packages` instead (rpm's read-only bdb backend).
+ */
+export async function rpmQueryAll(world: RpmWorld, format = QA_FORMAT, bdbRoot?: string): Promise<string[]> {
+  const args =
+    bdbRoot === undefined ? ["--root", world.root] : ["--root", bdbRoot, "--define", "_db_backend bdb_ro"];
+  const out = await output("rpm", [...args, "-qa", "--qf", format], { env: world.env });
   return out
     .split("\n")
     .filter((l) => l !== "")
