@@ -1,15 +1,14 @@
+import { detectBackend, knownDatabases } from "../backends/detect.js";
 import { OcipatchError } from "../errors.js";
 import type { Image } from "../image/image.js";
 import { detectOs } from "../os/detect.js";
-import { detectPackageManager, PACKAGE_DATABASES } from "../os/package-manager.js";
-import { readDpkgInventory } from "../pkg/dpkg/database.js";
 import { LayeredFs, type LayeredFsOptions } from "../rootfs/index.js";
 import { appendAll } from "../util/streams.js";
 import type { InstalledPackage, Inventory } from "./types.js";
 
 export interface ReadInventoryOptions extends LayeredFsOptions {
   /**
-   * Package managers ocipatch cannot read yet (apk, rpm): "error" (default)
+   * Package formats ocipatch cannot read yet: "error" (default)
    * throws UNSUPPORTED; "warn" returns an empty inventory with a warning.
    */
   readonly unsupported?: "error" | "warn";
@@ -43,32 +42,20 @@ export async function readInventoryFromFs(
         : `${fs.description}: unsupported OS "${os.id}"${os.versionId ? ` ${os.versionId}` : ""}`,
     );
   }
-  const pm = await detectPackageManager(fs);
+  const pm = await detectBackend(fs);
   let packages: InstalledPackage[] = [];
-  switch (pm.packageManager) {
-    case "dpkg": {
-      const db = await readDpkgInventory(fs);
-      if (db) {
-        packages = db.packages;
-        appendAll(warnings, db.warnings);
-        if (packages.length === 0)
-          warnings.push(`${fs.description}: the dpkg database lists no installed package`);
-      }
-      break;
+  if (pm.backend) {
+    const read = await pm.backend.readInventory(fs);
+    if (read) {
+      packages = read.packages;
+      appendAll(warnings, read.warnings);
     }
-    case "apk":
-    case "rpm": {
-      const what = pm.packageManager === "apk" ? "Alpine apk" : "RPM";
-      const msg = `${fs.description}: ${what} package databases are not supported yet (found ${pm.databases.join(", ")}; OS ${os.id}${os.versionId ? ` ${os.versionId}` : ""})`;
-      if ((opts.unsupported ?? "error") === "error") throw new OcipatchError("UNSUPPORTED", msg);
-      warnings.push(msg);
-      break;
-    }
-    case "none":
-      warnings.push(
-        `${fs.description}: no package database found (looked for ${Object.values(PACKAGE_DATABASES).flat().join(", ")})`,
-      );
-      break;
+  } else if (pm.unsupported) {
+    const msg = `${fs.description}: ${pm.unsupported.displayName} package databases are not supported yet (found ${pm.databases.join(", ")}; OS ${os.id}${os.versionId ? ` ${os.versionId}` : ""})`;
+    if ((opts.unsupported ?? "error") === "error") throw new OcipatchError("UNSUPPORTED", msg);
+    warnings.push(msg);
+  } else {
+    warnings.push(`${fs.description}: no package database found (looked for ${knownDatabases().join(", ")})`);
   }
   appendAll(warnings, await fs.warnings());
   return { os, packageManager: pm.packageManager, distroless: pm.distroless, packages, warnings };

@@ -1,23 +1,21 @@
-import type { Paragraph } from "../debian/deb822.js";
+import type { PackageManager } from "../backends/types.js";
+import type { OsInfo } from "../os/types.js";
 
-import type { OsInfo, PackageManager } from "../os/types.js";
-
-/** One installed binary package. */
+/** One installed binary package: the fields every package format has, plus its backend's own record. */
 export interface InstalledPackage {
   readonly name: string;
   readonly version: string;
   readonly architecture: string;
-  /** Source package name (dpkg `Source:` or the binary name). */
+  /** Source package name (dpkg `Source:`, apk origin, source rpm) or the binary name. */
   readonly sourceName: string;
-  /** Source version (from `Source: name (version)` or the binary version). */
+  /** Source version (vulnerability data compares it), or the binary version. */
   readonly sourceVersion: string;
-  readonly multiArch: string | undefined;
-  /** dpkg selection state: install, hold, deinstall, purge. */
-  readonly selection: string;
-  /** Where the record lives: `/var/lib/dpkg/status` or `/var/lib/dpkg/status.d/<file>`. */
+  /** Kept at its version by the package manager (dpkg `hold`). */
+  readonly held: boolean;
+  /** The database file the record lives in (`/var/lib/dpkg/status`, `/var/lib/dpkg/status.d/<file>`...). */
   readonly dbPath: string;
-  /** The raw control paragraph (all fields), for rewriting the database. */
-  readonly record: Paragraph;
+  /** The backend's own parsed record; only that backend reads it. */
+  readonly native: unknown;
 }
 
 /** What an image has installed, as read from its package database. */

@@ -16,6 +16,3 @@ export interface OsInfo {
   /** The file the information came from (`/etc/os-release`, `/etc/debian_version`...). */
   readonly source: string;
 }
-
-/** The package managers whose databases ocipatch reads. */
-export type PackageManager = "dpkg" | "apk" | "rpm" | "none";

@@ -12,6 +12,7 @@ import {
 import { compareDebianVersions } from "../debian/version.js";
 import type { InstalledPackage } from "../inventory/types.js";
 import { packageKey } from "../pkg/dpkg/package-key.js";
+import { dpkgRecord } from "../pkg/dpkg/record.js";
 
 /** One concrete version of a package, installed or available: what dependency checks look at. */
 export interface PkgVersion {
@@ -55,9 +56,10 @@ export function fromAvailable(p: AvailablePackage): PkgVersion {
 
 /** The installed version, from its dpkg status record. Malformed relations are tolerated (warned). */
 export function fromInstalled(p: InstalledPackage, warn: (m: string) => void): PkgVersion {
+  const rec = dpkgRecord(p);
   const field = (f: string): RelationGroup[] => {
     try {
-      return parseRelations(p.record.get(f), { context: `${p.dbPath}: ${p.name} ${f}` });
+      return parseRelations(rec.paragraph.get(f), { context: `${p.dbPath}: ${p.name} ${f}` });
     } catch (e) {
       warn((e as Error).message);
       return [];
@@ -65,7 +67,7 @@ export function fromInstalled(p: InstalledPackage, warn: (m: string) => void): P
   };
   let provides: Provision[] = [];
   try {
-    provides = parseProvides(p.record.get("Provides"), `${p.dbPath}: ${p.name} Provides`);
+    provides = parseProvides(rec.paragraph.get("Provides"), `${p.dbPath}: ${p.name} Provides`);
   } catch (e) {
     warn((e as Error).message);
   }
@@ -73,7 +75,7 @@ export function fromInstalled(p: InstalledPackage, warn: (m: string) => void): P
     name: p.name,
     version: p.version,
     architecture: p.architecture,
-    multiArch: parseMultiArch(p.multiArch ?? p.record.get("Multi-Arch")),
+    multiArch: parseMultiArch(rec.multiArch ?? rec.paragraph.get("Multi-Arch")),
     source: p.sourceName,
     sourceVersion: p.sourceVersion,
     depends: field("Depends"),
@@ -81,7 +83,7 @@ export function fromInstalled(p: InstalledPackage, warn: (m: string) => void): P
     provides,
     breaks: field("Breaks"),
     conflicts: field("Conflicts"),
-    priority: p.record.get("Priority"),
+    priority: rec.paragraph.get("Priority"),
     available: undefined,
     installed: p,
   };

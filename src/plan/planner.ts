@@ -70,7 +70,7 @@ export function planUpgrades(input: PlanInput): Plan {
   const holdNames = new Set(input.holds ?? []);
   const held = new Set(
     installed
-      .filter((p) => p.installed!.selection === "hold" || holdNames.has(p.name))
+      .filter((p) => p.installed!.held || holdNames.has(p.name))
       .map((p) => instanceKey(p.name, p.architecture, native)),
   );
   const ctx = {

@@ -1,6 +1,6 @@
 import type { Reference } from "../reference/reference.js";
 import { parseReference } from "../reference/reference.js";
-import { debPurl, distroQualifier, formatPurl } from "../sbom/purl.js";
+import { distroQualifier, formatPurl, installedPurl } from "../sbom/purl.js";
 import type { ScanOs } from "../scan/types.js";
 import type { Digest } from "../util/digest.js";
 
@@ -83,7 +83,8 @@ export function packagePurl(p: PackageRef, os: ScanOs | undefined): string {
       },
     });
   }
-  return debPurl(
+  return installedPurl(
+    { purlType: "deb", fallbackNamespace: "debian" },
     {
       name: p.name,
       version: p.version,

@@ -48,11 +48,12 @@ export function toCycloneDxBom(doc: SbomDocument, opts: CycloneDxOptions = {}): 
       version: p.version,
       purl: p.purl,
     });
-    c.properties.add(new Models.Property(`${PROPERTY_PREFIX}deb:source`, p.sourceName));
-    c.properties.add(new Models.Property(`${PROPERTY_PREFIX}deb:source-version`, p.sourceVersion));
-    if (p.architecture)
-      c.properties.add(new Models.Property(`${PROPERTY_PREFIX}deb:architecture`, p.architecture));
-    if (p.multiArch) c.properties.add(new Models.Property(`${PROPERTY_PREFIX}deb:multi-arch`, p.multiArch));
+    const prefix = `${PROPERTY_PREFIX}${p.type}:`;
+    c.properties.add(new Models.Property(`${prefix}source`, p.sourceName));
+    c.properties.add(new Models.Property(`${prefix}source-version`, p.sourceVersion));
+    if (p.architecture) c.properties.add(new Models.Property(`${prefix}architecture`, p.architecture));
+    for (const [k, v] of Object.entries(p.properties))
+      c.properties.add(new Models.Property(`${prefix}${k}`, v));
     bom.components.add(c);
     subject.dependencies.add(c.bomRef);
   }

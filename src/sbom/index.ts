@@ -6,7 +6,7 @@ export {
 } from "./cyclonedx.js";
 export { toSbomJson } from "./json.js";
 export { buildSbom, type SbomDocument, type SbomPackage, type SbomSubject } from "./model.js";
-export { debPurl, distroQualifier, formatPurl, type PurlParts, purlEncode } from "./purl.js";
+export { distroQualifier, formatPurl, installedPurl, type PurlParts, purlEncode } from "./purl.js";
 export { toSbomTable } from "./table.js";
 
 export type SbomFormat = "cyclonedx" | "json" | "table";

@@ -25,7 +25,7 @@ export function toSbomJson(doc: SbomDocument): string {
       sourceName: p.sourceName,
       sourceVersion: p.sourceVersion,
       architecture: p.architecture,
-      multiArch: p.multiArch ?? null,
+      properties: p.properties,
       purl: p.purl,
     })),
     warnings: doc.warnings,

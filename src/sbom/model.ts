@@ -1,6 +1,8 @@
+import { backendById } from "../backends/registry.js";
+import type { PackageBackend, PackageManager } from "../backends/types.js";
 import type { InstalledPackage, Inventory } from "../inventory/types.js";
-import type { OsInfo, PackageManager } from "../os/types.js";
-import { debPurl } from "./purl.js";
+import type { OsInfo } from "../os/types.js";
+import { installedPurl } from "./purl.js";
 
 /** What the SBOM is about. */
 export interface SbomSubject {
@@ -18,7 +20,10 @@ export interface SbomPackage {
   readonly sourceName: string;
   readonly sourceVersion: string;
   readonly architecture: string;
-  readonly multiArch: string | undefined;
+  /** The package URL type ("deb", "apk", "rpm"). */
+  readonly type: string;
+  /** Format-specific facts (dpkg: `multi-arch`). */
+  readonly properties: Readonly<Record<string, string>>;
   readonly purl: string;
 }
 
@@ -33,21 +38,23 @@ export interface SbomDocument {
   readonly warnings: readonly string[];
 }
 
-function toSbomPackage(p: InstalledPackage, os: OsInfo): SbomPackage {
+function toSbomPackage(p: InstalledPackage, os: OsInfo, backend: PackageBackend): SbomPackage {
   return {
     name: p.name,
     version: p.version,
     sourceName: p.sourceName,
     sourceVersion: p.sourceVersion,
     architecture: p.architecture,
-    multiArch: p.multiArch,
-    purl: debPurl(p, os),
+    type: backend.purlType,
+    properties: backend.properties?.(p) ?? {},
+    purl: installedPurl(backend, p, os),
   };
 }
 
 export function buildSbom(subject: SbomSubject, inv: Inventory): SbomDocument {
-  const packages = inv.packages
-    .map((p) => toSbomPackage(p, inv.os))
+  const backend = inv.packageManager === "none" ? undefined : backendById(inv.packageManager);
+  const packages = (backend ? inv.packages : [])
+    .map((p) => toSbomPackage(p, inv.os, backend!))
     .sort((a, b) => (a.name === b.name ? cmp(a.architecture, b.architecture) : cmp(a.name, b.name)));
   return {
     subject,

@@ -48,21 +48,23 @@ export function distroQualifier(os: Pick<OsInfo, "id" | "versionId" | "codename"
 }
 
 /**
- * The purl of an installed Debian/Ubuntu package, as SBOM tools and vulnerability
- * databases expect it: `pkg:deb/debian/openssl@1.1.1n-0%2Bdeb11u4?arch=amd64&distro=debian-11`,
- * with `upstream=<source>[@<source version>]` when the source package differs.
+ * The purl of an installed package, as SBOM tools and vulnerability databases expect it:
+ * `pkg:deb/debian/openssl@1.1.1n-0%2Bdeb11u4?arch=amd64&distro=debian-11`, with
+ * `upstream=<source>[@<source version>]` when the source package differs. The namespace is the
+ * OS id (`fallbackNamespace` when the OS is unknown).
  */
-export function debPurl(
+export function installedPurl(
+  type: { readonly purlType: string; readonly fallbackNamespace: string },
   pkg: Pick<InstalledPackage, "name" | "version" | "architecture" | "sourceName" | "sourceVersion">,
   os: Pick<OsInfo, "id" | "versionId" | "codename">,
 ): string {
-  const namespace = os.id === "unknown" ? "debian" : os.id;
+  const namespace = os.id === "unknown" ? type.fallbackNamespace : os.id;
   let upstream: string | undefined;
   if (pkg.sourceName !== pkg.name || pkg.sourceVersion !== pkg.version) {
     upstream = pkg.sourceVersion === pkg.version ? pkg.sourceName : `${pkg.sourceName}@${pkg.sourceVersion}`;
   }
   return formatPurl({
-    type: "deb",
+    type: type.purlType,
     namespace,
     name: pkg.name,
     version: pkg.version,

@@ -68,10 +68,14 @@ export async function inventoryFromStatus(statusFile: string, os: OsInfo): Promi
       architecture: p.get("Architecture") ?? "all",
       sourceName: src?.[1] ?? name,
       sourceVersion: src?.[2] ?? version,
-      multiArch: p.get("Multi-Arch"),
-      selection: status[0] ?? "install",
+      held: false,
       dbPath: "/var/lib/dpkg/status",
-      record: p,
+      native: {
+        backend: "dpkg",
+        selection: status[0] ?? "install",
+        multiArch: p.get("Multi-Arch"),
+        paragraph: p,
+      },
     });
   }
   return { os, packageManager: "dpkg", distroless: false, packages, warnings: [] };

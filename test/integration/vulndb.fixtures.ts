@@ -118,10 +118,9 @@ export function inventoryFromDpkg(admindir: string, osReleasePath: string): Inve
       architecture: r.architecture,
       sourceName: r.sourceName,
       sourceVersion: r.sourceVersion,
-      multiArch: undefined,
-      selection: "install",
+      held: false,
       dbPath: "/var/lib/dpkg/status",
-      record,
+      native: { backend: "dpkg", selection: "install", multiArch: undefined, paragraph: record },
     };
   });
   return {

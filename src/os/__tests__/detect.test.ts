@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { detectBackend } from "../../backends/detect.js";
 import { type EntrySpec, MemoryLayer } from "../../rootfs/__tests__/synthetic.js";
 import { LayeredFs } from "../../rootfs/index.js";
-import { detectOs, detectPackageManager, parseOsRelease } from "../index.js";
+import { detectOs, parseOsRelease } from "../index.js";
 
 const FIXTURES = join(import.meta.dirname, "__fixtures__");
 const fixture = (release: string, file: string) => readFileSync(join(FIXTURES, release, file), "utf8");
@@ -155,7 +156,7 @@ describe("parseOsRelease", () => {
   });
 });
 
-describe("detectPackageManager", () => {
+describe("detectBackend", () => {
   it("finds dpkg with its binary on a merged-/usr image", async () => {
     const fs = await view([
       { name: "usr/bin/dpkg", content: "ELF", mode: 0o755 },
@@ -163,7 +164,7 @@ describe("detectPackageManager", () => {
       { name: "bin", type: "symlink", linkname: "usr/bin" },
       { name: "var/lib/dpkg/status", content: "Package: x\n" },
     ]);
-    expect(await detectPackageManager(fs)).toEqual({
+    expect(await detectBackend(fs)).toMatchObject({
       packageManager: "dpkg",
       databases: ["/var/lib/dpkg/status"],
       binaries: ["/usr/bin/dpkg", "/usr/bin/apt-get"],
@@ -177,7 +178,7 @@ describe("detectPackageManager", () => {
       { name: "var/lib/dpkg/status.d/libc6", content: "Package: libc6\n" },
       { name: "usr/bin/dpkg", type: "symlink", linkname: "/nowhere" },
     ]);
-    expect(await detectPackageManager(fs)).toMatchObject({
+    expect(await detectBackend(fs)).toMatchObject({
       packageManager: "dpkg",
       distroless: true,
       binaries: [],
@@ -189,10 +190,12 @@ describe("detectPackageManager", () => {
       { name: "lib/apk/db/installed", content: "P:musl\n" },
       { name: "sbin/apk", content: "ELF" },
     ]);
-    expect(await detectPackageManager(apk)).toMatchObject({ packageManager: "apk", distroless: false });
+    expect(await detectBackend(apk)).toMatchObject({ packageManager: "apk", distroless: false });
     const scratch = await view([{ name: "app", content: "ELF" }]);
-    expect(await detectPackageManager(scratch)).toEqual({
+    expect(await detectBackend(scratch)).toEqual({
       packageManager: "none",
+      backend: undefined,
+      unsupported: undefined,
       databases: [],
       binaries: [],
       distroless: true,

@@ -3,6 +3,7 @@ import { type DebPackage, openDebFile } from "../../deb/index.js";
 import { Paragraph } from "../../debian/deb822.js";
 import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import { packageKey } from "../../pkg/dpkg/package-key.js";
+import { dpkgRecord } from "../../pkg/dpkg/record.js";
 import {
   infoBaseName,
   listPath,
@@ -128,7 +129,7 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
       const pkg = await openDebFile(d.debPath);
       opened.push(pkg);
       const id = checkControl(d, pkg);
-      let old = d.installed?.record;
+      let old = d.installed ? dpkgRecord(d.installed).paragraph : undefined;
       let oldNotInstalledArch: string | undefined;
       if (!old) {
         // a config-files (removed, not purged) record is replaced, as dpkg does
@@ -244,7 +245,7 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
       if (p.deb.installed) {
         const old =
           db.layout === "status"
-            ? await installedScripts(fs, db.infoListing, infoBaseName(p.deb.installed.record))
+            ? await installedScripts(fs, db.infoListing, infoBaseName(dpkgRecord(p.deb.installed).paragraph))
             : {};
         const report = upgradeScriptReport(p.name, p.deb.installed.version, p.version, {
           old,

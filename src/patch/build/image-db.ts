@@ -4,6 +4,7 @@ import { OcipatchError } from "../../errors.js";
 import type { InstalledPackage, Inventory } from "../../inventory/types.js";
 import { packageKey } from "../../pkg/dpkg/package-key.js";
 import { DPKG_STATUS, DPKG_STATUS_D, entryPath } from "../../pkg/dpkg/paths.js";
+import { dpkgRecord } from "../../pkg/dpkg/record.js";
 import type { FsEntry, LayeredFs } from "../../rootfs/index.js";
 import { DPKG_INFO_DIR, infoBaseName } from "../dpkg-db/index.js";
 
@@ -70,7 +71,7 @@ export async function readImageDpkgDb(fs: LayeredFs, inventory: Inventory): Prom
     const key = packageKey(p.name, p.architecture);
     let list: string[] = [];
     if (layout === "status") {
-      const file = `${DPKG_INFO_DIR}/${infoBaseName(p.record)}.list`;
+      const file = `${DPKG_INFO_DIR}/${infoBaseName(dpkgRecord(p).paragraph)}.list`;
       if (infoSet.has(file)) list = ((await text(fs, file)) ?? "").split("\n").filter((l) => l !== "");
     } else {
       const name = statusDName(p);

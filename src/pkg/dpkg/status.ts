@@ -2,6 +2,7 @@ import { iterateParagraphs, Paragraph } from "../../debian/deb822.js";
 import { parseDebianVersion } from "../../debian/version.js";
 import type { InstalledPackage } from "../../inventory/types.js";
 import { packageKey } from "./package-key.js";
+import type { DpkgRecord } from "./record.js";
 
 /** dpkg's three Status words (dpkg(1), "PACKAGE STATES"). */
 export const WANT_STATES = ["unknown", "install", "hold", "deinstall", "purge"] as const;
@@ -220,10 +221,14 @@ export function parseDpkgStatus(
       architecture,
       sourceName,
       sourceVersion,
-      multiArch: record.get("Multi-Arch") || undefined,
-      selection: status.want,
+      held: status.want === "hold",
       dbPath,
-      record,
+      native: {
+        backend: "dpkg",
+        selection: status.want,
+        multiArch: record.get("Multi-Arch") || undefined,
+        paragraph: record,
+      } satisfies DpkgRecord,
     });
   }
   return { packages, notInstalled, warnings };

@@ -12,10 +12,9 @@ function installed(text: string): InstalledPackage[] {
     architecture: p.get("Architecture")!,
     sourceName: p.get("Source") ?? p.get("Package")!,
     sourceVersion: p.get("Version")!,
-    multiArch: undefined,
-    selection: "install",
+    held: false,
     dbPath: `/var/lib/dpkg/status.d/${p.get("Package")}`,
-    record: p,
+    native: { backend: "dpkg", selection: "install", multiArch: undefined, paragraph: p },
   }));
 }
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Paragraph } from "../../debian/deb822.js";
 import type { InstalledPackage } from "../../inventory/types.js";
 import type { OsInfo } from "../../os/types.js";
-import { debPurl, formatPurl, purlEncode } from "../purl.js";
+import { formatPurl, installedPurl, purlEncode } from "../purl.js";
 
 const os = (id: string, versionId: string | undefined, codename: string | undefined): OsInfo => ({
   id,
@@ -27,24 +27,30 @@ const pkg = (
   architecture,
   sourceName,
   sourceVersion,
-  multiArch: undefined,
-  selection: "install",
+  held: false,
   dbPath: "/var/lib/dpkg/status",
-  record: new Paragraph(),
+  native: { backend: "dpkg", selection: "install", multiArch: undefined, paragraph: new Paragraph() },
 });
+
+const DEB = { purlType: "deb", fallbackNamespace: "debian" };
 
 describe("purl", () => {
   it("builds the Debian purls vulnerability tools expect", () => {
     // the example of the issue
-    expect(debPurl(pkg("openssl", "1.1.1n-0+deb11u4", "amd64"), os("debian", "11", "bullseye"))).toBe(
-      "pkg:deb/debian/openssl@1.1.1n-0%2Bdeb11u4?arch=amd64&distro=debian-11",
-    );
     expect(
-      debPurl(pkg("libssl3", "3.0.2-0ubuntu1.15", "amd64", "openssl"), os("ubuntu", "22.04", "jammy")),
+      installedPurl(DEB, pkg("openssl", "1.1.1n-0+deb11u4", "amd64"), os("debian", "11", "bullseye")),
+    ).toBe("pkg:deb/debian/openssl@1.1.1n-0%2Bdeb11u4?arch=amd64&distro=debian-11");
+    expect(
+      installedPurl(
+        DEB,
+        pkg("libssl3", "3.0.2-0ubuntu1.15", "amd64", "openssl"),
+        os("ubuntu", "22.04", "jammy"),
+      ),
     ).toBe("pkg:deb/ubuntu/libssl3@3.0.2-0ubuntu1.15?arch=amd64&distro=ubuntu-22.04&upstream=openssl");
     // epochs keep their colon; a different source version goes into upstream
     expect(
-      debPurl(
+      installedPurl(
+        DEB,
         pkg("bsdutils", "1:2.36.1-8+deb11u2", "amd64", "util-linux", "2.36.1-8+deb11u2"),
         os("debian", "11", "bullseye"),
       ),
@@ -52,9 +58,9 @@ describe("purl", () => {
       "pkg:deb/debian/bsdutils@1:2.36.1-8%2Bdeb11u2?arch=amd64&distro=debian-11&upstream=util-linux%402.36.1-8%2Bdeb11u2",
     );
     // Debian testing/sid has no VERSION_ID: the codename names the distro
-    expect(debPurl(pkg("libc6", "2.41-6", "amd64", "glibc"), os("debian", undefined, "forky"))).toBe(
-      "pkg:deb/debian/libc6@2.41-6?arch=amd64&distro=debian-forky&upstream=glibc",
-    );
+    expect(
+      installedPurl(DEB, pkg("libc6", "2.41-6", "amd64", "glibc"), os("debian", undefined, "forky")),
+    ).toBe("pkg:deb/debian/libc6@2.41-6?arch=amd64&distro=debian-forky&upstream=glibc");
   });
 
   it("sorts and lower-cases qualifiers, drops empty ones and encodes what must be", () => {

@@ -109,10 +109,9 @@ function pkg(
     architecture: arch,
     sourceName: source,
     sourceVersion,
-    multiArch: undefined,
-    selection: "install",
+    held: false,
     dbPath: "/var/lib/dpkg/status",
-    record: new Paragraph(),
+    native: { backend: "dpkg", selection: "install", multiArch: undefined, paragraph: new Paragraph() },
   };
 }
 

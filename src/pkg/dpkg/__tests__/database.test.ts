@@ -33,7 +33,7 @@ describe("status.d (distroless)", () => {
       "netbase=6.4@/var/lib/dpkg/status.d/netbase",
       "tzdata=2024a-0+deb12u1@/var/lib/dpkg/status.d/netbase",
     ]);
-    expect(r.packages[1]).toMatchObject({ sourceName: "glibc", multiArch: "same" });
+    expect(r.packages[1]).toMatchObject({ sourceName: "glibc", native: { multiArch: "same" } });
     expect(r.warnings).toEqual(["/var/lib/dpkg/status.d/empty: no package record in this status.d file"]);
     expect(isStatusDRecordFile("libc6.md5sums")).toBe(false);
     expect(isStatusDRecordFile("libssl3")).toBe(true);

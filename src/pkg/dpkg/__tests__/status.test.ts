@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Paragraph } from "../../../debian/deb822.js";
 import { ERROR_FLAGS, PACKAGE_STATES, parseDpkgStatus, parseSourceField, WANT_STATES } from "../index.js";
+import { dpkgRecord } from "../record.js";
 
 /** What dpkg itself reads from a status file: package, arch, version, source, source version, status abbrev. */
 function dpkgQuery(statusText: string): string[][] {
@@ -71,17 +72,19 @@ describe("parseDpkgStatus", () => {
       architecture: "amd64",
       sourceName: "openssl",
       sourceVersion: "1.1.1n-0+deb11u4",
-      multiArch: "same",
-      selection: "install",
+      held: false,
       dbPath: "/var/lib/dpkg/status",
+      native: { backend: "dpkg", multiArch: "same", selection: "install" },
     });
-    expect(p.record.get("Conffiles")).toBe("\n/etc/ssl/openssl.cnf 5d8f1a1ba5e3a4a1f3e8a6c2b1f9e0a3");
-    expect(p.record.get("Description")).toBe(
+    expect(dpkgRecord(p).paragraph.get("Conffiles")).toBe(
+      "\n/etc/ssl/openssl.cnf 5d8f1a1ba5e3a4a1f3e8a6c2b1f9e0a3",
+    );
+    expect(dpkgRecord(p).paragraph.get("Description")).toBe(
       "Secure Sockets Layer toolkit - shared libraries\nThis package is part of the OpenSSL project's implementation of the SSL\n.\nIt provides the libssl and libcrypto shared libraries.",
     );
-    expect(p.record.fields.map(([k]) => k)).toHaveLength(14);
-    expect(p.record.toString()).toBe(text);
-    expect(p.record.line).toBe(1);
+    expect(dpkgRecord(p).paragraph.fields.map(([k]) => k)).toHaveLength(14);
+    expect(dpkgRecord(p).paragraph.toString()).toBe(text);
+    expect(dpkgRecord(p).paragraph.line).toBe(1);
   });
 
   it("counts exactly the states dpkg reports as installed (ii/hi), for every Status combination", () => {
@@ -113,7 +116,7 @@ describe("parseDpkgStatus", () => {
     const installed = oracle.filter((f) => f[5] === "ii " || f[5] === "hi ").map((f) => f[0]);
     expect(installed.length).toBe(2);
     expect(r.packages.map((p) => p.name).sort()).toEqual(installed.sort());
-    expect(r.packages.map((p) => p.selection)).toEqual(["install", "hold"]);
+    expect(r.packages.map((p) => dpkgRecord(p).selection)).toEqual(["install", "hold"]);
     // every well-formed record is accounted for
     expect(r.packages.length + r.notInstalled.length).toBe(names.length);
     // partial states are reported
@@ -237,7 +240,7 @@ describe("parseDpkgStatus", () => {
       name: "libc6",
       sourceName: "glibc",
       sourceVersion: "2.36-9+deb12u4",
-      selection: "install",
+      native: { selection: "install" },
     });
   });
 
@@ -318,11 +321,11 @@ describe("parseDpkgStatus properties", () => {
           expect(got.name).toBe(p.name);
           expect(got.version).toBe(p.version);
           expect(got.architecture).toBe(p.arch);
-          expect(got.selection).toBe(p.want);
-          expect(got.multiArch).toBe(p.multiArch ?? undefined);
+          expect(dpkgRecord(got).selection).toBe(p.want);
+          expect(dpkgRecord(got).multiArch).toBe(p.multiArch ?? undefined);
           expect(got.sourceName).toBe(p.source?.[0] ?? p.name);
           expect(got.sourceVersion).toBe(p.source?.[1] ?? p.version);
-          expect(got.record.toString()).toBe(paras[i]!.toString());
+          expect(dpkgRecord(got).paragraph.toString()).toBe(paras[i]!.toString());
         });
       }),
       { numRuns: 500 },

@@ -1,0 +1,31 @@
+import { compareDebianVersions } from "../../debian/version.js";
+import { readDpkgInventory } from "../../pkg/dpkg/database.js";
+import { DPKG_STATUS, DPKG_STATUS_D } from "../../pkg/dpkg/paths.js";
+import { dpkgRecord } from "../../pkg/dpkg/record.js";
+import type { PackageBackend } from "../types.js";
+
+/** Debian, Ubuntu and distroless Debian: the dpkg database, apt repositories, .deb packages. */
+export const dpkgBackend: PackageBackend = {
+  id: "dpkg",
+  displayName: "dpkg",
+  databases: [DPKG_STATUS, DPKG_STATUS_D],
+  binaries: ["/usr/bin/dpkg", "/bin/dpkg", "/usr/bin/apt-get", "/bin/apt-get", "/usr/bin/apt"],
+  capturePatterns: ["var/lib/dpkg/**", "etc/apt/**", "usr/share/keyrings/**"],
+  async readInventory(fs) {
+    const db = await readDpkgInventory(fs);
+    if (!db) return undefined;
+    const warnings = [...db.warnings];
+    if (db.packages.length === 0)
+      warnings.push(`${fs.description}: the dpkg database lists no installed package`);
+    return { packages: db.packages, warnings };
+  },
+  compareVersions: compareDebianVersions,
+  purlType: "deb",
+  fallbackNamespace: "debian",
+  properties(pkg) {
+    const multiArch = dpkgRecord(pkg).multiArch;
+    const out: Record<string, string> = {};
+    if (multiArch) out["multi-arch"] = multiArch;
+    return out;
+  },
+};
