@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readRpmInventory, rpmBackend } from "../../src/backends/rpm/backend.js";
+import { readRpmInventory, rpmBackend, rpmRecord } from "../../src/backends/rpm/backend.js";
 import { parseHeaderWithMagic, type RpmHeader, readHeaderTags } from "../../src/backends/rpm/header.js";
 import { readRpmdbBdb } from "../../src/backends/rpm/rpmdb-bdb.js";
 import { readRpmdbSqlite } from "../../src/backends/rpm/rpmdb-sqlite.js";
@@ -166,6 +166,13 @@ describe("rpm backend", () => {
         "/var/lib/rpm/rpmdb.sqlite",
         false,
       ]);
+      expect(rpmRecord(libs).header.files.map((f) => f.path)).toEqual([
+        "/usr/lib64/libhello.so",
+        "/usr/lib64/libhello.so.1",
+      ]);
+      expect(() => rpmRecord({ name: "x", native: { backend: "dpkg" } })).toThrow(
+        /not read from an rpm database/,
+      );
       const tool = inv!.packages.find((p) => p.name === "tool")!;
       expect([tool.sourceName, tool.sourceVersion]).toEqual(["tool", "1.2^git20240101.abc-3.el9"]);
       expect(rpmBackend.properties?.(libs)).toEqual({

@@ -1,5 +1,6 @@
 import { OcipatchError } from "../../errors.js";
-import type { BackendFiles, InstalledPackage, InventoryRead, PackageBackend } from "./contract.js";
+import type { InstalledPackage } from "../../inventory/types.js";
+import type { BackendFiles, InventoryRead, PackageBackend } from "../types.js";
 import { type RpmHeader, sourceRpmName, sourceRpmVersion } from "./header.js";
 import { isBdbHash, readRpmdbBdb } from "./rpmdb-bdb.js";
 import { type RpmdbRecord, readRpmdbSqlite } from "./rpmdb-sqlite.js";
@@ -15,9 +16,18 @@ export const RPMDB_DIRS = ["/usr/lib/sysimage/rpm", "/var/lib/rpm"] as const;
 
 /** What the rpm backend keeps of each installed package (InstalledPackage.native). */
 export interface RpmNative {
+  readonly backend: "rpm";
   readonly header: RpmHeader;
   /** Row of the header in the database (`Packages.hnum`). */
   readonly hnum: number;
+}
+
+/** The rpm record of an installed package (read from an rpm database). */
+export function rpmRecord(p: Pick<InstalledPackage, "name" | "native">): RpmNative {
+  const n = p.native as Partial<RpmNative> | undefined;
+  if (n?.backend !== "rpm")
+    throw new OcipatchError("INTERNAL", `package ${p.name} was not read from an rpm database`);
+  return n as RpmNative;
 }
 
 /** `[E:]V-R` of a header (epoch left out when the header has none, as rpm prints it). */
@@ -43,7 +53,7 @@ function toInstalled(header: RpmHeader, hnum: number, dbPath: string): Installed
   const version = headerEvr(header);
   const srcName = header.sourceRpm === undefined ? undefined : sourceRpmName(header.sourceRpm);
   const srcVr = header.sourceRpm === undefined ? undefined : sourceRpmVersion(header.sourceRpm);
-  const native: RpmNative = { header, hnum };
+  const native: RpmNative = { backend: "rpm", header, hnum };
   return {
     name: header.name,
     version,
@@ -119,8 +129,10 @@ export const rpmBackend: PackageBackend = {
   readInventory: readRpmInventory,
   compareVersions: compareRpmVersions,
   purlType: "rpm",
+  // rpm purls are namespaced by vendor (fedora, redhat...): none is guessed when the OS is unknown
+  fallbackNamespace: "",
   properties(pkg) {
-    const n = pkg.native as RpmNative;
+    const n = rpmRecord(pkg);
     const props: Record<string, string> = {};
     if (n.header.sourceRpm !== undefined) props["rpm:sourceRpm"] = n.header.sourceRpm;
     if (n.header.epoch !== undefined) props["rpm:epoch"] = String(n.header.epoch);
