@@ -1,0 +1,141 @@
+import { OcipatchError } from "../../errors.js";
+import type { InstalledPackage } from "../../inventory/types.js";
+import type { BackendFiles, InventoryRead, PackageBackend } from "../types.js";
+import { type RpmHeader, sourceRpmName, sourceRpmVersion } from "./header.js";
+import { isBdbHash, readRpmdbBdb } from "./rpmdb-bdb.js";
+import { type RpmdbRecord, readRpmdbSqlite } from "./rpmdb-sqlite.js";
+import { compareRpmVersions } from "./version.js";
+
+/**
+ * The RPM backend (scan part): the installed packages from the rpm database (sqlite, or
+ * Berkeley DB read-only), compared with rpmvercmp. Database directories in the order rpm
+ * distributions configure `%_dbpath`: /usr/lib/sysimage/rpm (Fedora ≥ 36, SUSE) before /var/lib/rpm (RHEL/UBI, Azure Linux,
+ * Amazon Linux); when /var/lib/rpm is a symlink to the other, the view follows it.
+ */
+export const RPMDB_DIRS = ["/usr/lib/sysimage/rpm", "/var/lib/rpm"] as const;
+
+/** What the rpm backend keeps of each installed package (InstalledPackage.native). */
+export interface RpmNative {
+  readonly backend: "rpm";
+  readonly header: RpmHeader;
+  /** Row of the header in the database (`Packages.hnum`). */
+  readonly hnum: number;
+}
+
+/** The rpm record of an installed package (read from an rpm database). */
+export function rpmRecord(p: Pick<InstalledPackage, "name" | "native">): RpmNative {
+  const n = p.native as Partial<RpmNative> | undefined;
+  if (n?.backend !== "rpm")
+    throw new OcipatchError("INTERNAL", `package ${p.name} was not read from an rpm database`);
+  return n as RpmNative;
+}
+
+/** `[E:]V-R` of a header (epoch left out when the header has none, as rpm prints it). */
+export function headerEvr(h: Pick<RpmHeader, "epoch" | "version" | "release">): string {
+  return `${h.epoch === undefined ? "" : `${h.epoch}:`}${h.version}-${h.release}`;
+}
+
+/** Pseudo-packages rpm keeps in its database for imported keys: not software, not scanned. */
+const PSEUDO_PACKAGES = new Set(["gpg-pubkey", "gpg-pubkey-release"]);
+
+async function kindOf(fs: BackendFiles, path: string): Promise<"file" | "other" | undefined> {
+  try {
+    const st = await fs.stat(path);
+    if (st === undefined) return undefined;
+    return st.type === "file" ? "file" : "other";
+  } catch (e) {
+    if (e instanceof OcipatchError && e.code === "NOT_FOUND") return undefined;
+    throw e;
+  }
+}
+
+function toInstalled(header: RpmHeader, hnum: number, dbPath: string): InstalledPackage {
+  const version = headerEvr(header);
+  const srcName = header.sourceRpm === undefined ? undefined : sourceRpmName(header.sourceRpm);
+  const srcVr = header.sourceRpm === undefined ? undefined : sourceRpmVersion(header.sourceRpm);
+  const native: RpmNative = { backend: "rpm", header, hnum };
+  return {
+    name: header.name,
+    version,
+    architecture: header.arch ?? "noarch",
+    sourceName: srcName ?? header.name,
+    // a source rpm carries the epoch of its binaries (the file name just does not show it)
+    sourceVersion:
+      srcVr === undefined ? version : `${header.epoch === undefined ? "" : `${header.epoch}:`}${srcVr}`,
+    held: false,
+    dbPath,
+    native,
+  };
+}
+
+/** The headers of the first database found, and its path; undefined when there is none. */
+async function readDatabase(fs: BackendFiles): Promise<{ path: string; records: RpmdbRecord[] } | undefined> {
+  for (const dir of RPMDB_DIRS) {
+    const sqlitePath = `${dir}/rpmdb.sqlite`;
+    if ((await kindOf(fs, sqlitePath)) === "file") {
+      const db = await fs.readFile(sqlitePath);
+      const walPath = `${sqlitePath}-wal`;
+      const wal = (await kindOf(fs, walPath)) === "file" ? await fs.readFile(walPath) : undefined;
+      return { path: sqlitePath, records: readRpmdbSqlite(db, `${fs.description}: ${sqlitePath}`, wal) };
+    }
+    const bdbPath = `${dir}/Packages`;
+    if ((await kindOf(fs, bdbPath)) === "file") {
+      const what = `${fs.description}: ${bdbPath}`;
+      const db = await fs.readFile(bdbPath);
+      if (!isBdbHash(db))
+        throw new OcipatchError("INVALID_FORMAT", `${what}: not a Berkeley DB hash database`);
+      return { path: bdbPath, records: readRpmdbBdb(db, what) };
+    }
+    if ((await kindOf(fs, `${dir}/Packages.db`)) === "file")
+      throw new OcipatchError(
+        "UNSUPPORTED",
+        `${fs.description}: ${dir}/Packages.db: NDB rpm databases are not supported yet (rpmdb.sqlite and Berkeley DB Packages are)`,
+      );
+  }
+  return undefined;
+}
+
+/**
+ * Read the inventory from the first database directory holding `rpmdb.sqlite` or a Berkeley DB
+ * `Packages` (read-only format: patching such an image is a later step); an NDB database
+ * (`Packages.db`, SUSE) is refused as not supported yet.
+ */
+export async function readRpmInventory(fs: BackendFiles): Promise<InventoryRead | undefined> {
+  const db = await readDatabase(fs);
+  if (db === undefined) return undefined;
+  const what = `${fs.description}: ${db.path}`;
+  const warnings: string[] = [];
+  const packages: InstalledPackage[] = [];
+  for (const r of db.records) {
+    if (PSEUDO_PACKAGES.has(r.header.name)) continue;
+    if (r.header.sourceRpm !== undefined && sourceRpmName(r.header.sourceRpm) === undefined)
+      warnings.push(
+        `${what}: ${r.header.name}: source rpm "${r.header.sourceRpm}" is not NAME-VERSION-RELEASE.src.rpm`,
+      );
+    packages.push(toInstalled(r.header, r.hnum, db.path));
+  }
+  return { packages, warnings };
+}
+
+export const rpmBackend: PackageBackend = {
+  id: "rpm",
+  displayName: "RPM",
+  databases: RPMDB_DIRS.flatMap((d) => [`${d}/rpmdb.sqlite`, `${d}/Packages`, `${d}/Packages.db`]),
+  binaries: ["/usr/bin/rpm", "/usr/bin/dnf", "/usr/bin/microdnf", "/usr/bin/yum", "/usr/bin/tdnf"],
+  capturePatterns: RPMDB_DIRS.flatMap((d) => [
+    `${d.slice(1)}/rpmdb.sqlite`,
+    `${d.slice(1)}/rpmdb.sqlite-wal`,
+  ]),
+  readInventory: readRpmInventory,
+  compareVersions: compareRpmVersions,
+  purlType: "rpm",
+  // rpm purls are namespaced by vendor (fedora, redhat...): none is guessed when the OS is unknown
+  fallbackNamespace: "",
+  properties(pkg) {
+    const n = rpmRecord(pkg);
+    const props: Record<string, string> = {};
+    if (n.header.sourceRpm !== undefined) props["rpm:sourceRpm"] = n.header.sourceRpm;
+    if (n.header.epoch !== undefined) props["rpm:epoch"] = String(n.header.epoch);
+    return props;
+  },
+};

@@ -1,0 +1,129 @@
+/**
+ * A real RPM world built with Debian's rpm tools, offline: `rpmbuild` packages from SPECS,
+ * a repository from `createrepo_c`, and an installed root from `dnf --installroot` (sqlite
+ * rpmdb at /var/lib/rpm, as RHEL 9 has it). See README.md for the quirks this works around.
+ */
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { output, run } from "../exec.js";
+import { SPECS, type SpecFile } from "./specs.js";
+
+/** Query format of the oracle: one line per installed package. */
+export const QA_FORMAT = "%{NAME} %{EPOCH}:%{VERSION}-%{RELEASE} %{ARCH} %{SOURCERPM}\\n";
+
+/**
+ * Environment for rpm/dnf: Debian's rpm keeps its database in ~/.rpmdb (a Debian patch), so HOME
+ * points at a directory whose .rpmmacros puts it where RPM distributions have it.
+ */
+function rpmEnv(dir: string): NodeJS.ProcessEnv {
+  const home = join(dir, "home");
+  mkdirSync(home, { recursive: true });
+  writeFileSync(join(home, ".rpmmacros"), "%_dbpath /var/lib/rpm\n");
+  return { ...process.env, HOME: home, LC_ALL: "C.UTF-8" };
+}
+
+/** Build every spec with rpmbuild under `dir`; returns the .rpm paths. */
+export async function buildRpms(dir: string, specs: readonly SpecFile[] = SPECS): Promise<string[]> {
+  const top = join(dir, "rpmbuild");
+  mkdirSync(join(dir, "specs"), { recursive: true });
+  for (const s of specs) {
+    const file = join(dir, "specs", `${s.name}.spec`);
+    writeFileSync(file, s.text);
+    await run("rpmbuild", ["-bb", "--quiet", "--define", `_topdir ${top}`, "--define", "dist .el9", file], {
+      env: rpmEnv(dir),
+      logFile: join(dir, `rpmbuild-${s.name}.log`),
+    });
+  }
+  const rpms: string[] = [];
+  for (const arch of readdirSync(join(top, "RPMS"))) {
+    for (const f of readdirSync(join(top, "RPMS", arch))) rpms.push(join(top, "RPMS", arch, f));
+  }
+  return rpms.sort();
+}
+
+export interface RpmWorld {
+  /** Directory of the repository (repodata/ inside). */
+  readonly repo: string;
+  /** The installed root (database at <root>/var/lib/rpm/rpmdb.sqlite). */
+  readonly root: string;
+  readonly rpms: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Packages, repository and an installed root under `dir`. `install` names what dnf installs
+ * (dependencies resolved by dnf); `importKey` adds a gpg-pubkey pseudo-package as `rpm --import` does.
+ */
+export async function buildRpmWorld(
+  dir: string,
+  opts: { install?: readonly string[]; importKey?: boolean } = {},
+): Promise<RpmWorld> {
+  const env = rpmEnv(dir);
+  const built = await buildRpms(dir);
+  const repo = join(dir, "repo");
+  mkdirSync(repo, { recursive: true });
+  for (const f of built) await run("cp", [f, repo]);
+  await run("createrepo_c", ["--quiet", repo]);
+  const reposd = join(dir, "yum.repos.d");
+  mkdirSync(reposd, { recursive: true });
+  writeFileSync(join(reposd, "local.repo"), `[local]\nname=local\nbaseurl=file://${repo}\ngpgcheck=0\n`);
+  const root = join(dir, "root");
+  await run(
+    "dnf",
+    [
+      "-y",
+      "--installroot",
+      root,
+      "--releasever",
+      "9",
+      `--setopt=reposdir=${reposd}`,
+      "--setopt=cachedir=/var/cache/dnf",
+      "--disableplugin=*",
+      "install",
+      ...(opts.install ?? ["hello", "tool"]),
+    ],
+    { env, logFile: join(dir, "dnf.log") },
+  );
+  if (opts.importKey) {
+    const gh = join(dir, "gnupg");
+    mkdirSync(gh, { recursive: true, mode: 0o700 });
+    const gpg = ["--batch", "--quiet", "--homedir", gh];
+    await run("gpg", [
+      ...gpg,
+      "--passphrase",
+      "",
+      "--quick-gen-key",
+      "ocipatch test <test@example.invalid>",
+      "ed25519",
+      "sign",
+      "never",
+    ]);
+    const key = join(dir, "key.asc");
+    writeFileSync(key, await output("gpg", [...gpg, "--armor", "--export"]));
+    await run("rpm", ["--root", root, "--import", key], { env });
+  }
+  return { repo, root, rpms: built, env };
+}
+
+/**
+ * The oracle: `rpm --root R -qa` with QA_FORMAT (or another query format), lines sorted.
+ * `bdbRoot`: query that root's Berkeley DB `Packages` instead (rpm's read-only bdb backend).
+ */
+export async function rpmQueryAll(world: RpmWorld, format = QA_FORMAT, bdbRoot?: string): Promise<string[]> {
+  const args =
+    bdbRoot === undefined ? ["--root", world.root] : ["--root", bdbRoot, "--define", "_db_backend bdb_ro"];
+  const out = await output("rpm", [...args, "-qa", "--qf", format], { env: world.env });
+  return out
+    .split("\n")
+    .filter((l) => l !== "")
+    .sort();
+}
+
+/** `rpm -qp --qf FORMAT FILE` of one package file. */
+export async function rpmQueryFile(
+  world: Pick<RpmWorld, "env">,
+  file: string,
+  format: string,
+): Promise<string> {
+  return output("rpm", ["-qp", "--qf", format, file], { env: world.env });
+}
