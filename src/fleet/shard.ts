@@ -1,6 +1,6 @@
 import { OcipatchError } from "../errors.js";
 
-/** `--shard K/N`: this worker's share of N; K counts from 0 (as Kubernetes' `JOB_COMPLETION_INDEX`). */
+/** A shard `K/N`: this worker's share of N; K counts from 0 (as Kubernetes' `JOB_COMPLETION_INDEX`). */
 export interface Shard {
   readonly index: number;
   readonly count: number;
@@ -9,7 +9,7 @@ export interface Shard {
 export function parseShard(text: string): Shard {
   const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
   const usage = (why: string) =>
-    new OcipatchError("USAGE", `--shard must be K/N with 0 <= K < N (K counts from 0): ${why}`, {
+    new OcipatchError("USAGE", `the shard must be K/N with 0 <= K < N (K counts from 0): ${why}`, {
       details: { option: "shard" },
     });
   if (!m) throw usage(`got "${text}"`);

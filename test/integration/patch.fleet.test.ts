@@ -210,6 +210,32 @@ images:
       expect(res.fixableBefore).toBeGreaterThan(0);
       expect(res.fixableAfter).toBe(0);
     }
+    // --dry-run with the summary table: the same images, nothing written
+    const dry = await runCli([
+      "patch",
+      "--config",
+      config,
+      "--dry-run",
+      "--jobs",
+      "3",
+      "--db-dir",
+      dbDir,
+      "--skip-db-update",
+    ]);
+    expect(dry.code, dry.stderr).toBe(1);
+    const lines = dry.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^NAME +STATUS +SOURCE IMAGE +PATCHED IMAGE +TIME +DETAILS$/);
+    expect(lines.filter((l) => / Dry-run /.test(l))).toHaveLength(3);
+    expect(lines.find((l) => l.includes(`${nginx}:1.21.1`))).toMatch(
+      new RegExp(
+        `^nginx +Dry-run +\\S+:1\\.21\\.1 +${target}/${nginxLast}:1\\.21\\.1-patched +\\d+\\.\\ds +\\d+ packages? upgraded, \\d+ fixable$`,
+      ),
+    );
+    expect(lines.find((l) => l.startsWith("gone "))).toMatch(
+      /^gone +Failed +127\.0\.0\.1:1\/nothing\/here:1 .* cannot connect to registry 127\.0\.0\.1:1/,
+    );
+    expect(lines[lines.length - 1]).toBe("4 images: 3 ok, 1 failed");
+    expect((await skopeoTags(`${target}/${nginxLast}`)).length).toBe(2);
   }, 1_800_000);
 
   it("N shards run as N processes patch every image exactly once", async () => {

@@ -51,9 +51,7 @@ export interface FleetFlags {
 export function parseJobs(text: string): number {
   const n = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < 1 || n > 64) {
-    throw new OcipatchError("USAGE", `--jobs must be a whole number from 1 to 64, got "${text}"`, {
-      details: { option: "jobs" },
-    });
+    throw new OcipatchError("USAGE", `--jobs must be a whole number from 1 to 64, got "${text}"`);
   }
   return n;
 }
@@ -73,9 +71,6 @@ export async function runFleetPatch(
     throw new OcipatchError(
       "USAGE",
       "a PatchConfig (--config) patches registry images: pass --push (or --dry-run)",
-      {
-        details: { option: "push" },
-      },
     );
   }
   const shard = f.shard === undefined ? undefined : parseShard(f.shard);

@@ -214,17 +214,12 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
   const fleet = o.config === undefined ? undefined : await readFleetConfig(o.config);
   if (fleet) return runFleetFromFlags(fleet, o, ctx, out);
   if (o.jobs !== "2" || o.shard !== undefined) {
-    throw new OcipatchError("USAGE", "--jobs and --shard need a PatchConfig file (--config)", {
-      details: { option: o.shard !== undefined ? "shard" : "jobs" },
-    });
+    throw new OcipatchError("USAGE", "--jobs and --shard need a PatchConfig file (--config)");
   }
   if (o.image === undefined) {
     throw new OcipatchError(
       "USAGE",
       "required option '-i, --image <ref>' not specified (or --config with a PatchConfig)",
-      {
-        details: { option: "image" },
-      },
     );
   }
   const image = o.image;
@@ -534,19 +529,11 @@ async function runFleetFromFlags(
 ): Promise<void> {
   for (const [key, flag] of SINGLE_IMAGE_FLAGS) {
     if (o[key] !== undefined) {
-      throw new OcipatchError("USAGE", `${flag} cannot be used with a PatchConfig (--config ${fleet.path})`, {
-        details: { option: String(key) },
-      });
+      throw new OcipatchError("USAGE", `${flag} cannot be used with a PatchConfig (--config ${fleet.path})`);
     }
   }
   if (o.format !== "pretty" && o.format !== "json") {
-    throw new OcipatchError(
-      "USAGE",
-      `--format must be pretty or json with a PatchConfig, got "${o.format}"`,
-      {
-        details: { option: "format" },
-      },
-    );
+    throw new OcipatchError("USAGE", `--format must be pretty or json with a PatchConfig, got "${o.format}"`);
   }
   if (o.output !== undefined && o.output.trim() === "") throw new OcipatchError("USAGE", "--output is empty");
   const jobs = parseJobs(o.jobs);
@@ -555,9 +542,6 @@ async function runFleetFromFlags(
     throw new OcipatchError(
       "USAGE",
       `--timeout must be positive and at most ${MAX_TIMEOUT_MS / 3_600_000}h, got "${o.timeout}"`,
-      {
-        details: { option: "timeout" },
-      },
     );
   }
   const flags = patchCredentialFlags(o.username, o.password, ctx.env);

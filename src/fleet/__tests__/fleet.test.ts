@@ -201,7 +201,7 @@ describe("shards", () => {
     expect(parseShard("0/3")).toEqual({ index: 0, count: 3 });
     expect(parseShard(" 2 / 3 ")).toEqual({ index: 2, count: 3 });
     for (const bad of ["3/3", "1/0", "-1/2", "a/b", "1", "1/2/3"])
-      expect(() => parseShard(bad)).toThrow(/--shard/);
+      expect(() => parseShard(bad)).toThrow(/the shard must be K\/N/);
   });
 
   it("N shards are disjoint, cover the list and differ in size by at most one", () => {
