@@ -326,6 +326,12 @@ images:
     const noPush = await runCli(["patch", "--config", ok]);
     expect(noPush.code).toBe(2);
     expect(noPush.stderr).toContain("pass --push");
+    // a file without copa's kind/apiVersion is still ocipatch's own configuration (mirrors, keyrings)
+    const own = join(dir, "own.json");
+    writeFileSync(own, JSON.stringify({ apt: { mirror: "not a url" } }));
+    const ownRun = await runCli(["patch", "--config", own, "--push", "-i", `${anon.host}/none/such:1`]);
+    expect(ownRun.code).toBe(6);
+    expect(ownRun.stderr).toContain(`config file ${own}: apt.mirror:`);
     const shardWithoutConfig = await runCli(["patch", "-i", "a/b:1", "--shard", "0/2"]);
     expect(shardWithoutConfig.code).toBe(2);
     expect(shardWithoutConfig.stderr).toContain("--jobs and --shard need a PatchConfig");
