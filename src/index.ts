@@ -3,6 +3,7 @@
 export * from "./backends/index.js";
 export * from "./config/index.js";
 export * from "./errors.js";
+export * from "./fleet/index.js";
 export * from "./image/index.js";
 export * from "./inventory/index.js";
 export * from "./os/index.js";
@@ -63,6 +64,7 @@ export {
   type ReferrersList,
   referrersTag,
 } from "./transport/registry/referrers.js";
+export { type ListTagsOptions, listTags } from "./transport/registry/tags.js";
 export * from "./util/digest.js";
 export type { ProgressListener } from "./util/progress.js";
 export { VERSION } from "./version.js";

@@ -28,6 +28,9 @@ const FLAGS: Readonly<Record<string, string>> = {
   severityThreshold: "--severity-threshold",
   username: "--username",
   password: "--password",
+  config: "--config",
+  shard: "--shard",
+  jobs: "--jobs",
 };
 
 export function flagFor(option: string): string {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -153,7 +154,8 @@ async function fetchVerified(
       });
       retryAfterMs = undefined;
     }
-    const part = `${file}.${process.pid}.part`;
+    // unique per download: two runs (or two fleet workers) may fetch the same file at once
+    const part = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
     try {
       await rm(part, { force: true });
       const res = await request(item.url, {

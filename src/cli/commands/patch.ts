@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { loadAptConfig } from "../../config/repositories.js";
-import { EXIT, OcipatchError, oneLine } from "../../errors.js";
+import { EXIT, isOcipatchError, OcipatchError, oneLine } from "../../errors.js";
+import { type FleetConfig, isCopaConfig, parseConfigText, parseFleetConfig } from "../../fleet/config.js";
 import type { Compression } from "../../image/media-types.js";
 import { parsePlatform } from "../../image/platform.js";
 import {
@@ -28,6 +29,7 @@ import { MAX_TIMEOUT_MS, parseDuration } from "../../util/duration.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import { ownedPrefix, release, removeOnExit, sweepDeadOwners } from "../../util/owned-temp.js";
 import { cacheDir } from "../../util/paths.js";
+import { readRegularFile } from "../../util/regular-file.js";
 import { openDatabaseForScan } from "../../vulndb/index.js";
 import type { CliContext, Interrupted } from "../context.js";
 import { exitCodesHelp } from "../exit-codes.js";
@@ -35,9 +37,10 @@ import { Output } from "../output.js";
 import { patchCredentialFlags } from "../registry-flags.js";
 import { dbDirFrom } from "./db.js";
 import { cancelledError, type WriteStage } from "./patch-cancelled.js";
+import { parseJobs, runFleetPatch } from "./patch-fleet.js";
 
 interface PatchFlags {
-  image: string;
+  image?: string;
   tag?: string;
   dest?: string;
   push?: boolean;
@@ -73,6 +76,8 @@ interface PatchFlags {
   securityMirror?: string;
   keyring?: string[];
   quiet?: boolean;
+  jobs: string;
+  shard?: string;
 }
 
 export function registerPatchCommand(program: Command, ctx: CliContext): void {
@@ -82,7 +87,7 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
     .description(
       "scan an image, upgrade its vulnerable OS packages to their fixed versions in ONE new layer, write the patched image and re-scan it",
     )
-    .requiredOption(
+    .option(
       "-i, --image <ref>",
       "image to patch (REF: the local engine's image if it has one, else the registry's; docker://REF, docker-daemon:REF, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE)",
     )
@@ -182,7 +187,15 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
       "--vuln-report <file>",
       "fix the findings of this grype/trivy/copa report instead of ocipatch's own scan",
     )
-    .option("--config <file>", "ocipatch configuration file (mirrors, keyrings)")
+    .option(
+      "--config <file>",
+      "ocipatch configuration file (mirrors, keyrings); or copa's bulk PatchConfig (kind: PatchConfig) to patch many images with --push",
+    )
+    .option("--jobs <n>", "with a PatchConfig: images patched at the same time", "2")
+    .option(
+      "--shard <K/N>",
+      "with a PatchConfig: patch only share K of N (K from 0 to N-1, e.g. $JOB_COMPLETION_INDEX) of the sorted image list",
+    )
     .option("--mirror <url>", "Debian/Ubuntu mirror to use instead of the image's")
     .option("--security-mirror <url>", "security mirror to use instead of the image's")
     .option("--keyring <file...>", "extra OpenPGP keyring(s) trusted for the mirror's Release files")
@@ -198,6 +211,18 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
 }
 
 async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<void> {
+  const fleet = o.config === undefined ? undefined : await readFleetConfig(o.config);
+  if (fleet) return runFleetFromFlags(fleet, o, ctx, out);
+  if (o.jobs !== "2" || o.shard !== undefined) {
+    throw new OcipatchError("USAGE", "--jobs and --shard need a PatchConfig file (--config)");
+  }
+  if (o.image === undefined) {
+    throw new OcipatchError(
+      "USAGE",
+      "required option '-i, --image <ref>' not specified (or --config with a PatchConfig)",
+    );
+  }
+  const image = o.image;
   const format = parsePatchOutputFormat(o.format);
   if (!format) {
     throw new OcipatchError(
@@ -229,7 +254,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
   // a dry run writes nothing, so it needs no destination (an OCI layout input has no image name)
   const target = o.dryRun
     ? undefined
-    : patchDestination(o.image, {
+    : patchDestination(image, {
         tag: o.tag,
         dest: o.dest,
         push: o.push,
@@ -282,7 +307,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
     signal.throwIfAborted();
     try {
       result = await patchImage({
-        source: o.image,
+        source: image,
         destination,
         sink: rootfsSink,
         platforms,
@@ -321,9 +346,9 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
   } catch (e) {
     if (signal.aborted) {
       const interrupted = ctx.interrupt?.aborted ? (ctx.interrupt.reason as Interrupted) : undefined;
-      throw cancelledError(e, { image: o.image, destination, timeoutMs, stage, interrupted });
+      throw cancelledError(e, { image, destination, timeoutMs, stage, interrupted });
     }
-    await reportFailure(o, out, e);
+    await reportFailure({ ...o, image }, out, e);
     throw e;
   } finally {
     await rm(workDir, { recursive: true, force: true });
@@ -466,4 +491,99 @@ function whereItWent(target: PatchDestination): string {
     case "exported":
       return `Exported to: ${shown}`;
   }
+}
+
+/** The file of `--config` when it is copa's PatchConfig (it has `kind`/`apiVersion`); else ocipatch's own. */
+async function readFleetConfig(path: string): Promise<FleetConfig | undefined> {
+  let text: string;
+  try {
+    text = (await readRegularFile(path, 1024 * 1024, { what: "config file" })).toString("utf8");
+  } catch (e) {
+    // ocipatch's own config reader reports it (as before)
+    if (isOcipatchError(e, "NOT_FOUND")) return undefined;
+    throw e;
+  }
+  // ocipatch's own file is JSON unless named .yaml/.yml; copa's is YAML (JSON is YAML too)
+  let doc: unknown;
+  try {
+    doc = parseConfigText(text, path);
+  } catch {
+    return undefined;
+  }
+  return isCopaConfig(doc) ? parseFleetConfig(doc, path) : undefined;
+}
+
+/** Single-image flags a fleet run refuses (each image's destination comes from the config). */
+const SINGLE_IMAGE_FLAGS: ReadonlyArray<[keyof PatchFlags, string]> = [
+  ["image", "--image"],
+  ["tag", "--tag"],
+  ["dest", "--dest"],
+  ["outputPath", "--output-path"],
+  ["platform", "--platform (use platforms: in the config)"],
+  ["vulnReport", "--vuln-report"],
+  ["severityThreshold", "--severity-threshold"],
+  ["report", "--report"],
+];
+
+async function runFleetFromFlags(
+  fleet: FleetConfig,
+  o: PatchFlags,
+  ctx: CliContext,
+  out: Output,
+): Promise<void> {
+  for (const [key, flag] of SINGLE_IMAGE_FLAGS) {
+    if (o[key] !== undefined) {
+      throw new OcipatchError("USAGE", `${flag} cannot be used with a PatchConfig (--config ${fleet.path})`);
+    }
+  }
+  if (o.format !== "pretty" && o.format !== "json") {
+    throw new OcipatchError("USAGE", `--format must be pretty or json with a PatchConfig, got "${o.format}"`);
+  }
+  if (o.output !== undefined && o.output.trim() === "") throw new OcipatchError("USAGE", "--output is empty");
+  const jobs = parseJobs(o.jobs);
+  const timeoutMs = parseDuration(o.timeout);
+  if (!(timeoutMs > 0) || timeoutMs > MAX_TIMEOUT_MS) {
+    throw new OcipatchError(
+      "USAGE",
+      `--timeout must be positive and at most ${MAX_TIMEOUT_MS / 3_600_000}h, got "${o.timeout}"`,
+    );
+  }
+  const flags = patchCredentialFlags(o.username, o.password, ctx.env);
+  if ((flags.username === undefined) !== (flags.password === undefined)) {
+    throw new OcipatchError(
+      "USAGE",
+      "give both --username and --password (or KUBESCAPE_REGISTRY_USERNAME and KUBESCAPE_REGISTRY_PASSWORD), or neither",
+    );
+  }
+  for (const notice of ignoredFlagNotices(o)) out.info(notice);
+  ctx.handlesInterrupt = true;
+  const signal = ctx.interrupt ?? new AbortController().signal;
+  await sweepDeadOwners(tmpdir(), WORK_DIR_PATTERN);
+  await runFleetPatch(
+    fleet,
+    {
+      jobs,
+      shard: o.shard,
+      format: o.format,
+      output: o.output,
+      push: o.push ?? false,
+      dryRun: o.dryRun ?? false,
+      all: o.all ?? false,
+      ignoreErrors: o.ignoreErrors ?? false,
+      insecure: o.insecure ?? false,
+      compression: o.compression,
+      referrers: o.referrers,
+      offline: o.offline ?? false,
+      skipDbUpdate: o.skipDbUpdate ?? false,
+      dbDir: o.dbDir,
+      mirror: o.mirror,
+      securityMirror: o.securityMirror,
+      keyrings: o.keyring,
+      credentials: credentialsFrom(flags.username, flags.password),
+      timeoutMs,
+      signal,
+    },
+    ctx,
+    out,
+  );
 }

@@ -30,3 +30,4 @@ export {
   RegistrySource,
   registrySource,
 } from "./source.js";
+export { type ListTagsOptions, listTags, nextLink } from "./tags.js";
