@@ -1,17 +1,13 @@
 import type { RepositoryConfig } from "../config/repositories.js";
 import type { Platform } from "../image/manifest.js";
 import type { Compression } from "../image/media-types.js";
-import type { InstalledPackage, Inventory } from "../inventory/types.js";
+import type { BackendId, InstalledPackage, Inventory, PackageManager } from "../inventory/types.js";
 import type { FinishedLayer } from "../patch/layer/layer-writer.js";
 import type { Plan, PlanMode, SuiteKind, UpgradeTarget } from "../plan/types.js";
 import type { LayeredFs } from "../rootfs/index.js";
 import type { ProgressListener } from "../util/progress.js";
 
-/** The package formats ocipatch knows; each one has a folder under `backends/`. */
-export type BackendId = "dpkg" | "apk" | "rpm";
-
-/** Which package manager an image has: a backend's id, or none found. */
-export type PackageManager = BackendId | "none";
+export type { BackendId, PackageManager };
 
 /** The read-only image view a backend gets. */
 export type BackendFiles = Pick<LayeredFs, "stat" | "lstat" | "readFile" | "readdir" | "description">;

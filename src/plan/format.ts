@@ -63,7 +63,7 @@ export function renderPlanTable(plan: Plan): string {
     );
   }
   if (plan.held.length > 0) {
-    out.push("", "Held back (dpkg selection hold):");
+    out.push("", "Held back (on hold in the image):");
     out.push(
       table(
         ["PACKAGE", "INSTALLED", "CANDIDATE", "VULNERABILITIES"],

@@ -62,7 +62,7 @@ export interface PlannedNewPackage extends PlannedArtifact {
   readonly requiredBy: readonly string[];
 }
 
-/** A package that would be upgraded but is on hold (dpkg selection `hold`). */
+/** A package that would be upgraded but is on hold in the image (`InstalledPackage.held`). */
 export interface HeldPackage {
   readonly package: string;
   readonly architecture: string;

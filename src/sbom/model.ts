@@ -22,7 +22,7 @@ export interface SbomPackage {
   readonly architecture: string;
   /** The package URL type ("deb", "apk", "rpm"). */
   readonly type: string;
-  /** Format-specific facts (dpkg: `multi-arch`). */
+  /** Format-specific facts from the backend (`PackageBackend.properties`). */
   readonly properties: Readonly<Record<string, string>>;
   readonly purl: string;
 }

@@ -1,5 +1,4 @@
 import type { FixState, Severity } from "../vulndb/types.js";
-import type { ImportCounts } from "./report/common.js";
 
 export type { FixState, Severity };
 
@@ -21,7 +20,7 @@ export interface Finding {
   readonly fixedVersion: string | undefined;
   readonly fixState: FixState;
   readonly severity: Severity;
-  /** Source package (dpkg `Source:`) and its version; for Alpine the origin package. */
+  /** Source package and its version (`InstalledPackage.sourceName`/`sourceVersion`). */
   readonly sourceName: string;
   readonly sourceVersion: string;
   readonly architecture: string;
@@ -105,4 +104,18 @@ export interface ScanResult {
   readonly findings: readonly Finding[];
   readonly summary: ScanSummary;
   readonly warnings: readonly string[];
+}
+
+/** What an importer found besides the findings. */
+export interface ImportCounts {
+  /** Matches/vulnerabilities in the report. */
+  entries: number;
+  /** Skipped because they are about application packages (python, npm, jar...). */
+  nonOs: number;
+  /** Skipped because the scanner says the package is not affected. */
+  notAffected: number;
+  /** Duplicates of another entry (same id, package, version, architecture), e.g. several paths. */
+  duplicates: number;
+  /** Entries that failed validation. */
+  invalid: number;
 }

@@ -106,7 +106,7 @@ describe("plan rendering", () => {
     expect(t).toContain("New packages (required by dependencies):");
     expect(t).toMatch(/libnew1\s+2\.0-1\s+new\s+100 B\s+libssl1\.1 1\.1\.1w-0\+deb11u8/);
     expect(t).toMatch(
-      /Held back \(dpkg selection hold\):\n.*\nlibc6\s+2\.31-13\s+2\.31-13\+deb11u14\s+CVE-1/,
+      /Held back \(on hold in the image\):\n.*\nlibc6\s+2\.31-13\s+2\.31-13\+deb11u14\s+CVE-1/,
     );
     expect(t).toMatch(/Unresolved:\n.*\nfoo\s+1\s+no version of source foo ≥ 2\s+CVE-2/);
     expect(t.trimEnd().split("\n").at(-1)).toBe("3 packages to download, 2.3 MiB.");

@@ -1,4 +1,4 @@
-import type { Finding } from "../types.js";
+import type { Finding, ImportCounts } from "../types.js";
 
 /** Package types of OS package managers: only these findings are imported. */
 export const OS_PACKAGE_TYPES = new Set(["deb", "dpkg", "apk", "rpm"]);
@@ -17,20 +17,6 @@ export function splitSourceField(s: string | undefined | null): { name?: string;
   if (!s) return {};
   const m = /^\s*(\S+)(?:\s+\(([^)]+)\))?\s*$/.exec(s);
   return m ? { name: m[1], version: m[2] } : {};
-}
-
-/** What an importer found besides the findings. */
-export interface ImportCounts {
-  /** Matches/vulnerabilities in the report. */
-  entries: number;
-  /** Skipped because they are about application packages (python, npm, jar...). */
-  nonOs: number;
-  /** Skipped because the scanner says the package is not affected. */
-  notAffected: number;
-  /** Duplicates of another entry (same id, package, version, architecture), e.g. several paths. */
-  duplicates: number;
-  /** Entries that failed validation. */
-  invalid: number;
 }
 
 export const newCounts = (): ImportCounts => ({

@@ -2,15 +2,8 @@ import { z } from "zod";
 import { parseSeverityName } from "../../vulndb/severity.js";
 import { shorten } from "../../vulndb/sources/types.js";
 import type { FixState } from "../../vulndb/types.js";
-import type { ScanOs, ScanTarget } from "../types.js";
-import {
-  archFromPurl,
-  FindingSet,
-  type ImportCounts,
-  newCounts,
-  OS_PACKAGE_TYPES,
-  splitSourceField,
-} from "./common.js";
+import type { ImportCounts, ScanOs, ScanTarget } from "../types.js";
+import { archFromPurl, FindingSet, newCounts, OS_PACKAGE_TYPES, splitSourceField } from "./common.js";
 
 /**
  * grype's JSON output (`grype -o json`), old (0.7: `fixedInVersion`) and current

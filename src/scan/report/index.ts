@@ -7,7 +7,7 @@ import { importCopa, looksLikeCopa } from "./copa.js";
 import { importGrype, looksLikeGrype } from "./grype.js";
 import { importTrivy, looksLikeTrivy } from "./trivy.js";
 
-export type { ImportCounts } from "./common.js";
+export type { ImportCounts } from "../types.js";
 export { COPA_API_VERSIONS, importCopa } from "./copa.js";
 export { importGrype } from "./grype.js";
 export { importTrivy } from "./trivy.js";
