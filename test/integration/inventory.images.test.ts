@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
+import { backendCapturePatterns } from "../../src/backends/registry.js";
 import type { Image } from "../../src/image/image.js";
 import { selectImage } from "../../src/image/select.js";
 import { readInventory, readInventoryFromFs } from "../../src/inventory/index.js";
@@ -152,7 +153,8 @@ describe("layer reading of the 2-layer nginx image", () => {
       names.has(p),
     );
 
-    const fs = new LayeredFs(layers, image.description);
+    // as inventory and patch open it: the backends' small files kept in memory
+    const fs = new LayeredFs(layers, image.description, { extraCapturePatterns: backendCapturePatterns() });
     await fs.readFile("/var/lib/dpkg/status");
     const s1 = fs.stats();
     expect(s1.layers.map((l) => l.index)).toEqual(selfContained ? [1] : [1, 0]);
