@@ -45,6 +45,8 @@ export interface PackageSpec {
   readonly depends?: readonly string[];
   readonly provides?: readonly string[];
   readonly files: readonly FileSpec[];
+  /** Control-segment scripts after `.PKGINFO`, e.g. `{ ".post-upgrade": "#!/bin/sh\n..." }` (apk-package(5)). */
+  readonly scripts?: Readonly<Record<string, string>>;
 }
 
 export interface BuiltPackage {
@@ -145,7 +147,16 @@ export function buildApk(
   ].join("\n");
   const control = gz(
     writeTar(
-      [{ name: ".PKGINFO", type: "file", mode: 0o644, mtime: BUILD_TIME, content: Buffer.from(info) }],
+      [
+        { name: ".PKGINFO", type: "file", mode: 0o644, mtime: BUILD_TIME, content: Buffer.from(info) },
+        ...Object.entries(spec.scripts ?? {}).map(([name, body]) => ({
+          name,
+          type: "file" as const,
+          mode: 0o755,
+          mtime: BUILD_TIME,
+          content: Buffer.from(body),
+        })),
+      ],
       false,
     ),
   );
