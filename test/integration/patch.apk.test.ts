@@ -14,6 +14,7 @@ import {
   buildApk,
   buildApkFixtures,
   buildApkIndex,
+  installedDb,
   installedRecord,
   makeTestKey,
   writeApkRepositories,
@@ -175,6 +176,34 @@ describe("ocipatch patch of Alpine images (apk backend)", { timeout: 600_000 }, 
     // every record is what apk writes after installing that package
     for (const p of fx.fixes.packages) expect(db).toContain(installedRecord(p));
     expect(db.endsWith("\n\n")).toBe(true);
+  });
+
+  it("--all gives the same apk upgrade package set (every package to the newest version)", async () => {
+    const dest = join(tmp, "patched-all");
+    const r = await patch("alpine", `oci:${dest}:all`, ["--all"]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as {
+      platforms: Array<{
+        after?: { fixable: number };
+        packages: Array<{ name: string; from: string | null; to: string }>;
+        warnings: string[];
+      }>;
+    };
+    const p0 = doc.platforms[0];
+    expect(p0?.after?.fixable).toBe(0);
+    expect(p0?.warnings).toEqual([]);
+    const from = new Map(fx.release.packages.map((p) => [p.spec.name, p.spec.version]));
+    expect(p0?.packages.map((p) => `${p.name} ${p.from}->${p.to}`).sort()).toEqual(
+      fx.fixes.packages.map((p) => `${p.spec.name} ${from.get(p.spec.name)}->${p.spec.version}`).sort(),
+    );
+    const root = await unpack(`${dest}:all`, "all");
+    const got = records(readFileSync(join(root, "lib/apk/db/installed"), "utf8"))
+      .map((x) => `${x.P}=${x.V}`)
+      .sort();
+    const releaseDb = records(installedDb(fx.release.packages));
+    expect(got).toEqual(
+      await apkUpgradeOracle(releaseDb, join(repoDir, "fixes/main/x86_64/APKINDEX.tar.gz")),
+    );
   });
 
   it("the patched image has the new files, not the dropped one, and an untouched world", async () => {
