@@ -23,6 +23,8 @@ import { apkRecord } from "./record.js";
 import { writeScriptsTar } from "./scripts-tar.js";
 
 export const APK_SCRIPTS_TAR = "/lib/apk/db/scripts.tar";
+/** One line per installed package with a `.trigger`: `<Q1 checksum> <directory>...` (apk-tools database.c). */
+export const APK_TRIGGERS = "/lib/apk/db/triggers";
 
 /** apk's script names (control member `.<name>`), in apk_script_types order. */
 const SCRIPT_TYPES = [
@@ -184,6 +186,27 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
           dbTime,
         );
         await writer.addFile(APK_SCRIPTS_TAR, dbMeta, tar.length, tar);
+      }
+    }
+    // triggers: the replaced versions' lines out, the new versions' (with a .trigger) in
+    const triggersStat = await req.fs.stat(APK_TRIGGERS);
+    const newTriggers = loaded.flatMap(({ pkg }) => {
+      const dirs = (pkg.pkginfo.triggers ?? []).flatMap((t) => t.split(/\s+/)).filter((t) => t !== "");
+      return pkg.scripts.has(".trigger") && dirs.length > 0 ? [`${pkg.checksum} ${dirs.join(" ")}`] : [];
+    });
+    if (triggersStat?.type === "file" || newTriggers.length > 0) {
+      const oldSums = new Set(loaded.flatMap((l) => (l.old?.checksum ? [l.old.checksum] : [])));
+      const existing =
+        triggersStat?.type === "file"
+          ? (await req.fs.readFile(APK_TRIGGERS))
+              .toString("utf8")
+              .split("\n")
+              .filter((l) => l.trim() !== "")
+          : [];
+      const keptLines = existing.filter((l) => !oldSums.has(l.split(" ")[0] ?? ""));
+      if (newTriggers.length > 0 || keptLines.length !== existing.length) {
+        const text = [...keptLines, ...newTriggers].map((l) => `${l}\n`).join("");
+        await writer.addFile(APK_TRIGGERS, dbMeta, Buffer.byteLength(text), Buffer.from(text));
       }
     }
     const finished = await writer.finish();

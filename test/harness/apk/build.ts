@@ -47,6 +47,8 @@ export interface PackageSpec {
   readonly files: readonly FileSpec[];
   /** Control-segment scripts after `.PKGINFO`, e.g. `{ ".post-upgrade": "#!/bin/sh\n..." }` (apk-package(5)). */
   readonly scripts?: Readonly<Record<string, string>>;
+  /** Directories whose changes run the package's `.trigger` (`.PKGINFO` `triggers`, abuild's write_pkginfo). */
+  readonly triggers?: readonly string[];
 }
 
 export interface BuiltPackage {
@@ -142,6 +144,7 @@ export function buildApk(
     `license = ${spec.license}`,
     ...(spec.depends ?? []).map((d) => `depend = ${d}`),
     ...(spec.provides ?? []).map((p) => `provides = ${p}`),
+    ...(spec.triggers?.length ? [`triggers = ${spec.triggers.join(" ")}`] : []),
     `datahash = ${dataHash}`,
     "",
   ].join("\n");

@@ -34,7 +34,13 @@ const spec = (state: "release" | "fixes", name: string) => {
 const POST_UPGRADE = "#!/bin/sh\n# refresh the applet links\n/bin/busybox --install -s\n";
 const rel = repositorySpecs("release").map((s) =>
   buildApk(
-    s.name === "busybox" ? { ...s, scripts: { ".post-install": "#!/bin/sh\necho installed\n" } } : s,
+    s.name === "busybox"
+      ? {
+          ...s,
+          scripts: { ".post-install": "#!/bin/sh\necho installed\n", ".trigger": "#!/bin/sh\n" },
+          triggers: ["/usr/share/old"],
+        }
+      : s,
     key,
   ),
 );
@@ -43,7 +49,12 @@ const fix = ["busybox", "busybox-binsh", "libcrypto3"].map((n) =>
     n === "busybox"
       ? {
           ...spec("fixes", n),
-          scripts: { ".pre-install": "#!/bin/sh\nexit 0\n", ".post-upgrade": POST_UPGRADE },
+          scripts: {
+            ".pre-install": "#!/bin/sh\nexit 0\n",
+            ".post-upgrade": POST_UPGRADE,
+            ".trigger": "#!/bin/sh\nexec /bin/busybox --install -s\n",
+          },
+          triggers: ["/bin", "/usr/bin"],
         }
       : spec("fixes", n),
     key,
@@ -91,6 +102,10 @@ beforeAll(async () => {
     ),
     { name: "lib/apk/db/installed", content: installedDb(rel) },
     { name: "lib/apk/db/scripts.tar", content: scripts },
+    {
+      name: "lib/apk/db/triggers",
+      content: `Q1BBBBBBBBBBBBBBBBBBBBBBBBBBB= /usr/lib/x\n${relOf("busybox").checksum} /usr/share/old\n`,
+    },
   ];
   fs = new LayeredFs([await MemoryLayer.of(entries)], "test image");
   const inv = await apkBackend.readInventory(fs);
@@ -171,7 +186,11 @@ describe("apk patch layer", () => {
       "musl-1.2.5-r8.Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=.post-install",
       `busybox-1.37.0-r14.${bb.checksum}.pre-install`,
       `busybox-1.37.0-r14.${bb.checksum}.post-upgrade`,
+      `busybox-1.37.0-r14.${bb.checksum}.trigger`,
     ]);
+    expect(entries.get("lib/apk/db/triggers")?.data.toString()).toBe(
+      `Q1BBBBBBBBBBBBBBBBBBBBBBBBBBB= /usr/lib/x\n${bb.checksum} /bin /usr/bin\n`,
+    );
     expect(layer.scriptReports?.map((r) => r.wouldHaveDoneSomething)).toEqual([true, false, false]);
     expect(layer.scriptReports?.[0]?.findings).toEqual([
       {
@@ -180,7 +199,13 @@ describe("apk patch layer", () => {
         invocation: ".post-upgrade 1.37.0-r14 1.37.0-r12",
         actions: [{ kind: "other", detail: "/bin/busybox --install -s" }],
       },
+      {
+        script: "trigger",
+        version: "new",
+        invocation: ".trigger 1.37.0-r14 1.37.0-r12",
+        actions: [{ kind: "triggers", detail: "exec /bin/busybox --install -s" }],
+      },
     ]);
-    expect(layer.scripts.kinds).toEqual(["other"]);
+    expect(layer.scripts.kinds).toEqual(["other", "triggers"]);
   });
 });
