@@ -56,12 +56,13 @@ function keysFor(checksum: string, what: string): readonly ApkTrustedKey[] {
 
 function verify(bytes: Buffer, item: ArtifactDownload, source: string): ApkPackage {
   const checksum = item.checksum as string;
+  // the identity first (the most telling mismatch), then the size of the whole file
+  const pkg = readApkPackage(bytes, { keys: keysFor(checksum, source), expectedChecksum: checksum, source });
   if (bytes.length !== item.size)
     throw new OcipatchError(
       "DIGEST_MISMATCH",
       `${source}: ${bytes.length} bytes, the signed index says ${item.size}`,
     );
-  const pkg = readApkPackage(bytes, { keys: keysFor(checksum, source), expectedChecksum: checksum, source });
   if (pkg.name !== item.package || pkg.version !== item.version)
     throw new OcipatchError(
       "INVALID_FORMAT",
