@@ -209,6 +209,8 @@ describe("ocipatch patch of Alpine images (apk backend)", { timeout: 600_000 }, 
   it("the patched image has the new files, not the dropped one, and an untouched world", async () => {
     expect(readFileSync(join(patchedRoot, "etc/busybox-version"), "utf8")).toBe("1.37.0-r14\n");
     expect(existsSync(join(patchedRoot, "usr/lib/engines-3/padlock.so"))).toBe(false);
+    expect(existsSync(join(patchedRoot, "usr/lib/engines-3"))).toBe(false); // emptied: removed as apk does
+    expect(existsSync(join(patchedRoot, "usr/lib/libcrypto.so.3"))).toBe(true);
     expect(existsSync(join(patchedRoot, "usr/lib/libz.so.1.3.1"))).toBe(false);
     expect(readFileSync(join(patchedRoot, "usr/lib/libz.so.1.3.2"), "utf8")).toBe("zlib 1.3.2-r1 stand-in\n");
     expect(readFileSync(join(patchedRoot, "etc/apk/world"), "utf8")).toBe(

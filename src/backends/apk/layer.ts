@@ -122,6 +122,28 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
       if ((await req.fs.lstat(p)) !== undefined) removed.push(p);
     }
   }
+  // directories the old versions owned and nothing owns any more go when nothing is left in them
+  // (apk removes an emptied directory); deepest first, so emptied parents follow
+  const newDirs = new Set<string>();
+  for (const p of newPaths)
+    for (let d = p; d !== "/" && d !== ""; d = d.slice(0, d.lastIndexOf("/"))) newDirs.add(d);
+  const keptDirs = new Set(kept.flatMap((r) => r.dirs.map((d) => `/${d.name}`)));
+  const oldDirs = [...new Set(loaded.flatMap((l) => (l.old ? l.old.dirs.map((d) => `/${d.name}`) : [])))]
+    .filter((d) => d !== "/" && !newDirs.has(d) && !keptDirs.has(d))
+    .sort((a, b) => b.split("/").length - a.split("/").length || (a < b ? -1 : 1));
+  const gone = new Set(removed);
+  const removedDirs: string[] = [];
+  for (const d of oldDirs) {
+    if ((await req.fs.lstat(d))?.type !== "directory") continue;
+    const children = await req.fs.readdir(d);
+    if (children.every((c) => gone.has(`${d}/${c}`))) {
+      gone.add(d);
+      removedDirs.push(d);
+    }
+  }
+  // a whited-out directory hides what is in it: no whiteouts below it
+  const under = (p: string) => removedDirs.some((d) => p.startsWith(`${d}/`));
+  removed.splice(0, removed.length, ...[...removed, ...removedDirs].filter((p) => !under(p)));
   removed.sort();
 
   const warnings: string[] = [];

@@ -67,6 +67,7 @@ let server: StaticServer;
 let fs: LayeredFs;
 let inventory: Inventory;
 let fetched: FetchedPackage[];
+let imageEntries: EntrySpec[];
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "ocipatch-apk-layer-"));
@@ -107,6 +108,7 @@ beforeAll(async () => {
       content: `Q1BBBBBBBBBBBBBBBBBBBBBBBBBBB= /usr/lib/x\n${relOf("busybox").checksum} /usr/share/old\n`,
     },
   ];
+  imageEntries = entries;
   fs = new LayeredFs([await MemoryLayer.of(entries)], "test image");
   const inv = await apkBackend.readInventory(fs);
   inventory = { packages: inv?.packages ?? [] } as unknown as Inventory;
@@ -136,10 +138,10 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-async function build(name: string) {
+async function build(name: string, image: LayeredFs = fs) {
   const layerPath = join(tmp, `${name}.tar.gz`);
   const layer = await buildApkLayer({
-    fs,
+    fs: image,
     inventory,
     packages: fetched,
     compression: "gzip",
@@ -155,8 +157,10 @@ async function build(name: string) {
 describe("apk patch layer", () => {
   it("new files, whiteouts for dropped ones, the installed db as apk writes it, reproducible", async () => {
     const { layer, entries } = await build("a");
-    expect(layer.removed).toEqual(["/usr/lib/engines-3/padlock.so"]);
-    expect(entries.has("usr/lib/engines-3/.wh.padlock.so")).toBe(true);
+    // the emptied directory goes too (apk removes it): one whiteout for the directory
+    expect(layer.removed).toEqual(["/usr/lib/engines-3"]);
+    expect(entries.has("usr/lib/.wh.engines-3")).toBe(true);
+    expect(entries.has("usr/lib/engines-3/.wh.padlock.so")).toBe(false);
     const bb = entries.get("bin/busybox");
     expect(bb?.data.equals(busyboxBinary())).toBe(true);
     expect(bb?.mode).toBe(0o755);
@@ -174,6 +178,17 @@ describe("apk patch layer", () => {
     ]);
     const again = await build("b");
     expect(again.layer.layer.descriptor.digest).toBe(layer.layer.descriptor.digest);
+  });
+
+  it("a directory that still holds a file no package owns keeps it: only the dropped file is whited out", async () => {
+    const withLocal = new LayeredFs(
+      [await MemoryLayer.of([...imageEntries, { name: "usr/lib/engines-3/local.so", content: "mine\n" }])],
+      "test image with a local file",
+    );
+    const { layer, entries } = await build("local", withLocal);
+    expect(layer.removed).toEqual(["/usr/lib/engines-3/padlock.so"]);
+    expect(entries.has("usr/lib/engines-3/.wh.padlock.so")).toBe(true);
+    expect(entries.has("usr/lib/.wh.engines-3")).toBe(false);
   });
 
   it("scripts.tar: the old version's scripts replaced by the new one's; scripts not run are reported", async () => {
