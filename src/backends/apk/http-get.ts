@@ -56,7 +56,10 @@ export async function getBytes(url: string, opts: GetOptions): Promise<Buffer | 
       }
       if (res.statusCode < 200 || res.statusCode >= 300) {
         await res.body.dump();
-        throw new OcipatchError("NETWORK", `GET ${shown} failed: HTTP ${res.statusCode}`);
+        // a definite answer: not retried
+        throw new OcipatchError("NETWORK", `GET ${shown} failed: HTTP ${res.statusCode}`, {
+          details: { final: true },
+        });
       }
       const parts: Buffer[] = [];
       let n = 0;
@@ -71,8 +74,7 @@ export async function getBytes(url: string, opts: GetOptions): Promise<Buffer | 
       return Buffer.concat(parts, n);
     } catch (e) {
       if (opts.signal?.aborted) throw new OcipatchError("CANCELLED", `GET ${shown} cancelled`, { cause: e });
-      if (e instanceof OcipatchError && e.code !== "NETWORK") throw e;
-      if (e instanceof OcipatchError && /failed: HTTP/.test(e.message)) throw e;
+      if (e instanceof OcipatchError && (e.code !== "NETWORK" || e.details?.["final"] === true)) throw e;
       last = e;
     }
   }
