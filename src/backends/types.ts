@@ -75,6 +75,8 @@ export interface RepositoryOptions {
   readonly cacheDir?: string | undefined;
   /** Use only cached indices. */
   readonly offline?: boolean | undefined;
+  /** Repository URLs used instead of the image's own (apk: `--repository`, for images without /etc/apk). */
+  readonly repositories?: readonly string[] | undefined;
 }
 
 export interface PlanOutcome {
@@ -89,8 +91,11 @@ export interface ArtifactDownload {
   readonly architecture: string;
   readonly version: string;
   readonly url: string;
+  /** Hex SHA-256 of the file; "" when the index has none (apk: see `checksum`). */
   readonly sha256: string;
   readonly size: number;
+  /** The index's own checksum of the package when it has no SHA-256 (apk `C:` `Q1…`, verified on fetch). */
+  readonly checksum?: string | undefined;
 }
 
 export interface FetchRequest {

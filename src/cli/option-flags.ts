@@ -21,6 +21,7 @@ const FLAGS: Readonly<Record<string, string>> = {
   mirror: "--mirror",
   securityMirror: "--security-mirror",
   keyrings: "--keyring",
+  repositories: "--repository",
   dbDir: "--db-dir",
   sources: "--source",
   insecure: "--insecure",

@@ -36,7 +36,10 @@ export interface PlannedArtifact {
   /** Full download URL (mirror configuration applied). */
   readonly url: string;
   readonly size: number;
+  /** Hex SHA-256 of the file; "" when the repository index has none (apk). */
   readonly sha256: string;
+  /** The index's own package checksum when it has no SHA-256 (apk `C:`: `Q1` + base64 SHA-1 of the control segment). */
+  readonly checksum?: string | undefined;
 }
 
 export interface PlannedUpdate extends PlannedArtifact {

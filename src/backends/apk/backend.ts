@@ -7,12 +7,9 @@ import type { InstalledPackage } from "../../inventory/types.js";
 import { compareApkVersions } from "../../vulndb/index.js";
 import type { BackendFiles, InventoryRead, PackageBackend } from "../types.js";
 import { APK_WORLD, parseApkWorld, pinnedNames } from "./config.js";
-import {
-  APK_INSTALLED_DB,
-  APK_INSTALLED_DB_USR,
-  type ApkInstalledRecord,
-  parseApkInstalledDb,
-} from "./installed-db.js";
+import { APK_INSTALLED_DB, APK_INSTALLED_DB_USR, parseApkInstalledDb } from "./installed-db.js";
+import { apkPatcher } from "./patcher.js";
+import { apkRecord } from "./record.js";
 
 async function readIfFile(fs: BackendFiles, path: string): Promise<Buffer | undefined> {
   try {
@@ -25,10 +22,7 @@ async function readIfFile(fs: BackendFiles, path: string): Promise<Buffer | unde
   }
 }
 
-/** The apk record of a package read by this backend (its `native`). */
-export function apkRecord(pkg: InstalledPackage): ApkInstalledRecord {
-  return pkg.native as ApkInstalledRecord;
-}
+export { apkRecord };
 
 export async function readApkInventory(fs: BackendFiles): Promise<InventoryRead | undefined> {
   let dbPath: string | undefined;
@@ -71,6 +65,7 @@ export const apkBackend: PackageBackend = {
     "lib/apk/db/installed",
     "usr/lib/apk/db/installed",
     "lib/apk/db/triggers",
+    "lib/apk/db/scripts.tar",
     "etc/apk/world",
     "etc/apk/repositories",
     "etc/apk/keys/*",
@@ -87,4 +82,5 @@ export const apkBackend: PackageBackend = {
     if (r.checksum) out["apk:checksum"] = r.checksum;
     return out;
   },
+  patcher: apkPatcher,
 };

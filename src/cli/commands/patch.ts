@@ -75,6 +75,7 @@ interface PatchFlags {
   mirror?: string;
   securityMirror?: string;
   keyring?: string[];
+  repository?: string[];
   quiet?: boolean;
   jobs: string;
   shard?: string;
@@ -198,7 +199,15 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
     )
     .option("--mirror <url>", "Debian/Ubuntu mirror to use instead of the image's")
     .option("--security-mirror <url>", "security mirror to use instead of the image's")
-    .option("--keyring <file...>", "extra OpenPGP keyring(s) trusted for the mirror's Release files")
+    .option(
+      "--keyring <file...>",
+      "extra keys trusted for the repositories: OpenPGP keyring(s) for apt Release files, PEM public keys for apk indices",
+    )
+    .option(
+      "--repository <url>",
+      "apk repository (the directory holding <arch>/APKINDEX.tar.gz) used instead of the image's /etc/apk/repositories; repeatable",
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
     .option("-q, --quiet", "only print warnings and errors on stderr")
     .action(async (o: PatchFlags) => {
       const out = new Output(ctx, { quiet: o.quiet ?? false });
@@ -324,6 +333,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
           config: aptConfig,
           offline: o.offline,
           cacheDir: join(cacheDir(ctx.env), "apt"),
+          repositories: o.repository,
         },
         workDir,
         packageCacheDir: join(cacheDir(ctx.env), "debs"),

@@ -45,6 +45,10 @@ export interface PackageSpec {
   readonly depends?: readonly string[];
   readonly provides?: readonly string[];
   readonly files: readonly FileSpec[];
+  /** Control-segment scripts after `.PKGINFO`, e.g. `{ ".post-upgrade": "#!/bin/sh\n..." }` (apk-package(5)). */
+  readonly scripts?: Readonly<Record<string, string>>;
+  /** Directories whose changes run the package's `.trigger` (`.PKGINFO` `triggers`, abuild's write_pkginfo). */
+  readonly triggers?: readonly string[];
 }
 
 export interface BuiltPackage {
@@ -140,12 +144,22 @@ export function buildApk(
     `license = ${spec.license}`,
     ...(spec.depends ?? []).map((d) => `depend = ${d}`),
     ...(spec.provides ?? []).map((p) => `provides = ${p}`),
+    ...(spec.triggers?.length ? [`triggers = ${spec.triggers.join(" ")}`] : []),
     `datahash = ${dataHash}`,
     "",
   ].join("\n");
   const control = gz(
     writeTar(
-      [{ name: ".PKGINFO", type: "file", mode: 0o644, mtime: BUILD_TIME, content: Buffer.from(info) }],
+      [
+        { name: ".PKGINFO", type: "file", mode: 0o644, mtime: BUILD_TIME, content: Buffer.from(info) },
+        ...Object.entries(spec.scripts ?? {}).map(([name, body]) => ({
+          name,
+          type: "file" as const,
+          mode: 0o755,
+          mtime: BUILD_TIME,
+          content: Buffer.from(body),
+        })),
+      ],
       false,
     ),
   );

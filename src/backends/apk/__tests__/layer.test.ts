@@ -1,0 +1,226 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  BUILD_TIME,
+  type BuiltPackage,
+  buildApk,
+  busyboxBinary,
+  installedDb,
+  makeTestKey,
+  repositorySpecs,
+} from "../../../../test/harness/apk/build.js";
+import { type StaticServer, serveDirectory } from "../../../../test/harness/apk/serve.js";
+import { writeTar } from "../../../../test/harness/apk/tar.js";
+import { MediaTypes } from "../../../image/media-types.js";
+import type { Inventory } from "../../../inventory/types.js";
+import { type EntrySpec, MemoryLayer } from "../../../rootfs/__tests__/synthetic.js";
+import { LayeredFs } from "../../../rootfs/index.js";
+import type { FetchedPackage } from "../../types.js";
+import { readTar, type TarEntry } from "../archive.js";
+import { apkBackend } from "../backend.js";
+import { fetchApks, trustPackage } from "../fetch.js";
+import { buildApkLayer } from "../layer.js";
+import { parseApkKey } from "../signature.js";
+
+const key = makeTestKey();
+const spec = (state: "release" | "fixes", name: string) => {
+  const s = repositorySpecs(state).find((p) => p.name === name);
+  if (!s) throw new Error(name);
+  return s;
+};
+const POST_UPGRADE = "#!/bin/sh\n# refresh the applet links\n/bin/busybox --install -s\n";
+const rel = repositorySpecs("release").map((s) =>
+  buildApk(
+    s.name === "busybox"
+      ? {
+          ...s,
+          scripts: { ".post-install": "#!/bin/sh\necho installed\n", ".trigger": "#!/bin/sh\n" },
+          triggers: ["/usr/share/old"],
+        }
+      : s,
+    key,
+  ),
+);
+const fix = ["busybox", "busybox-binsh", "libcrypto3"].map((n) =>
+  buildApk(
+    n === "busybox"
+      ? {
+          ...spec("fixes", n),
+          scripts: {
+            ".pre-install": "#!/bin/sh\nexit 0\n",
+            ".post-upgrade": POST_UPGRADE,
+            ".trigger": "#!/bin/sh\nexec /bin/busybox --install -s\n",
+          },
+          triggers: ["/bin", "/usr/bin"],
+        }
+      : spec("fixes", n),
+    key,
+  ),
+);
+const relOf = (n: string) => rel.find((p) => p.spec.name === n) as BuiltPackage;
+
+let tmp: string;
+let server: StaticServer;
+let fs: LayeredFs;
+let inventory: Inventory;
+let fetched: FetchedPackage[];
+let imageEntries: EntrySpec[];
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), "ocipatch-apk-layer-"));
+  const repo = join(tmp, "repo", "x86_64");
+  mkdirSync(repo, { recursive: true });
+  for (const p of fix) writeFileSync(join(repo, p.fileName), p.bytes);
+  server = await serveDirectory(join(tmp, "repo"));
+  const scripts = writeTar(
+    [
+      {
+        name: "musl-1.2.5-r8.Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=.post-install",
+        type: "file",
+        mode: 0o755,
+        content: Buffer.from("#!/bin/sh\n"),
+      },
+      {
+        name: `busybox-1.37.0-r12.${relOf("busybox").checksum}.post-install`,
+        type: "file",
+        mode: 0o755,
+        content: Buffer.from("old\n"),
+      },
+    ],
+    true,
+  );
+  const entries: EntrySpec[] = [
+    ...rel.flatMap((p) =>
+      p.spec.files.map(
+        (f): EntrySpec =>
+          f.symlink !== undefined
+            ? { name: f.path.slice(1), type: "symlink", linkname: f.symlink }
+            : { name: f.path.slice(1), content: f.content ?? "", mode: f.mode ?? 0o644 },
+      ),
+    ),
+    { name: "lib/apk/db/installed", content: installedDb(rel) },
+    { name: "lib/apk/db/scripts.tar", content: scripts },
+    {
+      name: "lib/apk/db/triggers",
+      content: `Q1BBBBBBBBBBBBBBBBBBBBBBBBBBB= /usr/lib/x\n${relOf("busybox").checksum} /usr/share/old\n`,
+    },
+  ];
+  imageEntries = entries;
+  fs = new LayeredFs([await MemoryLayer.of(entries)], "test image");
+  const inv = await apkBackend.readInventory(fs);
+  inventory = { packages: inv?.packages ?? [] } as unknown as Inventory;
+  const keys = [parseApkKey(key.name, key.publicPem, "test key")];
+  for (const p of fix) trustPackage(p.checksum, keys);
+  const items = fix.map((p) => ({
+    package: p.spec.name,
+    architecture: "x86_64",
+    version: p.spec.version,
+    url: `${server.url}/x86_64/${p.fileName}`,
+    sha256: "",
+    size: p.bytes.length,
+    checksum: p.checksum,
+  }));
+  const got = await fetchApks(items, { cacheDir: join(tmp, "cache") });
+  expect(got.vanished).toEqual([]);
+  fetched = items.map((it, i) => ({
+    package: it.package,
+    architecture: it.architecture,
+    path: got.files[i] as string,
+    installed: inventory.packages.find((p) => p.name === it.package),
+  }));
+});
+
+afterAll(async () => {
+  await server?.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+async function build(name: string, image: LayeredFs = fs) {
+  const layerPath = join(tmp, `${name}.tar.gz`);
+  const layer = await buildApkLayer({
+    fs: image,
+    inventory,
+    packages: fetched,
+    compression: "gzip",
+    layerPath,
+    manifestMediaType: MediaTypes.ociManifest,
+  });
+  const entries = new Map<string, TarEntry>(
+    readTar(gunzipSync(readFileSync(layerPath)), layerPath).map((e) => [e.name.replace(/\/$/, ""), e]),
+  );
+  return { layer, entries };
+}
+
+describe("apk patch layer", () => {
+  it("new files, whiteouts for dropped ones, the installed db as apk writes it, reproducible", async () => {
+    const { layer, entries } = await build("a");
+    // the emptied directory goes too (apk removes it): one whiteout for the directory
+    expect(layer.removed).toEqual(["/usr/lib/engines-3"]);
+    expect(entries.has("usr/lib/.wh.engines-3")).toBe(true);
+    expect(entries.has("usr/lib/engines-3/.wh.padlock.so")).toBe(false);
+    const bb = entries.get("bin/busybox");
+    expect(bb?.data.equals(busyboxBinary())).toBe(true);
+    expect(bb?.mode).toBe(0o755);
+    expect(bb?.mtime).toBe(BUILD_TIME);
+    expect(entries.get("bin/sh")).toMatchObject({ type: "symlink", linkname: "/bin/busybox" });
+    expect(entries.get("etc/busybox-version")?.data.toString()).toBe("1.37.0-r14\n");
+    // records that stay keep their place; the installed ones are appended in install order
+    const db = entries.get("lib/apk/db/installed");
+    expect(db?.data.toString()).toBe(installedDb([relOf("musl"), relOf("zlib"), relOf("libssl3"), ...fix]));
+    expect(db?.mtime).toBe(BUILD_TIME);
+    expect(layer.packages.map((p) => `${p.package} ${p.fromVersion}->${p.toVersion}`)).toEqual([
+      "busybox 1.37.0-r12->1.37.0-r14",
+      "busybox-binsh 1.37.0-r12->1.37.0-r14",
+      "libcrypto3 3.3.6-r0->3.3.7-r2",
+    ]);
+    const again = await build("b");
+    expect(again.layer.layer.descriptor.digest).toBe(layer.layer.descriptor.digest);
+  });
+
+  it("a directory that still holds a file no package owns keeps it: only the dropped file is whited out", async () => {
+    const withLocal = new LayeredFs(
+      [await MemoryLayer.of([...imageEntries, { name: "usr/lib/engines-3/local.so", content: "mine\n" }])],
+      "test image with a local file",
+    );
+    const { layer, entries } = await build("local", withLocal);
+    expect(layer.removed).toEqual(["/usr/lib/engines-3/padlock.so"]);
+    expect(entries.has("usr/lib/engines-3/.wh.padlock.so")).toBe(true);
+    expect(entries.has("usr/lib/.wh.engines-3")).toBe(false);
+  });
+
+  it("scripts.tar: the old version's scripts replaced by the new one's; scripts not run are reported", async () => {
+    const { layer, entries } = await build("c");
+    const st = entries.get("lib/apk/db/scripts.tar");
+    expect(st).toBeDefined();
+    const names = readTar(st?.data ?? Buffer.alloc(0), "scripts.tar").map((e) => e.name);
+    const bb = fix[0] as BuiltPackage;
+    expect(names).toEqual([
+      "musl-1.2.5-r8.Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=.post-install",
+      `busybox-1.37.0-r14.${bb.checksum}.pre-install`,
+      `busybox-1.37.0-r14.${bb.checksum}.post-upgrade`,
+      `busybox-1.37.0-r14.${bb.checksum}.trigger`,
+    ]);
+    expect(entries.get("lib/apk/db/triggers")?.data.toString()).toBe(
+      `Q1BBBBBBBBBBBBBBBBBBBBBBBBBBB= /usr/lib/x\n${bb.checksum} /bin /usr/bin\n`,
+    );
+    expect(layer.scriptReports?.map((r) => r.wouldHaveDoneSomething)).toEqual([true, false, false]);
+    expect(layer.scriptReports?.[0]?.findings).toEqual([
+      {
+        script: "post-upgrade",
+        version: "new",
+        invocation: ".post-upgrade 1.37.0-r14 1.37.0-r12",
+        actions: [{ kind: "other", detail: "/bin/busybox --install -s" }],
+      },
+      {
+        script: "trigger",
+        version: "new",
+        invocation: ".trigger 1.37.0-r14 1.37.0-r12",
+        actions: [{ kind: "triggers", detail: "exec /bin/busybox --install -s" }],
+      },
+    ]);
+    expect(layer.scripts.kinds).toEqual(["other", "triggers"]);
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * The `/lib/apk/db/installed` record of a package as apk-tools writes it after installing it
+ * (src/database.c `apk_db_fdb_write`, src/package.c index entry): the index fields
+ * `C P V A S I T U L o m t c k D p i`, then `r:` `q:`, then per directory (in the order of the
+ * data tarball) `F:` (+ `M:uid:gid:mode` unless root:root 0755) and per file `R:`
+ * (+ `a:uid:gid:mode` unless root:root 0644) and `Z:` (`Q1` + base64 SHA-1 of the content, of
+ * the target for a symlink).
+ */
+import { createHash } from "node:crypto";
+import type { ApkDbLine, ApkInstalledRecord } from "./installed-db.js";
+import { parseApkInstalledDb } from "./installed-db.js";
+import type { ApkDataEntry, ApkPackage } from "./package.js";
+
+function q1OfEntry(e: ApkDataEntry, contentOf: (path: string) => Buffer | undefined): string {
+  if (e.sha1 !== undefined) return `Q1${Buffer.from(e.sha1, "hex").toString("base64")}`;
+  const data =
+    e.type === "symlink"
+      ? Buffer.from(e.linkTarget ?? "")
+      : e.type === "hardlink"
+        ? (contentOf(`/${(e.linkTarget ?? "").replace(/^\/+/, "")}`) ?? Buffer.alloc(0))
+        : e.content;
+  return `Q1${createHash("sha1").update(data).digest("base64")}`;
+}
+
+/** The record lines of `pkg` (whose .apk file is `fileSize` bytes). */
+export function installedRecordLines(pkg: ApkPackage, fileSize: number): ApkDbLine[] {
+  const one = (k: string): string | undefined => pkg.pkginfo[k]?.[0];
+  const all = (k: string): string[] => [...(pkg.pkginfo[k] ?? [])];
+  const lines: ApkDbLine[] = [];
+  const add = (key: string, value: string | undefined) => {
+    if (value !== undefined && value !== "") lines.push({ key, value });
+  };
+  lines.push({ key: "C", value: pkg.checksum });
+  add("P", pkg.name);
+  add("V", pkg.version);
+  add("A", pkg.architecture);
+  add("S", String(fileSize));
+  add("I", one("size") ?? "0");
+  add("T", one("pkgdesc"));
+  add("U", one("url"));
+  add("L", one("license"));
+  add("o", one("origin"));
+  add("m", one("maintainer"));
+  add("t", one("builddate"));
+  add("c", one("commit"));
+  add("k", one("provider_priority"));
+  add("D", all("depend").join(" "));
+  add("p", all("provides").join(" "));
+  add("i", all("install_if").join(" "));
+  add("r", all("replaces").join(" "));
+  add("q", one("replaces_priority"));
+
+  const contents = new Map(pkg.entries.filter((e) => e.type === "file").map((e) => [e.path, e.content]));
+  const dirs = new Map<string, { acl: string | undefined; files: ApkDbLine[] }>();
+  const dirOf = (name: string) => {
+    let d = dirs.get(name);
+    if (!d) {
+      d = { acl: undefined, files: [] };
+      dirs.set(name, d);
+    }
+    return d;
+  };
+  for (const e of pkg.entries) {
+    const rel = e.path.replace(/^\/+/, "");
+    if (e.type === "directory") {
+      const d = dirOf(rel);
+      if (e.uid !== 0 || e.gid !== 0 || e.mode !== 0o755) d.acl = `${e.uid}:${e.gid}:${e.mode.toString(8)}`;
+      continue;
+    }
+    if (e.type !== "file" && e.type !== "symlink" && e.type !== "hardlink") continue;
+    const slash = rel.lastIndexOf("/");
+    const d = dirOf(slash < 0 ? "" : rel.slice(0, slash));
+    d.files.push({ key: "R", value: rel.slice(slash + 1) });
+    const mode = e.type === "symlink" ? 0o777 : e.mode;
+    if (e.uid !== 0 || e.gid !== 0 || mode !== 0o644)
+      d.files.push({ key: "a", value: `${e.uid}:${e.gid}:${mode.toString(8)}` });
+    d.files.push({ key: "Z", value: q1OfEntry(e, (p) => contents.get(p)) });
+  }
+  for (const [name, d] of dirs) {
+    if (name === "" && d.files.length === 0) continue;
+    lines.push({ key: "F", value: name });
+    if (d.acl) lines.push({ key: "M", value: d.acl });
+    lines.push(...d.files);
+  }
+  return lines;
+}
+
+/** The record as the database reader sees it (for the rewritten database). */
+export function installedRecordOf(pkg: ApkPackage, fileSize: number): ApkInstalledRecord {
+  const lines = installedRecordLines(pkg, fileSize);
+  const text = `${lines.map((l) => `${l.key}:${l.value}`).join("\n")}\n`;
+  const rec = parseApkInstalledDb(text, `${pkg.name}-${pkg.version}.apk`).records[0];
+  if (!rec) throw new Error("unreachable: empty record");
+  return rec;
+}

@@ -1,0 +1,255 @@
+/**
+ * The patch layer of an apk upgrade, as `apk upgrade` would leave the filesystem (scripts not
+ * run): the new versions' files at their paths, whiteouts for files the old versions owned and
+ * no new or remaining package owns, `/lib/apk/db/installed` with the upgraded records replaced
+ * (apk appends the newly installed records at the end), `scripts.tar` entries of the new
+ * versions' install scripts, `/etc/apk/world` untouched. Times are reproducible: package files
+ * keep the package's build date, the database files get `now` or the newest build date.
+ */
+import { OcipatchError } from "../../errors.js";
+import { LayerWriter } from "../../patch/layer/layer-writer.js";
+import type { BuildLayerRequest, PatchedPackage, PatchLayer, ScriptFinding, ScriptReport } from "../types.js";
+import { readTar } from "./archive.js";
+import { readFetchedApk } from "./fetch.js";
+import {
+  APK_INSTALLED_DB,
+  type ApkInstalledRecord,
+  parseApkInstalledDb,
+  serializeApkInstalledDb,
+} from "./installed-db.js";
+import { installedRecordOf } from "./installed-record.js";
+import type { ApkPackage } from "./package.js";
+import { apkRecord } from "./record.js";
+import { writeScriptsTar } from "./scripts-tar.js";
+
+export const APK_SCRIPTS_TAR = "/lib/apk/db/scripts.tar";
+/** One line per installed package with a `.trigger`: `<Q1 checksum> <directory>...` (apk-tools database.c). */
+export const APK_TRIGGERS = "/lib/apk/db/triggers";
+
+/** apk's script names (control member `.<name>`), in apk_script_types order. */
+const SCRIPT_TYPES = [
+  "pre-install",
+  "post-install",
+  "pre-deinstall",
+  "post-deinstall",
+  "pre-upgrade",
+  "post-upgrade",
+  "trigger",
+] as const;
+
+function scriptReport(pkg: ApkPackage, fromVersion: string | undefined): ScriptReport {
+  const findings: ScriptFinding[] = [];
+  for (const [file, body] of pkg.scripts) {
+    const type = file.replace(/^\./, "");
+    if (!(SCRIPT_TYPES as readonly string[]).includes(type)) continue;
+    // apk runs pre/post-upgrade on upgrade, pre/post-install on a new install, triggers later
+    const runs =
+      fromVersion === undefined
+        ? type !== "pre-upgrade" && type !== "post-upgrade"
+        : !type.endsWith("-install");
+    if (!runs || type.endsWith("-deinstall")) continue;
+    const detail =
+      body
+        .toString("utf8")
+        .split("\n")
+        .map((l) => l.trim())
+        .find((l) => l !== "" && !l.startsWith("#") && !l.startsWith("set ")) ?? "";
+    findings.push({
+      script: type,
+      version: "new",
+      invocation:
+        fromVersion === undefined ? `.${type} ${pkg.version}` : `.${type} ${pkg.version} ${fromVersion}`,
+      actions: [{ kind: type === "trigger" ? "triggers" : "other", detail: detail.slice(0, 120) }],
+    });
+  }
+  return {
+    package: pkg.name,
+    fromVersion: fromVersion ?? "",
+    toVersion: pkg.version,
+    wouldHaveDoneSomething: findings.length > 0,
+    findings,
+    kinds: [...new Set(findings.flatMap((f) => f.actions.map((a) => a.kind)))],
+  };
+}
+
+function combine(reports: readonly ScriptReport[]): ScriptReport {
+  if (reports.length === 1) return reports[0] as ScriptReport;
+  return {
+    package: reports.map((r) => r.package).join(", "),
+    fromVersion: reports.map((r) => r.fromVersion).join(", "),
+    toVersion: reports.map((r) => r.toVersion).join(", "),
+    wouldHaveDoneSomething: reports.some((r) => r.wouldHaveDoneSomething),
+    findings: reports.flatMap((r) => r.findings),
+    kinds: [...new Set(reports.flatMap((r) => r.kinds))],
+  };
+}
+
+const ownedPaths = (r: ApkInstalledRecord): string[] => r.dirs.flatMap((d) => d.files.map((f) => f.path));
+
+export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer> {
+  if (req.packages.length === 0) throw new OcipatchError("INTERNAL", "no package to build a layer from");
+  const loaded: Array<{ pkg: ApkPackage; size: number; old: ApkInstalledRecord | undefined }> = [];
+  for (const f of req.packages) {
+    const { pkg, size } = await readFetchedApk(f.path);
+    if (pkg.name !== f.package)
+      throw new OcipatchError("INVALID_FORMAT", `${f.path}: is ${pkg.name}, expected ${f.package}`);
+    loaded.push({ pkg, size, old: f.installed ? apkRecord(f.installed) : undefined });
+  }
+  const dbPath = req.inventory.packages[0]?.dbPath ?? APK_INSTALLED_DB;
+  const db = parseApkInstalledDb((await req.fs.readFile(dbPath)).toString("utf8"), dbPath);
+
+  const buildTimes = loaded.map((l) => Number(l.pkg.pkginfo.builddate?.[0] ?? 0)).filter((t) => t > 0);
+  const dbTime = req.now ?? new Date((buildTimes.length ? Math.max(...buildTimes) : 0) * 1000);
+
+  // the new database: unchanged records in place, the installed ones appended in install order
+  const replaced = new Set(loaded.flatMap((l) => (l.old ? [l.old.name] : [])));
+  const kept = db.records.filter((r) => !replaced.has(r.name));
+  const fresh = loaded.map((l) => installedRecordOf(l.pkg, l.size));
+  const records = [...kept, ...fresh].map((r, i) => ({
+    ...r,
+    newlinesBefore: i === 0 ? 0 : i < kept.length ? Math.max(1, r.newlinesBefore) : 2,
+  }));
+  const dbText = serializeApkInstalledDb({ records, trailingNewlines: Math.max(db.trailingNewlines, 2) });
+
+  // files: what the new versions ship; what the old ones owned and nothing owns any more
+  const newPaths = new Set(loaded.flatMap((l) => l.pkg.entries.map((e) => e.path)));
+  const stillOwned = new Set(kept.flatMap(ownedPaths));
+  const removed: string[] = [];
+  for (const l of loaded) {
+    if (!l.old) continue;
+    for (const p of ownedPaths(l.old)) {
+      if (newPaths.has(p) || stillOwned.has(p) || removed.includes(p)) continue;
+      if ((await req.fs.lstat(p)) !== undefined) removed.push(p);
+    }
+  }
+  // directories the old versions owned and nothing owns any more go when nothing is left in them
+  // (apk removes an emptied directory); deepest first, so emptied parents follow
+  const newDirs = new Set<string>();
+  for (const p of newPaths)
+    for (let d = p; d !== "/" && d !== ""; d = d.slice(0, d.lastIndexOf("/"))) newDirs.add(d);
+  const keptDirs = new Set(kept.flatMap((r) => r.dirs.map((d) => `/${d.name}`)));
+  const oldDirs = [...new Set(loaded.flatMap((l) => (l.old ? l.old.dirs.map((d) => `/${d.name}`) : [])))]
+    .filter((d) => d !== "/" && !newDirs.has(d) && !keptDirs.has(d))
+    .sort((a, b) => b.split("/").length - a.split("/").length || (a < b ? -1 : 1));
+  const gone = new Set(removed);
+  const removedDirs: string[] = [];
+  for (const d of oldDirs) {
+    if ((await req.fs.lstat(d))?.type !== "directory") continue;
+    const children = await req.fs.readdir(d);
+    if (children.every((c) => gone.has(`${d}/${c}`))) {
+      gone.add(d);
+      removedDirs.push(d);
+    }
+  }
+  // a whited-out directory hides what is in it: no whiteouts below it
+  const under = (p: string) => removedDirs.some((d) => p.startsWith(`${d}/`));
+  removed.splice(0, removed.length, ...[...removed, ...removedDirs].filter((p) => !under(p)));
+  removed.sort();
+
+  const warnings: string[] = [];
+  const writer = new LayerWriter(req.layerPath, req.compression, req.manifestMediaType, dbTime, req.signal);
+  try {
+    for (const p of removed) await writer.addWhiteout(p);
+    for (const { pkg } of loaded) {
+      const mtime = new Date(Number(pkg.pkginfo.builddate?.[0] ?? 0) * 1000);
+      for (const e of pkg.entries) {
+        if (e.path === "/") continue;
+        if (writer.has(e.path)) {
+          if (e.type !== "directory")
+            warnings.push(`${pkg.name}: ${e.path} is also in another upgraded package: kept the first`);
+          continue;
+        }
+        const meta = { mode: e.mode, uid: e.uid, gid: e.gid, mtime };
+        switch (e.type) {
+          case "directory":
+            await writer.addDirectory(e.path, meta);
+            break;
+          case "file":
+            await writer.addFile(e.path, meta, e.content.length, e.content);
+            break;
+          case "symlink":
+            await writer.addSymlink(e.path, e.linkTarget ?? "", meta);
+            break;
+          case "hardlink":
+            await writer.addHardlink(e.path, e.linkTarget ?? "", meta);
+            break;
+          default:
+            warnings.push(`${pkg.name}: ${e.path} is a ${e.type}: not written`);
+        }
+      }
+    }
+    const dbMeta = { mode: 0o644, mtime: dbTime };
+    await writer.addFile(dbPath, dbMeta, Buffer.byteLength(dbText), Buffer.from(dbText));
+
+    // scripts.tar: drop the replaced versions' scripts, add the new ones'
+    const scriptsStat = await req.fs.stat(APK_SCRIPTS_TAR);
+    const hasScripts = loaded.some((l) => l.pkg.scripts.size > 0);
+    if (scriptsStat?.type === "file" || hasScripts) {
+      const existing =
+        scriptsStat?.type === "file" ? readTar(await req.fs.readFile(APK_SCRIPTS_TAR), APK_SCRIPTS_TAR) : [];
+      const oldPrefixes = loaded.flatMap((l) =>
+        l.old?.checksum ? [`${l.old.name}-${l.old.version}.${l.old.checksum}.`] : [],
+      );
+      const keptScripts = existing.filter(
+        (e) => e.type === "file" && !oldPrefixes.some((p) => e.name.startsWith(p)),
+      );
+      const added = loaded.flatMap(({ pkg }) =>
+        [...pkg.scripts]
+          .filter(([f]) => (SCRIPT_TYPES as readonly string[]).includes(f.replace(/^\./, "")))
+          .map(([f, body]) => ({
+            name: `${pkg.name}-${pkg.version}.${pkg.checksum}.${f.replace(/^\./, "")}`,
+            data: body,
+            mode: 0o755,
+          })),
+      );
+      if (added.length > 0 || keptScripts.length !== existing.length) {
+        const tar = await writeScriptsTar(
+          [...keptScripts.map((e) => ({ name: e.name, data: e.data, mode: e.mode })), ...added],
+          dbTime,
+        );
+        await writer.addFile(APK_SCRIPTS_TAR, dbMeta, tar.length, tar);
+      }
+    }
+    // triggers: the replaced versions' lines out, the new versions' (with a .trigger) in
+    const triggersStat = await req.fs.stat(APK_TRIGGERS);
+    const newTriggers = loaded.flatMap(({ pkg }) => {
+      const dirs = (pkg.pkginfo.triggers ?? []).flatMap((t) => t.split(/\s+/)).filter((t) => t !== "");
+      return pkg.scripts.has(".trigger") && dirs.length > 0 ? [`${pkg.checksum} ${dirs.join(" ")}`] : [];
+    });
+    if (triggersStat?.type === "file" || newTriggers.length > 0) {
+      const oldSums = new Set(loaded.flatMap((l) => (l.old?.checksum ? [l.old.checksum] : [])));
+      const existing =
+        triggersStat?.type === "file"
+          ? (await req.fs.readFile(APK_TRIGGERS))
+              .toString("utf8")
+              .split("\n")
+              .filter((l) => l.trim() !== "")
+          : [];
+      const keptLines = existing.filter((l) => !oldSums.has(l.split(" ")[0] ?? ""));
+      if (newTriggers.length > 0 || keptLines.length !== existing.length) {
+        const text = [...keptLines, ...newTriggers].map((l) => `${l}\n`).join("");
+        await writer.addFile(APK_TRIGGERS, dbMeta, Buffer.byteLength(text), Buffer.from(text));
+      }
+    }
+    const finished = await writer.finish();
+    const scriptReports = loaded.map((l) => scriptReport(l.pkg, l.old?.version));
+    const packages: PatchedPackage[] = loaded.map((l) => ({
+      package: l.pkg.name,
+      architecture: l.pkg.architecture,
+      fromVersion: l.old?.version,
+      toVersion: l.pkg.version,
+    }));
+    return {
+      ...finished,
+      packages,
+      keptConffiles: [],
+      removed,
+      scripts: combine(scriptReports),
+      scriptReports,
+      warnings,
+    };
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
+}
