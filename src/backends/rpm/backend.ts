@@ -4,7 +4,7 @@ import type { BackendFiles, InventoryRead, PackageBackend } from "../types.js";
 import { type RpmHeader, sourceRpmName, sourceRpmVersion } from "./header.js";
 import { isBdbHash, readRpmdbBdb } from "./rpmdb-bdb.js";
 import { type RpmdbRecord, readRpmdbSqlite } from "./rpmdb-sqlite.js";
-import { compareRpmVersions } from "./version.js";
+import { compareRpmVersions, formatEvr, parseEvr } from "./version.js";
 
 /**
  * The RPM backend (scan part): the installed packages from the rpm database (sqlite, or
@@ -131,6 +131,13 @@ export const rpmBackend: PackageBackend = {
   purlType: "rpm",
   // rpm purls are namespaced by vendor (fedora, redhat...): none is guessed when the OS is unknown
   fallbackNamespace: "",
+  // the purl spec keeps the epoch out of the version: pkg:rpm/almalinux/bind@9.16.23-18.el9?epoch=32
+  purlVersion(pkg) {
+    const evr = parseEvr(pkg.version);
+    return evr.epoch === undefined
+      ? { version: pkg.version }
+      : { version: formatEvr({ ...evr, epoch: undefined }), qualifiers: { epoch: evr.epoch } };
+  },
   properties(pkg) {
     const n = rpmRecord(pkg);
     const props: Record<string, string> = {};
