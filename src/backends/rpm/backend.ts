@@ -122,10 +122,16 @@ export const rpmBackend: PackageBackend = {
   displayName: "RPM",
   databases: RPMDB_DIRS.flatMap((d) => [`${d}/rpmdb.sqlite`, `${d}/Packages`, `${d}/Packages.db`]),
   binaries: ["/usr/bin/rpm", "/usr/bin/dnf", "/usr/bin/microdnf", "/usr/bin/yum", "/usr/bin/tdnf"],
-  capturePatterns: RPMDB_DIRS.flatMap((d) => [
-    `${d.slice(1)}/rpmdb.sqlite`,
-    `${d.slice(1)}/rpmdb.sqlite-wal`,
-  ]),
+  capturePatterns: [
+    ...RPMDB_DIRS.flatMap((d) => [`${d.slice(1)}/rpmdb.sqlite`, `${d.slice(1)}/rpmdb.sqlite-wal`]),
+    // repositories and their keys (repo/repo-file.ts)
+    "etc/yum.repos.d/*",
+    "etc/dnf/dnf.conf",
+    "etc/dnf/vars/*",
+    "etc/yum.conf",
+    "etc/yum/vars/*",
+    "etc/pki/rpm-gpg/*",
+  ],
   readInventory: readRpmInventory,
   compareVersions: compareRpmVersions,
   purlType: "rpm",
