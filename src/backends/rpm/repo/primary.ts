@@ -272,8 +272,7 @@ export async function readPrimary(
           ),
         );
       });
-      // awaited after the checksum check; never an unhandled rejection when that check fails first
-      done.catch(() => undefined);
+      done.catch(() => undefined); // observed by Promise.all(decoded) after the checksum check
       decoded.push(done);
     }
   };
