@@ -1,5 +1,5 @@
 import { isOcipatchError } from "../errors.js";
-import { BACKENDS, UNSUPPORTED, type UnsupportedFormat } from "./registry.js";
+import { BACKENDS } from "./registry.js";
 import type { BackendFiles, PackageBackend, PackageManager } from "./types.js";
 
 /** The subset of the filesystem view detection needs. */
@@ -8,10 +8,8 @@ export type DetectFiles = Pick<BackendFiles, "stat">;
 export interface DetectedBackend {
   /** The backend whose database is present (registration order first), or "none". */
   readonly packageManager: PackageManager;
-  /** That backend; undefined when none is found or the format has no backend yet. */
+  /** That backend; undefined when none is found. */
   readonly backend: PackageBackend | undefined;
-  /** A database of a format ocipatch recognises but cannot read yet. */
-  readonly unsupported: UnsupportedFormat | undefined;
   /** Database paths found (files or directories). */
   readonly databases: readonly string[];
   /** Package manager programs found (after resolving symlinks such as /bin -> usr/bin). */
@@ -22,15 +20,15 @@ export interface DetectedBackend {
 
 /** Every database path any known format uses, for "looked for ..." messages. */
 export function knownDatabases(): string[] {
-  return [...BACKENDS, ...UNSUPPORTED].flatMap((f) => f.databases);
+  return BACKENDS.flatMap((f) => f.databases);
 }
 
 /** Find the package database, its backend, and whether any package manager program is installed. */
 export async function detectBackend(fs: DetectFiles): Promise<DetectedBackend> {
-  let found: PackageBackend | UnsupportedFormat | undefined;
+  let found: PackageBackend | undefined;
   const databases: string[] = [];
   const binaries: string[] = [];
-  for (const format of [...BACKENDS, ...UNSUPPORTED]) {
+  for (const format of BACKENDS) {
     for (const p of format.databases) {
       if (!(await statOrUndefined(fs, p))) continue;
       databases.push(p);
@@ -41,11 +39,9 @@ export async function detectBackend(fs: DetectFiles): Promise<DetectedBackend> {
       if (st?.type === "file" && !binaries.includes(st.path)) binaries.push(st.path);
     }
   }
-  const backend = BACKENDS.find((b) => b === found);
   return {
     packageManager: found?.id ?? "none",
-    backend,
-    unsupported: backend ? undefined : (found as UnsupportedFormat | undefined),
+    backend: found,
     databases,
     binaries,
     distroless: binaries.length === 0,

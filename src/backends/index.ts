@@ -5,7 +5,5 @@ export {
   BACKENDS,
   backendById,
   backendCapturePatterns,
-  UNSUPPORTED,
-  type UnsupportedFormat,
 } from "./registry.js";
 export type * from "./types.js";

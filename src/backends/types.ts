@@ -42,6 +42,11 @@ export interface PackageBackend {
   readonly purlType: string;
   /** purl namespace when the OS is unknown ("debian"); otherwise the OS id. */
   readonly fallbackNamespace: string;
+  /** The purl's version and the qualifiers that carry parts of it (rpm: the epoch); default: the version. */
+  purlVersion?(pkg: Pick<InstalledPackage, "version">): {
+    version: string;
+    qualifiers?: Record<string, string>;
+  };
   /** Extra SBOM properties of a package (name → value), e.g. dpkg's multi-arch. */
   properties?(pkg: InstalledPackage): Readonly<Record<string, string>>;
   /** Patching; absent for a backend that can only scan. */

@@ -1,6 +1,7 @@
 import { detectBackend, knownDatabases } from "../backends/detect.js";
 import { backendCapturePatterns } from "../backends/registry.js";
-import { OcipatchError } from "../errors.js";
+import type { InventoryRead, PackageBackend } from "../backends/types.js";
+import { isOcipatchError } from "../errors.js";
 import type { Image } from "../image/image.js";
 import { detectOs } from "../os/detect.js";
 import { LayeredFs, type LayeredFsOptions } from "../rootfs/index.js";
@@ -9,7 +10,7 @@ import type { InstalledPackage, Inventory } from "./types.js";
 
 export interface ReadInventoryOptions extends LayeredFsOptions {
   /**
-   * Package formats ocipatch cannot read yet: "error" (default)
+   * A package database the backend cannot read yet (e.g. RPM's NDB): "error" (default)
    * throws UNSUPPORTED; "warn" returns an empty inventory with a warning.
    */
   readonly unsupported?: "error" | "warn";
@@ -49,18 +50,32 @@ export async function readInventoryFromFs(
   const pm = await detectBackend(fs);
   let packages: InstalledPackage[] = [];
   if (pm.backend) {
-    const read = await pm.backend.readInventory(fs);
+    const read = await readOrRefuse(pm.backend, fs, opts.unsupported ?? "error", warnings);
     if (read) {
       packages = read.packages;
       appendAll(warnings, read.warnings);
     }
-  } else if (pm.unsupported) {
-    const msg = `${fs.description}: ${pm.unsupported.displayName} package databases are not supported yet (found ${pm.databases.join(", ")}; OS ${os.id}${os.versionId ? ` ${os.versionId}` : ""})`;
-    if ((opts.unsupported ?? "error") === "error") throw new OcipatchError("UNSUPPORTED", msg);
-    warnings.push(msg);
   } else {
     warnings.push(`${fs.description}: no package database found (looked for ${knownDatabases().join(", ")})`);
   }
   appendAll(warnings, await fs.warnings());
   return { os, packageManager: pm.packageManager, distroless: pm.distroless, packages, warnings };
+}
+
+/** The backend's inventory; a database format it refuses (UNSUPPORTED) becomes a warning on request. */
+async function readOrRefuse(
+  backend: PackageBackend,
+  fs: LayeredFs,
+  unsupported: "error" | "warn",
+  warnings: string[],
+): Promise<InventoryRead | undefined> {
+  try {
+    return await backend.readInventory(fs);
+  } catch (e) {
+    if (unsupported === "warn" && isOcipatchError(e, "UNSUPPORTED")) {
+      warnings.push(e.message);
+      return undefined;
+    }
+    throw e;
+  }
 }

@@ -47,15 +47,27 @@ export function distroQualifier(os: Pick<OsInfo, "id" | "versionId" | "codename"
   return v ? `${os.id}-${v}` : os.id;
 }
 
+/** A package version as its purl type writes it: the version, and qualifiers that carry parts of it. */
+export interface PurlVersion {
+  readonly version: string;
+  readonly qualifiers?: Readonly<Record<string, string>>;
+}
+
 /**
  * The purl of an installed package, as SBOM tools and vulnerability databases expect it:
  * `pkg:deb/debian/openssl@1.1.1n-0%2Bdeb11u4?arch=amd64&distro=debian-11`, with
  * `upstream=<source>[@<source version>]` when the source package differs. The namespace is the
- * OS id (`fallbackNamespace` when the OS is unknown).
+ * OS id (`fallbackNamespace` when the OS is unknown). A type whose version has a part the purl
+ * spec puts in a qualifier (rpm's epoch: `pkg:rpm/almalinux/bind@9.16.23-18.el9?epoch=32`) says
+ * so with `purlVersion`.
  */
 export function installedPurl(
-  type: { readonly purlType: string; readonly fallbackNamespace: string },
-  pkg: Pick<InstalledPackage, "name" | "version" | "architecture" | "sourceName" | "sourceVersion">,
+  type: {
+    readonly purlType: string;
+    readonly fallbackNamespace: string;
+    purlVersion?(pkg: InstalledPurlPackage): PurlVersion;
+  },
+  pkg: InstalledPurlPackage,
   os: Pick<OsInfo, "id" | "versionId" | "codename">,
 ): string {
   const namespace = os.id === "unknown" ? type.fallbackNamespace : os.id;
@@ -63,11 +75,23 @@ export function installedPurl(
   if (pkg.sourceName !== pkg.name || pkg.sourceVersion !== pkg.version) {
     upstream = pkg.sourceVersion === pkg.version ? pkg.sourceName : `${pkg.sourceName}@${pkg.sourceVersion}`;
   }
+  const v: PurlVersion = type.purlVersion?.(pkg) ?? { version: pkg.version };
   return formatPurl({
     type: type.purlType,
     namespace,
     name: pkg.name,
-    version: pkg.version,
-    qualifiers: { arch: pkg.architecture || undefined, distro: distroQualifier(os), upstream },
+    version: v.version,
+    qualifiers: {
+      ...v.qualifiers,
+      arch: pkg.architecture || undefined,
+      distro: distroQualifier(os),
+      upstream,
+    },
   });
 }
+
+/** What a purl is made of. */
+export type InstalledPurlPackage = Pick<
+  InstalledPackage,
+  "name" | "version" | "architecture" | "sourceName" | "sourceVersion"
+>;

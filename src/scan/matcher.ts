@@ -1,5 +1,6 @@
 import type { Inventory } from "../inventory/types.js";
 import { VERSION } from "../version.js";
+import { recordsNameBinaries } from "../vulndb/namespace.js";
 import { worseSeverity } from "../vulndb/severity.js";
 import type { StoredRecord, VulnDatabase } from "../vulndb/store/database.js";
 import type { FixState, Severity } from "../vulndb/types.js";
@@ -121,20 +122,24 @@ export function scanInventory(inventory: Inventory, db: VulnDatabase, opts: Scan
       );
     }
     const cmp = comparatorFor(namespace);
-    const bySource = new Map<string, StoredRecord[]>();
+    const binaries = recordsNameBinaries(namespace);
+    const byName = new Map<string, StoredRecord[]>();
     for (const pkg of inventory.packages) {
       const sourceName = pkg.sourceName || pkg.name;
       const sourceVersion = pkg.sourceVersion || pkg.version;
-      let records = bySource.get(sourceName);
+      // records name source packages (Debian, Alpine) or binary packages (RPM distributions)
+      const recordName = binaries ? pkg.name : sourceName;
+      const matchedVersion = binaries ? pkg.version : sourceVersion;
+      let records = byName.get(recordName);
       if (!records) {
-        records = db.recordsFor(namespace, sourceName);
-        bySource.set(sourceName, records);
+        records = db.recordsFor(namespace, recordName);
+        byName.set(recordName, records);
       }
       if (records.length === 0) continue;
       const byId = new Map<string, Verdict[]>();
       try {
         for (const r of records) {
-          const v = evaluateRecord(r, sourceVersion, cmp);
+          const v = evaluateRecord(r, matchedVersion, cmp);
           if (!v) continue;
           const list = byId.get(r.vulnId);
           if (list) list.push(v);
@@ -142,7 +147,7 @@ export function scanInventory(inventory: Inventory, db: VulnDatabase, opts: Scan
         }
       } catch (e) {
         warnings.push(
-          `${pkg.name} ${sourceVersion}: cannot compare versions (${(e as Error).message}); skipped`,
+          `${pkg.name} ${matchedVersion}: cannot compare versions (${(e as Error).message}); skipped`,
         );
         continue;
       }

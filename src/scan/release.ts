@@ -1,6 +1,6 @@
 import { DEBIAN_CODENAMES } from "../os/releases.js";
 import type { OsInfo } from "../os/types.js";
-import { alpineNamespace, debianNamespace, ubuntuNamespace } from "../vulndb/namespace.js";
+import { alpineNamespace, debianNamespace, rpmMajorNamespace, ubuntuNamespace } from "../vulndb/namespace.js";
 
 export interface ReleaseMatch {
   /** `debian:bookworm`, `ubuntu:22.04`, `alpine:3.21`; undefined when the OS is not supported. */
@@ -17,7 +17,9 @@ const describe = (os: OsInfo): string =>
  * Debian by VERSION_ID (11 → bullseye, 12 → bookworm, 13 → trixie...), else by
  * VERSION_CODENAME (testing/sid have no VERSION_ID: trixie/forky/sid);
  * Ubuntu by VERSION_ID (22.04); Alpine by major.minor of VERSION_ID (a
- * `_alpha` VERSION_ID is edge). Anything else: no namespace and a warning.
+ * `_alpha` VERSION_ID is edge); AlmaLinux, Rocky Linux and RHEL (UBI) by the major release of
+ * VERSION_ID (9.4 → almalinux:9); openSUSE Leap and SLES by VERSION_ID (15.5).
+ * Anything else: no namespace and a warning.
  */
 export function namespaceForOs(os: OsInfo): ReleaseMatch {
   const id = os.id.toLowerCase();
@@ -52,8 +54,24 @@ export function namespaceForOs(os: OsInfo): ReleaseMatch {
       warning: `unknown Alpine release ${describe(os)}: no vulnerability data applies`,
     };
   }
+  if (id === "almalinux" || id === "rocky" || id === "rhel") {
+    const ns = rpmMajorNamespace(id, os.versionId ?? "");
+    if (ns) return { namespace: ns };
+    return {
+      namespace: undefined,
+      warning: `unknown release ${describe(os)}: no vulnerability data applies`,
+    };
+  }
+  if (id === "opensuse-leap" || id === "sles") {
+    const v = os.versionId?.match(/^(\d+\.\d+)$/)?.[1];
+    if (v) return { namespace: `${id}:${v}` };
+    return {
+      namespace: undefined,
+      warning: `unknown release ${describe(os)}: no vulnerability data applies`,
+    };
+  }
   return {
     namespace: undefined,
-    warning: `unsupported operating system ${describe(os)}: ocipatch scans Debian, Ubuntu and Alpine; no findings reported`,
+    warning: `unsupported operating system ${describe(os)}: ocipatch scans Debian, Ubuntu, Alpine, AlmaLinux, Rocky Linux, RHEL, openSUSE Leap and SLES; no findings reported`,
   };
 }

@@ -2,10 +2,32 @@ import { DEBIAN_CODENAMES } from "../os/releases.js";
 import type { Namespace } from "./types.js";
 
 /** The version scheme that orders a namespace's package versions. */
-export type VersionScheme = "dpkg" | "apk";
+export type VersionScheme = "dpkg" | "apk" | "rpm";
+
+/** Namespaces of RPM distributions: `almalinux:9`, `rocky:9`, `rhel:9`, `opensuse-leap:15.5`, `sles:15.5`. */
+export const RPM_NAMESPACE_IDS: readonly string[] = ["almalinux", "rocky", "rhel", "opensuse-leap", "sles"];
 
 export function schemeOf(namespace: Namespace): VersionScheme {
-  return namespace.startsWith("alpine:") ? "apk" : "dpkg";
+  if (namespace.startsWith("alpine:")) return "apk";
+  return RPM_NAMESPACE_IDS.includes(namespace.slice(0, namespace.indexOf(":"))) ? "rpm" : "dpkg";
+}
+
+/**
+ * Which package name a namespace's records use: the source package (Debian, Ubuntu, Alpine's
+ * origin) or the binary package (the RPM distributions' OSV records list every binary rpm an
+ * advisory updates, with its EVR).
+ */
+export function recordsNameBinaries(namespace: Namespace): boolean {
+  return schemeOf(namespace) === "rpm";
+}
+
+/** `9`, `9.4` → `almalinux:9` (RHEL-family namespaces are per major release). */
+export function rpmMajorNamespace(
+  id: "almalinux" | "rocky" | "rhel",
+  version: string,
+): Namespace | undefined {
+  const m = /^(\d+)(?:\.\d+)*$/.exec(version.trim());
+  return m ? `${id}:${m[1]}` : undefined;
 }
 
 export function debianNamespace(codename: string): Namespace {
@@ -36,7 +58,10 @@ export interface EcosystemTarget {
  * `Debian:11` → debian:bullseye, `Ubuntu:22.04:LTS` → ubuntu:22.04,
  * `Ubuntu:Pro:16.04:LTS` → ubuntu:16.04 in channel `ubuntu-pro`,
  * `Ubuntu:Pro:FIPS-updates:22.04:LTS` → channel `ubuntu-pro-fips-updates`,
- * `Alpine:v3.21` → alpine:3.21. Other ecosystems (PyPI, npm, ...) → undefined.
+ * `Alpine:v3.21` → alpine:3.21, `AlmaLinux:9` → almalinux:9, `Rocky Linux:9` → rocky:9,
+ * `Red Hat:enterprise_linux:9::appstream` → rhel:9 (other Red Hat products, such as EUS/AUS
+ * streams, → undefined), `openSUSE:Leap 15.5` → opensuse-leap:15.5,
+ * `SUSE:Linux Enterprise Server 15 SP5` → sles:15.5. Other ecosystems (PyPI, npm, ...) → undefined.
  */
 export function namespaceForEcosystem(ecosystem: string): EcosystemTarget | undefined {
   const parts = ecosystem.split(":");
@@ -62,6 +87,25 @@ export function namespaceForEcosystem(ecosystem: string): EcosystemTarget | unde
   if (family === "alpine") {
     const ns = parts[1] ? alpineNamespace(parts[1]) : undefined;
     return ns ? { namespace: ns, channel: undefined } : undefined;
+  }
+  const ns = rpmEcosystemNamespace(family ?? "", parts.slice(1));
+  return ns ? { namespace: ns, channel: undefined } : undefined;
+}
+
+function rpmEcosystemNamespace(family: string, rest: readonly string[]): Namespace | undefined {
+  if (family === "almalinux") return rpmMajorNamespace("almalinux", rest[0] ?? "");
+  if (family === "rocky linux") return rpmMajorNamespace("rocky", rest[0] ?? "");
+  if (family === "red hat") {
+    const m = /^enterprise_linux$/.exec(rest[0] ?? "");
+    return m ? rpmMajorNamespace("rhel", rest[1] ?? "") : undefined;
+  }
+  if (family === "opensuse") {
+    const m = /^Leap (\d+\.\d+)$/i.exec(rest[0] ?? "");
+    return m ? `opensuse-leap:${m[1]}` : undefined;
+  }
+  if (family === "suse") {
+    const m = /^Linux Enterprise Server (\d+)(?: SP(\d+))?$/i.exec(rest[0] ?? "");
+    return m ? `sles:${m[1]}.${m[2] ?? "0"}` : undefined;
   }
   return undefined;
 }

@@ -4,7 +4,7 @@ import type { BackendFiles, InventoryRead, PackageBackend } from "../types.js";
 import { type RpmHeader, sourceRpmName, sourceRpmVersion } from "./header.js";
 import { isBdbHash, readRpmdbBdb } from "./rpmdb-bdb.js";
 import { type RpmdbRecord, readRpmdbSqlite } from "./rpmdb-sqlite.js";
-import { compareRpmVersions } from "./version.js";
+import { compareRpmVersions, formatEvr, parseEvr } from "./version.js";
 
 /**
  * The RPM backend (scan part): the installed packages from the rpm database (sqlite, or
@@ -122,15 +122,28 @@ export const rpmBackend: PackageBackend = {
   displayName: "RPM",
   databases: RPMDB_DIRS.flatMap((d) => [`${d}/rpmdb.sqlite`, `${d}/Packages`, `${d}/Packages.db`]),
   binaries: ["/usr/bin/rpm", "/usr/bin/dnf", "/usr/bin/microdnf", "/usr/bin/yum", "/usr/bin/tdnf"],
-  capturePatterns: RPMDB_DIRS.flatMap((d) => [
-    `${d.slice(1)}/rpmdb.sqlite`,
-    `${d.slice(1)}/rpmdb.sqlite-wal`,
-  ]),
+  capturePatterns: [
+    ...RPMDB_DIRS.flatMap((d) => [`${d.slice(1)}/rpmdb.sqlite`, `${d.slice(1)}/rpmdb.sqlite-wal`]),
+    // repositories and their keys (repo/repo-file.ts)
+    "etc/yum.repos.d/*",
+    "etc/dnf/dnf.conf",
+    "etc/dnf/vars/*",
+    "etc/yum.conf",
+    "etc/yum/vars/*",
+    "etc/pki/rpm-gpg/*",
+  ],
   readInventory: readRpmInventory,
   compareVersions: compareRpmVersions,
   purlType: "rpm",
   // rpm purls are namespaced by vendor (fedora, redhat...): none is guessed when the OS is unknown
   fallbackNamespace: "",
+  // the purl spec keeps the epoch out of the version: pkg:rpm/almalinux/bind@9.16.23-18.el9?epoch=32
+  purlVersion(pkg) {
+    const evr = parseEvr(pkg.version);
+    return evr.epoch === undefined
+      ? { version: pkg.version }
+      : { version: formatEvr({ ...evr, epoch: undefined }), qualifiers: { epoch: evr.epoch } };
+  },
   properties(pkg) {
     const n = rpmRecord(pkg);
     const props: Record<string, string> = {};

@@ -23,21 +23,32 @@ describe("readInventoryFromFs", () => {
     expect(inv.warnings).toEqual([]);
   });
 
-  it("refuses databases without a backend (RPM) clearly, or warns on request", async () => {
-    const fedora: EntrySpec[] = [
+  it("refuses a database format its backend cannot read (RPM NDB) clearly, or warns on request", async () => {
+    const ndb: EntrySpec[] = [
       { name: "etc/os-release", content: 'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=40\n' },
-      { name: "var/lib/rpm/rpmdb.sqlite", content: "SQLite format 3\0" },
+      { name: "usr/lib/sysimage/rpm/Packages.db", content: "RpmP" },
       { name: "usr/bin/rpm", content: "ELF", mode: 0o755 },
     ];
-    const err = await readInventoryFromFs(await view(fedora)).catch((e: unknown) => e);
+    const err = await readInventoryFromFs(await view(ndb)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OcipatchError);
     expect((err as OcipatchError).code).toBe("UNSUPPORTED");
     expect((err as OcipatchError).message).toBe(
-      "test image: RPM package databases are not supported yet (found /var/lib/rpm/rpmdb.sqlite; OS fedora 40)",
+      "test image: /usr/lib/sysimage/rpm/Packages.db: NDB rpm databases are not supported yet (rpmdb.sqlite and Berkeley DB Packages are)",
     );
-    const inv = await readInventoryFromFs(await view(fedora), { unsupported: "warn" });
+    const inv = await readInventoryFromFs(await view(ndb), { unsupported: "warn" });
     expect(inv).toMatchObject({ packageManager: "rpm", distroless: false, packages: [] });
-    expect(inv.warnings).toHaveLength(1);
+    expect(inv.warnings).toEqual([(err as OcipatchError).message]);
+  });
+
+  it("does not turn other errors of a backend into warnings", async () => {
+    const broken: EntrySpec[] = [
+      { name: "etc/os-release", content: "ID=almalinux\nVERSION_ID=9.4\n" },
+      { name: "var/lib/rpm/Packages", content: "not a berkeley db" },
+    ];
+    await expect(readInventoryFromFs(await view(broken), { unsupported: "warn" })).rejects.toMatchObject({
+      code: "INVALID_FORMAT",
+      message: "test image: /var/lib/rpm/Packages: not a Berkeley DB hash database",
+    });
   });
 
   it("reads dpkg packages of an unidentified OS with a warning", async () => {

@@ -195,10 +195,26 @@ describe("detectBackend", () => {
     expect(await detectBackend(scratch)).toEqual({
       packageManager: "none",
       backend: undefined,
-      unsupported: undefined,
       databases: [],
       binaries: [],
       distroless: true,
     });
+  });
+
+  it("detects RPM databases, with or without a package manager (UBI micro)", async () => {
+    const ubi = await view([
+      { name: "var/lib/rpm/rpmdb.sqlite", content: "SQLite format 3\0" },
+      { name: "usr/bin/rpm", content: "ELF", mode: 0o755 },
+      { name: "usr/bin/microdnf", content: "ELF", mode: 0o755 },
+    ]);
+    expect(await detectBackend(ubi)).toMatchObject({
+      packageManager: "rpm",
+      backend: { id: "rpm" },
+      databases: ["/var/lib/rpm/rpmdb.sqlite"],
+      binaries: ["/usr/bin/rpm", "/usr/bin/microdnf"],
+      distroless: false,
+    });
+    const micro = await view([{ name: "usr/lib/sysimage/rpm/rpmdb.sqlite", content: "SQLite format 3\0" }]);
+    expect(await detectBackend(micro)).toMatchObject({ packageManager: "rpm", distroless: true });
   });
 });

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Paragraph } from "../../backends/dpkg/debian/deb822.js";
+import { rpmBackend } from "../../backends/rpm/backend.js";
 import type { InstalledPackage } from "../../inventory/types.js";
 import type { OsInfo } from "../../os/types.js";
 import { formatPurl, installedPurl, purlEncode } from "../purl.js";
@@ -61,6 +62,24 @@ describe("purl", () => {
     expect(
       installedPurl(DEB, pkg("libc6", "2.41-6", "amd64", "glibc"), os("debian", undefined, "forky")),
     ).toBe("pkg:deb/debian/libc6@2.41-6?arch=amd64&distro=debian-forky&upstream=glibc");
+  });
+
+  it("puts an rpm epoch into the epoch qualifier, as the purl spec asks", () => {
+    const p = (version: string) => ({
+      ...pkg("bind-libs", version, "x86_64", "bind"),
+      sourceVersion: version,
+    });
+    const alma = os("almalinux", "9.4", undefined);
+    expect(installedPurl(rpmBackend, p("32:9.16.23-18.el9_4.6"), alma)).toBe(
+      "pkg:rpm/almalinux/bind-libs@9.16.23-18.el9_4.6?arch=x86_64&distro=almalinux-9.4&epoch=32&upstream=bind",
+    );
+    expect(installedPurl(rpmBackend, p("9.16.23-18.el9"), alma)).toBe(
+      "pkg:rpm/almalinux/bind-libs@9.16.23-18.el9?arch=x86_64&distro=almalinux-9.4&upstream=bind",
+    );
+    // an OS without an id: rpm has no namespace to fall back to
+    expect(installedPurl(rpmBackend, p("0:1.2^git1-1"), os("unknown", undefined, undefined))).toBe(
+      "pkg:rpm/bind-libs@1.2%5Egit1-1?arch=x86_64&epoch=0&upstream=bind",
+    );
   });
 
   it("sorts and lower-cases qualifiers, drops empty ones and encodes what must be", () => {

@@ -33,9 +33,22 @@ describe("namespaceForOs", () => {
     expect(namespaceForOs(os("ubuntu")).namespace).toBeUndefined();
   });
 
+  it("maps AlmaLinux, Rocky Linux and RHEL (UBI) by major release, openSUSE Leap and SLES by VERSION_ID", () => {
+    expect(namespaceForOs(os("almalinux", "9.4")).namespace).toBe("almalinux:9");
+    expect(namespaceForOs(os("rocky", "8.10")).namespace).toBe("rocky:8");
+    expect(
+      namespaceForOs(os("rhel", "9.4", undefined, "Red Hat Enterprise Linux 9.4 (Plow)")).namespace,
+    ).toBe("rhel:9");
+    expect(namespaceForOs(os("opensuse-leap", "15.5")).namespace).toBe("opensuse-leap:15.5");
+    expect(namespaceForOs(os("sles", "15.5")).namespace).toBe("sles:15.5");
+    expect(namespaceForOs(os("rocky", undefined, undefined, "Rocky Linux")).warning).toBe(
+      "unknown release Rocky Linux: no vulnerability data applies",
+    );
+  });
+
   it("warns for other systems instead of failing", () => {
-    const r = namespaceForOs(os("rhel", "9.4", undefined, "Red Hat Enterprise Linux 9.4 (Plow)"));
+    const r = namespaceForOs(os("fedora", "40", undefined, "Fedora Linux 40 (Container Image)"));
     expect(r.namespace).toBeUndefined();
-    expect(r.warning).toMatch(/unsupported operating system Red Hat Enterprise Linux 9\.4 \(Plow\)/);
+    expect(r.warning).toMatch(/unsupported operating system Fedora Linux 40 \(Container Image\)/);
   });
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { OcipatchError } from "../../errors.js";
-import { type EcosystemTarget, namespaceForEcosystem } from "../namespace.js";
+import { type EcosystemTarget, namespaceForEcosystem, schemeOf } from "../namespace.js";
 import { cvss3BaseScore, parseSeverityName, severityFromScore } from "../severity.js";
 import type { AffectedRecord, Severity } from "../types.js";
 import { comparatorFor, type VersionComparator } from "../versioning/index.js";
@@ -9,8 +9,9 @@ import { type FeedDefinition, type FeedInput, type RecordSink, shorten } from ".
 
 /**
  * OSV records (https://ossf.github.io/osv-schema/) of Linux distributions:
- * Debian (`Debian:11`), Ubuntu (`Ubuntu:22.04:LTS`, `Ubuntu:Pro:16.04:LTS`...)
- * and Alpine (`Alpine:v3.21`). Input: one record, an array of records, a
+ * Debian (`Debian:11`), Ubuntu (`Ubuntu:22.04:LTS`, `Ubuntu:Pro:16.04:LTS`...),
+ * Alpine (`Alpine:v3.21`) and the RPM distributions (`AlmaLinux:9`, `Rocky Linux:9`,
+ * `Red Hat:enterprise_linux:9::baseos`, `openSUSE:Leap 15.5`, `SUSE:Linux Enterprise Server 15 SP5`). Input: one record, an array of records, a
  * directory of `*.json` records or an `all.zip` from the OSV bucket.
  */
 export const OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com";
@@ -53,10 +54,18 @@ function cveOf(id: string): string {
   return m ? m[1]! : id;
 }
 
-function severityOf(list: ReadonlyArray<{ type: string; score: string }> | null | undefined): {
+/** Red Hat's advisory severity, which the RPM distributions put first in a summary ("Important: openssl security update"). */
+const RPM_SUMMARY_SEVERITY = /^(Low|Moderate|Important|Critical):/;
+
+function severityOf(
+  list: ReadonlyArray<{ type: string; score: string }> | null | undefined,
+  rpmSummary: string | undefined,
+): {
   severity: Severity;
   priority: string | undefined;
 } {
+  const named = rpmSummary === undefined ? undefined : RPM_SUMMARY_SEVERITY.exec(rpmSummary)?.[1];
+  if (named !== undefined) return { severity: parseSeverityName(named), priority: named };
   if (!list || list.length === 0) return { severity: "Unknown", priority: undefined };
   const distro = list.find((s) => s.type.toLowerCase() === "ubuntu");
   if (distro) return { severity: parseSeverityName(distro.score), priority: distro.score };
@@ -119,12 +128,15 @@ export function osvRecords(doc: unknown, sink: RecordSink, name = "record"): voi
   if (rec.withdrawn) return;
   const primary = cveOf(rec.id);
   const linked = [...(rec.aliases ?? []), ...(rec.upstream ?? [])].map(cveOf);
-  const cves = [...new Set(linked.filter((a) => CVE_RE.test(a) && a !== primary))];
+  let cves = [...new Set(linked.filter((a) => CVE_RE.test(a) && a !== primary))];
+  // AlmaLinux's advisories (ALSA) name the CVEs they fix only in `related`
+  if (cves.length === 0 && !CVE_RE.test(primary))
+    cves = [...new Set((rec.related ?? []).filter((a) => CVE_RE.test(a)))];
   const others = [...new Set([rec.id, ...linked, ...(rec.related ?? [])])];
   /**
    * One record per vulnerability: a CVE record (or UBUNTU-CVE-...) is that CVE; an advisory
-   * (DSA/DLA/USN...) is expanded into one record per CVE it fixes, with the advisory as alias,
-   * so that data from several feeds merges on the CVE.
+   * (DSA/DLA/USN, ALSA/RLSA/RHSA...) is expanded into one record per CVE it fixes, with the
+   * advisory as alias, so that data from several feeds merges on the CVE.
    */
   const ids: Array<{ id: string; aliases: string[] }> =
     CVE_RE.test(primary) || cves.length === 0
@@ -136,7 +148,10 @@ export function osvRecords(doc: unknown, sink: RecordSink, name = "record"): voi
     const target: EcosystemTarget | undefined = namespaceForEcosystem(aff.package.ecosystem);
     if (!target) continue; // another ecosystem (PyPI, npm...) or an unknown release
     const cmp = comparatorFor(target.namespace);
-    const { severity, priority } = severityOf(aff.severity ?? rec.severity);
+    const { severity, priority } = severityOf(
+      aff.severity ?? rec.severity,
+      schemeOf(target.namespace) === "rpm" ? rec.summary : undefined,
+    );
     const availability = aff.ecosystem_specific?.["availability"];
     const notes: string[] = [];
     if (target.channel) {
@@ -223,8 +238,13 @@ export const ubuntuOsvFeed: FeedDefinition = {
 
 export const osvFeed: FeedDefinition = {
   name: "osv",
-  title: "OSV records (any Debian/Ubuntu/Alpine ecosystem)",
-  defaultLocations: [`${OSV_BUCKET}/Debian/all.zip`, `${OSV_BUCKET}/Alpine/all.zip`],
+  title: "OSV records (any Debian/Ubuntu/Alpine/AlmaLinux/Rocky Linux/Red Hat/SUSE ecosystem)",
+  defaultLocations: [
+    `${OSV_BUCKET}/Debian/all.zip`,
+    `${OSV_BUCKET}/Alpine/all.zip`,
+    `${OSV_BUCKET}/AlmaLinux/all.zip`,
+    `${OSV_BUCKET}/Rocky%20Linux/all.zip`,
+  ],
   defaultsMayBeMissing: false,
   enabledByDefault: false,
   parse: parseOsv,

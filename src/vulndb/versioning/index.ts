@@ -1,4 +1,5 @@
 import { compareDebianVersions, parseDebianVersion } from "../../backends/dpkg/debian/version.js";
+import { compareRpmVersions } from "../../backends/rpm/version.js";
 import { schemeOf, type VersionScheme } from "../namespace.js";
 import type { Namespace } from "../types.js";
 import { compareApkVersions, isValidApkVersion } from "./apk.js";
@@ -27,6 +28,16 @@ const dpkg: VersionComparator = {
 
 const apk: VersionComparator = { scheme: "apk", compare: compareApkVersions, isValid: isValidApkVersion };
 
+/** `[E:]V[-R]`: an optional numeric epoch, then a version starting with a letter or digit, no blanks. */
+const RPM_EVR = /^(?:\d+:)?[A-Za-z0-9][^\s:]*$/;
+
+const rpm: VersionComparator = {
+  scheme: "rpm",
+  compare: compareRpmVersions,
+  isValid: (v) => RPM_EVR.test(v),
+};
+
 export function comparatorFor(namespace: Namespace): VersionComparator {
-  return schemeOf(namespace) === "apk" ? apk : dpkg;
+  const scheme = schemeOf(namespace);
+  return scheme === "apk" ? apk : scheme === "rpm" ? rpm : dpkg;
 }

@@ -6,7 +6,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { output, run } from "../exec.js";
-import { SPECS, type SpecFile } from "./specs.js";
+import { SPECS, type SpecFile, UPDATED_SPECS } from "./specs.js";
 
 /** Query format of the oracle: one line per installed package. */
 export const QA_FORMAT = "%{NAME} %{EPOCH}:%{VERSION}-%{RELEASE} %{ARCH} %{SOURCERPM}\\n";
@@ -103,6 +103,47 @@ export async function buildRpmWorld(
     await run("rpm", ["--root", root, "--import", key], { env });
   }
   return { repo, root, rpms: built, env };
+}
+
+/**
+ * The second repository state: `specs` (default UPDATED_SPECS) built into `<dir>/repo` with
+ * createrepo_c, and a copy of the world's root at `<dir>/root` upgraded from it by
+ * `dnf --installroot … upgrade`, as `dnf upgrade` in the image would have done.
+ */
+export async function upgradedRoot(
+  world: RpmWorld,
+  dir: string,
+  specs: readonly SpecFile[] = UPDATED_SPECS,
+): Promise<{ repo: string; root: string }> {
+  const built = await buildRpms(dir, specs);
+  const repo = join(dir, "repo");
+  mkdirSync(repo, { recursive: true });
+  for (const f of built) await run("cp", [f, repo]);
+  await run("createrepo_c", ["--quiet", repo]);
+  const reposd = join(dir, "yum.repos.d");
+  mkdirSync(reposd, { recursive: true });
+  writeFileSync(
+    join(reposd, "updates.repo"),
+    `[updates]\nname=updates\nbaseurl=file://${repo}\ngpgcheck=0\n`,
+  );
+  const root = join(dir, "root");
+  await run("cp", ["-a", world.root, root]);
+  await run(
+    "dnf",
+    [
+      "-y",
+      "--installroot",
+      root,
+      "--releasever",
+      "9",
+      `--setopt=reposdir=${reposd}`,
+      "--setopt=cachedir=/var/cache/dnf",
+      "--disableplugin=*",
+      "upgrade",
+    ],
+    { env: world.env, logFile: join(dir, "dnf-upgrade.log") },
+  );
+  return { repo, root };
 }
 
 /**

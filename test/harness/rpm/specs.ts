@@ -93,3 +93,14 @@ chmod 4755 %{buildroot}/usr/bin/tool
 `,
   },
 ];
+
+/**
+ * The second repository state: the fixes. hello goes from the pre-release 1.0~rc1 to 1.0 (same
+ * epoch 2, so only tilde ordering makes it newer), tool from release 3 to 4; basesh is unchanged.
+ */
+export const UPDATED_SPECS: readonly SpecFile[] = SPECS.map((s) => {
+  if (s.name === "hello") return { ...s, text: s.text.replace("Version: 1.0~rc1\n", "Version: 1.0\n") };
+  if (s.name === "tool")
+    return { ...s, text: s.text.replace("Release: 3%{?dist}\n", "Release: 4%{?dist}\n") };
+  return s;
+});
