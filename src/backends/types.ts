@@ -38,6 +38,10 @@ export interface PackageBackend {
   readInventory(fs: BackendFiles): Promise<InventoryRead | undefined>;
   /** The format's version order: negative, zero or positive. */
   compareVersions(a: string, b: string): number;
+  /** Whether a string is a well-formed version of this format (vulnerability feeds are checked with it). */
+  isValidVersion(v: string): boolean;
+  /** Vulnerability namespace families whose versions this format orders (`debian`, `alpine`, `rocky`...). */
+  readonly namespaces: readonly string[];
   /** Package URL type: "deb", "apk", "rpm". */
   readonly purlType: string;
   /** purl namespace when the OS is unknown ("debian"); otherwise the OS id. */

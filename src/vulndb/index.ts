@@ -36,4 +36,4 @@ export {
   type UpdateResult,
   updateDatabase,
 } from "./update.js";
-export { comparatorFor, compareApkVersions, type VersionComparator } from "./versioning/index.js";
+export { comparatorFor, type VersionComparator } from "./versioning/index.js";

@@ -1,15 +1,15 @@
+import { BACKENDS } from "../backends/registry.js";
+import type { BackendId } from "../inventory/types.js";
 import { DEBIAN_CODENAMES } from "../os/releases.js";
 import type { Namespace } from "./types.js";
 
-/** The version scheme that orders a namespace's package versions. */
-export type VersionScheme = "dpkg" | "apk" | "rpm";
+/** The version scheme that orders a namespace's package versions: the id of the package format. */
+export type VersionScheme = BackendId;
 
-/** Namespaces of RPM distributions: `almalinux:9`, `rocky:9`, `rhel:9`, `opensuse-leap:15.5`, `sles:15.5`. */
-export const RPM_NAMESPACE_IDS: readonly string[] = ["almalinux", "rocky", "rhel", "opensuse-leap", "sles"];
-
-export function schemeOf(namespace: Namespace): VersionScheme {
-  if (namespace.startsWith("alpine:")) return "apk";
-  return RPM_NAMESPACE_IDS.includes(namespace.slice(0, namespace.indexOf(":"))) ? "rpm" : "dpkg";
+/** The package format whose versions a namespace's records use (the backend that declares its family). */
+export function schemeOf(namespace: Namespace): VersionScheme | undefined {
+  const family = namespace.slice(0, namespace.indexOf(":"));
+  return BACKENDS.find((b) => b.namespaces.includes(family))?.id;
 }
 
 /**

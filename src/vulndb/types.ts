@@ -25,7 +25,7 @@ export const FEED_NAMES: readonly FeedName[] = ["debian", "ubuntu", "osv", "alpi
 
 /**
  * A distribution release as the database keys it: `debian:bookworm`, `ubuntu:22.04`, `alpine:3.21`,
- * `alpine:edge`. Each namespace has one version scheme (dpkg for debian/ubuntu, apk for alpine).
+ * `alpine:edge`. Each namespace has one version scheme: its package format's (`PackageBackend.namespaces`).
  */
 export type Namespace = string;
 

@@ -4,12 +4,12 @@
  */
 import { isOcipatchError } from "../../errors.js";
 import type { InstalledPackage } from "../../inventory/types.js";
-import { compareApkVersions } from "../../vulndb/index.js";
 import type { BackendFiles, InventoryRead, PackageBackend } from "../types.js";
 import { APK_WORLD, parseApkWorld, pinnedNames } from "./config.js";
 import { APK_INSTALLED_DB, APK_INSTALLED_DB_USR, parseApkInstalledDb } from "./installed-db.js";
 import { apkPatcher } from "./patcher.js";
 import { apkRecord } from "./record.js";
+import { compareApkVersions, isValidApkVersion } from "./version.js";
 
 async function readIfFile(fs: BackendFiles, path: string): Promise<Buffer | undefined> {
   try {
@@ -73,6 +73,8 @@ export const apkBackend: PackageBackend = {
   ],
   readInventory: readApkInventory,
   compareVersions: compareApkVersions,
+  isValidVersion: isValidApkVersion,
+  namespaces: ["alpine"],
   purlType: "apk",
   fallbackNamespace: "alpine",
   properties(pkg) {

@@ -26,11 +26,11 @@ import type {
   UpdateReason,
   UpgradeTarget,
 } from "../../plan/types.js";
-import { compareApkVersions as cmp } from "../../vulndb/index.js";
 import type { ApkIndexEntry } from "./apkindex.js";
 import { type ApkDependency, parseApkDependency } from "./config.js";
 import { apkRecord } from "./record.js";
 import type { ApkRepositoryIndex } from "./repositories.js";
+import { compareApkVersions as cmp } from "./version.js";
 
 export interface ApkCandidate {
   readonly entry: ApkIndexEntry;

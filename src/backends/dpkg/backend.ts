@@ -2,7 +2,7 @@ import type { PackageBackend } from "../types.js";
 import { readDpkgInventory } from "./db/database.js";
 import { DPKG_STATUS, DPKG_STATUS_D } from "./db/paths.js";
 import { dpkgRecord } from "./db/record.js";
-import { compareDebianVersions } from "./debian/version.js";
+import { compareDebianVersions, parseDebianVersion } from "./debian/version.js";
 import { dpkgPatcher } from "./patcher.js";
 
 /** Debian, Ubuntu and distroless Debian: the dpkg database, apt repositories, .deb packages. */
@@ -21,6 +21,15 @@ export const dpkgBackend: PackageBackend = {
     return { packages: db.packages, warnings };
   },
   compareVersions: compareDebianVersions,
+  isValidVersion(v) {
+    try {
+      parseDebianVersion(v);
+      return /^[0-9]/.test(v.includes(":") ? v.slice(v.indexOf(":") + 1) : v);
+    } catch {
+      return false;
+    }
+  },
+  namespaces: ["debian", "ubuntu"],
   purlType: "deb",
   fallbackNamespace: "debian",
   properties(pkg) {

@@ -12,6 +12,9 @@ import { compareRpmVersions, formatEvr, parseEvr } from "./version.js";
  * distributions configure `%_dbpath`: /usr/lib/sysimage/rpm (Fedora ≥ 36, SUSE) before /var/lib/rpm (RHEL/UBI, Azure Linux,
  * Amazon Linux); when /var/lib/rpm is a symlink to the other, the view follows it.
  */
+/** `[E:]V[-R]`: an optional numeric epoch, then a version starting with a letter or digit, no blanks. */
+const RPM_EVR = /^(?:\d+:)?[A-Za-z0-9][^\s:]*$/;
+
 export const RPMDB_DIRS = ["/usr/lib/sysimage/rpm", "/var/lib/rpm"] as const;
 
 /** What the rpm backend keeps of each installed package (InstalledPackage.native). */
@@ -134,6 +137,8 @@ export const rpmBackend: PackageBackend = {
   ],
   readInventory: readRpmInventory,
   compareVersions: compareRpmVersions,
+  isValidVersion: (v) => RPM_EVR.test(v),
+  namespaces: ["almalinux", "rocky", "rhel", "opensuse-leap", "sles"],
   purlType: "rpm",
   // rpm purls are namespaced by vendor (fedora, redhat...): none is guessed when the OS is unknown
   fallbackNamespace: "",

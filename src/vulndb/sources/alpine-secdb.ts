@@ -1,9 +1,12 @@
 import { z } from "zod";
 import { OcipatchError } from "../../errors.js";
 import { alpineNamespace } from "../namespace.js";
-import { isValidApkVersion } from "../versioning/index.js";
+import { comparatorFor } from "../versioning/index.js";
 import { jsonDocuments } from "./files.js";
 import type { FeedDefinition, FeedInput, RecordSink } from "./types.js";
+
+/** Alpine secdb versions are apk versions (any alpine namespace). */
+const alpineVersions = comparatorFor("alpine:edge");
 
 /**
  * Alpine secdb (https://secdb.alpinelinux.org/<release>/<repo>.json):
@@ -59,7 +62,7 @@ function addPackage(
       for (const _ of vulnIds) sink.notAffected();
       continue;
     }
-    if (!isValidApkVersion(v)) {
+    if (!alpineVersions.isValid(v)) {
       sink.skip(`${where} ${name}: invalid version "${v.slice(0, 40)}"`);
       continue;
     }

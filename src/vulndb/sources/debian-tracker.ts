@@ -34,7 +34,7 @@ const entrySchema = z.looseObject({
 const PACKAGE_RE = /^[a-z0-9][a-z0-9+.~_-]*$/i;
 const RELEASE_RE = /^[a-z][a-z0-9-]*$/;
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
-const dpkg = comparatorFor("debian:sid");
+const debianVersions = comparatorFor("debian:sid");
 
 /** Turn one tracker entry (package → id → entry) into records. Exported for tests. */
 export function trackerEntryRecords(pkg: string, id: string, entry: unknown, sink: RecordSink): void {
@@ -81,7 +81,7 @@ export function trackerEntryRecords(pkg: string, id: string, entry: unknown, sin
           sink.notAffected();
           continue;
         }
-        if (!dpkg.isValid(fixed)) {
+        if (!debianVersions.isValid(fixed)) {
           sink.skip(`${pkg} ${id} ${release}: invalid fixed_version "${fixed.slice(0, 40)}"`);
           continue;
         }

@@ -3,8 +3,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { compareApkVersions, isValidApkVersion } from "../versioning/apk.js";
-import { VULNDATA } from "./shared-data.js";
+import { VULNDATA } from "../../../vulndb/__tests__/shared-data.js";
+import { compareApkVersions, isValidApkVersion } from "../version.js";
 
 const sign = (n: number): number => Math.sign(n);
 
