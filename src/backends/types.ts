@@ -26,7 +26,7 @@ export interface InventoryRead {
  */
 export interface PackageBackend {
   readonly id: BackendId;
-  /** For messages: "dpkg", "Alpine apk", "RPM". */
+  /** For messages: "Alpine apk", "RPM". */
   readonly displayName: string;
   /** Package database paths (files or directories) whose presence selects this backend. */
   readonly databases: readonly string[];
@@ -51,7 +51,7 @@ export interface PackageBackend {
     version: string;
     qualifiers?: Record<string, string>;
   };
-  /** Extra SBOM properties of a package (name → value), e.g. dpkg's multi-arch. */
+  /** Extra SBOM properties of a package (name → value), e.g. Debian's Multi-Arch. */
   properties?(pkg: InstalledPackage): Readonly<Record<string, string>>;
   /** Patching; absent for a backend that can only scan. */
   readonly patcher?: BackendPatcher | undefined;
