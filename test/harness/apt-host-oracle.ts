@@ -68,7 +68,7 @@ export async function inventoryFromStatus(statusFile: string, os: OsInfo): Promi
       architecture: p.get("Architecture") ?? "all",
       sourceName: src?.[1] ?? name,
       sourceVersion: src?.[2] ?? version,
-      held: false,
+      held: status[0] === "hold",
       dbPath: "/var/lib/dpkg/status",
       native: {
         backend: "dpkg",
