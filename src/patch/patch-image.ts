@@ -29,6 +29,7 @@ import { redactUrl } from "../util/http/redact.js";
 import type { ProgressListener } from "../util/progress.js";
 import { VERSION } from "../version.js";
 import type { VulnDatabase } from "../vulndb/index.js";
+import { inventoryAfterLayer } from "./after-inventory.js";
 import { dropUnavailable } from "./drop-unavailable.js";
 import { checkReportMatches, targetsFromScan } from "./findings.js";
 import {
@@ -194,23 +195,18 @@ export async function patchImage(req: PatchRequest): Promise<PatchResult> {
     const written = await sink.write(out, { signal, progress: req.progress });
     req.onPhase?.("patched");
 
-    // re-scan what was written: the same base layers (cached locally) plus the new layer
+    // re-scan what was written
     for (let i = 0; i < results.length; i++) {
       const r = results[i]!;
       const img = patched.get(states[i]!.job.childDigest ?? states[i]!.job.image.digest);
-      if (!img) continue;
-      const afterFs = openFs(await img.layers({ signal }), `${img.description} (patched)`, req);
-      try {
-        const { scan, inventory } = await scanFs(afterFs, img, r.platform, req.destination, req);
-        results[i] = {
-          ...r,
-          after: scan,
-          afterInventory: inventory,
-          patchedDigest: source.kind === "image" ? written.digest : img.digest,
-        };
-      } finally {
-        await afterFs.close();
-      }
+      if (!img || !r.built) continue;
+      const { scan, inventory } = await rescan(states[i]!, r.built, img, r.platform, req);
+      results[i] = {
+        ...r,
+        after: scan,
+        afterInventory: inventory,
+        patchedDigest: source.kind === "image" ? written.digest : img.digest,
+      };
     }
     req.onPhase?.("rescanned");
     return finish("patched", written);
@@ -230,10 +226,37 @@ function openFs(layers: readonly Layer[], description: string, req: PatchRequest
 
 async function scanFs(fs: LayeredFs, image: Image, platform: string, reference: string, req: PatchRequest) {
   const inventory = await readInventoryFromFs(fs, { unsupported: "error" });
-  const scan = scanInventory(inventory, req.db, {
+  return { inventory, scan: scanOf(inventory, image, platform, reference, req) };
+}
+
+function scanOf(inventory: Inventory, image: Image, platform: string, reference: string, req: PatchRequest) {
+  return scanInventory(inventory, req.db, {
     target: { type: "image", reference, digest: image.digest, platform },
   });
-  return { inventory, scan };
+}
+
+/**
+ * The scan of the patched image. Its packages are known without reading a layer: the inventory
+ * the layer was built against plus the records the layer wrote. Only when the layer also changes
+ * what the inventory derives from other files (the OS release files...) is the image read again:
+ * the same base layers (cached locally) plus the new layer.
+ */
+async function rescan(
+  st: AnalyzedPlatform,
+  built: PatchLayer,
+  image: Image,
+  platform: string,
+  req: PatchRequest,
+): Promise<{ scan: ScanResult; inventory: Inventory }> {
+  const reference = req.destination ?? req.source;
+  const known = inventoryAfterLayer(st.inventory, built);
+  if (known) return { inventory: known, scan: scanOf(known, image, platform, reference, req) };
+  const afterFs = openFs(await image.layers({ signal: req.signal }), `${image.description} (patched)`, req);
+  try {
+    return await scanFs(afterFs, image, platform, reference, req);
+  } finally {
+    await afterFs.close();
+  }
 }
 
 /** One platform after the analysis: what it has, what is vulnerable, and the view to build against. */
