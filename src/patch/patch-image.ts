@@ -41,6 +41,7 @@ import {
   refuseAtLayerLimit,
 } from "./labels.js";
 import { type PlatformJob, selectPlatforms } from "./select-platforms.js";
+import { buildKey, type SharedBuilds } from "./shared-builds.js";
 
 export { checkReportMatches, PATCH_LABELS, targetsFromScan };
 
@@ -91,6 +92,8 @@ export interface PatchRequest {
   readonly onPhase?: ((phase: "scanned" | "writing" | "patched" | "rescanned") => void) | undefined;
   /** Time recorded in the config, history and database files (default now). */
   readonly now?: Date | undefined;
+  /** Patch layers built by the other images of this run (a fleet), reused where they fit. */
+  readonly sharedBuilds?: SharedBuilds | undefined;
 }
 
 export type PlatformStatus = "patched" | "up-to-date" | "planned";
@@ -116,6 +119,8 @@ export interface PlatformResult {
   readonly before: ScanResult;
   readonly plan: Plan;
   readonly built?: PatchLayer | undefined;
+  /** The patch layer was built for another image of the run and reused (`sharedBuilds`). */
+  readonly layerReused?: boolean | undefined;
   readonly patchedDigest?: Digest | undefined;
   readonly after?: ScanResult | undefined;
   readonly download?: DownloadAccount;
@@ -393,18 +398,8 @@ async function patchPlatform(
 
   // build the one layer
   log.info(`${name}: building the patch layer (${fetched.packages.length} packages)...`);
-  const layerPath = join(await mkdtemp(join(req.workDir, "layer-")), "layer.tar");
-  const built = await patcher.buildLayer({
-    fs,
-    inventory,
-    packages: fetched.packages,
-    compression: req.compression ?? "gzip",
-    layerPath,
-    manifestMediaType: image.mediaType,
-    // the layer's own timestamps come from the packages (reproducible); `now` dates the config
-    now: req.now,
-    signal: req.signal,
-  });
+  const { layer: built, reused } = await buildLayer(patcher, st, fetched.packages, req);
+  if (reused) log.info(`${name}: the same patch layer was built for another image of this run; reused`);
   for (const w of built.warnings) log.warning(w);
 
   // append
@@ -415,11 +410,40 @@ async function patchPlatform(
       plan: fetched.plan,
       status: "patched",
       built,
+      ...(reused ? { layerReused: true } : {}),
       patchedDigest: patchedImage.digest,
       download: fetched.account,
     },
     image: patchedImage,
   };
+}
+
+/**
+ * The one new layer. In a run that shares work, an identical layer another image built is reused
+ * (see SharedBuilds for when it is identical); the layer file then lives in the run's directory.
+ */
+async function buildLayer(
+  patcher: BackendPatcher,
+  st: AnalyzedPlatform,
+  packages: readonly FetchedPackage[],
+  req: PatchRequest,
+): Promise<{ layer: PatchLayer; reused: boolean }> {
+  const inputs = {
+    inventory: st.inventory,
+    packages,
+    compression: req.compression ?? "gzip",
+    manifestMediaType: st.job.image.mediaType,
+    // the layer's own timestamps come from the packages (reproducible); `now` dates the config
+    now: req.now,
+  };
+  const run = async (layerPath: string) =>
+    patcher.buildLayer({ ...inputs, fs: st.fs, layerPath, signal: req.signal });
+  const shared = req.sharedBuilds;
+  if (!shared)
+    return { layer: await run(join(await mkdtemp(join(req.workDir, "layer-")), "layer.tar")), reused: false };
+  return shared.build(buildKey(st.inventory.packageManager, inputs), st.fs, async () =>
+    run(await shared.layerPath()),
+  );
 }
 
 /**

@@ -3,15 +3,19 @@
  * patched at the same time. The target registry's log is the oracle: every shared blob (the base
  * layers, the identical patch layer) is uploaded once and mounted into the other repositories.
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { FleetImageResult } from "../../src/fleet/summary.js";
+import { patchImage } from "../../src/patch/patch-image.js";
+import { SharedBuilds } from "../../src/patch/shared-builds.js";
+import { openDatabaseForScan } from "../../src/vulndb/index.js";
 import { run } from "../harness/exec.js";
 import { makeTempDir } from "../harness/fs.js";
 import { imageWithFileLayers } from "../harness/hostile-image.js";
 import { ensureImage } from "../harness/images.js";
-import { runCli, trackerDb } from "../harness/patch-support.js";
+import { OCIPATCH_CACHE, runCli, trackerDb } from "../harness/patch-support.js";
 import { pushImage } from "../harness/push.js";
 import { registryLog, startRegistry, type TestRegistry } from "../harness/registry.js";
 
@@ -68,7 +72,6 @@ describe("fleet: shared work", () => {
     const dir = makeTempDir("fleet-shared-config");
     work.push(dir);
     const config = join(dir, "fleet.yaml");
-    const { writeFileSync } = await import("node:fs");
     writeFileSync(
       config,
       `apiVersion: copa.sh/v1alpha1
@@ -120,5 +123,54 @@ ${sources
     }
     // each image's own top layer is its own upload
     for (const l of layers) expect(uploads.get(l[2]!)).toBe(1);
+  }, 1_800_000);
+
+  it("builds a patch layer once for images whose own layers hold nothing the build read, again for one that does", async () => {
+    const base = await ensureImage("nginx-bullseye");
+    const dir = makeTempDir("fleet-shared-builds");
+    work.push(dir);
+    const image = (name: string, file: string) =>
+      imageWithFileLayers(base, join(dir, name), [{ name: file, bytes: 4096, fill: "random" }], "1.0");
+    const sources = {
+      u1: await image("u1", "srv/one/data"),
+      u2: await image("u2", "opt/two/data"),
+      // the build lists the dpkg info directory: a file there could change the layer
+      d: await image("d", "var/lib/dpkg/info/fleet-note.txt"),
+    };
+    const { db } = await openDatabaseForScan({ dbDir, offline: true });
+    const shared = new SharedBuilds(mkdtempSync(join(dir, "shared-")));
+    try {
+      const results = await Promise.all(
+        Object.entries(sources).map(async ([name, source]) => {
+          const workDir = mkdtempSync(join(dir, `run-${name}-`));
+          const r = await patchImage({
+            source,
+            destination: `oci:${join(dir, `out-${name}`)}:p`,
+            mode: "all",
+            db,
+            repositories: { cacheDir: join(OCIPATCH_CACHE, "apt") },
+            packageCacheDir: join(OCIPATCH_CACHE, "debs"),
+            workDir,
+            sharedBuilds: shared,
+          });
+          await rm(workDir, { recursive: true, force: true });
+          return [name, r.platforms[0]!] as const;
+        }),
+      );
+      const by = Object.fromEntries(results);
+      for (const p of results.map(([, p]) => p)) expect(p.status).toBe("patched");
+      // whatever order they ran in: one of u1/u2 reuses the other's layer; d builds its own
+      expect([by["u1"]!.layerReused ?? false, by["u2"]!.layerReused ?? false].sort()).toEqual([false, true]);
+      expect(by["d"]!.layerReused ?? false).toBe(false);
+      // the layers are the same bytes (reproducible builds), and the written images hold them
+      const digest = by["u1"]!.built!.layer.digest;
+      for (const p of results.map(([, p]) => p)) expect(p.built!.layer.digest).toBe(digest);
+      for (const name of Object.keys(sources)) {
+        const { stdout } = await run("skopeo", ["inspect", `oci:${join(dir, `out-${name}`)}:p`]);
+        expect((JSON.parse(stdout) as { Layers: string[] }).Layers.at(-1)).toBe(digest);
+      }
+    } finally {
+      db.close();
+    }
   }, 1_800_000);
 });

@@ -12,6 +12,7 @@ import type { Compression } from "../../image/media-types.js";
 import { parsePlatform } from "../../image/platform.js";
 import { patchImage } from "../../patch/patch-image.js";
 import { attachReferrers } from "../../patch/referrers.js";
+import { SharedBuilds } from "../../patch/shared-builds.js";
 import type { credentialsFrom } from "../../scan/image.js";
 import { SharedBlobs } from "../../transport/registry/shared-blobs.js";
 import { listTags } from "../../transport/registry/tags.js";
@@ -96,6 +97,8 @@ export async function runFleetPatch(
   const cache = cacheDir(ctx.env);
   // work shared by the run's images: each blob uploaded once per registry, then mounted
   const sharedBlobs = new SharedBlobs();
+  // and a patch layer identical for several images built once
+  const sharedBuilds = new SharedBuilds(await mkdtemp(join(runDir, "layers-")));
   const patchOne = async (job: FleetJob): Promise<FleetOutcome> => {
     const workDir = await mkdtemp(join(runDir, "job-"));
     const jobSignal = AbortSignal.any([signal, AbortSignal.timeout(f.timeoutMs)]);
@@ -116,6 +119,7 @@ export async function runFleetPatch(
         workDir,
         packageCacheDir: join(cache, "debs"),
         signal: jobSignal,
+        sharedBuilds,
         log: { info() {}, success() {}, warning: (m) => out.warning(prefix + m) },
       });
       if (f.referrers && result.written) {
