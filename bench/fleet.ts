@@ -131,8 +131,12 @@ ${names.map((n) => `  - name: ${n}\n    image: ${sources.host}/fleet/${n}\n    t
       ],
       env,
     );
-  const fleet = async (t: TestRegistry) =>
-    ocipatch(repo, ["patch", "--config", config(t.host), "--push", "--jobs", String(jobs), ...common], env);
+  const fleet = async (checkout: string, t: TestRegistry) =>
+    ocipatch(
+      checkout,
+      ["patch", "--config", config(t.host), "--push", "--jobs", String(jobs), ...common],
+      env,
+    );
 
   // warm-up (untimed): indices and .debs into the cache
   await single(repo, await fresh());
@@ -141,6 +145,7 @@ ${names.map((n) => `  - name: ${n}\n    image: ${sources.host}/fleet/${n}\n    t
     single: number;
     fleet: number;
     base?: number;
+    baseFleet?: number;
     load: string;
     layerUploads: number[];
     layerMounts: number;
@@ -149,8 +154,9 @@ ${names.map((n) => `  - name: ${n}\n    image: ${sources.host}/fleet/${n}\n    t
     const load = loadavg()[0]!.toFixed(1);
     const s = await single(repo, await fresh());
     const b = baseCheckout ? (await single(baseCheckout, await fresh())).wall : undefined;
+    const bf = baseCheckout ? (await fleet(baseCheckout, await fresh())).wall : undefined;
     const t = await fresh();
-    const f = await fleet(t);
+    const f = await fleet(repo, t);
     const { uploads, mounts } = transfers(t);
     // blobs of more than 1 MiB: the two base layers and the patch layer (each image's own top layer is smaller)
     const big = (d: string) => {
@@ -164,30 +170,33 @@ ${names.map((n) => `  - name: ${n}\n    image: ${sources.host}/fleet/${n}\n    t
       single: s.wall,
       fleet: f.wall,
       ...(b === undefined ? {} : { base: b }),
+      ...(bf === undefined ? {} : { baseFleet: bf }),
       load,
       layerUploads,
       layerMounts,
     });
     console.error(
-      `run ${i + 1}/${runs} (load ${load}): one image ${s.wall.toFixed(1)} s${b === undefined ? "" : `, base checkout ${b.toFixed(1)} s`}, ${count} images ${f.wall.toFixed(1)} s (${(f.wall / s.wall).toFixed(2)}×), large blobs uploaded ${layerUploads.length} (${layerUploads.join(",")} times each), mounted ${layerMounts} times`,
+      `run ${i + 1}/${runs} (load ${load}): one image ${s.wall.toFixed(1)} s${b === undefined ? "" : `, base checkout ${b.toFixed(1)} s and ${count} images ${bf!.toFixed(1)} s`}, ${count} images ${f.wall.toFixed(1)} s (${(f.wall / s.wall).toFixed(2)}×), large blobs uploaded ${layerUploads.length} (${layerUploads.join(",")} times each), mounted ${layerMounts} times`,
     );
   }
   const ms = median(rows.map((r) => r.single));
   const mf = median(rows.map((r) => r.fleet));
   console.log(
-    `| run | load | one image | ${count} images (--jobs ${jobs}) | ratio | blobs > 1 MiB in the target registry |${baseCheckout ? " one image, base checkout |" : ""}`,
+    `| run | load | one image | ${count} images (--jobs ${jobs}) | ratio | blobs > 1 MiB in the target registry |${baseCheckout ? ` base checkout: one image | ${count} images | ratio |` : ""}`,
   );
-  console.log(`| --- | --- | ---: | ---: | ---: | --- |${baseCheckout ? " ---: |" : ""}`);
+  console.log(`| --- | --- | ---: | ---: | ---: | --- |${baseCheckout ? " ---: | ---: | ---: |" : ""}`);
   for (const [i, r] of rows.entries()) {
     console.log(
-      `| ${i + 1} | ${r.load} | ${r.single.toFixed(1)} s | ${r.fleet.toFixed(1)} s | ${(r.fleet / r.single).toFixed(2)}× | ${r.layerUploads.length} uploaded (${r.layerUploads.join(",")}×), ${r.layerMounts} mounts |${r.base === undefined ? "" : ` ${r.base.toFixed(1)} s |`}`,
+      `| ${i + 1} | ${r.load} | ${r.single.toFixed(1)} s | ${r.fleet.toFixed(1)} s | ${(r.fleet / r.single).toFixed(2)}× | ${r.layerUploads.length} uploaded (${r.layerUploads.join(",")}×), ${r.layerMounts} mounts |${r.base === undefined ? "" : ` ${r.base.toFixed(1)} s | ${r.baseFleet!.toFixed(1)} s | ${(r.baseFleet! / r.base).toFixed(2)}× |`}`,
     );
   }
   console.log(
     `median: one image ${ms.toFixed(1)} s, ${count} images ${mf.toFixed(1)} s, ratio ${(mf / ms).toFixed(2)}×`,
   );
   if (baseCheckout)
-    console.log(`median one image, base checkout: ${median(rows.map((r) => r.base!)).toFixed(1)} s`);
+    console.log(
+      `median, base checkout: one image ${median(rows.map((r) => r.base!)).toFixed(1)} s, ${count} images ${median(rows.map((r) => r.baseFleet!)).toFixed(1)} s`,
+    );
   mkdirSync(join(repo, "bench/results"), { recursive: true });
   writeFileSync(
     join(repo, "bench/results/fleet.json"),
