@@ -441,8 +441,11 @@ async function buildLayer(
   const shared = req.sharedBuilds;
   if (!shared)
     return { layer: await run(join(await mkdtemp(join(req.workDir, "layer-")), "layer.tar")), reused: false };
-  return shared.build(buildKey(st.inventory.packageManager, inputs), st.fs, async () =>
-    run(await shared.layerPath()),
+  return shared.build(
+    buildKey(st.inventory.packageManager, inputs),
+    st.fs,
+    async () => run(await shared.layerPath()),
+    req.signal,
   );
 }
 

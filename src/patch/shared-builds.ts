@@ -2,6 +2,7 @@ import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import type { BuildLayerRequest, PatchLayer } from "../backends/types.js";
 import type { QueryRecord } from "../rootfs/index.js";
+import { abortable } from "../util/abortable.js";
 
 /** A build other images of the run may reuse. */
 interface Recorded {
@@ -59,16 +60,20 @@ export class SharedBuilds {
 
   /**
    * The layer for `view` with these inputs: a reusable earlier build's (waiting for one in
-   * progress), or `build()` run now with its reads recorded.
+   * progress, as long as `signal` allows), or `build()` run now with its reads recorded.
    */
   async build(
     key: string,
     view: SharedView,
     build: () => Promise<PatchLayer>,
+    signal?: AbortSignal,
   ): Promise<{ layer: PatchLayer; reused: boolean }> {
-    for (const b of [...this.builds]) {
+    // builds registered while this one waits are looked at too (the array grows): of several
+    // images waiting for a build they cannot reuse, the first to go on builds and the others wait for it
+    for (let i = 0; i < this.builds.length; i++) {
+      const b = this.builds[i]!;
       if (b.key !== key) continue;
-      const done = await b.done;
+      const done = await abortable(b.done, signal);
       if (done && (await reusable(done, view))) return { layer: done.layer, reused: true };
     }
     let settle!: (d: Done | undefined) => void;

@@ -62,4 +62,38 @@ describe("SharedBuilds", () => {
     await expect(first).rejects.toThrow("cancelled");
     expect(await second).toEqual({ layer: layer("second"), reused: false });
   });
+
+  it("a wait for another image's build honours the waiter's signal", async () => {
+    const s = new SharedBuilds(dir);
+    void s.build("k", view(["b", "x"], ["b"]), () => new Promise<PatchLayer>(() => undefined));
+    const ac = new AbortController();
+    const waiting = s.build("k", view(["b", "y"], ["b"]), async () => layer("y"), ac.signal);
+    ac.abort(new Error("timeout"));
+    await expect(waiting).rejects.toThrow("timeout");
+  });
+
+  it("of images waiting for a build they cannot reuse, one builds and the others reuse its layer", async () => {
+    const s = new SharedBuilds(dir);
+    let builds = 0;
+    let finishD!: () => void;
+    const d = s.build("k", view(["b", "d"], ["b", "d"]), async () => {
+      builds++;
+      await new Promise<void>((r) => (finishD = r));
+      return layer("D");
+    });
+    const u1 = s.build("k", view(["b", "u1"], ["b"]), async () => {
+      builds++;
+      return layer("U1");
+    });
+    const u2 = s.build("k", view(["b", "u2"], ["b"]), async () => {
+      builds++;
+      return layer("U2");
+    });
+    finishD();
+    const [rd, r1, r2] = await Promise.all([d, u1, u2]);
+    expect(rd.reused).toBe(false);
+    expect([r1.reused, r2.reused].sort()).toEqual([false, true]);
+    expect(r1.layer).toEqual(r2.layer);
+    expect(builds).toBe(2);
+  });
 });

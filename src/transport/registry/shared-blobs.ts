@@ -1,5 +1,6 @@
 import { normalizeRegistryHost } from "../../auth/hosts.js";
 import type { BlobOrigin } from "../../image/image.js";
+import { abortable } from "../../util/abortable.js";
 
 /** The caller writes the blob itself; it says where it ended up (or undefined when it failed). */
 export interface BlobClaim {
@@ -59,23 +60,4 @@ export class SharedBlobs {
       },
     };
   }
-}
-
-function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }
