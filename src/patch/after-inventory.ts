@@ -28,9 +28,10 @@ export function layerTouches(paths: ReadonlySet<string>, abs: string): boolean {
  * built against, with every record the layer wrote replacing the one of the same package (in
  * place) or added at the end. Undefined when the layer changes what the inventory also derives
  * from other files — the OS identification files, or a package manager program of a distroless
- * image — so the caller reads the patched image instead.
+ * image — or when the backend does not say what it wrote: the caller reads the patched image instead.
  */
 export function inventoryAfterLayer(before: Inventory, layer: LayerFacts): Inventory | undefined {
+  if (layer.installed === undefined) return undefined;
   if (OS_RELEASE_FILES.some((f) => layerTouches(layer.paths, f))) return undefined;
   const backend = before.packageManager === "none" ? undefined : backendById(before.packageManager);
   if (!backend) return undefined;

@@ -56,6 +56,10 @@ describe("inventoryAfterLayer", () => {
     ).toBeDefined();
   });
 
+  it("gives up when the backend does not say which records it wrote", () => {
+    expect(inventoryAfterLayer(inventory(), { paths: new Set(["var/lib/dpkg/status"]) })).toBeUndefined();
+  });
+
   it("gives up when a distroless image gets a package manager program", () => {
     expect(inventoryAfterLayer(inventory(true), layer([pkg("dpkg", "2")], ["usr/bin/dpkg"]))).toBeUndefined();
     // not distroless: dpkg's own upgrade changes nothing the inventory derives
