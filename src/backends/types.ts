@@ -233,6 +233,13 @@ export interface ScriptEffect {
 /** The one new layer, and what went into it. */
 export interface PatchLayer extends FinishedLayer {
   readonly packages: readonly PatchedPackage[];
+  /**
+   * The installed-package records as the layer leaves them: every record of the database files it
+   * rewrote, as the backend's `readInventory` would read them from the patched image. With the
+   * inventory the layer was built against, this is the patched image's package set (re-scanned
+   * without reading the layers again). Absent: the patched image is read for the re-scan.
+   */
+  readonly installed?: readonly InstalledPackage[] | undefined;
   readonly keptConffiles: readonly KeptConffile[];
   /** Paths whited out (files the old versions owned that the new ones do not). */
   readonly removed: readonly string[];

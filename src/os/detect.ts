@@ -122,6 +122,9 @@ const SOURCES: Array<[string, (text: string, source: string) => OsInfo | undefin
   ["/etc/redhat-release", fromRedhatRelease],
 ];
 
+/** The files OS detection reads, in the order it tries them. */
+export const OS_RELEASE_FILES: readonly string[] = SOURCES.map(([path]) => path);
+
 /**
  * Identify the image's OS from `/etc/os-release`, then `/usr/lib/os-release`,
  * then the distribution's own release files. Returns UNKNOWN_OS when nothing

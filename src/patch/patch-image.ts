@@ -29,6 +29,7 @@ import { redactUrl } from "../util/http/redact.js";
 import type { ProgressListener } from "../util/progress.js";
 import { VERSION } from "../version.js";
 import type { VulnDatabase } from "../vulndb/index.js";
+import { inventoryAfterLayer } from "./after-inventory.js";
 import { dropUnavailable } from "./drop-unavailable.js";
 import { checkReportMatches, targetsFromScan } from "./findings.js";
 import {
@@ -40,6 +41,7 @@ import {
   refuseAtLayerLimit,
 } from "./labels.js";
 import { type PlatformJob, selectPlatforms } from "./select-platforms.js";
+import { buildKey, type SharedBuilds } from "./shared-builds.js";
 
 export { checkReportMatches, PATCH_LABELS, targetsFromScan };
 
@@ -90,6 +92,8 @@ export interface PatchRequest {
   readonly onPhase?: ((phase: "scanned" | "writing" | "patched" | "rescanned") => void) | undefined;
   /** Time recorded in the config, history and database files (default now). */
   readonly now?: Date | undefined;
+  /** Patch layers built by the other images of this run (a fleet), reused where they fit. */
+  readonly sharedBuilds?: SharedBuilds | undefined;
 }
 
 export type PlatformStatus = "patched" | "up-to-date" | "planned";
@@ -115,6 +119,8 @@ export interface PlatformResult {
   readonly before: ScanResult;
   readonly plan: Plan;
   readonly built?: PatchLayer | undefined;
+  /** The patch layer was built for another image of the run and reused (`sharedBuilds`). */
+  readonly layerReused?: boolean | undefined;
   readonly patchedDigest?: Digest | undefined;
   readonly after?: ScanResult | undefined;
   readonly download?: DownloadAccount;
@@ -194,23 +200,18 @@ export async function patchImage(req: PatchRequest): Promise<PatchResult> {
     const written = await sink.write(out, { signal, progress: req.progress });
     req.onPhase?.("patched");
 
-    // re-scan what was written: the same base layers (cached locally) plus the new layer
+    // re-scan what was written
     for (let i = 0; i < results.length; i++) {
       const r = results[i]!;
       const img = patched.get(states[i]!.job.childDigest ?? states[i]!.job.image.digest);
-      if (!img) continue;
-      const afterFs = openFs(await img.layers({ signal }), `${img.description} (patched)`, req);
-      try {
-        const { scan, inventory } = await scanFs(afterFs, img, r.platform, req.destination, req);
-        results[i] = {
-          ...r,
-          after: scan,
-          afterInventory: inventory,
-          patchedDigest: source.kind === "image" ? written.digest : img.digest,
-        };
-      } finally {
-        await afterFs.close();
-      }
+      if (!img || !r.built) continue;
+      const { scan, inventory } = await rescan(states[i]!, r.built, img, r.platform, req);
+      results[i] = {
+        ...r,
+        after: scan,
+        afterInventory: inventory,
+        patchedDigest: source.kind === "image" ? written.digest : img.digest,
+      };
     }
     req.onPhase?.("rescanned");
     return finish("patched", written);
@@ -230,10 +231,37 @@ function openFs(layers: readonly Layer[], description: string, req: PatchRequest
 
 async function scanFs(fs: LayeredFs, image: Image, platform: string, reference: string, req: PatchRequest) {
   const inventory = await readInventoryFromFs(fs, { unsupported: "error" });
-  const scan = scanInventory(inventory, req.db, {
+  return { inventory, scan: scanOf(inventory, image, platform, reference, req) };
+}
+
+function scanOf(inventory: Inventory, image: Image, platform: string, reference: string, req: PatchRequest) {
+  return scanInventory(inventory, req.db, {
     target: { type: "image", reference, digest: image.digest, platform },
   });
-  return { inventory, scan };
+}
+
+/**
+ * The scan of the patched image. Its packages are known without reading a layer: the inventory
+ * the layer was built against plus the records the layer wrote. Only when the layer also changes
+ * what the inventory derives from other files (the OS release files...) is the image read again:
+ * the same base layers (cached locally) plus the new layer.
+ */
+async function rescan(
+  st: AnalyzedPlatform,
+  built: PatchLayer,
+  image: Image,
+  platform: string,
+  req: PatchRequest,
+): Promise<{ scan: ScanResult; inventory: Inventory }> {
+  const reference = req.destination ?? req.source;
+  const known = inventoryAfterLayer(st.inventory, built);
+  if (known) return { inventory: known, scan: scanOf(known, image, platform, reference, req) };
+  const afterFs = openFs(await image.layers({ signal: req.signal }), `${image.description} (patched)`, req);
+  try {
+    return await scanFs(afterFs, image, platform, reference, req);
+  } finally {
+    await afterFs.close();
+  }
 }
 
 /** One platform after the analysis: what it has, what is vulnerable, and the view to build against. */
@@ -370,18 +398,8 @@ async function patchPlatform(
 
   // build the one layer
   log.info(`${name}: building the patch layer (${fetched.packages.length} packages)...`);
-  const layerPath = join(await mkdtemp(join(req.workDir, "layer-")), "layer.tar");
-  const built = await patcher.buildLayer({
-    fs,
-    inventory,
-    packages: fetched.packages,
-    compression: req.compression ?? "gzip",
-    layerPath,
-    manifestMediaType: image.mediaType,
-    // the layer's own timestamps come from the packages (reproducible); `now` dates the config
-    now: req.now,
-    signal: req.signal,
-  });
+  const { layer: built, reused } = await buildLayer(patcher, st, fetched.packages, req);
+  if (reused) log.info(`${name}: the same patch layer was built for another image of this run; reused`);
   for (const w of built.warnings) log.warning(w);
 
   // append
@@ -392,11 +410,43 @@ async function patchPlatform(
       plan: fetched.plan,
       status: "patched",
       built,
+      ...(reused ? { layerReused: true } : {}),
       patchedDigest: patchedImage.digest,
       download: fetched.account,
     },
     image: patchedImage,
   };
+}
+
+/**
+ * The one new layer. In a run that shares work, an identical layer another image built is reused
+ * (see SharedBuilds for when it is identical); the layer file then lives in the run's directory.
+ */
+async function buildLayer(
+  patcher: BackendPatcher,
+  st: AnalyzedPlatform,
+  packages: readonly FetchedPackage[],
+  req: PatchRequest,
+): Promise<{ layer: PatchLayer; reused: boolean }> {
+  const inputs = {
+    inventory: st.inventory,
+    packages,
+    compression: req.compression ?? "gzip",
+    manifestMediaType: st.job.image.mediaType,
+    // the layer's own timestamps come from the packages (reproducible); `now` dates the config
+    now: req.now,
+  };
+  const run = async (layerPath: string) =>
+    patcher.buildLayer({ ...inputs, fs: st.fs, layerPath, signal: req.signal });
+  const shared = req.sharedBuilds;
+  if (!shared)
+    return { layer: await run(join(await mkdtemp(join(req.workDir, "layer-")), "layer.tar")), reused: false };
+  return shared.build(
+    buildKey(st.inventory.packageManager, inputs),
+    st.fs,
+    async () => run(await shared.layerPath()),
+    req.signal,
+  );
 }
 
 /**

@@ -3,6 +3,7 @@ export { globMatcher } from "./glob.js";
 export {
   LayeredFs,
   MAX_SYMLINK_HOPS,
+  type QueryRecord,
   type ReadFileOptions,
   type Resolved,
   type ResolveOptions,

@@ -11,11 +11,25 @@ import type { FsEntry, LayeredFsStats, LayerReadStats } from "./entry.js";
 import { globMatcher } from "./glob.js";
 import { indexLayer, type LayerIndex, readEntryContent, type StoredEntry } from "./layer-index.js";
 import { DEFAULT_CAPTURE, DEFAULT_LIMITS, type LayeredFsOptions, type RootfsLimits } from "./options.js";
-import { ancestors, components, joinRel, normalizeInRoot, toAbsolute } from "./path.js";
+import { ancestors, components, joinRel, normalizeInRoot, parentOf, toAbsolute } from "./path.js";
 import { readEntryContents } from "./tar-scan.js";
 
 /** Linux's MAXSYMLINKS: symlinks followed while resolving one path. */
 export const MAX_SYMLINK_HOPS = 40;
+
+/**
+ * The paths queries looked at while it was recorded: every exact path looked up in the layers
+ * (each component of a resolution, symlink targets, hardlink targets) and every directory listed.
+ * Layers with nothing at, above or in these paths cannot change the queries' answers.
+ */
+export interface QueryRecord {
+  readonly lookups: Set<string>;
+  /** Looked-up paths that were not there (an implied directory above would create them). */
+  readonly missing: Set<string>;
+  /** Looked-up paths only implied (no explicit record): the layer whose implied directory answered. */
+  readonly implied: Map<string, number>;
+  readonly listings: Set<string>;
+}
 
 /** A path as found in one layer (or implied by it). */
 interface Found {
@@ -75,6 +89,7 @@ export class LayeredFs {
   private scratch: Promise<string> | undefined;
   private downloaded = 0;
   private closed = false;
+  private readonly recorders = new Set<QueryRecord>();
 
   /** Open the view of a single-platform image (reads its config, no layer data). */
   static async open(image: Image, opts: LayeredFsOptions = {}): Promise<LayeredFs> {
@@ -226,6 +241,7 @@ export class LayeredFs {
     if (f?.stored && f.stored.type !== "directory")
       throw new OcipatchError("NOT_FOUND", `${this.description}: ${path} is not a directory`);
     const rel = r.rel;
+    for (const rec of this.recorders) rec.listings.add(rel);
     const names = new Set<string>();
     const hidden = new Set<string>();
     for (let i = this.layers.length - 1; i >= 0; i--) {
@@ -250,6 +266,43 @@ export class LayeredFs {
       if (f) out.push(await this.toEntry(f, 0));
     }
     return out;
+  }
+
+  /** Record the paths the queries look at from now on, until `stopRecording`. */
+  recordQueries(): QueryRecord {
+    const r: QueryRecord = {
+      lookups: new Set(),
+      missing: new Set(),
+      implied: new Map(),
+      listings: new Set(),
+    };
+    this.recorders.add(r);
+    return r;
+  }
+
+  stopRecording(r: QueryRecord): void {
+    this.recorders.delete(r);
+  }
+
+  /**
+   * Could layer `i`, put above the recorded view's layers (or taken away from them), change the
+   * answer of a recorded query? True when it has an entry, a whiteout or an opaque marker at a
+   * looked-up path or a parent of one, anything in a listed directory, an implied directory where
+   * a lookup found nothing or that answered a lookup itself (an implied directory yields to an
+   * explicit record below, and is the same plain directory as another implied one), or a root
+   * entry. Indexes the layer if needed.
+   */
+  async layerAffects(i: number, r: QueryRecord): Promise<boolean> {
+    const idx = await this.layerIndex(i);
+    const above = new Set<string>();
+    for (const p of [...r.lookups, ...r.listings]) for (const a of ancestors(p)) above.add(a);
+    const inListing = (p: string) => p === "" || r.listings.has(parentOf(p));
+    const hits = (p: string) => inListing(p) || r.lookups.has(p) || r.listings.has(p) || above.has(p);
+    for (const set of [idx.entries.keys(), idx.whiteouts, idx.opaqueDirs])
+      for (const p of set) if (hits(p)) return true;
+    for (const p of idx.implicitDirs)
+      if (inListing(p) || r.missing.has(p) || r.implied.get(p) === i) return true;
+    return false;
   }
 
   /** Index every layer now (e.g. before building a patch layer that needs the full view). */
@@ -398,6 +451,7 @@ export class LayeredFs {
    * would have gone through it), otherwise it is reported as a plain directory.
    */
   private async lookup(rel: string, below: number): Promise<Found | undefined> {
+    for (const rec of this.recorders) rec.lookups.add(rel);
     if (rel === "") return this.lookupRoot(below);
     let implicitAt: number | undefined;
     for (let i = below - 1; i >= 0; i--) {
@@ -407,7 +461,11 @@ export class LayeredFs {
       if (implicitAt === undefined && idx.implicitDirs.has(rel)) implicitAt = i;
       if (hidesBelow(idx, rel)) break;
     }
-    if (implicitAt !== undefined) return { rel, layer: implicitAt, stored: undefined };
+    if (implicitAt !== undefined) {
+      for (const rec of this.recorders) rec.implied.set(rel, implicitAt);
+      return { rel, layer: implicitAt, stored: undefined };
+    }
+    for (const rec of this.recorders) rec.missing.add(rel);
     return undefined;
   }
 

@@ -12,7 +12,9 @@ import type { Compression } from "../../image/media-types.js";
 import { parsePlatform } from "../../image/platform.js";
 import { patchImage } from "../../patch/patch-image.js";
 import { attachReferrers } from "../../patch/referrers.js";
+import { SharedBuilds } from "../../patch/shared-builds.js";
 import type { credentialsFrom } from "../../scan/image.js";
+import { SharedBlobs } from "../../transport/registry/shared-blobs.js";
 import { listTags } from "../../transport/registry/tags.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import { ownedPrefix, release, removeOnExit } from "../../util/owned-temp.js";
@@ -93,6 +95,10 @@ export async function runFleetPatch(
   const runDir = await mkdtemp(join(tmpdir(), `${ownedPrefix()}patch-`));
   removeOnExit(runDir);
   const cache = cacheDir(ctx.env);
+  // work shared by the run's images: each blob uploaded once per registry, then mounted
+  const sharedBlobs = new SharedBlobs();
+  // and a patch layer identical for several images built once
+  const sharedBuilds = new SharedBuilds(await mkdtemp(join(runDir, "layers-")));
   const patchOne = async (job: FleetJob): Promise<FleetOutcome> => {
     const workDir = await mkdtemp(join(runDir, "job-"));
     const jobSignal = AbortSignal.any([signal, AbortSignal.timeout(f.timeoutMs)]);
@@ -108,11 +114,12 @@ export async function runFleetPatch(
         compression: f.compression,
         db,
         sourceOptions: transport,
-        destinationOptions: transport,
+        destinationOptions: { ...transport, sharedBlobs },
         repositories: { config: aptConfig, offline: f.offline, cacheDir: join(cache, "apt") },
         workDir,
         packageCacheDir: join(cache, "debs"),
         signal: jobSignal,
+        sharedBuilds,
         log: { info() {}, success() {}, warning: (m) => out.warning(prefix + m) },
       });
       if (f.referrers && result.written) {

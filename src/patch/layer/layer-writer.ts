@@ -25,6 +25,8 @@ export interface FinishedLayer {
   /** Size of the uncompressed tar. */
   readonly uncompressedSize: number;
   readonly entries: number;
+  /** Every entry's path (no leading slash, no trailing slash; whiteouts as `dir/.wh.name`). */
+  readonly paths: ReadonlySet<string>;
 }
 
 const WHITEOUT_PREFIX = ".wh.";
@@ -183,6 +185,7 @@ export class LayerWriter {
       layer: new FileLayer(this.path, descriptor, this.diffDigest.digest(), this.compression),
       uncompressedSize: this.diffDigest.size,
       entries: this.count,
+      paths: this.written,
     };
   }
 

@@ -1,5 +1,6 @@
 import type { Credentials } from "../../auth/credentials.js";
 import type { ProgressListener } from "../../util/progress.js";
+import type { SharedBlobs } from "./shared-blobs.js";
 
 /** Options of the registry transport (reading and writing). */
 export interface RegistryOptions {
@@ -33,6 +34,11 @@ export interface RegistryOptions {
   readonly concurrency?: number | undefined;
   readonly progress?: ProgressListener | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Blobs written by the other writes of this run (a fleet): each blob is uploaded once per
+   * registry and mounted into the other repositories.
+   */
+  readonly sharedBlobs?: SharedBlobs | undefined;
   /** User-Agent header; default `ocipatch/<version>`. */
   readonly userAgent?: string | undefined;
 }

@@ -124,6 +124,8 @@ export class RegistrySink implements ImageSink {
     const canMount = (o: { registry: string; repository: string } | undefined) =>
       o !== undefined && o.repository !== repo && o.registry === ref.registry;
     if (canMount(item.origin)) mountFrom.add(item.origin!.repository);
+    const shared = this.opts.sharedBlobs;
+    for (const r of shared?.repositoriesOf(ref.registry) ?? []) if (r !== repo) mountFrom.add(r);
     const initialScopes = [pushScope(repo), ...[...mountFrom].map(pullScope)];
     const plan = await this.plan(item, client, initialScopes, signal);
     for (const p of plan)
@@ -146,7 +148,7 @@ export class RegistrySink implements ImageSink {
     progress?.phase?.(`Writing to ${this.description}`, unique.size);
     try {
       await runPool([...unique.values()], this.opts.concurrency ?? DEFAULT_CONCURRENCY, signal, async (b) => {
-        const outcome = await uploader.ensure(b, signal);
+        const outcome = await this.ensureShared(uploader, b, canMount, signal);
         if (outcome === "exists") stats.blobsSkipped++;
         else if (outcome === "mount") stats.blobsMounted++;
         else {
@@ -171,6 +173,33 @@ export class RegistrySink implements ImageSink {
       location: `${ref.registry}/${repo}${ref.tag ? `:${ref.tag}` : ""}@${item.digest}`,
       stats,
     };
+  }
+
+  /**
+   * Put one blob into the repository. With blobs shared across the run's writes: when another
+   * write has put (or is putting) it into this registry, mount it from there.
+   */
+  private async ensureShared(
+    uploader: BlobUploader,
+    b: BlobToWrite,
+    canMount: (o: BlobToWrite["origin"]) => boolean,
+    signal: AbortSignal,
+  ) {
+    const shared = this.opts.sharedBlobs;
+    if (!shared) return uploader.ensure(b, signal);
+    const claim = await shared.claim(this.ref.registry, b.descriptor.digest, signal);
+    if (claim.kind === "found") {
+      const from = canMount(b.origin) ? b : { ...b, origin: claim.origin };
+      return uploader.ensure(from, signal);
+    }
+    try {
+      const outcome = await uploader.ensure(b, signal);
+      claim.done({ registry: this.ref.registry, repository: this.ref.repository });
+      return outcome;
+    } catch (e) {
+      claim.done(undefined);
+      throw e;
+    }
   }
 
   /** Every manifest below and including `item`, children first. */

@@ -266,8 +266,8 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
     }
 
     // 3. the dpkg database, written once
-    if (db.layout === "status") await writeStatusDb(ctx, updates);
-    else await writeStatusDDb(ctx, updates);
+    const installed =
+      db.layout === "status" ? await writeStatusDb(ctx, updates) : await writeStatusDDb(ctx, updates);
 
     // 4. what the skipped maintainer scripts would have done, where ocipatch reproduces it
     checkAborted(ctx.signal);
@@ -282,6 +282,7 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
     return {
       ...finished,
       packages,
+      installed,
       keptConffiles,
       removed,
       scripts: combineScriptReports(scriptReports),

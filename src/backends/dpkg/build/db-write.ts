@@ -1,6 +1,8 @@
 import { OcipatchError, undefinedIfNotFound } from "../../../errors.js";
 import type { InstalledPackage } from "../../../inventory/types.js";
 import type { EntryMeta } from "../../../patch/layer/layer-writer.js";
+import { DPKG_STATUS } from "../db/paths.js";
+import { parseDpkgStatus } from "../db/status.js";
 import { Paragraph, parseParagraphs } from "../debian/deb822.js";
 import { type InfoFile, rewriteStatusFile, type StatusReplacement, statusDFiles } from "../dpkg-db/index.js";
 import type { BuildContext } from "./context.js";
@@ -32,8 +34,14 @@ async function writeDbFile(ctx: BuildContext, rel: string, data: Buffer, meta: E
   ctx.tree.record(real, { kind: "file" });
 }
 
-/** The full dpkg database: status rewritten once (new records appended), info files written. */
-export async function writeStatusDb(ctx: BuildContext, updates: readonly PackageDbUpdate[]): Promise<void> {
+/**
+ * The full dpkg database: status rewritten once (new records appended), info files written.
+ * Returns the written records as the inventory reader reads them.
+ */
+export async function writeStatusDb(
+  ctx: BuildContext,
+  updates: readonly PackageDbUpdate[],
+): Promise<InstalledPackage[]> {
   const text = ctx.db.statusText ?? "";
   const replacements: StatusReplacement[] = [];
   const appended: Paragraph[] = [];
@@ -66,6 +74,15 @@ export async function writeStatusDb(ctx: BuildContext, updates: readonly Package
   for (const u of updates) {
     for (const f of u.infoFiles) await writeDbFile(ctx, f.path, f.data, dbMeta(ctx, f.mode));
   }
+  return readBack(updates.map((u) => `${u.record.toString()}\n`).join("\n"), DPKG_STATUS, false);
+}
+
+/**
+ * Records written to a database file, parsed by the inventory reader itself, so they read as a
+ * real read of the patched image would (its warnings are the image's own, already reported).
+ */
+function readBack(text: string, dbPath: string, assumeInstalled: boolean): InstalledPackage[] {
+  return parseDpkgStatus(text, dbPath, { assumeInstalled }).packages;
 }
 
 /**
@@ -74,7 +91,11 @@ export async function writeStatusDb(ctx: BuildContext, updates: readonly Package
  * gets `status.d/<name>` (and `.md5sums` when the image's files have them).
  * The records keep the image's style: no `Status` field when the image's have none.
  */
-export async function writeStatusDDb(ctx: BuildContext, updates: readonly PackageDbUpdate[]): Promise<void> {
+export async function writeStatusDDb(
+  ctx: BuildContext,
+  updates: readonly PackageDbUpdate[],
+): Promise<InstalledPackage[]> {
+  const installed: InstalledPackage[] = [];
   const names = new Set(ctx.db.statusDNames);
   const records = ctx.db.statusDNames.filter((n) => !n.endsWith(".md5sums") && !n.startsWith("."));
   const anyMd5sums = ctx.db.statusDNames.some((n) => n.endsWith(".md5sums"));
@@ -130,5 +151,7 @@ export async function writeStatusDDb(ctx: BuildContext, updates: readonly Packag
     const files = statusDFiles(path, records[0]!, single && hasMd5 ? list[0]!.md5sums : undefined);
     await writeDbFile(ctx, path, Buffer.from(text), dbMeta(ctx, 0o644));
     for (const f of files.slice(1)) await writeDbFile(ctx, f.path, f.data, dbMeta(ctx, 0o644));
+    installed.push(...readBack(text, `/${path}`, true));
   }
+  return installed;
 }

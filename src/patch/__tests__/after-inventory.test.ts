@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import type { InstalledPackage, Inventory } from "../../inventory/types.js";
+import { UNKNOWN_OS } from "../../os/detect.js";
+import { inventoryAfterLayer, layerTouches } from "../after-inventory.js";
+
+const pkg = (name: string, version: string, architecture = "amd64"): InstalledPackage => ({
+  name,
+  version,
+  architecture,
+  sourceName: name,
+  sourceVersion: version,
+  held: false,
+  dbPath: "/var/lib/dpkg/status",
+  native: undefined,
+});
+
+const inventory = (distroless = false): Inventory => ({
+  os: { ...UNKNOWN_OS, id: "debian", family: "debian", versionId: "11", source: "/etc/os-release" },
+  packageManager: "dpkg",
+  distroless,
+  packages: [pkg("a", "1"), pkg("b", "1"), pkg("b", "1", "i386"), pkg("c", "1")],
+  warnings: ["w"],
+});
+
+const layer = (installed: InstalledPackage[], paths: string[] = ["var/lib/dpkg/status"]) => ({
+  installed,
+  paths: new Set(paths),
+});
+
+describe("inventoryAfterLayer", () => {
+  it("replaces the records the layer wrote in place and appends new packages", () => {
+    const after = inventoryAfterLayer(inventory(), layer([pkg("d", "1"), pkg("b", "2"), pkg("a", "1")]));
+    expect(after?.packages.map((p) => `${p.name}:${p.architecture}=${p.version}`)).toEqual([
+      "a:amd64=1",
+      "b:amd64=2",
+      "b:i386=1",
+      "c:amd64=1",
+      "d:amd64=1",
+    ]);
+    expect(after?.os.versionId).toBe("11");
+    expect(after?.warnings).toEqual(["w"]);
+  });
+
+  it("gives up (the image is read instead) when the layer writes or whites out an OS release file", () => {
+    for (const paths of [
+      ["usr/lib/os-release"],
+      ["etc/.wh.os-release"],
+      ["etc/.wh..wh..opq"],
+      [".wh.etc"],
+      ["etc/debian_version"],
+    ]) {
+      expect(inventoryAfterLayer(inventory(), layer([pkg("b", "2")], paths)), paths[0]).toBeUndefined();
+    }
+    expect(
+      inventoryAfterLayer(inventory(), layer([pkg("b", "2")], ["usr/lib/os-release.d/x"])),
+    ).toBeDefined();
+  });
+
+  it("gives up when the backend does not say which records it wrote", () => {
+    expect(inventoryAfterLayer(inventory(), { paths: new Set(["var/lib/dpkg/status"]) })).toBeUndefined();
+  });
+
+  it("gives up when a distroless image gets a package manager program", () => {
+    expect(inventoryAfterLayer(inventory(true), layer([pkg("dpkg", "2")], ["usr/bin/dpkg"]))).toBeUndefined();
+    // not distroless: dpkg's own upgrade changes nothing the inventory derives
+    expect(inventoryAfterLayer(inventory(false), layer([pkg("dpkg", "2")], ["usr/bin/dpkg"]))).toBeDefined();
+  });
+
+  it("layerTouches: the path itself, its whiteout, or a parent's whiteout or opaque marker", () => {
+    const t = (paths: string[]) => layerTouches(new Set(paths), "/etc/ssl/x");
+    expect(t(["etc/ssl/x"])).toBe(true);
+    expect(t(["etc/ssl/.wh.x"])).toBe(true);
+    expect(t(["etc/.wh.ssl"])).toBe(true);
+    expect(t(["etc/ssl/.wh..wh..opq"])).toBe(true);
+    expect(t(["etc/ssl/y", "etc/ssl/x/z", "etc/.wh.sslx"])).toBe(false);
+  });
+});
