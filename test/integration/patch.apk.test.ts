@@ -8,7 +8,13 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { updateDatabase } from "../../src/vulndb/index.js";
+import { apkRecord } from "../../src/backends/apk/record.js";
+import { readInventory } from "../../src/inventory/index.js";
+import type { Inventory } from "../../src/inventory/types.js";
+import { inventoryAfterLayer } from "../../src/patch/after-inventory.js";
+import { patchImage } from "../../src/patch/patch-image.js";
+import { openImage } from "../../src/transport/index.js";
+import { openDatabaseForScan, updateDatabase } from "../../src/vulndb/index.js";
 import {
   type ApkFixtures,
   buildApk,
@@ -176,6 +182,42 @@ describe("ocipatch patch of Alpine images (apk backend)", { timeout: 600_000 }, 
     // every record is what apk writes after installing that package
     for (const p of fx.fixes.packages) expect(db).toContain(installedRecord(p));
     expect(db.endsWith("\n\n")).toBe(true);
+  });
+
+  it("the re-scan's computed inventory equals a real read of the written image", async () => {
+    const { db } = await openDatabaseForScan({ dbDir, offline: true });
+    const dest = `oci:${join(tmp, "rescan")}:patched`;
+    const workDir = join(tmp, "rescan-work");
+    mkdirSync(workDir, { recursive: true });
+    try {
+      const result = await patchImage({
+        source: `oci:${layout}:alpine`,
+        destination: dest,
+        mode: "targets",
+        db,
+        repositories: { cacheDir: join(tmp, "rescan-cache") },
+        packageCacheDir: join(tmp, "rescan-cache", "packages"),
+        workDir,
+      });
+      expect(result.status).toBe("patched");
+      const p = result.platforms[0]!;
+      expect(p.built?.installed?.length).toBeGreaterThan(0);
+      // the shortcut is taken (nothing else the inventory derives from is touched)
+      const before = await readInventory(await openImage(`oci:${layout}:alpine`));
+      expect(
+        inventoryAfterLayer(before, { installed: p.built!.installed, paths: p.built!.paths }),
+      ).toBeDefined();
+      const read = await readInventory(await openImage(dest));
+      const facts = (inv: Inventory) =>
+        inv.packages
+          .map((x) => ({ ...x, native: apkRecord(x) }))
+          .sort((a, b) => `${a.name}:${a.architecture}`.localeCompare(`${b.name}:${b.architecture}`));
+      expect(facts(p.afterInventory!)).toEqual(facts(read));
+      expect(p.afterInventory!.os).toEqual(read.os);
+      expect(p.afterInventory!.distroless).toBe(read.distroless);
+    } finally {
+      db.close();
+    }
   });
 
   it("--all gives the same apk upgrade package set (every package to the newest version)", async () => {

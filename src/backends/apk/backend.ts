@@ -2,11 +2,12 @@
  * The Alpine (apk) backend: reads the installed database without apk-tools, so images without
  * an apk binary and without /etc/apk (distroless Alpine, Wolfi images built with apko) are read too.
  */
+
 import { isOcipatchError } from "../../errors.js";
-import type { InstalledPackage } from "../../inventory/types.js";
 import type { BackendFiles, InventoryRead, PackageBackend } from "../types.js";
 import { APK_WORLD, parseApkWorld, pinnedNames } from "./config.js";
 import { APK_INSTALLED_DB, APK_INSTALLED_DB_USR, parseApkInstalledDb } from "./installed-db.js";
+import { packagesOf } from "./inventory.js";
 import { apkPatcher } from "./patcher.js";
 import { apkRecord } from "./record.js";
 import { compareApkVersions, isValidApkVersion } from "./version.js";
@@ -39,18 +40,7 @@ export async function readApkInventory(fs: BackendFiles): Promise<InventoryRead 
   const db = parseApkInstalledDb(bytes.toString("utf8"), dbPath);
   const worldBytes = await readIfFile(fs, APK_WORLD);
   const pinned = worldBytes ? pinnedNames(parseApkWorld(worldBytes.toString("utf8"))) : new Set<string>();
-  const packages = db.records.map(
-    (r): InstalledPackage => ({
-      name: r.name,
-      version: r.version,
-      architecture: r.architecture,
-      sourceName: r.origin ?? r.name,
-      sourceVersion: r.version,
-      held: pinned.has(r.name),
-      dbPath,
-      native: r,
-    }),
-  );
+  const packages = packagesOf(db, dbPath, pinned);
   if (packages.length === 0)
     warnings.push(`${fs.description}: the apk database ${dbPath} lists no installed package`);
   return { packages, warnings };

@@ -18,6 +18,7 @@ import {
   serializeApkInstalledDb,
 } from "./installed-db.js";
 import { installedRecordOf } from "./installed-record.js";
+import { packagesOf } from "./inventory.js";
 import type { ApkPackage } from "./package.js";
 import { apkRecord } from "./record.js";
 import { writeScriptsTar } from "./scripts-tar.js";
@@ -246,6 +247,12 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
       removed,
       scripts: combine(scriptReports),
       scriptReports,
+      // the database as written, for the re-scan (pins in world are unchanged)
+      installed: packagesOf(
+        parseApkInstalledDb(dbText, dbPath),
+        dbPath,
+        new Set(req.inventory.packages.filter((p) => p.held).map((p) => p.name)),
+      ),
       warnings,
     };
   } catch (e) {
