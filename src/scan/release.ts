@@ -1,9 +1,9 @@
 import { DEBIAN_CODENAMES } from "../os/releases.js";
 import type { OsInfo } from "../os/types.js";
-import { alpineNamespace, debianNamespace, ubuntuNamespace } from "../vulndb/namespace.js";
+import { alpineNamespace, debianNamespace, ubuntuNamespace, WOLFI_NAMESPACE } from "../vulndb/namespace.js";
 
 export interface ReleaseMatch {
-  /** `debian:bookworm`, `ubuntu:22.04`, `alpine:3.21`; undefined when the OS is not supported. */
+  /** `debian:bookworm`, `ubuntu:22.04`, `alpine:3.21`, `wolfi:rolling`; undefined when the OS is not supported. */
   readonly namespace: string | undefined;
   readonly warning?: string;
 }
@@ -17,7 +17,7 @@ const describe = (os: OsInfo): string =>
  * Debian by VERSION_ID (11 → bullseye, 12 → bookworm, 13 → trixie...), else by
  * VERSION_CODENAME (testing/sid have no VERSION_ID: trixie/forky/sid);
  * Ubuntu by VERSION_ID (22.04); Alpine by major.minor of VERSION_ID (a
- * `_alpha` VERSION_ID is edge). Anything else: no namespace and a warning.
+ * `_alpha` VERSION_ID is edge); Wolfi (rolling, no releases) always wolfi:rolling. Anything else: no namespace and a warning.
  */
 export function namespaceForOs(os: OsInfo): ReleaseMatch {
   const id = os.id.toLowerCase();
@@ -52,8 +52,9 @@ export function namespaceForOs(os: OsInfo): ReleaseMatch {
       warning: `unknown Alpine release ${describe(os)}: no vulnerability data applies`,
     };
   }
+  if (id === "wolfi") return { namespace: WOLFI_NAMESPACE };
   return {
     namespace: undefined,
-    warning: `unsupported operating system ${describe(os)}: ocipatch scans Debian, Ubuntu and Alpine; no findings reported`,
+    warning: `unsupported operating system ${describe(os)}: ocipatch scans Debian, Ubuntu, Alpine and Wolfi; no findings reported`,
   };
 }

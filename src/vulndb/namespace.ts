@@ -5,8 +5,11 @@ import type { Namespace } from "./types.js";
 export type VersionScheme = "dpkg" | "apk";
 
 export function schemeOf(namespace: Namespace): VersionScheme {
-  return namespace.startsWith("alpine:") ? "apk" : "dpkg";
+  return namespace.startsWith("alpine:") || namespace.startsWith("wolfi:") ? "apk" : "dpkg";
 }
+
+/** Wolfi is a rolling distribution without release versions: one namespace. */
+export const WOLFI_NAMESPACE: Namespace = "wolfi:rolling";
 
 export function debianNamespace(codename: string): Namespace {
   return `debian:${codename.toLowerCase()}`;
@@ -36,7 +39,7 @@ export interface EcosystemTarget {
  * `Debian:11` → debian:bullseye, `Ubuntu:22.04:LTS` → ubuntu:22.04,
  * `Ubuntu:Pro:16.04:LTS` → ubuntu:16.04 in channel `ubuntu-pro`,
  * `Ubuntu:Pro:FIPS-updates:22.04:LTS` → channel `ubuntu-pro-fips-updates`,
- * `Alpine:v3.21` → alpine:3.21. Other ecosystems (PyPI, npm, ...) → undefined.
+ * `Alpine:v3.21` → alpine:3.21, `Wolfi` → wolfi:rolling. Other ecosystems (PyPI, npm, ...) → undefined.
  */
 export function namespaceForEcosystem(ecosystem: string): EcosystemTarget | undefined {
   const parts = ecosystem.split(":");
@@ -63,5 +66,6 @@ export function namespaceForEcosystem(ecosystem: string): EcosystemTarget | unde
     const ns = parts[1] ? alpineNamespace(parts[1]) : undefined;
     return ns ? { namespace: ns, channel: undefined } : undefined;
   }
+  if (family === "wolfi") return { namespace: WOLFI_NAMESPACE, channel: undefined };
   return undefined;
 }

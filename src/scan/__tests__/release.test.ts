@@ -33,6 +33,11 @@ describe("namespaceForOs", () => {
     expect(namespaceForOs(os("ubuntu")).namespace).toBeUndefined();
   });
 
+  it("maps Wolfi (rolling, no VERSION_ID) to its one namespace", () => {
+    expect(namespaceForOs(os("wolfi")).namespace).toBe("wolfi:rolling");
+    expect(namespaceForOs(os("wolfi", "20230201")).namespace).toBe("wolfi:rolling");
+  });
+
   it("warns for other systems instead of failing", () => {
     const r = namespaceForOs(os("rhel", "9.4", undefined, "Red Hat Enterprise Linux 9.4 (Plow)"));
     expect(r.namespace).toBeUndefined();
