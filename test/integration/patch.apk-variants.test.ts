@@ -1,0 +1,194 @@
+/**
+ * `ocipatch patch` of the other apk image shapes (issue 11 §2–3), over the harness's real signed
+ * repositories on loopback HTTP: a Wolfi-like image (os-release ID=wolfi, no apk, no /etc/apk)
+ * scanned with the `wolfi` feed and patched with --repository. Results are checked with umoci
+ * unpack and GNU tar, not with ocipatch's own readers.
+ */
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { updateDatabase } from "../../src/vulndb/index.js";
+import { type ApkFixtures, buildApkFixtures, writeApkRepositories } from "../harness/apk/build.js";
+import { buildAlpineImage } from "../harness/apk/image.js";
+import { type StaticServer, serveDirectory } from "../harness/apk/serve.js";
+import { run } from "../harness/exec.js";
+import { runCli, tempDir, VULNDATA } from "./vulndb.fixtures.js";
+
+const SECDB = join(VULNDATA, "alpine/vuln-list-v3.21-main");
+const WOLFI_SAMPLE = join(VULNDATA, "alpine/format-samples/vunnel_wolfi_security.json");
+
+let tmp: string;
+let layout: string;
+let repoDir: string;
+let fx: ApkFixtures;
+let server: StaticServer;
+const env = (cache = "cache") => ({ OCIPATCH_CACHE_DIR: join(tmp, cache) });
+
+/**
+ * A Wolfi security feed in the shape of the real one (vunnel_wolfi_security.json: apkurl, archs,
+ * reponame "os", urlprefix, packages[].pkg.secfixes — no distroversion) whose entries are the real
+ * Alpine 3.21 secfixes of the harness's origins (the harness versions come from that secdb).
+ */
+function wolfiFeed(path: string, origins: readonly string[]): void {
+  const sample = JSON.parse(readFileSync(WOLFI_SAMPLE, "utf8")) as Record<string, unknown>;
+  const packages = origins.map((name) => {
+    const doc = JSON.parse(readFileSync(join(SECDB, `${name}.json`), "utf8")) as {
+      secfixes: Record<string, string[]>;
+    };
+    return { pkg: { name, secfixes: doc.secfixes } };
+  });
+  expect(sample["distroversion"]).toBeUndefined();
+  writeFileSync(path, JSON.stringify({ ...sample, packages }, null, 2));
+}
+
+beforeAll(async () => {
+  tmp = tempDir("ocipatch-patch-apk-variants-");
+  fx = buildApkFixtures();
+  repoDir = join(tmp, "repo");
+  await writeApkRepositories(repoDir, fx);
+  server = await serveDirectory(repoDir);
+  layout = join(tmp, "layout");
+}, 300_000);
+
+afterAll(async () => {
+  await server?.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+// ── independent helpers (no ocipatch code) ──────────────────────────────────────────────
+
+/** `P=V` of every record of an installed db text. */
+function installedVersions(text: string): string[] {
+  return text
+    .split(/\n\n+/)
+    .filter((b) => b.trim() !== "")
+    .map((b) => {
+      const line = (k: string) =>
+        b
+          .split("\n")
+          .find((l) => l.startsWith(`${k}:`))
+          ?.slice(2);
+      return `${line("P")}=${line("V")}`;
+    })
+    .sort();
+}
+
+async function unpack(ref: string, name: string): Promise<string> {
+  const bundle = join(tmp, `bundle-${name}`);
+  await run("umoci", ["unpack", "--rootless", "--image", ref, bundle]);
+  return join(bundle, "rootfs");
+}
+
+interface ScanDoc {
+  findings: Array<{ id: string; package: string; fixedVersion: string | null }>;
+  packages: number;
+  warnings?: string[];
+}
+
+async function scan(ref: string, dbDir: string, extra: string[] = []): Promise<ScanDoc> {
+  const r = await runCli(
+    ["scan", "--image", ref, "--format", "json", "--offline", "--db-dir", dbDir, ...extra],
+    env(),
+  );
+  expect(r.code, r.stderr).toBe(0);
+  const doc = JSON.parse(r.stdout) as ScanDoc;
+  expect(doc.packages).toBeGreaterThan(0);
+  return doc;
+}
+
+const fixable = (d: ScanDoc) => d.findings.filter((f) => f.fixedVersion !== null).length;
+
+async function patch(image: string, dest: string, dbDir: string, extra: string[] = []) {
+  return runCli(
+    [
+      "patch",
+      "-i",
+      image,
+      "--dest",
+      dest,
+      "--skip-db-update",
+      "--db-dir",
+      dbDir,
+      "--format",
+      "json",
+      ...extra,
+    ],
+    env(),
+  );
+}
+
+const trust = () => [
+  "--repository",
+  `${server.url}/fixes/main`,
+  "--keyring",
+  join(repoDir, "keys", fx.key.name),
+];
+
+describe("Wolfi-like image (ID=wolfi, no apk, no /etc/apk): feed `wolfi`, --repository", {
+  timeout: 600_000,
+}, () => {
+  let dbDir: string;
+
+  beforeAll(async () => {
+    dbDir = join(tmp, "db-wolfi");
+    const feed = join(tmp, "wolfi-security.json");
+    wolfiFeed(feed, ["musl", "busybox", "zlib", "openssl"]);
+    const r = await updateDatabase({ dbDir, locations: { wolfi: [feed] } });
+    expect(r.failures).toEqual([]);
+    await buildAlpineImage(layout, "wolfi", {
+      key: fx.key,
+      osId: "wolfi",
+      versionId: "20230201",
+      packages: fx.release.packages,
+      distroless: true,
+    });
+  }, 300_000);
+
+  it("scans with the wolfi feed (not Alpine's), patches with --repository: 0 fixable after", async () => {
+    const image = `oci:${layout}:wolfi`;
+    const before = await scan(image, dbDir);
+    // every origin has secdb fixes newer than its release version (see scan.apk.test.ts)
+    expect(new Set(before.findings.map((f) => f.package))).toEqual(
+      new Set(["musl", "busybox", "busybox-binsh", "zlib", "libcrypto3", "libssl3"]),
+    );
+    expect(fixable(before)).toBeGreaterThan(0);
+
+    const dest = join(tmp, "patched-wolfi");
+    const r = await patch(image, `oci:${dest}:p`, dbDir, trust());
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/\[error\]/);
+    expect(fixable(await scan(`oci:${dest}:p`, dbDir))).toBe(0);
+
+    const root = await unpack(`${dest}:p`, "wolfi");
+    expect(existsSync(join(root, "etc/apk"))).toBe(false);
+    expect(readFileSync(join(root, "etc/os-release"), "utf8")).toMatch(/^ID=wolfi$/m);
+    expect(installedVersions(readFileSync(join(root, "lib/apk/db/installed"), "utf8"))).toEqual(
+      fx.fixes.packages.map((p) => `${p.spec.name}=${p.spec.version}`).sort(),
+    );
+    expect(existsSync(join(root, "usr/lib/engines-3/padlock.so"))).toBe(false);
+    expect(readdirSync(join(root, "usr/lib")).sort()).toEqual([
+      "libcrypto.so.3",
+      "libssl.so.3",
+      "libz.so.1",
+      "libz.so.1.3.2",
+    ]);
+  });
+
+  it("names Wolfi packages pkg:apk/wolfi/… in the SBOM", async () => {
+    const r = await runCli(["sbom", "-i", `oci:${layout}:wolfi`, "--format", "cyclonedx"], env());
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { components: Array<{ name: string; purl?: string }> };
+    const purls = doc.components.map((c) => c.purl).filter((p) => p !== undefined);
+    expect(purls).toHaveLength(fx.release.packages.length);
+    for (const p of purls)
+      expect(p).toMatch(/^pkg:apk\/wolfi\/[a-z0-9-]+@[^?]+\?arch=x86_64&distro=wolfi-20230201/);
+  });
+
+  it("an Alpine-only database has no data for Wolfi: no findings", async () => {
+    const alpineDb = join(tmp, "db-alpine");
+    const r = await updateDatabase({ dbDir: alpineDb, locations: { alpine: [SECDB] } });
+    expect(r.failures).toEqual([]);
+    const doc = await scan(`oci:${layout}:wolfi`, alpineDb);
+    expect(doc.findings).toEqual([]);
+  });
+});
