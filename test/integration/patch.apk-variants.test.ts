@@ -1,15 +1,30 @@
 /**
  * `ocipatch patch` of the other apk image shapes (issue 11 §2–3), over the harness's real signed
  * repositories on loopback HTTP: a Wolfi-like image (os-release ID=wolfi, no apk, no /etc/apk)
- * scanned with the `wolfi` feed and patched with --repository. Results are checked with umoci
+ * scanned with the `wolfi` feed and patched with --repository; a multi-layer Alpine image whose
+ * upper layer deletes a file and upgrades zlib itself. Results are checked with umoci
  * unpack and GNU tar, not with ocipatch's own readers.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { updateDatabase } from "../../src/vulndb/index.js";
-import { type ApkFixtures, buildApkFixtures, writeApkRepositories } from "../harness/apk/build.js";
-import { buildAlpineImage } from "../harness/apk/image.js";
+import {
+  type ApkFixtures,
+  buildApkFixtures,
+  installedDb,
+  installedRecord,
+  writeApkRepositories,
+} from "../harness/apk/build.js";
+import { appendLayer, buildAlpineImage, putFile } from "../harness/apk/image.js";
 import { type StaticServer, serveDirectory } from "../harness/apk/serve.js";
 import { run } from "../harness/exec.js";
 import { runCli, tempDir, VULNDATA } from "./vulndb.fixtures.js";
@@ -190,5 +205,93 @@ describe("Wolfi-like image (ID=wolfi, no apk, no /etc/apk): feed `wolfi`, --repo
     expect(r.failures).toEqual([]);
     const doc = await scan(`oci:${layout}:wolfi`, alpineDb);
     expect(doc.findings).toEqual([]);
+  });
+});
+
+describe("multi-layer Alpine image: a later layer deletes a file and upgrades zlib itself", {
+  timeout: 600_000,
+}, () => {
+  let dbDir: string;
+  const zlibFixed = () => {
+    const z = fx.fixes.packages.find((p) => p.spec.name === "zlib");
+    if (!z) throw new Error("no zlib");
+    return z;
+  };
+
+  beforeAll(async () => {
+    dbDir = join(tmp, "db-alpine-layers");
+    const r = await updateDatabase({ dbDir, locations: { alpine: [SECDB] } });
+    expect(r.failures).toEqual([]);
+    await buildAlpineImage(layout, "layered", {
+      key: fx.key,
+      osId: "alpine",
+      versionId: "3.21.3",
+      packages: fx.release.packages,
+      repositories: [`${server.url}/fixes/main`],
+      extraFiles: { "/etc/motd": "Welcome to the ocipatch test image\n" },
+    });
+    // what `rm /etc/motd && apk add -u zlib` leaves in a layer: the new zlib files, whiteouts for
+    // the removed ones, and the rewritten installed db (zlib's record replaced)
+    const z = zlibFixed();
+    await appendLayer(layout, "layered", "RUN rm /etc/motd && apk add -u zlib", (root) => {
+      putFile(root, "/etc/.wh.motd", "");
+      putFile(root, "/usr/lib/.wh.libz.so.1.3.1", "");
+      for (const f of z.spec.files) {
+        if (f.symlink !== undefined) {
+          mkdirSync(join(root, "usr/lib"), { recursive: true });
+          symlinkSync(f.symlink, join(root, f.path));
+        } else putFile(root, f.path, f.content ?? Buffer.alloc(0), f.mode ?? 0o644);
+      }
+      putFile(
+        root,
+        "/lib/apk/db/installed",
+        installedDb(fx.release.packages.map((p) => (p.spec.name === "zlib" ? z : p))),
+      );
+    });
+  }, 300_000);
+
+  it("patch reads the merged view: zlib is already fixed, the rest is upgraded, deletions stay", async () => {
+    const image = `oci:${layout}:layered`;
+    const lowerRoot = await unpack(`${layout}:layered`, "layered");
+    expect(existsSync(join(lowerRoot, "etc/motd"))).toBe(false);
+    expect(existsSync(join(lowerRoot, "usr/lib/libz.so.1.3.1"))).toBe(false);
+    const before = await scan(image, dbDir);
+    expect(fixable(before)).toBeGreaterThan(0);
+    expect(before.findings.map((f) => f.package)).not.toContain("zlib");
+
+    const dest = join(tmp, "patched-layered");
+    const r = await patch(image, `oci:${dest}:p`, dbDir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/\[error\]/);
+    const doc = JSON.parse(r.stdout) as {
+      platforms: Array<{ packages: Array<{ name: string; from: string | null; to: string }> }>;
+    };
+    const from = new Map(fx.release.packages.map((p) => [p.spec.name, p.spec.version]));
+    expect(doc.platforms[0]?.packages.map((p) => `${p.name} ${p.from}->${p.to}`).sort()).toEqual(
+      fx.fixes.packages
+        .filter((p) => p.spec.name !== "zlib")
+        .map((p) => `${p.spec.name} ${from.get(p.spec.name)}->${p.spec.version}`)
+        .sort(),
+    );
+    expect(fixable(await scan(`oci:${dest}:p`, dbDir))).toBe(0);
+
+    const inspect = async (ref: string) =>
+      (JSON.parse((await run("skopeo", ["inspect", ref])).stdout) as { Layers: string[] }).Layers;
+    const lowerLayers = await inspect(image);
+    expect(lowerLayers).toHaveLength(2);
+    expect(await inspect(`oci:${dest}:p`)).toEqual([...lowerLayers, expect.any(String)]);
+
+    const root = await unpack(`${dest}:p`, "patched-layered");
+    const db = readFileSync(join(root, "lib/apk/db/installed"), "utf8");
+    expect(installedVersions(db)).toEqual(
+      fx.fixes.packages.map((p) => `${p.spec.name}=${p.spec.version}`).sort(),
+    );
+    // zlib's record is the one the upper layer wrote, kept as is
+    expect(db).toContain(installedRecord(zlibFixed()));
+    expect(existsSync(join(root, "etc/motd"))).toBe(false);
+    expect(existsSync(join(root, "usr/lib/libz.so.1.3.1"))).toBe(false);
+    expect(readFileSync(join(root, "usr/lib/libz.so.1.3.2"), "utf8")).toBe("zlib 1.3.2-r1 stand-in\n");
+    expect(existsSync(join(root, "usr/lib/engines-3/padlock.so"))).toBe(false);
+    expect(readFileSync(join(root, "etc/busybox-version"), "utf8")).toBe("1.37.0-r14\n");
   });
 });

@@ -20,6 +20,8 @@ export interface AlpineImageSpec {
   readonly distroless?: boolean;
   readonly repositories?: readonly string[];
   readonly world?: readonly string[];
+  /** Files no package owns (path → content), e.g. /etc/motd. */
+  readonly extraFiles?: Readonly<Record<string, string>>;
 }
 
 function put(root: string, path: string, content: Buffer | string, mode = 0o644): void {
@@ -39,6 +41,7 @@ export function writeAlpineRootfs(root: string, spec: AlpineImageSpec): void {
       } else put(root, f.path, f.content ?? Buffer.alloc(0), f.mode ?? 0o644);
     }
   }
+  for (const [path, content] of Object.entries(spec.extraFiles ?? {})) put(root, path, content);
   put(root, "/lib/apk/db/installed", installedDb(spec.packages));
   put(
     root,
@@ -84,4 +87,52 @@ export async function buildAlpineImage(layout: string, tag: string, spec: Alpine
   } finally {
     await safeRemove(work);
   }
+}
+
+/**
+ * Appends one gzip layer to `layout:tag` made of what `write(root)` puts in an empty directory
+ * (an OCI whiteout is an empty file `.wh.<name>` next to the deleted file's place).
+ */
+export async function appendLayer(
+  layout: string,
+  tag: string,
+  createdBy: string,
+  write: (root: string) => void,
+): Promise<void> {
+  const work = makeTempDir("apk-layer");
+  try {
+    const root = join(work, "rootfs");
+    mkdirSync(root);
+    write(root);
+    const tar = join(work, "layer.tar");
+    await run("tar", [
+      "--numeric-owner",
+      "--owner=0",
+      "--group=0",
+      "--sort=name",
+      "-C",
+      root,
+      "-cf",
+      tar,
+      ".",
+    ]);
+    await run("umoci", [
+      "raw",
+      "add-layer",
+      "--image",
+      `${layout}:${tag}`,
+      "--history.created",
+      "2025-01-02T00:00:00Z",
+      "--history.created_by",
+      createdBy,
+      tar,
+    ]);
+  } finally {
+    await safeRemove(work);
+  }
+}
+
+/** Writes one file of a layer (parents created). */
+export function putFile(root: string, path: string, content: Buffer | string, mode = 0o644): void {
+  put(root, path, content, mode);
 }
