@@ -2,7 +2,8 @@
  * `ocipatch patch` of the other apk image shapes (issue 11 §2–3), over the harness's real signed
  * repositories on loopback HTTP: a Wolfi-like image (os-release ID=wolfi, no apk, no /etc/apk)
  * scanned with the `wolfi` feed and patched with --repository; a multi-layer Alpine image whose
- * upper layer deletes a file and upgrades zlib itself. Results are checked with umoci
+ * upper layer deletes a file and upgrades zlib itself; a multi-platform index (x86_64 + aarch64).
+ * Results are checked with umoci
  * unpack and GNU tar, not with ocipatch's own readers.
  */
 import {
@@ -24,9 +25,16 @@ import {
   installedRecord,
   writeApkRepositories,
 } from "../harness/apk/build.js";
-import { appendLayer, buildAlpineImage, putFile } from "../harness/apk/image.js";
+import { appendLayer, buildAlpineImage, putFile, tagIndex } from "../harness/apk/image.js";
 import { type StaticServer, serveDirectory } from "../harness/apk/serve.js";
 import { run } from "../harness/exec.js";
+import {
+  MEDIA_INDEX,
+  type OciIndex,
+  readJsonBlob,
+  tagDescriptor,
+  taggedDescriptor,
+} from "../harness/oci-layout.js";
 import { runCli, tempDir, VULNDATA } from "./vulndb.fixtures.js";
 
 const SECDB = join(VULNDATA, "alpine/vuln-list-v3.21-main");
@@ -293,5 +301,118 @@ describe("multi-layer Alpine image: a later layer deletes a file and upgrades zl
     expect(readFileSync(join(root, "usr/lib/libz.so.1.3.2"), "utf8")).toBe("zlib 1.3.2-r1 stand-in\n");
     expect(existsSync(join(root, "usr/lib/engines-3/padlock.so"))).toBe(false);
     expect(readFileSync(join(root, "etc/busybox-version"), "utf8")).toBe("1.37.0-r14\n");
+  });
+});
+
+describe("multi-platform Alpine index (x86_64 + aarch64 packages in the repository)", {
+  timeout: 600_000,
+}, () => {
+  let dbDir: string;
+  let arm: ApkFixtures;
+
+  interface PatchDoc {
+    platforms: Array<{
+      platform: string;
+      status: string;
+      patchedDigest?: string;
+      packages: Array<{ name: string; from: string | null; to: string; architecture?: string }>;
+    }>;
+  }
+
+  /** Tags the children of the index tagged `tag` as `<tag>-<arch>` so umoci can unpack them. */
+  function children(dir: string, tag: string): Map<string, string> {
+    const top = taggedDescriptor(dir, tag);
+    expect(top.mediaType).toBe(MEDIA_INDEX);
+    const out = new Map<string, string>();
+    for (const d of readJsonBlob<OciIndex>(dir, top.digest).manifests) {
+      const arch = d.platform?.architecture as string;
+      tagDescriptor(dir, `${tag}-${arch}`, d);
+      out.set(arch, d.digest);
+    }
+    return out;
+  }
+
+  const versions = (f: ApkFixtures, state: "release" | "fixes") =>
+    f[state].packages.map((p) => `${p.spec.name}=${p.spec.version}`).sort();
+
+  beforeAll(async () => {
+    dbDir = join(tmp, "db-alpine-multi");
+    const r = await updateDatabase({ dbDir, locations: { alpine: [SECDB] } });
+    expect(r.failures).toEqual([]);
+    arm = buildApkFixtures(fx.key, "aarch64");
+    await writeApkRepositories(repoDir, arm);
+    const base = {
+      key: fx.key,
+      osId: "alpine",
+      versionId: "3.21.3",
+      repositories: [`${server.url}/fixes/main`],
+    };
+    await buildAlpineImage(layout, "multi-amd64", { ...base, packages: fx.release.packages });
+    await buildAlpineImage(layout, "multi-arm64", {
+      ...base,
+      packages: arm.release.packages,
+      architecture: "arm64",
+    });
+    tagIndex(layout, "multi", ["multi-amd64", "multi-arm64"]);
+  }, 300_000);
+
+  it("patch --all patches both children; each installed db lists its architecture's fixed versions", async () => {
+    const dest = join(tmp, "patched-multi");
+    const r = await patch(`oci:${layout}:multi`, `oci:${dest}:p`, dbDir, ["--all"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/\[error\]/);
+    const doc = JSON.parse(r.stdout) as PatchDoc;
+    expect(doc.platforms.map((p) => `${p.platform} ${p.status}`)).toEqual([
+      "linux/amd64 patched",
+      "linux/arm64 patched",
+    ]);
+    const before = children(layout, "multi");
+    const after = children(dest, "p");
+    expect(after.get("amd64")).not.toBe(before.get("amd64"));
+    expect(after.get("arm64")).not.toBe(before.get("arm64"));
+
+    for (const [ociArch, apkArch, f] of [
+      ["amd64", "x86_64", fx],
+      ["arm64", "aarch64", arm],
+    ] as const) {
+      const root = await unpack(`${dest}:p-${ociArch}`, `multi-${ociArch}`);
+      const db = readFileSync(join(root, "lib/apk/db/installed"), "utf8");
+      expect(installedVersions(db), ociArch).toEqual(versions(f, "fixes"));
+      const archs = new Set(db.split("\n").filter((l) => l.startsWith("A:")));
+      expect(archs, ociArch).toEqual(new Set([`A:${apkArch}`]));
+      for (const p of f.fixes.packages) expect(db).toContain(installedRecord(p));
+      // the files come from that architecture's packages
+      expect(readFileSync(join(root, `lib/ld-musl-${apkArch}.so.1`), "utf8")).toBe(
+        "musl 1.2.5-r11 stand-in\n",
+      );
+      expect(existsSync(join(root, "usr/lib/engines-3/padlock.so"))).toBe(false);
+    }
+    const armRoot = join(tmp, "bundle-multi-arm64", "rootfs");
+    expect(readFileSync(join(armRoot, "bin/busybox"), "utf8")).toBe("busybox 1.37.0-r14 aarch64 stand-in\n");
+    const amdBusybox = (await run("file", ["-L", join(tmp, "bundle-multi-amd64", "rootfs", "bin/busybox")]))
+      .stdout;
+    expect(amdBusybox).toMatch(/x86-64/);
+  });
+
+  it("--platform linux/arm64 patches only that child; amd64 keeps its digest", async () => {
+    const dest = join(tmp, "patched-multi-arm");
+    const r = await patch(`oci:${layout}:multi`, `oci:${dest}:p`, dbDir, ["--platform", "linux/arm64"]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as PatchDoc;
+    expect(doc.platforms.map((p) => `${p.platform} ${p.status}`)).toEqual(["linux/arm64 patched"]);
+    const before = children(layout, "multi");
+    const after = children(dest, "p");
+    expect([...after.keys()]).toEqual(["amd64", "arm64"]);
+    expect(after.get("amd64")).toBe(before.get("amd64"));
+    expect(after.get("arm64")).not.toBe(before.get("arm64"));
+    expect(after.get("arm64")).toBe(doc.platforms[0]?.patchedDigest);
+    const root = await unpack(`${dest}:p-arm64`, "multi-arm-only");
+    const db = readFileSync(join(root, "lib/apk/db/installed"), "utf8");
+    expect(installedVersions(db)).toEqual(versions(arm, "fixes"));
+    expect(new Set(db.split("\n").filter((l) => l.startsWith("A:")))).toEqual(new Set(["A:aarch64"]));
+    const amdRoot = await unpack(`${dest}:p-amd64`, "multi-amd-kept");
+    expect(installedVersions(readFileSync(join(amdRoot, "lib/apk/db/installed"), "utf8"))).toEqual(
+      versions(fx, "release"),
+    );
   });
 });

@@ -8,6 +8,16 @@ import { dirname, join } from "node:path";
 import { newImageFromTar, setConfig } from "../build/umoci.js";
 import { run } from "../exec.js";
 import { makeTempDir, safeRemove } from "../fs.js";
+import {
+  type Descriptor,
+  MEDIA_INDEX,
+  type OciConfig,
+  type OciManifest,
+  readJsonBlob,
+  tagDescriptor,
+  taggedDescriptor,
+  writeJsonBlob,
+} from "../oci-layout.js";
 import { type BuiltPackage, installedDb, type TestKey } from "./build.js";
 
 export interface AlpineImageSpec {
@@ -20,6 +30,8 @@ export interface AlpineImageSpec {
   readonly distroless?: boolean;
   readonly repositories?: readonly string[];
   readonly world?: readonly string[];
+  /** OCI architecture of the image config (default amd64). */
+  readonly architecture?: string;
   /** Files no package owns (path → content), e.g. /etc/motd. */
   readonly extraFiles?: Readonly<Record<string, string>>;
 }
@@ -83,7 +95,7 @@ export async function buildAlpineImage(layout: string, tag: string, spec: Alpine
     ]);
     const created = "2025-01-01T00:00:00Z";
     await newImageFromTar(layout, tag, tar, created, "ocipatch test harness: apk rootfs");
-    await setConfig(layout, tag, { architecture: "amd64", created, cmd: ["/bin/sh"] });
+    await setConfig(layout, tag, { architecture: spec.architecture ?? "amd64", created, cmd: ["/bin/sh"] });
   } finally {
     await safeRemove(work);
   }
@@ -135,4 +147,21 @@ export async function appendLayer(
 /** Writes one file of a layer (parents created). */
 export function putFile(root: string, path: string, content: Buffer | string, mode = 0o644): void {
   put(root, path, content, mode);
+}
+
+/** Tags `tag` as an OCI image index of the images tagged `children` (platforms from their configs). */
+export function tagIndex(layout: string, tag: string, children: readonly string[]): void {
+  const manifests: Descriptor[] = children.map((child) => {
+    const d = taggedDescriptor(layout, child);
+    const m = readJsonBlob<OciManifest>(layout, d.digest);
+    const c = readJsonBlob<OciConfig>(layout, m.config.digest);
+    return {
+      mediaType: d.mediaType,
+      digest: d.digest,
+      size: d.size,
+      platform: { os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) },
+    };
+  });
+  const index = writeJsonBlob(layout, MEDIA_INDEX, { schemaVersion: 2, mediaType: MEDIA_INDEX, manifests });
+  tagDescriptor(layout, tag, index);
 }
