@@ -3,7 +3,7 @@
  * repositories on loopback HTTP: a Wolfi-like image (os-release ID=wolfi, no apk, no /etc/apk)
  * scanned with the `wolfi` feed and patched with --repository; a multi-layer Alpine image whose
  * upper layer deletes a file and upgrades zlib itself; a multi-platform index (x86_64 + aarch64).
- * Results are checked with umoci
+ * fleet mode with --repository/--keyring. Results are checked with umoci
  * unpack and GNU tar, not with ocipatch's own readers.
  */
 import {
@@ -16,7 +16,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { updateDatabase } from "../../src/vulndb/index.js";
 import {
   type ApkFixtures,
@@ -414,5 +414,99 @@ describe("multi-platform Alpine index (x86_64 + aarch64 packages in the reposito
     expect(installedVersions(readFileSync(join(amdRoot, "lib/apk/db/installed"), "utf8"))).toEqual(
       versions(fx, "release"),
     );
+  });
+});
+
+describe("fleet mode (PatchConfig) passes --repository and --keyring like single-image mode", {
+  timeout: 600_000,
+}, () => {
+  const reg = inject("registry");
+  let dbDir: string;
+  let repo: string;
+  let config: string;
+
+  beforeAll(async () => {
+    dbDir = join(tmp, "db-alpine-fleet");
+    const r = await updateDatabase({ dbDir, locations: { alpine: [SECDB] } });
+    expect(r.failures).toEqual([]);
+    await buildAlpineImage(layout, "fleet-distroless", {
+      key: fx.key,
+      osId: "alpine",
+      versionId: "3.21.3",
+      packages: fx.release.packages,
+      distroless: true,
+    });
+    repo = `apk-fleet/distroless-${process.pid}-${Date.now()}`;
+    await run("skopeo", [
+      "copy",
+      "-q",
+      "--dest-tls-verify=false",
+      `oci:${layout}:fleet-distroless`,
+      `docker://${reg.host}/${repo}:3.21`,
+    ]);
+    config = join(tmp, "fleet.yaml");
+    writeFileSync(
+      config,
+      `apiVersion: copa.sh/v1alpha1\nkind: PatchConfig\nimages:\n  - image: ${reg.host}/${repo}\n    tags: {strategy: list, list: ["3.21"]}\n`,
+    );
+  }, 300_000);
+
+  const fleet = (extra: string[]) =>
+    runCli(
+      [
+        "patch",
+        "--config",
+        config,
+        "--push",
+        "--format",
+        "json",
+        "--db-dir",
+        dbDir,
+        "--skip-db-update",
+        "--no-referrers",
+        ...extra,
+      ],
+      env(),
+    );
+
+  it("without --repository the distroless image fails (it has no /etc/apk/repositories)", async () => {
+    const r = await fleet([]);
+    expect(r.code).toBe(1);
+    const results = JSON.parse(r.stdout) as Array<{ status: string; error?: { message: string } }>;
+    expect(results.map((x) => x.status)).toEqual(["failed"]);
+    expect(results[0]?.error?.message).toMatch(/no apk repository/);
+  });
+
+  it("with --repository and --keyring it is patched and pushed: the fixed versions, 0 fixable after", async () => {
+    const r = await fleet([
+      "--repository",
+      `${server.url}/fixes/main`,
+      "--keyring",
+      join(repoDir, "keys", fx.key.name),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const results = JSON.parse(r.stdout) as Array<{
+      status: string;
+      destination: string;
+      fixableBefore: number;
+      fixableAfter: number;
+    }>;
+    expect(results.map((x) => x.status)).toEqual(["patched"]);
+    expect(results[0]?.destination).toBe(`${reg.host}/${repo}:3.21-patched`);
+    expect(results[0]?.fixableBefore).toBeGreaterThan(0);
+    expect(results[0]?.fixableAfter).toBe(0);
+    const pulled = join(tmp, "fleet-pulled");
+    await run("skopeo", [
+      "copy",
+      "-q",
+      "--src-tls-verify=false",
+      `docker://${reg.host}/${repo}:3.21-patched`,
+      `oci:${pulled}:p`,
+    ]);
+    const root = await unpack(`${pulled}:p`, "fleet");
+    expect(installedVersions(readFileSync(join(root, "lib/apk/db/installed"), "utf8"))).toEqual(
+      fx.fixes.packages.map((p) => `${p.spec.name}=${p.spec.version}`).sort(),
+    );
+    expect(existsSync(join(root, "etc/apk"))).toBe(false);
   });
 });
