@@ -11,7 +11,8 @@ const REDHAT_IDS = new Set(["rhel", "centos", "fedora", "rocky", "almalinux", "o
 export function osFamily(id: string, idLike: readonly string[]): OsFamily {
   const all = [id, ...idLike];
   if (all.some((x) => x === "debian" || x === "ubuntu")) return "debian";
-  if (all.includes("alpine")) return "alpine";
+  // the apk family: Wolfi (apko-built, ID=wolfi) uses apk packages and databases too
+  if (all.some((x) => x === "alpine" || x === "wolfi")) return "alpine";
   if (all.some((x) => REDHAT_IDS.has(x))) return "redhat";
   return "unknown";
 }

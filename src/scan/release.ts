@@ -1,9 +1,15 @@
 import { DEBIAN_CODENAMES } from "../os/releases.js";
 import type { OsInfo } from "../os/types.js";
-import { alpineNamespace, debianNamespace, rpmMajorNamespace, ubuntuNamespace } from "../vulndb/namespace.js";
+import {
+  alpineNamespace,
+  debianNamespace,
+  rpmMajorNamespace,
+  ubuntuNamespace,
+  WOLFI_NAMESPACE,
+} from "../vulndb/namespace.js";
 
 export interface ReleaseMatch {
-  /** `debian:bookworm`, `ubuntu:22.04`, `alpine:3.21`; undefined when the OS is not supported. */
+  /** `debian:bookworm`, `ubuntu:22.04`, `alpine:3.21`, `wolfi:rolling`; undefined when the OS is not supported. */
   readonly namespace: string | undefined;
   readonly warning?: string;
 }
@@ -17,9 +23,9 @@ const describe = (os: OsInfo): string =>
  * Debian by VERSION_ID (11 → bullseye, 12 → bookworm, 13 → trixie...), else by
  * VERSION_CODENAME (testing/sid have no VERSION_ID: trixie/forky/sid);
  * Ubuntu by VERSION_ID (22.04); Alpine by major.minor of VERSION_ID (a
- * `_alpha` VERSION_ID is edge); AlmaLinux, Rocky Linux and RHEL (UBI) by the major release of
- * VERSION_ID (9.4 → almalinux:9); openSUSE Leap and SLES by VERSION_ID (15.5).
- * Anything else: no namespace and a warning.
+ * `_alpha` VERSION_ID is edge); Wolfi (rolling, no releases) always wolfi:rolling; AlmaLinux, Rocky
+ * Linux and RHEL (UBI) by the major release of VERSION_ID (9.4 → almalinux:9); openSUSE Leap and SLES
+ * by VERSION_ID (15.5). Anything else: no namespace and a warning.
  */
 export function namespaceForOs(os: OsInfo): ReleaseMatch {
   const id = os.id.toLowerCase();
@@ -54,6 +60,7 @@ export function namespaceForOs(os: OsInfo): ReleaseMatch {
       warning: `unknown Alpine release ${describe(os)}: no vulnerability data applies`,
     };
   }
+  if (id === "wolfi") return { namespace: WOLFI_NAMESPACE };
   if (id === "almalinux" || id === "rocky" || id === "rhel") {
     const ns = rpmMajorNamespace(id, os.versionId ?? "");
     if (ns) return { namespace: ns };
@@ -72,6 +79,6 @@ export function namespaceForOs(os: OsInfo): ReleaseMatch {
   }
   return {
     namespace: undefined,
-    warning: `unsupported operating system ${describe(os)}: ocipatch scans Debian, Ubuntu, Alpine, AlmaLinux, Rocky Linux, RHEL, openSUSE Leap and SLES; no findings reported`,
+    warning: `unsupported operating system ${describe(os)}: ocipatch scans Debian, Ubuntu, Alpine, Wolfi, AlmaLinux, Rocky Linux, RHEL, openSUSE Leap and SLES; no findings reported`,
   };
 }

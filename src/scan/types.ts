@@ -24,7 +24,7 @@ export interface Finding {
   readonly sourceName: string;
   readonly sourceVersion: string;
   readonly architecture: string;
-  /** Where the statement comes from: feed names (`debian`, `ubuntu`, `osv`, `alpine`) or `grype`/`trivy`/`copa`. */
+  /** Where the statement comes from: feed names (`debian`, `ubuntu`, `osv`, `alpine`, `wolfi`) or `grype`/`trivy`/`copa`. */
   readonly dataSource: string;
   /** The release the data is about (`debian:bookworm`), when matched by ocipatch. */
   readonly namespace?: string | undefined;

@@ -30,6 +30,9 @@ export function rpmMajorNamespace(
   return m ? `${id}:${m[1]}` : undefined;
 }
 
+/** Wolfi is a rolling distribution without release versions: one namespace. */
+export const WOLFI_NAMESPACE: Namespace = "wolfi:rolling";
+
 export function debianNamespace(codename: string): Namespace {
   return `debian:${codename.toLowerCase()}`;
 }
@@ -58,7 +61,7 @@ export interface EcosystemTarget {
  * `Debian:11` → debian:bullseye, `Ubuntu:22.04:LTS` → ubuntu:22.04,
  * `Ubuntu:Pro:16.04:LTS` → ubuntu:16.04 in channel `ubuntu-pro`,
  * `Ubuntu:Pro:FIPS-updates:22.04:LTS` → channel `ubuntu-pro-fips-updates`,
- * `Alpine:v3.21` → alpine:3.21, `AlmaLinux:9` → almalinux:9, `Rocky Linux:9` → rocky:9,
+ * `Alpine:v3.21` → alpine:3.21, `Wolfi` → wolfi:rolling, `AlmaLinux:9` → almalinux:9, `Rocky Linux:9` → rocky:9,
  * `Red Hat:enterprise_linux:9::appstream` → rhel:9 (other Red Hat products, such as EUS/AUS
  * streams, → undefined), `openSUSE:Leap 15.5` → opensuse-leap:15.5,
  * `SUSE:Linux Enterprise Server 15 SP5` → sles:15.5. Other ecosystems (PyPI, npm, ...) → undefined.
@@ -88,6 +91,7 @@ export function namespaceForEcosystem(ecosystem: string): EcosystemTarget | unde
     const ns = parts[1] ? alpineNamespace(parts[1]) : undefined;
     return ns ? { namespace: ns, channel: undefined } : undefined;
   }
+  if (family === "wolfi") return { namespace: WOLFI_NAMESPACE, channel: undefined };
   const ns = rpmEcosystemNamespace(family ?? "", parts.slice(1));
   return ns ? { namespace: ns, channel: undefined } : undefined;
 }

@@ -19,13 +19,14 @@ export const SEVERITIES: readonly Severity[] = ["Critical", "High", "Medium", "L
 export type FixState = "fixed" | "not-fixed" | "wont-fix" | "unknown";
 
 /** The feeds ocipatch knows. */
-export type FeedName = "debian" | "ubuntu" | "osv" | "alpine";
+export type FeedName = "debian" | "ubuntu" | "osv" | "alpine" | "wolfi";
 
-export const FEED_NAMES: readonly FeedName[] = ["debian", "ubuntu", "osv", "alpine"];
+export const FEED_NAMES: readonly FeedName[] = ["debian", "ubuntu", "osv", "alpine", "wolfi"];
 
 /**
  * A distribution release as the database keys it: `debian:bookworm`, `ubuntu:22.04`, `alpine:3.21`,
- * `alpine:edge`. Each namespace has one version scheme: its package format's (`PackageBackend.namespaces`).
+ * `alpine:edge`, `wolfi:rolling` (Wolfi has no releases). Each namespace has one version scheme: its
+ * package format's (`PackageBackend.namespaces`).
  */
 export type Namespace = string;
 

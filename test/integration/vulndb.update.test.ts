@@ -369,7 +369,7 @@ describe("database lifecycle", () => {
     const bad = await runCli(["db", "update", "--db-dir", join(tmp, "u"), "--source", "redhat=/x"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(
-      /unknown vulnerability source "redhat" \(known: debian, ubuntu, osv, alpine\)/,
+      /unknown vulnerability source "redhat" \(known: debian, ubuntu, osv, alpine, wolfi\)/,
     );
     const malformed = await runCli(["db", "update", "--db-dir", join(tmp, "u"), "--source", "debian"]);
     expect(malformed.code).toBe(2);

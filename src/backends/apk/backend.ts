@@ -64,7 +64,7 @@ export const apkBackend: PackageBackend = {
   readInventory: readApkInventory,
   compareVersions: compareApkVersions,
   isValidVersion: isValidApkVersion,
-  namespaces: ["alpine"],
+  namespaces: ["alpine", "wolfi"],
   purlType: "apk",
   fallbackNamespace: "alpine",
   properties(pkg) {

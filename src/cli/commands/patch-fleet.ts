@@ -43,6 +43,8 @@ export interface FleetFlags {
   readonly mirror: string | undefined;
   readonly securityMirror: string | undefined;
   readonly keyrings: readonly string[] | undefined;
+  /** `--repository`: apk repositories used instead of each image's own. */
+  readonly repositories: readonly string[] | undefined;
   readonly credentials: ReturnType<typeof credentialsFrom>;
   /** `--timeout`: each image's deadline (as copa's per-job timeout). */
   readonly timeoutMs: number;
@@ -115,7 +117,12 @@ export async function runFleetPatch(
         db,
         sourceOptions: transport,
         destinationOptions: { ...transport, sharedBlobs },
-        repositories: { config: aptConfig, offline: f.offline, cacheDir: join(cache, "apt") },
+        repositories: {
+          config: aptConfig,
+          offline: f.offline,
+          cacheDir: join(cache, "apt"),
+          repositories: f.repositories,
+        },
         workDir,
         packageCacheDir: join(cache, "debs"),
         signal: jobSignal,

@@ -589,6 +589,7 @@ async function runFleetFromFlags(
       mirror: o.mirror,
       securityMirror: o.securityMirror,
       keyrings: o.keyring,
+      repositories: o.repository,
       credentials: credentialsFrom(flags.username, flags.password),
       timeoutMs,
       signal,

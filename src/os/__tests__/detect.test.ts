@@ -105,6 +105,16 @@ describe("detectOs from real base-files", () => {
     });
   });
 
+  it("recognises Wolfi (apko-built, no release file) as the apk family", async () => {
+    const osRelease =
+      'ID=wolfi\nNAME="Wolfi"\nPRETTY_NAME="Wolfi"\nVERSION_ID="20230201"\nHOME_URL="https://wolfi.dev"\n';
+    expect(await detectOs(await view([{ name: "etc/os-release", content: osRelease }]))).toMatchObject({
+      id: "wolfi",
+      versionId: "20230201",
+      family: "alpine",
+    });
+  });
+
   it.each([
     ["CentOS Linux release 7.9.2009 (Core)", "centos", "7.9.2009", "core"],
     ["Red Hat Enterprise Linux release 8.6 (Ootpa)", "rhel", "8.6", "ootpa"],

@@ -46,6 +46,11 @@ describe("namespaceForOs", () => {
     );
   });
 
+  it("maps Wolfi (rolling, no VERSION_ID) to its one namespace", () => {
+    expect(namespaceForOs(os("wolfi")).namespace).toBe("wolfi:rolling");
+    expect(namespaceForOs(os("wolfi", "20230201")).namespace).toBe("wolfi:rolling");
+  });
+
   it("warns for other systems instead of failing", () => {
     const r = namespaceForOs(os("fedora", "40", undefined, "Fedora Linux 40 (Container Image)"));
     expect(r.namespace).toBeUndefined();

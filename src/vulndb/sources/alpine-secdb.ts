@@ -80,11 +80,17 @@ function addPackage(
   }
 }
 
-/** Convert one secdb document (whole repo or single package); exported for tests. */
-export function secdbRecords(doc: unknown, sink: RecordSink, name = "secdb"): void {
+/**
+ * Convert one secdb document (whole repo or single package); exported for tests. `namespace`: the
+ * namespace of every record (Wolfi's feed, which has no `distroversion`); by default the Alpine
+ * release named by the document's `distroversion`.
+ */
+export function secdbRecords(doc: unknown, sink: RecordSink, name = "secdb", namespace?: string): void {
+  const nsOf = (distroversion: string | undefined) =>
+    namespace ?? (distroversion ? alpineNamespace(distroversion) : undefined);
   const whole = secdbSchema.safeParse(doc);
   if (whole.success) {
-    const ns = whole.data.distroversion ? alpineNamespace(whole.data.distroversion) : undefined;
+    const ns = nsOf(whole.data.distroversion);
     if (!ns) {
       sink.skip(`${name}: unknown or missing distroversion "${whole.data.distroversion ?? ""}"`);
       return;
@@ -101,7 +107,7 @@ export function secdbRecords(doc: unknown, sink: RecordSink, name = "secdb"): vo
   }
   const single = singleSchema.safeParse(doc);
   if (single.success) {
-    const ns = single.data.distroversion ? alpineNamespace(single.data.distroversion) : undefined;
+    const ns = nsOf(single.data.distroversion);
     if (!ns) {
       sink.skip(`${name}: unknown or missing distroversion "${single.data.distroversion ?? ""}"`);
       return;
@@ -112,8 +118,12 @@ export function secdbRecords(doc: unknown, sink: RecordSink, name = "secdb"): vo
   sink.skip(`${name}: not an Alpine secdb document`);
 }
 
-export async function parseSecdb(input: FeedInput, sink: RecordSink): Promise<void> {
-  const what = `Alpine secdb ${input.location}`;
+export async function parseSecdb(
+  input: FeedInput,
+  sink: RecordSink,
+  opts: { readonly title?: string; readonly namespace?: string } = {},
+): Promise<void> {
+  const what = `${opts.title ?? "Alpine secdb"} ${input.location}`;
   let documents = 0;
   for await (const doc of jsonDocuments(input.path, what)) {
     documents++;
@@ -121,7 +131,7 @@ export async function parseSecdb(input: FeedInput, sink: RecordSink): Promise<vo
       sink.skip(`${doc.name}: not JSON (${doc.error.slice(0, 80)})`);
       continue;
     }
-    secdbRecords(doc.value, sink, doc.name);
+    secdbRecords(doc.value, sink, doc.name, opts.namespace);
   }
   if (documents === 0) throw new OcipatchError("INVALID_FORMAT", `${what}: no JSON documents found`);
 }
@@ -135,5 +145,5 @@ export const alpineSecdbFeed: FeedDefinition = {
   ]),
   defaultsMayBeMissing: true,
   enabledByDefault: true,
-  parse: parseSecdb,
+  parse: (input, sink) => parseSecdb(input, sink),
 };

@@ -8,6 +8,16 @@ import { dirname, join } from "node:path";
 import { newImageFromTar, setConfig } from "../build/umoci.js";
 import { run } from "../exec.js";
 import { makeTempDir, safeRemove } from "../fs.js";
+import {
+  type Descriptor,
+  MEDIA_INDEX,
+  type OciConfig,
+  type OciManifest,
+  readJsonBlob,
+  tagDescriptor,
+  taggedDescriptor,
+  writeJsonBlob,
+} from "../oci-layout.js";
 import { type BuiltPackage, installedDb, type TestKey } from "./build.js";
 
 export interface AlpineImageSpec {
@@ -20,6 +30,10 @@ export interface AlpineImageSpec {
   readonly distroless?: boolean;
   readonly repositories?: readonly string[];
   readonly world?: readonly string[];
+  /** OCI architecture of the image config (default amd64). */
+  readonly architecture?: string;
+  /** Files no package owns (path → content), e.g. /etc/motd. */
+  readonly extraFiles?: Readonly<Record<string, string>>;
 }
 
 function put(root: string, path: string, content: Buffer | string, mode = 0o644): void {
@@ -39,6 +53,7 @@ export function writeAlpineRootfs(root: string, spec: AlpineImageSpec): void {
       } else put(root, f.path, f.content ?? Buffer.alloc(0), f.mode ?? 0o644);
     }
   }
+  for (const [path, content] of Object.entries(spec.extraFiles ?? {})) put(root, path, content);
   put(root, "/lib/apk/db/installed", installedDb(spec.packages));
   put(
     root,
@@ -80,8 +95,73 @@ export async function buildAlpineImage(layout: string, tag: string, spec: Alpine
     ]);
     const created = "2025-01-01T00:00:00Z";
     await newImageFromTar(layout, tag, tar, created, "ocipatch test harness: apk rootfs");
-    await setConfig(layout, tag, { architecture: "amd64", created, cmd: ["/bin/sh"] });
+    await setConfig(layout, tag, { architecture: spec.architecture ?? "amd64", created, cmd: ["/bin/sh"] });
   } finally {
     await safeRemove(work);
   }
+}
+
+/**
+ * Appends one gzip layer to `layout:tag` made of what `write(root)` puts in an empty directory
+ * (an OCI whiteout is an empty file `.wh.<name>` next to the deleted file's place).
+ */
+export async function appendLayer(
+  layout: string,
+  tag: string,
+  createdBy: string,
+  write: (root: string) => void,
+): Promise<void> {
+  const work = makeTempDir("apk-layer");
+  try {
+    const root = join(work, "rootfs");
+    mkdirSync(root);
+    write(root);
+    const tar = join(work, "layer.tar");
+    await run("tar", [
+      "--numeric-owner",
+      "--owner=0",
+      "--group=0",
+      "--sort=name",
+      "-C",
+      root,
+      "-cf",
+      tar,
+      ".",
+    ]);
+    await run("umoci", [
+      "raw",
+      "add-layer",
+      "--image",
+      `${layout}:${tag}`,
+      "--history.created",
+      "2025-01-02T00:00:00Z",
+      "--history.created_by",
+      createdBy,
+      tar,
+    ]);
+  } finally {
+    await safeRemove(work);
+  }
+}
+
+/** Writes one file of a layer (parents created). */
+export function putFile(root: string, path: string, content: Buffer | string, mode = 0o644): void {
+  put(root, path, content, mode);
+}
+
+/** Tags `tag` as an OCI image index of the images tagged `children` (platforms from their configs). */
+export function tagIndex(layout: string, tag: string, children: readonly string[]): void {
+  const manifests: Descriptor[] = children.map((child) => {
+    const d = taggedDescriptor(layout, child);
+    const m = readJsonBlob<OciManifest>(layout, d.digest);
+    const c = readJsonBlob<OciConfig>(layout, m.config.digest);
+    return {
+      mediaType: d.mediaType,
+      digest: d.digest,
+      size: d.size,
+      platform: { os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) },
+    };
+  });
+  const index = writeJsonBlob(layout, MEDIA_INDEX, { schemaVersion: 2, mediaType: MEDIA_INDEX, manifests });
+  tagDescriptor(layout, tag, index);
 }
