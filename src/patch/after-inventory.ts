@@ -1,14 +1,14 @@
 import { backendById } from "../backends/registry.js";
 import type { PatchLayer } from "../backends/types.js";
+import { packageKey } from "../inventory/package-key.js";
 import type { InstalledPackage, Inventory } from "../inventory/types.js";
 import { OS_RELEASE_FILES } from "../os/detect.js";
 
 /** The part of the patch layer the patched image's inventory follows from. */
 export type LayerFacts = Pick<PatchLayer, "installed"> & { readonly paths: ReadonlySet<string> };
 
-/** `name:architecture`, the identity of an installed package in every backend's database. */
 function key(p: Pick<InstalledPackage, "name" | "architecture">): string {
-  return `${p.name}:${p.architecture}`;
+  return packageKey(p.name, p.architecture);
 }
 
 /** Does the layer write, or white out, `abs` or one of its parent directories? */

@@ -1,3 +1,4 @@
+import { packageKey } from "../inventory/package-key.js";
 import type { Plan, PlannedNewPackage, PlannedUpdate, UnresolvedPackage } from "../plan/types.js";
 
 /** A planned package that cannot be fetched, and why (e.g. the mirror answers 404). */
@@ -9,7 +10,8 @@ export interface UnavailablePackage {
 
 type Item = PlannedUpdate | PlannedNewPackage;
 
-const itemKey = (i: { package: string; architecture: string }): string => `${i.package}:${i.architecture}`;
+const itemKey = (i: { package: string; architecture: string }): string =>
+  packageKey(i.package, i.architecture);
 /** `requiredBy` entries read "<name[:arch]> <version>". */
 const requiredName = (r: string): string => r.split(" ")[0]!;
 const nameOf = (i: Item): string => i.package;

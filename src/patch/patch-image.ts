@@ -16,6 +16,7 @@ import { type Compression, MediaTypes } from "../image/media-types.js";
 import { mutateImage } from "../image/mutate.js";
 import { formatPlatform } from "../image/platform.js";
 import type { ImageSink, WriteResult } from "../image/sink.js";
+import { packageKey } from "../inventory/package-key.js";
 import { readInventoryFromFs } from "../inventory/read.js";
 import type { Inventory } from "../inventory/types.js";
 import type { Plan, PlanMode } from "../plan/types.js";
@@ -482,9 +483,9 @@ async function fetchPackages(
         reason: `${v.item.version} is not on the mirror (HTTP 404)`,
       })),
     );
-    const fileOf = new Map(items.map((d, i) => [`${d.package}:${d.architecture}`, files[i]]));
+    const fileOf = new Map(items.map((d, i) => [packageKey(d.package, d.architecture), files[i]]));
     items = patcher.artifacts(kept);
-    files = items.map((d) => fileOf.get(`${d.package}:${d.architecture}`));
+    files = items.map((d) => fileOf.get(packageKey(d.package, d.architecture)));
   }
   const packages: FetchedPackage[] = items.map((d, i) => ({
     package: d.package,

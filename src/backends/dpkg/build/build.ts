@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../../errors.js";
+import { packageKey } from "../../../inventory/package-key.js";
 import { LayerWriter } from "../../../patch/layer/layer-writer.js";
 import type { ScriptReport } from "../../types.js";
-import { packageKey } from "../db/package-key.js";
 import { dpkgRecord } from "../db/record.js";
 import { type DebPackage, openDebFile } from "../deb/index.js";
 import { Paragraph } from "../debian/deb822.js";

@@ -1,7 +1,7 @@
 import { OcipatchError } from "../../../errors.js";
+import { packageKey } from "../../../inventory/package-key.js";
 import type { InstalledPackage, Inventory } from "../../../inventory/types.js";
 import type { FsEntry, LayeredFs } from "../../../rootfs/index.js";
-import { packageKey } from "../db/package-key.js";
 import { DPKG_STATUS, DPKG_STATUS_D, entryPath } from "../db/paths.js";
 import { dpkgRecord } from "../db/record.js";
 import { parseMd5sums } from "../deb/index.js";

@@ -1,8 +1,8 @@
 import { isOcipatchError, OcipatchError, oneLine } from "../../../errors.js";
+import { packageKey } from "../../../inventory/package-key.js";
 import type { InstalledPackage } from "../../../inventory/types.js";
 import type { LayeredFs } from "../../../rootfs/index.js";
 import { appendAll } from "../../../util/streams.js";
-import { packageKey } from "./package-key.js";
 
 import { DPKG_STATUS, DPKG_STATUS_D } from "./paths.js";
 import { parseDpkgStatus } from "./status.js";

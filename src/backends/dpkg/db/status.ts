@@ -1,7 +1,7 @@
+import { packageKey } from "../../../inventory/package-key.js";
 import type { InstalledPackage } from "../../../inventory/types.js";
 import { iterateParagraphs, Paragraph } from "../debian/deb822.js";
 import { parseDebianVersion } from "../debian/version.js";
-import { packageKey } from "./package-key.js";
 import type { DpkgRecord } from "./record.js";
 
 /** dpkg's three Status words (dpkg(1), "PACKAGE STATES"). */

@@ -1,7 +1,7 @@
+import { packageKey } from "../../../inventory/package-key.js";
 import type { InstalledPackage } from "../../../inventory/types.js";
 import type { AvailablePackage, MultiArch } from "../apt/packages.js";
 import { parseMultiArch } from "../apt/packages.js";
-import { packageKey } from "../db/package-key.js";
 import { dpkgRecord } from "../db/record.js";
 import {
   constraintAllows,
