@@ -256,8 +256,6 @@ export interface PatchLayer extends FinishedLayer {
 export interface BackendPatcher {
   /** Which packages go to which versions, from the image's (or configured) signed repositories. */
   plan(req: PlanRequest): Promise<PlanOutcome>;
-  /** The plan's package files, each one verified, in plan order. */
-  artifacts(plan: Plan): ArtifactDownload[];
   /** Download and verify package files (cached by digest); vanished ones are collected, not thrown. */
   fetch(items: readonly ArtifactDownload[], req: FetchRequest): Promise<FetchOutcome>;
   /** The one new layer: the new versions' files, whiteouts, the package database changes. */

@@ -8,7 +8,7 @@ import type {
   RepositoryOptions,
   VanishedArtifact,
 } from "../backends/types.js";
-import { OcipatchError } from "../errors.js";
+import { isOcipatchError, OcipatchError } from "../errors.js";
 import type { Image, ImageIndex, ImageOrIndex, Layer } from "../image/image.js";
 import { replaceIndexChildren } from "../image/index-builder.js";
 import type { Platform } from "../image/manifest.js";
@@ -19,6 +19,7 @@ import type { ImageSink, WriteResult } from "../image/sink.js";
 import { packageKey } from "../inventory/package-key.js";
 import { readInventoryFromFs } from "../inventory/read.js";
 import type { Inventory } from "../inventory/types.js";
+import { plannedDownloads } from "../plan/downloads.js";
 import type { Plan, PlanMode } from "../plan/types.js";
 import { LayeredFs } from "../rootfs/index.js";
 import { scanInventory } from "../scan/matcher.js";
@@ -362,17 +363,22 @@ async function patchPlatform(
   const patcher = patcherFor(st);
 
   // plan
-  const planned = await patcher.plan({
-    fs,
-    inventory,
-    platform: st.platform,
-    targets: targetsFromScan(req.report ?? st.baseScan ?? before),
-    mode: req.mode,
-    ignoreErrors: req.ignoreErrors ?? false,
-    repositories: req.repositories ?? {},
-    signal: req.signal,
-    progress: req.progress,
-  });
+  const planned = await patcher
+    .plan({
+      fs,
+      inventory,
+      platform: st.platform,
+      targets: targetsFromScan(req.report ?? st.baseScan ?? before),
+      mode: req.mode,
+      ignoreErrors: req.ignoreErrors ?? false,
+      repositories: req.repositories ?? {},
+      signal: req.signal,
+      progress: req.progress,
+    })
+    .catch((e: unknown) => {
+      if (isOcipatchError(e)) throw e;
+      throw new OcipatchError("RESOLVE", `planning failed: ${(e as Error).message}`, { cause: e });
+    });
   for (const w of planned.plan.warnings) log.warning(w);
   const base: Omit<PlatformResult, "status"> = {
     platform: name,
@@ -462,7 +468,7 @@ async function fetchPackages(
   req: PatchRequest,
   log: PatchLog,
 ) {
-  let items = patcher.artifacts(plan);
+  let items = plannedDownloads(plan);
   log.info(`${name}: downloading ${items.length} packages...`);
   const got = await patcher.fetch(items, {
     cacheDir: req.packageCacheDir,
@@ -484,7 +490,7 @@ async function fetchPackages(
       })),
     );
     const fileOf = new Map(items.map((d, i) => [packageKey(d.package, d.architecture), files[i]]));
-    items = patcher.artifacts(kept);
+    items = plannedDownloads(kept);
     files = items.map((d) => fileOf.get(packageKey(d.package, d.architecture)));
   }
   const packages: FetchedPackage[] = items.map((d, i) => ({

@@ -1,6 +1,4 @@
-import { isOcipatchError, OcipatchError } from "../../errors.js";
-import type { Plan } from "../../plan/types.js";
-import type { ArtifactDownload, BackendPatcher } from "../types.js";
+import type { BackendPatcher } from "../types.js";
 import { debianArchitecture } from "./apt/architecture.js";
 import { imageKeyringFiles, readAptFiles } from "./apt-files.js";
 import { buildPatchLayer } from "./build/index.js";
@@ -12,40 +10,24 @@ export const dpkgPatcher: BackendPatcher = {
   async plan(req) {
     const aptFiles = await readAptFiles(req.fs);
     const repos = req.repositories;
-    try {
-      const result = await planForImage({
-        inventory: req.inventory,
-        architecture: debianArchitecture(req.platform.architecture, req.platform.variant),
-        aptFiles,
-        imageKeyrings: imageKeyringFiles(req.fs, aptFiles.keyrings),
-        mode: req.mode,
-        ...(repos.suites ? { suites: repos.suites } : {}),
-        targets: req.targets,
-        ignoreErrors: req.ignoreErrors,
-        ...(repos.config ? { config: repos.config } : {}),
-        client: {
-          ...(repos.cacheDir ? { cacheDir: repos.cacheDir } : {}),
-          ...(repos.offline ? { offline: true } : {}),
-          ...(req.signal ? { http: { signal: req.signal } } : {}),
-        },
-        ...(req.progress ? { progress: req.progress } : {}),
-      });
-      return { plan: result.plan, indexBytes: result.stats.bytesDownloaded };
-    } catch (e) {
-      if (isOcipatchError(e)) throw e;
-      throw new OcipatchError("RESOLVE", `planning failed: ${(e as Error).message}`, { cause: e });
-    }
-  },
-
-  artifacts(plan: Plan): ArtifactDownload[] {
-    return [...plan.updates, ...plan.newPackages].map((u) => ({
-      package: u.package,
-      architecture: u.architecture,
-      version: u.targetVersion,
-      url: u.url,
-      sha256: u.sha256,
-      size: u.size,
-    }));
+    const result = await planForImage({
+      inventory: req.inventory,
+      architecture: debianArchitecture(req.platform.architecture, req.platform.variant),
+      aptFiles,
+      imageKeyrings: imageKeyringFiles(req.fs, aptFiles.keyrings),
+      mode: req.mode,
+      ...(repos.suites ? { suites: repos.suites } : {}),
+      targets: req.targets,
+      ignoreErrors: req.ignoreErrors,
+      ...(repos.config ? { config: repos.config } : {}),
+      client: {
+        ...(repos.cacheDir ? { cacheDir: repos.cacheDir } : {}),
+        ...(repos.offline ? { offline: true } : {}),
+        ...(req.signal ? { http: { signal: req.signal } } : {}),
+      },
+      ...(req.progress ? { progress: req.progress } : {}),
+    });
+    return { plan: result.plan, indexBytes: result.stats.bytesDownloaded };
   },
 
   fetch(items, req) {
