@@ -109,32 +109,34 @@ export class SharedLayers {
       }
       // a new name per read: an evicted copy being removed never meets a newer one
       const file = join(this.dir, `${hexOf(layer.diffId)}.${this.tmp++}.blob`);
+      this.loads.set(layer.diffId, (this.loads.get(layer.diffId) ?? 0) + 1);
       const entry: Entry = {
         key,
         refs: 1,
         lastUsed: ++this.clock,
-        ready: (async (): Promise<Ready> => {
-          this.loads.set(layer.diffId, (this.loads.get(layer.diffId) ?? 0) + 1);
-          const index = await load(file);
-          return {
-            index,
-            file,
-            compression: layer.compression,
-            indexBytes: estimateBytes(index),
-            blobBytes: layer.size,
-          };
-        })(),
+        ready: load(file).then(
+          (index): Ready => {
+            const r = {
+              index,
+              file,
+              compression: layer.compression,
+              indexBytes: estimateBytes(index),
+              blobBytes: layer.size,
+            };
+            entry.loaded = r;
+            return r;
+          },
+          (e: unknown) => {
+            // forgotten before anyone waiting sees the failure
+            if (this.entries.get(key) === entry) this.entries.delete(key);
+            throw e;
+          },
+        ),
       };
       this.entries.set(key, entry);
-      try {
-        const r = await entry.ready;
-        entry.loaded = r;
-        await this.evict();
-        return this.handle(entry, r);
-      } catch (e) {
-        if (this.entries.get(key) === entry) this.entries.delete(key);
-        throw e;
-      }
+      const r = await entry.ready;
+      await this.evict();
+      return this.handle(entry, r);
     }
   }
 
