@@ -21,7 +21,7 @@ import { readInventoryFromFs } from "../inventory/read.js";
 import type { Inventory } from "../inventory/types.js";
 import { plannedDownloads } from "../plan/downloads.js";
 import type { Plan, PlanMode } from "../plan/types.js";
-import { LayeredFs } from "../rootfs/index.js";
+import { LayeredFs, type SharedLayers } from "../rootfs/index.js";
 import { scanInventory } from "../scan/matcher.js";
 import type { ScanResult } from "../scan/types.js";
 import { openLocation, openSink, parseImageLocation, type TransportOptions } from "../transport/index.js";
@@ -96,6 +96,8 @@ export interface PatchRequest {
   readonly now?: Date | undefined;
   /** Patch layers built by the other images of this run (a fleet), reused where they fit. */
   readonly sharedBuilds?: SharedBuilds | undefined;
+  /** Layer indexes read by the other images of this run (a fleet), by diffID. */
+  readonly sharedLayers?: SharedLayers | undefined;
 }
 
 export type PlatformStatus = "patched" | "up-to-date" | "planned";
@@ -227,6 +229,7 @@ function openFs(layers: readonly Layer[], description: string, req: PatchRequest
   return new LayeredFs(layers, description, {
     extraCapturePatterns: backendCapturePatterns(),
     scratchDir: req.workDir,
+    ...(req.sharedLayers ? { sharedLayers: req.sharedLayers } : {}),
     ...(req.signal ? { signal: req.signal } : {}),
   });
 }

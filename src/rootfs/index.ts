@@ -16,3 +16,10 @@ export {
   type LayeredFsOptions,
   type RootfsLimits,
 } from "./options.js";
+export {
+  DEFAULT_SHARED_LAYERS_LIMITS,
+  type SharedLayer,
+  SharedLayers,
+  type SharedLayersLimits,
+  type SharedLayersStats,
+} from "./shared-layers.js";

@@ -12,6 +12,7 @@ import { globMatcher } from "./glob.js";
 import { indexLayer, type LayerIndex, readEntryContent, type StoredEntry } from "./layer-index.js";
 import { DEFAULT_CAPTURE, DEFAULT_LIMITS, type LayeredFsOptions, type RootfsLimits } from "./options.js";
 import { ancestors, components, joinRel, normalizeInRoot, parentOf, toAbsolute } from "./path.js";
+import type { SharedLayer, SharedLayers } from "./shared-layers.js";
 import { readEntryContents } from "./tar-scan.js";
 
 /** Linux's MAXSYMLINKS: symlinks followed while resolving one path. */
@@ -70,6 +71,10 @@ interface LayerState {
   reads: number;
   readsFromScratch: number;
   scratchFile?: string;
+  /** Compression of `scratchFile` when it is the run's shared copy (read for another image). */
+  scratchCompression?: Layer["compression"];
+  /** The run's index of this layer (`sharedLayers`), given back on close. */
+  shared?: SharedLayer;
 }
 
 /**
@@ -84,6 +89,7 @@ export class LayeredFs {
   private readonly states: LayerState[];
   private readonly limits: RootfsLimits;
   private readonly capture: (rel: string) => boolean;
+  private readonly captureKey: readonly string[];
   private readonly captureMaxFileBytes: number;
   private readonly captureMaxLayerBytes: number;
   private scratch: Promise<string> | undefined;
@@ -117,6 +123,7 @@ export class LayeredFs {
       ...(opts.extraCapturePatterns ?? []),
     ];
     this.capture = globMatcher(patterns);
+    this.captureKey = patterns;
     this.captureMaxFileBytes = opts.capture?.maxFileBytes ?? DEFAULT_CAPTURE.maxFileBytes;
     this.captureMaxLayerBytes = opts.capture?.maxLayerBytes ?? DEFAULT_CAPTURE.maxLayerBytes;
     if (opts.scratchDir !== undefined) {
@@ -356,6 +363,10 @@ export class LayeredFs {
   /** Remove the private scratch directory. The view must not be used afterwards. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const st of this.states) {
+      st.shared?.release();
+      st.shared = undefined;
+    }
     if (this.scratch) {
       const dir = await this.scratch.catch(() => undefined); // never created: nothing to remove
       this.scratch = undefined;
@@ -573,12 +584,39 @@ export class LayeredFs {
   private layerIndex(i: number): Promise<LayerIndex> {
     const st = this.states[i]!;
     if (!st.index) {
-      st.index = this.loadLayer(i);
+      const shared = this.opts.sharedLayers;
+      st.index = shared ? this.sharedIndex(i, shared) : this.loadLayer(i);
       st.index.catch(() => {
         st.index = undefined;
       });
     }
     return st.index;
+  }
+
+  /** Layer i's index from the run's shared ones (read now if no other view has). */
+  private async sharedIndex(i: number, shared: SharedLayers): Promise<LayerIndex> {
+    const st = this.states[i]!;
+    const variant = JSON.stringify({
+      capture: this.captureKey,
+      maxFileBytes: this.captureMaxFileBytes,
+      maxLayerBytes: this.captureMaxLayerBytes,
+      limits: [this.limits.maxEntriesPerLayer, this.limits.maxLayerBytes, this.limits.maxPathLength],
+    });
+    const h = await shared.acquire(
+      this.layers[i]!,
+      variant,
+      (file) => this.loadLayer(i, file),
+      this.opts.signal,
+    );
+    if (this.closed) {
+      h.release();
+      throw new OcipatchError("INTERNAL", `${this.description}: the filesystem view is closed`);
+    }
+    st.shared?.release();
+    st.shared = h;
+    st.scratchFile = h.file;
+    st.scratchCompression = h.compression;
+    return h.index;
   }
 
   private async scratchFileFor(i: number): Promise<string | undefined> {
@@ -607,10 +645,11 @@ export class LayeredFs {
     return { tar, tap, blob };
   }
 
-  private async loadLayer(i: number): Promise<LayerIndex> {
+  /** Read and index layer i, keeping the blob at `keepAs` (default: in the private scratch directory). */
+  private async loadLayer(i: number, keepAs?: string): Promise<LayerIndex> {
     const st = this.states[i]!;
     const layer = this.layers[i]!;
-    const file = await this.scratchFileFor(i);
+    const file = keepAs ?? (await this.scratchFileFor(i));
     const tmp = file === undefined ? undefined : `${file}.part`;
     const { tar, tap, blob } = await this.openFromSource(i, tmp);
     try {
@@ -686,7 +725,8 @@ export class LayeredFs {
       const raw = createReadStream(st.scratchFile, this.opts.signal ? { signal: this.opts.signal } : {});
       const tap = new BlobTap(undefined);
       raw.on("error", (e) => tap.destroy(e));
-      const tar = uncompressLayer(raw.pipe(tap), layer.compression, layer.diffId, `layer ${layer.digest}`);
+      const compression = st.scratchCompression ?? layer.compression;
+      const tar = uncompressLayer(raw.pipe(tap), compression, layer.diffId, `layer ${layer.digest}`);
       try {
         return await read(tar, limits, true);
       } finally {

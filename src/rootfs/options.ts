@@ -1,4 +1,5 @@
 import type { ProgressListener } from "../util/progress.js";
+import type { SharedLayers } from "./shared-layers.js";
 
 /** Sanity limits applied to every layer; exceeding one is a HOSTILE_LAYER error. */
 export interface RootfsLimits {
@@ -58,4 +59,10 @@ export interface LayeredFsOptions {
   readonly scratchDir?: string;
   readonly signal?: AbortSignal;
   readonly progress?: ProgressListener;
+  /**
+   * Layer indexes shared with the other views of the run (a fleet): a layer another view has
+   * read (same diffID, same capture settings and limits) is not read again, and its re-reads use
+   * the run's verified copy. Such a layer is not counted in `stats()` (its reader's view counts it).
+   */
+  readonly sharedLayers?: SharedLayers;
 }

@@ -13,6 +13,7 @@ import { parsePlatform } from "../../image/platform.js";
 import { patchImage } from "../../patch/patch-image.js";
 import { attachReferrers } from "../../patch/referrers.js";
 import { SharedBuilds } from "../../patch/shared-builds.js";
+import { SharedLayers } from "../../rootfs/index.js";
 import type { credentialsFrom } from "../../scan/image.js";
 import { SharedBlobs } from "../../transport/registry/shared-blobs.js";
 import { listTags } from "../../transport/registry/tags.js";
@@ -101,6 +102,8 @@ export async function runFleetPatch(
   const sharedBlobs = new SharedBlobs();
   // and a patch layer identical for several images built once
   const sharedBuilds = new SharedBuilds(await mkdtemp(join(runDir, "layers-")));
+  // and each distinct image layer (by diffID) read and indexed once
+  const sharedLayers = new SharedLayers(await mkdtemp(join(runDir, "blobs-")));
   const patchOne = async (job: FleetJob): Promise<FleetOutcome> => {
     const workDir = await mkdtemp(join(runDir, "job-"));
     const jobSignal = AbortSignal.any([signal, AbortSignal.timeout(f.timeoutMs)]);
@@ -127,6 +130,7 @@ export async function runFleetPatch(
         packageCacheDir: join(cache, "debs"),
         signal: jobSignal,
         sharedBuilds,
+        sharedLayers,
         log: { info() {}, success() {}, warning: (m) => out.warning(prefix + m) },
       });
       if (f.referrers && result.written) {
