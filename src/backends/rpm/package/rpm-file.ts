@@ -45,6 +45,7 @@ export const PAYLOAD_TAG = {
 } as const;
 
 export const LEAD_SIZE = 96;
+const HEADER_MAGIC = Buffer.from([0x8e, 0xad, 0xe8, 0x01]);
 const LEAD_MAGIC = Buffer.from([0xed, 0xab, 0xee, 0xdb]);
 /** RPMSIGTYPE_HEADERSIG: the only signature type rpm has written since version 3. */
 const HEADERSIG_TYPE = 5;
@@ -101,6 +102,7 @@ async function readHeaderAt(
   what: string,
 ): Promise<{ bytes: Buffer; tags: Map<number, TagValue> }> {
   const intro = await readAt(fh, offset, 16, size, path);
+  if (!intro.subarray(0, 4).equals(HEADER_MAGIC)) throw bad(path, `${what} has no header magic`);
   const il = intro.readUInt32BE(8);
   const dl = intro.readUInt32BE(12);
   if (il < 1 || il > MAX_INDEX_ENTRIES) throw bad(path, `${what} has ${il} index entries`);
