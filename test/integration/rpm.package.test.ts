@@ -26,7 +26,10 @@ import { buildRpms, rpmEnv } from "../harness/rpm/repo.js";
 import { SPECS, type SpecFile } from "../harness/rpm/specs.js";
 import { tempDir } from "./vulndb.fixtures.js";
 
-/** A package with a hard-link set of three, a hard-linked empty file pair, and a symlink. */
+/**
+ * A package with a hard-link set of three, a hard-linked empty file pair, a symlink, and the
+ * root directory itself (as `filesystem` owns it: cpio name "./").
+ */
 const LINKS: SpecFile = {
   name: "links",
   text: `Name: links
@@ -46,6 +49,7 @@ touch %{buildroot}/usr/share/links/empty
 ln %{buildroot}/usr/share/links/empty %{buildroot}/usr/share/links/empty2
 ln -s ../bin/one %{buildroot}/usr/share/links/sym
 %files
+%dir /
 %attr(0750,nobody,nogroup) /usr/bin/one
 %attr(0750,nobody,nogroup) /usr/bin/two
 /usr/share/links
@@ -236,6 +240,7 @@ describe("reading .rpm files", () => {
       linkTarget: "../bin/one",
     });
     expect(got.find((e) => e.path === "/usr/bin/two")).toMatchObject({ user: "nobody", group: "nogroup" });
+    expect(got[0]).toMatchObject({ path: "/", type: "directory", user: "root" });
   });
 
   it("refuses a file that is not an rpm, and a truncated one", async () => {

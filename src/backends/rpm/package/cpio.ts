@@ -56,8 +56,12 @@ function bad(what: string, msg: string): OcipatchError {
   return new OcipatchError("INVALID_FORMAT", `${what}: invalid cpio payload: ${msg}`);
 }
 
-/** `./usr/bin/x` → `/usr/bin/x`; throws for `..`, NUL or an empty name. */
+/**
+ * `./usr/bin/x` → `/usr/bin/x`, `./` (the root, which a package such as `filesystem` owns) → `/`;
+ * throws for a `..` component, a NUL byte or an empty name.
+ */
 export function normaliseCpioPath(name: string, what: string): string {
+  if (name === "") throw bad(what, "empty path");
   const parts: string[] = [];
   for (const p of name.split("/")) {
     if (p === "" || p === ".") continue;
@@ -65,7 +69,6 @@ export function normaliseCpioPath(name: string, what: string): string {
     if (p.includes("\0")) throw bad(what, `path has a NUL byte: ${JSON.stringify(name)}`);
     parts.push(p);
   }
-  if (parts.length === 0) throw bad(what, `empty path ${JSON.stringify(name)}`);
   return `/${parts.join("/")}`;
 }
 
@@ -203,6 +206,7 @@ export async function* readCpio(
       const owner = owners.get(path);
       if (owner === undefined) throw bad(what, `${path} is not a file of the package header`);
       const type = typeOf(m.mode);
+      if (path === "/" && type !== "directory") throw bad(what, `the root is a ${type}`);
       if (type !== "file" && type !== "symlink" && m.size !== 0)
         throw bad(what, `${path}: ${type} with content`);
       const entry = (e: Partial<CpioEntry> & Pick<CpioEntry, "path" | "type">, raw: RawMember): CpioEntry => {
