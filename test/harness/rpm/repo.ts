@@ -15,24 +15,36 @@ export const QA_FORMAT = "%{NAME} %{EPOCH}:%{VERSION}-%{RELEASE} %{ARCH} %{SOURC
  * Environment for rpm/dnf: Debian's rpm keeps its database in ~/.rpmdb (a Debian patch), so HOME
  * points at a directory whose .rpmmacros puts it where RPM distributions have it.
  */
-function rpmEnv(dir: string): NodeJS.ProcessEnv {
+export function rpmEnv(dir: string): NodeJS.ProcessEnv {
   const home = join(dir, "home");
   mkdirSync(home, { recursive: true });
   writeFileSync(join(home, ".rpmmacros"), "%_dbpath /var/lib/rpm\n");
   return { ...process.env, HOME: home, LC_ALL: "C.UTF-8" };
 }
 
-/** Build every spec with rpmbuild under `dir`; returns the .rpm paths. */
-export async function buildRpms(dir: string, specs: readonly SpecFile[] = SPECS): Promise<string[]> {
+/**
+ * Build every spec with rpmbuild under `dir`; returns the .rpm paths. `defines` are extra
+ * `--define` macros ("_binary_payload w6.xzdio").
+ */
+export async function buildRpms(
+  dir: string,
+  specs: readonly SpecFile[] = SPECS,
+  defines: readonly string[] = [],
+): Promise<string[]> {
   const top = join(dir, "rpmbuild");
   mkdirSync(join(dir, "specs"), { recursive: true });
   for (const s of specs) {
     const file = join(dir, "specs", `${s.name}.spec`);
     writeFileSync(file, s.text);
-    await run("rpmbuild", ["-bb", "--quiet", "--define", `_topdir ${top}`, "--define", "dist .el9", file], {
-      env: rpmEnv(dir),
-      logFile: join(dir, `rpmbuild-${s.name}.log`),
-    });
+    const extra = defines.flatMap((d) => ["--define", d]);
+    await run(
+      "rpmbuild",
+      ["-bb", "--quiet", "--define", `_topdir ${top}`, "--define", "dist .el9", ...extra, file],
+      {
+        env: rpmEnv(dir),
+        logFile: join(dir, `rpmbuild-${s.name}.log`),
+      },
+    );
   }
   const rpms: string[] = [];
   for (const arch of readdirSync(join(top, "RPMS"))) {
