@@ -323,6 +323,10 @@ images:
     const withImage = await runCli(["patch", "--config", ok, "--push", "-i", "a/b:1"]);
     expect(withImage.code).toBe(2);
     expect(withImage.stderr).toContain("--image cannot be used with a PatchConfig");
+    // --suites applies to every image of the fleet: a bad value is refused up front
+    const badSuites = await runCli(["patch", "--config", ok, "--push", "--suites", "nightly"]);
+    expect(badSuites.code).toBe(2);
+    expect(badSuites.stderr).toContain('unknown suite kind "nightly"');
     const noPush = await runCli(["patch", "--config", ok]);
     expect(noPush.code).toBe(2);
     expect(noPush.stderr).toContain("pass --push");

@@ -13,6 +13,7 @@ import { parsePlatform } from "../../image/platform.js";
 import { patchImage } from "../../patch/patch-image.js";
 import { attachReferrers } from "../../patch/referrers.js";
 import { SharedBuilds } from "../../patch/shared-builds.js";
+import type { SuiteKind } from "../../plan/suites.js";
 import { SharedLayers } from "../../rootfs/index.js";
 import type { credentialsFrom } from "../../scan/image.js";
 import { SharedBlobs } from "../../transport/registry/shared-blobs.js";
@@ -46,6 +47,8 @@ export interface FleetFlags {
   readonly keyrings: readonly string[] | undefined;
   /** `--repository`: apk repositories used instead of each image's own. */
   readonly repositories: readonly string[] | undefined;
+  /** `--suites`: plan only from these kinds of suites. */
+  readonly suites: readonly SuiteKind[] | undefined;
   readonly credentials: ReturnType<typeof credentialsFrom>;
   /** `--timeout`: each image's deadline (as copa's per-job timeout). */
   readonly timeoutMs: number;
@@ -125,6 +128,7 @@ export async function runFleetPatch(
           offline: f.offline,
           cacheDir: join(cache, "apt"),
           repositories: f.repositories,
+          suites: f.suites,
         },
         workDir,
         packageCacheDir: join(cache, "debs"),

@@ -590,6 +590,7 @@ async function runFleetFromFlags(
       securityMirror: o.securityMirror,
       keyrings: o.keyring,
       repositories: o.repository,
+      suites: o.suites === undefined ? undefined : parseSuiteKinds(o.suites),
       credentials: credentialsFrom(flags.username, flags.password),
       timeoutMs,
       signal,
