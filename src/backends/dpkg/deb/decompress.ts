@@ -1,8 +1,7 @@
-import { createRequire } from "node:module";
 import type { Transform } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { OcipatchError } from "../../../errors.js";
-import { hostFilter, hostToolAvailable } from "../../../util/host-filter.js";
+import { xzDecompressor } from "../../../util/xz.js";
 import { zstdDecompressor } from "../../../util/zstd.js";
 
 /** Compressions dpkg-deb uses for the control and data members of a .deb. */
@@ -53,19 +52,4 @@ export function debDecompressor(c: DebCompression, what: string): Transform | un
     case "bzip2":
       throw new OcipatchError("UNSUPPORTED", `${what}: bzip2-compressed members are not supported`);
   }
-}
-
-let lzma: { createDecompressor(options?: object): Transform } | undefined;
-
-/**
- * The host's `xz` (xz-utils, on every Debian/Ubuntu system) decodes about 3-4 times faster than
- * the lzma-native binding and in its own process, so ocipatch uses it when present
- * (`OCIPATCH_NO_HOST_XZ=1` forces the binding, loaded only then).
- */
-function xzDecompressor(c: "xz" | "lzma", what: string): Transform {
-  if (hostToolAvailable("xz")) {
-    return hostFilter("xz", ["--decompress", "--stdout", `--format=${c}`], `${what}: corrupt ${c} data`);
-  }
-  lzma ??= createRequire(import.meta.url)("lzma-native") as NonNullable<typeof lzma>;
-  return lzma.createDecompressor({ threads: 1, bufsize: 1 << 20 });
 }

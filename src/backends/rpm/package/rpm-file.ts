@@ -1,11 +1,10 @@
 import { createReadStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
-import { createRequire } from "node:module";
 import type { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { OcipatchError } from "../../../errors.js";
-import { hostFilter, hostToolAvailable } from "../../../util/host-filter.js";
+import { xzDecompressor } from "../../../util/xz.js";
 import { zstdDecompressor } from "../../../util/zstd.js";
 import {
   headerFromTags,
@@ -187,8 +186,6 @@ export function compressedPayload(pkg: RpmPackageFile): Readable {
   return createReadStream(pkg.path, { start: pkg.payloadOffset });
 }
 
-let lzma: { createDecompressor(options?: object): Transform } | undefined;
-
 /** A streaming decompressor for a payload compressor; undefined for "none". */
 export function payloadDecompressor(c: PayloadCompressor, what: string): Transform | undefined {
   switch (c) {
@@ -200,11 +197,7 @@ export function payloadDecompressor(c: PayloadCompressor, what: string): Transfo
       return zstdDecompressor(what);
     case "xz":
     case "lzma":
-      // the host xz is faster and runs in its own process; lzma-native when it is absent
-      if (hostToolAvailable("xz"))
-        return hostFilter("xz", ["--decompress", "--stdout", `--format=${c}`], `${what}: corrupt ${c} data`);
-      lzma ??= createRequire(import.meta.url)("lzma-native") as NonNullable<typeof lzma>;
-      return lzma.createDecompressor({ threads: 1, bufsize: 1 << 20 });
+      return xzDecompressor(c, what);
   }
 }
 

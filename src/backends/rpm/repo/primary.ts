@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
-import { createRequire } from "node:module";
-import type { Readable, Transform } from "node:stream";
+import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { OcipatchError } from "../../../errors.js";
-import { hostFilter, hostToolAvailable } from "../../../util/host-filter.js";
+import { xzDecompressor } from "../../../util/xz.js";
 import { zstdDecompressor } from "../../../util/zstd.js";
 import { formatEvr } from "../version.js";
 import type { RepomdData } from "./repomd.js";
@@ -190,7 +189,7 @@ function decompressorFor(location: string, head: Buffer, where: string) {
   }
   if (location.endsWith(".xz")) {
     if (!xz) throw new OcipatchError("INVALID_FORMAT", `${where}: not xz data`);
-    return xzDecompressor(where);
+    return xzDecompressor("xz", where);
   }
   if (location.endsWith(".xml")) return undefined;
   throw new OcipatchError(
@@ -200,15 +199,6 @@ function decompressorFor(location: string, head: Buffer, where: string) {
 }
 
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
-let lzma: { createDecompressor(options?: object): Transform } | undefined;
-
-/** xz: the host's `xz` when present (faster, its own process), else the lzma-native binding. */
-function xzDecompressor(where: string): Transform {
-  if (hostToolAvailable("xz"))
-    return hostFilter("xz", ["--decompress", "--stdout"], `${where}: corrupt xz data`);
-  lzma ??= createRequire(import.meta.url)("lzma-native") as NonNullable<typeof lzma>;
-  return lzma.createDecompressor({ threads: 1, bufsize: 1 << 20 });
-}
 
 export interface PrimaryOptions {
   /** Keep only the packages this accepts (the others are parsed and dropped: bounded memory). */
