@@ -22,6 +22,8 @@ export interface GetOptions {
   readonly userAgent?: string | undefined;
   /** Extra request headers (conditional requests). */
   readonly headers?: Readonly<Record<string, string>> | undefined;
+  /** Called before each request is sent (counters). */
+  readonly onRequest?: (() => void) | undefined;
 }
 
 export type ResponseBody = Dispatcher.ResponseData["body"];
@@ -88,6 +90,7 @@ export async function getWithRetries<T>(
       retryAfterMs = undefined;
     }
     try {
+      opts.onRequest?.();
       const res = await request(url, {
         method: "GET",
         headers: { "user-agent": opts.userAgent ?? "ocipatch", ...opts.headers },
