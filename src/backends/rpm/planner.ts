@@ -212,6 +212,14 @@ export function planRpmUpgrades(input: RpmPlanInput): Plan {
   const bySource = new Map<string, InstalledPackage[]>();
   for (const p of installed) push(bySource, p.sourceName, p);
   const sourceOfKey = (k: string) => instByKey.get(k)?.sourceName ?? k;
+  /** Capability names and file paths → the views that have them (installed ones built once). */
+  const indexView = (idx: Map<string, View[]>, v: View) => {
+    for (const p of v.provides) push(idx, p.name, v);
+    for (const f of v.files) push(idx, f, v);
+  };
+  const instIndex = new Map<string, View[]>();
+  for (const v of instViews.values()) indexView(instIndex, v);
+  const instProvides = (a: DepAtom) => (instIndex.get(a.name) ?? []).some((v) => provides(v, a));
 
   /** Builds (source rpm files) that have a newer version of every installed binary of `source`. */
   const buildsOf = (
@@ -278,8 +286,10 @@ export function planRpmUpgrades(input: RpmPlanInput): Plan {
     const work: View[] = [];
     const planned = new Map<string, View>();
 
+    const plannedIndex = new Map<string, View[]>();
     const plan = (k: string, v: View) => {
       planned.set(k, v);
+      indexView(plannedIndex, v);
       work.push(v);
     };
     const setChosen = (k: string, cand: RpmCandidate, reason: UpdateReason, by: string | undefined) => {
@@ -400,9 +410,9 @@ export function planRpmUpgrades(input: RpmPlanInput): Plan {
 
     // 2. closure of the planned packages' requires, conflicts and obsoletes
     const has = (a: DepAtom): boolean => {
-      for (const v of planned.values()) if (provides(v, a)) return true;
-      for (const [k, v] of instViews) if (!removed.has(k) && provides(v, a)) return true;
-      return false;
+      if ((plannedIndex.get(a.name) ?? []).some((v) => planned.get(v.key) === v && provides(v, a)))
+        return true;
+      return (instIndex.get(a.name) ?? []).some((v) => !removed.has(v.key) && provides(v, a));
     };
     const finalViews = (): View[] => [
       ...[...instViews].filter(([k]) => !removed.has(k)).map(([, v]) => v),
@@ -487,7 +497,10 @@ export function planRpmUpgrades(input: RpmPlanInput): Plan {
     const views = finalViews();
     for (const v of views) {
       for (const c of v.conflicts) {
-        const hit = views.find((x) => x !== v && provides(x, c));
+        const hit = [
+          ...(plannedIndex.get(c.name) ?? []).filter((x) => planned.get(x.key) === x),
+          ...(instIndex.get(c.name) ?? []).filter((x) => !removed.has(x.key)),
+        ].find((x) => x !== v && provides(x, c));
         if (hit && (planned.has(v.key) || planned.has(hit.key))) {
           const culprit = planned.has(v.key) ? v : hit;
           failures.push(
@@ -505,8 +518,7 @@ export function planRpmUpgrades(input: RpmPlanInput): Plan {
       for (const dep of iv.requires) {
         if (evalDependency(dep.expr, has)) continue;
         // it did not hold before either: not this plan's doing
-        const before = (a: DepAtom) => [...instViews.values()].some((x) => provides(x, a));
-        if (!evalDependency(dep.expr, before)) continue;
+        if (!evalDependency(dep.expr, instProvides)) continue;
         // the source whose planned move took the provider away is the one left out
         const gone = missingAtoms(dep.expr, has).flat();
         const culprit = [...removed].find((r) => gone.some((a) => provides(instViews.get(r) as View, a)));
