@@ -136,6 +136,8 @@ beforeAll(async () => {
   // packages not signed (repomd.xml is)
   await makeRepo(join(served, "unsignedpkgs"), world.unsigned2);
   await signRepomd(join(served, "unsignedpkgs"), world.key);
+  // the same repository where a baseurl with $releasever and $basearch points
+  cpSync(world.repo2, join(served, "el9/x86_64"), { recursive: true });
   server = await serveDirectory(served);
   layout = join(tmp, "layout");
   fs = await image(
@@ -183,6 +185,36 @@ describe("repositories", () => {
     expect(server.requests.length).toBe(before);
     expect(off.repos[0]!.packages).toHaveLength(6);
     expect(off.bytesFetched).toBe(0);
+  });
+
+  it("substitutes $releasever (os-release VERSION_ID 9.4 → 9, or /etc/dnf/vars/releasever) and $basearch", async () => {
+    const files = {
+      "etc/yum.repos.d/x.repo": repoFile(`${server.url}/el$releasever/$basearch`),
+      ...keyFiles(world.key.armored),
+    };
+    const f = await image("vars", files);
+    const repos = await loadRpmRepositories(f, PLATFORM, {});
+    expect([repos.releasever, repos.repos[0]!.baseurl]).toEqual(["9", `${server.url}/el9/x86_64`]);
+    const g = await image("vars8", { ...files, "etc/dnf/vars/releasever": "8\n" });
+    const e = await errorOf(loadRpmRepositories(g, PLATFORM, {}));
+    expect(e.message).toMatch(
+      /has no repodata\/repomd\.xml at http:\/\/127\.0\.0\.1:\d+\/el8\/x86_64 \(HTTP 404\)$/,
+    );
+  });
+
+  it("a cached primary.xml that no longer matches is fetched again (online) or refused (offline)", async () => {
+    const cacheDir = join(tmp, "cache-corrupt");
+    await loadRpmRepositories(fs, PLATFORM, { cacheDir });
+    const primary = join(cacheDir, listFiles(cacheDir).find((n) => n.startsWith("rpm-primary-"))!);
+    const good = readFileSync(primary);
+    writeFileSync(primary, Buffer.concat([good, Buffer.from("x")]));
+    const off = await errorOf(loadRpmRepositories(fs, PLATFORM, { cacheDir, offline: true }));
+    expect(off.code).toBe("DIGEST_MISMATCH");
+    expect(listFiles(cacheDir).some((n) => n.startsWith("rpm-primary-"))).toBe(false);
+    writeFileSync(primary, Buffer.concat([good, Buffer.from("x")]));
+    const on = await loadRpmRepositories(fs, PLATFORM, { cacheDir });
+    expect(on.repos[0]!.packages).toHaveLength(6);
+    expect(readFileSync(primary).equals(good)).toBe(true);
   });
 
   it("takes --repository URLs and --keyring keys instead of the image's .repo files", async () => {
@@ -340,6 +372,12 @@ describe("fetching", () => {
       expect(createHash("sha256").update(readFileSync(f!)).digest("hex")).toBe(items[i]!.sha256);
     const second = await fetchRpms(items, { cacheDir });
     expect([second.fromCache, second.bytesDownloaded]).toEqual([items.length, 0]);
+    // a cached file changed on disk is not used: fetched again
+    const f0 = first.files[0]!;
+    writeFileSync(f0, Buffer.concat([readFileSync(f0), Buffer.from("x")]));
+    const again = await fetchRpms(items, { cacheDir });
+    expect([again.fromCache, again.bytesDownloaded]).toEqual([items.length - 1, items[0]!.size]);
+    expect(createHash("sha256").update(readFileSync(f0)).digest("hex")).toBe(items[0]!.sha256);
     // a file the repository no longer has is collected, not thrown
     const gone = { ...items[0]!, url: `${url("state2")}/gone.rpm` };
     const third = await fetchRpms([gone], { cacheDir: join(tmp, "pkgcache-gone") });

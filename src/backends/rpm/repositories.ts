@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -314,8 +314,8 @@ async function loadPrimary(
   const file = join(dir, `rpm-primary-${data.checksum.value.slice(0, 64)}${ext}`);
   try {
     await mkdir(dir, { recursive: true });
-    const cached = await readFile(file, { flag: "r" }).then(
-      () => true,
+    const cached = await stat(file).then(
+      (st) => st.isFile(),
       () => false,
     );
     if (cached) {
