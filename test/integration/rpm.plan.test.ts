@@ -24,6 +24,7 @@ import type { Plan } from "../../src/plan/types.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
 import { openImage } from "../../src/transport/index.js";
 import { type StaticServer, serveDirectory } from "../harness/apk/serve.js";
+import { output } from "../harness/exec.js";
 import { buildRpmImage } from "../harness/rpm/image.js";
 import {
   buildSignedWorld,
@@ -195,6 +196,22 @@ describe("repositories", () => {
     const f = await image("vars", files);
     const repos = await loadRpmRepositories(f, PLATFORM, {});
     expect([repos.releasever, repos.repos[0]!.baseurl]).toEqual(["9", `${server.url}/el9/x86_64`]);
+    // dnf's way: the release package's `system-release(releasever) = 9` wins over os-release;
+    // oracle: dnf's own detect_releasever on the same root
+    const dnfSays = (
+      await output(
+        "/usr/bin/python3",
+        ["-c", "import dnf.rpm,sys; print(dnf.rpm.detect_releasever(sys.argv[1]))", world.root],
+        {
+          env: world.env,
+        },
+      )
+    ).trim();
+    expect(dnfSays).toBe("9");
+    expect(
+      (await loadRpmRepositories(f, PLATFORM, {}, undefined, { installed, versionId: "8.10" })).releasever,
+    ).toBe(dnfSays);
+    expect(installed.find((p) => p.name === "testdist-release")?.version).toBe("9.4-1.el9");
     const g = await image("vars8", { ...files, "etc/dnf/vars/releasever": "8\n" });
     const e = await errorOf(loadRpmRepositories(g, PLATFORM, {}));
     expect(e.message).toMatch(

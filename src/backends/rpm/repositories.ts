@@ -18,6 +18,7 @@ import { getBytes, getWithRetries, retryableFailure } from "../../util/http/get.
 import { redactUrl } from "../../util/http/redact.js";
 import type { BackendFiles, RepositoryOptions } from "../types.js";
 import { rpmRecord } from "./backend.js";
+import { SENSE } from "./header.js";
 import { type RpmKey, readRpmKeys } from "./repo/keys.js";
 import { type RepoPackage, readPrimary } from "./repo/primary.js";
 import { type RpmRepo, readImageRepos, readRepoKeys } from "./repo/repo-file.js";
@@ -94,10 +95,22 @@ async function fileText(fs: BackendFiles, path: string): Promise<string | undefi
   }
 }
 
+/** The capabilities dnf looks for to find `$releasever` (dnf.const.DISTROVERPKG), in order. */
+const DISTROVERPKG = [
+  "system-release(releasever)",
+  "system-release",
+  "distribution-release(releasever)",
+  "distribution-release",
+  "redhat-release",
+  "suse-release",
+];
+
 /**
  * `$releasever` as dnf finds it: a `releasever` file in /etc/dnf/vars (or /etc/yum/vars), else the
- * version of `system-release(releasever)` (or the version of the package providing `system-release`
- * / `redhat-release`), else os-release VERSION_ID's major number (RHEL-likes: "9.4" → "9").
+ * installed package providing one of DISTROVERPKG (its version, or the provide's `= version` when the
+ * provide is not named after the package: almalinux-release provides `system-release(releasever) = 9`).
+ * Without one (dnf would leave `$releasever` as written), os-release VERSION_ID's major number
+ * ("9.4" → "9"), what RHEL-like release packages provide.
  */
 export async function detectReleasever(
   fs: BackendFiles,
@@ -107,19 +120,19 @@ export async function detectReleasever(
     const v = (await fileText(fs, p))?.split("\n")[0]?.trim();
     if (v) return v;
   }
-  for (const want of ["system-release(releasever)", "system-release", "redhat-release"]) {
-    for (const p of system.installed ?? []) {
-      let header: ReturnType<typeof rpmRecord>["header"];
-      try {
-        header = rpmRecord(p).header;
-      } catch {
-        continue;
-      }
-      const prov = header.provides.find((d) => d.name === want);
+  const headers = (system.installed ?? []).flatMap((p) => {
+    try {
+      return [rpmRecord(p).header];
+    } catch {
+      return [];
+    }
+  });
+  for (const want of DISTROVERPKG) {
+    for (const h of headers) {
+      const prov = h.provides.find((d) => d.name === want);
       if (!prov) continue;
-      if (want === "system-release(releasever)" && prov.version !== "")
-        return prov.version.replace(/^\d+:/, "");
-      return header.version;
+      if (prov.flags === SENSE.EQUAL && prov.version !== "" && h.name !== want) return prov.version;
+      return h.version;
     }
   }
   let versionId = system.versionId;

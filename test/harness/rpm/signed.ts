@@ -68,8 +68,29 @@ echo data > %{buildroot}/usr/share/hellodata/greeting
 `,
 };
 
-/** State 1: the base specs plus oldtool. */
-export const PLAN_SPECS_1: readonly SpecFile[] = [...SPECS, OLDTOOL];
+/** A distribution's release package, as almalinux-release provides dnf's `$releasever`. */
+const RELEASE: SpecFile = {
+  name: "testdist-release",
+  text: `Name: testdist-release
+Version: 9.4
+Release: 1.el9
+Summary: release package (dnf reads $releasever from its provides)
+License: MIT
+BuildArch: noarch
+Provides: system-release = 9.4-1.el9
+Provides: system-release(releasever) = 9
+%description
+release
+%install
+mkdir -p %{buildroot}/etc
+echo 'TestDist release 9.4' > %{buildroot}/etc/testdist-release
+%files
+%config /etc/testdist-release
+`,
+};
+
+/** State 1: the base specs plus oldtool and a release package. */
+export const PLAN_SPECS_1: readonly SpecFile[] = [...SPECS, OLDTOOL, RELEASE];
 
 /** State 2: the fixes of UPDATED_SPECS, hello 1.0 requiring the new hellodata, newtool obsoleting oldtool. */
 export const PLAN_SPECS_2: readonly SpecFile[] = [
@@ -147,7 +168,7 @@ export interface SignedWorld {
   readonly repo2: string;
   /** State 2 packages, unsigned (for a repository whose packages are not signed). */
   readonly unsigned2: readonly string[];
-  /** Root installed by dnf from state 1 (hello, tool, oldtool and their dependencies). */
+  /** Root installed by dnf from state 1 (hello, tool, oldtool, testdist-release and their dependencies). */
   readonly root: string;
   readonly env: NodeJS.ProcessEnv;
 }
@@ -189,6 +210,7 @@ export async function buildSignedWorld(dir: string): Promise<SignedWorld> {
       "hello",
       "tool",
       "oldtool",
+      "testdist-release",
     ],
     { env, logFile: join(dir, "dnf-install.log") },
   );
