@@ -287,7 +287,7 @@ describe("repositories", () => {
             "[baseos]\nname=b\nmirrorlist=https://mirrors.example.invalid/mirrorlist?release=$releasever\n",
         },
         "UNSUPPORTED",
-        /\[baseos\]: mirrorlist is not supported yet: give a baseurl with --repository$/,
+        /\[baseos\]: mirrorlist is not supported yet: give a repository URL$/,
       ],
     ];
     for (const [tag, files, code, message] of cases) {

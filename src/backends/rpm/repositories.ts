@@ -241,7 +241,7 @@ async function sources(
       if (r.baseurls.length === 0)
         throw new OcipatchError(
           "UNSUPPORTED",
-          `${r.origin} [${r.id}]: ${r.metalink ? "metalink" : "mirrorlist"} is not supported yet: give a baseurl with --repository`,
+          `${r.origin} [${r.id}]: ${r.metalink ? "metalink" : "mirrorlist"} is not supported yet: give a repository URL`,
           { details: { option: "repositories" } },
         );
       continue;
@@ -249,7 +249,7 @@ async function sources(
     if (/\$[A-Za-z{]/.test(urls.join(" ")))
       throw new OcipatchError(
         "UNSUPPORTED",
-        `${r.origin} [${r.id}]: unknown variable in ${redactUrl(urls[0] as string)}: give a baseurl with --repository`,
+        `${r.origin} [${r.id}]: unknown variable in ${redactUrl(urls[0] as string)}: give a repository URL`,
         { details: { option: "repositories" } },
       );
     const keys = r.gpgcheck || r.repoGpgcheck ? [...(await readRepoKeys(fs, r)), ...extra] : extra;
