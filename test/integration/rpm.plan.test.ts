@@ -137,6 +137,7 @@ beforeAll(async () => {
   // packages not signed (repomd.xml is)
   await makeRepo(join(served, "unsignedpkgs"), world.unsigned2);
   await signRepomd(join(served, "unsignedpkgs"), world.key);
+  cpSync(world.repoAll, join(served, "all"), { recursive: true });
   // the same repository where a baseurl with $releasever and $basearch points
   cpSync(world.repo2, join(served, "el9/x86_64"), { recursive: true });
   server = await serveDirectory(served);
@@ -315,6 +316,28 @@ describe("planning", () => {
         ["newtool", [], ["oldtool"]],
       ]),
     );
+  });
+
+  it("--all equals dnf upgrade with a repository that keeps every build; targets take the smallest fixed one", async () => {
+    const f = await image("allstates", {
+      "etc/yum.repos.d/x.repo": repoFile(url("all")),
+      ...keyFiles(world.key.armored),
+    });
+    const { plan } = await planRpm(request(f, "all"));
+    const oracle = await dnfUpgradeDiff(world, url("all"), join(tmp, "oracle-all"));
+    expect(oracle.added).toEqual(
+      expect.arrayContaining(["hello 2:1.1-1.el9 x86_64", "tool 1.2^git20240101.abc-5.el9 noarch"]),
+    );
+    expect(planDiff(plan)).toEqual(oracle);
+    const { plan: t } = await planRpm(
+      request(f, "targets", {
+        targets: [{ sourceName: "hello", fixedVersion: "2:1.0-1.el9", vulnerabilityIds: ["CVE-2026-0001"] }],
+      }),
+    );
+    expect(t.updates.map((u) => `${u.package} ${u.targetVersion}`).sort()).toEqual([
+      "hello 2:1.0-1.el9",
+      "hello-libs 2:1.0-1.el9",
+    ]);
   });
 
   it("a target moves every subpackage of its source rpm and pulls the new dependency", async () => {

@@ -106,6 +106,14 @@ export const PLAN_SPECS_2: readonly SpecFile[] = [
   NEWTOOL,
 ];
 
+/** State 3: hello 1.1 and tool release 5, on top of state 2 (a repository that keeps every state). */
+export const PLAN_SPECS_3: readonly SpecFile[] = PLAN_SPECS_2.map((s) => {
+  if (s.name === "hello") return { ...s, text: s.text.replace("Version: 1.0\n", "Version: 1.1\n") };
+  if (s.name === "tool")
+    return { ...s, text: s.text.replace("Release: 4%{?dist}\n", "Release: 5%{?dist}\n") };
+  return s;
+});
+
 export interface GpgKey {
   readonly home: string;
   readonly uid: string;
@@ -166,6 +174,8 @@ export interface SignedWorld {
   readonly repo1: string;
   /** State 2 repository (signed packages, signed repomd). */
   readonly repo2: string;
+  /** States 1, 2 and 3 in one repository (as distributions keep older builds), signed. */
+  readonly repoAll: string;
   /** State 2 packages, unsigned (for a repository whose packages are not signed). */
   readonly unsigned2: readonly string[];
   /** Root installed by dnf from state 1 (hello, tool, oldtool, testdist-release and their dependencies). */
@@ -185,12 +195,17 @@ export async function buildSignedWorld(dir: string): Promise<SignedWorld> {
     copyFileSync(f, to);
     return to;
   });
+  const rpms3 = (await buildRpms(join(dir, "build3"), PLAN_SPECS_3)).filter((f) => /\/(hello|tool)-/.test(f));
   await signRpms(rpms1, key, env);
   await signRpms(rpms2, key, env);
+  await signRpms(rpms3, key, env);
   const repo1 = await makeRepo(join(dir, "repo1"), rpms1);
   const repo2 = await makeRepo(join(dir, "repo2"), rpms2);
+  // basesh is the same NEVRA in every state: state 2's file is the one kept
+  const repoAll = await makeRepo(join(dir, "repo-all"), [...rpms1, ...rpms2, ...rpms3]);
   await signRepomd(repo1, key);
   await signRepomd(repo2, key);
+  await signRepomd(repoAll, key);
   const reposd = join(dir, "install.repos.d");
   mkdirSync(reposd, { recursive: true });
   writeFileSync(join(reposd, "state1.repo"), `[state1]\nname=state1\nbaseurl=file://${repo1}\ngpgcheck=0\n`);
@@ -214,7 +229,7 @@ export async function buildSignedWorld(dir: string): Promise<SignedWorld> {
     ],
     { env, logFile: join(dir, "dnf-install.log") },
   );
-  return { key, repo1, repo2, unsigned2, root, env };
+  return { key, repo1, repo2, repoAll, unsigned2, root, env };
 }
 
 /**
