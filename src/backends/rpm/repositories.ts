@@ -253,6 +253,10 @@ async function sources(
         { details: { option: "repositories" } },
       );
     const keys = r.gpgcheck || r.repoGpgcheck ? [...(await readRepoKeys(fs, r)), ...extra] : extra;
+    if (!r.gpgcheck)
+      warnings.push(
+        `rpm repository [${r.id}] has gpgcheck=0: its packages' signatures are not checked (only their checksums)`,
+      );
     out.push({ id: r.id, baseurls: urls, gpgcheck: r.gpgcheck, repoGpgcheck: r.repoGpgcheck, keys });
   }
   if (out.length === 0)
@@ -410,7 +414,8 @@ export async function loadRpmRepositories(
     { basearch, ...(releasever !== undefined ? { releasever } : {}) },
     warnings,
   );
-  const arches = new Set([basearch, "noarch"]);
+  // the architectures dnf installs on this base architecture (x86_64 repositories carry i686 multilib packages)
+  const arches = new Set([basearch, "noarch", ...(basearch === "x86_64" ? ["i686"] : [])]);
   const filter = (p: RepoPackage) => arches.has(p.arch);
   const repos: RpmRepository[] = [];
   let fetched = 0;
