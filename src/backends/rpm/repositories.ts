@@ -7,9 +7,9 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import type { Platform } from "../../image/manifest.js";
@@ -459,13 +459,4 @@ export async function loadRpmRepositories(
     });
   }
   return { repos, basearch, releasever, bytesFetched: fetched, warnings };
-}
-
-/** Cached metadata files of the rpm backend in `cacheDir` (for tests and `cache` commands). */
-export async function cachedRpmMetadata(cacheDir: string): Promise<string[]> {
-  const names = await readdir(cacheDir).catch(() => [] as string[]);
-  return names
-    .filter((n) => n.startsWith("rpm-repomd-") || n.startsWith("rpm-primary-"))
-    .map((n) => basename(n))
-    .sort();
 }
