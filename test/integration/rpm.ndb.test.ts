@@ -20,7 +20,7 @@ import { LayeredFs } from "../../src/rootfs/index.js";
 import { openImage } from "../../src/transport/index.js";
 import { updateDatabase } from "../../src/vulndb/index.js";
 import { buildRpmImage, OPENSUSE_LEAP_15_5 } from "../harness/rpm/image.js";
-import { makeNdbPackages } from "../harness/rpm/ndb.js";
+import { makeNdbPackages, NdbWriter, sqliteHeaderBlobs } from "../harness/rpm/ndb.js";
 import { buildRpmWorld, QA_FORMAT, type RpmWorld, rpmQueryAll } from "../harness/rpm/repo.js";
 import { runCli } from "./vulndb.fixtures.js";
 
@@ -30,10 +30,12 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 let world: RpmWorld;
 let sqlitePath: string;
 let sqliteRecords: RpmdbRecord[];
+let rawBlobs: Map<number, Buffer>;
 beforeAll(async () => {
   world = await buildRpmWorld(join(work, "world"), { importKey: true });
   sqlitePath = join(world.root, "var/lib/rpm/rpmdb.sqlite");
   sqliteRecords = readRpmdbSqlite(readFileSync(sqlitePath), "rpmdb.sqlite");
+  rawBlobs = new Map(sqliteHeaderBlobs(sqlitePath).map((r) => [r.hnum, r.blob]));
 }, 600_000);
 
 const none = (v: string | number | undefined): string => (v === undefined ? "(none)" : String(v));
@@ -120,6 +122,44 @@ describe("NDB Packages.db reader", () => {
         .sort(),
     );
     expect(records.slice(0, sqliteRecords.length)).toEqual(sqliteRecords);
+  });
+
+  it("reads what any sequence of rpm's puts and deletes leaves (gaps reused, blobs moved for new slot pages)", () => {
+    let manyPages = 0;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            { arbitrary: fc.nat({ max: sqliteRecords.length - 1 }), weight: 4 },
+            { arbitrary: fc.constant(-1), weight: 1 },
+          ),
+          { maxLength: 600, size: "max" },
+        ),
+        (ops) => {
+          const w = new NdbWriter();
+          const model = new Map<number, RpmdbRecord>();
+          for (const op of ops) {
+            if (op === -1 && model.size > 0) {
+              // delete the oldest package still there
+              const [hnum] = model.keys();
+              w.del(hnum as number);
+              model.delete(hnum as number);
+            } else if (op >= 0) {
+              const r = sqliteRecords[op]!;
+              const hnum = w.put(Buffer.from(rawBlobs.get(r.hnum)!));
+              model.set(hnum, { hnum, header: r.header });
+            }
+          }
+          const bytes = w.bytes();
+          if (bytes.readUInt32LE(12) > 1) manyPages++;
+          const got = readRpmdbNdb(bytes, "Packages.db");
+          expect(got).toEqual([...model.values()].sort((a, b) => a.hnum - b.hnum));
+        },
+      ),
+      { numRuns: 40, seed: 141 },
+    );
+    // some sequences outgrew the first slot page
+    expect(manyPages).toBeGreaterThan(0);
   });
 
   it("fails a corrupt checksum, a truncated file and hostile slots with one INVALID_FORMAT line", () => {
