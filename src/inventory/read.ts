@@ -10,7 +10,7 @@ import type { InstalledPackage, Inventory } from "./types.js";
 
 export interface ReadInventoryOptions extends LayeredFsOptions {
   /**
-   * A package database the backend cannot read yet (e.g. RPM's NDB): "error" (default)
+   * A package database the backend cannot read yet (e.g. RPM NDB with LZO blobs): "error" (default)
    * throws UNSUPPORTED; "warn" returns an empty inventory with a warning.
    */
   readonly unsupported?: "error" | "warn";

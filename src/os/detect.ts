@@ -14,6 +14,8 @@ export function osFamily(id: string, idLike: readonly string[]): OsFamily {
   // the apk family: Wolfi (apko-built, ID=wolfi) uses apk packages and databases too
   if (all.some((x) => x === "alpine" || x === "wolfi")) return "alpine";
   if (all.some((x) => REDHAT_IDS.has(x))) return "redhat";
+  // openSUSE Leap/Tumbleweed and SLES: ID opensuse-leap, opensuse-tumbleweed, sles; ID_LIKE "suse"
+  if (all.some((x) => x === "suse" || x === "sles" || x.startsWith("opensuse"))) return "suse";
   return "unknown";
 }
 

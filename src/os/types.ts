@@ -1,6 +1,6 @@
 /** What the image's OS is, as far as ocipatch needs to know it. */
 
-export type OsFamily = "debian" | "alpine" | "redhat" | "unknown";
+export type OsFamily = "debian" | "alpine" | "redhat" | "suse" | "unknown";
 
 /** What /etc/os-release (or a fallback) says about the image's OS. */
 export interface OsInfo {

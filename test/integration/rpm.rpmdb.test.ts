@@ -186,7 +186,7 @@ describe("rpm backend", () => {
     }
   });
 
-  it("has no inventory without an rpm database, and refuses an NDB one as not supported yet", async () => {
+  it("has no inventory without an rpm database, and reads Packages.db as NDB (rpm.ndb.test.ts)", async () => {
     const plain = join(work, "plain");
     mkdirSync(join(plain, "etc"), { recursive: true });
     writeFileSync(join(plain, "etc/os-release"), "ID=test\n");
@@ -196,16 +196,16 @@ describe("rpm backend", () => {
     } finally {
       await fs1.close();
     }
-    // Debian's rpm cannot create an NDB database: the file's presence is what is tested
+    // a file with only the magic: read as NDB, and refused as truncated
     const ndb = join(work, "ndb");
     mkdirSync(join(ndb, "usr/lib/sysimage/rpm"), { recursive: true });
     writeFileSync(join(ndb, "usr/lib/sysimage/rpm/Packages.db"), "RpmP");
     const fs2 = await imageOf(ndb, "ndb");
     try {
       await expect(readRpmInventory(fs2)).rejects.toMatchObject({
-        code: "UNSUPPORTED",
+        code: "INVALID_FORMAT",
         message: expect.stringContaining(
-          "/usr/lib/sysimage/rpm/Packages.db: NDB rpm databases are not supported yet",
+          "/usr/lib/sysimage/rpm/Packages.db: invalid NDB rpm database: truncated (4 bytes)",
         ),
       });
     } finally {

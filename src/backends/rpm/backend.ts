@@ -3,12 +3,13 @@ import type { InstalledPackage } from "../../inventory/types.js";
 import type { BackendFiles, InventoryRead, PackageBackend } from "../types.js";
 import { type RpmHeader, sourceRpmName, sourceRpmVersion } from "./header.js";
 import { isBdbHash, readRpmdbBdb } from "./rpmdb-bdb.js";
+import { isNdbPackages, readRpmdbNdb } from "./rpmdb-ndb.js";
 import { type RpmdbRecord, readRpmdbSqlite } from "./rpmdb-sqlite.js";
 import { compareRpmVersions, formatEvr, parseEvr } from "./version.js";
 
 /**
  * The RPM backend (scan part): the installed packages from the rpm database (sqlite, or
- * Berkeley DB read-only), compared with rpmvercmp. Database directories in the order rpm
+ * NDB / Berkeley DB read-only), compared with rpmvercmp. Database directories in the order rpm
  * distributions configure `%_dbpath`: /usr/lib/sysimage/rpm (Fedora ≥ 36, SUSE) before /var/lib/rpm (RHEL/UBI, Azure Linux,
  * Amazon Linux); when /var/lib/rpm is a symlink to the other, the view follows it.
  */
@@ -81,6 +82,14 @@ async function readDatabase(fs: BackendFiles): Promise<{ path: string; records: 
       const wal = (await kindOf(fs, walPath)) === "file" ? await fs.readFile(walPath) : undefined;
       return { path: sqlitePath, records: readRpmdbSqlite(db, `${fs.description}: ${sqlitePath}`, wal) };
     }
+    // rpm's own order when no backend is configured: sqlite, ndb, bdb (lib/dbi.c backends[])
+    const ndbPath = `${dir}/Packages.db`;
+    if ((await kindOf(fs, ndbPath)) === "file") {
+      const what = `${fs.description}: ${ndbPath}`;
+      const db = await fs.readFile(ndbPath);
+      if (!isNdbPackages(db)) throw new OcipatchError("INVALID_FORMAT", `${what}: not an NDB rpm database`);
+      return { path: ndbPath, records: readRpmdbNdb(db, what) };
+    }
     const bdbPath = `${dir}/Packages`;
     if ((await kindOf(fs, bdbPath)) === "file") {
       const what = `${fs.description}: ${bdbPath}`;
@@ -89,19 +98,14 @@ async function readDatabase(fs: BackendFiles): Promise<{ path: string; records: 
         throw new OcipatchError("INVALID_FORMAT", `${what}: not a Berkeley DB hash database`);
       return { path: bdbPath, records: readRpmdbBdb(db, what) };
     }
-    if ((await kindOf(fs, `${dir}/Packages.db`)) === "file")
-      throw new OcipatchError(
-        "UNSUPPORTED",
-        `${fs.description}: ${dir}/Packages.db: NDB rpm databases are not supported yet (rpmdb.sqlite and Berkeley DB Packages are)`,
-      );
   }
   return undefined;
 }
 
 /**
- * Read the inventory from the first database directory holding `rpmdb.sqlite` or a Berkeley DB
- * `Packages` (read-only format: patching such an image is a later step); an NDB database
- * (`Packages.db`, SUSE) is refused as not supported yet.
+ * Read the inventory from the first database directory holding `rpmdb.sqlite`, an NDB
+ * `Packages.db` (SUSE) or a Berkeley DB `Packages` (the last two read-only formats: patching such
+ * an image is a later step).
  */
 export async function readRpmInventory(fs: BackendFiles): Promise<InventoryRead | undefined> {
   const db = await readDatabase(fs);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { NdbWriter } from "../../../test/harness/rpm/ndb.js";
 import { OcipatchError } from "../../errors.js";
 import { type EntrySpec, MemoryLayer } from "../../rootfs/__tests__/synthetic.js";
 import { LayeredFs } from "../../rootfs/index.js";
@@ -23,17 +24,20 @@ describe("readInventoryFromFs", () => {
     expect(inv.warnings).toEqual([]);
   });
 
-  it("refuses a database format its backend cannot read (RPM NDB) clearly, or warns on request", async () => {
+  it("refuses a database format its backend cannot read (LZO-compressed NDB blobs) clearly, or warns on request", async () => {
+    // an NDB Packages.db whose one blob is compressed as an rpm built with RPMPKG_LZO stores it
+    const db = new NdbWriter();
+    db.put(Buffer.concat([Buffer.from("LZOB"), Buffer.from([16, 0, 0, 0]), Buffer.alloc(16)]));
     const ndb: EntrySpec[] = [
-      { name: "etc/os-release", content: 'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=40\n' },
-      { name: "usr/lib/sysimage/rpm/Packages.db", content: "RpmP" },
+      { name: "etc/os-release", content: 'NAME="openSUSE Leap"\nID="opensuse-leap"\nVERSION_ID="15.5"\n' },
+      { name: "usr/lib/sysimage/rpm/Packages.db", content: db.bytes() },
       { name: "usr/bin/rpm", content: "ELF", mode: 0o755 },
     ];
     const err = await readInventoryFromFs(await view(ndb)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OcipatchError);
     expect((err as OcipatchError).code).toBe("UNSUPPORTED");
     expect((err as OcipatchError).message).toBe(
-      "test image: /usr/lib/sysimage/rpm/Packages.db: NDB rpm databases are not supported yet (rpmdb.sqlite and Berkeley DB Packages are)",
+      "test image: /usr/lib/sysimage/rpm/Packages.db: package 1: LZO-compressed NDB blobs (rpm built with RPMPKG_LZO) are not supported",
     );
     const inv = await readInventoryFromFs(await view(ndb), { unsupported: "warn" });
     expect(inv).toMatchObject({ packageManager: "rpm", distroless: false, packages: [] });

@@ -130,6 +130,27 @@ describe("detectOs from real base-files", () => {
     });
   });
 
+  it.each([
+    // the os-release fields of openSUSE Leap 15.5 and SLES 15 SP5 images
+    [
+      'NAME="openSUSE Leap"\nVERSION="15.5"\nID="opensuse-leap"\nID_LIKE="suse opensuse"\nVERSION_ID="15.5"\n',
+      "opensuse-leap",
+      "15.5",
+    ],
+    ['NAME="SLES"\nVERSION="15-SP5"\nVERSION_ID="15.5"\nID="sles"\nID_LIKE="suse"\n', "sles", "15.5"],
+    [
+      'NAME="openSUSE Tumbleweed"\nID="opensuse-tumbleweed"\nID_LIKE="opensuse suse"\nVERSION_ID="20240101"\n',
+      "opensuse-tumbleweed",
+      "20240101",
+    ],
+  ])("recognises SUSE's os-release: %#", async (content, id, versionId) => {
+    expect(await detectOs(await view([{ name: "etc/os-release", content }]))).toMatchObject({
+      id,
+      versionId,
+      family: "suse",
+    });
+  });
+
   it("reports an unknown OS without failing", async () => {
     expect(await detectOs(await view([{ name: "app", content: "binary" }]))).toMatchObject({
       id: "unknown",

@@ -13,12 +13,21 @@ export interface RpmOsRelease {
   readonly id: string;
   readonly versionId: string;
   readonly prettyName: string;
+  /** os-release ID_LIKE (default: the RHEL family's). */
+  readonly idLike?: string;
 }
 
 export const ALMALINUX_9: RpmOsRelease = {
   id: "almalinux",
   versionId: "9.4",
   prettyName: "AlmaLinux 9.4 (Seafoam Ocelot)",
+};
+
+export const OPENSUSE_LEAP_15_5: RpmOsRelease = {
+  id: "opensuse-leap",
+  versionId: "15.5",
+  prettyName: "openSUSE Leap 15.5",
+  idLike: "suse opensuse",
 };
 
 /** `layout:tag` with one layer: a copy of `root` plus /etc/os-release. */
@@ -35,7 +44,7 @@ export async function buildRpmImage(
     mkdirSync(join(rootfs, "etc"), { recursive: true });
     writeFileSync(
       join(rootfs, "etc/os-release"),
-      `NAME="${os.prettyName.split(" ")[0]}"\nID="${os.id}"\nID_LIKE="rhel centos fedora"\nVERSION_ID="${os.versionId}"\nPRETTY_NAME="${os.prettyName}"\n`,
+      `NAME="${os.prettyName.split(" ")[0]}"\nID="${os.id}"\nID_LIKE="${os.idLike ?? "rhel centos fedora"}"\nVERSION_ID="${os.versionId}"\nPRETTY_NAME="${os.prettyName}"\n`,
     );
     const tar = join(work, "layer.tar");
     await run("tar", [
