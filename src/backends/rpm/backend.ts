@@ -39,7 +39,7 @@ export function headerEvr(h: Pick<RpmHeader, "epoch" | "version" | "release">): 
 }
 
 /** Pseudo-packages rpm keeps in its database for imported keys: not software, not scanned. */
-const PSEUDO_PACKAGES = new Set(["gpg-pubkey", "gpg-pubkey-release"]);
+export const PSEUDO_PACKAGES: ReadonlySet<string> = new Set(["gpg-pubkey", "gpg-pubkey-release"]);
 
 async function kindOf(fs: BackendFiles, path: string): Promise<"file" | "other" | undefined> {
   try {
@@ -52,7 +52,8 @@ async function kindOf(fs: BackendFiles, path: string): Promise<"file" | "other" 
   }
 }
 
-function toInstalled(header: RpmHeader, hnum: number, dbPath: string): InstalledPackage {
+/** The inventory record of one installed header (as readInventory makes it). */
+export function toInstalled(header: RpmHeader, hnum: number, dbPath: string): InstalledPackage {
   const version = headerEvr(header);
   const srcName = header.sourceRpm === undefined ? undefined : sourceRpmName(header.sourceRpm);
   const srcVr = header.sourceRpm === undefined ? undefined : sourceRpmVersion(header.sourceRpm);
