@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rpmBackend, rpmRecord } from "../../src/backends/rpm/backend.js";
+import { parseHeaderBlob } from "../../src/backends/rpm/header.js";
 import { buildRpmLayer } from "../../src/backends/rpm/layer/layer.js";
 import { readRpmFile } from "../../src/backends/rpm/package/rpm-file.js";
 import type { FetchedPackage, PatchLayer } from "../../src/backends/types.js";
@@ -28,6 +29,7 @@ import { mutateImage } from "../../src/image/mutate.js";
 import type { Inventory } from "../../src/inventory/types.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
 import { openImage, openSink } from "../../src/transport/index.js";
+import { openSqlite } from "../../src/util/sqlite.js";
 import { output, run } from "../harness/exec.js";
 import { unpackImage } from "../harness/oracle.js";
 import { buildRpmImage } from "../harness/rpm/image.js";
@@ -170,6 +172,55 @@ describe("buildRpmLayer against rpm and a dnf-upgraded twin", () => {
     const dropped = ["-qf", "/usr/share/confpkg/dropped.txt"];
     expect(await rpmq(patchedRoot, dropped)).toBe(await rpmq(twin, dropped));
     expect(await rpmq(patchedRoot, dropped)).not.toContain("confpkg");
+  });
+
+  it("every index table has the rows rpm wrote on the twin, the headers the same tags", () => {
+    const dump = (root: string) => {
+      const db = openSqlite(join(root, "var/lib/rpm/rpmdb.sqlite"), { readonly: true });
+      try {
+        const names = new Map<number, string>();
+        const tags = new Map<string, string>();
+        for (const r of db.prepare("SELECT hnum, blob FROM Packages").all() as Array<{
+          hnum: number;
+          blob: Uint8Array;
+        }>) {
+          const blob = Buffer.from(r.blob);
+          const name = parseHeaderBlob(blob, "blob").name;
+          names.set(Number(r.hnum), name);
+          // every tag with its type and count; install time and tid are the only values that differ
+          const il = blob.readUInt32BE(0);
+          const entries: string[] = [];
+          for (let i = 0; i < il; i++)
+            entries.push([0, 4, 12].map((o) => blob.readUInt32BE(8 + 16 * i + o)).join(":"));
+          tags.set(name, entries.join(" "));
+        }
+        const rows: string[] = [];
+        const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{
+          name: string;
+        }>;
+        for (const { name } of tables) {
+          if (["Packages", "sqlite_sequence", "sqlite_stat1", "Installtid"].includes(name)) continue;
+          for (const r of db.prepare(`SELECT key, hnum, idx FROM "${name}"`).all() as Array<{
+            key: unknown;
+            hnum: number;
+            idx: number;
+          }>) {
+            const key = typeof r.key === "string" ? r.key : Buffer.from(r.key as Uint8Array).toString("hex");
+            rows.push(`${name} ${key} ${names.get(Number(r.hnum))} ${r.idx}`);
+          }
+        }
+        const tids = db.prepare('SELECT count(*) AS n FROM "Installtid"').get() as { n: number };
+        return { rows: rows.sort(), tags, tids: Number(tids.n), packages: names.size };
+      } finally {
+        db.close();
+      }
+    };
+    const ours = dump(patchedRoot);
+    const theirs = dump(twin);
+    expect(ours.rows).toEqual(theirs.rows);
+    expect(ours.rows.some((r) => r.startsWith("Triggername basesh confpkg"))).toBe(true);
+    expect([...ours.tags].sort()).toEqual([...theirs.tags].sort());
+    expect(ours.tids).toBe(ours.packages);
   });
 
   it("the rpm database agrees with rpm's own consistency check", async () => {
