@@ -311,6 +311,26 @@ describe("buildRpmLayer against rpm and a dnf-upgraded twin", () => {
   });
 });
 
+describe("buildRpmLayer is reproducible", () => {
+  it("gives the same layer bytes for the same image and packages", async () => {
+    const { image, fs, inventory } = await openBase("base");
+    try {
+      const again = await buildRpmLayer({
+        fs,
+        inventory,
+        packages: await fetched(inventory, updates),
+        compression: "gzip",
+        layerPath: join(work, "again.tar.gz"),
+        manifestMediaType: image.mediaType,
+      });
+      expect(again.layer.digest).toBe(result.layer.digest);
+      expect(again.layer.diffId).toBe(result.layer.diffId);
+    } finally {
+      await fs.close();
+    }
+  });
+});
+
 describe("buildRpmLayer refuses hostile input, leaving no layer file", () => {
   it("a path through an image symlink that climbs out of the root", async () => {
     // an image whose /usr/share/confpkg is a symlink climbing above the root
