@@ -92,6 +92,7 @@ beforeAll(async () => {
   writeFileSync(join(world.root, "etc/confpkg/replace.conf"), "replace = local\n");
   writeFileSync(join(world.root, "etc/confpkg/stable.conf"), "stable, locally\n");
   writeFileSync(join(world.root, "etc/hello.conf"), "conf, locally\n");
+  writeFileSync(join(world.root, "etc/confpkg/gone.conf"), "gone, locally\n");
   const up = await upgradedRoot(world, join(work, "w2"), LAYER_UPDATED_SPECS);
   twin = up.root;
   // what changed between the states (basesh is the same file in both)
@@ -130,6 +131,7 @@ describe("buildRpmLayer against rpm and a dnf-upgraded twin", () => {
     expect(got).toEqual(lines(await rpmq(twin, ["-qa", "--qf", QA_FORMAT])));
     expect(got).toContain("hello 2:1.0-1.el9 x86_64 hello-1.0-1.el9.src.rpm");
     expect(got).toContain("confpkg (none):2-1 noarch confpkg-2-1.src.rpm");
+    expect(got).toContain("newdep (none):1-1 noarch newdep-1-1.src.rpm");
   });
 
   it("rpm -Va reports the same as on the twin", async () => {
@@ -145,6 +147,8 @@ describe("buildRpmLayer against rpm and a dnf-upgraded twin", () => {
   it("the index tables answer -qf, --whatprovides, --whatrequires, -q --requires/--provides", async () => {
     for (const args of [
       ["-qf", "/usr/share/confpkg/added.txt"],
+      ["-qf", "/usr/share/newdep/file"],
+      ["-q", "--whatrequires", "newdep"],
       ["-qf", "/usr/bin/hello"],
       ["-qf", "/usr/share/tool/ünïcödé.txt"],
       ["-qf", "/usr/share/tool/a/b"],
@@ -245,6 +249,7 @@ describe("buildRpmLayer against rpm and a dnf-upgraded twin", () => {
       "etc/confpkg/keep.conf.rpmnew",
       "etc/confpkg/replace.conf",
       "etc/confpkg/replace.conf.rpmsave",
+      "etc/confpkg/gone.conf.rpmsave",
       "etc/confpkg/same.conf",
       "etc/confpkg/stable.conf",
       "etc/hello.conf",
@@ -256,6 +261,7 @@ describe("buildRpmLayer against rpm and a dnf-upgraded twin", () => {
       "replace = local\n",
     );
     expect(existsSync(join(patchedRoot, "etc/confpkg/stable.conf.rpmnew"))).toBe(false);
+    expect(existsSync(join(patchedRoot, "etc/confpkg/gone.conf"))).toBe(false);
     expect(existsSync(join(patchedRoot, "etc/hello.conf.rpmnew"))).toBe(false);
     expect([...result.keptConffiles].sort((a, b) => (a.path < b.path ? -1 : 1))).toEqual([
       { package: "confpkg", path: "/etc/confpkg/keep.conf" },

@@ -2,7 +2,8 @@
  * Specs for the patch-layer tests: SPECS / UPDATED_SPECS plus `confpkg`, whose second version
  * changes its `%config` and `%config(noreplace)` files, drops a file, adds one, keeps a hard-link
  * pair, has files owned by `daemon`, scriptlets (%post/%postun ldconfig, a systemctl call) and a
- * trigger on basesh. Nothing runs them here: /bin/sh of `basesh` is a text file, so rpm only
+ * trigger on basesh; its second version drops a locally changed `%config` file and requires
+ * `newdep`, new to the image. Nothing runs them here: /bin/sh of `basesh` is a text file, so rpm only
  * warns about the failed scriptlets on the dnf-upgraded twin.
  */
 import { SPECS, type SpecFile, UPDATED_SPECS } from "./specs.js";
@@ -17,7 +18,7 @@ Release: 1
 Summary: config files, a dropped file, hard links, owners, scriptlets
 License: MIT
 BuildArch: noarch
-%description
+${dropped ? "" : "Requires: newdep\n"}%description
 conf
 %install
 mkdir -p %{buildroot}/etc/confpkg %{buildroot}/usr/share/confpkg %{buildroot}/srv/confpkg
@@ -28,6 +29,7 @@ echo 'stable' > %{buildroot}/etc/confpkg/stable.conf
 echo 'data ${version}' > %{buildroot}/usr/share/confpkg/data
 ln %{buildroot}/usr/share/confpkg/data %{buildroot}/usr/share/confpkg/data-link
 ${dropped ? "echo old > %{buildroot}/usr/share/confpkg/dropped.txt" : "echo new > %{buildroot}/usr/share/confpkg/added.txt"}
+${dropped ? "echo 'gone = 1' > %{buildroot}/etc/confpkg/gone.conf" : ""}
 echo owned > %{buildroot}/srv/confpkg/owned
 %post
 /sbin/ldconfig
@@ -41,6 +43,7 @@ update-alternatives --auto sh
 %config /etc/confpkg/replace.conf
 %config(noreplace) /etc/confpkg/same.conf
 %config(noreplace) /etc/confpkg/stable.conf
+${dropped ? "%config /etc/confpkg/gone.conf" : ""}
 /usr/share/confpkg
 %dir %attr(0750,daemon,daemon) /srv/confpkg
 %attr(0640,daemon,daemon) /srv/confpkg/owned
@@ -48,5 +51,24 @@ update-alternatives --auto sh
   };
 }
 
+/** A package new in the second state: confpkg 2 requires it (dnf installs it with the upgrade). */
+const NEWDEP: SpecFile = {
+  name: "newdep",
+  text: `Name: newdep
+Version: 1
+Release: 1
+Summary: a dependency new to the image
+License: MIT
+BuildArch: noarch
+%description
+newdep
+%install
+mkdir -p %{buildroot}/usr/share/newdep
+echo new > %{buildroot}/usr/share/newdep/file
+%files
+/usr/share/newdep
+`,
+};
+
 export const LAYER_SPECS: readonly SpecFile[] = [...SPECS, confpkg(1)];
-export const LAYER_UPDATED_SPECS: readonly SpecFile[] = [...UPDATED_SPECS, confpkg(2)];
+export const LAYER_UPDATED_SPECS: readonly SpecFile[] = [...UPDATED_SPECS, confpkg(2), NEWDEP];
