@@ -32,6 +32,8 @@ import { combineReports, rpmScriptReport } from "./scripts.js";
 
 const BUILDTIME = 1006;
 const INSTALLCOLOR = 1127;
+/** `%caps` of each file (security.capability xattrs rpm sets; not written into the layer yet). */
+const FILECAPS = 5010;
 
 interface Loaded {
   readonly pkg: RpmPackageFile;
@@ -186,6 +188,9 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
       const label = `${l.pkg.path}: rpm payload`;
       const byPath = new Map(h.files.map((f) => [f.path, f]));
       const oldByPath = new Map((l.old?.files ?? []).map((f) => [f.path, f]));
+      const capsTag = h.tags.get(FILECAPS);
+      const caps = capsTag?.type === "string" ? capsTag.values : [];
+      const fileIndex = new Map(h.files.map((f, i) => [f.path, i]));
       const realOf = new Map<string, string>();
       for await (const e of readCpio(payloadStream(l.pkg), h, label)) {
         if (e.path === "/") continue;
@@ -282,6 +287,11 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
                 warnings.push(`${h.name}: ${e.path} was changed in the image: saved as ${e.path}${ext}`);
               }
             }
+            const cap = caps[fileIndex.get(e.path) ?? -1] ?? "";
+            if (cap !== "")
+              warnings.push(
+                `${h.name}: ${e.path} has file capabilities (${cap}) that the layer does not set`,
+              );
             await writer.addFile(at, meta, e.size, Readable.from(e.body()));
             tree.record(at, { kind: "file" });
             break;
