@@ -331,6 +331,28 @@ describe("buildRpmLayer is reproducible", () => {
       });
       expect(again.layer.digest).toBe(result.layer.digest);
       expect(again.layer.diffId).toBe(result.layer.diffId);
+      // install time: the newest build time of the packages, or the caller's `now`
+      const buildTimes = await Promise.all(
+        updates.map(async (u) => Number(await rpmQueryFile(world, u, "%{BUILDTIME}"))),
+      );
+      const installTimes = (
+        await rpmq(patchedRoot, ["-q", "--qf", "%{INSTALLTIME} %{INSTALLTID}\\n", "hello", "newdep"])
+      ).trim();
+      expect(installTimes).toBe(`${Math.max(...buildTimes)} ${Math.max(...buildTimes)}\n`.repeat(2).trim());
+      const at = await buildRpmLayer({
+        fs,
+        inventory,
+        packages: await fetched(inventory, updates),
+        compression: "gzip",
+        layerPath: join(work, "at.tar.gz"),
+        manifestMediaType: image.mediaType,
+        now: new Date(1_700_000_000_000),
+      });
+      const hello = at.installed?.find((p) => p.name === "hello");
+      expect(hello && rpmRecord(hello).header.tags.get(1008)).toEqual({
+        type: "int",
+        values: [1_700_000_000],
+      });
     } finally {
       await fs.close();
     }

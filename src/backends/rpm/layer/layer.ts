@@ -47,8 +47,9 @@ function int(h: RpmHeader, tag: number): number | undefined {
   return v?.type === "int" ? v.values[0] : undefined;
 }
 
-/** SOURCE_DATE_EPOCH, else `now`, else the newest build time of the packages. */
+/** `now`, else SOURCE_DATE_EPOCH, else the newest build time of the packages (as dpkg's layerTime). */
 function installTime(req: BuildLayerRequest, loaded: readonly Loaded[]): number {
+  if (req.now !== undefined) return Math.floor(req.now.getTime() / 1000);
   const sde = process.env["SOURCE_DATE_EPOCH"];
   if (sde !== undefined && sde !== "") {
     if (!/^\d{1,12}$/.test(sde))
@@ -58,7 +59,6 @@ function installTime(req: BuildLayerRequest, loaded: readonly Loaded[]): number 
       );
     return Number(sde);
   }
-  if (req.now !== undefined) return Math.floor(req.now.getTime() / 1000);
   return Math.max(0, ...loaded.map((l) => int(l.pkg.header, BUILDTIME) ?? 0));
 }
 
