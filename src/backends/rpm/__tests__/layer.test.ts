@@ -1,6 +1,10 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MemoryLayer } from "../../../rootfs/__tests__/synthetic.js";
 import { LayeredFs } from "../../../rootfs/index.js";
+import { openSqlite } from "../../../util/sqlite.js";
 import {
   FILE_FLAG,
   type RpmFile,
@@ -14,6 +18,7 @@ import { configFate, digestOf } from "../layer/config-files.js";
 import { indexRows, richDependencyNames } from "../layer/index-rows.js";
 import { INSTALL_TAG, installedHeaderBlob } from "../layer/installed-header.js";
 import { RpmOwners } from "../layer/owners.js";
+import { rewriteRpmdbSqlite } from "../layer/rpmdb-write.js";
 import { classifyScript, rpmScriptReport } from "../layer/scripts.js";
 import type { RpmPackageFile } from "../package/rpm-file.js";
 import { SIGTAG } from "../package/rpm-file.js";
@@ -227,5 +232,84 @@ describe("scriptlet reports", () => {
     ]);
     expect(r.kinds).toEqual(["ldconfig", "triggers", "alternatives"]);
     expect(r.wouldHaveDoneSomething).toBe(true);
+  });
+});
+
+describe("rewriteRpmdbSqlite", () => {
+  const schema = [
+    "CREATE TABLE IF NOT EXISTS 'Packages' (hnum INTEGER PRIMARY KEY AUTOINCREMENT,blob BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS 'Name' (key 'TEXT' NOT NULL, hnum INTEGER NOT NULL, idx INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS 'Sigmd5' (key 'BLOB' NOT NULL, hnum INTEGER NOT NULL, idx INTEGER NOT NULL)",
+  ];
+  /** A header blob with NAME and SIGMD5. */
+  const blob = (name: string) => {
+    const data = Buffer.concat([Buffer.from(`${name}\0`), Buffer.alloc(16, name.length)]);
+    const e = Buffer.alloc(40);
+    e.writeUInt32BE(2, 0);
+    e.writeUInt32BE(data.length, 4);
+    e.writeUInt32BE(TAG.NAME, 8);
+    e.writeUInt32BE(TYPE.STRING, 12);
+    e.writeUInt32BE(0, 16);
+    e.writeUInt32BE(1, 20);
+    e.writeUInt32BE(INSTALL_TAG.SIGMD5, 24);
+    e.writeUInt32BE(TYPE.BIN, 28);
+    e.writeUInt32BE(name.length + 1, 32);
+    e.writeUInt32BE(16, 36);
+    return Buffer.concat([e, data]);
+  };
+  const makeDb = (extra: string[] = []) => {
+    const dir = mkdtempSync(join(tmpdir(), "ocipatch-rpmdb-write-"));
+    const file = join(dir, "rpmdb.sqlite");
+    const db = openSqlite(file);
+    db.pragma("journal_mode = WAL");
+    for (const sql of [...schema, ...extra]) db.exec(sql);
+    const put = db.prepare("INSERT INTO Packages (blob) VALUES (?)");
+    for (const n of ["a", "bb"]) {
+      const hnum = Number(put.run(blob(n)).lastInsertRowid);
+      db.prepare("INSERT INTO Name (key, hnum, idx) VALUES (?, ?, 0)").run(n, hnum);
+    }
+    // the rows stay in the -wal file until a checkpoint, as rpm leaves its database: both are handed over
+    const bytes = readFileSync(file);
+    const wal = readFileSync(`${file}-wal`);
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+    return [bytes, wal] as const;
+  };
+
+  it("replaces headers and their index rows in one self-contained file", () => {
+    const out = rewriteRpmdbSqlite(...makeDb(), { remove: [1], add: [blob("ccc")] }, "test");
+    expect(out.hnums).toEqual([3]);
+    const dir = mkdtempSync(join(tmpdir(), "ocipatch-rpmdb-read-"));
+    try {
+      writeFileSync(join(dir, "db"), out.bytes);
+      const db = openSqlite(join(dir, "db"), { readonly: true });
+      try {
+        expect(db.prepare("SELECT key, hnum FROM Name ORDER BY hnum").all()).toEqual([
+          expect.objectContaining({ key: "bb", hnum: 2 }),
+          expect.objectContaining({ key: "ccc", hnum: 3 }),
+        ]);
+        const md5 = db.prepare("SELECT key, hnum FROM Sigmd5").all() as Array<{
+          key: Uint8Array;
+          hnum: number;
+        }>;
+        expect(md5.map((r) => [Buffer.from(r.key).toString("hex"), r.hnum])).toEqual([["03".repeat(16), 3]]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a database with an index table it does not know, and a header that is not there", () => {
+    const [db, wal] = makeDb([
+      "CREATE TABLE 'Futurename' (key 'TEXT' NOT NULL, hnum INTEGER NOT NULL, idx INTEGER NOT NULL)",
+    ]);
+    expect(() => rewriteRpmdbSqlite(db, wal, { remove: [1], add: [] }, "test")).toThrow(
+      /rpm index table Futurename is not known/,
+    );
+    expect(() => rewriteRpmdbSqlite(...makeDb(), { remove: [9], add: [] }, "test")).toThrow(
+      /no header 9 to replace/,
+    );
   });
 });
