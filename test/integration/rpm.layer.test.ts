@@ -80,6 +80,48 @@ const lines = (s: string) =>
     .filter((l) => l !== "")
     .sort();
 
+/** Index rows (by package name) and each header's tag/type/count list of a root's rpmdb.sqlite. */
+function dump(root: string) {
+  const db = openSqlite(join(root, "var/lib/rpm/rpmdb.sqlite"), { readonly: true });
+  try {
+    const names = new Map<number, string>();
+    const tags = new Map<string, string>();
+    for (const r of db.prepare("SELECT hnum, blob FROM Packages").all() as Array<{
+      hnum: number;
+      blob: Uint8Array;
+    }>) {
+      const blob = Buffer.from(r.blob);
+      const name = parseHeaderBlob(blob, "blob").name;
+      names.set(Number(r.hnum), name);
+      // every tag with its type and count; install time and tid are the only values that differ
+      const il = blob.readUInt32BE(0);
+      const entries: string[] = [];
+      for (let i = 0; i < il; i++)
+        entries.push([0, 4, 12].map((o) => blob.readUInt32BE(8 + 16 * i + o)).join(":"));
+      tags.set(name, entries.join(" "));
+    }
+    const rows: string[] = [];
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{
+      name: string;
+    }>;
+    for (const { name } of tables) {
+      if (["Packages", "sqlite_sequence", "sqlite_stat1", "Installtid"].includes(name)) continue;
+      for (const r of db.prepare(`SELECT key, hnum, idx FROM "${name}"`).all() as Array<{
+        key: unknown;
+        hnum: number;
+        idx: number;
+      }>) {
+        const key = typeof r.key === "string" ? r.key : Buffer.from(r.key as Uint8Array).toString("hex");
+        rows.push(`${name} ${key} ${names.get(Number(r.hnum))} ${r.idx}`);
+      }
+    }
+    const tids = db.prepare('SELECT count(*) AS n FROM "Installtid"').get() as { n: number };
+    return { rows: rows.sort(), tags, tids: Number(tids.n), packages: names.size };
+  } finally {
+    db.close();
+  }
+}
+
 beforeAll(async () => {
   world = await buildRpmWorld(join(work, "w1"), {
     specs: LAYER_SPECS,
@@ -179,46 +221,6 @@ describe("buildRpmLayer against rpm and a dnf-upgraded twin", () => {
   });
 
   it("every index table has the rows rpm wrote on the twin, the headers the same tags", () => {
-    const dump = (root: string) => {
-      const db = openSqlite(join(root, "var/lib/rpm/rpmdb.sqlite"), { readonly: true });
-      try {
-        const names = new Map<number, string>();
-        const tags = new Map<string, string>();
-        for (const r of db.prepare("SELECT hnum, blob FROM Packages").all() as Array<{
-          hnum: number;
-          blob: Uint8Array;
-        }>) {
-          const blob = Buffer.from(r.blob);
-          const name = parseHeaderBlob(blob, "blob").name;
-          names.set(Number(r.hnum), name);
-          // every tag with its type and count; install time and tid are the only values that differ
-          const il = blob.readUInt32BE(0);
-          const entries: string[] = [];
-          for (let i = 0; i < il; i++)
-            entries.push([0, 4, 12].map((o) => blob.readUInt32BE(8 + 16 * i + o)).join(":"));
-          tags.set(name, entries.join(" "));
-        }
-        const rows: string[] = [];
-        const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{
-          name: string;
-        }>;
-        for (const { name } of tables) {
-          if (["Packages", "sqlite_sequence", "sqlite_stat1", "Installtid"].includes(name)) continue;
-          for (const r of db.prepare(`SELECT key, hnum, idx FROM "${name}"`).all() as Array<{
-            key: unknown;
-            hnum: number;
-            idx: number;
-          }>) {
-            const key = typeof r.key === "string" ? r.key : Buffer.from(r.key as Uint8Array).toString("hex");
-            rows.push(`${name} ${key} ${names.get(Number(r.hnum))} ${r.idx}`);
-          }
-        }
-        const tids = db.prepare('SELECT count(*) AS n FROM "Installtid"').get() as { n: number };
-        return { rows: rows.sort(), tags, tids: Number(tids.n), packages: names.size };
-      } finally {
-        db.close();
-      }
-    };
     const ours = dump(patchedRoot);
     const theirs = dump(twin);
     expect(ours.rows).toEqual(theirs.rows);
@@ -430,3 +432,94 @@ function cpioMember(name: string, mode: number, data: Buffer): Buffer {
   };
   return gzipSync(Buffer.concat([member(name, mode, data), member("TRAILER!!!", 0, Buffer.alloc(0))]));
 }
+
+describe("buildRpmLayer with signed packages", () => {
+  let signedTwin: string;
+  let signedRoot: string;
+  let signedResult: PatchLayer;
+
+  beforeAll(async () => {
+    const dir = join(work, "signed");
+    const gh = join(dir, "gnupg");
+    mkdirSync(gh, { recursive: true, mode: 0o700 });
+    const gpg = ["--batch", "--quiet", "--homedir", gh];
+    await run("gpg", [
+      ...gpg,
+      "--passphrase",
+      "",
+      "--quick-gen-key",
+      "rsa signer <rsa@example.invalid>",
+      "rsa2048",
+      "sign",
+      "never",
+    ]);
+    const key = join(dir, "key.asc");
+    writeFileSync(key, await output("gpg", [...gpg, "--armor", "--export"]));
+    // the update packages, signed (RSAHEADER), with the key imported in the image and the twin
+    const signed = join(dir, "rpms");
+    mkdirSync(signed, { recursive: true });
+    for (const u of updates) await run("cp", [u, signed]);
+    const files = readdirSync(signed).map((f) => join(signed, f));
+    await run(
+      "rpmsign",
+      [
+        "--addsign",
+        "--define",
+        "_gpg_name rsa signer <rsa@example.invalid>",
+        "--define",
+        `_gpg_path ${gh}`,
+        "--define",
+        "__gpg /usr/bin/gpg",
+        ...files,
+      ],
+      { env: world.env },
+    );
+    const base = join(dir, "root");
+    await run("cp", ["-a", world.root, base]);
+    await run("rpm", ["--root", base, "--import", key], { env: world.env });
+    signedTwin = join(dir, "twin");
+    await run("cp", ["-a", base, signedTwin]);
+    await run("rpm", ["--root", signedTwin, "-U", "--nodeps", "--noscripts", "--notriggers", ...files], {
+      env: world.env,
+    });
+    await buildRpmImage(layout, "signed", base);
+    const { image, fs, inventory } = await openBase("signed");
+    try {
+      signedResult = await buildRpmLayer({
+        fs,
+        inventory,
+        packages: await fetched(inventory, files),
+        compression: "gzip",
+        layerPath: join(dir, "patch.tar.gz"),
+        manifestMediaType: image.mediaType,
+      });
+      const patched = await mutateImage(image, {
+        append: [signedResult.layer],
+        history: [{ created_by: "ocipatch test" }],
+      });
+      await openSink(`oci:${layout}:signed-patched`).write(patched);
+    } finally {
+      await fs.close();
+    }
+    signedRoot = (await unpackImage(`oci:${layout}:signed-patched`, join(dir, "bundle"))).rootfs;
+  }, 600_000);
+
+  it("merges the header signatures into the installed headers as rpm does", async () => {
+    const qf = "%{NAME} %{RSAHEADER:pgpsig} %{SHA256HEADER} %{SIGMD5}\\n";
+    const got = lines(await rpmq(signedRoot, ["-qa", "--qf", qf]));
+    expect(got).toEqual(lines(await rpmq(signedTwin, ["-qa", "--qf", qf])));
+    expect(got.find((l) => l.startsWith("hello "))).toMatch(/^hello RSA\/SHA\d+, /);
+    expect(lines(await rpmq(signedRoot, ["-Va"])).filter((l) => !/ c \/etc\//.test(l))).toEqual([]);
+    const ours = dump(signedRoot);
+    const theirs = dump(signedTwin);
+    expect([...ours.tags].sort()).toEqual([...theirs.tags].sort());
+    expect(ours.rows).toEqual(theirs.rows);
+    expect(signedResult.packages.map((p) => p.package).sort()).toEqual([
+      "confpkg",
+      "hello",
+      "hello-libs",
+      "newdep",
+      "tool",
+    ]);
+  });
+});
