@@ -137,6 +137,8 @@ export interface FetchedPackage {
   readonly path: string;
   /** The installed package it upgrades; undefined for a package new to the image (a dependency). */
   readonly installed?: InstalledPackage | undefined;
+  /** Installed packages it obsoletes (rpm `Obsoletes:`, planned as `replaces`): the layer removes them. */
+  readonly replaces?: readonly InstalledPackage[] | undefined;
 }
 
 export interface BuildLayerRequest {

@@ -496,12 +496,21 @@ async function fetchPackages(
     items = plannedDownloads(kept);
     files = items.map((d) => fileOf.get(packageKey(d.package, d.architecture)));
   }
-  const packages: FetchedPackage[] = items.map((d, i) => ({
-    package: d.package,
-    architecture: d.architecture,
-    path: files[i]!,
-    installed: inventory.packages.find((p) => p.name === d.package && p.architecture === d.architecture),
-  }));
+  const replacing = new Map(
+    kept.newPackages.map((n) => [packageKey(n.package, n.architecture), n.replaces ?? []] as const),
+  );
+  const packages: FetchedPackage[] = items.map((d, i) => {
+    const replaces = (replacing.get(packageKey(d.package, d.architecture)) ?? []).flatMap((name) =>
+      inventory.packages.filter((p) => p.name === name),
+    );
+    return {
+      package: d.package,
+      architecture: d.architecture,
+      path: files[i]!,
+      installed: inventory.packages.find((p) => p.name === d.package && p.architecture === d.architecture),
+      ...(replaces.length > 0 ? { replaces } : {}),
+    };
+  });
   const account: DownloadAccount = {
     bytes: got.bytesDownloaded,
     fromCache: got.fromCache,

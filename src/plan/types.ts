@@ -63,6 +63,8 @@ export interface PlannedNewPackage extends PlannedArtifact {
   readonly sourceName: string;
   readonly sourceVersion: string;
   readonly requiredBy: readonly string[];
+  /** Installed packages this one obsoletes and replaces (rpm `Obsoletes:`); the layer removes them. */
+  readonly replaces?: readonly string[] | undefined;
 }
 
 /** A package that would be upgraded but is on hold in the image (`InstalledPackage.held`). */

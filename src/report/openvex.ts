@@ -86,6 +86,7 @@ export function buildOpenVex(input: OpenVexInput): OpenVexDocument | undefined {
           sourceVersion: u?.sourceVersion,
         },
         os,
+        input.before.namespace,
       );
       subcomponents.set(purl, purl);
       notes.add(

@@ -1,8 +1,11 @@
+import { BACKENDS, backendById } from "../backends/registry.js";
+import type { PackageBackend } from "../backends/types.js";
 import type { Reference } from "../reference/reference.js";
 import { parseReference } from "../reference/reference.js";
 import { distroQualifier, formatPurl, installedPurl } from "../sbom/purl.js";
 import type { ScanOs } from "../scan/types.js";
 import type { Digest } from "../util/digest.js";
+import { schemeOf } from "../vulndb/namespace.js";
 
 /** An image that is not in a registry (OCI layout, docker archive): a name and maybe a tag. */
 export interface LocalImageName {
@@ -43,7 +46,7 @@ export function ociPurl(
   });
 }
 
-/** The installed package a purl names: a binary package of a Debian-family or Alpine release. */
+/** The installed package a purl names: a binary package of an image's distribution. */
 export interface PackageRef {
   readonly name: string;
   /** undefined: a version-less purl (any version). */
@@ -53,28 +56,28 @@ export interface PackageRef {
   readonly sourceVersion: string | undefined;
 }
 
-const APK_DISTROS = new Set(["alpine", "wolfi", "chainguard"]);
+/**
+ * The backend whose purls name a scan's packages: the one ordering the scan's namespace, else
+ * the one whose namespace families include the OS id; Debian's when neither tells.
+ */
+function purlBackend(os: ScanOs | undefined, namespace: string | undefined): PackageBackend {
+  const byNamespace = namespace === undefined ? undefined : schemeOf(namespace);
+  const id = byNamespace ?? BACKENDS.find((b) => os !== undefined && b.namespaces.includes(os.id))?.id;
+  return backendById(id ?? "dpkg") as PackageBackend;
+}
 
-/** `pkg:deb/debian/openssl@…?arch=amd64&distro=debian-11` (or `pkg:apk/alpine/…`). */
-export function packagePurl(p: PackageRef, os: ScanOs | undefined): string {
+/**
+ * The purl of a package as the SBOM names it (`pkg:deb/debian/openssl@…?arch=amd64&distro=debian-11`,
+ * `pkg:apk/alpine/…`, `pkg:rpm/almalinux/…?epoch=1`); version-less when the version is unknown.
+ */
+export function packagePurl(p: PackageRef, os: ScanOs | undefined, namespace?: string): string {
+  const backend = purlBackend(os, namespace);
   const id = os?.id ?? "unknown";
   const osInfo = { id, versionId: os?.versionId, codename: os?.codename };
-  if (APK_DISTROS.has(id)) {
-    return formatPurl({
-      type: "apk",
-      namespace: id,
-      name: p.name,
-      version: p.version,
-      qualifiers: {
-        arch: p.architecture || undefined,
-        distro: os?.versionId ? `${id}-${os.versionId}` : undefined,
-      },
-    });
-  }
   if (p.version === undefined) {
     return formatPurl({
-      type: "deb",
-      namespace: id === "unknown" ? "debian" : id,
+      type: backend.purlType,
+      namespace: id === "unknown" ? backend.fallbackNamespace : id,
       name: p.name,
       qualifiers: {
         arch: p.architecture || undefined,
@@ -84,7 +87,7 @@ export function packagePurl(p: PackageRef, os: ScanOs | undefined): string {
     });
   }
   return installedPurl(
-    { purlType: "deb", fallbackNamespace: "debian" },
+    backend,
     {
       name: p.name,
       version: p.version,

@@ -13,15 +13,10 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  type DataEntry,
-  type DebPackage,
-  openDeb,
-  openDebFile,
-  saveVerified,
-} from "../../src/backends/dpkg/deb/index.js";
+import { type DataEntry, type DebPackage, openDeb, openDebFile } from "../../src/backends/dpkg/deb/index.js";
 import { isOcipatchError } from "../../src/errors.js";
 import { readAll } from "../../src/util/streams.js";
+import { saveVerified } from "../../src/util/verified-file.js";
 import { type CachedDeb, debianDeb, ubuntuDeb } from "../harness/debian-packages.js";
 
 // ORACLE: dpkg-deb extracts the tar members, Python's tarfile lists them.

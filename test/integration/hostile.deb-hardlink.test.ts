@@ -57,7 +57,7 @@ describe("patch layer builder", () => {
       const err = await buildPatchLayer({
         fs,
         inventory,
-        debs: [{ package: "evil-links", architecture: "amd64", debPath: hostileDeb() }],
+        packages: [{ package: "evil-links", architecture: "amd64", path: hostileDeb() }],
         compression: "gzip",
         layerPath: join(work, "patch.tar.gz"),
         manifestMediaType: image.mediaType,

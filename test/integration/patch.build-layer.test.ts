@@ -7,7 +7,8 @@ import { lstatSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildPatchLayer, type DebToInstall } from "../../src/backends/dpkg/build/index.js";
+import { buildPatchLayer } from "../../src/backends/dpkg/build/index.js";
+import type { FetchedPackage } from "../../src/backends/types.js";
 import { mutateImage } from "../../src/image/mutate.js";
 import { readInventoryFromFs } from "../../src/inventory/index.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
@@ -26,17 +27,17 @@ async function patchImage(name: ImageName, packages: readonly string[]) {
   const fs = await LayeredFs.open(image, { scratchDir: work });
   try {
     const inventory = await readInventoryFromFs(fs);
-    const debs: DebToInstall[] = packages.map((p) => {
+    const debs: FetchedPackage[] = packages.map((p) => {
       const deb = debianDeb("bookworm-security", p);
       const installed = inventory.packages.find((x) => x.name === p);
       if (!installed) throw new Error(`${p} is not installed in ${name}`);
-      return { package: p, architecture: installed.architecture, debPath: deb.path, installed };
+      return { package: p, architecture: installed.architecture, path: deb.path, installed };
     });
     const versions = Object.fromEntries(packages.map((p) => [p, debianDeb("bookworm-security", p).version]));
     const result = await buildPatchLayer({
       fs,
       inventory,
-      debs,
+      packages: debs,
       compression: "gzip",
       layerPath: join(work, `${name}-patch.tar.gz`),
       manifestMediaType: image.mediaType,

@@ -14,7 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { buildPatchLayer, type DebToInstall } from "../../src/backends/dpkg/build/index.js";
+import { buildPatchLayer } from "../../src/backends/dpkg/build/index.js";
+import type { FetchedPackage } from "../../src/backends/types.js";
 import { readInventoryFromFs } from "../../src/inventory/index.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
 import { openImage, openSink } from "../../src/transport/index.js";
@@ -52,19 +53,19 @@ describe("cancelling the layer build", () => {
       const layerPath = join(work, `layer-${delayMs}.tar.gz`);
       try {
         const inventory = await readInventoryFromFs(fs);
-        const debs: DebToInstall[] = packages.map((p) => {
+        const debs: FetchedPackage[] = packages.map((p) => {
           const installed = inventory.packages.find((x) => x.name === p)!;
           return {
             package: p,
             architecture: installed.architecture,
-            debPath: debianDeb("bookworm-security", p).path,
+            path: debianDeb("bookworm-security", p).path,
             installed,
           };
         });
         await buildPatchLayer({
           fs,
           inventory,
-          debs,
+          packages: debs,
           compression: "gzip",
           layerPath,
           manifestMediaType: image.mediaType,

@@ -20,7 +20,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildPatchLayer, type DebToInstall } from "../../src/backends/dpkg/build/index.js";
+import { buildPatchLayer } from "../../src/backends/dpkg/build/index.js";
+import type { FetchedPackage } from "../../src/backends/types.js";
 import { mutateImage } from "../../src/image/mutate.js";
 import { readInventoryFromFs } from "../../src/inventory/index.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
@@ -81,19 +82,19 @@ async function patchWith(name: ImageName, deb: CachedDeb, libs: readonly CachedD
     const inventory = await readInventoryFromFs(fs);
     const installed = inventory.packages.find((x) => x.name === deb.name);
     if (!installed) throw new Error(`${deb.name} is not installed in ${name}`);
-    const debs: DebToInstall[] = [
-      { package: deb.name, architecture: installed.architecture, debPath: deb.path, installed },
+    const debs: FetchedPackage[] = [
+      { package: deb.name, architecture: installed.architecture, path: deb.path, installed },
       ...libs.map((l) => ({
         package: l.name,
         architecture: "amd64",
-        debPath: l.path,
+        path: l.path,
         installed: inventory.packages.find((x) => x.name === l.name),
       })),
     ];
     const result = await buildPatchLayer({
       fs,
       inventory,
-      debs,
+      packages: debs,
       compression: "gzip",
       layerPath: join(work, `${tag}.tar.gz`),
       manifestMediaType: image.mediaType,

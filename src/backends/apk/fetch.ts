@@ -10,9 +10,9 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import { forEachLimit } from "../../transport/concurrency.js";
+import { getBytes } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
 import type { ArtifactDownload, FetchOutcome, FetchRequest } from "../types.js";
-import { getBytes } from "./http-get.js";
 import { type ApkPackage, readApkPackage } from "./package.js";
 import type { ApkTrustedKey } from "./signature.js";
 
@@ -104,7 +104,11 @@ export async function fetchApks(
           await rm(file, { force: true });
         }
       }
-      const got = await getBytes(item.url, { signal, maxBytes: MAX_APK_BYTES });
+      const got = await getBytes(item.url, {
+        signal,
+        maxBytes: MAX_APK_BYTES,
+        userAgent: "ocipatch (apk repository)",
+      });
       if (got === "not-found") {
         vanished.push(new ApkVanished(item));
         return;

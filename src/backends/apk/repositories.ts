@@ -9,11 +9,11 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import type { Platform } from "../../image/manifest.js";
+import { getBytes } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
 import type { BackendFiles, RepositoryOptions } from "../types.js";
 import { type ApkIndexEntry, readApkIndex } from "./apkindex.js";
 import { APK_REPOSITORIES, parseApkRepositories } from "./config.js";
-import { getBytes } from "./http-get.js";
 import { type ApkTrustedKey, parseApkKey, readApkKeys } from "./signature.js";
 
 /** Bound on an APKINDEX.tar.gz (Alpine's largest, community, is a few MB). */
@@ -152,7 +152,11 @@ export async function loadApkRepositories(
       if (cached) bytes = await readFile(cached).catch(undefinedIfNotFound);
       if (!bytes) throw new OcipatchError("NOT_FOUND", `${shown}: not cached (offline)`);
     } else {
-      const got = await getBytes(indexUrl, { signal, maxBytes: MAX_INDEX_BYTES });
+      const got = await getBytes(indexUrl, {
+        signal,
+        maxBytes: MAX_INDEX_BYTES,
+        userAgent: "ocipatch (apk repository)",
+      });
       if (got === "not-found")
         throw new OcipatchError(
           "NOT_FOUND",

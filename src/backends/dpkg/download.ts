@@ -3,15 +3,13 @@ import { createReadStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { request } from "undici";
 import { isOcipatchError, OcipatchError } from "../../errors.js";
 import { forEachLimit } from "../../transport/concurrency.js";
 import { DigestStream, parseDigest } from "../../util/digest.js";
-import { httpDispatcher } from "../../util/http/dispatcher.js";
+import { getWithRetries, retryableFailure } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
-import { isRetryableStatus, parseRetryAfter, retryDelay, sleep } from "../../util/http/retry.js";
 import type { ProgressListener } from "../../util/progress.js";
-import { saveVerified } from "./deb/index.js";
+import { saveVerified } from "../../util/verified-file.js";
 
 /** One .deb to fetch: where from, and what it must hash to (from the signed Packages index). */
 export interface DebDownload {
@@ -141,51 +139,18 @@ async function fetchVerified(
   onProgress: (bytes: number) => void,
 ): Promise<number> {
   const shown = redactUrl(item.url);
-  const attempts = opts.attempts ?? 3;
-  const timeout = opts.timeoutMs ?? 60_000;
-  let last: unknown;
-  let retryAfterMs: number | undefined;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    if (opts.signal?.aborted) throw new OcipatchError("CANCELLED", `download of ${shown} cancelled`);
-    if (attempt > 1) {
-      const policy = { retries: attempts - 1, baseDelayMs: 250, maxDelayMs: 30_000 };
-      await sleep(retryDelay(policy, attempt - 1, retryAfterMs), opts.signal).catch(() => {
-        throw new OcipatchError("CANCELLED", `download of ${shown} cancelled`);
-      });
-      retryAfterMs = undefined;
-    }
-    // unique per download: two runs (or two fleet workers) may fetch the same file at once
-    const part = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
-    try {
-      await rm(part, { force: true });
-      const res = await request(item.url, {
-        method: "GET",
-        headers: { "user-agent": "ocipatch (package download)" },
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-        maxRedirections: 5,
-        dispatcher: httpDispatcher({ timeoutMs: timeout }),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
-      if (res.statusCode === 404 || res.statusCode === 410) {
-        await res.body.dump();
-        throw new DebVanished(item);
-      }
-      if (isRetryableStatus(res.statusCode)) {
-        retryAfterMs = parseRetryAfter(headerOf(res.headers["retry-after"]));
-        await res.body.dump();
-        last = new OcipatchError("NETWORK", `GET ${shown}: HTTP ${res.statusCode}`);
-        continue;
-      }
-      if (res.statusCode < 200 || res.statusCode >= 300) {
-        await res.body.dump();
-        throw new OcipatchError("NETWORK", `GET ${shown} failed: HTTP ${res.statusCode}`);
-      }
+  const got = await getWithRetries(
+    item.url,
+    {
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+      attempts: opts.attempts,
+      userAgent: "ocipatch (package download)",
+    },
+    async (body) => {
+      // unique per attempt: two runs (or two fleet workers) may fetch the same file at once
+      const part = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
       let n = 0;
-      const body = res.body;
-      // a connection that breaks before the body is read must not be an unhandled 'error';
-      // the loop below sees it (an errored stream's iterator throws) and retries
-      body.on("error", () => undefined);
       async function* counted(): AsyncGenerator<Uint8Array> {
         try {
           for await (const c of body) {
@@ -199,33 +164,27 @@ async function fetchVerified(
           // (proxies that close without `Connection: close`): the hash check decides
           if (n === item.size) return;
           // the connection broke mid-body: worth another attempt (verified again from the start)
-          throw new OcipatchError("NETWORK", `GET ${shown}: connection broke after ${n} bytes`, { cause: e });
+          throw retryableFailure(`GET ${shown}: connection broke after ${n} bytes`, e);
         }
       }
-      await saveVerified(counted(), part, { sha256: item.sha256, size: item.size }, shown);
-      await rename(part, file);
-      return n;
-    } catch (e) {
-      await rm(part, { force: true }).catch(() => undefined);
-      if (e instanceof DebVanished) throw e;
-      if (isOcipatchError(e, "DIGEST_MISMATCH")) {
-        throw new OcipatchError(
-          "DIGEST_MISMATCH",
-          `${item.package} ${item.version}: ${shown} does not match the SHA256 of the signed index (${e.message})`,
-          { cause: e },
-        );
+      try {
+        await saveVerified(counted(), part, { sha256: item.sha256, size: item.size }, shown);
+        await rename(part, file);
+        return n;
+      } catch (e) {
+        await rm(part, { force: true }).catch(() => undefined);
+        if (isOcipatchError(e, "DIGEST_MISMATCH")) {
+          throw new OcipatchError(
+            "DIGEST_MISMATCH",
+            `${item.package} ${item.version}: ${shown} does not match the SHA256 of the signed index (${e.message})`,
+            { cause: e },
+          );
+        }
+        throw e;
       }
-      if (opts.signal?.aborted) {
-        throw new OcipatchError("CANCELLED", `download of ${shown} cancelled`, { cause: e });
-      }
-      if (isOcipatchError(e) && e.code !== "NETWORK") throw e;
-      last = e;
-    }
-  }
-  const why = last instanceof Error ? last.message : String(last);
-  throw new OcipatchError("NETWORK", `cannot download ${shown}: ${why}`, { cause: last });
-}
-
-function headerOf(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
+    },
+  );
+  if (got.kind === "not-found") throw new DebVanished(item);
+  if (got.kind === "not-modified") throw new OcipatchError("NETWORK", `GET ${shown}: unexpected HTTP 304`);
+  return got.value;
 }

@@ -40,21 +40,5 @@ export const dpkgPatcher: BackendPatcher = {
     });
   },
 
-  buildLayer(req) {
-    return buildPatchLayer({
-      fs: req.fs,
-      inventory: req.inventory,
-      debs: req.packages.map((p) => ({
-        package: p.package,
-        architecture: p.architecture,
-        debPath: p.path,
-        installed: p.installed,
-      })),
-      compression: req.compression,
-      layerPath: req.layerPath,
-      manifestMediaType: req.manifestMediaType,
-      now: req.now,
-      signal: req.signal,
-    });
-  },
+  buildLayer: buildPatchLayer,
 };

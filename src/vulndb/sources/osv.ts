@@ -236,16 +236,16 @@ export const ubuntuOsvFeed: FeedDefinition = {
   parse: parseOsv,
 };
 
+/**
+ * OSV records of any supported ecosystem. By default the RPM distributions' (they have no other
+ * feed here); Debian's and Alpine's OSV exports can be given as locations, their native feeds
+ * (`debian`, `alpine`) are the defaults for them.
+ */
 export const osvFeed: FeedDefinition = {
   name: "osv",
   title: "OSV records (any Debian/Ubuntu/Alpine/AlmaLinux/Rocky Linux/Red Hat/SUSE ecosystem)",
-  defaultLocations: [
-    `${OSV_BUCKET}/Debian/all.zip`,
-    `${OSV_BUCKET}/Alpine/all.zip`,
-    `${OSV_BUCKET}/AlmaLinux/all.zip`,
-    `${OSV_BUCKET}/Rocky%20Linux/all.zip`,
-  ],
+  defaultLocations: [`${OSV_BUCKET}/AlmaLinux/all.zip`, `${OSV_BUCKET}/Rocky%20Linux/all.zip`],
   defaultsMayBeMissing: false,
-  enabledByDefault: false,
+  enabledByDefault: true,
   parse: parseOsv,
 };

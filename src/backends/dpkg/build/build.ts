@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../../errors.js";
 import { packageKey } from "../../../inventory/package-key.js";
 import { LayerWriter } from "../../../patch/layer/layer-writer.js";
-import type { ScriptReport } from "../../types.js";
+import type { BuildLayerRequest, FetchedPackage, ScriptReport } from "../../types.js";
 import { dpkgRecord } from "../db/record.js";
 import { type DebPackage, openDebFile } from "../deb/index.js";
 import { Paragraph } from "../debian/deb822.js";
@@ -25,18 +25,12 @@ import { applyNativeEffects, captureForEffects, type UpgradedPackage } from "./n
 import { Ownership } from "./ownership.js";
 import { combineScriptReports, installedScripts } from "./scripts.js";
 import { TargetTree } from "./target-tree.js";
-import type {
-  BuildPatchLayerInput,
-  BuildPatchLayerResult,
-  DebToInstall,
-  KeptConffile,
-  PatchedPackage,
-} from "./types.js";
+import type { BuildPatchLayerResult, KeptConffile, PatchedPackage } from "./types.js";
 import { type UnpackedPackage, unpackPackage } from "./unpack.js";
 import { type RemovalRequest, writeWhiteouts } from "./whiteouts.js";
 
 interface Prepared {
-  readonly deb: DebToInstall;
+  readonly deb: FetchedPackage;
   readonly pkg: DebPackage;
   readonly name: string;
   readonly architecture: string;
@@ -48,10 +42,11 @@ interface Prepared {
   readonly unpacked: UnpackedPackage;
 }
 
-function checkInputs(input: BuildPatchLayerInput): void {
-  if (input.debs.length === 0) throw new OcipatchError("INTERNAL", "buildPatchLayer: no package to install");
+function checkInputs(input: BuildLayerRequest): void {
+  if (input.packages.length === 0)
+    throw new OcipatchError("INTERNAL", "buildPatchLayer: no package to install");
   const seen = new Set<string>();
-  for (const d of input.debs) {
+  for (const d of input.packages) {
     const key = packageKey(d.package, d.architecture);
     if (seen.has(key)) throw new OcipatchError("INTERNAL", `buildPatchLayer: ${key} is given twice`);
     seen.add(key);
@@ -66,7 +61,7 @@ function checkInputs(input: BuildPatchLayerInput): void {
 
 /** The control of the .deb must be the package the plan asked for. */
 function checkControl(
-  d: DebToInstall,
+  d: FetchedPackage,
   pkg: DebPackage,
 ): { name: string; architecture: string; version: string } {
   const name = pkg.control.get("Package") ?? "";
@@ -75,7 +70,7 @@ function checkControl(
   if (name !== d.package || architecture !== d.architecture || version === "") {
     throw new OcipatchError(
       "INVALID_FORMAT",
-      `${d.debPath}: the package is ${name || "?"}:${architecture || "?"} ${version || "?"}, expected ${d.package}:${d.architecture}`,
+      `${d.path}: the package is ${name || "?"}:${architecture || "?"} ${version || "?"}, expected ${d.package}:${d.architecture}`,
     );
   }
   return { name, architecture, version };
@@ -101,10 +96,10 @@ async function md5OfImageFile(ctx: BuildContext, abs: string): Promise<string | 
  * for what the old versions owned and the new ones do not, and the dpkg
  * database (status or distroless status.d, info files) rewritten once.
  */
-export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<BuildPatchLayerResult> {
+export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPatchLayerResult> {
   checkInputs(input);
   const { fs, inventory } = input;
-  const now = input.now ?? (await layerTime(input.debs.map((d) => d.debPath)));
+  const now = input.now ?? (await layerTime(input.packages.map((d) => d.path)));
   const db = await readImageDpkgDb(fs, inventory);
   const ownership = await Ownership.read(fs);
   const ctx: BuildContext = {
@@ -125,9 +120,9 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
   try {
     // 1. every package's files, streamed from its data.tar
     const prepared: Prepared[] = [];
-    for (const d of input.debs) {
+    for (const d of input.packages) {
       checkAborted(ctx.signal);
-      const pkg = await openDebFile(d.debPath);
+      const pkg = await openDebFile(d.path);
       opened.push(pkg);
       const id = checkControl(d, pkg);
       let old = d.installed ? dpkgRecord(d.installed).paragraph : undefined;
@@ -159,7 +154,7 @@ export async function buildPatchLayer(input: BuildPatchLayerInput): Promise<Buil
 
     // 2. what dpkg would change, per package, seeing the whole batch
     const upgrading = new Set(
-      input.debs.flatMap((d) =>
+      input.packages.flatMap((d) =>
         d.installed ? [packageKey(d.installed.name, d.installed.architecture)] : [],
       ),
     );

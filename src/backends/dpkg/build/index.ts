@@ -1,10 +1,4 @@
 /** The patch layer builder: verified .debs → ONE OCI layer, as `dpkg --force-confold -i` would leave the image. */
 export { buildPatchLayer } from "./build.js";
 export { type PathFilter, parsePathFilters, readPathFilters, shouldSkip } from "./dpkg-filters.js";
-export type {
-  BuildPatchLayerInput,
-  BuildPatchLayerResult,
-  DebToInstall,
-  KeptConffile,
-  PatchedPackage,
-} from "./types.js";
+export type { BuildPatchLayerResult, KeptConffile, PatchedPackage } from "./types.js";

@@ -3,14 +3,7 @@ export { AR_MAGIC, type ArMember, type ArMemberHeader, readAr } from "./ar.js";
 export { parseConffiles, parseMd5sums } from "./control.js";
 export { normaliseDataPath, toDataEntryHeader } from "./data-entry.js";
 export { compressionOfMember, type DebCompression } from "./decompress.js";
-export {
-  expectedDigest,
-  type OpenDebOptions,
-  openDeb,
-  openDebFile,
-  saveVerified,
-  verifyDebFile,
-} from "./reader.js";
+export { type OpenDebOptions, openDeb, openDebFile } from "./reader.js";
 export {
   type ConffileEntry,
   type ControlMember,

@@ -1,10 +1,10 @@
-import { createReadStream, createWriteStream } from "node:fs";
-import { unlink } from "node:fs/promises";
+import { createReadStream } from "node:fs";
 import { Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar-stream";
 import { isOcipatchError, OcipatchError } from "../../../errors.js";
-import { type Digest, DigestStream, parseDigest } from "../../../util/digest.js";
+import { DigestStream } from "../../../util/digest.js";
+import { expectedDigest, verifyFile } from "../../../util/verified-file.js";
 import { parseParagraphs } from "../debian/deb822.js";
 import { type ArMember, readAr } from "./ar.js";
 import { parseConffiles, parseMd5sums } from "./control.js";
@@ -101,11 +101,6 @@ export interface OpenDebOptions {
    * `openDebFile` the whole file is verified BEFORE anything is parsed.
    */
   readonly expect?: DebExpectation;
-}
-
-export function expectedDigest(e: DebExpectation): Digest {
-  const s = e.sha256.toLowerCase();
-  return parseDigest(s.startsWith("sha256:") ? s : `sha256:${s}`);
 }
 
 function wrap(e: unknown, source: string, what: string): Error {
@@ -306,28 +301,6 @@ export async function openDeb(stream: Readable, opts: OpenDebOptions = {}): Prom
 }
 
 /**
- * Check that a file has the expected SHA256 and size, streaming it once.
- * Throws DIGEST_MISMATCH (one line, naming the file) when it does not.
- */
-export async function verifyDebFile(path: string, expect: DebExpectation, source = path): Promise<void> {
-  const ds = new DigestStream({
-    digest: expectedDigest(expect),
-    ...(expect.size === undefined ? {} : { size: expect.size }),
-    what: source,
-  });
-  try {
-    await pipeline(createReadStream(path), ds, async (s: AsyncIterable<Buffer>) => {
-      for await (const _ of s) {
-        // discard
-      }
-    });
-  } catch (e) {
-    if (isOcipatchError(e)) throw e;
-    throw new OcipatchError("IO", `${source}: cannot read: ${(e as Error).message}`, { cause: e });
-  }
-}
-
-/**
  * Open a .deb file. With an expectation, the WHOLE file is hashed first and a
  * mismatch throws DIGEST_MISMATCH before a single byte is parsed: this is the
  * mode the patch engine uses (download to a private temp file with
@@ -335,34 +308,7 @@ export async function verifyDebFile(path: string, expect: DebExpectation, source
  */
 export async function openDebFile(path: string, opts: OpenDebOptions = {}): Promise<DebPackage> {
   const source = opts.source ?? path;
-  if (opts.expect) await verifyDebFile(path, opts.expect, source);
+  if (opts.expect) await verifyFile(path, opts.expect, source);
   const stream = createReadStream(path);
   return openDeb(stream, { source });
-}
-
-/**
- * Stream `body` (e.g. an HTTP response) into a new private file (mode 0600,
- * must not exist), verifying SHA256 and size on the way. On any failure the
- * partial file is removed and the error thrown (DIGEST_MISMATCH for a bad hash).
- */
-export async function saveVerified(
-  body: Readable | AsyncIterable<Uint8Array>,
-  path: string,
-  expect: DebExpectation,
-  source = path,
-): Promise<{ path: string; size: number; digest: Digest }> {
-  const ds = new DigestStream({
-    digest: expectedDigest(expect),
-    ...(expect.size === undefined ? {} : { size: expect.size }),
-    what: source,
-  });
-  try {
-    const input = body instanceof Readable ? body : Readable.from(body);
-    await pipeline(input, ds, createWriteStream(path, { flags: "wx", mode: 0o600 }));
-  } catch (e) {
-    await unlink(path).catch(() => {});
-    if (isOcipatchError(e)) throw e;
-    throw new OcipatchError("IO", `${source}: cannot save to ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  return { path, size: ds.size, digest: ds.digest() };
 }

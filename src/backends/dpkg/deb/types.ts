@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import type { FileExpectation } from "../../../util/verified-file.js";
 import type { Paragraph } from "../debian/deb822.js";
 import type { DebCompression } from "./decompress.js";
 
@@ -52,11 +53,7 @@ export interface DataEntry {
 }
 
 /** Expected identity of a .deb, as published in the signed Packages index. */
-export interface DebExpectation {
-  /** SHA256 as hex (Packages `SHA256:`) or `sha256:<hex>`. */
-  readonly sha256: string;
-  readonly size?: number;
-}
+export type DebExpectation = FileExpectation;
 
 /** A .deb opened for reading: the control part is parsed, the data part streams once. */
 export interface DebPackage {

@@ -7,8 +7,9 @@ import { MediaTypes } from "../../../../image/media-types.js";
 import type { InstalledPackage, Inventory } from "../../../../inventory/types.js";
 import type { EntrySpec } from "../../../../rootfs/__tests__/synthetic.js";
 import type { LayeredFs } from "../../../../rootfs/index.js";
+import type { FetchedPackage } from "../../../types.js";
 import { parseParagraphs } from "../../debian/deb822.js";
-import { buildPatchLayer, type DebToInstall } from "../index.js";
+import { buildPatchLayer } from "../index.js";
 import { buildDeb, craftDeb, dir, file, imageOf, link, md5, mergedUsrBase, readLayer } from "./fixtures.js";
 
 const work = mkdtempSync(join(tmpdir(), "ocipatch-build-"));
@@ -23,11 +24,11 @@ function installed(inv: Inventory, name: string): InstalledPackage {
   return p;
 }
 
-async function build(fs: LayeredFs, inventory: Inventory, debs: DebToInstall[]) {
+async function build(fs: LayeredFs, inventory: Inventory, debs: FetchedPackage[]) {
   return buildPatchLayer({
     fs,
     inventory,
-    debs,
+    packages: debs,
     compression: "gzip",
     layerPath: layerPath(),
     manifestMediaType: MediaTypes.ociManifest,
@@ -136,8 +137,8 @@ describe("buildPatchLayer on a merged-/usr image with a dpkg status file", () =>
       files: { "lib/x86_64-linux-gnu/libbar.so.1": "libbar\n", "usr/share/doc/common/README": "shared\n" },
     });
     const r = await build(fs, inventory, [
-      { package: "foo", architecture: "amd64", debPath: fooV2(), installed: installed(inventory, "foo") },
-      { package: "libbar", architecture: "amd64", debPath: libbar },
+      { package: "foo", architecture: "amd64", path: fooV2(), installed: installed(inventory, "foo") },
+      { package: "libbar", architecture: "amd64", path: libbar },
     ]);
     const L = await readLayer(r.layer);
     const names = [...L.keys()];
@@ -238,7 +239,7 @@ describe("buildPatchLayer on a merged-/usr image with a dpkg status file", () =>
       },
     });
     const r = await build(fs, inventory, [
-      { package: "foo", architecture: "amd64", debPath: deb, installed: installed(inventory, "foo") },
+      { package: "foo", architecture: "amd64", path: deb, installed: installed(inventory, "foo") },
     ]);
     const L = await readLayer(r.layer);
     expect(L.get("usr/bin/foo")).toMatchObject({ mode: 0o4750, uid: 0, gid: 4 });
@@ -281,8 +282,8 @@ describe("buildPatchLayer on a distroless image (status.d)", () => {
     });
     const dep = buildDeb(work, { name: "libdep", version: "3", files: { "usr/lib/libdep.so.3": "dep\n" } });
     const r = await build(fs, inventory, [
-      { package: "libfoo", architecture: "amd64", debPath: v2, installed: installed(inventory, "libfoo") },
-      { package: "libdep", architecture: "amd64", debPath: dep },
+      { package: "libfoo", architecture: "amd64", path: v2, installed: installed(inventory, "libfoo") },
+      { package: "libdep", architecture: "amd64", path: dep },
     ]);
     const L = await readLayer(r.layer);
     expect(L.get("usr/lib/x86_64-linux-gnu/libfoo.so.1")?.content).toBe("libfoo 1.1\n");
@@ -305,7 +306,7 @@ describe("buildPatchLayer on a distroless image (status.d)", () => {
 });
 
 describe("hostile packages and images", () => {
-  async function failure(debs: (fs: LayeredFs, inv: Inventory) => DebToInstall[], image = mergedUsrBase()) {
+  async function failure(debs: (fs: LayeredFs, inv: Inventory) => FetchedPackage[], image = mergedUsrBase()) {
     const full = [...image, file("./var/lib/dpkg/status", BASE_FILES)];
     const { fs, inventory } = await imageOf([full]);
     const path = layerPath();
@@ -313,7 +314,7 @@ describe("hostile packages and images", () => {
       await buildPatchLayer({
         fs,
         inventory,
-        debs: debs(fs, inventory),
+        packages: debs(fs, inventory),
         compression: "gzip",
         layerPath: path,
         manifestMediaType: MediaTypes.ociManifest,
@@ -325,7 +326,7 @@ describe("hostile packages and images", () => {
     }
     return "no error";
   }
-  const one = (debPath: string, name: string) => () => [{ package: name, architecture: "all", debPath }];
+  const one = (path: string, name: string) => () => [{ package: name, architecture: "all", path }];
 
   it("refuses a symlink that leads out of the root", async () => {
     const deb = craftDeb(work, "escape", [
