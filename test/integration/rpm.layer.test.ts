@@ -65,7 +65,16 @@ async function fetched(inventory: Inventory, rpms: readonly string[]): Promise<F
     const name = (await rpmQueryFile(world, path, "%{NAME}")).trim();
     const arch = (await rpmQueryFile(world, path, "%{ARCH}")).trim();
     const installed = inventory.packages.find((p) => p.name === name);
-    out.push({ package: name, architecture: arch, path, installed });
+    // what the planner passes for Obsoletes: the installed packages of those names
+    const obsoletes = (await readRpmFile(path)).header.obsoletes.map((o) => o.name);
+    const replaces = inventory.packages.filter((p) => obsoletes.includes(p.name) && p.name !== name);
+    out.push({
+      package: name,
+      architecture: arch,
+      path,
+      installed,
+      ...(replaces.length ? { replaces } : {}),
+    });
   }
   return out;
 }
@@ -125,7 +134,7 @@ function dump(root: string) {
 beforeAll(async () => {
   world = await buildRpmWorld(join(work, "w1"), {
     specs: LAYER_SPECS,
-    install: ["hello", "tool", "confpkg"],
+    install: ["hello", "tool", "confpkg", "legacy"],
   });
   // the image's own state: users, and config files edited after installation
   writeFileSync(join(world.root, "etc/passwd"), PASSWD);
@@ -174,6 +183,7 @@ describe("buildRpmLayer against rpm and a dnf-upgraded twin", () => {
     expect(got).toContain("hello 2:1.0-1.el9 x86_64 hello-1.0-1.el9.src.rpm");
     expect(got).toContain("confpkg (none):2-1 noarch confpkg-2-1.src.rpm");
     expect(got).toContain("newdep (none):1-1 noarch newdep-1-1.src.rpm");
+    expect(got.some((l) => l.startsWith("legacy "))).toBe(false);
   });
 
   it("rpm -Va reports the same as on the twin", async () => {
@@ -274,6 +284,10 @@ describe("buildRpmLayer against rpm and a dnf-upgraded twin", () => {
 
   it("files: the dropped one gone, owners from the image's passwd, setuid, hard links, mtimes", () => {
     expect(existsSync(join(patchedRoot, "usr/share/confpkg/dropped.txt"))).toBe(false);
+    // the obsoleted package's files are gone, the one its obsoleter also ships is the new one
+    expect(existsSync(join(patchedRoot, "usr/share/legacy/file"))).toBe(false);
+    expect(readFileSync(join(patchedRoot, "usr/share/legacy/shared.txt"), "utf8")).toBe("shared, new\n");
+    expect(existsSync(join(twin, "usr/share/legacy/file"))).toBe(false);
     expect(result.removed).toContain("/usr/share/confpkg/dropped.txt");
     for (const f of ["srv/confpkg", "srv/confpkg/owned", "usr/bin/tool", "usr/share/confpkg/data"]) {
       const a = lstatSync(join(patchedRoot, f));
@@ -305,6 +319,10 @@ describe("buildRpmLayer against rpm and a dnf-upgraded twin", () => {
     ]);
     expect(conf?.kinds).toEqual(expect.arrayContaining(["ldconfig", "systemd", "triggers", "alternatives"]));
     expect(result.scripts.wouldHaveDoneSomething).toBe(true);
+    const newdep = result.scriptReports?.find((r) => r.package === "newdep");
+    expect(newdep?.findings.map((f) => `${f.version} ${f.script} ${f.invocation}`)).toEqual([
+      "old %postun of legacy %postun 0",
+    ]);
     // installed: what readInventory reads from the patched image
     const image = await openImage(`oci:${layout}:patched`);
     const fs = await LayeredFs.open(image, { scratchDir: work });

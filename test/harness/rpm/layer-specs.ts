@@ -3,7 +3,7 @@
  * changes its `%config` and `%config(noreplace)` files, drops a file, adds one, keeps a hard-link
  * pair, has files owned by `daemon`, scriptlets (%post/%postun ldconfig, a systemctl call) and a
  * trigger on basesh; its second version drops a locally changed `%config` file and requires
- * `newdep`, new to the image. Nothing runs them here: /bin/sh of `basesh` is a text file, so rpm only
+ * `newdep`, new to the image, which obsoletes `legacy`. Nothing runs them here: /bin/sh of `basesh` is a text file, so rpm only
  * warns about the failed scriptlets on the dnf-upgraded twin.
  */
 import { SPECS, type SpecFile, UPDATED_SPECS } from "./specs.js";
@@ -60,15 +60,41 @@ Release: 1
 Summary: a dependency new to the image
 License: MIT
 BuildArch: noarch
+Obsoletes: legacy < 2
+Provides: legacy = 2
 %description
 newdep
 %install
-mkdir -p %{buildroot}/usr/share/newdep
+mkdir -p %{buildroot}/usr/share/newdep %{buildroot}/usr/share/legacy
 echo new > %{buildroot}/usr/share/newdep/file
+echo shared, new > %{buildroot}/usr/share/legacy/shared.txt
 %files
 /usr/share/newdep
+/usr/share/legacy/shared.txt
 `,
 };
 
-export const LAYER_SPECS: readonly SpecFile[] = [...SPECS, confpkg(1)];
+/** In the first state only: newdep obsoletes it (dnf erases it with the upgrade). */
+const LEGACY: SpecFile = {
+  name: "legacy",
+  text: `Name: legacy
+Version: 1
+Release: 1
+Summary: obsoleted by newdep
+License: MIT
+BuildArch: noarch
+%description
+legacy
+%install
+mkdir -p %{buildroot}/usr/share/legacy
+echo old > %{buildroot}/usr/share/legacy/file
+echo shared, old > %{buildroot}/usr/share/legacy/shared.txt
+%postun
+echo bye
+%files
+/usr/share/legacy
+`,
+};
+
+export const LAYER_SPECS: readonly SpecFile[] = [...SPECS, confpkg(1), LEGACY];
 export const LAYER_UPDATED_SPECS: readonly SpecFile[] = [...UPDATED_SPECS, confpkg(2), NEWDEP];

@@ -40,6 +40,8 @@ interface Loaded {
   readonly old: RpmHeader | undefined;
   readonly oldHnum: number | undefined;
   readonly fromVersion: string | undefined;
+  /** Installed packages it obsoletes: erased with the upgrade. */
+  readonly obsoleted: ReadonlyArray<{ readonly header: RpmHeader; readonly hnum: number }>;
 }
 
 function int(h: RpmHeader, tag: number): number | undefined {
@@ -84,7 +86,8 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
     if (pkg.header.name !== f.package)
       throw new OcipatchError("INVALID_FORMAT", `${f.path}: is ${pkg.header.name}, expected ${f.package}`);
     const n = f.installed ? rpmRecord(f.installed) : undefined;
-    loaded.push({ pkg, old: n?.header, oldHnum: n?.hnum, fromVersion: f.installed?.version });
+    const obsoleted = (f.replaces ?? []).map((p) => rpmRecord(p)).filter((r) => r.hnum !== n?.hnum);
+    loaded.push({ pkg, old: n?.header, oldHnum: n?.hnum, fromVersion: f.installed?.version, obsoleted });
   }
   const time = installTime(req, loaded);
   const mtimeOfOwn = new Date(time * 1000);
@@ -101,7 +104,7 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
     dbBytes,
     wal,
     {
-      remove: loaded.flatMap((l) => (l.oldHnum === undefined ? [] : [l.oldHnum])),
+      remove: [...erasedHnums(loaded)],
       add: loaded.map((l) => installedHeaderBlob(l.pkg, { time, color })),
     },
     what,
@@ -111,7 +114,7 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
     .map((r) => toInstalled(r.header, r.hnum, dbPath));
 
   // files the old versions owned and nothing owns now
-  const replaced = new Set(loaded.flatMap((l) => (l.oldHnum === undefined ? [] : [l.oldHnum])));
+  const replaced = erasedHnums(loaded);
   const newOwned = new Set(loaded.flatMap((l) => l.pkg.header.files.map((f) => f.path)));
   const stillOwned = new Set(
     req.inventory.packages
@@ -122,13 +125,18 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
   const tree = new TargetTree(req.fs);
   const gone: Array<{ path: string; file: RpmFile; old: RpmHeader; name: string }> = [];
   const goneDirs: string[] = [];
-  for (const l of loaded) {
-    if (!l.old) continue;
-    for (const f of l.old.files) {
-      if (newOwned.has(f.path) || stillOwned.has(f.path)) continue;
+  const erased = loaded.flatMap((l) => [
+    ...(l.old ? [{ header: l.old, name: l.pkg.header.name }] : []),
+    ...l.obsoleted.map((o) => ({ header: o.header, name: o.header.name })),
+  ]);
+  const seen = new Set<string>();
+  for (const { header, name } of erased) {
+    for (const f of header.files) {
+      if (newOwned.has(f.path) || stillOwned.has(f.path) || seen.has(f.path)) continue;
+      seen.add(f.path);
       if ((await req.fs.lstat(f.path)) === undefined) continue;
       if (isDir(f)) goneDirs.push(f.path);
-      else gone.push({ path: f.path, file: f, old: l.old, name: l.pkg.header.name });
+      else gone.push({ path: f.path, file: f, old: header, name });
     }
   }
   // a directory goes only when nothing else is left in it (rpm leaves a non-empty one); deepest first
@@ -317,9 +325,19 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
       removed.push(`/${dbReal}${side}`);
     }
 
+    for (const l of loaded)
+      for (const o of l.obsoleted)
+        warnings.push(`${l.pkg.header.name} obsoletes ${o.header.name} ${headerEvr(o.header)}: removed`);
     const finished = await writer.finish();
     const scriptReports: ScriptReport[] = loaded.map((l) =>
-      rpmScriptReport(l.pkg.header.name, l.pkg.header, l.old, l.fromVersion ?? "", headerEvr(l.pkg.header)),
+      rpmScriptReport(
+        l.pkg.header.name,
+        l.pkg.header,
+        l.old,
+        l.fromVersion ?? "",
+        headerEvr(l.pkg.header),
+        l.obsoleted.map((o) => o.header),
+      ),
     );
     const packages: PatchedPackage[] = loaded.map((l) => ({
       package: l.pkg.header.name,
@@ -341,6 +359,16 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
     await writer.abort();
     throw e;
   }
+}
+
+/** Header numbers the upgrade erases: the upgraded versions and the packages obsoleted. */
+function erasedHnums(loaded: readonly Loaded[]): Set<number> {
+  return new Set(
+    loaded.flatMap((l) => [
+      ...(l.oldHnum === undefined ? [] : [l.oldHnum]),
+      ...l.obsoleted.map((o) => o.hnum),
+    ]),
+  );
 }
 
 function diskMeta(e: { mode: number; uid: number; gid: number; mtime: Date | undefined }): EntryMeta {

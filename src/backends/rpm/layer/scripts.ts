@@ -69,23 +69,26 @@ export function rpmScriptReport(
   old: RpmHeader | undefined,
   fromVersion: string,
   toVersion: string,
+  obsoleted: readonly RpmHeader[] = [],
 ): ScriptReport {
   const findings: ScriptFinding[] = [];
-  for (const s of SCRIPTS) {
-    const h = s.version === "new" ? newHeader : old;
-    if (h === undefined) continue;
+  const script = (h: RpmHeader, s: (typeof SCRIPTS)[number], arg: number, label = s.name) => {
     const body = str(h.tags.get(s.body))[0] ?? "";
     const prog = str(h.tags.get(s.prog)).join(" ");
-    if (body === "" && prog === "") continue;
-    // $1: instances of the package left after the step (rpm's convention)
-    const arg = old === undefined ? 1 : s.version === "new" ? 2 : 1;
-    const actions = classifyScript(body, prog);
+    if (body === "" && prog === "") return;
     findings.push({
-      script: s.name,
+      script: label,
       version: s.version,
       invocation: `${s.name} ${arg}${prog !== "" && prog !== "/bin/sh" ? ` (${prog})` : ""}`,
-      actions,
+      actions: classifyScript(body, prog),
     });
+  };
+  for (const s of SCRIPTS) {
+    const h = s.version === "new" ? newHeader : old;
+    // $1: instances of the package left after the step (rpm's convention)
+    if (h !== undefined) script(h, s, old === undefined ? 1 : s.version === "new" ? 2 : 1);
+    // a package obsoleted by this one is erased: its %preun/%postun run with 0
+    if (s.version === "old") for (const o of obsoleted) script(o, s, 0, `${s.name} of ${o.name}`);
   }
   for (const t of TRIGGERS) {
     const bodies = str(newHeader.tags.get(t.scripts));
