@@ -2,6 +2,7 @@ import { OcipatchError } from "../../errors.js";
 import type { InstalledPackage } from "../../inventory/types.js";
 import type { BackendFiles, InventoryRead, PackageBackend } from "../types.js";
 import { type RpmHeader, sourceRpmName, sourceRpmVersion } from "./header.js";
+import { rpmPatcher } from "./patcher.js";
 import { isBdbHash, readRpmdbBdb } from "./rpmdb-bdb.js";
 import { type RpmdbRecord, readRpmdbSqlite } from "./rpmdb-sqlite.js";
 import { compareRpmVersions, formatEvr, parseEvr } from "./version.js";
@@ -137,6 +138,7 @@ export const rpmBackend: PackageBackend = {
     "etc/pki/rpm-gpg/*",
   ],
   readInventory: readRpmInventory,
+  patcher: rpmPatcher,
   compareVersions: compareRpmVersions,
   isValidVersion: (v) => RPM_EVR.test(v),
   namespaces: ["almalinux", "rocky", "rhel", "opensuse-leap", "sles"],
