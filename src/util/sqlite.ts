@@ -52,6 +52,20 @@ function load(): LibsqlConstructor {
   return binding;
 }
 
+/**
+ * libsql takes a call with ONE object argument as named parameters, and a Buffer or typed array
+ * is an object: `run(blob)` would bind nothing and panic in the native code (statement.rs
+ * `Option::unwrap()` on `None`, found when writing rpm's Packages table). Parameters are always
+ * handed over as one array, which libsql binds positionally.
+ */
+function positional(s: Statement): Statement {
+  return {
+    run: (...params) => s.run(params.flat()),
+    get: (...params) => s.get(params.flat()),
+    all: (...params) => s.all(params.flat()),
+  };
+}
+
 /** Open (or create) an SQLite database file. */
 export function openSqlite(path: string, opts: OpenOptions = {}): SqliteDatabase {
   const Database = load();
@@ -60,7 +74,7 @@ export function openSqlite(path: string, opts: OpenOptions = {}): SqliteDatabase
     ...(opts.fileMustExist ? { fileMustExist: true } : {}),
   });
   return {
-    prepare: (sql) => db.prepare(sql),
+    prepare: (sql) => positional(db.prepare(sql)),
     exec: (sql) => {
       db.exec(sql);
     },

@@ -144,7 +144,7 @@ describe("ocipatch scan of an AlmaLinux 9 image (rpm backend, OSV records)", () 
     ]);
   });
 
-  it("patch is refused for RPM images (no rpm patcher yet): exit 9, nothing written", async () => {
+  it("patch of an RPM image without repositories (none in the image, --offline): one error line, nothing written", async () => {
     const dest = join(tmp, "patched");
     const r = await runCli([
       "patch",
@@ -156,8 +156,9 @@ describe("ocipatch scan of an AlmaLinux 9 image (rpm backend, OSV records)", () 
       "--db-dir",
       dbDir,
     ]);
-    expect(r.code).toBe(9);
-    expect(r.stderr).toMatch(/\[error\] [^\n]*cannot patch RPM images yet\n$/);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/\[error\] [^\n]*repositor[^\n]*\n$/i);
+    expect(r.stderr).not.toMatch(/cannot patch RPM images/);
     expect(existsSync(dest)).toBe(false);
   });
 });

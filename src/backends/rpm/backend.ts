@@ -2,6 +2,7 @@ import { OcipatchError } from "../../errors.js";
 import type { InstalledPackage } from "../../inventory/types.js";
 import type { BackendFiles, InventoryRead, PackageBackend } from "../types.js";
 import { type RpmHeader, sourceRpmName, sourceRpmVersion } from "./header.js";
+import { rpmPatcher } from "./patcher.js";
 import { isBdbHash, readRpmdbBdb } from "./rpmdb-bdb.js";
 import { isNdbPackages, readRpmdbNdb } from "./rpmdb-ndb.js";
 import { type RpmdbRecord, readRpmdbSqlite } from "./rpmdb-sqlite.js";
@@ -40,7 +41,7 @@ export function headerEvr(h: Pick<RpmHeader, "epoch" | "version" | "release">): 
 }
 
 /** Pseudo-packages rpm keeps in its database for imported keys: not software, not scanned. */
-const PSEUDO_PACKAGES = new Set(["gpg-pubkey", "gpg-pubkey-release"]);
+export const PSEUDO_PACKAGES: ReadonlySet<string> = new Set(["gpg-pubkey", "gpg-pubkey-release"]);
 
 async function kindOf(fs: BackendFiles, path: string): Promise<"file" | "other" | undefined> {
   try {
@@ -53,7 +54,8 @@ async function kindOf(fs: BackendFiles, path: string): Promise<"file" | "other" 
   }
 }
 
-function toInstalled(header: RpmHeader, hnum: number, dbPath: string): InstalledPackage {
+/** The inventory record of one installed header (as readInventory makes it). */
+export function toInstalled(header: RpmHeader, hnum: number, dbPath: string): InstalledPackage {
   const version = headerEvr(header);
   const srcName = header.sourceRpm === undefined ? undefined : sourceRpmName(header.sourceRpm);
   const srcVr = header.sourceRpm === undefined ? undefined : sourceRpmVersion(header.sourceRpm);
@@ -140,6 +142,7 @@ export const rpmBackend: PackageBackend = {
     "etc/pki/rpm-gpg/*",
   ],
   readInventory: readRpmInventory,
+  patcher: rpmPatcher,
   compareVersions: compareRpmVersions,
   isValidVersion: (v) => RPM_EVR.test(v),
   namespaces: ["almalinux", "rocky", "rhel", "opensuse-leap", "sles"],

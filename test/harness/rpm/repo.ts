@@ -68,10 +68,10 @@ export interface RpmWorld {
  */
 export async function buildRpmWorld(
   dir: string,
-  opts: { install?: readonly string[]; importKey?: boolean } = {},
+  opts: { install?: readonly string[]; importKey?: boolean; specs?: readonly SpecFile[] } = {},
 ): Promise<RpmWorld> {
   const env = rpmEnv(dir);
-  const built = await buildRpms(dir);
+  const built = await buildRpms(dir, opts.specs ?? SPECS);
   const repo = join(dir, "repo");
   mkdirSync(repo, { recursive: true });
   for (const f of built) await run("cp", [f, repo]);

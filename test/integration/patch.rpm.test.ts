@@ -1,0 +1,107 @@
+/**
+ * `ocipatch patch --all` of an RPM image end to end: the signed two-state world (rpmsign'd
+ * packages, gpg-signed repomd.xml served over loopback HTTP, the image's own yum.repos.d and
+ * key), plan → fetch → the rpm layer → the patched image, unpacked by umoci and queried with rpm.
+ * Oracle: `dnf upgrade` of the same root from the same repository.
+ */
+import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { updateDatabase } from "../../src/vulndb/index.js";
+import { type StaticServer, serveDirectory } from "../harness/apk/serve.js";
+import { output } from "../harness/exec.js";
+import { unpackImage } from "../harness/oracle.js";
+import { buildRpmImage } from "../harness/rpm/image.js";
+import { buildSignedWorld, dnfUpgradeDiff, type SignedWorld } from "../harness/rpm/signed.js";
+import { runCli, tempDir } from "./vulndb.fixtures.js";
+
+const OSV = join(import.meta.dirname, "fixtures/osv-almalinux");
+const QF = "%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{ARCH}\\n";
+
+let tmp: string;
+let dbDir: string;
+let layout: string;
+let world: SignedWorld;
+let server: StaticServer;
+let oracle: { removed: string[]; added: string[] };
+
+beforeAll(async () => {
+  tmp = tempDir("ocipatch-patch-rpm-");
+  dbDir = join(tmp, "db");
+  const r = await updateDatabase({ dbDir, locations: { osv: [OSV] } });
+  expect(r.failures).toEqual([]);
+  world = await buildSignedWorld(join(tmp, "world"));
+  const served = join(tmp, "served");
+  mkdirSync(served);
+  cpSync(world.repo2, join(served, "state2"), { recursive: true });
+  server = await serveDirectory(served);
+  const root = join(tmp, "root");
+  cpSync(world.root, root, { recursive: true, verbatimSymlinks: true });
+  mkdirSync(join(root, "etc/yum.repos.d"), { recursive: true });
+  mkdirSync(join(root, "etc/pki/rpm-gpg"), { recursive: true });
+  writeFileSync(
+    join(root, "etc/yum.repos.d/state2.repo"),
+    `[state2]\nname=state 2\nbaseurl=${server.url}/state2\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-test\n`,
+  );
+  writeFileSync(join(root, "etc/pki/rpm-gpg/RPM-GPG-KEY-test"), world.key.armored);
+  layout = join(tmp, "layout");
+  await buildRpmImage(layout, "good", root);
+  oracle = await dnfUpgradeDiff(world, `file://${world.repo2}`, join(tmp, "oracle"));
+}, 900_000);
+
+afterAll(async () => {
+  await server?.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("ocipatch patch of RPM images", { timeout: 600_000 }, () => {
+  it("--all gives the package set dnf upgrade gives, with a database rpm reads", async () => {
+    const dest = join(tmp, "patched");
+    const r = await runCli(
+      [
+        "patch",
+        "-i",
+        `oci:${layout}:good`,
+        "--dest",
+        `oci:${dest}:patched`,
+        "--all",
+        "--skip-db-update",
+        "--db-dir",
+        dbDir,
+        "--format",
+        "json",
+      ],
+      { OCIPATCH_CACHE_DIR: join(tmp, "cache") },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/\[error\]/);
+    const doc = JSON.parse(r.stdout) as {
+      platforms: Array<{ packages: Array<{ name: string; from: string | null; to: string }> }>;
+    };
+    // the report names every package dnf added (upgraded, new, and newtool replacing oldtool)
+    const reported = (doc.platforms[0]?.packages ?? []).map((p) => `${p.name} ${p.to}`).sort();
+    expect(reported).toEqual(oracle.added.map((l) => l.split(" ").slice(0, 2).join(" ")).sort());
+    expect(oracle.removed.some((l) => l.startsWith("oldtool "))).toBe(true);
+    const rootfs = (await unpackImage(`oci:${dest}:patched`, join(tmp, "bundle"))).rootfs;
+    const qa = async (root: string) =>
+      (await output("rpm", ["--root", root, "-qa", "--qf", QF], { env: world.env }))
+        .split("\n")
+        .filter((l) => l !== "" && !l.startsWith("gpg-pubkey "))
+        .sort();
+    const oracleRoot = join(tmp, "oracle", "oracle-root");
+    expect(await qa(rootfs)).toEqual(await qa(oracleRoot));
+    expect(oracle.added.length).toBeGreaterThan(0);
+    for (const line of oracle.added) expect(await qa(rootfs)).toContain(line);
+    // nothing of the upgraded packages differs from what rpm installed on the oracle root
+    const va = async (root: string) =>
+      (
+        await output("rpm", ["--root", root, "-Va"], { env: world.env }).catch(
+          (e: { stdout?: string }) => e.stdout ?? "",
+        )
+      )
+        .split("\n")
+        .filter((l) => l !== "")
+        .sort();
+    expect(await va(rootfs)).toEqual(await va(oracleRoot));
+  });
+});
