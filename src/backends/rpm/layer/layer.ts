@@ -72,14 +72,20 @@ async function findDbPath(req: BuildLayerRequest): Promise<string> {
   throw new OcipatchError("NOT_FOUND", `${req.fs.description}: no rpm database to update`);
 }
 
+/** Only an `rpmdb.sqlite` is written; the read-only formats are refused (before planning, by the patcher). */
+export function assertWritableRpmdb(description: string, dbPath: string | undefined): void {
+  if (dbPath === undefined || dbPath.endsWith("/rpmdb.sqlite")) return;
+  const format = dbPath.endsWith("/Packages.db") ? "an NDB (SUSE)" : "a Berkeley DB";
+  throw new OcipatchError(
+    "UNSUPPORTED",
+    `${description}: ${dbPath}: patching ${format} rpm database is not supported yet (rpmdb.sqlite is)`,
+  );
+}
+
 export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer> {
   if (req.packages.length === 0) throw new OcipatchError("INTERNAL", "no package to build a layer from");
   const dbPath = await findDbPath(req);
-  if (!dbPath.endsWith("/rpmdb.sqlite"))
-    throw new OcipatchError(
-      "UNSUPPORTED",
-      `${req.fs.description}: ${dbPath}: patching a Berkeley DB rpm database is not supported yet (rpmdb.sqlite is)`,
-    );
+  assertWritableRpmdb(req.fs.description, dbPath);
   const loaded: Loaded[] = [];
   for (const f of req.packages) {
     const pkg = await readRpmFile(f.path);
