@@ -10,7 +10,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rpmRecord } from "../../src/backends/rpm/backend.js";
+import { rpmRecord } from "../../src/backends/rpm/record.js";
 import { readInventory } from "../../src/inventory/index.js";
 import type { Inventory } from "../../src/inventory/types.js";
 import { patchImage } from "../../src/patch/patch-image.js";

@@ -27,7 +27,6 @@ import type {
   UpdateReason,
   UpgradeTarget,
 } from "../../plan/types.js";
-import { rpmRecord } from "./backend.js";
 import {
   type DepAtom,
   type DepExpr,
@@ -41,6 +40,7 @@ import {
   senseOfFlags,
 } from "./deps.js";
 import { sourceRpmName, sourceRpmVersion } from "./header.js";
+import { rpmRecord } from "./record.js";
 import type { RepoPackage } from "./repo/primary.js";
 import { compareRpmVersions as cmp } from "./version.js";
 

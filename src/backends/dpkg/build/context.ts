@@ -1,11 +1,11 @@
 import { OcipatchError } from "../../../errors.js";
 import type { LayerWriter } from "../../../patch/layer/layer-writer.js";
+import type { TargetTree } from "../../../patch/layer/target-tree.js";
 import type { LayeredFs } from "../../../rootfs/index.js";
 import type { ElfResult } from "../maintainer-scripts/ldconfig/index.js";
 import type { PathFilter } from "./dpkg-filters.js";
 import type { ImageDpkgDb } from "./image-db.js";
 import type { Ownership } from "./ownership.js";
-import type { TargetTree } from "./target-tree.js";
 
 /** What every step of the build shares. */
 export interface BuildContext {

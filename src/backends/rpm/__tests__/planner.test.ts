@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { OcipatchError } from "../../../errors.js";
 import type { InstalledPackage } from "../../../inventory/types.js";
 import type { UpgradeTarget } from "../../../plan/types.js";
-import type { RpmNative } from "../backend.js";
 import {
   compareDepEvr,
   evalDependency,
@@ -14,6 +13,7 @@ import {
 } from "../deps.js";
 import type { RpmHeader } from "../header.js";
 import { planRpmUpgrades, type RpmPlanRepository } from "../planner.js";
+import type { RpmNative } from "../record.js";
 import type { RepoDependency, RepoPackage } from "../repo/primary.js";
 import { parseEvr } from "../version.js";
 

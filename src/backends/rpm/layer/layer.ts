@@ -11,7 +11,7 @@ import { Readable } from "node:stream";
 import { OcipatchError } from "../../../errors.js";
 import type { InstalledPackage } from "../../../inventory/types.js";
 import { type EntryMeta, LayerWriter } from "../../../patch/layer/layer-writer.js";
-import { TargetTree } from "../../dpkg/build/target-tree.js";
+import { TargetTree } from "../../../patch/layer/target-tree.js";
 import type {
   BuildLayerRequest,
   KeptConffile,
@@ -19,10 +19,10 @@ import type {
   PatchLayer,
   ScriptReport,
 } from "../../types.js";
-import { headerEvr, PSEUDO_PACKAGES, RPMDB_DIRS, rpmRecord, toInstalled } from "../backend.js";
 import { FILE_FLAG, type RpmFile, type RpmHeader } from "../header.js";
 import { readCpio } from "../package/cpio.js";
 import { payloadStream, type RpmPackageFile, readRpmFile } from "../package/rpm-file.js";
+import { headerEvr, PSEUDO_PACKAGES, RPMDB_DIRS, rpmRecord, toInstalled } from "../record.js";
 import { readRpmdbSqlite } from "../rpmdb-sqlite.js";
 import { configFate, digestOf } from "./config-files.js";
 import { installedHeaderBlob } from "./installed-header.js";

@@ -1,6 +1,6 @@
-import { OcipatchError } from "../../../errors.js";
-import type { FsEntry, LayeredFs } from "../../../rootfs/index.js";
-import { MAX_SYMLINK_HOPS } from "../../../rootfs/index.js";
+import { OcipatchError } from "../../errors.js";
+import type { FsEntry, LayeredFs } from "../../rootfs/index.js";
+import { MAX_SYMLINK_HOPS } from "../../rootfs/index.js";
 
 /** What a path is in the image with the patch layer on top (as far as the layer is written). */
 export interface TargetNode {
