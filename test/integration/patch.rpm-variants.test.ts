@@ -80,6 +80,11 @@ beforeAll(async () => {
     for (const f of ["rpmdb.sqlite", "rpmdb.sqlite-wal", "rpmdb.sqlite-shm"])
       rmSync(join(db, f), { force: true });
   });
+  // UBI micro / Azure Linux distroless: an rpm database, no repositories, no keys
+  await image("micro", "state2", (root) => {
+    rmSync(join(root, "etc/yum.repos.d"), { recursive: true });
+    rmSync(join(root, "etc/pki"), { recursive: true });
+  });
   await image("ndb", "state2", (root) => {
     const db = join(root, "var/lib/rpm");
     makeNdbPackages(join(db, "rpmdb.sqlite"), join(db, "Packages.db"));
@@ -250,6 +255,48 @@ describe("ocipatch patch of an AlmaLinux-like image (rpm backend)", { timeout: 6
     } finally {
       db.close();
     }
+  });
+});
+
+describe("ocipatch patch of a micro RPM image (no repositories in the image)", { timeout: 600_000 }, () => {
+  it("is patched from --repository with the packages' key given by --keyring", async () => {
+    const key = join(tmp, "RPM-GPG-KEY-test");
+    writeFileSync(key, world.key.armored);
+    const dest = join(tmp, "patched-micro");
+    const r = await patch("micro", `oci:${dest}:p`, [
+      "--repository",
+      `${server.url}/state2`,
+      "--keyring",
+      key,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await fixable(`oci:${dest}:p`)).toBe(0);
+    const root = await unpack(`${dest}:p`, "micro");
+    expect(existsSync(join(root, "etc/yum.repos.d"))).toBe(false);
+    expect(await rpmQa(root)).toEqual(await rpmQa(await dnfTwin("micro", ["hello", "hello-libs", "tool"])));
+  });
+
+  it("without --repository: one line saying so, nothing written", async () => {
+    const dest = join(tmp, "refused-micro");
+    const r = await patch("micro", `oci:${dest}:p`, [], "cache-micro");
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.split("\n").filter((l) => l.includes("[error]"))).toHaveLength(1);
+    expect(r.stderr).toMatch(/\[error\] [^\n]*--repository/);
+    expect(existsSync(dest)).toBe(false);
+  });
+
+  it("without the key: the packages' signatures cannot be checked, one line, nothing written", async () => {
+    const dest = join(tmp, "refused-micro-key");
+    const r = await patch(
+      "micro",
+      `oci:${dest}:p`,
+      ["--repository", `${server.url}/state2`],
+      "cache-micro-key",
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.split("\n").filter((l) => l.includes("[error]"))).toHaveLength(1);
+    expect(r.stderr).toMatch(/\[error\] [^\n]*(key|sign)/i);
+    expect(existsSync(dest)).toBe(false);
   });
 });
 

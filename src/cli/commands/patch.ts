@@ -201,11 +201,11 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
     .option("--security-mirror <url>", "security mirror to use instead of the image's")
     .option(
       "--keyring <file...>",
-      "extra keys trusted for the repositories: OpenPGP keyring(s) for apt Release files, PEM public keys for apk indices",
+      "extra keys trusted for the repositories: OpenPGP keyring(s) for apt Release files and rpm packages, PEM public keys for apk indices",
     )
     .option(
       "--repository <url>",
-      "apk repository (the directory holding <arch>/APKINDEX.tar.gz) used instead of the image's /etc/apk/repositories; repeatable",
+      "repository used instead of the image's own (apk: the directory holding <arch>/APKINDEX.tar.gz, instead of /etc/apk/repositories; rpm: a baseurl holding repodata/, instead of /etc/yum.repos.d); repeatable",
       (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
     )
     .option("-q, --quiet", "only print warnings and errors on stderr")
