@@ -410,7 +410,13 @@ async function loadMirrorList(
       : undefined;
     if (!bytes) throw new OcipatchError("NOT_FOUND", `${where}: not cached (offline)`);
   } else {
-    bytes = await getMeta(list.url, MAX_MIRRORLIST_BYTES, signal);
+    try {
+      bytes = await getMeta(list.url, MAX_MIRRORLIST_BYTES, signal);
+    } catch (e) {
+      // say which repository's list failed (the message names the URL, redacted)
+      if (!isOcipatchError(e) || e.code === "CANCELLED") throw e;
+      throw new OcipatchError(e.code, `rpm repository [${src.id}] ${list.kind}: ${e.message}`, { cause: e });
+    }
     if (!bytes) throw new OcipatchError("NOT_FOUND", `${where}: HTTP 404`);
     fetched = bytes.length;
   }
@@ -483,7 +489,7 @@ async function loadRepomd(
   if (mismatched > 0)
     throw new OcipatchError(
       "DIGEST_MISMATCH",
-      `rpm repository [${src.id}]: repomd.xml of ${mismatched === baseurls.length ? "every" : `${mismatched} of ${baseurls.length}`} mirror${baseurls.length === 1 ? "" : "s"} does not match the metalink's digests${last ? ` (other: ${last.message})` : ""}`,
+      `rpm repository [${src.id}]: no mirror's repomd.xml matches the metalink's digests (${mismatched} of ${baseurls.length} mirrors differ${last ? `; another failed: ${last.message}` : ""})`,
     );
   if (baseurls.length > 1 && last && !opts.offline)
     throw new OcipatchError(
