@@ -286,10 +286,10 @@ describe("repositories", () => {
         "mirrorlist",
         {
           "etc/yum.repos.d/x.repo":
-            "[baseos]\nname=b\nmirrorlist=https://mirrors.example.invalid/mirrorlist?release=$releasever\n",
+            "[baseos]\nname=b\nmirrorlist=file:///etc/yum.repos.d/mirrors-$releasever\n",
         },
         "UNSUPPORTED",
-        /\[baseos\]: mirrorlist is not supported yet: give a repository URL$/,
+        /\[baseos\]: mirrorlist file:\/\/\/etc\/yum\.repos\.d\/mirrors-9 is not an http\(s\) URL: give a repository URL$/,
       ],
     ];
     for (const [tag, files, code, message] of cases) {

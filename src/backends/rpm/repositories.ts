@@ -20,8 +20,15 @@ import type { BackendFiles, RepositoryOptions } from "../types.js";
 import { SENSE } from "./header.js";
 import { rpmRecord } from "./record.js";
 import { type RpmKey, readRpmKeys } from "./repo/keys.js";
+import { MAX_MIRRORLIST_BYTES, type MirrorList, parseMirrors, repomdMatches } from "./repo/mirrors.js";
 import { type RepoPackage, readPrimary } from "./repo/primary.js";
-import { type RpmRepo, readImageRepos, readRepoKeys } from "./repo/repo-file.js";
+import {
+  type RpmRepo,
+  readImageRepos,
+  readRepoKeys,
+  readRepoVars,
+  substituteVars,
+} from "./repo/repo-file.js";
 import { parseRepomd, type RepomdData, verifyRepomdSignature } from "./repo/repomd.js";
 
 const USER_AGENT = "ocipatch (rpm repository)";
@@ -197,6 +204,12 @@ async function writeAtomic(path: string, bytes: Buffer): Promise<void> {
 interface Source {
   readonly id: string;
   readonly baseurls: readonly string[];
+  /** A repository without a baseurl: its `mirrorlist=`/`metalink=` and how to substitute mirror URLs. */
+  readonly list?: {
+    readonly url: string;
+    readonly kind: "mirrorlist" | "metalink";
+    readonly subst: (s: string) => string;
+  };
   readonly gpgcheck: boolean;
   readonly repoGpgcheck: boolean;
   readonly keys: readonly RpmKey[];
@@ -231,25 +244,31 @@ async function sources(
   if (vars.releasever !== undefined) base["releasever"] = vars.releasever;
   const out: Source[] = [];
   const all: RpmRepo[] = await readImageRepos(fs, base);
+  const repoVars = await readRepoVars(fs, base);
   for (const r of all) {
     if (!r.enabled) continue;
     const urls = r.baseurls.filter((u) => /^https?:\/\/[^/]/i.test(u)).map((u) => u.replace(/\/+$/, ""));
     for (const u of r.baseurls)
       if (!/^https?:\/\//i.test(u))
         warnings.push(`rpm repository [${r.id}] ${redactUrl(u)} is not an http(s) URL: not used`);
+    let list: Source["list"];
     if (urls.length === 0) {
-      if (r.baseurls.length === 0)
+      if (r.baseurls.length > 0) continue;
+      // dnf: metalink= over mirrorlist=; librepo substitutes variables in the mirrors' URLs too
+      const kind = r.metalink ? "metalink" : "mirrorlist";
+      const listUrl = (r.metalink ?? r.mirrorlist) as string;
+      if (!/^https?:\/\/[^/]/i.test(listUrl))
         throw new OcipatchError(
           "UNSUPPORTED",
-          `${r.origin} [${r.id}]: ${r.metalink ? "metalink" : "mirrorlist"} is not supported yet: give a repository URL`,
+          `${r.origin} [${r.id}]: ${kind} ${redactUrl(listUrl)} is not an http(s) URL: give a repository URL`,
           { details: { option: "repositories" } },
         );
-      continue;
+      list = { url: listUrl, kind, subst: (s) => substituteVars(s, repoVars) };
     }
-    if (/\$[A-Za-z{]/.test(urls.join(" ")))
+    if (/\$[A-Za-z{]/.test([...urls, list?.url ?? ""].join(" ")))
       throw new OcipatchError(
         "UNSUPPORTED",
-        `${r.origin} [${r.id}]: unknown variable in ${redactUrl(urls[0] as string)}: give a repository URL`,
+        `${r.origin} [${r.id}]: unknown variable in ${redactUrl(urls[0] ?? list?.url ?? "")}: give a repository URL`,
         { details: { option: "repositories" } },
       );
     const keys = r.gpgcheck || r.repoGpgcheck ? [...(await readRepoKeys(fs, r)), ...extra] : extra;
@@ -257,12 +276,19 @@ async function sources(
       warnings.push(
         `rpm repository [${r.id}] has gpgcheck=0: its packages' signatures are not checked (only their checksums)`,
       );
-    out.push({ id: r.id, baseurls: urls, gpgcheck: r.gpgcheck, repoGpgcheck: r.repoGpgcheck, keys });
+    out.push({
+      id: r.id,
+      baseurls: urls,
+      ...(list ? { list } : {}),
+      gpgcheck: r.gpgcheck,
+      repoGpgcheck: r.repoGpgcheck,
+      keys,
+    });
   }
   if (out.length === 0)
     throw new OcipatchError(
       "USAGE",
-      `${fs.description}: no enabled rpm repository with a baseurl in /etc/yum.repos.d: give a repository URL`,
+      `${fs.description}: no enabled rpm repository with a baseurl, mirrorlist or metalink in /etc/yum.repos.d: give a repository URL`,
       { details: { option: "repositories" } },
     );
   return out;
@@ -366,35 +392,111 @@ async function loadPrimary(
   }
 }
 
-/** repomd.xml (and its signature when asked for) from the network, or the cache when offline. */
+const listCacheFile = (dir: string, url: string) => join(dir, `rpm-mirrors-${urlKey(url)}`);
+
+/** The mirror list of a repository without a baseurl: fetched, or from the cache when offline. */
+async function loadMirrorList(
+  src: Source,
+  list: NonNullable<Source["list"]>,
+  opts: RepositoryOptions,
+  signal: AbortSignal | undefined,
+): Promise<{ bytes: Buffer; parsed: MirrorList; fetched: number }> {
+  const where = `rpm repository [${src.id}] ${list.kind} ${redactUrl(list.url)}`;
+  let bytes: Buffer | undefined;
+  let fetched = 0;
+  if (opts.offline) {
+    bytes = opts.cacheDir
+      ? await readFile(listCacheFile(opts.cacheDir, list.url)).catch(undefinedIfNotFound)
+      : undefined;
+    if (!bytes) throw new OcipatchError("NOT_FOUND", `${where}: not cached (offline)`);
+  } else {
+    try {
+      bytes = await getMeta(list.url, MAX_MIRRORLIST_BYTES, signal);
+    } catch (e) {
+      // say which repository's list failed (the message names the URL, redacted)
+      if (!isOcipatchError(e) || e.code === "CANCELLED") throw e;
+      throw new OcipatchError(e.code, `rpm repository [${src.id}] ${list.kind}: ${e.message}`, { cause: e });
+    }
+    if (!bytes) throw new OcipatchError("NOT_FOUND", `${where}: HTTP 404`);
+    fetched = bytes.length;
+  }
+  const parsed = parseMirrors(bytes, list.kind, where, list.subst);
+  if (parsed.mirrors.length === 0)
+    throw new OcipatchError(
+      "INVALID_FORMAT",
+      `${where}: no http(s) mirror in it${parsed.skipped > 0 ? ` (${parsed.skipped} other URLs skipped)` : ""}`,
+    );
+  return { bytes, parsed, fetched };
+}
+
+/** Failures worth trying the next mirror or baseurl for (dnf moves on as well). */
+const MIRROR_FAILURES = new Set(["NETWORK", "TIMEOUT", "AUTH_FAILED", "INVALID_FORMAT", "NOT_FOUND"]);
+
+/**
+ * repomd.xml (and its signature when asked for) from the first of `baseurls` that serves it (from
+ * the cache when offline); with a metalink, only one whose digest the metalink lists.
+ */
 async function loadRepomd(
   src: Source,
+  baseurls: readonly string[],
+  hashes: MirrorList["hashes"],
   opts: RepositoryOptions,
   signal: AbortSignal | undefined,
 ): Promise<{ baseurl: string; repomd: Buffer; asc: Buffer | undefined; fetched: number }> {
-  let lastMissing = "";
-  for (const baseurl of src.baseurls) {
+  let last: OcipatchError | undefined;
+  let mismatched = 0;
+  let fetched = 0;
+  for (const baseurl of baseurls) {
     const url = `${baseurl}/repodata/repomd.xml`;
     const cache = opts.cacheDir ? join(opts.cacheDir, `rpm-repomd-${urlKey(url)}.xml`) : undefined;
+    let repomd: Buffer | undefined;
+    let asc: Buffer | undefined;
     if (opts.offline) {
-      const repomd = cache ? await readFile(cache).catch(undefinedIfNotFound) : undefined;
+      repomd = cache ? await readFile(cache).catch(undefinedIfNotFound) : undefined;
       if (!repomd) {
-        lastMissing = `${redactUrl(url)}: not cached (offline)`;
+        last = new OcipatchError("NOT_FOUND", `${redactUrl(url)}: not cached (offline)`);
         continue;
       }
-      const asc =
-        src.repoGpgcheck && cache ? await readFile(`${cache}.asc`).catch(undefinedIfNotFound) : undefined;
-      return { baseurl, repomd, asc, fetched: 0 };
+      asc = src.repoGpgcheck && cache ? await readFile(`${cache}.asc`).catch(undefinedIfNotFound) : undefined;
+    } else {
+      try {
+        repomd = await getMeta(url, MAX_REPOMD_BYTES, signal);
+      } catch (e) {
+        if (baseurls.length === 1 || !isOcipatchError(e) || !MIRROR_FAILURES.has(e.code)) throw e;
+        last = e;
+        continue;
+      }
+      if (!repomd) {
+        last = new OcipatchError(
+          "NOT_FOUND",
+          `rpm repository [${src.id}] has no repodata/repomd.xml at ${redactUrl(baseurl)} (HTTP 404)`,
+        );
+        continue;
+      }
+      fetched += repomd.length;
     }
-    const repomd = await getMeta(url, MAX_REPOMD_BYTES, signal);
-    if (!repomd) {
-      lastMissing = `rpm repository [${src.id}] has no repodata/repomd.xml at ${redactUrl(baseurl)} (HTTP 404)`;
+    if (hashes.length > 0 && !repomdMatches(repomd, hashes)) {
+      // a mirror not yet synced (or lying): the metalink is the trust anchor for repomd.xml
+      mismatched++;
       continue;
     }
-    const asc = src.repoGpgcheck ? await getMeta(`${url}.asc`, MAX_ASC_BYTES, signal) : undefined;
-    return { baseurl, repomd, asc, fetched: repomd.length + (asc?.length ?? 0) };
+    if (!opts.offline && src.repoGpgcheck) {
+      asc = await getMeta(`${url}.asc`, MAX_ASC_BYTES, signal);
+      fetched += asc?.length ?? 0;
+    }
+    return { baseurl, repomd, asc, fetched };
   }
-  throw new OcipatchError("NOT_FOUND", lastMissing);
+  if (mismatched > 0)
+    throw new OcipatchError(
+      "DIGEST_MISMATCH",
+      `rpm repository [${src.id}]: no mirror's repomd.xml matches the metalink's digests (${mismatched} of ${baseurls.length} mirrors differ${last ? `; another failed: ${last.message}` : ""})`,
+    );
+  if (baseurls.length > 1 && last && !opts.offline)
+    throw new OcipatchError(
+      last.code,
+      `rpm repository [${src.id}]: no mirror of ${baseurls.length} served repodata/repomd.xml (last: ${last.message})`,
+    );
+  throw last ?? new OcipatchError("NOT_FOUND", `rpm repository [${src.id}]: no repository URL`);
 }
 
 /** Repositories, keys and verified package lists for one image. */
@@ -426,7 +528,15 @@ export async function loadRpmRepositories(
         `rpm repository [${src.id}]: gpgcheck is on but no key is given (gpgkey=file://… or a keyring)`,
         { details: { option: "keyrings" } },
       );
-    const got = await loadRepomd(src, opts, signal);
+    const list = src.list ? await loadMirrorList(src, src.list, opts, signal) : undefined;
+    if (list) fetched += list.fetched;
+    const got = await loadRepomd(
+      src,
+      list ? list.parsed.mirrors : src.baseurls,
+      list?.parsed.hashes ?? [],
+      opts,
+      signal,
+    );
     fetched += got.fetched;
     const where = `rpm repository [${src.id}] ${redactUrl(got.baseurl)}`;
     if (src.repoGpgcheck) {
@@ -447,6 +557,7 @@ export async function loadRpmRepositories(
       const cache = join(opts.cacheDir, `rpm-repomd-${urlKey(`${got.baseurl}/repodata/repomd.xml`)}.xml`);
       await writeAtomic(cache, got.repomd);
       if (got.asc) await writeAtomic(`${cache}.asc`, got.asc);
+      if (src.list && list) await writeAtomic(listCacheFile(opts.cacheDir, src.list.url), list.bytes);
     }
     repos.push({
       id: src.id,
