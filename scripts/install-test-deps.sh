@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(docker-registry skopeo umoci mmdebstrap debootstrap apache2-utils jq curl ca-certificates tinyproxy
       debian-archive-keyring zstd xz-utils binutils qemu-user-static binfmt-support arch-test
-      python3 busybox-static
+      python3 busybox-static libcap2-bin  # libcap2-bin: setcap, the oracle of %caps xattrs
       rpm createrepo-c dnf gnupg db5.3-util  # RPM backend: rpm oracle, rpmbuild, createrepo_c, dnf --installroot, db5.3_load
       docker.io podman util-linux)  # engine tests: dockerd (+ containerd, runc), podman system service, setpriv
 missing=()

@@ -135,7 +135,7 @@ function dump(root: string) {
 beforeAll(async () => {
   world = await buildRpmWorld(join(work, "w1"), {
     specs: LAYER_SPECS,
-    install: ["hello", "tool", "confpkg", "legacy"],
+    install: ["hello", "tool", "confpkg", "legacy", "capped"],
   });
   // the image's own state: users, and config files edited after installation
   writeFileSync(join(world.root, "etc/passwd"), PASSWD);
@@ -311,6 +311,55 @@ describe("buildRpmLayer against rpm and a dnf-upgraded twin", () => {
     expect(layerFiles).not.toContain("usr/");
   });
 
+  it("%caps: the file's own tar entry carries security.capability; umoci sets it; rpm -V agrees", async () => {
+    // the bytes libcap writes for the same texts (what rpm's cap_set_fd leaves on the twin)
+    const oracle = `
+import os, subprocess, sys, tarfile, json
+d = sys.argv[2]
+want = {}
+for path, text in (("usr/bin/pinger", "cap_net_raw=ep"), ("usr/libexec/capped/helper", "cap_setuid,cap_net_bind_service+p")):
+    f = os.path.join(d, "oracle")
+    open(f, "w").close()
+    subprocess.run(["setcap", text, f], check=True)
+    want[path] = os.getxattr(f, "security.capability").hex()
+    os.unlink(f)
+got = {}
+with tarfile.open(sys.argv[1], encoding="utf-8") as t:
+    for m in t.getmembers():
+        v = m.pax_headers.get("SCHILY.xattr.security.capability")
+        if v is not None:
+            got[m.name] = v.encode("utf-8", "surrogateescape").hex()
+print(json.dumps({"want": want, "got": got}))
+`;
+    const r = JSON.parse(await output("python3", ["-c", oracle, join(work, "patch.tar.gz"), work])) as {
+      want: Record<string, string>;
+      got: Record<string, string>;
+    };
+    expect(r.want["usr/bin/pinger"]).toBe("0100000200200000000000000000000000000000");
+    expect(r.got).toEqual(r.want);
+    expect(result.warnings.filter((w) => w.includes("capabilit"))).toEqual([]);
+    // umoci unpack (as root) set the xattrs: getcap reads them as on the dnf-upgraded twin
+    const getcap = async (root: string) =>
+      lines(
+        await output("getcap", [
+          join(root, "usr/bin/pinger"),
+          join(root, "usr/libexec/capped/helper"),
+          join(root, "usr/libexec/capped/plain"),
+        ]),
+      ).map((l) => l.slice(root.length));
+    const caps = await getcap(patchedRoot);
+    expect(caps).toEqual([
+      "/usr/bin/pinger cap_net_raw=ep",
+      "/usr/libexec/capped/helper cap_setuid,cap_net_bind_service=p",
+    ]);
+    expect(caps).toEqual(await getcap(twin));
+    // rpm -V compares the file capabilities with the header's (a mismatch shows as "P")
+    expect(await rpmq(patchedRoot, ["-V", "capped"])).toBe("");
+    expect(await rpmq(patchedRoot, ["-q", "--qf", "[%{FILECAPS}|]", "capped"])).toBe(
+      "cap_net_raw=ep|cap_setuid,cap_net_bind_service=p||",
+    );
+  });
+
   it("reports the scriptlets it did not run, and the records the re-scan needs", async () => {
     const conf = result.scriptReports?.find((r) => r.package === "confpkg");
     expect(conf?.findings.map((f) => `${f.version} ${f.script}`)).toEqual([
@@ -437,6 +486,49 @@ describe("buildRpmLayer refuses hostile input, leaving no layer file", () => {
       await fs.close();
     }
   });
+
+  it("a package whose %caps text libcap would refuse", async () => {
+    const dir = join(work, "badcaps");
+    mkdirSync(dir, { recursive: true });
+    const bad = join(dir, "capped-9-1.noarch.rpm");
+    const good = updates.find((u) => u.includes("capped-2"))!;
+    // the same package with FILECAPS naming a capability that does not exist (same length)
+    const bytes = readFileSync(good);
+    const at = bytes.indexOf("cap_net_raw=ep\0");
+    expect(at).toBeGreaterThan(0);
+    expect(bytes.indexOf("cap_net_raw=ep\0", at + 1)).toBe(-1);
+    writeFileSync(
+      bad,
+      Buffer.concat([bytes.subarray(0, at), Buffer.from("cap_net_rax=ep"), bytes.subarray(at + 14)]),
+    );
+    const { image, fs, inventory } = await openBase("base");
+    const layerPath = join(work, "badcaps.tar.gz");
+    try {
+      const err = await buildRpmLayer({
+        fs,
+        inventory,
+        // rpm itself refuses the file (its header digest no longer matches): named by hand
+        packages: [
+          {
+            package: "capped",
+            architecture: "noarch",
+            path: bad,
+            installed: inventory.packages.find((p) => p.name === "capped"),
+          },
+        ],
+        compression: "gzip",
+        layerPath,
+        manifestMediaType: image.mediaType,
+      }).catch((e: unknown) => e);
+      expect(isOcipatchError(err) && err.code).toBe("INVALID_FORMAT");
+      expect((err as Error).message).toBe(
+        `${bad}: /usr/bin/pinger: file capabilities "cap_net_rax=ep" are not valid`,
+      );
+      expect(existsSync(layerPath)).toBe(false);
+    } finally {
+      await fs.close();
+    }
+  });
 });
 
 /** One gzip-compressed newc cpio archive with one member and the trailer (the payload compressor of the test packages). */
@@ -534,6 +626,7 @@ describe("buildRpmLayer with signed packages", () => {
     expect([...ours.tags].sort()).toEqual([...theirs.tags].sort());
     expect(ours.rows).toEqual(theirs.rows);
     expect(signedResult.packages.map((p) => p.package).sort()).toEqual([
+      "capped",
       "confpkg",
       "hello",
       "hello-libs",

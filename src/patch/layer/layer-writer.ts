@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { type Readable, Transform, type Writable } from "node:stream";
@@ -18,6 +19,8 @@ export interface EntryMeta {
   readonly uname?: string;
   readonly gname?: string;
   readonly mtime?: Date;
+  /** Extended attributes (name → raw value), as PAX `SCHILY.xattr.<name>` records of the entry. */
+  readonly xattrs?: Readonly<Record<string, Buffer>>;
 }
 
 export interface FinishedLayer {
@@ -63,6 +66,49 @@ function clean(path: string): string {
     throw new OcipatchError("INTERNAL", `refusing to write unsafe layer path "${path}"`);
   }
   return p;
+}
+
+/** One PAX record, `<length> <key>=<value>\n`, the length counting itself; the value raw bytes. */
+function paxRecord(key: string, value: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from("\n")]);
+  let len = body.length + 1;
+  while (String(len).length + body.length !== len) len = String(len).length + body.length;
+  return Buffer.concat([Buffer.from(String(len)), body]);
+}
+
+/** Whether tar-stream writes `name` in a plain ustar header (ASCII, fits name/prefix), so without a PAX header of its own. */
+function fitsUstar(name: string, linkname: string): boolean {
+  if (Buffer.byteLength(name) !== name.length || Buffer.byteLength(linkname) !== linkname.length)
+    return false;
+  let rest = name;
+  let prefix = "";
+  while (rest.length > 100) {
+    const i = rest.indexOf("/");
+    if (i === -1) return false;
+    prefix += prefix ? `/${rest.slice(0, i)}` : rest.slice(0, i);
+    rest = rest.slice(i + 1);
+  }
+  return prefix.length <= 155 && linkname.length <= 100;
+}
+
+/** A 512-byte ustar header block of type `x` (PAX extended header) for `size` bytes of records. */
+function paxHeaderBlock(size: number, mtime: Date): Buffer {
+  const b = Buffer.alloc(512);
+  const octal = (v: number, off: number, len: number) =>
+    b.write(`${v.toString(8).padStart(len - 1, "0")}\0`, off, len, "ascii");
+  b.write("PaxHeader", 0, 100, "ascii");
+  octal(0o644, 100, 8);
+  octal(0, 108, 8);
+  octal(0, 116, 8);
+  octal(size, 124, 12);
+  octal(Math.max(0, Math.floor(mtime.getTime() / 1000)), 136, 12);
+  b.write("        ", 148, 8, "ascii");
+  b.write("x", 156, 1, "ascii");
+  b.write("ustar\u000000", 257, 8, "ascii");
+  let sum = 0;
+  for (const byte of b) sum += byte;
+  b.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "ascii");
+  return b;
 }
 
 /**
@@ -128,11 +174,12 @@ export class LayerWriter {
     return h;
   }
 
-  private async entry(h: tar.Header, body?: Buffer | Readable): Promise<void> {
+  private async entry(h: tar.Header, body?: Buffer | Readable, xattrs?: EntryMeta["xattrs"]): Promise<void> {
     if (this.failed) throw this.failed;
     const key = h.name.replace(/\/$/, "");
     this.written.add(key);
     this.count++;
+    if (xattrs !== undefined && Object.keys(xattrs).length > 0) this.pushPaxHeader(h, xattrs);
     if (body === undefined || Buffer.isBuffer(body)) {
       await new Promise<void>((resolve, reject) => {
         this.pack.entry(h, body ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
@@ -144,12 +191,40 @@ export class LayerWriter {
     await pipeline(body, sink as unknown as Writable, this.signal ? { signal: this.signal } : {});
   }
 
+  /**
+   * The entry's PAX header with its xattrs, written before tar-stream writes the entry itself
+   * (tar-stream writes PAX values as UTF-8 text; these are bytes). Readers take the LAST PAX
+   * header before an entry, so the path goes in here too and the entry's own header gets a name
+   * tar-stream writes without a PAX header of its own. Called only between entries.
+   */
+  private pushPaxHeader(h: tar.Header, xattrs: NonNullable<EntryMeta["xattrs"]>): void {
+    const linkname = h.linkname ?? "";
+    const records: Buffer[] = [];
+    const fits = fitsUstar(h.name, linkname);
+    if (!fits) {
+      records.push(paxRecord("path", Buffer.from(h.name)));
+      if (linkname !== "") records.push(paxRecord("linkpath", Buffer.from(linkname)));
+      // a stand-in the ustar header can hold; the PAX path is the entry's name
+      h.name = `PaxHeader-path/${createHash("sha256").update(h.name).digest("hex").slice(0, 40)}`;
+      if (Buffer.byteLength(linkname) > 100 || Buffer.byteLength(linkname) !== linkname.length)
+        h.linkname = "PaxHeader-linkpath";
+    }
+    for (const name of Object.keys(xattrs).sort()) {
+      const v = xattrs[name];
+      if (v !== undefined) records.push(paxRecord(`SCHILY.xattr.${name}`, v));
+    }
+    const payload = Buffer.concat(records);
+    this.pack.push(paxHeaderBlock(payload.length, h.mtime ?? this.defaultMtime));
+    this.pack.push(payload);
+    if (payload.length % 512) this.pack.push(Buffer.alloc(512 - (payload.length % 512)));
+  }
+
   async addDirectory(path: string, meta: EntryMeta): Promise<void> {
     await this.entry(this.header(`${clean(path)}/`, "directory", meta));
   }
 
   async addFile(path: string, meta: EntryMeta, size: number, content: Buffer | Readable): Promise<void> {
-    await this.entry(this.header(clean(path), "file", meta, { size }), content);
+    await this.entry(this.header(clean(path), "file", meta, { size }), content, meta.xattrs);
   }
 
   async addSymlink(path: string, target: string, meta: EntryMeta): Promise<void> {

@@ -96,5 +96,32 @@ echo bye
 `,
 };
 
-export const LAYER_SPECS: readonly SpecFile[] = [...SPECS, confpkg(1), LEGACY];
-export const LAYER_UPDATED_SPECS: readonly SpecFile[] = [...UPDATED_SPECS, confpkg(2), NEWDEP];
+/** Version 2 gives its programs file capabilities (`%caps`): rpm sets the security.capability xattr. */
+function capped(version: 1 | 2): SpecFile {
+  const caps = (text: string) => (version === 2 ? `%caps(${text}) ` : "");
+  return {
+    name: "capped",
+    text: `Name: capped
+Version: ${version}
+Release: 1
+Summary: programs with file capabilities
+License: MIT
+BuildArch: noarch
+%description
+capped
+%install
+mkdir -p %{buildroot}/usr/bin %{buildroot}/usr/libexec/capped
+printf '#!/bin/sh\\necho ping ${version}\\n' > %{buildroot}/usr/bin/pinger
+printf '#!/bin/sh\\necho helper ${version}\\n' > %{buildroot}/usr/libexec/capped/helper
+echo ${version} > %{buildroot}/usr/libexec/capped/plain
+chmod 0755 %{buildroot}/usr/bin/pinger %{buildroot}/usr/libexec/capped/helper
+%files
+${caps("cap_net_raw=ep")}/usr/bin/pinger
+${caps("cap_setuid,cap_net_bind_service+p")}/usr/libexec/capped/helper
+/usr/libexec/capped/plain
+`,
+  };
+}
+
+export const LAYER_SPECS: readonly SpecFile[] = [...SPECS, confpkg(1), LEGACY, capped(1)];
+export const LAYER_UPDATED_SPECS: readonly SpecFile[] = [...UPDATED_SPECS, confpkg(2), NEWDEP, capped(2)];

@@ -24,6 +24,7 @@ import { readCpio } from "../package/cpio.js";
 import { payloadStream, type RpmPackageFile, readRpmFile } from "../package/rpm-file.js";
 import { headerEvr, PSEUDO_PACKAGES, RPMDB_DIRS, rpmRecord, toInstalled } from "../record.js";
 import { readRpmdbSqlite } from "../rpmdb-sqlite.js";
+import { fileCapsXattr } from "./caps.js";
 import { configFate, digestOf } from "./config-files.js";
 import { installedHeaderBlob } from "./installed-header.js";
 import { RpmOwners } from "./owners.js";
@@ -32,7 +33,7 @@ import { combineReports, rpmScriptReport } from "./scripts.js";
 
 const BUILDTIME = 1006;
 const INSTALLCOLOR = 1127;
-/** `%caps` of each file (security.capability xattrs rpm sets; not written into the layer yet). */
+/** `%caps` of each file: the security.capability xattr rpm sets on regular files (`caps.ts`). */
 const FILECAPS = 5010;
 
 interface Loaded {
@@ -301,12 +302,16 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
                 warnings.push(`${h.name}: ${e.path} was changed in the image: saved as ${e.path}${ext}`);
               }
             }
+            // rpm sets %caps on regular files only (fsmSetmeta), an empty text meaning none
             const cap = caps[fileIndex.get(e.path) ?? -1] ?? "";
-            if (cap !== "")
-              warnings.push(
-                `${h.name}: ${e.path} has file capabilities (${cap}) that the layer does not set`,
-              );
-            await writer.addFile(at, meta, e.size, Readable.from(e.body()));
+            const withCaps: EntryMeta =
+              cap === ""
+                ? meta
+                : {
+                    ...meta,
+                    xattrs: { "security.capability": fileCapsXattr(cap, `${l.pkg.path}: ${e.path}`) },
+                  };
+            await writer.addFile(at, withCaps, e.size, Readable.from(e.body()));
             tree.record(at, { kind: "file" });
             break;
           }

@@ -88,6 +88,70 @@ describe("LayerWriter", () => {
     });
   }
 
+  it("writes xattrs as PAX SCHILY.xattr records (raw bytes) that GNU tar and Python's tarfile read back", async () => {
+    const path = join(dir, "layer-xattrs");
+    const w = new LayerWriter(path, "none");
+    // every byte value, '=' and newlines included: the records are bytes, not text
+    const odd = Buffer.from([
+      0,
+      0xff,
+      0x0a,
+      0x3d,
+      0x20,
+      0x80,
+      0xc3,
+      0x28,
+      ...Array.from({ length: 256 }, (_, i) => i),
+    ]);
+    const cap = Buffer.from("0100000200200000000000000000000000000000", "hex");
+    const long = `usr/${"d".repeat(120)}/${"é".repeat(60)}`;
+    await w.addFile(
+      "usr/bin/pinger",
+      { mode: 0o755, xattrs: { "security.capability": cap } },
+      2,
+      Buffer.from("p\n"),
+    );
+    await w.addFile("usr/bin/plain", { mode: 0o644 }, 1, Buffer.from("x"));
+    await w.addFile(
+      long,
+      { mode: 0o644, xattrs: { "user.ocipatch": odd, "security.capability": cap } },
+      1,
+      Readable.from([Buffer.from("y")]),
+    );
+    const { entries, paths } = await w.finish();
+    expect(entries).toBe(3);
+    expect(paths.has(long)).toBe(true);
+    const py = `
+import json, sys, tarfile
+out = {}
+with tarfile.open(sys.argv[1], encoding="utf-8") as t:
+    for m in t.getmembers():
+        out[m.name] = {k: v.encode("utf-8", "surrogateescape").hex() for k, v in m.pax_headers.items() if k.startswith("SCHILY.")}
+        out[m.name]["data"] = t.extractfile(m).read().decode()
+print(json.dumps(out))
+`;
+    const got = JSON.parse(execFileSync("python3", ["-c", py, path], { encoding: "utf8" })) as Record<
+      string,
+      Record<string, string>
+    >;
+    expect(got).toEqual({
+      "usr/bin/pinger": { "SCHILY.xattr.security.capability": cap.toString("hex"), data: "p\n" },
+      "usr/bin/plain": { data: "x" },
+      [long]: {
+        "SCHILY.xattr.security.capability": cap.toString("hex"),
+        "SCHILY.xattr.user.ocipatch": odd.toString("hex"),
+        data: "y",
+      },
+    });
+    // GNU tar lists the entries by their PAX paths and reports the xattrs
+    const listing = execFileSync("tar", ["--xattrs", "--xattrs-include=*", "-tvvf", path], {
+      encoding: "utf8",
+    });
+    expect(listing).toMatch(/usr\/bin\/pinger\n/);
+    expect(listing).toContain(long);
+    expect(listing).not.toMatch(/PaxHeader/);
+  });
+
   it("refuses unsafe paths", async () => {
     const w = new LayerWriter(join(dir, "bad"), "none");
     await expect(w.addFile("../etc/passwd", { mode: 0o644 }, 0, Buffer.alloc(0))).rejects.toThrow(/unsafe/);
