@@ -14,6 +14,7 @@ import { type Challenge, parseWwwAuthenticate, pickChallenge } from "./challenge
 import { endpointHost, hasExplicitPort, isLoopbackHost } from "./endpoint.js";
 import {
   isConnectionRefused,
+  isPeerSpeaksOtherProtocol,
   isTlsProtocolMismatch,
   type RegistryErrorEntry,
   statusError,
@@ -117,6 +118,12 @@ export class RegistryClient {
   }
 
   private async discover(): Promise<string> {
+    // A loopback port speaks one protocol: asking it in plain HTTP first costs one local round
+    // trip when it speaks TLS, and spares the TLS set-up (CA bundles parsed, ~40 ms) when not.
+    if (isLoopbackHost(this.host) && hasExplicitPort(this.host)) {
+      const plain = await this.plainProbe();
+      if (plain !== undefined) return plain;
+    }
     const plainAllowed = this.insecure || isLoopbackHost(this.host);
     const schemes = plainAllowed ? ["https", "http"] : ["https"];
     for (const scheme of schemes) {
@@ -142,16 +149,7 @@ export class RegistryClient {
         if (fallBack) continue;
         throw e;
       }
-      if (res.statusCode === 200) {
-        await discard(res);
-        this.challenge = undefined;
-        return origin;
-      }
-      if (res.statusCode === 401) {
-        await discard(res);
-        this.challenge = pickChallenge(parseWwwAuthenticate(res.headers["www-authenticate"]));
-        return origin;
-      }
+      if (await this.isApiAnswer(res)) return origin;
       const text = await bodyText(res);
       if (res.statusCode === 404) {
         throw new OcipatchError(
@@ -162,6 +160,44 @@ export class RegistryClient {
       throw statusError(res.statusCode, text, { registry: this.registry, what: "GET /v2/" });
     }
     throw new OcipatchError("INTERNAL", "no scheme to try");
+  }
+
+  /**
+   * `GET /v2/` in plain HTTP, once: the origin when a registry answers it (200, 401), undefined
+   * when the port may speak TLS or answered something else (a TLS port's 400, a closed
+   * connection, a 5xx the HTTPS-then-HTTP discovery handles with its retries).
+   */
+  private async plainProbe(): Promise<string | undefined> {
+    const origin = `http://${this.host}`;
+    let res: HttpResponse;
+    try {
+      res = await sendWithRetry(this.http, {
+        url: new URL("/v2/", origin),
+        method: "GET",
+        headers: {},
+        retryable: false,
+        what: "GET /v2/ (API check)",
+      });
+    } catch (e) {
+      // a TLS port closes the connection or answers bytes that are not HTTP; anything else
+      // (refused, a timeout, cancelled) would fail the same way over HTTPS
+      if (isPeerSpeaksOtherProtocol((e as { cause?: unknown }).cause)) return undefined;
+      throw e;
+    }
+    if (await this.isApiAnswer(res)) return origin;
+    await discard(res);
+    return undefined;
+  }
+
+  /** Whether `/v2/` answered as a registry does (200, or 401 with the challenge to remember). */
+  private async isApiAnswer(res: HttpResponse): Promise<boolean> {
+    if (res.statusCode !== 200 && res.statusCode !== 401) return false;
+    await discard(res);
+    this.challenge =
+      res.statusCode === 401
+        ? pickChallenge(parseWwwAuthenticate(res.headers["www-authenticate"]))
+        : undefined;
+    return true;
   }
 
   private resolvedCredentials(): Promise<ResolvedCredentials> {
