@@ -28,7 +28,7 @@ import {
   headerValue,
   sendWithRetry,
 } from "./http.js";
-import { DEFAULT_TIMEOUT_MS, type RegistryOptions } from "./options.js";
+import { DEFAULT_TIMEOUT_MS, type Endpoint, type RegistryOptions } from "./options.js";
 import { mergeScopes } from "./scope.js";
 import { type BearerToken, fetchToken, TokenCache, tokenCacheKey } from "./token.js";
 
@@ -55,6 +55,45 @@ export interface ClientRequest {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Whether `/v2/` answered as a registry does: 200 (null: no challenge) or 401 (its challenge);
+ * undefined for anything else.
+ */
+async function apiAnswer(res: HttpResponse): Promise<Challenge | null | undefined> {
+  if (res.statusCode !== 200 && res.statusCode !== 401) return undefined;
+  await discard(res);
+  if (res.statusCode === 200) return null;
+  return pickChallenge(parseWwwAuthenticate(res.headers["www-authenticate"])) ?? null;
+}
+
+/**
+ * `GET /v2/` in plain HTTP, once: the endpoint when a registry answers it (200, 401), undefined
+ * when the port may speak TLS or answered something else (a TLS port's 400, a closed
+ * connection, a 5xx the HTTPS-then-HTTP discovery handles with its retries).
+ */
+async function plainProbe(http: HttpContext): Promise<Endpoint | undefined> {
+  const origin = `http://${http.host}`;
+  let res: HttpResponse;
+  try {
+    res = await sendWithRetry(http, {
+      url: new URL("/v2/", origin),
+      method: "GET",
+      headers: {},
+      retryable: false,
+      what: "GET /v2/ (API check)",
+    });
+  } catch (e) {
+    // a TLS port closes the connection or answers bytes that are not HTTP; anything else
+    // (refused, a timeout, cancelled) would fail the same way over HTTPS
+    if (isPeerSpeaksOtherProtocol((e as { cause?: unknown }).cause)) return undefined;
+    throw e;
+  }
+  const challenge = await apiAnswer(res);
+  if (challenge !== undefined) return { origin, challenge: challenge ?? undefined };
+  await discard(res);
+  return undefined;
+}
 const MAX_REDIRECTS = 5;
 
 /**
@@ -109,7 +148,21 @@ export class RegistryClient {
   /** `https://host:port` or `http://host:port`, found by asking `/v2/` once. */
   origin(): Promise<string> {
     if (!this.originPromise) {
-      this.originPromise = this.discover();
+      const cache = this.opts.endpoints;
+      const key = `${this.insecure ? "insecure:" : ""}${this.host}`;
+      let found = cache?.get(key);
+      if (!found) {
+        found = this.discover();
+        cache?.set(key, found);
+        const mine = found;
+        mine.catch(() => {
+          if (cache?.get(key) === mine) cache.delete(key);
+        });
+      }
+      this.originPromise = found.then((e) => {
+        this.challenge = e.challenge;
+        return e.origin;
+      });
       this.originPromise.catch(() => {
         this.originPromise = undefined;
       });
@@ -117,11 +170,11 @@ export class RegistryClient {
     return this.originPromise;
   }
 
-  private async discover(): Promise<string> {
+  private async discover(): Promise<Endpoint> {
     // A loopback port speaks one protocol: asking it in plain HTTP first costs one local round
     // trip when it speaks TLS, and spares the TLS set-up (CA bundles parsed, ~40 ms) when not.
     if (isLoopbackHost(this.host) && hasExplicitPort(this.host)) {
-      const plain = await this.plainProbe();
+      const plain = await plainProbe(this.http);
       if (plain !== undefined) return plain;
     }
     const plainAllowed = this.insecure || isLoopbackHost(this.host);
@@ -149,7 +202,8 @@ export class RegistryClient {
         if (fallBack) continue;
         throw e;
       }
-      if (await this.isApiAnswer(res)) return origin;
+      const challenge = await apiAnswer(res);
+      if (challenge !== undefined) return { origin, challenge: challenge ?? undefined };
       const text = await bodyText(res);
       if (res.statusCode === 404) {
         throw new OcipatchError(
@@ -160,44 +214,6 @@ export class RegistryClient {
       throw statusError(res.statusCode, text, { registry: this.registry, what: "GET /v2/" });
     }
     throw new OcipatchError("INTERNAL", "no scheme to try");
-  }
-
-  /**
-   * `GET /v2/` in plain HTTP, once: the origin when a registry answers it (200, 401), undefined
-   * when the port may speak TLS or answered something else (a TLS port's 400, a closed
-   * connection, a 5xx the HTTPS-then-HTTP discovery handles with its retries).
-   */
-  private async plainProbe(): Promise<string | undefined> {
-    const origin = `http://${this.host}`;
-    let res: HttpResponse;
-    try {
-      res = await sendWithRetry(this.http, {
-        url: new URL("/v2/", origin),
-        method: "GET",
-        headers: {},
-        retryable: false,
-        what: "GET /v2/ (API check)",
-      });
-    } catch (e) {
-      // a TLS port closes the connection or answers bytes that are not HTTP; anything else
-      // (refused, a timeout, cancelled) would fail the same way over HTTPS
-      if (isPeerSpeaksOtherProtocol((e as { cause?: unknown }).cause)) return undefined;
-      throw e;
-    }
-    if (await this.isApiAnswer(res)) return origin;
-    await discard(res);
-    return undefined;
-  }
-
-  /** Whether `/v2/` answered as a registry does (200, or 401 with the challenge to remember). */
-  private async isApiAnswer(res: HttpResponse): Promise<boolean> {
-    if (res.statusCode !== 200 && res.statusCode !== 401) return false;
-    await discard(res);
-    this.challenge =
-      res.statusCode === 401
-        ? pickChallenge(parseWwwAuthenticate(res.headers["www-authenticate"]))
-        : undefined;
-    return true;
   }
 
   private resolvedCredentials(): Promise<ResolvedCredentials> {
