@@ -77,9 +77,9 @@ export async function copyImage(
     endpoints: opts.dest?.endpoints ?? endpoints,
   };
   const sink = openSink(to, destOpts);
-  // the destination registry is checked while the source is read; a failure shows when writing
+  // the destination registry is checked while the source is read
   if (to.transport === "docker") {
-    new RegistryClient(to.ref.registry, destOpts).origin().catch(() => undefined);
+    new RegistryClient(to.ref.registry, destOpts).origin().catch(() => undefined); // the write checks again and reports
   }
 
   const top = await openLocation(from, srcOpts);

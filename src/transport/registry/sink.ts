@@ -218,7 +218,7 @@ export class RegistrySink implements ImageSink {
       // an image's blobs are read while the registry is asked for its manifest (one round
       // trip less); they are dropped when it is there already
       const blobs = it.kind === "image" && !parentPresent ? blobsOf(it, this.opts, signal) : undefined;
-      blobs?.catch(() => undefined);
+      blobs?.catch(() => undefined); // observed below when the manifest is not there
       // what a stored manifest refers to is stored too (registries check it on PUT)
       const present =
         parentPresent ||
