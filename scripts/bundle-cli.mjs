@@ -11,6 +11,28 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const outdir = join(root, "dist/cli-bundle");
 const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 
+/**
+ * Only what the CLI uses of two dependencies whose entry points load much more: undici (see
+ * scripts/undici-lean.cjs) and zod's error messages in every language (`z.locales`; English,
+ * the one used, is imported by zod's schemas directly). Every run parses what is bundled.
+ */
+const lean = {
+  name: "ocipatch-lean",
+  setup(b) {
+    b.onResolve({ filter: /^undici$/ }, () => ({ path: join(root, "scripts/undici-lean.cjs") }));
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes("/node_modules/zod/")
+        ? { path: "zod-locales", namespace: "ocipatch-lean" }
+        : undefined,
+    );
+    b.onLoad({ filter: /^zod-locales$/, namespace: "ocipatch-lean" }, () => ({
+      contents: 'export { default as en } from "zod/v4/locales/en.js";',
+      resolveDir: root,
+      loader: "js",
+    }));
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
@@ -28,6 +50,7 @@ await build({
   banner: {
     js: 'import { createRequire as __ocipatchRequire } from "node:module"; const require = __ocipatchRequire(import.meta.url);',
   },
+  plugins: [lean],
   chunkNames: "chunks/[name]-[hash]",
   minifyWhitespace: true,
   minifySyntax: true,

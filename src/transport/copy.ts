@@ -11,6 +11,8 @@ import type { TransferStats } from "../image/sink.js";
 import type { ProgressListener } from "../util/progress.js";
 import { openLocation, openSink, type TransportOptions } from "./index.js";
 import { formatImageLocation, type ImageLocation, parseImageLocation } from "./parse.js";
+import { RegistryClient } from "./registry/client.js";
+import type { EndpointCache } from "./registry/options.js";
 
 export interface CopyOptions {
   /**
@@ -61,13 +63,24 @@ export async function copyImage(
   const from = toLocation(src);
   const to = toLocation(dst);
   const signal = opts.signal;
-  const srcOpts: TransportOptions = { ...opts.src, signal: opts.src?.signal ?? signal };
+  // both ends share what GET /v2/ finds (one check when they are the same registry)
+  const endpoints: EndpointCache = new Map();
+  const srcOpts: TransportOptions = {
+    ...opts.src,
+    signal: opts.src?.signal ?? signal,
+    endpoints: opts.src?.endpoints ?? endpoints,
+  };
   const destOpts: TransportOptions = {
     ...opts.dest,
     signal: opts.dest?.signal ?? signal,
     progress: opts.dest?.progress ?? opts.progress,
+    endpoints: opts.dest?.endpoints ?? endpoints,
   };
   const sink = openSink(to, destOpts);
+  // the destination registry is checked while the source is read
+  if (to.transport === "docker") {
+    new RegistryClient(to.ref.registry, destOpts).origin().catch(() => undefined); // the write checks again and reports
+  }
 
   const top = await openLocation(from, srcOpts);
   let item: ImageOrIndex = top;

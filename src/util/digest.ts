@@ -86,6 +86,14 @@ export class DigestStream extends Transform {
     cb();
   }
 
+  /**
+   * Whether this stream, untouched so far, checks exactly this digest and size as it ends:
+   * then a writer can take it as it is instead of hashing every byte a second time.
+   */
+  checks(digest: string, size: number): boolean {
+    return this.size === 0 && this.expect?.digest === digest && this.expect.size === size;
+  }
+
   /** The digest of everything that passed; only valid after the stream ended. */
   digest(): Digest {
     if (!this.result) throw new OcipatchError("INTERNAL", "digest read before the stream ended");

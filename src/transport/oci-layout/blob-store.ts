@@ -80,12 +80,13 @@ export class LayoutBlobStore {
     this.progress?.blobStart?.(desc, "write");
     try {
       const src = await open();
-      const check = new DigestStream({ digest: desc.digest, size: desc.size, what: `blob ${desc.digest}` });
+      // a source stream that verifies this blob already (a registry's or layout's) is not hashed twice
+      const checked =
+        src instanceof DigestStream && src.checks(desc.digest, desc.size)
+          ? [src]
+          : [src, new DigestStream({ digest: desc.digest, size: desc.size, what: `blob ${desc.digest}` })];
       await pipeline(
-        src,
-        check,
-        this.counter(desc),
-        createWriteStream(tmp, { flags: "wx" }),
+        [...checked, this.counter(desc), createWriteStream(tmp, { flags: "wx" })],
         this.signal ? { signal: this.signal } : {},
       );
       await rename(tmp, blobPath(this.root, desc.digest));

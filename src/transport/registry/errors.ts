@@ -164,6 +164,11 @@ export function isTlsProtocolMismatch(e: unknown): boolean {
   return cs.includes("ECONNRESET") || cs.includes("UND_ERR_SOCKET");
 }
 
+/** A plain-HTTP request answered by a TLS port: the connection closed, or bytes that are not HTTP. */
+export function isPeerSpeaksOtherProtocol(e: unknown): boolean {
+  return isTransientNetworkError(e) || codes(e).some((c) => c.startsWith("HPE_"));
+}
+
 export function isConnectionRefused(e: unknown): boolean {
   return codes(e).includes("ECONNREFUSED");
 }

@@ -1,5 +1,6 @@
 import type { Credentials } from "../../auth/credentials.js";
 import type { ProgressListener } from "../../util/progress.js";
+import type { Challenge } from "./challenge.js";
 import type { SharedBlobs } from "./shared-blobs.js";
 
 /** Options of the registry transport (reading and writing). */
@@ -39,6 +40,11 @@ export interface RegistryOptions {
    * registry and mounted into the other repositories.
    */
   readonly sharedBlobs?: SharedBlobs | undefined;
+  /**
+   * Registries' origins (and first challenges) as `GET /v2/` found them, shared by the clients
+   * of one operation (a copy's source and destination): each registry is checked once.
+   */
+  readonly endpoints?: EndpointCache | undefined;
   /** User-Agent header; default `ocipatch/<version>`. */
   readonly userAgent?: string | undefined;
 }
@@ -46,3 +52,12 @@ export interface RegistryOptions {
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 3;
+
+/** What `GET /v2/` found out about a registry: its origin and the challenge it answered with. */
+export interface Endpoint {
+  readonly origin: string;
+  readonly challenge: Challenge | undefined;
+}
+
+/** Endpoints by registry host (and insecure option); see `RegistryOptions.endpoints`. */
+export type EndpointCache = Map<string, Promise<Endpoint>>;

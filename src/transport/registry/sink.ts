@@ -211,26 +211,31 @@ export class RegistrySink implements ImageSink {
   ): Promise<PlannedManifest[]> {
     const out: PlannedManifest[] = [];
     const seen = new Set<string>();
-    const visit = async (it: ImageOrIndex, parentPresent: boolean): Promise<void> => {
-      if (seen.has(it.digest)) return;
+    // each manifest's entries, children first; siblings are planned concurrently, kept in order
+    const visit = async (it: ImageOrIndex, parentPresent: boolean): Promise<PlannedManifest[]> => {
+      if (seen.has(it.digest)) return [];
       seen.add(it.digest);
+      // an image's blobs are read while the registry is asked for its manifest (one round
+      // trip less); they are dropped when it is there already
+      const blobs = it.kind === "image" && !parentPresent ? blobsOf(it, this.opts, signal) : undefined;
+      blobs?.catch(() => undefined); // observed below when the manifest is not there
       // what a stored manifest refers to is stored too (registries check it on PUT)
       const present =
         parentPresent ||
         (await headManifestWith(client, this.ref.repository, it.digest, signal, scopes)) !== undefined;
       if (it.kind === "index") {
-        for (const child of (it as ImageIndex).children()) await visit(await child.load({ signal }), present);
-        out.push({ item: it, blobs: [], presentDigests: [], present });
-        return;
+        const children = await Promise.all(
+          (it as ImageIndex).children().map(async (child) => visit(await child.load({ signal }), present)),
+        );
+        return [...children.flat(), { item: it, blobs: [], presentDigests: [], present }];
       }
       if (present) {
         const digests = [it.manifest.config.digest, ...it.manifest.layers.map((l) => l.digest)];
-        out.push({ item: it, blobs: [], presentDigests: digests, present });
-        return;
+        return [{ item: it, blobs: [], presentDigests: digests, present }];
       }
-      out.push({ item: it, blobs: await blobsOf(it, this.opts, signal), presentDigests: [], present });
+      return [{ item: it, blobs: await blobs!, presentDigests: [], present }];
     };
-    await visit(item, false);
+    out.push(...(await visit(item, false)));
     // the top manifest goes last even if a child had the same digest
     const top = out.findIndex((p) => p.item === item);
     if (top !== -1 && top !== out.length - 1) out.push(...out.splice(top, 1));

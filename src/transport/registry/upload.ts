@@ -259,12 +259,14 @@ export class BlobUploader {
     const { digest, size } = blob.descriptor;
     let location = startAt ?? (await this.startUpload(signal));
     const source = await blob.open(signal);
-    const check = new DigestStream({ digest: blob.descriptor.digest, size, what: `blob ${digest}` });
-    // pipeline wires errors both ways; failures surface through the reader
+    // a source stream that verifies this blob already (a registry's or layout's) is not hashed
+    // twice; else pipeline wires errors both ways, and failures surface through the reader
     const reader = new HeldBackReader(
-      pipeline(source, check, () => {
-        // reported by the reader
-      }),
+      source instanceof DigestStream && source.checks(digest, size)
+        ? source
+        : pipeline(source, new DigestStream({ digest, size, what: `blob ${digest}` }), () => {
+            // reported by the reader
+          }),
     );
     let done = 0;
     const onBytes = (n: number) => {

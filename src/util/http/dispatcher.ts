@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
-import { Agent, type Dispatcher, ProxyAgent } from "undici";
+import { Agent, buildConnector, type Dispatcher, ProxyAgent } from "undici";
 import { OcipatchError } from "../../errors.js";
 import { ProxyRouter, parseNoProxy } from "./proxy-router.js";
 
@@ -93,6 +93,38 @@ function proxyShown(url: string | undefined): string | undefined {
   }
 }
 
+/** Node's roots plus the extra bundles, as one secure context (parsing them takes tens of ms). */
+function caContext(ca: readonly string[]): SecureContext {
+  return createSecureContext({ ca: [...rootCertificates, ...ca] });
+}
+
+/**
+ * undici's connector, with the extra CA bundles parsed at the first TLS connection: a run that
+ * only talks plain HTTP (a loopback registry) never pays for parsing them. Then one secure
+ * context serves every connection.
+ */
+function lazyTlsConnector(
+  base: buildConnector.BuildOptions,
+  ca: readonly string[] | undefined,
+): buildConnector.connector {
+  const plain = buildConnector(base);
+  if (!ca) return plain;
+  let tls: buildConnector.connector | undefined;
+  return (options, callback) => {
+    if (options.protocol !== "https:") {
+      plain(options, callback);
+      return;
+    }
+    try {
+      tls ??= buildConnector({ ...base, secureContext: caContext(ca) });
+    } catch (e) {
+      callback(e as Error, null);
+      return;
+    }
+    tls(options, callback);
+  };
+}
+
 const dispatchers = new Map<string, Dispatcher>();
 
 /** The shared dispatcher for these settings. */
@@ -105,21 +137,18 @@ export function httpDispatcher(opts: DispatcherOptions = {}): Dispatcher {
   const key = JSON.stringify([insecure, files, timeoutMs, proxy]);
   let d = dispatchers.get(key);
   if (d) return d;
-  // one secure context for all connections: parsing a CA bundle per connection is slow
-  const secureContext: SecureContext | undefined =
-    files.length > 0 ? createSecureContext({ ca: [...rootCertificates, ...readCa(files, env)] }) : undefined;
-  const tls = {
-    ...(secureContext ? { secureContext } : {}),
-    ...(insecure ? { rejectUnauthorized: false } : {}),
-  };
+  // the files are read now (a missing one fails before any work), parsed at the first TLS connection
+  const ca = files.length > 0 ? readCa(files, env) : undefined;
+  const verify = insecure ? { rejectUnauthorized: false } : {};
   const common = {
-    connect: { timeout: timeoutMs, ...tls },
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     keepAliveTimeout: 10_000,
   };
   if (proxy) {
-    const direct = new Agent(common);
+    // one secure context for all connections: parsing a CA bundle per connection is slow
+    const tls = { ...(ca ? { secureContext: caContext(ca) } : {}), ...verify };
+    const direct = new Agent({ ...common, connect: { timeout: timeoutMs, ...tls } });
     const via = (url: string | undefined, name: string): Dispatcher => {
       if (!url) return direct;
       if (!URL.canParse(url)) {
@@ -131,6 +160,7 @@ export function httpDispatcher(opts: DispatcherOptions = {}): Dispatcher {
       // http:// targets are forwarded (as curl does), https:// ones tunnelled with CONNECT
       return new ProxyAgent({
         ...common,
+        connect: { timeout: timeoutMs, ...tls },
         uri: url,
         proxyTunnel: false,
         requestTls: { timeout: timeoutMs, ...tls },
@@ -140,7 +170,7 @@ export function httpDispatcher(opts: DispatcherOptions = {}): Dispatcher {
     const httpsAgent = proxy.httpsProxy ? via(proxy.httpsProxy, "HTTPS_PROXY") : httpAgent;
     d = new ProxyRouter(direct, httpAgent, httpsAgent, parseNoProxy(proxy.noProxy));
   } else {
-    d = new Agent(common);
+    d = new Agent({ ...common, connect: lazyTlsConnector({ timeout: timeoutMs, ...verify }, ca) });
   }
   dispatchers.set(key, d);
   return d;

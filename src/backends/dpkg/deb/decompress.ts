@@ -37,8 +37,12 @@ export function assertDebCompressionSupported(c: DebCompression, what: string): 
   }
 }
 
-/** A streaming decompressor; undefined for "none". */
-export function debDecompressor(c: DebCompression, what: string): Transform | undefined {
+/** A streaming decompressor; undefined for "none". `compressedSize`: the member's, when known. */
+export function debDecompressor(
+  c: DebCompression,
+  what: string,
+  compressedSize?: number,
+): Transform | undefined {
   switch (c) {
     case "none":
       return undefined;
@@ -46,7 +50,7 @@ export function debDecompressor(c: DebCompression, what: string): Transform | un
       return createGunzip();
     case "xz":
     case "lzma":
-      return xzDecompressor(c, what);
+      return xzDecompressor(c, what, compressedSize);
     case "zstd":
       return zstdDecompressor(what);
     case "bzip2":

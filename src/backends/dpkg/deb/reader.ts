@@ -116,7 +116,7 @@ function tarOf(
   source: string,
 ): { extract: tar.Extract; done: Promise<void> } {
   const what = `${source} ${member.header.name}`;
-  const dec: Transform | undefined = debDecompressor(compression, what);
+  const dec: Transform | undefined = debDecompressor(compression, what, member.header.size);
   const extract = tar.extract();
   const input = Readable.from(member.body, { objectMode: false });
   const done = (dec ? pipeline(input, dec, extract) : pipeline(input, extract)).catch((e: unknown) => {
