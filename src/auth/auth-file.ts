@@ -23,11 +23,11 @@ const authFileSchema = z.looseObject({
   credHelpers: z.record(z.string(), z.string()).optional(),
 });
 
-export type AuthFile = z.infer<typeof authFileSchema>;
+type AuthFile = z.infer<typeof authFileSchema>;
 type AuthEntry = z.infer<typeof authEntrySchema>;
 
 /** What an auth file says about a registry. */
-export type AuthFileMatch =
+type AuthFileMatch =
   | { readonly kind: "inline"; readonly credentials: Credentials; readonly key: string }
   | {
       readonly kind: "helper";

@@ -16,7 +16,7 @@ const helperOutputSchema = z.looseObject({
 const NOT_FOUND_RE = /credentials not found|not found in native keychain|no credentials/i;
 const HELPER_TIMEOUT_MS = 60_000;
 
-export interface HelperOptions {
+interface HelperOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly signal?: AbortSignal | undefined;
 }

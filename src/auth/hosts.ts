@@ -11,7 +11,7 @@ const DOCKER_HUB_ALIASES = new Set([
 ]);
 
 /** The server URL Docker uses for Docker Hub in its config and credential helpers. */
-export const DOCKER_HUB_SERVER_URL = "https://index.docker.io/v1/";
+const DOCKER_HUB_SERVER_URL = "https://index.docker.io/v1/";
 
 /** `https://host:5000/v2/` → `host:5000`; Docker Hub aliases → `docker.io`. Lowercased. */
 export function normalizeRegistryHost(key: string): string {
@@ -23,7 +23,7 @@ export function normalizeRegistryHost(key: string): string {
   return DOCKER_HUB_ALIASES.has(s) ? "docker.io" : s;
 }
 
-export function isDockerHub(registry: string): boolean {
+function isDockerHub(registry: string): boolean {
   return normalizeRegistryHost(registry) === "docker.io";
 }
 

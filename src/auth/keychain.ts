@@ -13,10 +13,10 @@ import { helperServerUrl } from "./hosts.js";
  *   OCIPATCH_USERNAME  user name for registry login
  *   OCIPATCH_PASSWORD  password or access token for registry login
  */
-export const ENV_USERNAME = "OCIPATCH_USERNAME";
-export const ENV_PASSWORD = "OCIPATCH_PASSWORD";
+const ENV_USERNAME = "OCIPATCH_USERNAME";
+const ENV_PASSWORD = "OCIPATCH_PASSWORD";
 
-export interface KeychainOptions {
+interface KeychainOptions {
   /** Explicit credentials (e.g. from flags); they win over every other source. */
   readonly credentials?: Credentials | undefined;
   /** Environment (default `process.env`): OCIPATCH_*, REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR, DOCKER_CONFIG, PATH. */
