@@ -34,7 +34,7 @@ export interface ApkIndexEntry {
   readonly line: number;
 }
 
-export interface ApkIndex {
+interface ApkIndex {
   readonly description: string;
   readonly entries: readonly ApkIndexEntry[];
   /** Name of the trusted key whose signature verified. */

@@ -7,9 +7,9 @@ import { crc32, inflateRawSync } from "node:zlib";
 import { OcipatchError } from "../../errors.js";
 
 /** Bound on what one member may inflate to (index and package members alike). */
-export const MAX_MEMBER_BYTES = 512 * 1024 * 1024;
+const MAX_MEMBER_BYTES = 512 * 1024 * 1024;
 
-export interface GzipMember {
+interface GzipMember {
   /** The member's bytes exactly as stored (header, deflate data, trailer). */
   readonly raw: Buffer;
   /** Its decompressed content. */

@@ -25,7 +25,7 @@ async function readIfFile(fs: BackendFiles, path: string): Promise<Buffer | unde
 
 export { apkRecord };
 
-export async function readApkInventory(fs: BackendFiles): Promise<InventoryRead | undefined> {
+async function readApkInventory(fs: BackendFiles): Promise<InventoryRead | undefined> {
   let dbPath: string | undefined;
   let bytes: Buffer | undefined;
   for (const p of [APK_INSTALLED_DB, APK_INSTALLED_DB_USR]) {

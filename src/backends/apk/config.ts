@@ -4,7 +4,6 @@
  */
 import { OcipatchError } from "../../errors.js";
 
-export const ALPINE_RELEASE = "/etc/alpine-release";
 export const APK_WORLD = "/etc/apk/world";
 export const APK_REPOSITORIES = "/etc/apk/repositories";
 export const APK_KEYS_DIR = "/etc/apk/keys";
@@ -46,7 +45,7 @@ export function pinnedNames(world: readonly ApkDependency[]): Set<string> {
   return new Set(world.filter((d) => !d.conflict && d.op === "=").map((d) => d.name));
 }
 
-export interface ApkRepository {
+interface ApkRepository {
   /** `@tag` prefix: packages from it are installed only when asked for with `name@tag`. */
   readonly tag: string | undefined;
   /** The repository URL or path: the directory holding `<arch>/APKINDEX.tar.gz`. */

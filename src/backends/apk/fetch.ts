@@ -32,7 +32,7 @@ export function trustPackage(checksum: string, keys: readonly ApkTrustedKey[]): 
 }
 
 /** A planned .apk the repository no longer has (HTTP 404/410). */
-export class ApkVanished extends OcipatchError {
+class ApkVanished extends OcipatchError {
   constructor(readonly item: ArtifactDownload) {
     super(
       "NOT_FOUND",

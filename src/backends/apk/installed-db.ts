@@ -19,14 +19,14 @@ export interface ApkDbLine {
 }
 
 /** uid:gid:mode[:xattr checksum] of an `M:` or `a:` line. */
-export interface ApkAcl {
+interface ApkAcl {
   readonly uid: number;
   readonly gid: number;
   readonly mode: number;
   readonly xattrChecksum: string | undefined;
 }
 
-export interface ApkDbFile {
+interface ApkDbFile {
   readonly name: string;
   /** Absolute path in the image. */
   readonly path: string;

@@ -23,7 +23,7 @@ function q1OfEntry(e: ApkDataEntry, contentOf: (path: string) => Buffer | undefi
 }
 
 /** The record lines of `pkg` (whose .apk file is `fileSize` bytes). */
-export function installedRecordLines(pkg: ApkPackage, fileSize: number): ApkDbLine[] {
+function installedRecordLines(pkg: ApkPackage, fileSize: number): ApkDbLine[] {
   const one = (k: string): string | undefined => pkg.pkginfo[k]?.[0];
   const all = (k: string): string[] => [...(pkg.pkginfo[k] ?? [])];
   const lines: ApkDbLine[] = [];

@@ -23,9 +23,9 @@ import type { ApkPackage } from "./package.js";
 import { apkRecord } from "./record.js";
 import { writeScriptsTar } from "./scripts-tar.js";
 
-export const APK_SCRIPTS_TAR = "/lib/apk/db/scripts.tar";
+const APK_SCRIPTS_TAR = "/lib/apk/db/scripts.tar";
 /** One line per installed package with a `.trigger`: `<Q1 checksum> <directory>...` (apk-tools database.c). */
-export const APK_TRIGGERS = "/lib/apk/db/triggers";
+const APK_TRIGGERS = "/lib/apk/db/triggers";
 
 /** apk's script names (control member `.<name>`), in apk_script_types order. */
 const SCRIPT_TYPES = [

@@ -14,7 +14,7 @@ import { type ApkTrustedKey, signaturesOf, verifyApkSignatures } from "./signatu
 /** `.PKGINFO`: `key = value` lines; repeatable keys (depend, provides …) keep every value. */
 export type PkgInfo = Readonly<Record<string, readonly string[]>>;
 
-export const APK_SHA1_PAX = "APK-TOOLS.checksum.SHA1";
+const APK_SHA1_PAX = "APK-TOOLS.checksum.SHA1";
 
 export interface ApkDataEntry {
   /** Absolute path in the image ("/usr/bin/foo"; directories without a trailing slash). */
@@ -45,7 +45,7 @@ export interface ApkPackage {
   readonly entries: readonly ApkDataEntry[];
 }
 
-export function parsePkgInfo(text: string, source: string): PkgInfo {
+function parsePkgInfo(text: string, source: string): PkgInfo {
   const out: Record<string, string[]> = {};
   text.split("\n").forEach((line, i) => {
     if (line.trim() === "" || line.startsWith("#")) return;
@@ -60,11 +60,11 @@ export function parsePkgInfo(text: string, source: string): PkgInfo {
 }
 
 /** The apk identity of a control member: `Q1` + base64 SHA-1. */
-export function apkChecksumQ1(raw: Buffer): string {
+function apkChecksumQ1(raw: Buffer): string {
   return `Q1${createHash("sha1").update(raw).digest("base64")}`;
 }
 
-export interface ReadApkPackageOptions {
+interface ReadApkPackageOptions {
   readonly keys: readonly ApkTrustedKey[];
   /** APKINDEX `C:` of this package: the control member must match it. */
   readonly expectedChecksum?: string;

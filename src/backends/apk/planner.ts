@@ -32,12 +32,12 @@ import { apkRecord } from "./record.js";
 import type { ApkRepositoryIndex } from "./repositories.js";
 import { compareApkVersions as cmp } from "./version.js";
 
-export interface ApkCandidate {
+interface ApkCandidate {
   readonly entry: ApkIndexEntry;
   readonly repo: ApkRepositoryIndex;
 }
 
-export interface ApkPlanInput {
+interface ApkPlanInput {
   readonly installed: readonly InstalledPackage[];
   readonly indices: readonly ApkRepositoryIndex[];
   readonly targets: readonly UpgradeTarget[];
@@ -87,7 +87,7 @@ function provideParts(p: string): { name: string; version: string | undefined } 
 }
 
 /** Does package `v` satisfy the (non-conflict) dependency `d`? */
-export function viewSatisfies(v: View, d: ApkDependency): boolean {
+function viewSatisfies(v: View, d: ApkDependency): boolean {
   if (v.name === d.name && apkVersionSatisfies(v.version, d.op, d.version)) return true;
   return v.provides.some((p) => {
     const pp = provideParts(p);

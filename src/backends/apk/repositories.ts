@@ -20,7 +20,7 @@ import { type ApkTrustedKey, parseApkKey, readApkKeys } from "./signature.js";
 const MAX_INDEX_BYTES = 256 * 1024 * 1024;
 
 /** apk's architecture name of an OCI platform. */
-export function apkArchitecture(platform: Pick<Platform, "architecture" | "variant">): string {
+function apkArchitecture(platform: Pick<Platform, "architecture" | "variant">): string {
   const { architecture: a, variant: v } = platform;
   const map: Record<string, string> = {
     amd64: "x86_64",
@@ -47,7 +47,7 @@ export interface ApkRepositoryIndex {
   readonly bytes: number;
 }
 
-export interface LoadedRepositories {
+interface LoadedRepositories {
   readonly indices: readonly ApkRepositoryIndex[];
   readonly keys: readonly ApkTrustedKey[];
   /** Bytes fetched over the network. */

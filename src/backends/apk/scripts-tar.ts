@@ -1,7 +1,7 @@
 /** `/lib/apk/db/scripts.tar`: apk's store of installed packages' scripts (a plain tarball). */
 import tar from "tar-stream";
 
-export interface ScriptsTarEntry {
+interface ScriptsTarEntry {
   /** `<name>-<version>.<Q1 checksum>.<script type>` (apk-tools src/database.c). */
   readonly name: string;
   readonly data: Buffer;

@@ -17,7 +17,7 @@ export interface ApkTrustedKey {
   readonly key: KeyObject;
 }
 
-export interface ApkSignature {
+interface ApkSignature {
   readonly algorithm: "RSA" | "RSA256" | "RSA512" | "DSA";
   readonly keyName: string;
   readonly signature: Buffer;
