@@ -4,9 +4,6 @@ import { isDefaultKeyringPath, type KeyringFiles } from "./apt/keyring.js";
 import type { SourceFile } from "./apt/sources.js";
 import { APT_FILE_LOCATIONS } from "./plan/plan-for-image.js";
 
-/** Capture patterns so the apt files are kept in memory when the layers are indexed. */
-export const APT_CAPTURE_PATTERNS: readonly string[] = ["etc/apt/**", "usr/share/keyrings/**"];
-
 const SOURCE_FILE = /\.(list|sources)$/;
 
 /** The image's apt sources and keyrings (see APT_FILE_LOCATIONS), read through its layers. */
@@ -42,7 +39,7 @@ export async function readAptFiles(
 }
 
 /** Largest apt source or keyring file read from an image (they are a few KiB). */
-export const IMAGE_KEYRING_MAX_BYTES = 16 * 1024 * 1024;
+const IMAGE_KEYRING_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
  * The image's keyrings for the TrustStore: any path a `Signed-By` names is resolved inside the

@@ -12,7 +12,7 @@ import type { ProgressListener } from "../../util/progress.js";
 import { saveVerified } from "../../util/verified-file.js";
 
 /** One .deb to fetch: where from, and what it must hash to (from the signed Packages index). */
-export interface DebDownload {
+interface DebDownload {
   readonly package: string;
   readonly architecture: string;
   readonly version: string;
@@ -21,7 +21,7 @@ export interface DebDownload {
   readonly size: number;
 }
 
-export interface DownloadOptions {
+interface DownloadOptions {
   /** Verified .debs are kept here by SHA256 and reused (like apt's archives directory). */
   readonly cacheDir: string;
   /** Parallel downloads (default 4). */
@@ -39,7 +39,7 @@ export interface DownloadOptions {
   readonly onVanished?: "fail" | "collect";
 }
 
-export interface DownloadResult {
+interface DownloadResult {
   /** Local verified file per download, same order as the input (undefined: vanished). */
   readonly files: ReadonlyArray<string | undefined>;
   /** With onVanished `collect`: the downloads the mirror no longer has (HTTP 404/410). */
@@ -50,7 +50,7 @@ export interface DownloadResult {
 }
 
 /** A planned file is gone from the mirror (superseded by a newer upload): re-plan. */
-export class DebVanished extends OcipatchError {
+class DebVanished extends OcipatchError {
   constructor(readonly item: DebDownload) {
     super(
       "NOT_FOUND",

@@ -14,7 +14,7 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** What was cached for a URL fetched with conditional requests. */
-export interface CachedFile {
+interface CachedFile {
   readonly body: Buffer;
   readonly etag: string | undefined;
   readonly lastModified: string | undefined;

@@ -67,7 +67,7 @@ function releaseBelongsTo(releaseCodename: string, codename: string): boolean {
 }
 
 /** apt's default Acquire::MaxReleaseFileSize: the largest InRelease/Release/Release.gpg accepted. */
-export const MAX_RELEASE_FILE_BYTES = 10 * 1000 * 1000;
+const MAX_RELEASE_FILE_BYTES = 10 * 1000 * 1000;
 
 /**
  * Fetches and verifies apt repository metadata: InRelease (or Release + Release.gpg), then

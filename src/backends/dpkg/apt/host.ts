@@ -14,7 +14,7 @@ import type { SourceFile } from "./sources.js";
  */
 
 /** Largest host apt file read (sources, keyrings, os-release). */
-export const HOST_APT_FILE_MAX_BYTES = 16 * 1024 * 1024;
+const HOST_APT_FILE_MAX_BYTES = 16 * 1024 * 1024;
 
 async function readIf(path: string, what: string): Promise<Buffer | undefined> {
   try {

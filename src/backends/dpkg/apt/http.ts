@@ -28,7 +28,7 @@ export interface HttpOptions {
   readonly signal?: AbortSignal;
 }
 
-export interface GetResult {
+interface GetResult {
   readonly status: 200 | 304 | 404;
   readonly body: Buffer | undefined;
   readonly etag: string | undefined;

@@ -100,13 +100,13 @@ export interface Signer {
   readonly keyring: string;
 }
 
-export interface VerifiedText {
+interface VerifiedText {
   /** The signed content, and nothing else. */
   readonly text: string;
   readonly signer: Signer;
 }
 
-export interface VerifyOptions {
+interface VerifyOptions {
   /** Verification time (default: now). */
   readonly date?: Date;
 }

@@ -4,7 +4,7 @@
  * (no leading slash).
  */
 
-export const DPKG_DIR = "/var/lib/dpkg";
+const DPKG_DIR = "/var/lib/dpkg";
 /** The full database: one deb822 record per package. */
 export const DPKG_STATUS = `${DPKG_DIR}/status`;
 /** Distroless images: one record per file. */

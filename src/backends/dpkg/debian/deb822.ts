@@ -81,7 +81,7 @@ export class Paragraph {
   }
 }
 
-export interface ParseOptions {
+interface ParseOptions {
   /** For messages: which file is being parsed. */
   readonly source?: string;
   /** Called for malformed lines instead of throwing; the line is skipped. */

@@ -48,7 +48,7 @@ const OPS: Record<string, VersionRelation> = {
   ">": ">=",
 };
 
-export interface RelationParseOptions {
+interface RelationParseOptions {
   /** Field name and file for messages. */
   readonly context?: string;
   /** Reject alternatives (`|`): Provides, Breaks, Conflicts, Replaces. */

@@ -4,7 +4,7 @@ import { OcipatchError } from "../../../errors.js";
  * Debian package versions (Debian Policy 5.6.12): [epoch:]upstream[-revision],
  * compared the way dpkg does (verrevcmp), `~` sorting before everything.
  */
-export interface DebianVersion {
+interface DebianVersion {
   readonly epoch: number;
   readonly upstream: string;
   readonly revision: string;

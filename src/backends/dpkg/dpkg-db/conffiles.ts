@@ -2,7 +2,7 @@ import type { ConffileEntry } from "../deb/index.js";
 import type { Paragraph } from "../debian/deb822.js";
 
 /** dpkg's hash placeholder for a conffile the old version did not have. */
-export const NEW_CONFFILE_HASH = "newconffile";
+const NEW_CONFFILE_HASH = "newconffile";
 
 /** One line of a status `Conffiles:` field. */
 export interface StatusConffile {
@@ -63,7 +63,7 @@ export interface ConffileDecision {
   readonly reason: string;
 }
 
-export interface ConffilePlanInput {
+interface ConffilePlanInput {
   /** Old status record's Conffiles (parseStatusConffiles). */
   readonly old: readonly StatusConffile[];
   /** The new package's conffiles (control `conffiles`). */

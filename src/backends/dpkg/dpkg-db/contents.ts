@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { DataEntryHeader, DataEntryType, DebPackage } from "../deb/index.js";
 
-export interface ContentItem {
+interface ContentItem {
   /** Normalised path (no leading slash; "." for the root). */
   readonly path: string;
   readonly type: DataEntryType;

@@ -23,7 +23,7 @@ export function infoBaseName(control: Paragraph): string {
  * directories without a trailing slash, then the obsolete conffiles dpkg keeps
  * listed.
  */
-export function listFile(contents: PackageContents, obsoleteConffiles: readonly string[] = []): string {
+function listFile(contents: PackageContents, obsoleteConffiles: readonly string[] = []): string {
   const lines = contents.items.map((i) => listPath(i.path));
   for (const c of obsoleteConffiles) lines.push(`/${c.replace(/^\/+/, "")}`);
   return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
@@ -49,7 +49,7 @@ export interface InfoFile {
   readonly mode: number;
 }
 
-export interface InfoFilesInput {
+interface InfoFilesInput {
   readonly control: Paragraph;
   readonly members: ReadonlyMap<string, ControlMember>;
   readonly contents: PackageContents;

@@ -1,6 +1,6 @@
 import type { PackageContents } from "./contents.js";
 
-export interface RemovalInput {
+interface RemovalInput {
   /** The old version's .list lines ("/.", "/usr", "/usr/bin/x"...). */
   readonly oldList: readonly string[];
   readonly newContents: PackageContents;

@@ -8,7 +8,7 @@ import { formatDependencyField, formatVersion } from "./dependency-format.js";
  * fields": Homepage, Built-Using, Original-Maintainer...) follow, in the order
  * of the package's control file.
  */
-export const DPKG_STATUS_FIELD_ORDER = [
+const DPKG_STATUS_FIELD_ORDER = [
   "Package",
   "Essential",
   "Protected",
@@ -72,7 +72,7 @@ const NICKNAMES: Record<string, string> = {
 const KNOWN = new Map<string, string>(DPKG_STATUS_FIELD_ORDER.map((f) => [f.toLowerCase(), f]));
 for (const f of ["Filename", "Size", "MD5sum", "MSDOS-Filename", "Revision"]) KNOWN.set(f.toLowerCase(), f);
 
-export interface StatusRecordInput {
+interface StatusRecordInput {
   /** The package's current status record (undefined for a fresh install). */
   readonly old: Paragraph | undefined;
   /** The new version's control paragraph. */
@@ -133,9 +133,4 @@ export function statusRecord(input: StatusRecordInput): Paragraph {
   }
   for (const [name, value] of arbitrary) out.set(name, value);
   return out;
-}
-
-/** The text of a paragraph as dpkg writes it (fields, no blank line). */
-export function formatStatusRecord(p: Paragraph): string {
-  return p.toString();
 }

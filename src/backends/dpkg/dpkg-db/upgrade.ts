@@ -6,7 +6,7 @@ import { type InfoFile, infoBaseName, infoFiles, obsoleteInfoFiles, packageInfoF
 import { pathsToRemove, type RemovalPlan } from "./removal.js";
 import { statusRecord } from "./status-record.js";
 
-export interface UpgradeDbInput {
+interface UpgradeDbInput {
   /** The installed version's status record. */
   readonly old: Paragraph;
   /** The new .deb (its control part; entries already consumed into `contents`). */

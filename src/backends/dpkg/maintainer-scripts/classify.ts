@@ -1,6 +1,7 @@
 import type { ScriptAction, ScriptActionKind } from "../../types.js";
 
-export type { ScriptAction, ScriptActionKind };
+export type { ScriptActionKind };
+
 /**
  * A HEURISTIC reading of maintainer scripts: would running this script have
  * done more than nothing? ocipatch never runs scripts from the image; this
@@ -11,7 +12,7 @@ export type { ScriptAction, ScriptActionKind };
  * means "contains commands that may do something".
  */
 
-export interface ScriptClassification {
+interface ScriptClassification {
   /** True when the script holds commands beyond boilerplate (set -e, case/esac, exit 0, comments). */
   readonly effective: boolean;
   /** Notable actions, one per distinct kind+command, in script order. */

@@ -2,9 +2,7 @@
 export { caCertificatesPostinst } from "./ca-certificates/index.js";
 export {
   classifyScript,
-  type ScriptAction,
   type ScriptActionKind,
-  type ScriptClassification,
 } from "./classify.js";
-export type { EffectOutcome, EffectWrite, ImageView } from "./effects.js";
-export { type UpgradeScripts, upgradeScriptReport } from "./report.js";
+export type { EffectOutcome } from "./effects.js";
+export { upgradeScriptReport } from "./report.js";

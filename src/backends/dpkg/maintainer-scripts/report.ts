@@ -3,7 +3,7 @@ import type { MaintainerScriptName } from "../deb/index.js";
 import { classifyScript } from "./classify.js";
 
 /** The scripts dpkg runs when upgrading a package (deb-*(5), Debian Policy ch. 6). */
-export interface UpgradeScripts {
+interface UpgradeScripts {
   readonly old: Partial<Record<MaintainerScriptName, Buffer>>;
   readonly new: Partial<Record<MaintainerScriptName, Buffer>>;
   /** The new package's `triggers` control file, if any. */

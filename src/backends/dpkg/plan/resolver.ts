@@ -38,7 +38,7 @@ export class NeedMoreIndices extends Error {
   }
 }
 
-export interface Change {
+interface Change {
   readonly key: string;
   readonly from: PkgVersion | undefined;
   to: PkgVersion;
@@ -47,7 +47,7 @@ export interface Change {
   readonly root: string;
 }
 
-export interface ResolverContext {
+interface ResolverContext {
   readonly native: string;
   readonly universe: PackageUniverse;
   /** Instance keys (`name:arch`) that must not change. */
@@ -67,7 +67,7 @@ export interface ResolverContext {
 }
 
 /** A dependency left unmet because the image never had it (keepUnmetDependencies). */
-export interface UnmetDependency {
+interface UnmetDependency {
   readonly package: string;
   readonly dependency: string;
 }

@@ -20,7 +20,7 @@ export interface Group {
   readonly vulnerabilityIds: string[];
 }
 
-export interface TargetSelection {
+interface TargetSelection {
   readonly groups: Map<string, Group>;
   readonly held: HeldPackage[];
   readonly unresolved: UnresolvedPackage[];
@@ -28,7 +28,7 @@ export interface TargetSelection {
   readonly idsBySource: Map<string, Set<string>>;
 }
 
-export interface SelectInput {
+interface SelectInput {
   readonly installed: readonly PkgVersion[];
   readonly native: string;
   readonly universe: PackageUniverse;

@@ -10,7 +10,7 @@ export type CertsDirEntry =
  * regular files by absolute path (symbolic links followed), undefined when
  * the path is not a regular file.
  */
-export interface OutsideView {
+interface OutsideView {
   readRegular(absPath: string): Promise<Buffer | undefined>;
 }
 

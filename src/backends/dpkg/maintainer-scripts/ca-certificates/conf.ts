@@ -9,7 +9,7 @@
 
 export type TrustNew = "yes" | "no";
 
-export interface ConfInput {
+interface ConfInput {
   /** /etc/ca-certificates.conf of the image (undefined: no such file). */
   readonly conf: string | undefined;
   /** `*.crt` regular files under /usr/share/ca-certificates after the upgrade, relative ("mozilla/X.crt"). */
@@ -21,7 +21,7 @@ export interface ConfInput {
   readonly certFileExists: (relative: string) => boolean;
 }
 
-export interface ConfResult {
+interface ConfResult {
   /** The new /etc/ca-certificates.conf. */
   readonly conf: string;
   /** True when the file changes (the old one is then kept as /etc/ca-certificates.conf.dpkg-old). */

@@ -18,7 +18,7 @@ const HOOKS_DIR = "/etc/ca-certificates/update.d";
 const DEBCONF_DB = "/var/cache/debconf/config.dat";
 const MAX_DEPTH = 16;
 
-export interface CaCertificatesInput {
+interface CaCertificatesInput {
   readonly view: ImageView;
   /** The new package's `config` script. */
   readonly configScript: Buffer | undefined;

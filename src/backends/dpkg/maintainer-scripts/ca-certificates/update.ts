@@ -1,4 +1,4 @@
-import { type CertsDir, ETC_CERTS } from "./certs-dir.js";
+import type { CertsDir } from "./certs-dir.js";
 import { rehash } from "./rehash.js";
 
 /*
@@ -15,7 +15,7 @@ export const CERTS_DIR = "/usr/share/ca-certificates";
 export const LOCAL_CERTS_DIR = "/usr/local/share/ca-certificates";
 export const BUNDLE = "ca-certificates.crt";
 
-export interface UpdateInput {
+interface UpdateInput {
   readonly conf: string;
   /** Full paths of `find -L /usr/local/share/ca-certificates -type f -name '*.crt'`. */
   readonly localCrts: readonly string[];
@@ -23,7 +23,7 @@ export interface UpdateInput {
   readonly fresh: boolean;
 }
 
-export interface UpdateResult {
+interface UpdateResult {
   readonly added: number;
   readonly removed: number;
   /** The new ca-certificates.crt (undefined: not rewritten, no certificate at all). */
@@ -111,5 +111,3 @@ export async function updateCaCertificates(
   }
   return { added, removed, bundle: wroteBundle ? Buffer.concat(parts) : undefined, missing };
 }
-
-export { ETC_CERTS };

@@ -166,7 +166,7 @@ export function writeCache(
 }
 
 /** What an existing cache says about itself (bounded; undefined when it is not a new-format cache). */
-export interface CacheInfo {
+interface CacheInfo {
   readonly entries: CacheEntry[];
   readonly generator: string | undefined;
   readonly hasExtensions: boolean;

@@ -10,7 +10,7 @@ import type { ImageView } from "../effects.js";
  * nesting than MAX_DEPTH is refused here.
  */
 
-export const LD_SO_CONF = "/etc/ld.so.conf";
+const LD_SO_CONF = "/etc/ld.so.conf";
 const MAX_DEPTH = 16;
 const MAX_CONF_BYTES = 1024 * 1024;
 const MAX_DIRS = 4096;
@@ -20,7 +20,7 @@ const MAX_GLOB_PATHS = 10_000;
 export class ConfUnsupported extends Error {}
 
 /** A directory line: the path as written (trimmed), in the order ldconfig adds them. */
-export interface ConfDir {
+interface ConfDir {
   readonly path: string;
   readonly from: string;
 }
@@ -29,7 +29,7 @@ const isSpace = (c: string) =>
   c === " " || c === "\t" || c === "\n" || c === "\v" || c === "\f" || c === "\r";
 
 /** Glob one pattern component (fnmatch without flags: `*`, `?`, `[...]`; a leading dot only literally). */
-export function globComponent(pattern: string, name: string): boolean {
+function globComponent(pattern: string, name: string): boolean {
   if (name.startsWith(".") && !pattern.startsWith(".")) return false;
   let src = "^";
   for (let i = 0; i < pattern.length; i++) {
@@ -57,7 +57,7 @@ export function globComponent(pattern: string, name: string): boolean {
 const hasMagic = (s: string) => /[*?[]/.test(s);
 
 /** glob(3) with no flags, inside the view: matches sorted in C collation per directory level. */
-export async function globInView(view: ImageView, pattern: string): Promise<string[]> {
+async function globInView(view: ImageView, pattern: string): Promise<string[]> {
   const parts = pattern.split("/").filter((p, i) => p !== "" || i === 0);
   let found: string[] = [parts[0] === "" ? "" : "."];
   for (let k = 1; k < parts.length; k++) {

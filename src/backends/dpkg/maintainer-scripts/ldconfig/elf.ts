@@ -6,11 +6,11 @@
  * checked: a truncated or corrupt file is "skipped", as ldconfig skips it.
  */
 
-export const FLAG_ELF = 0x0001;
-export const FLAG_ELF_LIBC5 = 0x0002;
-export const FLAG_ELF_LIBC6 = 0x0003;
-export const FLAG_X8664_LIB64 = 0x0300;
-export const FLAG_X8664_LIBX32 = 0x0800;
+const FLAG_ELF = 0x0001;
+const FLAG_ELF_LIBC5 = 0x0002;
+const FLAG_ELF_LIBC6 = 0x0003;
+const FLAG_X8664_LIB64 = 0x0300;
+const FLAG_X8664_LIBX32 = 0x0800;
 
 const EM_386 = 3;
 const EM_X86_64 = 62;

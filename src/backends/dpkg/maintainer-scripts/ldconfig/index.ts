@@ -4,11 +4,11 @@ import { type CacheFlavour, readCache, sortEntries, writeCache } from "./cache.j
 import { ConfUnsupported, readLdSoConf } from "./conf.js";
 import { isDsoName, LdconfigUnsupported, type LdconfigView, resolveDirs, scanLibraryDirs } from "./scan.js";
 
-export { type CacheEntry, finalizeStrings, readCache, sortEntries, writeCache } from "./cache.js";
+export { finalizeStrings, readCache, sortEntries, writeCache } from "./cache.js";
 export { ConfUnsupported, readLdSoConf } from "./conf.js";
 export { type ElfResult, readElfLibrary } from "./elf.js";
 export { dlCacheLibcmp } from "./libcmp.js";
-export { isDsoName, LdconfigUnsupported, type LdconfigView, resolveDirs, scanLibraryDirs } from "./scan.js";
+export { isDsoName, type LdconfigView, resolveDirs, scanLibraryDirs } from "./scan.js";
 
 /*
  * `ldconfig` (the libc-bin trigger libraries activate), natively: the
@@ -19,12 +19,12 @@ export { isDsoName, LdconfigUnsupported, type LdconfigView, resolveDirs, scanLib
  * inode numbers) is not written.
  */
 
-export const LD_SO_CACHE = "/etc/ld.so.cache";
+const LD_SO_CACHE = "/etc/ld.so.cache";
 
 /** Debian's built-in directories after the configured ones (multiarch, then /lib and /usr/lib). */
 const TRIPLETS: Readonly<Record<string, string>> = { amd64: "x86_64-linux-gnu" };
 
-export interface LdconfigInput {
+interface LdconfigInput {
   readonly view: LdconfigView;
   /** The dpkg architecture of the image's libc. */
   readonly architecture: string;
@@ -37,7 +37,7 @@ export interface LdconfigInput {
   readonly packages: readonly string[];
 }
 
-export interface LdconfigOutcome {
+interface LdconfigOutcome {
   readonly effects: ScriptEffect[];
   readonly outcome: EffectOutcome | undefined;
 }

@@ -24,7 +24,7 @@ export interface LdconfigView extends ImageView {
 
 export class LdconfigUnsupported extends Error {}
 
-export interface ScanResult {
+interface ScanResult {
   /** In add_to_cache call order (not sorted). */
   readonly added: CacheEntry[];
   /** SONAME links ldconfig would create or replace: absolute path → target. */

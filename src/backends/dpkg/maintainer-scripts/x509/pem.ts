@@ -1,5 +1,5 @@
 /** One PEM block of a file: its label ("CERTIFICATE") and decoded body. */
-export interface PemBlock {
+interface PemBlock {
   readonly label: string;
   readonly der: Buffer;
 }

@@ -63,7 +63,7 @@ function isSpace(b: number): boolean {
 }
 
 /** asn1_string_canon on UTF-8 bytes. */
-export function canonicalValue(utf8: Uint8Array): Buffer {
+function canonicalValue(utf8: Uint8Array): Buffer {
   let from = 0;
   let to = utf8.length;
   while (from < to && isSpace(utf8[from]!)) from++;
@@ -94,7 +94,7 @@ function derCompare(a: Buffer, b: Buffer): number {
 }
 
 /** The canonical encoding of a Name given as its DER TLV inside `der`. */
-export function canonicalName(der: Uint8Array, name: Tlv): Buffer {
+function canonicalName(der: Uint8Array, name: Tlv): Buffer {
   if (name.tag !== SEQUENCE) throw bad("a Name is not a SEQUENCE");
   const sets: Buffer[] = [];
   for (const rdn of children(der, name)) {
@@ -118,13 +118,13 @@ export function canonicalName(der: Uint8Array, name: Tlv): Buffer {
 }
 
 /** X509_NAME_hash of a Name's DER TLV, as the 8 hex digits OpenSSL prints. */
-export function nameHash(der: Uint8Array, name: Tlv): string {
+function nameHash(der: Uint8Array, name: Tlv): string {
   const sha1 = createHash("sha1").update(canonicalName(der, name)).digest();
   return sha1.readUInt32LE(0).toString(16).padStart(8, "0");
 }
 
 /** What rehash needs of one certificate. */
-export interface CertificateInfo {
+interface CertificateInfo {
   /** `openssl x509 -hash` of the certificate: its subject name hash. */
   readonly subjectHash: string;
   /** SHA-1 fingerprint of the certificate's DER (duplicates are detected by it). */
