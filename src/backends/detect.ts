@@ -3,7 +3,7 @@ import { BACKENDS } from "./registry.js";
 import type { BackendFiles, PackageBackend, PackageManager } from "./types.js";
 
 /** The subset of the filesystem view detection needs. */
-export type DetectFiles = Pick<BackendFiles, "stat">;
+type DetectFiles = Pick<BackendFiles, "stat">;
 
 export interface DetectedBackend {
   /** The backend whose database is present (registration order first), or "none". */

@@ -51,7 +51,7 @@ export function senseOfBits(flags: number): Sense | undefined {
 }
 
 /** Operator text of a sense ("<=", ">"...). */
-export function senseText(s: Sense): string {
+function senseText(s: Sense): string {
   return `${s.less ? "<" : ""}${s.greater ? ">" : ""}${s.equal ? "=" : ""}`;
 }
 

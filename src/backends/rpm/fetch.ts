@@ -54,7 +54,7 @@ export function trustRpmPackages(
 }
 
 /** A planned .rpm the repository no longer has (HTTP 404/410). */
-export class RpmVanished extends OcipatchError {
+class RpmVanished extends OcipatchError {
   constructor(readonly item: ArtifactDownload) {
     super(
       "NOT_FOUND",

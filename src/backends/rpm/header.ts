@@ -139,7 +139,7 @@ export interface RpmHeader {
 }
 
 /** Where a header sits in a buffer and how long it is. */
-export interface HeaderSpan {
+interface HeaderSpan {
   readonly header: RpmHeader;
   /** Bytes the header occupies from its start (magic included when present). */
   readonly length: number;

@@ -51,7 +51,7 @@ export interface RpmPlanRepository {
   readonly packages: readonly RepoPackage[];
 }
 
-export interface RpmPlanInput {
+interface RpmPlanInput {
   readonly installed: readonly InstalledPackage[];
   readonly repos: readonly RpmPlanRepository[];
   readonly targets: readonly UpgradeTarget[];
@@ -59,7 +59,7 @@ export interface RpmPlanInput {
   readonly ignoreErrors?: boolean | undefined;
 }
 
-export interface RpmCandidate {
+interface RpmCandidate {
   readonly pkg: RepoPackage;
   readonly repo: RpmPlanRepository;
 }

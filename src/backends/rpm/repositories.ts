@@ -60,7 +60,7 @@ export function rpmBaseArch(platform: Pick<Platform, "architecture" | "variant">
 }
 
 /** One verified repository: its configuration, trust and packages. */
-export interface RpmRepository {
+interface RpmRepository {
   /** The repository id (`[baseos]`), or the URL for `--repository`. */
   readonly id: string;
   /** The base URL the metadata came from, without a trailing slash. */
@@ -76,7 +76,7 @@ export interface RpmRepository {
   readonly packages: readonly RepoPackage[];
 }
 
-export interface LoadedRpmRepositories {
+interface LoadedRpmRepositories {
   readonly repos: readonly RpmRepository[];
   readonly basearch: string;
   readonly releasever: string | undefined;
@@ -86,7 +86,7 @@ export interface LoadedRpmRepositories {
 }
 
 /** What the image's package set and os-release say about `$releasever` (optional). */
-export interface RpmSystem {
+interface RpmSystem {
   readonly installed?: readonly InstalledPackage[] | undefined;
   /** os-release VERSION_ID. */
   readonly versionId?: string | undefined;
@@ -119,10 +119,7 @@ const DISTROVERPKG = [
  * Without one (dnf would leave `$releasever` as written), os-release VERSION_ID's major number
  * ("9.4" → "9"), what RHEL-like release packages provide.
  */
-export async function detectReleasever(
-  fs: BackendFiles,
-  system: RpmSystem = {},
-): Promise<string | undefined> {
+async function detectReleasever(fs: BackendFiles, system: RpmSystem = {}): Promise<string | undefined> {
   for (const p of ["/etc/dnf/vars/releasever", "/etc/yum/vars/releasever"]) {
     const v = (await fileText(fs, p))?.split("\n")[0]?.trim();
     if (v) return v;

@@ -69,7 +69,7 @@ export function rpmvercmp(a: string, b: string): number {
 }
 
 /** An RPM version split into its parts (epoch and release undefined when absent). */
-export interface Evr {
+interface Evr {
   readonly epoch: string | undefined;
   readonly version: string;
   readonly release: string | undefined;
@@ -101,7 +101,7 @@ export function formatEvr(evr: Evr): string {
  * Compare two EVRs as `rpm.vercmp` does: epochs (absent = 0), then versions, then releases;
  * when only one side has a release, that side is newer.
  */
-export function compareEvr(a: Evr, b: Evr): number {
+function compareEvr(a: Evr, b: Evr): number {
   const e = rpmvercmp(a.epoch ?? "0", b.epoch ?? "0");
   if (e !== 0) return e;
   const v = rpmvercmp(a.version, b.version);

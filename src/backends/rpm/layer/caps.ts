@@ -66,7 +66,7 @@ const VFS_CAP_REVISION_2 = 0x02000000;
 const VFS_CAP_FLAGS_EFFECTIVE = 0x000001;
 
 /** Capability sets as 64-bit masks. */
-export interface CapSets {
+interface CapSets {
   effective: bigint;
   permitted: bigint;
   inheritable: bigint;
@@ -76,7 +76,7 @@ const ALL = (1n << BigInt(CAP_NAMES.length)) - 1n;
 const FLAGS = { e: "effective", i: "inheritable", p: "permitted" } as const;
 
 /** `cap_from_text`: the sets a text names; undefined when the grammar or a name is wrong. */
-export function parseCapText(text: string): CapSets | undefined {
+function parseCapText(text: string): CapSets | undefined {
   const sets: CapSets = { effective: 0n, permitted: 0n, inheritable: 0n };
   let i = 0;
   const at = () => text[i] ?? "";

@@ -10,7 +10,7 @@ import { FILE_FLAG, type RpmFile } from "../header.js";
  *   - a config file the old version did not own but the disk has, different from the new one:
  *     noreplace → `.rpmnew`, plain → the disk copy saved as `.rpmorig`.
  */
-export type ConfigFate = "create" | "keep" | "rpmnew" | "rpmsave" | "rpmorig";
+type ConfigFate = "create" | "keep" | "rpmnew" | "rpmsave" | "rpmorig";
 
 /** Node's hash names of the OpenPGP hash ids rpm uses for FILEDIGESTALGO. */
 const ALGO: Readonly<Record<number, string>> = {
@@ -29,7 +29,7 @@ export function digestOf(algo: number, content: Buffer): string | undefined {
 
 const isRegular = (mode: number) => (mode & 0o170000) === 0o100000;
 
-export interface DiskFile {
+interface DiskFile {
   readonly type: string;
   /** The disk copy's digest with a given algorithm (regular files). */
   digest(algo: number): Promise<string | undefined>;

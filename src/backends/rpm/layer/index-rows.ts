@@ -10,7 +10,7 @@ import { INSTALL_TAG } from "./installed-header.js";
  * byte order (little-endian on every platform the images run on), binary keys (Sigmd5) as is.
  */
 
-export interface IndexRow {
+interface IndexRow {
   readonly key: string | Buffer;
   readonly idx: number;
 }

@@ -32,7 +32,7 @@ const SIG_RENAMED: Readonly<Record<number, number>> = {
   [SIGTAG.PAYLOADSIZE]: INSTALL_TAG.ARCHIVESIZE,
 };
 
-export interface InstallTags {
+interface InstallTags {
   /** INSTALLTIME and INSTALLTID (seconds). */
   readonly time: number;
   /** The transaction colour (3 on 64-bit multilib platforms); taken from the image's own headers. */

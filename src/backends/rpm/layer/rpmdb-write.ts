@@ -16,14 +16,14 @@ import { INDEX_TABLES, indexRows } from "./index-rows.js";
  * table this code does not know is refused: a database half-indexed would mislead rpm.
  */
 
-export interface RpmdbChange {
+interface RpmdbChange {
   /** Header numbers to delete. */
   readonly remove: readonly number[];
   /** Installed header blobs to insert, in order. */
   readonly add: readonly Buffer[];
 }
 
-export interface RewrittenRpmdb {
+interface RewrittenRpmdb {
   /** The database file, checkpointed. */
   readonly bytes: Buffer;
   /** Header numbers given to `add`, in order. */

@@ -187,7 +187,7 @@ export function compressedPayload(pkg: RpmPackageFile): Readable {
 }
 
 /** A streaming decompressor for a payload compressor; undefined for "none". */
-export function payloadDecompressor(c: PayloadCompressor, what: string): Transform | undefined {
+function payloadDecompressor(c: PayloadCompressor, what: string): Transform | undefined {
   switch (c) {
     case "none":
       return undefined;

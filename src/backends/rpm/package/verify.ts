@@ -94,7 +94,7 @@ export async function verifyPayloadDigest(pkg: RpmPackageFile, source?: Readable
  * for an unsigned package (or one signed only the pre-4.0 way, over header and payload), a
  * signature by a key not in `keys`, or a bad signature.
  */
-export async function verifySignature(
+async function verifySignature(
   pkg: RpmPackageFile,
   keys: readonly RpmKey[],
   opts: { date?: Date } = {},
@@ -151,7 +151,7 @@ export async function verifySignature(
   );
 }
 
-export interface RpmVerdict {
+interface RpmVerdict {
   readonly headerDigest: string;
   readonly payloadDigest: string;
   /** The key that signed the package. */

@@ -18,7 +18,7 @@ import { XmlStream } from "./xml.js";
 /** Bound on a mirror list or metalink document (Fedora's metalink is ~10 KB). */
 export const MAX_MIRRORLIST_BYTES = 1024 * 1024;
 /** Mirrors kept from one list. */
-export const MAX_MIRRORS = 1000;
+const MAX_MIRRORS = 1000;
 const MAX_URL = 4096;
 const SUFFIX = "repodata/repomd.xml";
 

@@ -200,7 +200,7 @@ function decompressorFor(location: string, head: Buffer, where: string) {
 
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 
-export interface PrimaryOptions {
+interface PrimaryOptions {
   /** Keep only the packages this accepts (the others are parsed and dropped: bounded memory). */
   readonly filter?: (p: RepoPackage) => boolean;
   readonly signal?: AbortSignal | undefined;

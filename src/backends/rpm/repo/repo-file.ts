@@ -22,16 +22,16 @@ export interface RpmRepo {
 }
 
 /** dnf's variables: `releasever`, `basearch`, and those of `/etc/dnf/vars/*`. */
-export type RepoVars = Readonly<Record<string, string>>;
+type RepoVars = Readonly<Record<string, string>>;
 
 /** `[main]` options that are the repositories' defaults (dnf.conf / yum.conf). */
-export interface RepoDefaults {
+interface RepoDefaults {
   readonly gpgcheck: boolean;
   readonly repoGpgcheck: boolean;
 }
 
 /** dnf's own defaults (libdnf: gpgcheck and repo_gpgcheck off unless configured). */
-export const DNF_DEFAULTS: RepoDefaults = { gpgcheck: false, repoGpgcheck: false };
+const DNF_DEFAULTS: RepoDefaults = { gpgcheck: false, repoGpgcheck: false };
 
 interface Section {
   readonly name: string;
@@ -42,7 +42,7 @@ interface Section {
  * INI as dnf reads it: `[section]`, `key=value`, `#`/`;` comment lines, continuation lines
  * (starting with blanks) appended to the previous value with a newline.
  */
-export function parseIni(text: string, where: string): Section[] {
+function parseIni(text: string, where: string): Section[] {
   const sections: Section[] = [];
   let cur: Section | undefined;
   let last: string | undefined;
@@ -165,7 +165,7 @@ export async function readRepoVars(fs: BackendFiles, base: RepoVars): Promise<Re
 }
 
 /** `[main]` gpgcheck / repo_gpgcheck of /etc/dnf/dnf.conf (else /etc/yum.conf). */
-export async function readRepoDefaults(fs: BackendFiles): Promise<RepoDefaults> {
+async function readRepoDefaults(fs: BackendFiles): Promise<RepoDefaults> {
   for (const path of ["/etc/dnf/dnf.conf", "/etc/yum.conf"]) {
     const text = await fileOrUndefined(fs, path);
     if (text === undefined) continue;

@@ -24,7 +24,7 @@ export interface RepomdData {
   readonly openSize: number | undefined;
 }
 
-export interface Repomd {
+interface Repomd {
   readonly revision: string | undefined;
   readonly data: ReadonlyMap<string, RepomdData>;
 }
@@ -40,7 +40,7 @@ const HASHES: Record<string, { name: string; hexLength: number }> = {
 };
 
 /** A checksum element's type and text, checked: a known algorithm and hex of its length. */
-export function repoChecksum(type: string | undefined, text: string, where: string): RepoChecksum {
+function repoChecksum(type: string | undefined, text: string, where: string): RepoChecksum {
   const h = HASHES[(type ?? "").toLowerCase()];
   const value = text.trim().toLowerCase();
   if (!h) throw new OcipatchError("UNSUPPORTED", `${where}: checksum type "${type ?? ""}" is not supported`);

@@ -8,7 +8,7 @@ import { OcipatchError } from "../../../errors.js";
  * a token or a text run larger than `maxToken` is an error, so memory stays bounded by it, not by
  * the document.
  */
-export interface XmlHandler {
+interface XmlHandler {
   open(name: string, attrs: Readonly<Record<string, string>>): void;
   close(name: string): void;
   text(text: string): void;
