@@ -82,7 +82,7 @@ export interface ImageInspection {
   readonly referrers?: readonly ReferrerEntry[] | undefined;
 }
 
-export interface InspectedImage {
+interface InspectedImage {
   readonly inspection: ImageInspection;
   /** The top-level manifest or index, and the image described, for `--raw`/`--config`. */
   readonly top: ImageOrIndex;

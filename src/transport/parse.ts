@@ -27,16 +27,6 @@ export type ImageLocation =
   | { readonly transport: "docker-daemon"; readonly ref: Reference }
   | { readonly transport: "oci-archive"; readonly file: string; readonly tag?: string };
 
-export type TransportName = ImageLocation["transport"];
-
-export const TRANSPORTS: readonly TransportName[] = [
-  "docker",
-  "oci",
-  "docker-archive",
-  "docker-daemon",
-  "oci-archive",
-];
-
 /** Transports skopeo knows that ocipatch does not implement. */
 const OTHER_SKOPEO_TRANSPORTS = new Set(["dir", "containers-storage", "ostree", "sif", "tarball"]);
 

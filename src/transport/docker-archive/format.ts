@@ -14,15 +14,14 @@ import { type Digest, hexOf, sha256 } from "../../util/digest.js";
 export const MANIFEST_FILE = "manifest.json";
 export const REPOSITORIES_FILE = "repositories";
 
-export const archiveManifestSchema = z.array(
+const archiveManifestSchema = z.array(
   z.looseObject({
     Config: z.string().min(1),
     RepoTags: z.array(z.string()).nullable().optional(),
     Layers: z.array(z.string().min(1)),
   }),
 );
-export type ArchiveManifest = z.infer<typeof archiveManifestSchema>;
-export type ArchiveManifestEntry = ArchiveManifest[number];
+type ArchiveManifest = z.infer<typeof archiveManifestSchema>;
 
 export function parseArchiveManifest(bytes: Uint8Array, what: string): ArchiveManifest {
   const r = archiveManifestSchema.safeParse(parseJson(bytes, what));
@@ -73,7 +72,7 @@ const LEGACY_TOP_FIELDS = [
   "os",
 ] as const;
 
-export interface LegacyLayer {
+interface LegacyLayer {
   /** Legacy layer ID (64 hex). */
   readonly id: string;
   /** Contents of `<id>/json`. */

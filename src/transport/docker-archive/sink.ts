@@ -31,7 +31,7 @@ export function dockerArchiveSink(file: string, ref?: Reference | string): Image
   return new DockerArchiveSink(file, typeof ref === "string" ? parseReference(ref) : ref);
 }
 
-export class DockerArchiveSink implements ImageSink {
+class DockerArchiveSink implements ImageSink {
   readonly description: string;
 
   constructor(
@@ -210,9 +210,9 @@ async function extractLayer(
   return check.size;
 }
 
-export type PackHeader = Parameters<tar.Pack["entry"]>[0];
+type PackHeader = Parameters<tar.Pack["entry"]>[0];
 
-export function baseHeader(h: PackHeader): PackHeader {
+function baseHeader(h: PackHeader): PackHeader {
   return { mode: 0o444, uid: 0, gid: 0, mtime: EPOCH, ...h };
 }
 

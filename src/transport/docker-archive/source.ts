@@ -17,7 +17,7 @@ import { type ArchiveLayerInfo, MANIFEST_FILE, parseArchiveManifest, synthesizeM
 import { TarIndex } from "./tar-index.js";
 
 /** Which image of an archive to open: by one of its RepoTags, or by position (`@N`). */
-export type ArchiveSelector = Reference | string | number;
+type ArchiveSelector = Reference | string | number;
 
 /** Serves blobs of a docker archive as byte ranges of the tar file. */
 export class DockerArchiveSource implements ContentSource {

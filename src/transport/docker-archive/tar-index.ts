@@ -17,9 +17,9 @@ import { ioError } from "../atomic-fs.js";
  * locate data) and seek over the data; entries are then served as byte ranges.
  */
 
-export type TarEntryType = "file" | "directory" | "symlink" | "hardlink" | "other";
+type TarEntryType = "file" | "directory" | "symlink" | "hardlink" | "other";
 
-export interface TarEntry {
+interface TarEntry {
   /** Normalised path (no leading `./` or `/`). */
   readonly name: string;
   readonly type: TarEntryType;

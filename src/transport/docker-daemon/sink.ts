@@ -23,7 +23,7 @@ export function dockerDaemonSink(ref: Reference, opts: EngineClientOptions = {})
   return new DockerDaemonSink(ref, opts);
 }
 
-export class DockerDaemonSink implements ImageSink {
+class DockerDaemonSink implements ImageSink {
   readonly description: string;
 
   constructor(

@@ -7,7 +7,7 @@ import type { Readable } from "node:stream";
 import { ioError } from "../atomic-fs.js";
 
 /** A stream saved once to a private temporary file, readable by path while the process lives. */
-export interface Spool {
+interface Spool {
   /** A path that reads the spooled bytes (`/proc/self/fd/N` for an already unlinked file). */
   readonly path: string;
   readonly size: number;

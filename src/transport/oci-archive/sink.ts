@@ -21,7 +21,7 @@ export function ociArchiveSink(file: string, tag?: string): ImageSink {
   return new OciArchiveSink(file, tag);
 }
 
-export class OciArchiveSink implements ImageSink {
+class OciArchiveSink implements ImageSink {
   readonly description: string;
 
   constructor(

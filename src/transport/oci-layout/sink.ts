@@ -39,7 +39,7 @@ export function ociLayoutSink(dir: string, tag?: string): ImageSink {
   return new OciLayoutSink(dir, tag);
 }
 
-export class OciLayoutSink implements ImageSink {
+class OciLayoutSink implements ImageSink {
   readonly description: string;
 
   constructor(

@@ -9,7 +9,7 @@ import { DEFAULT_HOST_FILE_MAX_BYTES, openRegularFile, readRegularFile } from ".
 import { blobPath, INDEX_FILE, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION } from "./layout.js";
 
 /** Reads blobs from an OCI image layout directory. */
-export class OciLayoutSource implements ContentSource {
+class OciLayoutSource implements ContentSource {
   readonly description: string;
   readonly origin = undefined;
 

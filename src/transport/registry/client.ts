@@ -32,7 +32,7 @@ import { DEFAULT_TIMEOUT_MS, type Endpoint, type RegistryOptions } from "./optio
 import { mergeScopes } from "./scope.js";
 import { type BearerToken, fetchToken, TokenCache, tokenCacheKey } from "./token.js";
 
-export interface ClientRequest {
+interface ClientRequest {
   readonly method: HttpMethod;
   /** A path under the registry (`/v2/...`) or an absolute URL (an upload location). */
   readonly target: string | URL;

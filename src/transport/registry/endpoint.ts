@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import { registryEndpointHost } from "../../reference/reference.js";
 
 /** The host part of `host[:port]` / `[v6]:port`, without brackets. */
-export function hostnameOf(hostPort: string): string {
+function hostnameOf(hostPort: string): string {
   if (hostPort.startsWith("[")) {
     const end = hostPort.indexOf("]");
     return end === -1 ? hostPort : hostPort.slice(1, end);

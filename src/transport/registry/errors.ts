@@ -53,12 +53,12 @@ export function describeErrors(entries: readonly RegistryErrorEntry[]): string {
   return oneLineBounded(s, 300);
 }
 
-export function oneLineBounded(s: string, max: number): string {
+function oneLineBounded(s: string, max: number): string {
   const one = s.replace(/\s+/g, " ").trim();
   return one.length > max ? `${one.slice(0, max)}…` : one;
 }
 
-export interface FailureContext {
+interface FailureContext {
   /** The registry, as the user named it (`127.0.0.1:5000`). */
   readonly registry: string;
   /** What was being done, e.g. `GET manifest 127.0.0.1:5000/app:1`. */
@@ -152,7 +152,7 @@ function codes(e: unknown): string[] {
   return out;
 }
 
-export function isTlsCertificateError(e: unknown): boolean {
+function isTlsCertificateError(e: unknown): boolean {
   return codes(e).some((c) => TLS_CERT_CODES.has(c) || c.startsWith("ERR_TLS_CERT"));
 }
 
@@ -182,7 +182,7 @@ export function isTransientNetworkError(e: unknown): boolean {
   );
 }
 
-export function isAbortError(e: unknown): boolean {
+function isAbortError(e: unknown): boolean {
   const cs = codes(e);
   return (
     (e as Error | null)?.name === "AbortError" || cs.includes("UND_ERR_ABORTED") || cs.includes("ABORT_ERR")

@@ -14,7 +14,7 @@ import { isConnectionRefused, isTransientNetworkError, networkError } from "./er
 
 export type HttpMethod = "GET" | "HEAD" | "PUT" | "POST" | "PATCH" | "DELETE";
 
-export interface HttpRequest {
+interface HttpRequest {
   readonly url: URL;
   readonly method: HttpMethod;
   readonly headers: Record<string, string>;

@@ -3,13 +3,13 @@ import type { BlobOrigin } from "../../image/image.js";
 import { abortable } from "../../util/abortable.js";
 
 /** The caller writes the blob itself; it says where it ended up (or undefined when it failed). */
-export interface BlobClaim {
+interface BlobClaim {
   readonly kind: "write";
   done(where: BlobOrigin | undefined): void;
 }
 
 /** Another write of the run has put the blob there: mount it from there. */
-export interface BlobFound {
+interface BlobFound {
   readonly kind: "found";
   readonly origin: BlobOrigin;
 }

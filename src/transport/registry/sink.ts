@@ -92,7 +92,7 @@ async function runPool<T>(
  * or uploaded), then child manifests by digest, then the top manifest by tag (or by
  * digest when the reference has no tag).
  */
-export class RegistrySink implements ImageSink {
+class RegistrySink implements ImageSink {
   readonly description: string;
   readonly ref: Reference;
 

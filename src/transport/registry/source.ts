@@ -228,13 +228,7 @@ export async function openRegistryImage(
   return fromRawManifest(new RegistrySource(client, r.repository), raw);
 }
 
-/** A content source for a repository (e.g. to read blobs by descriptor). */
-export function registrySource(ref: Reference | string, opts: RegistryOptions = {}): RegistrySource {
-  const r = toReference(ref);
-  return new RegistrySource(new RegistryClient(r.registry, opts), r.repository);
-}
-
-export interface ManifestHead {
+interface ManifestHead {
   readonly digest: Digest;
   readonly mediaType: string | undefined;
   readonly size: number;

@@ -29,9 +29,9 @@ export interface BearerToken {
 /** Tokens are refreshed a little before they expire; the spec's default lifetime is 60 s. */
 const DEFAULT_LIFETIME_S = 60;
 
-export const OAUTH_CLIENT_ID = "ocipatch";
+const OAUTH_CLIENT_ID = "ocipatch";
 
-export interface TokenFetch {
+interface TokenFetch {
   readonly registry: string;
   readonly challenge: Challenge;
   readonly scopes: readonly string[];

@@ -19,9 +19,9 @@ export interface BlobToWrite {
   readonly origin?: BlobOrigin | undefined;
 }
 
-export type BlobOutcome = "exists" | "mount" | "upload";
+type BlobOutcome = "exists" | "mount" | "upload";
 
-export interface UploaderOptions {
+interface UploaderOptions {
   readonly chunkSize: number;
   readonly progress?: ProgressListener | undefined;
 }
@@ -32,7 +32,7 @@ export interface UploaderOptions {
  * once the verifying stream in front has accepted its digest and size: a corrupt
  * blob is never completely sent.
  */
-export class HeldBackReader {
+class HeldBackReader {
   private readonly it: AsyncIterator<Buffer>;
   private held: Buffer | undefined;
   private leftover: Buffer | undefined;

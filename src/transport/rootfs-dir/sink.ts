@@ -18,7 +18,7 @@ export function rootfsDirSink(dir: string): RootfsDirSink {
   return new RootfsDirSink(dir);
 }
 
-export class RootfsDirSink implements ImageSink {
+class RootfsDirSink implements ImageSink {
   readonly description: string;
   /** What the last write extracted (skipped device nodes and FIFOs are counted there). */
   lastStats: ExtractStats | undefined;
