@@ -33,7 +33,7 @@ const uniqueItems = <T extends z.ZodType>(item: T) =>
     .array(item)
     .refine((xs) => new Set(xs.map((x) => JSON.stringify(x))).size === xs.length, "items are not unique");
 
-export const vexVulnerabilitySchema = z.strictObject({
+const vexVulnerabilitySchema = z.strictObject({
   "@id": iri.optional(),
   name: z.string().min(1),
   description: z.string().optional(),
@@ -65,7 +65,7 @@ const HASH_NAMES = [
 ] as const;
 const hashesSchema = z.strictObject(Object.fromEntries(HASH_NAMES.map((h) => [h, z.string().optional()])));
 
-export const vexSubcomponentSchema = z.strictObject({
+const vexSubcomponentSchema = z.strictObject({
   "@id": iri.optional(),
   identifiers: identifiersSchema.optional(),
   hashes: hashesSchema.optional(),

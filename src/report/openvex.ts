@@ -122,7 +122,7 @@ export function buildOpenVex(input: OpenVexInput): OpenVexDocument | undefined {
 }
 
 /** The product entries naming the patched image (see buildOpenVex). */
-export function imageProducts(ref: Reference | LocalImageName, digest: Digest): VexProduct[] {
+function imageProducts(ref: Reference | LocalImageName, digest: Digest): VexProduct[] {
   const hashes = { "sha-256": hexOf(digest) };
   if (!("registry" in ref)) {
     // an OCI layout or archive: no repository to name, the digest identifies it

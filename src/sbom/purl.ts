@@ -48,7 +48,7 @@ export function distroQualifier(os: Pick<OsInfo, "id" | "versionId" | "codename"
 }
 
 /** A package version as its purl type writes it: the version, and qualifiers that carry parts of it. */
-export interface PurlVersion {
+interface PurlVersion {
   readonly version: string;
   readonly qualifiers?: Readonly<Record<string, string>>;
 }
@@ -91,7 +91,7 @@ export function installedPurl(
 }
 
 /** What a purl is made of. */
-export type InstalledPurlPackage = Pick<
+type InstalledPurlPackage = Pick<
   InstalledPackage,
   "name" | "version" | "architecture" | "sourceName" | "sourceVersion"
 >;

@@ -9,7 +9,7 @@ import { namespaceForOs } from "./release.js";
 import { sortFindings, summarize } from "./summary.js";
 import { type Finding, SCAN_SCHEMA_VERSION, type ScanResult, type ScanTarget } from "./types.js";
 
-export interface ScanOptions {
+interface ScanOptions {
   /** Keep only findings with a fix (fixState "fixed"); the summary then counts those only. */
   readonly onlyFixed?: boolean;
   /** What was scanned (defaults to an inventory). */
@@ -35,11 +35,7 @@ interface Verdict {
  * - open / wont-fix / undetermined: introduced ≤ v → not-fixed / wont-fix / unknown
  * - exact:         v is one of the listed versions → not-fixed
  */
-export function evaluateRecord(
-  record: StoredRecord,
-  version: string,
-  cmp: VersionComparator,
-): Verdict | undefined {
+function evaluateRecord(record: StoredRecord, version: string, cmp: VersionComparator): Verdict | undefined {
   if (record.status === "exact") {
     return record.versions?.some((v) => cmp.compare(version, v) === 0)
       ? { record, fixState: "not-fixed", fixedVersion: undefined, note: undefined }

@@ -8,7 +8,7 @@ import {
   WOLFI_NAMESPACE,
 } from "../vulndb/namespace.js";
 
-export interface ReleaseMatch {
+interface ReleaseMatch {
   /** `debian:bookworm`, `ubuntu:22.04`, `alpine:3.21`, `wolfi:rolling`; undefined when the OS is not supported. */
   readonly namespace: string | undefined;
   readonly warning?: string;

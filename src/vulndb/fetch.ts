@@ -12,7 +12,7 @@ import { isRetryableStatus, parseRetryAfter, retryDelay, sleep } from "../util/h
 import { USER_AGENT } from "../version.js";
 
 /** What we remember about a location to make the next download conditional. */
-export interface FeedValidators {
+interface FeedValidators {
   readonly etag?: string | undefined;
   readonly lastModified?: string | undefined;
   readonly size?: number | undefined;

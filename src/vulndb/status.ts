@@ -9,7 +9,7 @@ import { type UpdateOptions, updateDatabase } from "./update.js";
 /** A database older than this is stale: `db status` warns and scans update it first. */
 export const STALE_AFTER_MS = 3 * 24 * 3600 * 1000;
 
-export interface FeedSummary {
+interface FeedSummary {
   readonly feed: FeedName;
   readonly locations: number;
   readonly records: number;
@@ -102,7 +102,7 @@ export function databaseStatus(dbDir: string, now = Date.now()): DatabaseStatus 
   }
 }
 
-export interface EnsureOptions extends Omit<UpdateOptions, "locations" | "feeds" | "force"> {
+interface EnsureOptions extends Omit<UpdateOptions, "locations" | "feeds" | "force"> {
   /** Never touch the network: use the database as it is (error when missing). */
   readonly offline?: boolean;
   /** Do not update even when missing or stale. */

@@ -32,7 +32,7 @@ export interface UpdateOptions {
   readonly cwd?: string;
 }
 
-export type LocationOutcome =
+type LocationOutcome =
   /** new content was parsed and stored */
   | "imported"
   /** not modified since the last update: previous rows kept */
@@ -44,7 +44,7 @@ export type LocationOutcome =
   /** download or parse failed and there was nothing to keep */
   | "failed";
 
-export interface LocationResult {
+interface LocationResult {
   readonly feed: FeedName;
   readonly location: string;
   readonly outcome: LocationOutcome;

@@ -9,8 +9,8 @@ import { importReportDocument } from "../../scan/index.js";
 import type { ScanResult } from "../../scan/types.js";
 import { VULNDATA } from "../../vulndb/__tests__/shared-data.js";
 
-export const GRYPE_DEBIAN10 = join(VULNDATA, "scanner-reports/defectdojo/anchore_grype_many_vulns3.json");
-export const TRIVY_STRETCH = join(VULNDATA, "scanner-reports/trivy-golden/debian-stretch.json.golden");
+const GRYPE_DEBIAN10 = join(VULNDATA, "scanner-reports/defectdojo/anchore_grype_many_vulns3.json");
+const TRIVY_STRETCH = join(VULNDATA, "scanner-reports/trivy-golden/debian-stretch.json.golden");
 
 interface GrypeMatch {
   vulnerability: { id: string; fixedInVersion?: string | null };

@@ -27,7 +27,7 @@ function findingJson(f: Finding): Record<string, unknown> {
  * The documented JSON document of a scan (docs/scan-json-schema.md,
  * docs/scan-result.schema.json): every key always present, `null` when unknown.
  */
-export function scanResultToJson(r: ScanResult): Record<string, unknown> {
+function scanResultToJson(r: ScanResult): Record<string, unknown> {
   const report = r.target.report;
   return {
     schemaVersion: r.schemaVersion,

@@ -14,7 +14,7 @@ import type { ImportedReport } from "./grype.js";
  *      "updates":[{"name":"openssl","installedVersion":"1.1.1n-0+deb11u3",
  *                  "fixedVersion":"1.1.1n-0+deb11u4","vulnerabilityID":"CVE-2023-0286"}]}
  */
-export const COPA_API_VERSIONS = ["v1alpha1", "v1alpha2"] as const;
+const COPA_API_VERSIONS = ["v1alpha1", "v1alpha2"] as const;
 
 const updateSchema = z.looseObject({
   name: z.string().min(1),
@@ -28,7 +28,7 @@ const metadataSchema = z.looseObject({
   config: z.looseObject({ arch: z.string().min(1), variant: z.string().nullish() }),
 });
 
-export const copaManifestSchema = z.looseObject({
+const copaManifestSchema = z.looseObject({
   apiVersion: z.enum(COPA_API_VERSIONS),
   metadata: metadataSchema,
   updates: z.array(z.unknown()).nullish(),

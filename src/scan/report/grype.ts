@@ -29,7 +29,7 @@ const matchSchema = z.looseObject({
   }),
 });
 
-export const grypeReportSchema = z.looseObject({
+const grypeReportSchema = z.looseObject({
   matches: z.array(z.unknown()),
   distro: z.looseObject({ name: z.string().nullish(), version: z.string().nullish() }).nullish(),
   descriptor: z.looseObject({ name: z.string().nullish(), version: z.string().nullish() }).nullish(),

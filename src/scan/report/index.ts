@@ -7,14 +7,12 @@ import { importCopa, looksLikeCopa } from "./copa.js";
 import { importGrype, looksLikeGrype } from "./grype.js";
 import { importTrivy, looksLikeTrivy } from "./trivy.js";
 
-export type { ImportCounts } from "../types.js";
-export { COPA_API_VERSIONS, importCopa } from "./copa.js";
+export { importCopa } from "./copa.js";
 export { importGrype } from "./grype.js";
-export { importTrivy } from "./trivy.js";
 
 const MAX_REPORT = 512 * 1024 * 1024;
 
-export interface ImportOptions {
+interface ImportOptions {
   readonly onlyFixed?: boolean;
   readonly now?: Date;
   /** Gives up reading the report (a pipe that never ends) when aborted. */

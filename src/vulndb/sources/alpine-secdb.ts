@@ -14,19 +14,10 @@ const alpineVersions = comparatorFor("alpine:edge");
  * Also accepted: one package per file (`{ name, secfixes, distroversion }`, as in aquasecurity/vuln-list),
  * and a directory of either. The secfix version `0` means "never affected".
  */
-export const SECDB_BASE = "https://secdb.alpinelinux.org";
+const SECDB_BASE = "https://secdb.alpinelinux.org";
 
 /** Releases whose secdb the default configuration fetches (missing ones are skipped). */
-export const DEFAULT_ALPINE_RELEASES = [
-  "v3.18",
-  "v3.19",
-  "v3.20",
-  "v3.21",
-  "v3.22",
-  "v3.23",
-  "v3.24",
-  "edge",
-];
+const DEFAULT_ALPINE_RELEASES = ["v3.18", "v3.19", "v3.20", "v3.21", "v3.22", "v3.23", "v3.24", "edge"];
 
 const secfixesSchema = z.record(z.string(), z.array(z.string()).nullable());
 const pkgSchema = z.looseObject({ name: z.string().min(1), secfixes: secfixesSchema.nullish() });
@@ -85,7 +76,7 @@ function addPackage(
  * namespace of every record (Wolfi's feed, which has no `distroversion`); by default the Alpine
  * release named by the document's `distroversion`.
  */
-export function secdbRecords(doc: unknown, sink: RecordSink, name = "secdb", namespace?: string): void {
+function secdbRecords(doc: unknown, sink: RecordSink, name = "secdb", namespace?: string): void {
   const nsOf = (distroversion: string | undefined) =>
     namespace ?? (distroversion ? alpineNamespace(distroversion) : undefined);
   const whole = secdbSchema.safeParse(doc);

@@ -15,7 +15,7 @@ import { type FeedDefinition, type FeedInput, type RecordSink, shorten } from ".
  * `{ <source package>: { <CVE or TEMP id>: { description?, scope?, debianbug?,
  *    releases: { <codename>: { status, fixed_version?, urgency, nodsa?, nodsa_reason?, repositories } } } } }`.
  */
-export const TRACKER_URL = "https://security-tracker.debian.org/tracker/data/json";
+const TRACKER_URL = "https://security-tracker.debian.org/tracker/data/json";
 
 const releaseSchema = z.looseObject({
   status: z.string(),
@@ -37,7 +37,7 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const debianVersions = comparatorFor("debian:sid");
 
 /** Turn one tracker entry (package → id → entry) into records. Exported for tests. */
-export function trackerEntryRecords(pkg: string, id: string, entry: unknown, sink: RecordSink): void {
+function trackerEntryRecords(pkg: string, id: string, entry: unknown, sink: RecordSink): void {
   if (!PACKAGE_RE.test(pkg)) {
     sink.skip(`invalid source package name "${pkg.slice(0, 60)}"`);
     return;

@@ -5,7 +5,7 @@ import { OcipatchError } from "../../errors.js";
 import { readAll } from "../../util/streams.js";
 
 /** A JSON document found in a feed input (a file, a file in a directory, a zip entry). */
-export interface JsonDocument {
+interface JsonDocument {
   /** Name for messages (file or entry name). */
   readonly name: string;
   /** Parsed JSON, or the parse error when the document is not JSON. */

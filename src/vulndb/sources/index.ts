@@ -6,12 +6,6 @@ import { osvFeed, ubuntuOsvFeed } from "./osv.js";
 import type { FeedDefinition } from "./types.js";
 import { wolfiSecdbFeed } from "./wolfi-secdb.js";
 
-export { alpineSecdbFeed, secdbRecords } from "./alpine-secdb.js";
-export { debianTrackerFeed, parseTrackerJson, trackerEntryRecords } from "./debian-tracker.js";
-export { osvFeed, osvRecords, ubuntuOsvFeed } from "./osv.js";
-export type { FeedDefinition, FeedInput, RecordSink } from "./types.js";
-export { WOLFI_SECDB_URL, wolfiSecdbFeed } from "./wolfi-secdb.js";
-
 export const FEEDS: Readonly<Record<FeedName, FeedDefinition>> = {
   debian: debianTrackerFeed,
   ubuntu: ubuntuOsvFeed,

@@ -14,7 +14,7 @@ import { type FeedDefinition, type FeedInput, type RecordSink, shorten } from ".
  * `Red Hat:enterprise_linux:9::baseos`, `openSUSE:Leap 15.5`, `SUSE:Linux Enterprise Server 15 SP5`). Input: one record, an array of records, a
  * directory of `*.json` records or an `all.zip` from the OSV bucket.
  */
-export const OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com";
+const OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com";
 
 const eventSchema = z.looseObject({
   introduced: z.string().optional(),
@@ -43,8 +43,6 @@ const osvSchema = z.looseObject({
   severity: z.array(severitySchema).nullish(),
   affected: z.array(affectedSchema).nullish(),
 });
-
-export type OsvRecord = z.infer<typeof osvSchema>;
 
 const CVE_RE = /^CVE-\d{4}-\d+$/;
 

@@ -7,7 +7,7 @@ import type { FeedDefinition } from "./types.js";
  * (`{ apkurl, archs, reponame: "os", urlprefix, packages: [{ pkg: { name, secfixes } }] }`)
  * without `distroversion`, since Wolfi is rolling: every record goes to `wolfi:rolling`.
  */
-export const WOLFI_SECDB_URL = "https://packages.wolfi.dev/os/security.json";
+const WOLFI_SECDB_URL = "https://packages.wolfi.dev/os/security.json";
 
 export const wolfiSecdbFeed: FeedDefinition = {
   name: "wolfi",

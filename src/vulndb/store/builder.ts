@@ -24,7 +24,7 @@ export interface FeedRow {
 }
 
 /** Counts of what a feed import wrote. */
-export interface FeedCounts {
+interface FeedCounts {
   records: number;
   vulnerabilities: number;
 }
@@ -218,7 +218,7 @@ export class DatabaseBuilder {
 }
 
 /** Adds one feed location's records inside a savepoint. */
-export class FeedWriter {
+class FeedWriter {
   records = 0;
   private closed = false;
 
