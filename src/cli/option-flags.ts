@@ -34,7 +34,7 @@ const FLAGS: Readonly<Record<string, string>> = {
   jobs: "--jobs",
 };
 
-export function flagFor(option: string): string {
+function flagFor(option: string): string {
   return FLAGS[option] ?? option;
 }
 

@@ -2,7 +2,7 @@ import cliProgress from "cli-progress";
 import type { BlobAction, ProgressListener } from "../util/progress.js";
 import type { CliContext } from "./context.js";
 
-export type ProgressMode = "auto" | "tty" | "plain" | "json" | "none";
+type ProgressMode = "auto" | "tty" | "plain" | "json" | "none";
 
 export function humanBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -88,8 +88,8 @@ export function redact(text: string, secrets: readonly string[]): string {
 }
 
 /** kubescape's variables for `-u/-p` (cmd/shared: RegistryUsernameEnvVar, RegistryPasswordEnvVar). */
-export const KUBESCAPE_USERNAME_ENV = "KUBESCAPE_REGISTRY_USERNAME";
-export const KUBESCAPE_PASSWORD_ENV = "KUBESCAPE_REGISTRY_PASSWORD";
+const KUBESCAPE_USERNAME_ENV = "KUBESCAPE_REGISTRY_USERNAME";
+const KUBESCAPE_PASSWORD_ENV = "KUBESCAPE_REGISTRY_PASSWORD";
 
 /**
  * `-u/-p` of `patch` as kubescape reads them: each flag that is not given falls back to its

@@ -16,7 +16,7 @@ export interface FleetJob {
 }
 
 /** An entry whose tags could not be discovered (a failure of the run, reported per entry). */
-export interface DiscoveryFailure {
+interface DiscoveryFailure {
   readonly name: string;
   readonly repository: string;
   readonly error: unknown;

@@ -3,7 +3,7 @@
  * one to three numeric parts (missing ones are 0, leading zeros allowed), an optional `-prerelease` and `+build`.
  * `22.04`, `1.25`, `v3.19.1` and `1.2.3-rc.1` parse; `bookworm-slim` and `latest` do not.
  */
-export interface TagVersion {
+interface TagVersion {
   readonly numbers: readonly [bigint, bigint, bigint];
   readonly prerelease: readonly string[];
 }

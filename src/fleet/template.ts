@@ -9,7 +9,7 @@ import { isValidTag } from "../reference/reference.js";
 
 const ACTION = /\{\{-?\s*(.*?)\s*-?\}\}/g;
 
-export interface TagTemplate {
+interface TagTemplate {
   render(sourceTag: string): string;
 }
 

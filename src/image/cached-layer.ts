@@ -12,7 +12,7 @@ import { uncompressLayer } from "./source.js";
  * layers again). The copy is only kept when the whole blob passed through (and its digest
  * was verified by the inner layer); a partial read leaves nothing behind.
  */
-export class CachedLayer implements Layer {
+class CachedLayer implements Layer {
   readonly digest: Digest;
   readonly diffId: Digest;
   readonly size: number;

@@ -5,7 +5,7 @@ import type { InstalledPackage, Inventory } from "../inventory/types.js";
 import { OS_RELEASE_FILES } from "../os/detect.js";
 
 /** The part of the patch layer the patched image's inventory follows from. */
-export type LayerFacts = Pick<PatchLayer, "installed"> & { readonly paths: ReadonlySet<string> };
+type LayerFacts = Pick<PatchLayer, "installed"> & { readonly paths: ReadonlySet<string> };
 
 function key(p: Pick<InstalledPackage, "name" | "architecture">): string {
   return packageKey(p.name, p.architecture);

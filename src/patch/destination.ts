@@ -10,7 +10,7 @@ import {
 import { formatImageLocation, type ImageLocation, parseImageLocation } from "../transport/parse.js";
 
 /** The seed's default: same repository, tag `<tag>-patched`. */
-export const PATCHED_SUFFIX = "-patched";
+const PATCHED_SUFFIX = "-patched";
 
 /** kubescape patch's `--output-mode`. */
 export const OUTPUT_MODES = ["docker", "image", "oci", "local"] as const;

@@ -2,7 +2,7 @@ import { packageKey } from "../inventory/package-key.js";
 import type { Plan, PlannedNewPackage, PlannedUpdate, UnresolvedPackage } from "../plan/types.js";
 
 /** A planned package that cannot be fetched, and why (e.g. the mirror answers 404). */
-export interface UnavailablePackage {
+interface UnavailablePackage {
   readonly package: string;
   readonly architecture: string;
   readonly reason: string;

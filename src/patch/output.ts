@@ -9,7 +9,7 @@ import type { ScanResult } from "../scan/types.js";
 import type { PatchResult, PlatformResult } from "./patch-image.js";
 import { formatPatchSummary, patchResultJson } from "./summary.js";
 
-export type PatchOutputFormat = "pretty" | "json" | "sarif";
+type PatchOutputFormat = "pretty" | "json" | "sarif";
 
 /** Accepted spellings: kubescape's `pretty-printer`, the seed's `table`. */
 const FORMAT_ALIASES: Readonly<Record<string, PatchOutputFormat>> = {
@@ -36,7 +36,7 @@ export function remainingScan(p: PlatformResult): ScanResult {
 }
 
 /** SARIF 2.1.0 with one run per platform of what remains. */
-export function patchSarif(result: PatchResult): Record<string, unknown> {
+function patchSarif(result: PatchResult): Record<string, unknown> {
   const logs = result.platforms.map((p) => toSarif(remainingScan(p)));
   const first = logs[0] ?? toSarifEmpty();
   return { ...first, runs: logs.flatMap((l) => l["runs"] as unknown[]) };

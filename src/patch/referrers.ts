@@ -26,13 +26,13 @@ import type { PatchResult } from "./patch-image.js";
 import { displayLocation } from "./summary.js";
 import { dockerRef, vexFor } from "./write-reports.js";
 
-export const IN_TOTO_MEDIA_TYPE = "application/vnd.in-toto+json";
-export const IN_TOTO_STATEMENT_TYPE = "https://in-toto.io/Statement/v1";
-export const PREDICATE_TYPE_ANNOTATION = "in-toto.io/predicate-type";
-export const OPENVEX_PREDICATE_TYPE = "https://openvex.dev/ns/v0.2.0";
-export const CYCLONEDX_MEDIA_TYPE = "application/vnd.cyclonedx+json";
+const IN_TOTO_MEDIA_TYPE = "application/vnd.in-toto+json";
+const IN_TOTO_STATEMENT_TYPE = "https://in-toto.io/Statement/v1";
+const PREDICATE_TYPE_ANNOTATION = "in-toto.io/predicate-type";
+const OPENVEX_PREDICATE_TYPE = "https://openvex.dev/ns/v0.2.0";
+const CYCLONEDX_MEDIA_TYPE = "application/vnd.cyclonedx+json";
 
-export interface InTotoStatement {
+interface InTotoStatement {
   readonly _type: typeof IN_TOTO_STATEMENT_TYPE;
   readonly subject: ReadonlyArray<{ readonly name: string; readonly digest: { readonly sha256: string } }>;
   readonly predicateType: string;
@@ -40,7 +40,7 @@ export interface InTotoStatement {
 }
 
 /** The in-toto statement carrying `doc` about the image `name@digest`. */
-export function vexStatement(doc: OpenVexDocument, name: string, digest: Digest): InTotoStatement {
+function vexStatement(doc: OpenVexDocument, name: string, digest: Digest): InTotoStatement {
   return {
     _type: IN_TOTO_STATEMENT_TYPE,
     subject: [{ name, digest: { sha256: hexOf(digest) } }],
@@ -49,7 +49,7 @@ export function vexStatement(doc: OpenVexDocument, name: string, digest: Digest)
   };
 }
 
-export interface AttachedReferrer {
+interface AttachedReferrer {
   readonly kind: "vex" | "sbom";
   /** The manifest the referrer is about. */
   readonly subject: Digest;

@@ -1,6 +1,5 @@
 import { isOcipatchError, oneLine } from "../errors.js";
 import { formatScriptReport } from "../report/scripts.js";
-import { formatScanJson } from "../scan/index.js";
 import { VERSION } from "../version.js";
 import type { PatchResult, PlatformResult } from "./patch-image.js";
 
@@ -122,12 +121,6 @@ export function patchResultJson(result: PatchResult): Record<string, unknown> {
       warnings: [...p.plan.warnings, ...(p.built?.warnings ?? [])],
     })),
   };
-}
-
-/** Scan JSON of one side, for reports. */
-export function scanJson(p: PlatformResult, side: "before" | "after"): string | undefined {
-  const s = side === "before" ? p.before : p.after;
-  return s ? formatScanJson(s) : undefined;
 }
 
 /**

@@ -25,7 +25,7 @@ export function parseSeverityThreshold(value: string): Severity {
   return s;
 }
 
-export interface ThresholdVerdict {
+interface ThresholdVerdict {
   /** Unique vulnerability ids at or above the threshold in what remains. */
   readonly ids: readonly string[];
   readonly exceeded: boolean;

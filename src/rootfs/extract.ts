@@ -43,7 +43,7 @@ import { scanTar, skipEntry, type TarEntry } from "./tar-scan.js";
 
 const MAX_SYMLINK_HOPS = 40;
 
-export interface ExtractOptions {
+interface ExtractOptions {
   readonly signal?: AbortSignal | undefined;
   /** Restore uid/gid (default: when running as root). */
   readonly ownership?: boolean | undefined;

@@ -4,7 +4,7 @@
  * "/**" also matches the directory itself. Patterns are relative to the root; a
  * leading "/" is ignored.
  */
-export function globToRegExp(pattern: string): RegExp {
+function globToRegExp(pattern: string): RegExp {
   let p = pattern.replace(/^\/+/, "");
   let suffix = "";
   if (p.endsWith("/**")) {

@@ -86,7 +86,7 @@ export class LayerIndex {
   }
 }
 
-export interface IndexLayerOptions {
+interface IndexLayerOptions {
   readonly maxEntries: number;
   readonly maxBytes: number;
   readonly maxPathLength: number;

@@ -57,7 +57,7 @@ export function* ancestors(rel: string): Generator<string> {
   }
 }
 
-export type TarNameProblem = "absolute" | "parent-reference" | "empty";
+type TarNameProblem = "absolute" | "parent-reference" | "empty";
 
 /**
  * Normalise a tar entry name to the relative form, or say why it is hostile.

@@ -17,7 +17,7 @@ export interface SharedLayer {
 }
 
 /** Builds the index of a layer, keeping its verified blob at `keepAs` (a new path) when it succeeds. */
-export type LoadLayer = (keepAs: string) => Promise<LayerIndex>;
+type LoadLayer = (keepAs: string) => Promise<LayerIndex>;
 
 export interface SharedLayersLimits {
   /** Estimated memory of the indexes kept while no view uses them (default 512 MiB). */

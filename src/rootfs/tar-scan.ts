@@ -54,12 +54,12 @@ export async function skipEntry(entry: TarEntry): Promise<void> {
   }
 }
 
-export interface TarScanLimits {
+interface TarScanLimits {
   readonly maxEntries: number;
   readonly maxBytes: number;
 }
 
-export interface TarScanResult {
+interface TarScanResult {
   /** Uncompressed bytes seen. */
   readonly bytes: number;
   /** Tar headers seen (1-based ordinal of the last one). */

@@ -28,7 +28,7 @@ export function ownedPrefix(): string {
 }
 
 /** The owner pid in a name that carries `ocipatch-<pid>-`, or undefined. */
-export function ownerPid(name: string): number | undefined {
+function ownerPid(name: string): number | undefined {
   const m = /ocipatch-(\d+)-/.exec(name);
   if (!m) return undefined;
   const pid = Number(m[1]);

@@ -7,9 +7,3 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env["XDG_CACHE_HOME"];
   return join(xdg && xdg !== "" ? xdg : join(env["HOME"] ?? homedir(), ".cache"), "ocipatch");
 }
-
-/** The user's config directory: `$XDG_CONFIG_HOME/ocipatch` or `~/.config/ocipatch`. */
-export function configDir(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env["XDG_CONFIG_HOME"];
-  return join(xdg && xdg !== "" ? xdg : join(env["HOME"] ?? homedir(), ".config"), "ocipatch");
-}

@@ -21,5 +21,3 @@ export interface ProgressListener {
   info?(message: string): void;
   warn?(message: string): void;
 }
-
-export const noProgress: ProgressListener = {};

@@ -17,7 +17,7 @@ import { OcipatchError } from "../errors.js";
 /** Default cap for small host files (keyrings, configuration, manifests). */
 export const DEFAULT_HOST_FILE_MAX_BYTES = 64 * 1024 * 1024;
 
-export interface RegularFileOptions {
+interface RegularFileOptions {
   /** For messages, e.g. "keyring" → "keyring /x is a FIFO, not a regular file". */
   readonly what?: string;
   /** Also accept a pipe (FIFO): read it to its end (default false: refused without blocking). */

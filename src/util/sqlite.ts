@@ -30,7 +30,7 @@ export interface SqliteDatabase {
   close(): void;
 }
 
-export interface OpenOptions {
+interface OpenOptions {
   readonly readonly?: boolean;
   /** Fail instead of creating a new file. */
   readonly fileMustExist?: boolean;

@@ -14,7 +14,7 @@ import type { CliContext } from "../context.js";
 import { Output } from "../output.js";
 
 /** `--source NAME=PATH_OR_URL` (repeatable; several locations per feed allowed). */
-export function parseSourceOptions(values: readonly string[]): Partial<Record<FeedName, string[]>> {
+function parseSourceOptions(values: readonly string[]): Partial<Record<FeedName, string[]>> {
   const out: Partial<Record<FeedName, string[]>> = {};
   for (const v of values) {
     const eq = v.indexOf("=");

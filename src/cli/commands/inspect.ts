@@ -70,7 +70,7 @@ export function registerInspectCommand(program: Command, ctx: CliContext): void 
 const list = (v: readonly string[] | null): string => (v === null ? "(none)" : JSON.stringify(v));
 
 /** The human-readable form of an inspection. */
-export function formatInspection(r: ImageInspection): string {
+function formatInspection(r: ImageInspection): string {
   const lines: string[] = [];
   const row = (k: string, v: string | number) => lines.push(`${`${k}:`.padEnd(14)}${v}`);
   const img = r.image;

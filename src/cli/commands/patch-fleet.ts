@@ -27,7 +27,7 @@ import type { Output } from "../output.js";
 import { dbDirFrom } from "./db.js";
 
 /** What a fleet run takes from `ocipatch patch`'s flags. */
-export interface FleetFlags {
+interface FleetFlags {
   readonly jobs: number;
   readonly shard: string | undefined;
   readonly format: "pretty" | "json";

@@ -51,7 +51,7 @@ export function registerSbom(program: Command, ctx: CliContext): void {
     });
 }
 
-export async function runSbom(opts: SbomOptions, ctx: CliContext): Promise<void> {
+async function runSbom(opts: SbomOptions, ctx: CliContext): Promise<void> {
   const platform = opts.platform === undefined ? undefined : parsePlatform(opts.platform);
   const image = await openImage(opts.image, {
     platform,

@@ -57,7 +57,7 @@ function zstdCompress(raw: Buffer): Buffer {
   return execFileSync("zstd", ["-c", "-q"], { input: raw, maxBuffer: 1 << 30 });
 }
 
-export function compressBytes(raw: Buffer, c: Compression): Buffer {
+function compressBytes(raw: Buffer, c: Compression): Buffer {
   switch (c) {
     case "gzip":
       return gzipSync(raw);

@@ -22,11 +22,11 @@ import { ProxyRouter, parseNoProxy } from "./proxy-router.js";
  * Dispatchers are shared between callers with the same settings; idle sockets do
  * not keep the process alive.
  */
-export const CA_ENV_VARS = ["OCIPATCH_CA_FILE", "SSL_CERT_FILE"] as const;
+const CA_ENV_VARS = ["OCIPATCH_CA_FILE", "SSL_CERT_FILE"] as const;
 
-export type Env = Readonly<Record<string, string | undefined>>;
+type Env = Readonly<Record<string, string | undefined>>;
 
-export interface DispatcherOptions {
+interface DispatcherOptions {
   /** Accept any TLS certificate (`--insecure`, `--tls-verify=false`). */
   readonly insecure?: boolean;
   /** Connect, headers and body-inactivity timeout in ms. Default 30 s. */
@@ -36,7 +36,7 @@ export interface DispatcherOptions {
 }
 
 /** The proxy settings of an environment (undefined: none). */
-export interface ProxySettings {
+interface ProxySettings {
   readonly httpProxy: string | undefined;
   readonly httpsProxy: string | undefined;
   readonly noProxy: string | undefined;
@@ -58,7 +58,7 @@ export function proxySettings(env: Env): ProxySettings | undefined {
   return { httpProxy, httpsProxy, noProxy: firstSet(env, ["no_proxy", "NO_PROXY"]) };
 }
 
-export function extraCaFiles(env: Env): string[] {
+function extraCaFiles(env: Env): string[] {
   const files: string[] = [];
   for (const v of CA_ENV_VARS) {
     const f = env[v];

@@ -11,7 +11,7 @@ import { httpDispatcher } from "./dispatcher.js";
 import { redactUrl } from "./redact.js";
 import { isRetryableStatus, parseRetryAfter, type RetryPolicy, retryDelay, sleep } from "./retry.js";
 
-export interface GetOptions {
+interface GetOptions {
   readonly signal?: AbortSignal | undefined;
   /** Per-request timeout for headers and body inactivity. Default 60 s. */
   readonly timeoutMs?: number | undefined;
@@ -26,9 +26,9 @@ export interface GetOptions {
   readonly onRequest?: (() => void) | undefined;
 }
 
-export type ResponseBody = Dispatcher.ResponseData["body"];
+type ResponseBody = Dispatcher.ResponseData["body"];
 
-export type GetResult<T> =
+type GetResult<T> =
   | { readonly kind: "ok"; readonly value: T; readonly headers: IncomingHttpHeaders }
   | { readonly kind: "not-found"; readonly status: number }
   | { readonly kind: "not-modified"; readonly headers: IncomingHttpHeaders };

@@ -1,7 +1,7 @@
 import { Dispatcher } from "undici";
 
 /** One `NO_PROXY` entry: a host name (and its subdomains), an IP address, or `*`. */
-export interface NoProxyRule {
+interface NoProxyRule {
   readonly host: string;
   readonly port: string | undefined;
 }

@@ -74,6 +74,6 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-export function cancelled(signal?: AbortSignal): OcipatchError {
+function cancelled(signal?: AbortSignal): OcipatchError {
   return new OcipatchError("CANCELLED", "operation cancelled", { cause: signal?.reason });
 }
