@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { AptClient } from "../../src/backends/dpkg/apt/client.js";
-import { hostKeyringFiles, readHostAptSources } from "../../src/backends/dpkg/apt/host.js";
+import { readHostAptSources } from "../../src/backends/dpkg/apt/host.js";
 import { httpGet, newStats } from "../../src/backends/dpkg/apt/http.js";
 import { keyringFilesFromList, TrustStore } from "../../src/backends/dpkg/apt/keyring.js";
 import type { Repository } from "../../src/backends/dpkg/apt/repositories.js";
@@ -84,11 +84,6 @@ export async function trustFromFiles(paths: readonly string[]): Promise<TrustSto
   return new TrustStore(keyringFilesFromList([], "the test image"), files);
 }
 
-/** A TrustStore behaving like an image that ships the host's keyrings. */
-export function hostTrust(): TrustStore {
-  return new TrustStore(hostKeyringFiles("/"));
-}
-
 /**
  * Ubuntu's archive keyring, from the `ubuntu-keyring` package of Debian trixie (bookworm has none):
  * found through trixie's signed Packages index, downloaded, checked against the index, extracted
@@ -121,8 +116,6 @@ export async function ensureUbuntuKeyring(): Promise<string> {
   if (!existsSync(keyring)) throw new Error("ubuntu-keyring .deb has no ubuntu-archive-keyring.gpg");
   return keyring;
 }
-
-export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 /** A loopback HTTP server; `files` maps URL paths to bodies (with ETag support), `handler` overrides. */
 export async function startFileServer(

@@ -29,7 +29,7 @@ export function run(cmd: string, args: string[], opts: { cwd?: string } = {}): s
   }
 }
 
-export function runBuffer(cmd: string, args: string[]): Buffer {
+function runBuffer(cmd: string, args: string[]): Buffer {
   return execFileSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
 }
 
@@ -158,7 +158,7 @@ function writeBlob(dir: string, bytes: Buffer): { digest: string; size: number }
 }
 
 /** Add a hand-written OCI index over tagged images (or given descriptors) of a layout, under `tag`. */
-export function addIndex(dir: string, tag: string, children: IndexChildSpec[]): string {
+function addIndex(dir: string, tag: string, children: IndexChildSpec[]): string {
   const indexPath = join(dir, "index.json");
   const index = JSON.parse(readFileSync(indexPath, "utf8")) as IndexJson;
   const find = (t: string) => {
@@ -186,7 +186,7 @@ export function addIndex(dir: string, tag: string, children: IndexChildSpec[]): 
 }
 
 /** The digest of the manifest a layout lists under `tag`. */
-export function taggedDigest(dir: string, tag: string): string {
+function taggedDigest(dir: string, tag: string): string {
   const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as IndexJson;
   const e = index.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === tag);
   if (!e) throw new Error(`no tag ${tag} in ${dir}`);
@@ -197,7 +197,7 @@ export function taggedDigest(dir: string, tag: string): string {
  * Store an attestation manifest shaped like the ones BuildKit pushes next to
  * images (an in-toto statement as its only "layer"); returns its index descriptor.
  */
-export function addAttestationManifest(dir: string, subject: string): Record<string, unknown> {
+function addAttestationManifest(dir: string, subject: string): Record<string, unknown> {
   const statement = writeBlob(
     dir,
     Buffer.from(

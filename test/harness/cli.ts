@@ -13,7 +13,7 @@ import { withLock } from "./lock.js";
 export const REPO_ROOT = join(import.meta.dirname, "../..");
 export const BIN = join(REPO_ROOT, "bin/ocipatch");
 
-export interface CliResult {
+interface CliResult {
   readonly code: number;
   readonly stdout: string;
   readonly stdoutBytes: Buffer;

@@ -5,15 +5,15 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 
-export const CACHE_DIR = process.env["OCIPATCH_TEST_CACHE"] ?? "/var/cache/ocipatch-test";
-export const DEB_CACHE = join(CACHE_DIR, "debs");
-export const UBUNTU_ARCHIVE = "http://archive.ubuntu.com/ubuntu";
+const CACHE_DIR = process.env["OCIPATCH_TEST_CACHE"] ?? "/var/cache/ocipatch-test";
+const DEB_CACHE = join(CACHE_DIR, "debs");
+const UBUNTU_ARCHIVE = "http://archive.ubuntu.com/ubuntu";
 
 /** The mirror URIs this machine's apt uses: { debian, security }. */
-export function hostMirrors(): { debian: string; security: string } {
+function hostMirrors(): { debian: string; security: string } {
   const uris: string[] = [];
   const dir = "/etc/apt/sources.list.d";
   for (const f of existsSync(dir) ? readdirSync(dir) : []) {
@@ -43,7 +43,7 @@ function download(url: string, dest: string): void {
   renameSync(tmp, dest);
 }
 
-export interface PackageRecord {
+interface PackageRecord {
   readonly name: string;
   readonly version: string;
   readonly filename: string;
@@ -56,7 +56,7 @@ export interface PackageRecord {
 const indexCache = new Map<string, string>();
 
 /** The uncompressed Packages index of base/dists/suite/component/binary-arch (cached). */
-export function packagesIndex(base: string, suite: string, component = "main", arch = "amd64"): string {
+function packagesIndex(base: string, suite: string, component = "main", arch = "amd64"): string {
   const key = `${base} ${suite} ${component} ${arch}`;
   const hit = indexCache.get(key);
   if (hit) return hit;
@@ -79,7 +79,7 @@ function field(text: string, name: string): string | undefined {
 }
 
 /** Every record for a package in an index (usually one). */
-export function findRecords(index: string, name: string): PackageRecord[] {
+function findRecords(index: string, name: string): PackageRecord[] {
   const out: PackageRecord[] = [];
   for (const text of index.split("\n\n")) {
     if (!text.startsWith(`Package: ${name}\n`)) continue;
@@ -100,13 +100,7 @@ export interface CachedDeb extends PackageRecord {
 }
 
 /** Download (once) and return a .deb from base/suite, its hash checked independently. */
-export function fetchDeb(
-  base: string,
-  suite: string,
-  name: string,
-  component = "main",
-  arch = "amd64",
-): CachedDeb {
+function fetchDeb(base: string, suite: string, name: string, component = "main", arch = "amd64"): CachedDeb {
   const recs = findRecords(packagesIndex(base, suite, component, arch), name);
   const rec = recs[recs.length - 1];
   if (!rec) throw new Error(`${name} not found in ${base} ${suite}/${component}`);
@@ -155,8 +149,4 @@ export function chrootTarball(suite = "bookworm"): string {
   );
   renameSync(partial, tarball);
   return tarball;
-}
-
-export function writeText(path: string, text: string): void {
-  writeFileSync(path, text);
 }

@@ -101,7 +101,7 @@ function engine(
  * Start `dockerd` as root on a private socket (it starts its own containerd under its
  * exec root). The data root is a fresh temp directory, so the store starts empty.
  */
-export interface DockerdOptions {
+interface DockerdOptions {
   /** Also listen on tcp://127.0.0.1:PORT with `--tlsverify` (client certificates signed by `ca` required). */
   readonly tls?: { readonly port: number; readonly ca: string; readonly cert: string; readonly key: string };
   /** Put the data root on a tmpfs of this size (e.g. "64m"), mounted under the engine's temp directory. */

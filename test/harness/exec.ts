@@ -41,7 +41,7 @@ export function tail(text: string, lines = 30): string {
   return all.slice(-lines).join("\n");
 }
 
-export function describeCommand(cmd: string, args: readonly string[]): string {
+function describeCommand(cmd: string, args: readonly string[]): string {
   const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
   const full = [cmd, ...args].map(q).join(" ");
   return full.length > 300 ? `${full.slice(0, 300)}...` : full;

@@ -109,7 +109,7 @@ export async function imageWithZeroFile(
 }
 
 /** One generated layer: a single file of `bytes` zeros or random (incompressible) bytes. */
-export interface GeneratedLayer {
+interface GeneratedLayer {
   readonly name: string;
   readonly bytes: number;
   readonly fill: "zeros" | "random";

@@ -99,7 +99,7 @@ const NGINX_CONFIG = {
  * ca-certificates) + base (libc6, libssl3) + cc (libgcc-s1, libgomp1, libstdc++6), and zlib1g.
  * libssl3, tzdata and ca-certificates have newer versions in bookworm-security.
  */
-export const DISTROLESS_PACKAGES = [
+const DISTROLESS_PACKAGES = [
   "base-files",
   "netbase",
   "tzdata",

@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { HarnessError, log } from "./exec.js";
 
-export interface LockOptions {
+interface LockOptions {
   /** Give up after this long (default 45 min: a cold build of the slowest image takes a few). */
   readonly timeoutMs?: number;
   /** What the lock protects, for messages. */
@@ -32,7 +32,7 @@ export async function withLock<T>(
   }
 }
 
-export async function acquireLock(lockFile: string, opts: LockOptions = {}): Promise<() => Promise<void>> {
+async function acquireLock(lockFile: string, opts: LockOptions = {}): Promise<() => Promise<void>> {
   mkdirSync(dirname(lockFile), { recursive: true });
   const timeoutS = Math.max(1, Math.round((opts.timeoutMs ?? 45 * 60_000) / 1000));
   const what = opts.what ?? lockFile;

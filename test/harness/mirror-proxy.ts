@@ -8,7 +8,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 
-export interface MirrorProxy {
+interface MirrorProxy {
   /** http://127.0.0.1:PORT — prefix for /debian and /debian-security */
   readonly url: string;
   /** Paths that were answered 404. */

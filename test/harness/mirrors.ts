@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { HarnessError } from "./exec.js";
 
-export interface AptSourceEntry {
+interface AptSourceEntry {
   readonly types: readonly string[];
   readonly uris: readonly string[];
   readonly suites: readonly string[];

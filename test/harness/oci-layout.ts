@@ -51,7 +51,7 @@ export function blobPath(layout: string, digest: string): string {
   return join(layout, "blobs", alg, hex);
 }
 
-export function readBlob(layout: string, digest: string): Buffer {
+function readBlob(layout: string, digest: string): Buffer {
   const p = blobPath(layout, digest);
   if (!existsSync(p)) throw new HarnessError(`blob ${digest} missing in ${layout}`);
   return readFileSync(p);
@@ -71,7 +71,7 @@ export function writeJsonBlob(layout: string, mediaType: string, doc: unknown): 
   return { mediaType, digest, size: data.length };
 }
 
-export function readIndex(layout: string): OciIndex {
+function readIndex(layout: string): OciIndex {
   return JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as OciIndex;
 }
 
@@ -97,7 +97,7 @@ export function tagDescriptor(layout: string, tag: string, desc: Descriptor): vo
   writeIndex(layout, { ...index, manifests });
 }
 
-export interface ResolvedImage {
+interface ResolvedImage {
   readonly platform: string;
   readonly manifestDigest: string;
   readonly manifest: OciManifest;

@@ -22,15 +22,15 @@ import { makeTempDir, safeRemove, withTempDir } from "./fs.js";
 import { type RegistryCreds, skopeoFlags, skopeoRef } from "./skopeo.js";
 
 /** What unpackImage accepts: a TestImage-like value or a reference ("oci:DIR:TAG", "host/repo:tag", "docker://..."). */
-export type ImageSource = string | { readonly ociRef: string };
+type ImageSource = string | { readonly ociRef: string };
 
-export interface UnpackOptions {
+interface UnpackOptions {
   /** "linux/arm64" etc.: which entry of an index to unpack (default: the host's). */
   readonly platform?: string;
   readonly creds?: RegistryCreds;
 }
 
-export interface UnpackedImage {
+interface UnpackedImage {
   /** umoci bundle directory (config.json, umoci.json, rootfs/) */
   readonly bundle: string;
   readonly rootfs: string;
@@ -83,7 +83,7 @@ export const DPKG_FORMAT = {
 /** name(:arch, as dpkg-query prints ${binary:Package}) → version, for packages in state "ii". */
 export type PackageList = Map<string, string>;
 
-export function hasStatusD(rootfs: string): boolean {
+function hasStatusD(rootfs: string): boolean {
   return (
     !existsSync(join(rootfs, "var/lib/dpkg/status")) && existsSync(join(rootfs, "var/lib/dpkg/status.d"))
   );
@@ -94,7 +94,7 @@ export function hasStatusD(rootfs: string): boolean {
  * `status`, each `<pkg>.md5sums` placed where dpkg looks for it, and a `<pkg>.list` of the files
  * it names (status.d has no file lists; dpkg --verify walks them and --audit wants them).
  */
-export function admindirFromStatusD(rootfs: string, dest: string): string {
+function admindirFromStatusD(rootfs: string, dest: string): string {
   const statusD = join(rootfs, "var/lib/dpkg/status.d");
   mkdirSync(join(dest, "info"), { recursive: true });
   mkdirSync(join(dest, "updates"), { recursive: true });
@@ -148,7 +148,7 @@ export async function dpkgList(rootfs: string): Promise<PackageList> {
 }
 
 /** Debian architecture of a rootfs (from its dpkg database; base-files is arch-specific). */
-export async function rootfsArch(rootfs: string): Promise<string> {
+async function rootfsArch(rootfs: string): Promise<string> {
   const archFile = join(rootfs, "var/lib/dpkg/arch");
   if (existsSync(archFile)) {
     const first = readFileSync(archFile, "utf8").split("\n")[0]?.trim();
@@ -161,13 +161,13 @@ export async function rootfsArch(rootfs: string): Promise<string> {
 
 // ---------------------------------------------------------------- dpkg health checks
 
-export interface AptCheck {
+interface AptCheck {
   readonly ok: boolean;
   /** apt-get check output (and the failing apt-get update lines when update failed) */
   readonly output: string;
 }
 
-export interface DpkgCheckResult {
+interface DpkgCheckResult {
   /** "chroot": the image's own dpkg/apt in a chroot; "host": host dpkg/apt with --root/--admindir. */
   readonly mode: "chroot" | "host";
   readonly arch: string;
@@ -188,7 +188,7 @@ export interface DpkgCheckResult {
   readonly ok: boolean;
 }
 
-export interface DpkgCheckOptions {
+interface DpkgCheckOptions {
   /** Default "auto": chroot for a native rootfs that has dpkg, host tools otherwise. */
   readonly mode?: "auto" | "chroot" | "host";
   /** Run apt-get update + apt-get check (default: when the image has apt and sources). */
@@ -271,7 +271,7 @@ export async function dpkgChecks(rootfs: string, opts: DpkgCheckOptions = {}): P
 }
 
 /** The dpkg path-exclude/path-include filters configured in a rootfs, in dpkg's reading order. */
-export function dpkgPathFilters(rootfs: string): Array<{ include: boolean; pattern: RegExp }> {
+function dpkgPathFilters(rootfs: string): Array<{ include: boolean; pattern: RegExp }> {
   const files = [join(rootfs, "etc/dpkg/dpkg.cfg")];
   const dir = join(rootfs, "etc/dpkg/dpkg.cfg.d");
   if (existsSync(dir))
@@ -387,7 +387,7 @@ export function assertDpkgHealthy(r: DpkgCheckResult, what = "image"): void {
 
 // ---------------------------------------------------------------- apt as the upgrade oracle
 
-export interface AptDecision {
+interface AptDecision {
   readonly name: string;
   readonly arch: string;
   /** undefined for a new install */
@@ -399,7 +399,7 @@ export interface AptDecision {
   readonly release: string;
 }
 
-export interface AptOracleResult {
+interface AptOracleResult {
   readonly upgrades: readonly AptDecision[];
   readonly installs: readonly AptDecision[];
   /** packages apt would remove */
@@ -410,9 +410,9 @@ export interface AptOracleResult {
   readonly simulation: string;
 }
 
-export type AptOracleMode = "all" | { readonly packages: readonly string[] };
+type AptOracleMode = "all" | { readonly packages: readonly string[] };
 
-export interface AptOracleOptions {
+interface AptOracleOptions {
   readonly mode: AptOracleMode;
   /** Pass --no-install-recommends (default true, as the baseline patcher and copa do). */
   readonly noRecommends?: boolean;
@@ -422,7 +422,7 @@ const INST = /^Inst (\S+) (?:\[([^\]]+)\] )?\((\S+) (.*) \[([^\]]+)\]\)/;
 const REMV = /^Remv (\S+)/;
 
 /** Parses `apt-get -s` output plus `apt-cache madison` output into decisions. */
-export function parseSimulation(
+function parseSimulation(
   simulation: string,
   madison: string,
 ): Omit<AptOracleResult, "command" | "simulation"> {
@@ -543,14 +543,14 @@ export function securityUpgrades(r: AptOracleResult): AptDecision[] {
   return r.upgrades.filter((d) => d.suites.some((s) => /-security$|\/updates$/.test(s)));
 }
 
-export interface AptInstallOptions {
+interface AptInstallOptions {
   /** "all": dist-upgrade; "security": every upgrade offered by a security suite; or explicit packages. */
   readonly packages: "all" | "security" | readonly string[];
   /** Upgrade the given rootfs itself instead of a temp copy (default false). */
   readonly inPlace?: boolean;
 }
 
-export interface AptInstallResult {
+interface AptInstallResult {
   readonly before: PackageList;
   readonly after: PackageList;
   /** name → {from, to} for every package whose version changed */

@@ -1,5 +1,5 @@
 /** Shared set-up of the patch end-to-end tests: a vulnerability database from the real tracker subset, the CLI in-process. */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +7,7 @@ import { Writable } from "node:stream";
 import { main } from "../../src/cli/main.js";
 import { updateDatabase } from "../../src/vulndb/index.js";
 
-export const SHARED = process.env["OCIPATCH_SHARED"] ?? join(import.meta.dirname, "../../../shared");
+const SHARED = process.env["OCIPATCH_SHARED"] ?? join(import.meta.dirname, "../../../shared");
 export const TRACKER_SUBSET = join(SHARED, "vulndata/debian/tracker-subset.json");
 const CACHE = process.env["OCIPATCH_TEST_CACHE"] ?? "/var/cache/ocipatch-test";
 
@@ -25,7 +25,7 @@ export function trackerDb(): Promise<string> {
   return db;
 }
 
-export interface CliRun {
+interface CliRun {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
@@ -59,8 +59,4 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     },
   });
   return { code, stdout: out.text(), stderr: err.text() };
-}
-
-export function readJson<T = unknown>(path: string): T {
-  return JSON.parse(readFileSync(path, "utf8")) as T;
 }

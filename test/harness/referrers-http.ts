@@ -18,7 +18,7 @@ export interface ReferrerEntry {
   readonly annotations?: Record<string, string>;
 }
 
-export interface ReferrerManifest {
+interface ReferrerManifest {
   readonly mediaType?: string;
   readonly artifactType?: string;
   readonly config: { mediaType: string; digest: string; size: number };

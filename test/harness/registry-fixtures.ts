@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
-export interface RunResult {
+interface RunResult {
   stdout: Buffer;
   stderr: string;
 }
@@ -42,7 +42,7 @@ export function sha256Hex(b: Uint8Array): string {
 }
 
 /** Files of one layer: path → content. */
-export type LayerFiles = Record<string, string | Buffer>;
+type LayerFiles = Record<string, string | Buffer>;
 
 /** A layer with a random file (`size` random bytes) and a small text file. */
 export function randomLayer(size = 4096, name = "data.bin"): LayerFiles {
@@ -60,7 +60,7 @@ async function tarOf(files: LayerFiles, work: string): Promise<Buffer> {
   return readFile(out);
 }
 
-export interface BuiltImage {
+interface BuiltImage {
   /** OCI layout directory. */
   readonly layout: string;
   readonly tag: string;
@@ -107,7 +107,7 @@ export async function buildImage(
  * Add an index to a layout listing images already in it (by tag), each with its
  * platform; the index gets tag `tag`.
  */
-export async function addIndex(layout: string, tag: string, children: { tag: string; arch: string }[]) {
+async function addIndex(layout: string, tag: string, children: { tag: string; arch: string }[]) {
   const indexJsonPath = join(layout, "index.json");
   const indexJson = JSON.parse(await readFile(indexJsonPath, "utf8")) as {
     manifests: { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }[];
@@ -136,7 +136,7 @@ export async function addIndex(layout: string, tag: string, children: { tag: str
   await writeFile(indexJsonPath, JSON.stringify(indexJson));
 }
 
-export interface SkopeoAuth {
+interface SkopeoAuth {
   username: string;
   password: string;
 }
@@ -176,7 +176,7 @@ export async function skopeoInspectRaw(ref: string, auth?: SkopeoAuth): Promise<
   return r.stdout;
 }
 
-export type FixtureCompression = "gzip" | "zstd" | "none";
+type FixtureCompression = "gzip" | "zstd" | "none";
 
 export interface PushedImage {
   /** `host/repo:tag` */

@@ -19,8 +19,8 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-export const AUTH_USER = "tester";
-export const AUTH_PASSWORD = "s3cret-Pa55word";
+const AUTH_USER = "tester";
+const AUTH_PASSWORD = "s3cret-Pa55word";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -50,7 +50,7 @@ async function waitReady(url: string, proc: ChildProcess, logFile: string): Prom
   throw new Error(`docker-registry did not answer on ${url}; see ${logFile}`);
 }
 
-export interface StartOptions {
+interface StartOptions {
   auth?: boolean;
   /** Extra YAML appended to the config (e.g. to turn on features). */
   extraConfig?: string;

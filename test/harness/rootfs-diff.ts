@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 
-export interface RootfsDifference {
+interface RootfsDifference {
   readonly path: string;
   /** "only-a", "only-b", or what differs ("content", "mode", "owner", "type", "link"). */
   readonly kind: string;
@@ -21,7 +21,7 @@ interface Node {
   nlink: number;
 }
 
-export interface DiffOptions {
+interface DiffOptions {
   /** Also compare modification times (whole seconds) and hardlink counts of files. */
   readonly mtimes?: boolean;
 }

@@ -20,7 +20,7 @@ export interface TinyProxy {
   close(): Promise<void>;
 }
 
-export function tinyproxyPath(): string | undefined {
+function tinyproxyPath(): string | undefined {
   return ["/usr/bin/tinyproxy", "/usr/sbin/tinyproxy"].find((p) => existsSync(p));
 }
 

@@ -26,7 +26,7 @@ export interface TokenServer {
   close(): Promise<void>;
 }
 
-export interface TokenServerOptions {
+interface TokenServerOptions {
   readonly key: SigningKey;
   readonly issuer: string;
   readonly service: string;

@@ -5,9 +5,9 @@
  * certificate whose subject hash is the link's name. `exec` runs `sh -c SCRIPT` in the image with
  * stdin (a chroot of an unpacked rootfs, or `docker run --network none -i IMAGE`).
  */
-export type ImageExec = (script: string, stdin: string) => Promise<string>;
+type ImageExec = (script: string, stdin: string) => Promise<string>;
 
-export interface TrustStoreReport {
+interface TrustStoreReport {
   /** Index in `trusted` → [CAfile ok, CApath ok]. */
   readonly trusted: ReadonlyArray<readonly [boolean, boolean]>;
   readonly dropped: ReadonlyArray<readonly [boolean, boolean]>;

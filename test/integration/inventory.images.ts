@@ -34,7 +34,7 @@ export type TestImageName =
   | "ubuntu-jammy"
   | "distroless-bookworm";
 
-export interface TestImageLayout {
+interface TestImageLayout {
   readonly name: TestImageName;
   /** OCI image layout directory (read-only for tests). */
   readonly layoutDir: string;

@@ -9,7 +9,7 @@ import { parseParagraphs } from "../../src/backends/dpkg/debian/deb822.js";
 
 export const TEST_CACHE = process.env["OCIPATCH_TEST_CACHE"] || "/var/cache/ocipatch-test";
 
-export interface HostMirrors {
+interface HostMirrors {
   /** e.g. http://deb.debian.org/debian */
   readonly debian: string;
   /** e.g. http://deb.debian.org/debian-security */

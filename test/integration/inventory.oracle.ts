@@ -20,7 +20,7 @@ export function unpackWithUmoci(layoutDir: string, tag: string): Unpacked {
   return { rootfs: join(bundle, "rootfs"), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export interface DpkgRow {
+interface DpkgRow {
   readonly name: string;
   readonly arch: string;
   readonly version: string;

@@ -14,20 +14,20 @@ import type { OsInfo } from "../../src/os/types.js";
 
 const REPO = join(import.meta.dirname, "../..");
 /** ../shared of the checkout (worktrees live one level deeper), or $OCIPATCH_SHARED. */
-export const SHARED =
+const SHARED =
   [process.env["OCIPATCH_SHARED"], join(REPO, "../shared"), join(REPO, "../../shared"), "/work/shared"].find(
     (p): p is string => p !== undefined && existsSync(join(p, "vulndata")),
   ) ?? join(REPO, "../shared");
 export const VULNDATA = join(SHARED, "vulndata");
 export const TRACKER_SUBSET = join(VULNDATA, "debian/tracker-subset.json");
-export const CACHE = join(process.env["OCIPATCH_TEST_CACHE"] ?? "/var/cache/ocipatch-test", "vulndb");
+const CACHE = join(process.env["OCIPATCH_TEST_CACHE"] ?? "/var/cache/ocipatch-test", "vulndb");
 
 export function tempDir(prefix = "ocipatch-vulndb-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
 /** The host's Debian mirror, from its own apt sources (tests may read them; src/ never does). */
-export function hostDebianMirror(): string {
+function hostDebianMirror(): string {
   const uris: string[] = [];
   const dir = "/etc/apt/sources.list.d";
   if (existsSync(dir)) {
@@ -66,7 +66,7 @@ export function readOsRelease(path: string): OsInfo {
   };
 }
 
-export interface DpkgRow {
+interface DpkgRow {
   name: string;
   version: string;
   sourceName: string;
@@ -133,7 +133,7 @@ export function inventoryFromDpkg(admindir: string, osReleasePath: string): Inve
 }
 
 /** `dpkg --compare-versions a lt b` for many pairs in one shell (real dpkg). */
-export function dpkgLessThan(pairs: ReadonlyArray<readonly [string, string]>): boolean[] {
+function dpkgLessThan(pairs: ReadonlyArray<readonly [string, string]>): boolean[] {
   if (pairs.length === 0) return [];
   // many binaries share a source: ask dpkg once per distinct pair
   const distinct = [...new Set(pairs.map(([a, b]) => `${a} ${b}`))];

@@ -26,7 +26,7 @@ export function makeTestKey(name = "ocipatch-test-61c0ffee.rsa.pub"): TestKey {
   return { name, privateKey, publicPem: publicKey.export({ type: "spki", format: "pem" }).toString() };
 }
 
-export interface FileSpec {
+interface FileSpec {
   /** Absolute path in the image. */
   readonly path: string;
   readonly content?: Buffer;
@@ -114,7 +114,7 @@ function dataTarSpecs(files: readonly FileSpec[], wrongSha1Path?: string): TarSp
   return out;
 }
 
-export interface BuildApkOptions {
+interface BuildApkOptions {
   /** Tamper test: write a wrong APK-TOOLS.checksum.SHA1 for this path (the package is still signed). */
   readonly wrongSha1Path?: string;
 }
@@ -176,7 +176,7 @@ export function buildApk(
 }
 
 /** The index fields apk writes for a package (C P V A S I T U L o m t c D p), without a newline at the end. */
-export function indexRecord(p: BuiltPackage): string {
+function indexRecord(p: BuiltPackage): string {
   const s = p.spec;
   const lines = [
     `C:${p.checksum}`,

@@ -20,7 +20,7 @@ import {
 } from "../oci-layout.js";
 import { type BuiltPackage, installedDb, type TestKey } from "./build.js";
 
-export interface AlpineImageSpec {
+interface AlpineImageSpec {
   readonly packages: readonly BuiltPackage[];
   readonly key: TestKey;
   /** os-release ID (alpine, wolfi). */
@@ -44,7 +44,7 @@ function put(root: string, path: string, content: Buffer | string, mode = 0o644)
 }
 
 /** Writes the image's root filesystem into `root`. */
-export function writeAlpineRootfs(root: string, spec: AlpineImageSpec): void {
+function writeAlpineRootfs(root: string, spec: AlpineImageSpec): void {
   for (const p of spec.packages) {
     for (const f of p.spec.files) {
       if (f.symlink !== undefined) {

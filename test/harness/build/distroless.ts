@@ -13,7 +13,7 @@ import { HarnessError, log, output, run } from "../exec.js";
 const USRMERGE = ["bin", "sbin", "lib", "lib64"];
 
 /** Control fields of a .deb as a status.d paragraph (Status after Package, as in dpkg's status). */
-export function statusParagraph(control: string): string {
+function statusParagraph(control: string): string {
   const lines = control.replace(/\n+$/, "").split("\n");
   const out: string[] = [];
   for (const l of lines) {
@@ -23,7 +23,7 @@ export function statusParagraph(control: string): string {
   return `${out.join("\n")}\n`;
 }
 
-export interface DistrolessResult {
+interface DistrolessResult {
   /** package name → version, from the written status.d */
   readonly packages: Record<string, string>;
 }

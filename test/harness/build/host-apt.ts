@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HarnessError, type RunOptions, run } from "../exec.js";
 
-export interface HostApt {
+interface HostApt {
   readonly root: string;
   /** Runs an apt tool (apt-get, apt-cache) with this private configuration. */
   run(tool: "apt-get" | "apt-cache", args: readonly string[], opts?: RunOptions): Promise<string>;

@@ -12,7 +12,7 @@ import { ensureBinfmt } from "./binfmt.js";
 import { type ImageSources, sourcesHookScript } from "./image-sources.js";
 
 /** dpkg path filters of the debian:*-slim images (/etc/dpkg/dpkg.cfg.d/docker). */
-export const SLIM_DPKG_OPTS = [
+const SLIM_DPKG_OPTS = [
   "path-exclude=/usr/share/doc/*",
   "path-include=/usr/share/doc/*/copyright",
   "path-exclude=/usr/share/groff/*",
@@ -45,7 +45,7 @@ export interface RootfsRecipe {
   readonly sources: ImageSources;
 }
 
-export interface RootfsResult {
+interface RootfsResult {
   readonly tar: string;
   readonly epoch: number;
   readonly seconds: number;

@@ -8,7 +8,7 @@ import { newImageFromTar, setConfig } from "../build/umoci.js";
 import { run } from "../exec.js";
 import { makeTempDir, safeRemove } from "../fs.js";
 
-export interface RpmOsRelease {
+interface RpmOsRelease {
   /** os-release ID: almalinux, rocky, rhel, fedora. */
   readonly id: string;
   readonly versionId: string;
@@ -17,7 +17,7 @@ export interface RpmOsRelease {
   readonly idLike?: string;
 }
 
-export const ALMALINUX_9: RpmOsRelease = {
+const ALMALINUX_9: RpmOsRelease = {
   id: "almalinux",
   versionId: "9.4",
   prettyName: "AlmaLinux 9.4 (Seafoam Ocelot)",

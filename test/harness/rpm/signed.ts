@@ -90,10 +90,10 @@ echo 'TestDist release 9.4' > %{buildroot}/etc/testdist-release
 };
 
 /** State 1: the base specs plus oldtool and a release package. */
-export const PLAN_SPECS_1: readonly SpecFile[] = [...SPECS, OLDTOOL, RELEASE];
+const PLAN_SPECS_1: readonly SpecFile[] = [...SPECS, OLDTOOL, RELEASE];
 
 /** State 2: the fixes of UPDATED_SPECS, hello 1.0 requiring the new hellodata, newtool obsoleting oldtool. */
-export const PLAN_SPECS_2: readonly SpecFile[] = [
+const PLAN_SPECS_2: readonly SpecFile[] = [
   ...UPDATED_SPECS.map((s) =>
     s.name === "hello"
       ? {
@@ -107,7 +107,7 @@ export const PLAN_SPECS_2: readonly SpecFile[] = [
 ];
 
 /** State 3: hello 1.1 and tool release 5, on top of state 2 (a repository that keeps every state). */
-export const PLAN_SPECS_3: readonly SpecFile[] = PLAN_SPECS_2.map((s) => {
+const PLAN_SPECS_3: readonly SpecFile[] = PLAN_SPECS_2.map((s) => {
   if (s.name === "hello") return { ...s, text: s.text.replace("Version: 1.0\n", "Version: 1.1\n") };
   if (s.name === "tool")
     return { ...s, text: s.text.replace("Release: 4%{?dist}\n", "Release: 5%{?dist}\n") };
@@ -129,7 +129,7 @@ export async function gpgKey(home: string, uid: string): Promise<GpgKey> {
 }
 
 /** `rpmsign --addsign` the files in place. */
-export async function signRpms(files: readonly string[], key: GpgKey, env: NodeJS.ProcessEnv): Promise<void> {
+async function signRpms(files: readonly string[], key: GpgKey, env: NodeJS.ProcessEnv): Promise<void> {
   await run(
     "rpmsign",
     [
