@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { parseParagraphs } from "../dist/debian/deb822.js";
+import { parseParagraphs } from "../dist/backends/dpkg/debian/deb822.js";
 import { parseAptSources, planForImage, readHostAptSources } from "../dist/index.js";
 
 const args = process.argv.slice(2);
