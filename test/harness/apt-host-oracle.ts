@@ -39,16 +39,17 @@ export async function ensureDpkgStatus(
   const file = join(dir, `${name}.status`);
   if (existsSync(file)) return file;
   await mkdir(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   const cmd = [
     "set -o pipefail;",
     "mmdebstrap --variant=minbase --format=tar --aptopt='Acquire::Languages \"none\"'",
     include.length > 0 ? `--include=${include.join(",")}` : "",
     keyring ? `--keyring=${keyring}` : "",
     `${suite} - "deb ${mirror} ${suite} main"`,
-    `| tar -xO ./var/lib/dpkg/status > ${file}.tmp`,
+    `| tar -xO ./var/lib/dpkg/status > ${tmp}`,
   ].join(" ");
   await run("bash", ["-c", cmd], { maxBuffer: 64 << 20 });
-  await rename(`${file}.tmp`, file);
+  await rename(tmp, file);
   return file;
 }
 

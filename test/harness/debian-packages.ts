@@ -4,7 +4,7 @@
  * (`$OCIPATCH_TEST_CACHE`, default /var/cache/ocipatch-test). Tests only.
  */
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 
@@ -38,7 +38,9 @@ function slug(s: string): string {
 }
 
 function download(url: string, dest: string): void {
-  const tmp = `${dest}.part`;
+  // unique per download: test files running in parallel may fetch the same file at once, and a
+  // shared temporary name would let one curl write into the file another has already renamed
+  const tmp = `${dest}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
   execFileSync("curl", ["-fsSL", "--retry", "3", "-o", tmp, url], { stdio: ["ignore", "ignore", "pipe"] });
   renameSync(tmp, dest);
 }
@@ -64,9 +66,9 @@ function packagesIndex(base: string, suite: string, component = "main", arch = "
   mkdirSync(dir, { recursive: true });
   const file = join(dir, slug(`${base}_${suite}_${component}_${arch}_Packages`));
   if (!existsSync(file)) {
-    const xz = `${file}.xz`;
+    const xz = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.xz`;
     download(`${base}/dists/${suite}/${component}/binary-${arch}/Packages.xz`, xz);
-    execFileSync("sh", ["-c", `xz -dc "$1" > "$2.tmp" && mv "$2.tmp" "$2" && rm -f "$1"`, "sh", xz, file]);
+    execFileSync("sh", ["-c", `xz -dc "$1" > "$1.txt" && mv "$1.txt" "$2" && rm -f "$1"`, "sh", xz, file]);
   }
   const text = readFileSync(file, "utf8");
   indexCache.set(key, text);
@@ -134,7 +136,10 @@ export function chrootTarball(suite = "bookworm"): string {
   const tarball = join(CACHE_DIR, `chroot-${suite}-minbase.tar`);
   if (existsSync(tarball)) return tarball;
   mkdirSync(CACHE_DIR, { recursive: true });
-  const partial = join(CACHE_DIR, `chroot-${suite}-minbase.partial.tar`);
+  const partial = join(
+    CACHE_DIR,
+    `chroot-${suite}-minbase.${process.pid}.${randomBytes(4).toString("hex")}.partial.tar`,
+  );
   execFileSync(
     "mmdebstrap",
     [

@@ -78,7 +78,9 @@ describe("cancelling the layer build", () => {
         cancelled++;
         const err = e as Error & { code?: string };
         // the cancellation itself, not a consequence of it
-        expect(err.message).not.toMatch(/ended early|corrupt|truncated/);
+        expect(err.message, `${delayMs}ms: ${err.name} ${err.code}`).not.toMatch(
+          /ended early|corrupt|truncated/,
+        );
         expect(
           err.code === "CANCELLED" || err.name === "AbortError" || err.name === "TimeoutError",
           `${delayMs}ms: ${err.name} ${err.code} ${err.message}`,
