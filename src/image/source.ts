@@ -137,7 +137,8 @@ export function uncompressLayer(
   blob.on("error", (e) => dec.destroy(e));
   dec.on("error", (e) =>
     check.destroy(
-      e instanceof OcipatchError
+      // a cancellation (the read aborted by a signal) is passed on as it is, not as corrupt data
+      e instanceof OcipatchError || e.name === "AbortError" || e.name === "TimeoutError"
         ? e
         : new OcipatchError("INVALID_FORMAT", `${what}: cannot decompress (${compression}): ${e.message}`, {
             cause: e,
