@@ -9,9 +9,9 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { OcipatchError, undefinedIfNotFound } from "../../errors.js";
-import { forEachLimit } from "../../transport/concurrency.js";
 import { getBytes } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
+import { type FetchedOne, fetchPool } from "../fetch-pool.js";
 import type { ArtifactDownload, FetchOutcome, FetchRequest } from "../types.js";
 import { type ApkPackage, readApkPackage } from "./package.js";
 import type { ApkTrustedKey } from "./signature.js";
@@ -71,65 +71,40 @@ function verify(bytes: Buffer, item: ArtifactDownload, source: string): ApkPacka
   return pkg;
 }
 
-export async function fetchApks(
-  items: readonly ArtifactDownload[],
-  req: FetchRequest,
-): Promise<FetchOutcome> {
-  await mkdir(req.cacheDir, { recursive: true });
-  const files: Array<string | undefined> = new Array(items.length);
-  const vanished: ApkVanished[] = [];
-  let bytes = 0;
-  let fromCache = 0;
-  req.progress?.phase?.(
-    "Downloading packages",
-    items.reduce((n, i) => n + i.size, 0),
-  );
-  await forEachLimit(
-    items.map((item, i) => ({ item, i })),
-    req.concurrency ?? 4,
-    async ({ item, i }, signal) => {
-      if (!item.checksum)
-        throw new OcipatchError("INTERNAL", `${item.package} ${item.version}: no index checksum to verify`);
-      const file = join(req.cacheDir, cacheName(item.checksum));
-      const shown = redactUrl(item.url);
-      const cached = await readFile(file).catch(undefinedIfNotFound);
-      if (cached) {
-        try {
-          verify(cached, item, file);
-          fromCache++;
-          files[i] = file;
-          identityOf.set(file, item.checksum);
-          return;
-        } catch {
-          await rm(file, { force: true });
-        }
-      }
-      const got = await getBytes(item.url, {
-        signal,
-        maxBytes: MAX_APK_BYTES,
-        userAgent: "ocipatch (apk repository)",
-      });
-      if (got === "not-found") {
-        vanished.push(new ApkVanished(item));
-        return;
-      }
-      verify(got, item, `${item.package} ${item.version} (${shown})`);
-      const part = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
+export function fetchApks(items: readonly ArtifactDownload[], req: FetchRequest): Promise<FetchOutcome> {
+  return fetchPool(items, req, async (item, signal): Promise<FetchedOne> => {
+    if (!item.checksum)
+      throw new OcipatchError("INTERNAL", `${item.package} ${item.version}: no index checksum to verify`);
+    const file = join(req.cacheDir, cacheName(item.checksum));
+    const shown = redactUrl(item.url);
+    const cached = await readFile(file).catch(undefinedIfNotFound);
+    if (cached) {
       try {
-        await writeFile(part, got);
-        await rename(part, file);
-      } catch (e) {
-        await rm(part, { force: true }).catch(() => undefined);
-        throw new OcipatchError("IO", `cannot store ${file}: ${(e as Error).message}`, { cause: e });
+        verify(cached, item, file);
+        identityOf.set(file, item.checksum);
+        return { kind: "cached", file };
+      } catch {
+        await rm(file, { force: true });
       }
-      bytes += got.length;
-      files[i] = file;
-      identityOf.set(file, item.checksum);
-    },
-    req.signal,
-  );
-  vanished.sort((a, b) => items.indexOf(a.item) - items.indexOf(b.item));
-  return { files, vanished, bytesDownloaded: bytes, fromCache };
+    }
+    const got = await getBytes(item.url, {
+      signal,
+      maxBytes: MAX_APK_BYTES,
+      userAgent: "ocipatch (apk repository)",
+    });
+    if (got === "not-found") return { kind: "vanished", error: new ApkVanished(item) };
+    verify(got, item, `${item.package} ${item.version} (${shown})`);
+    const part = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
+    try {
+      await writeFile(part, got);
+      await rename(part, file);
+    } catch (e) {
+      await rm(part, { force: true }).catch(() => undefined);
+      throw new OcipatchError("IO", `cannot store ${file}: ${(e as Error).message}`, { cause: e });
+    }
+    identityOf.set(file, item.checksum);
+    return { kind: "downloaded", file, bytes: got.length };
+  });
 }
 
 /** Read a file fetched (and verified) in this run; it is verified again from its bytes. */

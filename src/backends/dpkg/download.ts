@@ -1,15 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { isOcipatchError, OcipatchError } from "../../errors.js";
-import { forEachLimit } from "../../transport/concurrency.js";
 import { DigestStream, parseDigest } from "../../util/digest.js";
 import { getWithRetries, retryableFailure } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
 import type { ProgressListener } from "../../util/progress.js";
 import { saveVerified } from "../../util/verified-file.js";
+import { type FetchedOne, fetchPool } from "../fetch-pool.js";
 
 /** One .deb to fetch: where from, and what it must hash to (from the signed Packages index). */
 interface DebDownload {
@@ -82,54 +82,31 @@ async function hashMatches(path: string, item: DebDownload): Promise<boolean> {
  * the signed index while it streams to disk. A file that does not verify is deleted
  * and the download fails; nothing unverified is ever returned.
  */
-export async function downloadDebs(
-  items: readonly DebDownload[],
-  opts: DownloadOptions,
-): Promise<DownloadResult> {
-  await mkdir(opts.cacheDir, { recursive: true });
-  const files: Array<string | undefined> = new Array(items.length);
-  const vanished: DebVanished[] = [];
-  let bytes = 0;
-  let fromCache = 0;
-  const total = items.reduce((n, i) => n + i.size, 0);
-  opts.progress?.phase?.("Downloading packages", total);
-  const indexed = items.map((item, i) => ({ item, i }));
-  await forEachLimit(
-    indexed,
-    opts.concurrency ?? 4,
-    async ({ item, i }, signal) => {
-      const file = join(opts.cacheDir, `${item.sha256.toLowerCase()}.deb`);
-      const desc = {
-        digest: parseDigest(`sha256:${item.sha256.toLowerCase()}`),
-        size: item.size,
-        label: `${item.package}_${item.version}_${item.architecture}.deb`,
-      };
-      if (await hashMatches(file, item)) {
-        fromCache++;
-        files[i] = file;
-        opts.progress?.blobDone?.(desc, "exists");
-        return;
-      }
-      await rm(file, { force: true });
-      opts.progress?.blobStart?.({ ...desc, mediaType: "application/vnd.debian.binary-package" }, "download");
-      try {
-        // (not `bytes += await …`: that reads `bytes` before the await and loses concurrent updates)
-        const n = await fetchVerified(item, file, { ...opts, signal }, (done) =>
-          opts.progress?.blobProgress?.(desc, done),
-        );
-        bytes += n;
-      } catch (e) {
-        if (!(e instanceof DebVanished) || opts.onVanished !== "collect") throw e;
-        vanished.push(e);
-        return;
-      }
+export function downloadDebs(items: readonly DebDownload[], opts: DownloadOptions): Promise<DownloadResult> {
+  return fetchPool(items, opts, async (item, signal): Promise<FetchedOne<DebVanished>> => {
+    const file = join(opts.cacheDir, `${item.sha256.toLowerCase()}.deb`);
+    const desc = {
+      digest: parseDigest(`sha256:${item.sha256.toLowerCase()}`),
+      size: item.size,
+      label: `${item.package}_${item.version}_${item.architecture}.deb`,
+    };
+    if (await hashMatches(file, item)) {
+      opts.progress?.blobDone?.(desc, "exists");
+      return { kind: "cached", file };
+    }
+    await rm(file, { force: true });
+    opts.progress?.blobStart?.({ ...desc, mediaType: "application/vnd.debian.binary-package" }, "download");
+    try {
+      const bytes = await fetchVerified(item, file, { ...opts, signal }, (done) =>
+        opts.progress?.blobProgress?.(desc, done),
+      );
       opts.progress?.blobDone?.(desc, "download");
-      files[i] = file;
-    },
-    opts.signal,
-  );
-  vanished.sort((a, b) => items.indexOf(a.item) - items.indexOf(b.item));
-  return { files, vanished, bytesDownloaded: bytes, fromCache };
+      return { kind: "downloaded", file, bytes };
+    } catch (e) {
+      if (!(e instanceof DebVanished) || opts.onVanished !== "collect") throw e;
+      return { kind: "vanished", error: e };
+    }
+  });
 }
 
 async function fetchVerified(

@@ -11,9 +11,9 @@ import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { isOcipatchError, OcipatchError } from "../../errors.js";
-import { forEachLimit } from "../../transport/concurrency.js";
 import { getWithRetries, retryableFailure } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
+import { type FetchedOne, fetchPool } from "../fetch-pool.js";
 import type { ArtifactDownload, FetchOutcome, FetchRequest } from "../types.js";
 import { readRpmFile } from "./package/rpm-file.js";
 import { verifyHeaderDigest, verifyPayloadDigest, verifyRpm } from "./package/verify.js";
@@ -153,65 +153,40 @@ async function download(
 }
 
 /** BackendPatcher.fetch for rpm: bounded parallel downloads, verified, cached by checksum. */
-export async function fetchRpms(
-  items: readonly ArtifactDownload[],
-  req: FetchRequest,
-): Promise<FetchOutcome> {
-  await mkdir(req.cacheDir, { recursive: true });
-  const files: Array<string | undefined> = new Array(items.length);
-  const vanished: RpmVanished[] = [];
-  let bytes = 0;
-  let fromCache = 0;
-  req.progress?.phase?.(
-    "Downloading packages",
-    items.reduce((n, i) => n + i.size, 0),
-  );
-  await forEachLimit(
-    items.map((item, i) => ({ item, i })),
-    req.concurrency ?? 4,
-    async ({ item, i }, signal) => {
-      const sum = checksumOf(item);
-      const trust = trusted.get(`${sum.type}:${sum.value}`);
-      if (!trust)
-        throw new OcipatchError(
-          "INTERNAL",
-          `${item.package} ${item.version}: not from a verified rpm repository of this run`,
-        );
-      const file = join(req.cacheDir, `${sum.value}.rpm`);
-      const shown = `${item.package} ${item.version} (${redactUrl(item.url)})`;
-      const size = await stat(file).then(
-        (s) => s.size,
-        () => undefined,
+export function fetchRpms(items: readonly ArtifactDownload[], req: FetchRequest): Promise<FetchOutcome> {
+  return fetchPool(items, req, async (item, signal): Promise<FetchedOne> => {
+    const sum = checksumOf(item);
+    const trust = trusted.get(`${sum.type}:${sum.value}`);
+    if (!trust)
+      throw new OcipatchError(
+        "INTERNAL",
+        `${item.package} ${item.version}: not from a verified rpm repository of this run`,
       );
-      if (size !== undefined) {
-        try {
-          if (size !== item.size || (await fileHash(file, sum.type)) !== sum.value)
-            throw new OcipatchError("DIGEST_MISMATCH", `${file}: cached file does not match`);
-          await verifyPackage(file, item, trust, file);
-          fromCache++;
-          files[i] = file;
-          return;
-        } catch {
-          await rm(file, { force: true });
-        }
-      }
-      const part = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
+    const file = join(req.cacheDir, `${sum.value}.rpm`);
+    const shown = `${item.package} ${item.version} (${redactUrl(item.url)})`;
+    const size = await stat(file).then(
+      (s) => s.size,
+      () => undefined,
+    );
+    if (size !== undefined) {
       try {
-        const n = await download(item, part, signal);
-        if (n === "vanished") {
-          vanished.push(new RpmVanished(item));
-          return;
-        }
-        await verifyPackage(part, item, trust, shown);
-        await rename(part, file);
-        bytes += n;
-        files[i] = file;
-      } finally {
-        await rm(part, { force: true }).catch(() => undefined);
+        if (size !== item.size || (await fileHash(file, sum.type)) !== sum.value)
+          throw new OcipatchError("DIGEST_MISMATCH", `${file}: cached file does not match`);
+        await verifyPackage(file, item, trust, file);
+        return { kind: "cached", file };
+      } catch {
+        await rm(file, { force: true });
       }
-    },
-    req.signal,
-  );
-  vanished.sort((a, b) => items.indexOf(a.item) - items.indexOf(b.item));
-  return { files, vanished, bytesDownloaded: bytes, fromCache };
+    }
+    const part = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
+    try {
+      const n = await download(item, part, signal);
+      if (n === "vanished") return { kind: "vanished", error: new RpmVanished(item) };
+      await verifyPackage(part, item, trust, shown);
+      await rename(part, file);
+      return { kind: "downloaded", file, bytes: n };
+    } finally {
+      await rm(part, { force: true }).catch(() => undefined);
+    }
+  });
 }
