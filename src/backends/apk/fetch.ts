@@ -6,7 +6,7 @@
  * names so concurrent runs sharing the cache do not collide.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import { getBytes } from "../../util/http/get.js";
