@@ -21,6 +21,7 @@ import { output, run } from "../harness/exec.js";
 import { makeBdbPackages } from "../harness/rpm/bdb.js";
 import { buildRpmImage } from "../harness/rpm/image.js";
 import { makeNdbPackages } from "../harness/rpm/ndb.js";
+import { dnfUpgrade, rpmNevras } from "../harness/rpm/repo.js";
 import { buildSignedWorld, makeRepo, type SignedWorld, signRepomd } from "../harness/rpm/signed.js";
 import { runCli, tempDir } from "./vulndb.fixtures.js";
 
@@ -132,15 +133,7 @@ async function unpack(ref: string, name: string): Promise<string> {
   return join(bundle, "rootfs");
 }
 
-const QA = "%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{ARCH}\\n";
-
-async function rpmQa(root: string): Promise<string[]> {
-  const out = await output("rpm", ["--root", root, "-qa", "--qf", QA], { env: world.env });
-  return out
-    .split("\n")
-    .filter((l) => l !== "" && !l.startsWith("gpg-pubkey "))
-    .sort();
-}
+const rpmQa = (root: string): Promise<string[]> => rpmNevras(root, world.env);
 
 /** `rpm -Va` lines (what differs from the database), sorted; rpm exits 1 when anything differs. */
 async function rpmVa(root: string): Promise<string[]> {
@@ -154,28 +147,9 @@ async function rpmVa(root: string): Promise<string[]> {
 /** A copy of the image's root upgraded by the real dnf from state 2 (`names`: only those, with dependencies). */
 async function dnfTwin(name: string, names: readonly string[] = []): Promise<string> {
   const root = await unpack(`${layout}:alma`, `twin-${name}`);
-  const reposd = join(tmp, `twin-${name}.repos.d`);
-  mkdirSync(reposd, { recursive: true });
-  writeFileSync(
-    join(reposd, "state2.repo"),
-    `[state2]\nname=state2\nbaseurl=file://${world.repo2}\ngpgcheck=0\n`,
-  );
-  await run(
-    "dnf",
-    [
-      "-y",
-      "--installroot",
-      root,
-      "--releasever",
-      "9",
-      `--setopt=reposdir=${reposd}`,
-      "--setopt=cachedir=/var/cache/dnf",
-      "--disableplugin=*",
-      "upgrade",
-      ...names,
-    ],
-    { env: world.env, logFile: join(tmp, `twin-${name}.log`) },
-  );
+  const dir = join(tmp, `twin-${name}`);
+  mkdirSync(dir, { recursive: true });
+  await dnfUpgrade(root, `file://${world.repo2}`, { env: world.env, dir, names });
   return root;
 }
 

@@ -12,11 +12,11 @@ import { type StaticServer, serveDirectory } from "../harness/apk/serve.js";
 import { output } from "../harness/exec.js";
 import { unpackImage } from "../harness/oracle.js";
 import { buildRpmImage } from "../harness/rpm/image.js";
+import { rpmNevras } from "../harness/rpm/repo.js";
 import { buildSignedWorld, dnfUpgradeDiff, type SignedWorld } from "../harness/rpm/signed.js";
 import { runCli, tempDir } from "./vulndb.fixtures.js";
 
 const OSV = join(import.meta.dirname, "fixtures/osv-almalinux");
-const QF = "%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{ARCH}\\n";
 
 let tmp: string;
 let dbDir: string;
@@ -83,11 +83,7 @@ describe("ocipatch patch of RPM images", { timeout: 600_000 }, () => {
     expect(reported).toEqual(oracle.added.map((l) => l.split(" ").slice(0, 2).join(" ")).sort());
     expect(oracle.removed.some((l) => l.startsWith("oldtool "))).toBe(true);
     const rootfs = (await unpackImage(`oci:${dest}:patched`, join(tmp, "bundle"))).rootfs;
-    const qa = async (root: string) =>
-      (await output("rpm", ["--root", root, "-qa", "--qf", QF], { env: world.env }))
-        .split("\n")
-        .filter((l) => l !== "" && !l.startsWith("gpg-pubkey "))
-        .sort();
+    const qa = (root: string) => rpmNevras(root, world.env);
     const oracleRoot = join(tmp, "oracle", "oracle-root");
     expect(await qa(rootfs)).toEqual(await qa(oracleRoot));
     expect(oracle.added.length).toBeGreaterThan(0);

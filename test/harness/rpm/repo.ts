@@ -132,14 +132,24 @@ export async function upgradedRoot(
   mkdirSync(repo, { recursive: true });
   for (const f of built) await run("cp", [f, repo]);
   await run("createrepo_c", ["--quiet", repo]);
-  const reposd = join(dir, "yum.repos.d");
-  mkdirSync(reposd, { recursive: true });
-  writeFileSync(
-    join(reposd, "updates.repo"),
-    `[updates]\nname=updates\nbaseurl=file://${repo}\ngpgcheck=0\n`,
-  );
   const root = join(dir, "root");
   await run("cp", ["-a", world.root, root]);
+  await dnfUpgrade(root, `file://${repo}`, { env: world.env, dir });
+  return { repo, root };
+}
+
+/**
+ * `dnf --installroot root upgrade [names…]` from the one repository at `baseurl` (gpgcheck off),
+ * as `dnf upgrade` in the image would do it; its repos.d and log go under `dir`.
+ */
+export async function dnfUpgrade(
+  root: string,
+  baseurl: string,
+  opts: { readonly env: NodeJS.ProcessEnv; readonly dir: string; readonly names?: readonly string[] },
+): Promise<void> {
+  const reposd = join(opts.dir, "upgrade.repos.d");
+  mkdirSync(reposd, { recursive: true });
+  writeFileSync(join(reposd, "upgrade.repo"), `[upgrade]\nname=upgrade\nbaseurl=${baseurl}\ngpgcheck=0\n`);
   await run(
     "dnf",
     [
@@ -152,10 +162,23 @@ export async function upgradedRoot(
       "--setopt=cachedir=/var/cache/dnf",
       "--disableplugin=*",
       "upgrade",
+      ...(opts.names ?? []),
     ],
-    { env: world.env, logFile: join(dir, "dnf-upgrade.log") },
+    { env: opts.env, logFile: join(opts.dir, "dnf-upgrade.log") },
   );
-  return { repo, root };
+}
+
+/** "name [epoch:]version-release arch" of every installed package but gpg-pubkey, sorted (as dnf lists them). */
+export async function rpmNevras(root: string, env: NodeJS.ProcessEnv): Promise<string[]> {
+  const out = await output(
+    "rpm",
+    ["--root", root, "-qa", "--qf", "%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{ARCH}\\n"],
+    { env },
+  );
+  return out
+    .split("\n")
+    .filter((l) => l !== "" && !l.startsWith("gpg-pubkey "))
+    .sort();
 }
 
 /**

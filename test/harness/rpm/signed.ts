@@ -7,7 +7,7 @@
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { output, run } from "../exec.js";
-import { buildRpms, rpmEnv } from "./repo.js";
+import { buildRpms, dnfUpgrade, rpmEnv, rpmNevras } from "./repo.js";
 import { SPECS, type SpecFile, UPDATED_SPECS } from "./specs.js";
 
 /** A package that state 2 renames: `newtool` obsoletes it. */
@@ -241,41 +241,12 @@ export async function dnfUpgradeDiff(
   baseurl: string,
   dir: string,
 ): Promise<{ removed: string[]; added: string[] }> {
-  const reposd = join(dir, "oracle.repos.d");
-  mkdirSync(reposd, { recursive: true });
-  writeFileSync(join(reposd, "state2.repo"), `[state2]\nname=state2\nbaseurl=${baseurl}\ngpgcheck=0\n`);
+  mkdirSync(dir, { recursive: true });
   const root = join(dir, "oracle-root");
   await run("cp", ["-a", world.root, root]);
-  const qa = async (r: string) =>
-    (
-      await output(
-        "rpm",
-        ["--root", r, "-qa", "--qf", "%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{ARCH}\\n"],
-        {
-          env: world.env,
-        },
-      )
-    )
-      .split("\n")
-      .filter((l) => l !== "" && !l.startsWith("gpg-pubkey "))
-      .sort();
-  const before = await qa(root);
-  await run(
-    "dnf",
-    [
-      "-y",
-      "--installroot",
-      root,
-      "--releasever",
-      "9",
-      `--setopt=reposdir=${reposd}`,
-      "--setopt=cachedir=/var/cache/dnf",
-      "--disableplugin=*",
-      "upgrade",
-    ],
-    { env: world.env, logFile: join(dir, "dnf-upgrade.log") },
-  );
-  const after = await qa(root);
+  const before = await rpmNevras(root, world.env);
+  await dnfUpgrade(root, baseurl, { env: world.env, dir });
+  const after = await rpmNevras(root, world.env);
   return {
     removed: before.filter((l) => !after.includes(l)),
     added: after.filter((l) => !before.includes(l)),
