@@ -21,7 +21,7 @@ import { output, run } from "../harness/exec.js";
 import { makeBdbPackages } from "../harness/rpm/bdb.js";
 import { buildRpmImage } from "../harness/rpm/image.js";
 import { makeNdbPackages } from "../harness/rpm/ndb.js";
-import { dnfUpgrade, rpmNevras } from "../harness/rpm/repo.js";
+import { rpmNevras, runDnf } from "../harness/rpm/repo.js";
 import { buildSignedWorld, makeRepo, type SignedWorld, signRepomd } from "../harness/rpm/signed.js";
 import { runCli, tempDir } from "./vulndb.fixtures.js";
 
@@ -149,7 +149,7 @@ async function dnfTwin(name: string, names: readonly string[] = []): Promise<str
   const root = await unpack(`${layout}:alma`, `twin-${name}`);
   const dir = join(tmp, `twin-${name}`);
   mkdirSync(dir, { recursive: true });
-  await dnfUpgrade(root, `file://${world.repo2}`, { env: world.env, dir, names });
+  await runDnf(root, `file://${world.repo2}`, "upgrade", { env: world.env, dir, names });
   return root;
 }
 

@@ -76,26 +76,8 @@ export async function buildRpmWorld(
   mkdirSync(repo, { recursive: true });
   for (const f of built) await run("cp", [f, repo]);
   await run("createrepo_c", ["--quiet", repo]);
-  const reposd = join(dir, "yum.repos.d");
-  mkdirSync(reposd, { recursive: true });
-  writeFileSync(join(reposd, "local.repo"), `[local]\nname=local\nbaseurl=file://${repo}\ngpgcheck=0\n`);
   const root = join(dir, "root");
-  await run(
-    "dnf",
-    [
-      "-y",
-      "--installroot",
-      root,
-      "--releasever",
-      "9",
-      `--setopt=reposdir=${reposd}`,
-      "--setopt=cachedir=/var/cache/dnf",
-      "--disableplugin=*",
-      "install",
-      ...(opts.install ?? ["hello", "tool"]),
-    ],
-    { env, logFile: join(dir, "dnf.log") },
-  );
+  await runDnf(root, `file://${repo}`, "install", { env, dir, names: opts.install ?? ["hello", "tool"] });
   if (opts.importKey) {
     const gh = join(dir, "gnupg");
     mkdirSync(gh, { recursive: true, mode: 0o700 });
@@ -134,22 +116,23 @@ export async function upgradedRoot(
   await run("createrepo_c", ["--quiet", repo]);
   const root = join(dir, "root");
   await run("cp", ["-a", world.root, root]);
-  await dnfUpgrade(root, `file://${repo}`, { env: world.env, dir });
+  await runDnf(root, `file://${repo}`, "upgrade", { env: world.env, dir });
   return { repo, root };
 }
 
 /**
- * `dnf --installroot root upgrade [names…]` from the one repository at `baseurl` (gpgcheck off),
- * as `dnf upgrade` in the image would do it; its repos.d and log go under `dir`.
+ * `dnf --installroot root install|upgrade [names…]` from the one repository at `baseurl` (gpgcheck
+ * off), as dnf in the image would do it; its repos.d and log go under `dir`.
  */
-export async function dnfUpgrade(
+export async function runDnf(
   root: string,
   baseurl: string,
+  command: "install" | "upgrade",
   opts: { readonly env: NodeJS.ProcessEnv; readonly dir: string; readonly names?: readonly string[] },
 ): Promise<void> {
-  const reposd = join(opts.dir, "upgrade.repos.d");
+  const reposd = join(opts.dir, `${command}.repos.d`);
   mkdirSync(reposd, { recursive: true });
-  writeFileSync(join(reposd, "upgrade.repo"), `[upgrade]\nname=upgrade\nbaseurl=${baseurl}\ngpgcheck=0\n`);
+  writeFileSync(join(reposd, "local.repo"), `[local]\nname=local\nbaseurl=${baseurl}\ngpgcheck=0\n`);
   await run(
     "dnf",
     [
@@ -161,10 +144,10 @@ export async function dnfUpgrade(
       `--setopt=reposdir=${reposd}`,
       "--setopt=cachedir=/var/cache/dnf",
       "--disableplugin=*",
-      "upgrade",
+      command,
       ...(opts.names ?? []),
     ],
-    { env: opts.env, logFile: join(opts.dir, "dnf-upgrade.log") },
+    { env: opts.env, logFile: join(opts.dir, `dnf-${command}.log`) },
   );
 }
 

@@ -4,10 +4,10 @@
  * `dnf --installroot` from state 1, and state 2 (the fixes, a new dependency, an obsoleting package)
  * ready to be served over loopback HTTP.
  */
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { output, run } from "../exec.js";
-import { buildRpms, dnfUpgrade, rpmEnv, rpmNevras } from "./repo.js";
+import { buildRpms, rpmEnv, rpmNevras, runDnf } from "./repo.js";
 import { SPECS, type SpecFile, UPDATED_SPECS } from "./specs.js";
 
 /** A package that state 2 renames: `newtool` obsoletes it. */
@@ -206,29 +206,12 @@ export async function buildSignedWorld(dir: string): Promise<SignedWorld> {
   await signRepomd(repo1, key);
   await signRepomd(repo2, key);
   await signRepomd(repoAll, key);
-  const reposd = join(dir, "install.repos.d");
-  mkdirSync(reposd, { recursive: true });
-  writeFileSync(join(reposd, "state1.repo"), `[state1]\nname=state1\nbaseurl=file://${repo1}\ngpgcheck=0\n`);
   const root = join(dir, "root");
-  await run(
-    "dnf",
-    [
-      "-y",
-      "--installroot",
-      root,
-      "--releasever",
-      "9",
-      `--setopt=reposdir=${reposd}`,
-      "--setopt=cachedir=/var/cache/dnf",
-      "--disableplugin=*",
-      "install",
-      "hello",
-      "tool",
-      "oldtool",
-      "testdist-release",
-    ],
-    { env, logFile: join(dir, "dnf-install.log") },
-  );
+  await runDnf(root, `file://${repo1}`, "install", {
+    env,
+    dir,
+    names: ["hello", "tool", "oldtool", "testdist-release"],
+  });
   return { key, repo1, repo2, repoAll, unsigned2, root, env };
 }
 
@@ -245,7 +228,7 @@ export async function dnfUpgradeDiff(
   const root = join(dir, "oracle-root");
   await run("cp", ["-a", world.root, root]);
   const before = await rpmNevras(root, world.env);
-  await dnfUpgrade(root, baseurl, { env: world.env, dir });
+  await runDnf(root, baseurl, "upgrade", { env: world.env, dir });
   const after = await rpmNevras(root, world.env);
   return {
     removed: before.filter((l) => !after.includes(l)),
