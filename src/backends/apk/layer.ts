@@ -8,6 +8,7 @@
  */
 import { OcipatchError } from "../../errors.js";
 import { LayerWriter } from "../../patch/layer/layer-writer.js";
+import { combineScriptReports } from "../script-report.js";
 import type { BuildLayerRequest, PatchedPackage, PatchLayer, ScriptFinding, ScriptReport } from "../types.js";
 import { readTar } from "./archive.js";
 import { readFetchedApk } from "./fetch.js";
@@ -70,18 +71,6 @@ function scriptReport(pkg: ApkPackage, fromVersion: string | undefined): ScriptR
     wouldHaveDoneSomething: findings.length > 0,
     findings,
     kinds: [...new Set(findings.flatMap((f) => f.actions.map((a) => a.kind)))],
-  };
-}
-
-function combine(reports: readonly ScriptReport[]): ScriptReport {
-  if (reports.length === 1) return reports[0] as ScriptReport;
-  return {
-    package: reports.map((r) => r.package).join(", "),
-    fromVersion: reports.map((r) => r.fromVersion).join(", "),
-    toVersion: reports.map((r) => r.toVersion).join(", "),
-    wouldHaveDoneSomething: reports.some((r) => r.wouldHaveDoneSomething),
-    findings: reports.flatMap((r) => r.findings),
-    kinds: [...new Set(reports.flatMap((r) => r.kinds))],
   };
 }
 
@@ -245,7 +234,7 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
       packages,
       keptConffiles: [],
       removed,
-      scripts: combine(scriptReports),
+      scripts: combineScriptReports(scriptReports),
       scriptReports,
       // the database as written, for the re-scan (pins in world are unchanged)
       installed: packagesOf(

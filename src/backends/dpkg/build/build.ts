@@ -3,6 +3,7 @@ import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../../er
 import { packageKey } from "../../../inventory/package-key.js";
 import { LayerWriter } from "../../../patch/layer/layer-writer.js";
 import { TargetTree } from "../../../patch/layer/target-tree.js";
+import { combineScriptReports } from "../../script-report.js";
 import type { BuildLayerRequest, FetchedPackage, ScriptReport } from "../../types.js";
 import { dpkgRecord } from "../db/record.js";
 import { type DebPackage, openDebFile } from "../deb/index.js";
@@ -24,7 +25,7 @@ import { readImageDpkgDb } from "./image-db.js";
 import { layerTime } from "./layer-time.js";
 import { applyNativeEffects, captureForEffects, type UpgradedPackage } from "./native-effects.js";
 import { Ownership } from "./ownership.js";
-import { combineScriptReports, installedScripts } from "./scripts.js";
+import { installedScripts } from "./scripts.js";
 import type { BuildPatchLayerResult, KeptConffile, PatchedPackage } from "./types.js";
 import { type UnpackedPackage, unpackPackage } from "./unpack.js";
 import { type RemovalRequest, writeWhiteouts } from "./whiteouts.js";

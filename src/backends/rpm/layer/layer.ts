@@ -12,6 +12,7 @@ import { OcipatchError } from "../../../errors.js";
 import type { InstalledPackage } from "../../../inventory/types.js";
 import { type EntryMeta, LayerWriter } from "../../../patch/layer/layer-writer.js";
 import { TargetTree } from "../../../patch/layer/target-tree.js";
+import { combineScriptReports } from "../../script-report.js";
 import type {
   BuildLayerRequest,
   KeptConffile,
@@ -29,7 +30,7 @@ import { configFate, digestOf } from "./config-files.js";
 import { installedHeaderBlob } from "./installed-header.js";
 import { RpmOwners } from "./owners.js";
 import { rewriteRpmdbSqlite } from "./rpmdb-write.js";
-import { combineReports, rpmScriptReport } from "./scripts.js";
+import { rpmScriptReport } from "./scripts.js";
 
 const BUILDTIME = 1006;
 const INSTALLCOLOR = 1127;
@@ -362,7 +363,7 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
       installed,
       keptConffiles: kept,
       removed,
-      scripts: combineReports(scriptReports),
+      scripts: combineScriptReports(scriptReports),
       scriptReports,
       warnings: [...owners.warnings, ...warnings],
     };

@@ -118,16 +118,3 @@ export function rpmScriptReport(
 function dedupe(actions: ScriptAction[]): ScriptAction[] {
   return actions.filter((a, i) => actions.findIndex((b) => b.kind === a.kind) === i);
 }
-
-/** Several reports as one (the PatchLayer's `scripts`). */
-export function combineReports(reports: readonly ScriptReport[]): ScriptReport {
-  if (reports.length === 1) return reports[0]!;
-  return {
-    package: reports.map((r) => r.package).join(", "),
-    fromVersion: reports.map((r) => r.fromVersion).join(", "),
-    toVersion: reports.map((r) => r.toVersion).join(", "),
-    wouldHaveDoneSomething: reports.some((r) => r.wouldHaveDoneSomething),
-    findings: reports.flatMap((r) => r.findings),
-    kinds: [...new Set(reports.flatMap((r) => r.kinds))],
-  };
-}
