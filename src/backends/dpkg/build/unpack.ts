@@ -42,6 +42,9 @@ class Md5Tap extends Transform {
   }
 }
 
+/** Files up to this size are read whole and written in one piece instead of streamed. */
+const SMALL_FILE_BYTES = 256 * 1024;
+
 /** Largest shared library kept in memory to read its soname. */
 const MAX_LIBRARY_BYTES = 512 * 1024 * 1024;
 
@@ -126,6 +129,12 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
           await writer.addFile(real, meta, data.length, data);
           contents.add(h, createHash("md5").update(data).digest("hex"));
           ctx.captured.set(real, data);
+        } else if (h.size <= SMALL_FILE_BYTES) {
+          // whole, in one write: no stream, hash tap and pipeline per small file (most of them)
+          const data = await readAllLimited(e.content, SMALL_FILE_BYTES, `${src}: /${h.path}`);
+          await writer.addFile(real, meta, data.length, data);
+          contents.add(h, createHash("md5").update(data).digest("hex"));
+          if (isDsoName(baseNameOf(real), "2.33")) ctx.libraries.set(real, readElfLibrary(data));
         } else {
           const library = isDsoName(baseNameOf(real), "2.33");
           const tap = new Md5Tap(library ? MAX_LIBRARY_BYTES : 0);
