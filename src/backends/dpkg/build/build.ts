@@ -307,7 +307,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     await ctx.writer.abort();
     throw e;
   } finally {
-    await next?.catch(() => undefined);
+    await next?.catch(() => undefined); // the build failed already: its error is the one thrown
     for (const p of opened) await p.close().catch(() => undefined);
   }
 }
