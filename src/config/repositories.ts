@@ -1,6 +1,5 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { isOcipatchError, OcipatchError, oneLine } from "../errors.js";
 import { readRegularFile } from "../util/regular-file.js";
@@ -102,7 +101,8 @@ export async function loadAptConfig(opts: LoadConfigOptions = {}): Promise<AptCo
     const yaml = /\.ya?ml$/i.test(path);
     let json: unknown;
     try {
-      json = yaml ? parseYaml(text) : JSON.parse(text);
+      // the YAML parser is loaded only for a YAML file
+      json = yaml ? (await import("yaml")).parse(text) : JSON.parse(text);
     } catch (e) {
       throw new OcipatchError(
         "INVALID_FORMAT",

@@ -39,6 +39,8 @@ export async function readInventoryFromFs(
   opts: Pick<ReadInventoryOptions, "unsupported"> = {},
 ): Promise<Inventory> {
   const warnings: string[] = [];
+  // the OS identity and the package manager need every layer down to the base: read them side by side
+  fs.prefetchLayers();
   const os = await detectOs(fs);
   if (os.family === "unknown") {
     warnings.push(

@@ -95,6 +95,8 @@ export class LayeredFs {
   private scratch: Promise<string> | undefined;
   private downloaded = 0;
   private closed = false;
+  /** Blob streams of layer reads in progress (destroyed by close). */
+  private readonly reading = new Set<Readable>();
   private readonly recorders = new Set<QueryRecord>();
 
   /** Open the view of a single-platform image (reads its config, no layer data). */
@@ -360,9 +362,30 @@ export class LayeredFs {
     return out;
   }
 
+  /**
+   * Start reading every layer now, `concurrency` at a time from the top, instead of one after the
+   * other as paths are resolved. For readers that need the whole view (the inventory: the OS
+   * identity and the package manager live in the base layer, and every layer above it is read to
+   * resolve them), so that layers download and decompress side by side. Each layer is still read
+   * once; a failed read is reported to the caller that needs the layer.
+   */
+  prefetchLayers(concurrency = 2): void {
+    let next = this.layers.length - 1;
+    const start = (): void => {
+      if (next < 0 || this.closed) return;
+      const i = next--;
+      // a failure is reported by the read that needs layer i (its index promise is dropped)
+      this.layerIndex(i).then(start, start);
+    };
+    for (let k = 0; k < concurrency; k++) start();
+  }
+
   /** Remove the private scratch directory. The view must not be used afterwards. */
   async close(): Promise<void> {
     this.closed = true;
+    // reads still running (prefetched layers nobody waited for) are stopped first
+    for (const blob of this.reading) blob.destroy();
+    await Promise.allSettled(this.states.map((st) => st.index));
     for (const st of this.states) {
       st.shared?.release();
       st.shared = undefined;
@@ -652,6 +675,7 @@ export class LayeredFs {
     const file = keepAs ?? (await this.scratchFileFor(i));
     const tmp = file === undefined ? undefined : `${file}.part`;
     const { tar, tap, blob } = await this.openFromSource(i, tmp);
+    this.reading.add(blob);
     try {
       const idx = await indexLayer(tar, i, this.what(i), {
         maxEntries: this.limits.maxEntriesPerLayer,
@@ -680,6 +704,8 @@ export class LayeredFs {
       tap.destroy();
       if (tmp !== undefined) await unlink(tmp).catch(() => undefined);
       throw e;
+    } finally {
+      this.reading.delete(blob);
     }
   }
 

@@ -4,11 +4,22 @@ import type { Compression } from "../image/media-types.js";
 import { parallelGzip } from "./parallel-gzip.js";
 import { zstdCompressor, zstdDecompressor } from "./zstd.js";
 
+/**
+ * Output piece of the gzip decompressor: zlib's default (16 KiB) costs one thread-pool round trip
+ * per 16 KiB; 256 KiB pieces read a layer ~1.9x faster (bench: 84 MB tar, 0.39 s → 0.20 s).
+ */
+const GUNZIP_CHUNK = 256 * 1024;
+
+/** A streaming gzip decompressor with large output pieces (layers, .deb members, indices, rpm payloads). */
+export function gunzipStream(): Transform {
+  return createGunzip({ chunkSize: GUNZIP_CHUNK });
+}
+
 /** A streaming decompressor for a layer compression. */
 export function decompressor(c: Compression): Transform | undefined {
   switch (c) {
     case "gzip":
-      return createGunzip();
+      return gunzipStream();
     case "zstd":
       return zstdDecompressor("zstd layer");
     case "none":

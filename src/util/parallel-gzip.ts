@@ -41,7 +41,8 @@ export function parallelGzip(
 
   const submit = (raw: Buffer) => {
     members++;
-    const p = deflateRawAsync(raw, { level }).then((d) => member(raw, d));
+    // one output buffer for the whole member (zlib's 16 KiB default: a thread-pool round trip per piece)
+    const p = deflateRawAsync(raw, { level, chunkSize: raw.length + 1024 }).then((d) => member(raw, d));
     p.catch(() => undefined); // observed when its turn comes
     queue.push(p);
   };

@@ -4,7 +4,7 @@ import { displayLocation } from "./fetch.js";
 import { databasePath } from "./location.js";
 import { VulnDatabase } from "./store/database.js";
 import type { DatabaseMetadata, FeedName } from "./types.js";
-import { type UpdateOptions, updateDatabase } from "./update.js";
+import type { UpdateOptions } from "./update.js";
 
 /** A database older than this is stale: `db status` warns and scans update it first. */
 export const STALE_AFTER_MS = 3 * 24 * 3600 * 1000;
@@ -124,6 +124,8 @@ export async function openDatabaseForScan(
   const stale = !status || status.ageMs === undefined || status.ageMs > (opts.maxAgeMs ?? STALE_AFTER_MS);
   if (stale && !opts.offline && !opts.skipUpdate) {
     try {
+      // the feed readers (zip, streaming JSON) are loaded only when an update runs
+      const { updateDatabase } = await import("./update.js");
       const r = await updateDatabase(opts);
       for (const f of r.failures) warnings.push(`vulnerability data ${f.feed} (${f.location}): ${f.error}`);
     } catch (e) {

@@ -5,6 +5,7 @@ import {
   createReadStream,
   existsSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   truncateSync,
@@ -153,6 +154,68 @@ describe("reading real .debs matches dpkg-deb", () => {
     const d = await openDebFile(debianDeb("bullseye", "libssl1.1").path);
     expect(d.dataCompression).toBe("xz");
     await d.close();
+  });
+});
+
+/** Running `xz` processes started by this process. */
+function xzChildren(): string[] {
+  const pids = readdirSync("/proc/self/task").flatMap((t) =>
+    readFileSync(`/proc/self/task/${t}/children`, "utf8").split(" ").filter(Boolean),
+  );
+  return pids.filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/comm`, "utf8").trim() === "xz";
+    } catch {
+      return false; // exited meanwhile
+    }
+  });
+}
+
+describe("prefetch: data.tar decoded ahead, read later", () => {
+  for (const [label, get] of [cases[2]!, cases[7]!, cases[9]!]) {
+    it(`${label}: the same entries and contents as without it`, async () => {
+      const deb = get();
+      const plain = await collect(await openDebFile(deb.path));
+      const pkg = await openDebFile(deb.path);
+      pkg.prefetch(1 << 20);
+      // the decoder runs meanwhile, held by the read-ahead; nothing is lost
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await collect(pkg)).toEqual(plain);
+    });
+  }
+
+  it("a prefetched package closed unread stops its decoder (the host xz) and ends cleanly", async () => {
+    const pkg = await openDebFile(debianDeb("bookworm", "libc6").path);
+    expect(pkg.dataCompression).toBe("xz");
+    pkg.prefetch(64 * 1024);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(xzChildren()).toHaveLength(1); // held by the read-ahead, not finished
+    await pkg.close();
+    for (let i = 0; i < 50 && xzChildren().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(xzChildren()).toEqual([]);
+    await expect(pkg.entries().next()).rejects.toThrow(/closed/);
+  });
+
+  it("a truncated package prefetched fails from entries(), one line, naming the file", async () => {
+    const deb = debianDeb("bookworm", "openssl");
+    const dir = mkdtempSync(join(tmpdir(), "ocipatch-deb-prefetch-"));
+    try {
+      const cut = join(dir, "truncated.deb");
+      copyFileSync(deb.path, cut);
+      truncateSync(cut, Math.floor(deb.size * 0.7));
+      const pkg = await openDebFile(cut);
+      pkg.prefetch(16 << 20);
+      await new Promise((r) => setTimeout(r, 200));
+      const err = await (async () => {
+        for await (const e of pkg.entries()) await readAll(e.content);
+      })().catch((e) => e);
+      expect(isOcipatchError(err, "INVALID_FORMAT")).toBe(true);
+      expect(err.message).toContain(cut);
+      expect(err.message).not.toContain("\n");
+      await pkg.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import type { PackageBackend } from "../types.js";
 import { readDpkgInventory } from "./db/database.js";
-import { DPKG_STATUS, DPKG_STATUS_D } from "./db/paths.js";
+import { DEBCONF_CONFIG_DB, DPKG_STATUS, DPKG_STATUS_D, entryPath } from "./db/paths.js";
 import { dpkgRecord } from "./db/record.js";
 import { compareDebianVersions, parseDebianVersion } from "./debian/version.js";
 import { dpkgPatcher } from "./patcher.js";
@@ -11,7 +11,8 @@ export const dpkgBackend: PackageBackend = {
   displayName: "dpkg",
   databases: [DPKG_STATUS, DPKG_STATUS_D],
   binaries: ["/usr/bin/dpkg", "/bin/dpkg", "/usr/bin/apt-get", "/bin/apt-get", "/usr/bin/apt"],
-  capturePatterns: ["var/lib/dpkg/**", "etc/apt/**", "usr/share/keyrings/**"],
+  // the debconf answers: read by the native ca-certificates configure (a layer re-read otherwise)
+  capturePatterns: ["var/lib/dpkg/**", "etc/apt/**", "usr/share/keyrings/**", entryPath(DEBCONF_CONFIG_DB)],
   async readInventory(fs) {
     const db = await readDpkgInventory(fs);
     if (!db) return undefined;

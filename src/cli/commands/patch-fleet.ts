@@ -11,7 +11,6 @@ import { formatFleetJson, formatFleetTable } from "../../fleet/summary.js";
 import type { Compression } from "../../image/media-types.js";
 import { parsePlatform } from "../../image/platform.js";
 import { patchImage } from "../../patch/patch-image.js";
-import { attachReferrers } from "../../patch/referrers.js";
 import { SharedBuilds } from "../../patch/shared-builds.js";
 import type { SuiteKind } from "../../plan/suites.js";
 import { SharedLayers } from "../../rootfs/index.js";
@@ -139,6 +138,7 @@ export async function runFleetPatch(
       });
       if (f.referrers && result.written) {
         try {
+          const { attachReferrers } = await import("../../patch/referrers.js");
           await attachReferrers(result, { ...transport, signal: jobSignal });
         } catch (e) {
           out.warning(

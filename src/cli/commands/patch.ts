@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { loadAptConfig } from "../../config/repositories.js";
 import { EXIT, isOcipatchError, OcipatchError, oneLine } from "../../errors.js";
-import { type FleetConfig, isCopaConfig, parseConfigText, parseFleetConfig } from "../../fleet/config.js";
+import type { FleetConfig } from "../../fleet/config.js";
 import type { Compression } from "../../image/media-types.js";
 import { parsePlatform } from "../../image/platform.js";
 import {
@@ -16,7 +16,6 @@ import {
 } from "../../patch/destination.js";
 import { formatPatchOutput, PATCH_OUTPUT_FORMATS, parsePatchOutputFormat } from "../../patch/output.js";
 import { type PatchResult, patchImage } from "../../patch/patch-image.js";
-import { attachReferrers } from "../../patch/referrers.js";
 import { patchErrorJson } from "../../patch/summary.js";
 import { checkSeverityThreshold, parseSeverityThreshold } from "../../patch/threshold.js";
 import { writeFailureReport, writePatchReports } from "../../patch/write-reports.js";
@@ -37,7 +36,6 @@ import { Output } from "../output.js";
 import { patchCredentialFlags } from "../registry-flags.js";
 import { dbDirFrom } from "./db.js";
 import { cancelledError, type WriteStage } from "./patch-cancelled.js";
-import { parseJobs, runFleetPatch } from "./patch-fleet.js";
 
 interface PatchFlags {
   image?: string;
@@ -378,6 +376,8 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
   // a root filesystem directory has no place for referrers
   if (o.referrers && !rootfsSink) {
     try {
+      // loaded when used (with the SBOM writer): start-up of every other patch stays lean
+      const { attachReferrers } = await import("../../patch/referrers.js");
       const attached = await attachReferrers(result, { credentials, insecure: o.insecure, env: ctx.env });
       for (const a of attached) {
         out.info(
@@ -514,6 +514,7 @@ async function readFleetConfig(path: string): Promise<FleetConfig | undefined> {
     throw e;
   }
   // ocipatch's own file is JSON unless named .yaml/.yml; copa's is YAML (JSON is YAML too)
+  const { isCopaConfig, parseConfigText, parseFleetConfig } = await import("../../fleet/config.js");
   let doc: unknown;
   try {
     doc = parseConfigText(text, path);
@@ -550,6 +551,7 @@ async function runFleetFromFlags(
     throw new OcipatchError("USAGE", `--format must be pretty or json with a PatchConfig, got "${o.format}"`);
   }
   if (o.output !== undefined && o.output.trim() === "") throw new OcipatchError("USAGE", "--output is empty");
+  const { parseJobs, runFleetPatch } = await import("./patch-fleet.js");
   const jobs = parseJobs(o.jobs);
   const timeoutMs = parseDuration(o.timeout);
   if (!(timeoutMs > 0) || timeoutMs > MAX_TIMEOUT_MS) {

@@ -280,6 +280,42 @@ describe("LayeredFs laziness and caching", () => {
     expect(layers.map((l) => l.opens)).toEqual([1, 1]);
   });
 
+  it("prefetchLayers reads every layer once, two at a time from the top, and later reads wait for them", async () => {
+    const { fs, layers } = await fsOf([
+      base,
+      [dir("./etc/"), file("./etc/one.conf", "one\n")],
+      [dir("./etc/"), file("./etc/two.conf", "two\n")],
+    ]);
+    fs.prefetchLayers(2);
+    // the top two are opened at once, before anything asks for a path
+    await new Promise((r) => setImmediate(r));
+    expect(layers.map((l) => l.opens)).toEqual([0, 1, 1]);
+    expect((await fs.readFile("/usr/lib/os-release")).toString()).toContain("ID=debian");
+    expect((await fs.readFile("/etc/two.conf")).toString()).toBe("two\n");
+    expect(layers.map((l) => l.opens)).toEqual([1, 1, 1]);
+    expect(fs.stats().layers.map((l) => l.reads)).toEqual([1, 1, 1]);
+  });
+
+  it("close() stops layer reads a prefetch started and leaves no scratch file", async () => {
+    scratch = await mkdtemp(join(tmpdir(), "ocipatch-lfs-"));
+    const big = Array.from({ length: 40 }, (_, i) => file(`usr/share/f${i}`, `${i}`.repeat(100_000)));
+    const { fs } = await fsOf(
+      [
+        [...base, ...big],
+        [dir("./opt/"), ...big.map((f) => ({ ...f, name: `opt/${f.name}` }))],
+      ],
+      "gzip",
+      {
+        scratchDir: scratch,
+      },
+    );
+    fs.prefetchLayers();
+    await new Promise((r) => setImmediate(r));
+    await fs.close();
+    expect(await readdir(scratch)).toEqual([]);
+    expect(await code(fs.readFile("/etc/hostname"))).toBe("INTERNAL");
+  });
+
   it("re-reads uncaptured files from the private scratch copy, and removes it on close", async () => {
     scratch = await mkdtemp(join(tmpdir(), "ocipatch-lfs-"));
     const big = "x".repeat(300_000);

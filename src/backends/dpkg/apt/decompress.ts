@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { Readable, type Transform } from "node:stream";
-import { createGunzip } from "node:zlib";
 import { OcipatchError } from "../../../errors.js";
+import { gunzipStream } from "../../../util/compression.js";
 import { readAll } from "../../../util/streams.js";
 
 type Lzma = { createDecompressor(options?: object): Transform };
@@ -23,7 +23,7 @@ export async function decompressIndex(
   limit = 1024 * 1024 * 1024,
 ): Promise<Buffer> {
   if (compression === "none") return data;
-  const d = compression === "xz" ? lzmaBinding().createDecompressor() : createGunzip();
+  const d = compression === "xz" ? lzmaBinding().createDecompressor() : gunzipStream();
   const src = Readable.from([data]);
   src.on("error", (e) => d.destroy(e));
   try {

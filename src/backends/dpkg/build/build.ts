@@ -30,6 +30,12 @@ import type { BuildPatchLayerResult, KeptConffile, PatchedPackage } from "./type
 import { type UnpackedPackage, unpackPackage } from "./unpack.js";
 import { type RemovalRequest, writeWhiteouts } from "./whiteouts.js";
 
+/**
+ * Decoded bytes of the next package held while the current one is written: the decompressor
+ * (host xz: another process, so the other core) runs ahead by this much (one package at a time).
+ */
+const READ_AHEAD = 16 * 1024 * 1024;
+
 interface Prepared {
   readonly deb: FetchedPackage;
   readonly pkg: DebPackage;
@@ -118,13 +124,24 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     libraries: new Map(),
   };
   const opened: DebPackage[] = [];
-  try {
-    // 1. every package's files, streamed from its data.tar
-    const prepared: Prepared[] = [];
-    for (const d of input.packages) {
-      checkAborted(ctx.signal);
-      const pkg = await openDebFile(d.path);
+  /** The next package, opened and decoding while the current one is written. */
+  let next: Promise<DebPackage> | undefined;
+  const open = (i: number): Promise<DebPackage> => {
+    const p = openDebFile(input.packages[i]!.path).then((pkg) => {
       opened.push(pkg);
+      pkg.prefetch(READ_AHEAD);
+      return pkg;
+    });
+    p.catch(() => undefined); // observed when its turn comes, or awaited by `finally`
+    return p;
+  };
+  try {
+    // 1. every package's files, streamed from its data.tar, in the order given
+    const prepared: Prepared[] = [];
+    for (const [i, d] of input.packages.entries()) {
+      checkAborted(ctx.signal);
+      const pkg = await (next ?? open(i));
+      next = i + 1 < input.packages.length ? open(i + 1) : undefined;
       const id = checkControl(d, pkg);
       let old = d.installed ? dpkgRecord(d.installed).paragraph : undefined;
       let oldNotInstalledArch: string | undefined;
@@ -290,6 +307,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     await ctx.writer.abort();
     throw e;
   } finally {
+    await next?.catch(() => undefined); // the build failed already: its error is the one thrown
     for (const p of opened) await p.close().catch(() => undefined);
   }
 }

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { OcipatchError } from "../../../errors.js";
 import type { DataEntryHeader, DebPackage } from "../deb/index.js";
@@ -23,16 +23,21 @@ export interface UnpackedPackage {
 }
 
 class Md5Tap extends Transform {
-  readonly hash = createHash("md5");
+  /** Undefined when the md5 is known already (the package's md5sums). */
+  readonly hash: Hash | undefined;
   /** Chunks kept when asked (shared libraries, for the native ldconfig), up to `keepLimit` bytes. */
   kept: Buffer[] | undefined;
   private keptBytes = 0;
-  constructor(private readonly keepLimit = 0) {
+  constructor(
+    private readonly keepLimit: number,
+    hash: boolean,
+  ) {
     super();
+    if (hash) this.hash = createHash("md5");
     if (keepLimit > 0) this.kept = [];
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     if (this.kept) {
       this.keptBytes += chunk.length;
       if (this.keptBytes > this.keepLimit) this.kept = undefined;
@@ -41,6 +46,9 @@ class Md5Tap extends Transform {
     cb(null, chunk);
   }
 }
+
+/** Files up to this size are read whole and written in one piece instead of streamed. */
+const SMALL_FILE_BYTES = 256 * 1024;
 
 /** Largest shared library kept in memory to read its soname. */
 const MAX_LIBRARY_BYTES = 512 * 1024 * 1024;
@@ -67,6 +75,28 @@ async function md5Of(content: Readable): Promise<string> {
 }
 
 /**
+ * A regular file's md5 for the package contents: the one the package's own md5sums lists (the
+ * .deb is verified against the signed index, so its md5sums is too: no need to hash every byte
+ * again), else computed from the content (which is consumed either way).
+ */
+async function md5OfEntry(
+  listed: ReadonlyMap<string, string> | undefined,
+  path: string,
+  content: Readable,
+): Promise<string> {
+  const known = listed?.get(path);
+  if (known === undefined) return md5Of(content);
+  for await (const _ of content) {
+    // drained: the entry is not written
+  }
+  return known;
+}
+
+function md5OfData(listed: ReadonlyMap<string, string> | undefined, path: string, data: Buffer): string {
+  return listed?.get(path) ?? createHash("md5").update(data).digest("hex");
+}
+
+/**
  * Stream one package's data.tar into the layer: every entry at its real
  * location (parents resolved through the image's and the layer's symlinks),
  * file contents streamed and hashed on the way, conffiles held back,
@@ -80,6 +110,7 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
   /** package path → real path written in the layer (hardlink targets). */
   const realOf = new Map<string, string>();
   const src = pkg.source;
+  const listed = pkg.md5sums;
   const { tree, writer } = ctx;
 
   for await (const e of pkg.entries()) {
@@ -97,7 +128,7 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
     }
     const skip = shouldSkip(ctx.filters, h.path, h.type === "directory" || h.type === "symlink");
     if (skip) {
-      contents.add(h, h.type === "file" ? await md5Of(e.content) : undefined);
+      contents.add(h, h.type === "file" ? await md5OfEntry(listed, h.path, e.content) : undefined);
       continue;
     }
     const real = await tree.resolveParent(h.path, src);
@@ -116,7 +147,7 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
       case "file": {
         if (existing?.kind === "directory") throw notOverDirectory(src, h.path, real);
         if (tree.wrote(real)) {
-          contents.add(h, await md5Of(e.content));
+          contents.add(h, await md5OfEntry(listed, h.path, e.content));
           ctx.warnings.push(`${src}: /${h.path} was already written by another package of this patch; kept`);
           break;
         }
@@ -124,14 +155,21 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
           // kept for the native maintainer-script effects (certificates: small files)
           const data = await readAllLimited(e.content, MAX_CONFFILE_BYTES, `${src}: /${h.path}`);
           await writer.addFile(real, meta, data.length, data);
-          contents.add(h, createHash("md5").update(data).digest("hex"));
+          contents.add(h, md5OfData(listed, h.path, data));
           ctx.captured.set(real, data);
+        } else if (h.size <= SMALL_FILE_BYTES) {
+          // whole, in one write: no stream, hash tap and pipeline per small file (most of them)
+          const data = await readAllLimited(e.content, SMALL_FILE_BYTES, `${src}: /${h.path}`);
+          await writer.addFile(real, meta, data.length, data);
+          contents.add(h, md5OfData(listed, h.path, data));
+          if (isDsoName(baseNameOf(real), "2.33")) ctx.libraries.set(real, readElfLibrary(data));
         } else {
           const library = isDsoName(baseNameOf(real), "2.33");
-          const tap = new Md5Tap(library ? MAX_LIBRARY_BYTES : 0);
+          const known = listed?.get(h.path);
+          const tap = new Md5Tap(library ? MAX_LIBRARY_BYTES : 0, known === undefined);
           e.content.on("error", (err) => tap.destroy(err));
           await writer.addFile(real, meta, h.size, e.content.pipe(tap));
-          contents.add(h, tap.hash.digest("hex"));
+          contents.add(h, known ?? tap.hash?.digest("hex"));
           if (library) {
             ctx.libraries.set(
               real,

@@ -14,6 +14,9 @@ export const DPKG_INFO_DIR = `${DPKG_DIR}/info`;
 /** Owner/mode overrides set by maintainer scripts (`dpkg-statoverride`). */
 export const DPKG_STATOVERRIDE = `${DPKG_DIR}/statoverride`;
 
+/** debconf's answers database (maintainer scripts' `config` questions). */
+export const DEBCONF_CONFIG_DB = "/var/cache/debconf/config.dat";
+
 /** `var/lib/dpkg/status` from `/var/lib/dpkg/status`: the name of a layer entry. */
 export function entryPath(path: string): string {
   return path.replace(/^\/+/, "");

@@ -1,6 +1,6 @@
 import type { Transform } from "node:stream";
-import { createGunzip } from "node:zlib";
 import { OcipatchError } from "../../../errors.js";
+import { gunzipStream } from "../../../util/compression.js";
 import { xzDecompressor } from "../../../util/xz.js";
 import { zstdDecompressor } from "../../../util/zstd.js";
 
@@ -47,7 +47,7 @@ export function debDecompressor(
     case "none":
       return undefined;
     case "gzip":
-      return createGunzip();
+      return gunzipStream();
     case "xz":
     case "lzma":
       return xzDecompressor(c, what, compressedSize);

@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { Readable, type Transform } from "node:stream";
+import { PassThrough, Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar-stream";
 import { isOcipatchError, OcipatchError } from "../../../errors.js";
@@ -114,12 +114,18 @@ function tarOf(
   member: ArMember,
   compression: DebCompression,
   source: string,
+  readAhead = 0,
 ): { extract: tar.Extract; done: Promise<void> } {
   const what = `${source} ${member.header.name}`;
   const dec: Transform | undefined = debDecompressor(compression, what, member.header.size);
   const extract = tar.extract();
   const input = Readable.from(member.body, { objectMode: false });
-  const done = (dec ? pipeline(input, dec, extract) : pipeline(input, extract)).catch((e: unknown) => {
+  const stages: unknown[] = [input];
+  if (dec) stages.push(dec);
+  // decoded bytes held until the entries are read (see DebPackage.prefetch)
+  if (readAhead > 0) stages.push(new PassThrough({ highWaterMark: readAhead }));
+  stages.push(extract);
+  const done = (pipeline as unknown as (...s: unknown[]) => Promise<void>)(...stages).catch((e: unknown) => {
     throw wrap(e, source, member.header.name);
   });
   done.catch(() => {}); // observed by the caller; avoid an unhandled rejection meanwhile
@@ -185,9 +191,12 @@ export async function openDeb(stream: Readable, opts: OpenDebOptions = {}): Prom
   }
   const members = readAr(input, source);
   let closed = false;
+  /** The data.tar decoding, once started (by entries() or prefetch()). */
+  let decoding: { extract: tar.Extract; done: Promise<void>; iterator: AsyncIterator<TarEntry> } | undefined;
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
+    decoding?.extract.destroy();
     await members.return(undefined);
     stream.destroy();
   };
@@ -254,12 +263,22 @@ export async function openDeb(stream: Readable, opts: OpenDebOptions = {}): Prom
     }
 
     let iterated = false;
+    const decode = (readAhead: number) => {
+      if (!decoding) {
+        const t = tarOf(data, dataCompression!, source, readAhead);
+        // tar-stream hands entries only to a listener: take them from the start, the first one
+        // waits in the iterator (and the rest in the read-ahead) until entries() asks
+        decoding = { ...t, iterator: t.extract[Symbol.asyncIterator]() };
+      }
+      return decoding;
+    };
     async function* entries(): AsyncGenerator<DataEntry> {
       if (iterated) throw new OcipatchError("INTERNAL", `${source}: data.tar entries can be read only once`);
       iterated = true;
-      const { extract, done } = tarOf(data, dataCompression!, source);
+      if (closed) throw new OcipatchError("INTERNAL", `${source}: the package is closed`);
+      const { extract, done, iterator } = decode(0);
       try {
-        for await (const entry of extract) {
+        for await (const entry of { [Symbol.asyncIterator]: () => iterator }) {
           const header = toDataEntryHeader(entry.header, source);
           const content = new EntryContent(entry);
           yield { header, content };
@@ -292,6 +311,9 @@ export async function openDeb(stream: Readable, opts: OpenDebOptions = {}): Prom
       controlCompression,
       dataCompression,
       entries,
+      prefetch: (readAhead: number) => {
+        if (!iterated && !closed) decode(readAhead);
+      },
       close,
     };
   } catch (e) {

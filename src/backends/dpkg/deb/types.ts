@@ -76,6 +76,13 @@ export interface DebPackage {
    * happens after the last entry: the iteration throws DIGEST_MISMATCH then.
    */
   entries(): AsyncGenerator<DataEntry>;
+  /**
+   * Start decoding data.tar now (the decompressor runs, in its own process for large xz
+   * members), holding up to `readAhead` decoded bytes until `entries()` reads them: the next
+   * package is decoded while the current one is written. Nothing is parsed or checked earlier
+   * than without it; an error surfaces from `entries()`. No effect once `entries()` has started.
+   */
+  prefetch(readAhead: number): void;
   /** Stop reading (closes the underlying file). Safe to call more than once. */
   close(): Promise<void>;
 }

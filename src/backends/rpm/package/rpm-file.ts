@@ -2,8 +2,8 @@ import { createReadStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import type { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream";
-import { createGunzip } from "node:zlib";
 import { OcipatchError } from "../../../errors.js";
+import { gunzipStream } from "../../../util/compression.js";
 import { xzDecompressor } from "../../../util/xz.js";
 import { zstdDecompressor } from "../../../util/zstd.js";
 import {
@@ -192,7 +192,7 @@ function payloadDecompressor(c: PayloadCompressor, what: string): Transform | un
     case "none":
       return undefined;
     case "gzip":
-      return createGunzip();
+      return gunzipStream();
     case "zstd":
       return zstdDecompressor(what);
     case "xz":

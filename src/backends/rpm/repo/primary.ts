@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
 import { OcipatchError } from "../../../errors.js";
+import { gunzipStream } from "../../../util/compression.js";
 import { xzDecompressor } from "../../../util/xz.js";
 import { zstdDecompressor } from "../../../util/zstd.js";
 import { formatEvr } from "../version.js";
@@ -181,7 +181,7 @@ function decompressorFor(location: string, head: Buffer, where: string) {
   const xz = head.subarray(0, 6).equals(XZ_MAGIC);
   if (location.endsWith(".gz")) {
     if (!gz) throw new OcipatchError("INVALID_FORMAT", `${where}: not gzip data`);
-    return createGunzip();
+    return gunzipStream();
   }
   if (location.endsWith(".zst")) {
     if (!zst) throw new OcipatchError("INVALID_FORMAT", `${where}: not zstd data`);

@@ -1,5 +1,6 @@
 import { isOcipatchError } from "../../../../errors.js";
 import type { ScriptEffect } from "../../../types.js";
+import { DEBCONF_CONFIG_DB } from "../../db/paths.js";
 import type { EffectOutcome, EffectWrite, ImageView } from "../effects.js";
 import { CertsDir, type CertsDirEntry, ETC_CERTS } from "./certs-dir.js";
 import { byteCompare, certsListOf, type TrustNew, unsupportedConf, updateCaConf } from "./conf.js";
@@ -15,7 +16,6 @@ import { BUNDLE, CERTS_DIR, LOCAL_CERTS_DIR, updateCaCertificates } from "./upda
 
 const CONF = "/etc/ca-certificates.conf";
 const HOOKS_DIR = "/etc/ca-certificates/update.d";
-const DEBCONF_DB = "/var/cache/debconf/config.dat";
 const MAX_DEPTH = 16;
 
 interface CaCertificatesInput {
@@ -26,7 +26,7 @@ interface CaCertificatesInput {
 
 /** trust_new_crts from the image's debconf database (default "yes"). */
 async function trustNewCrts(view: ImageView): Promise<string> {
-  const db = await view.readRegular(DEBCONF_DB);
+  const db = await view.readRegular(DEBCONF_CONFIG_DB);
   if (!db) return "yes";
   for (const para of db.toString("utf8").split(/\n\s*\n/)) {
     if (!/^Name: ca-certificates\/trust_new_crts\s*$/m.test(para)) continue;
