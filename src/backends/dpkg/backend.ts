@@ -3,6 +3,7 @@ import { readDpkgInventory } from "./db/database.js";
 import { DPKG_STATUS, DPKG_STATUS_D } from "./db/paths.js";
 import { dpkgRecord } from "./db/record.js";
 import { compareDebianVersions, parseDebianVersion } from "./debian/version.js";
+import { ELF_LIBRARY_SUMMARY } from "./maintainer-scripts/ldconfig/summary.js";
 import { dpkgPatcher } from "./patcher.js";
 
 /** Debian, Ubuntu and distroless Debian: the dpkg database, apt repositories, .deb packages. */
@@ -12,6 +13,7 @@ export const dpkgBackend: PackageBackend = {
   databases: [DPKG_STATUS, DPKG_STATUS_D],
   binaries: ["/usr/bin/dpkg", "/bin/dpkg", "/usr/bin/apt-get", "/bin/apt-get", "/usr/bin/apt"],
   capturePatterns: ["var/lib/dpkg/**", "etc/apt/**", "usr/share/keyrings/**"],
+  fileSummaries: [ELF_LIBRARY_SUMMARY],
   async readInventory(fs) {
     const db = await readDpkgInventory(fs);
     if (!db) return undefined;
