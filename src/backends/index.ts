@@ -5,5 +5,6 @@ export {
   BACKENDS,
   backendById,
   backendCapturePatterns,
+  backendFileSummaries,
 } from "./registry.js";
 export type * from "./types.js";

@@ -1,3 +1,4 @@
+import type { FileSummarizer } from "../rootfs/index.js";
 import { apkBackend } from "./apk/backend.js";
 import { dpkgBackend } from "./dpkg/backend.js";
 import { rpmBackend } from "./rpm/backend.js";
@@ -14,4 +15,9 @@ export function backendById(id: BackendId): PackageBackend | undefined {
 /** Capture globs of every backend: what a filesystem view keeps in memory for inventory and patch. */
 export function backendCapturePatterns(): string[] {
   return [...new Set(BACKENDS.flatMap((b) => b.capturePatterns))];
+}
+
+/** File summarizers of every backend: what a filesystem view summarizes while it indexes a layer. */
+export function backendFileSummaries(): FileSummarizer[] {
+  return [...new Set(BACKENDS.flatMap((b) => b.fileSummaries ?? []))];
 }

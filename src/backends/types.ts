@@ -4,7 +4,7 @@ import type { Compression } from "../image/media-types.js";
 import type { BackendId, InstalledPackage, Inventory, PackageManager } from "../inventory/types.js";
 import type { FinishedLayer } from "../patch/layer/layer-writer.js";
 import type { Plan, PlanMode, SuiteKind, UpgradeTarget } from "../plan/types.js";
-import type { LayeredFs } from "../rootfs/index.js";
+import type { FileSummarizer, LayeredFs } from "../rootfs/index.js";
 import type { ProgressListener } from "../util/progress.js";
 
 export type { BackendId, PackageManager };
@@ -34,6 +34,11 @@ export interface PackageBackend {
   readonly binaries: readonly string[];
   /** Globs (rootfs capture syntax, no leading slash) of the small files the backend reads: database, repositories, keys. */
   readonly capturePatterns: readonly string[];
+  /**
+   * Summaries the backend's patcher asks the filesystem view for (`LayeredFs.summary`), made
+   * while layers are indexed so it need not read a layer again (dpkg: ldconfig's ELF reading).
+   */
+  readonly fileSummaries?: readonly FileSummarizer[] | undefined;
   /** The installed packages; undefined when the database is absent. */
   readInventory(fs: BackendFiles): Promise<InventoryRead | undefined>;
   /** The format's version order: negative, zero or positive. */

@@ -1,5 +1,5 @@
 import { detectBackend, knownDatabases } from "../backends/detect.js";
-import { backendCapturePatterns } from "../backends/registry.js";
+import { backendCapturePatterns, backendFileSummaries } from "../backends/registry.js";
 import type { InventoryRead, PackageBackend } from "../backends/types.js";
 import { isOcipatchError } from "../errors.js";
 import type { Image } from "../image/image.js";
@@ -25,6 +25,7 @@ export async function readInventory(image: Image, opts: ReadInventoryOptions = {
   const fs = await LayeredFs.open(image, {
     ...opts,
     extraCapturePatterns: [...backendCapturePatterns(), ...(opts.extraCapturePatterns ?? [])],
+    fileSummaries: opts.fileSummaries ?? backendFileSummaries(),
   });
   try {
     return await readInventoryFromFs(fs, opts);

@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
-import { backendById, backendCapturePatterns } from "../backends/registry.js";
+import { backendById, backendCapturePatterns, backendFileSummaries } from "../backends/registry.js";
 import type {
   BackendPatcher,
   FetchedPackage,
@@ -224,10 +224,14 @@ export async function patchImage(req: PatchRequest): Promise<PatchResult> {
   }
 }
 
-/** A filesystem view that keeps every backend's small files (databases, repositories, keys) in memory. */
+/**
+ * A filesystem view that keeps every backend's small files (databases, repositories, keys) in
+ * memory, and the summaries their patchers ask for (ldconfig's reading of the libraries).
+ */
 function openFs(layers: readonly Layer[], description: string, req: PatchRequest): LayeredFs {
   return new LayeredFs(layers, description, {
     extraCapturePatterns: backendCapturePatterns(),
+    fileSummaries: backendFileSummaries(),
     scratchDir: req.workDir,
     ...(req.sharedLayers ? { sharedLayers: req.sharedLayers } : {}),
     ...(req.signal ? { signal: req.signal } : {}),

@@ -13,6 +13,7 @@ export {
   DEFAULT_CAPTURE,
   DEFAULT_CAPTURE_PATTERNS,
   DEFAULT_LIMITS,
+  type FileSummarizer,
   type LayeredFsOptions,
   type RootfsLimits,
 } from "./options.js";

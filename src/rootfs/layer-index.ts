@@ -23,6 +23,17 @@ export interface StoredEntry {
   readonly contentOrdinal: number;
   /** Captured content (regular files matching the capture patterns). */
   readonly content: Buffer | undefined;
+  /** Summaries of the content by summarizer id (regular files matching a summarizer). */
+  readonly summaries: ReadonlyMap<string, unknown> | undefined;
+}
+
+/** A FileSummarizer as the indexer applies it. */
+export interface LayerSummarizer {
+  readonly id: string;
+  /** Does the summarizer want this path (relative form)? */
+  readonly wants: (rel: string) => boolean;
+  readonly maxFileBytes: number;
+  readonly summarize: (content: Buffer) => unknown;
 }
 
 export const WHITEOUT_PREFIX = ".wh.";
@@ -45,6 +56,8 @@ export class LayerIndex {
   entryCount = 0;
   uncompressedBytes = 0;
   capturedBytes = 0;
+  /** Files with at least one summary. */
+  summarizedFiles = 0;
   readonly warnings: string[] = [];
 
   constructor(
@@ -93,6 +106,7 @@ interface IndexLayerOptions {
   readonly capture: (rel: string) => boolean;
   readonly captureMaxFileBytes: number;
   readonly captureMaxLayerBytes: number;
+  readonly summarizers: readonly LayerSummarizer[];
 }
 
 function hostile(what: string, name: string, why: string): OcipatchError {
@@ -250,6 +264,7 @@ async function addEntry(
         hardlink: { target: t.rel, sameLayer: false },
         contentOrdinal: 0,
         content: undefined,
+        summaries: undefined,
       });
     }
     idx.notePath(rel);
@@ -258,14 +273,23 @@ async function addEntry(
 
   const size = type === "file" ? (h.size ?? 0) : 0;
   let content: Buffer | undefined;
-  if (
+  let summaries: Map<string, unknown> | undefined;
+  const captured =
     type === "file" &&
     size <= opts.captureMaxFileBytes &&
     idx.capturedBytes + size <= opts.captureMaxLayerBytes &&
-    opts.capture(rel)
-  ) {
-    content = await readEntry(entry, size);
-    idx.capturedBytes += content.length;
+    opts.capture(rel);
+  const summarizers =
+    type === "file" ? opts.summarizers.filter((s) => size <= s.maxFileBytes && s.wants(rel)) : [];
+  if (captured || summarizers.length > 0) {
+    // a summarized file's content lives only for this call unless it is captured too
+    const data = await readEntry(entry, size);
+    if (captured) {
+      content = data;
+      idx.capturedBytes += data.length;
+    }
+    summaries = summarize(summarizers, data);
+    if (summaries) idx.summarizedFiles++;
   } else {
     await skipEntry(entry);
   }
@@ -277,9 +301,27 @@ async function addEntry(
     hardlink: undefined,
     contentOrdinal: ordinal,
     content,
+    summaries,
   });
   if (type === "directory") idx.implicitDirs.delete(rel);
   if (rel !== "") idx.notePath(rel);
+}
+
+/** The summaries of one file's content; a summarizer that throws leaves no summary (callers read the file). */
+function summarize(summarizers: readonly LayerSummarizer[], data: Buffer): Map<string, unknown> | undefined {
+  let out: Map<string, unknown> | undefined;
+  for (const s of summarizers) {
+    let v: unknown;
+    try {
+      v = s.summarize(data);
+    } catch {
+      continue;
+    }
+    if (v === undefined) continue;
+    out ??= new Map();
+    out.set(s.id, v);
+  }
+  return out;
 }
 
 /**

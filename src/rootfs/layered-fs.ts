@@ -9,9 +9,21 @@ import { hexOf } from "../util/digest.js";
 import { BlobTap } from "./blob-tap.js";
 import type { FsEntry, LayeredFsStats, LayerReadStats } from "./entry.js";
 import { globMatcher } from "./glob.js";
-import { indexLayer, type LayerIndex, readEntryContent, type StoredEntry } from "./layer-index.js";
-import { DEFAULT_CAPTURE, DEFAULT_LIMITS, type LayeredFsOptions, type RootfsLimits } from "./options.js";
-import { ancestors, components, joinRel, normalizeInRoot, parentOf, toAbsolute } from "./path.js";
+import {
+  indexLayer,
+  type LayerIndex,
+  type LayerSummarizer,
+  readEntryContent,
+  type StoredEntry,
+} from "./layer-index.js";
+import {
+  DEFAULT_CAPTURE,
+  DEFAULT_LIMITS,
+  type FileSummarizer,
+  type LayeredFsOptions,
+  type RootfsLimits,
+} from "./options.js";
+import { ancestors, baseName, components, joinRel, normalizeInRoot, parentOf, toAbsolute } from "./path.js";
 import type { SharedLayer, SharedLayers } from "./shared-layers.js";
 import { readEntryContents } from "./tar-scan.js";
 
@@ -92,6 +104,9 @@ export class LayeredFs {
   private readonly captureKey: readonly string[];
   private readonly captureMaxFileBytes: number;
   private readonly captureMaxLayerBytes: number;
+  private readonly summarizers: readonly LayerSummarizer[];
+  /** What the summarizers are, for the shared layer cache key. */
+  private readonly summaryKey: ReadonlyArray<readonly [string, readonly string[], number]>;
   private scratch: Promise<string> | undefined;
   private downloaded = 0;
   private closed = false;
@@ -128,6 +143,24 @@ export class LayeredFs {
     this.captureKey = patterns;
     this.captureMaxFileBytes = opts.capture?.maxFileBytes ?? DEFAULT_CAPTURE.maxFileBytes;
     this.captureMaxLayerBytes = opts.capture?.maxLayerBytes ?? DEFAULT_CAPTURE.maxLayerBytes;
+    const summaries = opts.fileSummaries ?? [];
+    const ids = new Set<string>();
+    for (const f of summaries) {
+      if (ids.has(f.id))
+        throw new OcipatchError("INTERNAL", `two file summarizers are named ${JSON.stringify(f.id)}`);
+      ids.add(f.id);
+    }
+    this.summarizers = summaries.map((f): LayerSummarizer => {
+      const glob = globMatcher(f.patterns);
+      const name = f.name;
+      return {
+        id: f.id,
+        wants: name ? (rel) => name(baseName(rel)) && glob(rel) : glob,
+        maxFileBytes: f.maxFileBytes,
+        summarize: (content) => f.summarize(content),
+      };
+    });
+    this.summaryKey = summaries.map((f) => [f.id, f.patterns, f.maxFileBytes] as const);
     if (opts.scratchDir !== undefined) {
       const dir = opts.scratchDir;
       this.scratch = mkdtemp(join(dir, "ocipatch-rootfs-")).catch((e: unknown) => {
@@ -203,16 +236,9 @@ export class LayeredFs {
     const maxBytes = opts.maxBytes ?? this.limits.maxReadFileBytes;
     const perLayer = new Map<number, Map<number, string[]>>();
     for (const path of paths) {
-      const r = await this.resolveInternal(path, this.layers.length, { followFinal: true, mustExist: false });
-      let f = r.found;
-      let s = f?.stored;
-      if (f === undefined || s?.type !== "file") continue;
-      for (let depth = 0; s.hardlink && !s.hardlink.sameLayer; depth++) {
-        f = await this.hardlinkTarget(f, depth);
-        s = f.stored;
-        if (s === undefined) break;
-      }
-      if (s === undefined) continue;
+      const f = await this.regularFile(path);
+      if (f === undefined) continue;
+      const s = f.stored;
       if (s.size > maxBytes) {
         await onFile(path, undefined);
       } else if (s.content) {
@@ -232,6 +258,17 @@ export class LayeredFs {
       }
       await this.rereadMany(i, wanted, maxBytes);
     }
+  }
+
+  /**
+   * The summary `summarizer` (one of the view's `fileSummaries`) made of the regular file `path`
+   * leads to (symlinks followed, hardlinks resolved, whiteouts applied as by `readFiles`) when its
+   * layer was indexed; undefined when none was made (no such file, not matched, too large, a
+   * summarizer the view was not given): the caller then reads the file.
+   */
+  async summary<T>(path: string, summarizer: FileSummarizer<T>): Promise<T | undefined> {
+    const f = await this.regularFile(path);
+    return f?.stored.summaries?.get(summarizer.id) as T | undefined;
   }
 
   async readTextIfExists(path: string, opts: ReadFileOptions = {}): Promise<string | undefined> {
@@ -398,6 +435,23 @@ export class LayeredFs {
   }
 
   // ---------------------------------------------------------------- resolution
+
+  /**
+   * The record holding the content of the regular file `path` leads to (symlinks followed, a
+   * cross-layer hardlink resolved to its target), or undefined when it leads to no regular file.
+   */
+  private async regularFile(path: string): Promise<(Found & { readonly stored: StoredEntry }) | undefined> {
+    const r = await this.resolveInternal(path, this.layers.length, { followFinal: true, mustExist: false });
+    let f = r.found;
+    let s = f?.stored;
+    if (f === undefined || s?.type !== "file") return undefined;
+    for (let depth = 0; s.hardlink && !s.hardlink.sameLayer; depth++) {
+      f = await this.hardlinkTarget(f, depth);
+      s = f.stored;
+      if (s === undefined) return undefined;
+    }
+    return { rel: f.rel, layer: f.layer, stored: s };
+  }
 
   private async resolveFound(path: string, opts: ResolveOptions): Promise<Resolved> {
     let r: { rel: string; found: Found | undefined };
@@ -621,6 +675,7 @@ export class LayeredFs {
     const st = this.states[i]!;
     const variant = JSON.stringify({
       capture: this.captureKey,
+      summaries: this.summaryKey,
       maxFileBytes: this.captureMaxFileBytes,
       maxLayerBytes: this.captureMaxLayerBytes,
       limits: [this.limits.maxEntriesPerLayer, this.limits.maxLayerBytes, this.limits.maxPathLength],
@@ -684,6 +739,7 @@ export class LayeredFs {
         capture: this.capture,
         captureMaxFileBytes: this.captureMaxFileBytes,
         captureMaxLayerBytes: this.captureMaxLayerBytes,
+        summarizers: this.summarizers,
       });
       st.reads++;
       st.bytesRead += tap.bytes;

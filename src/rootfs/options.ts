@@ -45,12 +45,38 @@ export const DEFAULT_CAPTURE: CaptureOptions = {
   maxLayerBytes: 512 * 1024 * 1024,
 };
 
+/**
+ * Derives a small result (a "summary") from a regular file while its layer is indexed: a file
+ * whose path matches `patterns` (and whose base name passes `name`) and that is at most
+ * `maxFileBytes` is buffered for the call only; the result is kept with the entry and the content
+ * dropped at once (unless a capture pattern keeps it too). `LayeredFs.summary` hands it back, so
+ * a caller needing a little of many files need not read their layers again. The result must be
+ * small and must not hold on to the content (no Buffer slices of it).
+ */
+export interface FileSummarizer<T = unknown> {
+  /**
+   * Names the summarizer and the form of its results: the key its results are stored under and
+   * part of the shared layer cache key. Change it whenever `summarize` changes what it returns.
+   */
+  readonly id: string;
+  /** Glob patterns on paths relative to the root (capture syntax). */
+  readonly patterns: readonly string[];
+  /** An optional test of the base name ("libc.so.6"), after the patterns. */
+  readonly name?: ((baseName: string) => boolean) | undefined;
+  /** Larger files get no summary (callers read them instead). */
+  readonly maxFileBytes: number;
+  /** The summary of one file's content (a throw means: no summary for this file). */
+  summarize(content: Buffer): T;
+}
+
 export interface LayeredFsOptions {
   readonly limits?: Partial<RootfsLimits>;
   /** Replaces the default capture settings (patterns default to DEFAULT_CAPTURE_PATTERNS). */
   readonly capture?: Partial<CaptureOptions>;
   /** Patterns captured in addition to `capture.patterns`. */
   readonly extraCapturePatterns?: readonly string[];
+  /** Summaries made of matching files while layers are indexed (see FileSummarizer); ids must be unique. */
+  readonly fileSummaries?: readonly FileSummarizer[];
   /**
    * A directory the caller owns; a private sub-directory (mode 0700) is created in it
    * and each layer blob read is kept there, so re-reads need no network. Nothing from

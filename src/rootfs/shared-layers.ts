@@ -65,7 +65,8 @@ interface Ready {
  *   wait); a failed read is forgotten (no error is cached): each waiter then reads for itself.
  * - Memory: an index is held as long as a view uses it (the views would hold their own copy
  *   otherwise); unused ones are kept for later images of the run up to `maxIndexBytes` (an
- *   estimate: captured bytes + 2 bytes per path character + 256 per entry) and `maxBlobBytes` of
+ *   estimate: captured bytes + 2 bytes per path character + 256 per entry + 128 per summarized
+ *   file) and `maxBlobBytes` of
  *   blob copies, least recently used evicted first (its blob copy removed).
  * - The blob copies live in `dir`, which the caller owns and removes at the end of the run.
  */
@@ -184,7 +185,7 @@ export class SharedLayers {
 
 /** A rough size of an index in memory. */
 function estimateBytes(idx: LayerIndex): number {
-  let n = idx.capturedBytes;
+  let n = idx.capturedBytes + 128 * idx.summarizedFiles;
   for (const rel of idx.entries.keys()) n += 2 * rel.length + 256;
   for (const rel of idx.implicitDirs) n += 2 * rel.length + 128;
   return n;

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildPatchLayer } from "../../src/backends/dpkg/build/index.js";
+import { backendCapturePatterns, backendFileSummaries } from "../../src/backends/registry.js";
 import type { FetchedPackage } from "../../src/backends/types.js";
 import { mutateImage } from "../../src/image/mutate.js";
 import { readInventoryFromFs } from "../../src/inventory/index.js";
@@ -24,7 +25,12 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 async function patchImage(name: ImageName, packages: readonly string[]) {
   const img = await ensureImage(name);
   const image = await openImage(img.ociRef);
-  const fs = await LayeredFs.open(image, { scratchDir: work });
+  // the view patch-image opens: the backends' capture patterns and file summaries (ldconfig's ELF reading)
+  const fs = await LayeredFs.open(image, {
+    scratchDir: work,
+    extraCapturePatterns: backendCapturePatterns(),
+    fileSummaries: backendFileSummaries(),
+  });
   try {
     const inventory = await readInventoryFromFs(fs);
     const debs: FetchedPackage[] = packages.map((p) => {

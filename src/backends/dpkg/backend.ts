@@ -3,6 +3,7 @@ import { readDpkgInventory } from "./db/database.js";
 import { DEBCONF_CONFIG_DB, DPKG_STATUS, DPKG_STATUS_D, entryPath } from "./db/paths.js";
 import { dpkgRecord } from "./db/record.js";
 import { compareDebianVersions, parseDebianVersion } from "./debian/version.js";
+import { ELF_LIBRARY_SUMMARY } from "./maintainer-scripts/ldconfig/summary.js";
 import { dpkgPatcher } from "./patcher.js";
 
 /** Debian, Ubuntu and distroless Debian: the dpkg database, apt repositories, .deb packages. */
@@ -13,6 +14,7 @@ export const dpkgBackend: PackageBackend = {
   binaries: ["/usr/bin/dpkg", "/bin/dpkg", "/usr/bin/apt-get", "/bin/apt-get", "/usr/bin/apt"],
   // the debconf answers: read by the native ca-certificates configure (a layer re-read otherwise)
   capturePatterns: ["var/lib/dpkg/**", "etc/apt/**", "usr/share/keyrings/**", entryPath(DEBCONF_CONFIG_DB)],
+  fileSummaries: [ELF_LIBRARY_SUMMARY],
   async readInventory(fs) {
     const db = await readDpkgInventory(fs);
     if (!db) return undefined;

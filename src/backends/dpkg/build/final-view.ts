@@ -1,5 +1,10 @@
 import { isOcipatchError, OcipatchError } from "../../../errors.js";
-import { type ElfResult, type LdconfigView, readElfLibrary } from "../maintainer-scripts/ldconfig/index.js";
+import {
+  ELF_LIBRARY_SUMMARY,
+  type ElfResult,
+  type LdconfigView,
+  readElfLibrary,
+} from "../maintainer-scripts/ldconfig/index.js";
 import type { BuildContext } from "./context.js";
 
 const MAX_HOPS = 40;
@@ -64,12 +69,14 @@ export class FinalView implements LdconfigView {
 
   /**
    * ldconfig's reading of each regular file among `realPaths`: files the layer
-   * writes were classified while unpacked; the image's own are read with one
-   * pass over each layer (never one layer read per file).
+   * writes were classified while unpacked; the image's own were summarized while
+   * its layers were indexed (ELF_LIBRARY_SUMMARY), and those without a summary
+   * (a directory of ld.so.conf the summary does not cover, a large file) are read
+   * with one pass over each layer (never one layer read per file).
    */
   async libraries(realPaths: readonly string[]): Promise<Map<string, ElfResult>> {
     const out = new Map<string, ElfResult>();
-    const fromImage: string[] = [];
+    const unsummarized: string[] = [];
     for (const abs of realPaths) {
       const rel = abs.replace(/^\/+/, "");
       if (this.gone(rel)) continue;
@@ -86,10 +93,13 @@ export class FinalView implements LdconfigView {
               : { kind: "unsupported", reason: "not kept while unpacked" }),
         );
       } else {
-        fromImage.push(`/${rel}`);
+        // summarized while the image's layers were indexed; read (one pass a layer) otherwise
+        const summary = await this.ctx.fs.summary(`/${rel}`, ELF_LIBRARY_SUMMARY);
+        if (summary) out.set(`/${rel}`, summary);
+        else unsummarized.push(`/${rel}`);
       }
     }
-    await this.ctx.fs.readFiles(fromImage, (path, content) => {
+    await this.ctx.fs.readFiles(unsummarized, (path, content) => {
       out.set(
         path,
         content ? readElfLibrary(content) : { kind: "unsupported", reason: "larger than the read limit" },

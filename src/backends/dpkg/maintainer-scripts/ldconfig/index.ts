@@ -9,6 +9,7 @@ export { ConfUnsupported, readLdSoConf } from "./conf.js";
 export { type ElfResult, readElfLibrary } from "./elf.js";
 export { dlCacheLibcmp } from "./libcmp.js";
 export { isDsoName, type LdconfigView, resolveDirs, scanLibraryDirs } from "./scan.js";
+export { ELF_LIBRARY_SUMMARY } from "./summary.js";
 
 /*
  * `ldconfig` (the libc-bin trigger libraries activate), natively: the
