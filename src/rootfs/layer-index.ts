@@ -253,7 +253,11 @@ async function addEntry(
       if (target.type === "directory") throw hostile(what, name, "hardlink to a directory");
       idx.entries.set(rel, {
         ...target,
-        hardlink: { target: target.hardlink?.sameLayer ? target.hardlink.target : t.rel, sameLayer: true },
+        // a link to a link: to what that one leads to (into a lower layer, if it does)
+        hardlink:
+          target.hardlink && !target.hardlink.sameLayer
+            ? target.hardlink
+            : { target: target.hardlink?.sameLayer ? target.hardlink.target : t.rel, sameLayer: true },
       });
     } else {
       idx.entries.set(rel, {

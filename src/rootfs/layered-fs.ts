@@ -417,11 +417,16 @@ export class LayeredFs {
     for (let k = 0; k < concurrency; k++) start();
   }
 
+  private closedError(): OcipatchError {
+    return new OcipatchError("INTERNAL", `${this.description}: the filesystem view is closed`);
+  }
+
   /** Remove the private scratch directory. The view must not be used afterwards. */
   async close(): Promise<void> {
     this.closed = true;
-    // reads still running (prefetched layers nobody waited for) are stopped first
-    for (const blob of this.reading) blob.destroy();
+    // reads still running (prefetched layers nobody waited for) are stopped first: destroyed WITH an
+    // error, or the piped streams after the blob would wait for an end that never comes
+    for (const blob of this.reading) blob.destroy(this.closedError());
     await Promise.allSettled(this.states.map((st) => st.index));
     for (const st of this.states) {
       st.shared?.release();
@@ -688,7 +693,7 @@ export class LayeredFs {
     );
     if (this.closed) {
       h.release();
-      throw new OcipatchError("INTERNAL", `${this.description}: the filesystem view is closed`);
+      throw this.closedError();
     }
     st.shared?.release();
     st.shared = h;
@@ -708,8 +713,7 @@ export class LayeredFs {
     i: number,
     keepAs: string | undefined,
   ): Promise<{ tar: Readable; tap: BlobTap; blob: Readable }> {
-    if (this.closed)
-      throw new OcipatchError("INTERNAL", `${this.description}: the filesystem view is closed`);
+    if (this.closed) throw this.closedError();
     const layer = this.layers[i]!;
     const p = this.opts.progress;
     p?.blobStart?.(layer.descriptor, "download");
@@ -731,6 +735,8 @@ export class LayeredFs {
     const tmp = file === undefined ? undefined : `${file}.part`;
     const { tar, tap, blob } = await this.openFromSource(i, tmp);
     this.reading.add(blob);
+    // closed while the blob was being requested: stop it like the reads close() found
+    if (this.closed) blob.destroy(this.closedError());
     try {
       const idx = await indexLayer(tar, i, this.what(i), {
         maxEntries: this.limits.maxEntriesPerLayer,

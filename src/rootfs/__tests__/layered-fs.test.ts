@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { OcipatchError } from "../../errors.js";
@@ -206,7 +207,12 @@ describe("LayeredFs OCI layer semantics", () => {
           hard("usr/bin/perl", "usr/bin/perl5.36"),
           file("usr/bin/big", "B".repeat(100)),
         ],
-        [hard("etc/perl-copy", "usr/bin/perl5.36"), hard("usr/bin/big2", "./usr/bin/big")],
+        [
+          hard("etc/perl-copy", "usr/bin/perl5.36"),
+          hard("usr/bin/big2", "./usr/bin/big"),
+          // a link, in the same layer, to a link into a lower layer
+          hard("usr/bin/big2b", "usr/bin/big2"),
+        ],
         [hard("usr/bin/big3", "usr/bin/big2")],
       ],
       "gzip",
@@ -219,6 +225,8 @@ describe("LayeredFs OCI layer semantics", () => {
     expect((await fs.readFile("/etc/perl-copy")).toString()).toBe("PERL");
     expect(await fs.stat("/usr/bin/big2")).toMatchObject({ size: 100, layerIndex: 1 });
     expect((await fs.readFile("/usr/bin/big2")).toString()).toBe("B".repeat(100));
+    expect(await fs.stat("/usr/bin/big2b")).toMatchObject({ size: 100, layerIndex: 1 });
+    expect((await fs.readFile("/usr/bin/big2b")).toString()).toBe("B".repeat(100));
     // a chain of cross-layer hardlinks
     expect(await fs.stat("/usr/bin/big3")).toMatchObject({
       size: 100,
@@ -296,24 +304,39 @@ describe("LayeredFs laziness and caching", () => {
     expect(fs.stats().layers.map((l) => l.reads)).toEqual([1, 1, 1]);
   });
 
-  it("close() stops layer reads a prefetch started and leaves no scratch file", async () => {
+  it("close() stops layer reads a prefetch started: a stalled download, and one whose request was still out", async () => {
     scratch = await mkdtemp(join(tmpdir(), "ocipatch-lfs-"));
-    const big = Array.from({ length: 40 }, (_, i) => file(`usr/share/f${i}`, `${i}`.repeat(100_000)));
-    const { fs } = await fsOf(
-      [
-        [...base, ...big],
-        [dir("./opt/"), ...big.map((f) => ({ ...f, name: `opt/${f.name}` }))],
-      ],
-      "gzip",
-      {
-        scratchDir: scratch,
-      },
-    );
-    fs.prefetchLayers();
-    await new Promise((r) => setImmediate(r));
-    await fs.close();
+    const upper = await MemoryLayer.of([dir("./etc/"), file("./etc/one.conf", "one\n")]);
+    // a registry that sends the first 64 KiB of the base layer, then nothing more (the connection stays open)
+    const stalled = await MemoryLayer.of([...base, file("usr/share/big", "y".repeat(4_000_000))], "none");
+    const requested: string[] = [];
+    let answer: (() => void) | undefined;
+    const stall = (l: MemoryLayer, name: string, held: boolean) =>
+      Object.assign(Object.create(l) as MemoryLayer, {
+        async compressed(): Promise<Readable> {
+          requested.push(name);
+          if (held) await new Promise<void>((r) => (answer = r)); // response headers not there yet
+          const body = new Readable({ read() {} });
+          body.push(l.blob.subarray(0, 64 * 1024));
+          return body;
+        },
+      });
+    // 1. the download is running when close() comes
+    const a = new LayeredFs([stall(stalled, "base", false), upper], "test image", { scratchDir: scratch });
+    a.prefetchLayers();
+    while (requested.length < 1) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20));
+    await a.close(); // hung before: the piped streams waited for an end that never came
     expect(await readdir(scratch)).toEqual([]);
-    expect(await code(fs.readFile("/etc/hostname"))).toBe("INTERNAL");
+    expect(await code(a.readFile("/etc/hostname"))).toBe("INTERNAL");
+    // 2. the blob request is still out when close() comes; its stream arrives after
+    const b = new LayeredFs([stall(stalled, "held", true), upper], "test image", { scratchDir: scratch });
+    b.prefetchLayers();
+    while (answer === undefined) await new Promise((r) => setTimeout(r, 5));
+    const closing = b.close();
+    answer();
+    await closing;
+    expect(await readdir(scratch)).toEqual([]);
   });
 
   it("re-reads uncaptured files from the private scratch copy, and removes it on close", async () => {
