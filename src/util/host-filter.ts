@@ -1,36 +1,18 @@
-import { spawn } from "node:child_process";
-import { accessSync, constants, statSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { spawn, spawnSync } from "node:child_process";
 import { Duplex, PassThrough, type Transform } from "node:stream";
 import { OcipatchError } from "../errors.js";
 
 const available = new Map<string, boolean>();
 
-/** An executable regular file named `cmd` in a directory of PATH (what spawn would run). */
-function onPath(cmd: string): boolean {
-  for (const dir of (process.env["PATH"] ?? "").split(delimiter)) {
-    if (dir === "") continue;
-    const file = join(dir, cmd);
-    try {
-      accessSync(file, constants.X_OK);
-      if (statSync(file).isFile()) return true;
-    } catch {
-      // not in this directory: the next one
-    }
-  }
-  return false;
-}
-
 /**
- * Is the host tool `cmd` on PATH (looked up once: no process is started, which would stall the
- * event loop for a fork)? `OCIPATCH_NO_HOST_<CMD>=1` (e.g. `OCIPATCH_NO_HOST_XZ=1`) makes
- * ocipatch behave as if it were not.
+ * Is the host tool `cmd` on PATH (probed once with `cmd --version`)? `OCIPATCH_NO_HOST_<CMD>=1`
+ * (e.g. `OCIPATCH_NO_HOST_XZ=1`) makes ocipatch behave as if it were not.
  */
 export function hostToolAvailable(cmd: string): boolean {
   if (process.env[`OCIPATCH_NO_HOST_${cmd.toUpperCase()}`] === "1") return false;
   let ok = available.get(cmd);
   if (ok === undefined) {
-    ok = onPath(cmd);
+    ok = spawnSync(cmd, ["--version"], { stdio: "ignore" }).status === 0;
     available.set(cmd, ok);
   }
   return ok;
