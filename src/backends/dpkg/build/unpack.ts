@@ -3,7 +3,7 @@ import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { OcipatchError } from "../../../errors.js";
 import type { DataEntryHeader, DebPackage } from "../deb/index.js";
 import { PackageContents } from "../dpkg-db/index.js";
-import { isDsoName, readElfLibrary } from "../maintainer-scripts/ldconfig/index.js";
+import { isAnyDsoName, readElfLibrary } from "../maintainer-scripts/ldconfig/index.js";
 import { type BuildContext, checkAborted } from "./context.js";
 import { shouldSkip } from "./dpkg-filters.js";
 
@@ -162,9 +162,9 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
           const data = await readAllLimited(e.content, SMALL_FILE_BYTES, `${src}: /${h.path}`);
           await writer.addFile(real, meta, data.length, data);
           contents.add(h, md5OfData(listed, h.path, data));
-          if (isDsoName(baseNameOf(real), "2.33")) ctx.libraries.set(real, readElfLibrary(data));
+          if (isAnyDsoName(baseNameOf(real))) ctx.libraries.set(real, readElfLibrary(data));
         } else {
-          const library = isDsoName(baseNameOf(real), "2.33");
+          const library = isAnyDsoName(baseNameOf(real));
           const known = listed?.get(h.path);
           const tap = new Md5Tap(library ? MAX_LIBRARY_BYTES : 0, known === undefined);
           e.content.on("error", (err) => tap.destroy(err));

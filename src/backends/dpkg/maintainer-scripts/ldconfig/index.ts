@@ -8,7 +8,7 @@ export { finalizeStrings, readCache, sortEntries, writeCache } from "./cache.js"
 export { ConfUnsupported, readLdSoConf } from "./conf.js";
 export { type ElfResult, readElfLibrary } from "./elf.js";
 export { dlCacheLibcmp } from "./libcmp.js";
-export { isDsoName, type LdconfigView, resolveDirs, scanLibraryDirs } from "./scan.js";
+export { isAnyDsoName, isDsoName, type LdconfigView, resolveDirs, scanLibraryDirs } from "./scan.js";
 export { ELF_LIBRARY_SUMMARY } from "./summary.js";
 
 /*

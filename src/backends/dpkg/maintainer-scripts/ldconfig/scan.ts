@@ -56,6 +56,14 @@ export function isDsoName(name: string, flavour: CacheFlavour): boolean {
   return lib || name.startsWith("ld.so.") || name.startsWith("ld64.so.");
 }
 
+/**
+ * A name some ldconfig flavour reads as a library (the widest test, 2.33's): the files whose ELF
+ * facts are kept while unpacking and indexing, before the image's flavour is known.
+ */
+export function isAnyDsoName(name: string): boolean {
+  return isDsoName(name, "2.33");
+}
+
 /** Temporary files of prelink, rpm and dpkg that ldconfig never reads. */
 function skippedName(name: string): boolean {
   return (

@@ -1,6 +1,6 @@
 import type { FileSummarizer } from "../../../../rootfs/index.js";
 import { type ElfResult, readElfLibrary } from "./elf.js";
-import { isDsoName } from "./scan.js";
+import { isAnyDsoName } from "./scan.js";
 
 /**
  * Where Debian and Ubuntu keep the libraries ldconfig reads: the built-in directories (multiarch,
@@ -41,14 +41,14 @@ function copy(s: string): string {
 }
 
 /**
- * ldconfig's reading of each library-named file (`isDsoName` of the widest flavour) in the
+ * ldconfig's reading of each library-named file (`isAnyDsoName`) in the
  * library directories, made while the image's layers are indexed: the native ldconfig then
  * needs no second read of an image layer for the libraries the patch does not change.
  */
 export const ELF_LIBRARY_SUMMARY: FileSummarizer<ElfResult> = {
   id: "dpkg/ldconfig-elf/1",
   patterns: LIBRARY_DIRS.map((d) => `${d}/*`),
-  name: (name) => isDsoName(name, "2.33"),
+  name: isAnyDsoName,
   maxFileBytes: MAX_SUMMARIZED_LIBRARY_BYTES,
   summarize: (content) => detached(readElfLibrary(content)),
 };
