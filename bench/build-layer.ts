@@ -13,14 +13,9 @@ import { patchImage } from "../src/patch/patch-image.js";
 import { openDatabaseForScan } from "../src/vulndb/index.js";
 import { ensureImage } from "../test/harness/images.js";
 import { OCIPATCH_CACHE, trackerDb } from "../test/harness/patch-support.js";
+import { median, runsArg } from "./args.js";
 
-const i = process.argv.indexOf("--runs");
-const runs = i === -1 ? 5 : Number(process.argv[i + 1]);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
+const runs = runsArg();
 
 /** CPU seconds of this process (every thread) and of its waited-for children (host xz). */
 function cpu(): { self: number; children: number } {

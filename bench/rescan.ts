@@ -17,14 +17,9 @@ import { openImage } from "../src/transport/index.js";
 import { openDatabaseForScan } from "../src/vulndb/index.js";
 import { ensureImage } from "../test/harness/images.js";
 import { OCIPATCH_CACHE, trackerDb } from "../test/harness/patch-support.js";
+import { median, runsArg } from "./args.js";
 
-const i = process.argv.indexOf("--runs");
-const runs = i === -1 ? 5 : Number(process.argv[i + 1]);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
+const runs = runsArg();
 
 const work = mkdtempSync(join(tmpdir(), "ocipatch-bench-rescan-"));
 const { db } = await openDatabaseForScan({ dbDir: await trackerDb(), offline: true });

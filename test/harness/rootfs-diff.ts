@@ -87,3 +87,16 @@ export function diffRootfs(
   for (const p of tb.keys()) if (!ta.has(p)) out.push({ path: p, kind: "only-b" });
   return out.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
 }
+
+/** Names in a directory with their link targets (file contents left out). */
+export function dirNames(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const name of readdirSync(dir).sort()) {
+    const st = lstatSync(join(dir, name));
+    out.set(
+      name,
+      st.isSymbolicLink() ? `-> ${readlinkSync(join(dir, name))}` : st.isFile() ? "file" : "other",
+    );
+  }
+  return out;
+}

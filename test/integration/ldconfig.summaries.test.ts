@@ -7,7 +7,7 @@
  * patched image, finds nothing to change: the same /etc/ld.so.cache bytes and the same SONAME
  * links.
  */
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -24,22 +24,10 @@ import { withChroot } from "../harness/chroot.js";
 import { type CachedDeb, debianDeb } from "../harness/debian-packages.js";
 import { ensureImage } from "../harness/images.js";
 import { unpackImage } from "../harness/oracle.js";
+import { dirNames } from "../harness/rootfs-diff.js";
 
 const work = mkdtempSync(join(tmpdir(), "ocipatch-ldconfig-summaries-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-/** Names in a directory with their link targets (file contents left out). */
-function dirNames(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const name of readdirSync(dir).sort()) {
-    const st = lstatSync(join(dir, name));
-    out.set(
-      name,
-      st.isSymbolicLink() ? `-> ${readlinkSync(join(dir, name))}` : st.isFile() ? "file" : "other",
-    );
-  }
-  return out;
-}
 
 /** Build the patch layer of `debs` on `image` with the view patch-image opens; unpack the result. */
 async function patch(image: Image, debs: readonly CachedDeb[], tag: string) {

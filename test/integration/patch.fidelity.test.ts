@@ -32,6 +32,7 @@ import { type CachedDeb, debianDeb } from "../harness/debian-packages.js";
 import { startDockerd } from "../harness/dockerd.js";
 import { ensureImage, type ImageName } from "../harness/images.js";
 import { unpackImage } from "../harness/oracle.js";
+import { dirNames } from "../harness/rootfs-diff.js";
 import { checkTrustStore } from "../harness/trust-store.js";
 
 const work = mkdtempSync(join(tmpdir(), "ocipatch-fidelity-"));
@@ -60,19 +61,6 @@ function readIfExists(p: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Names in a directory with their link targets (file contents left out). */
-function dirNames(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const name of readdirSync(dir).sort()) {
-    const st = lstatSync(join(dir, name));
-    out.set(
-      name,
-      st.isSymbolicLink() ? `-> ${readlinkSync(join(dir, name))}` : st.isFile() ? "file" : "other",
-    );
-  }
-  return out;
 }
 
 async function patchWith(name: ImageName, deb: CachedDeb, libs: readonly CachedDeb[], tag: string) {
