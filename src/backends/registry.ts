@@ -1,4 +1,4 @@
-import type { FileSummarizer } from "../rootfs/index.js";
+import type { FileSummarizer, LayeredFsOptions } from "../rootfs/index.js";
 import { apkBackend } from "./apk/backend.js";
 import { dpkgBackend } from "./dpkg/backend.js";
 import { rpmBackend } from "./rpm/backend.js";
@@ -20,4 +20,14 @@ export function backendCapturePatterns(): string[] {
 /** File summarizers of every backend: what a filesystem view summarizes while it indexes a layer. */
 export function backendFileSummaries(): FileSummarizer[] {
   return [...new Set(BACKENDS.flatMap((b) => b.fileSummaries ?? []))];
+}
+
+/**
+ * What a filesystem view the backends read from keeps while it indexes a layer: their small files
+ * (databases, repositories, keys) and the summaries their patchers ask for.
+ */
+export function backendViewOptions(): Required<
+  Pick<LayeredFsOptions, "extraCapturePatterns" | "fileSummaries">
+> {
+  return { extraCapturePatterns: backendCapturePatterns(), fileSummaries: backendFileSummaries() };
 }

@@ -1,5 +1,5 @@
 import { detectBackend, knownDatabases } from "../backends/detect.js";
-import { backendCapturePatterns, backendFileSummaries } from "../backends/registry.js";
+import { backendViewOptions } from "../backends/registry.js";
 import type { InventoryRead, PackageBackend } from "../backends/types.js";
 import { isOcipatchError } from "../errors.js";
 import type { Image } from "../image/image.js";
@@ -22,10 +22,11 @@ export interface ReadInventoryOptions extends LayeredFsOptions {
  * filesystem view; use `readInventoryFromFs` to share one.
  */
 export async function readInventory(image: Image, opts: ReadInventoryOptions = {}): Promise<Inventory> {
+  const backends = backendViewOptions();
   const fs = await LayeredFs.open(image, {
     ...opts,
-    extraCapturePatterns: [...backendCapturePatterns(), ...(opts.extraCapturePatterns ?? [])],
-    fileSummaries: opts.fileSummaries ?? backendFileSummaries(),
+    extraCapturePatterns: [...backends.extraCapturePatterns, ...(opts.extraCapturePatterns ?? [])],
+    fileSummaries: opts.fileSummaries ?? backends.fileSummaries,
   });
   try {
     return await readInventoryFromFs(fs, opts);

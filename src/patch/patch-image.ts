@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
-import { backendById, backendCapturePatterns, backendFileSummaries } from "../backends/registry.js";
+import { backendById, backendViewOptions } from "../backends/registry.js";
 import type {
   BackendPatcher,
   FetchedPackage,
@@ -230,8 +230,7 @@ export async function patchImage(req: PatchRequest): Promise<PatchResult> {
  */
 function openFs(layers: readonly Layer[], description: string, req: PatchRequest): LayeredFs {
   return new LayeredFs(layers, description, {
-    extraCapturePatterns: backendCapturePatterns(),
-    fileSummaries: backendFileSummaries(),
+    ...backendViewOptions(),
     scratchDir: req.workDir,
     ...(req.sharedLayers ? { sharedLayers: req.sharedLayers } : {}),
     ...(req.signal ? { signal: req.signal } : {}),

@@ -7,6 +7,8 @@ import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
+import type { FetchedPackage } from "../../src/backends/types.js";
+import type { Inventory } from "../../src/inventory/types.js";
 
 const CACHE_DIR = process.env["OCIPATCH_TEST_CACHE"] ?? "/var/cache/ocipatch-test";
 const DEB_CACHE = join(CACHE_DIR, "debs");
@@ -154,4 +156,13 @@ export function chrootTarball(suite = "bookworm"): string {
   );
   renameSync(partial, tarball);
   return tarball;
+}
+
+/**
+ * The patch layer builder's input for a downloaded .deb: it upgrades the image's copy of the package
+ * when the inventory has one (with that copy's architecture), else it is a new package (amd64).
+ */
+export function fetchedDeb(inventory: Inventory, deb: Pick<CachedDeb, "name" | "path">): FetchedPackage {
+  const installed = inventory.packages.find((p) => p.name === deb.name);
+  return { package: deb.name, architecture: installed?.architecture ?? "amd64", path: deb.path, installed };
 }

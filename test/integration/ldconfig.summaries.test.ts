@@ -12,8 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildPatchLayer } from "../../src/backends/dpkg/build/index.js";
-import { backendCapturePatterns, backendFileSummaries } from "../../src/backends/registry.js";
-import type { FetchedPackage } from "../../src/backends/types.js";
+import { backendViewOptions } from "../../src/backends/registry.js";
 import type { Image } from "../../src/image/image.js";
 import { mutateImage } from "../../src/image/mutate.js";
 import { readInventoryFromFs } from "../../src/inventory/index.js";
@@ -21,7 +20,7 @@ import { MemoryLayer } from "../../src/rootfs/__tests__/synthetic.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
 import { openImage, openSink } from "../../src/transport/index.js";
 import { withChroot } from "../harness/chroot.js";
-import { type CachedDeb, debianDeb } from "../harness/debian-packages.js";
+import { type CachedDeb, debianDeb, fetchedDeb } from "../harness/debian-packages.js";
 import { ensureImage } from "../harness/images.js";
 import { unpackImage } from "../harness/oracle.js";
 import { dirNames } from "../harness/rootfs-diff.js";
@@ -32,18 +31,12 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 /** Build the patch layer of `debs` on `image` with the view patch-image opens; unpack the result. */
 async function patch(image: Image, debs: readonly CachedDeb[], tag: string) {
   const fs = new LayeredFs(await image.layers(), image.description, {
-    extraCapturePatterns: backendCapturePatterns(),
-    fileSummaries: backendFileSummaries(),
+    ...backendViewOptions(),
     scratchDir: work,
   });
   try {
     const inventory = await readInventoryFromFs(fs);
-    const packages: FetchedPackage[] = debs.map((d) => ({
-      package: d.name,
-      architecture: "amd64",
-      path: d.path,
-      installed: inventory.packages.find((x) => x.name === d.name),
-    }));
+    const packages = debs.map((d) => fetchedDeb(inventory, d));
     const result = await buildPatchLayer({
       fs,
       inventory,

@@ -8,14 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildPatchLayer } from "../../src/backends/dpkg/build/index.js";
-import { backendCapturePatterns, backendFileSummaries } from "../../src/backends/registry.js";
-import type { FetchedPackage } from "../../src/backends/types.js";
+import { backendViewOptions } from "../../src/backends/registry.js";
 import { mutateImage } from "../../src/image/mutate.js";
 import { readInventoryFromFs } from "../../src/inventory/index.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
 import { openImage, openSink } from "../../src/transport/index.js";
 import { withChroot } from "../harness/chroot.js";
-import { debianDeb } from "../harness/debian-packages.js";
+import { debianDeb, fetchedDeb } from "../harness/debian-packages.js";
 import { ensureImage, type ImageName } from "../harness/images.js";
 import { assertDpkgHealthy, dpkgChecks, dpkgList, unpackImage } from "../harness/oracle.js";
 
@@ -26,18 +25,13 @@ async function patchImage(name: ImageName, packages: readonly string[]) {
   const img = await ensureImage(name);
   const image = await openImage(img.ociRef);
   // the view patch-image opens: the backends' capture patterns and file summaries (ldconfig's ELF reading)
-  const fs = await LayeredFs.open(image, {
-    scratchDir: work,
-    extraCapturePatterns: backendCapturePatterns(),
-    fileSummaries: backendFileSummaries(),
-  });
+  const fs = await LayeredFs.open(image, { scratchDir: work, ...backendViewOptions() });
   try {
     const inventory = await readInventoryFromFs(fs);
-    const debs: FetchedPackage[] = packages.map((p) => {
-      const deb = debianDeb("bookworm-security", p);
-      const installed = inventory.packages.find((x) => x.name === p);
-      if (!installed) throw new Error(`${p} is not installed in ${name}`);
-      return { package: p, architecture: installed.architecture, path: deb.path, installed };
+    const debs = packages.map((p) => {
+      const fetched = fetchedDeb(inventory, debianDeb("bookworm-security", p));
+      if (!fetched.installed) throw new Error(`${p} is not installed in ${name}`);
+      return fetched;
     });
     const versions = Object.fromEntries(packages.map((p) => [p, debianDeb("bookworm-security", p).version]));
     const result = await buildPatchLayer({

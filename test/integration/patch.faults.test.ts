@@ -15,14 +15,13 @@ import { join } from "node:path";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { buildPatchLayer } from "../../src/backends/dpkg/build/index.js";
-import type { FetchedPackage } from "../../src/backends/types.js";
 import { readInventoryFromFs } from "../../src/inventory/index.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
 import { openImage, openSink } from "../../src/transport/index.js";
 import { attachArtifactToLayout, listLayoutReferrers } from "../../src/transport/oci-layout/referrers.js";
 import type { Digest } from "../../src/util/digest.js";
 import { hostDebianMirror } from "../harness/apt-support.js";
-import { debianDeb } from "../harness/debian-packages.js";
+import { debianDeb, fetchedDeb } from "../harness/debian-packages.js";
 import { run } from "../harness/exec.js";
 import {
   type FaultAction,
@@ -53,15 +52,7 @@ describe("cancelling the layer build", () => {
       const layerPath = join(work, `layer-${delayMs}.tar.gz`);
       try {
         const inventory = await readInventoryFromFs(fs);
-        const debs: FetchedPackage[] = packages.map((p) => {
-          const installed = inventory.packages.find((x) => x.name === p)!;
-          return {
-            package: p,
-            architecture: installed.architecture,
-            path: debianDeb("bookworm-security", p).path,
-            installed,
-          };
-        });
+        const debs = packages.map((p) => fetchedDeb(inventory, debianDeb("bookworm-security", p)));
         await buildPatchLayer({
           fs,
           inventory,

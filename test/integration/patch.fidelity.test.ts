@@ -21,14 +21,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildPatchLayer } from "../../src/backends/dpkg/build/index.js";
-import { backendCapturePatterns, backendFileSummaries } from "../../src/backends/registry.js";
-import type { FetchedPackage } from "../../src/backends/types.js";
+import { backendViewOptions } from "../../src/backends/registry.js";
 import { mutateImage } from "../../src/image/mutate.js";
 import { readInventoryFromFs } from "../../src/inventory/index.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
 import { openImage, openSink } from "../../src/transport/index.js";
 import { withChroot } from "../harness/chroot.js";
-import { type CachedDeb, debianDeb } from "../harness/debian-packages.js";
+import { type CachedDeb, debianDeb, fetchedDeb } from "../harness/debian-packages.js";
 import { startDockerd } from "../harness/dockerd.js";
 import { ensureImage, type ImageName } from "../harness/images.js";
 import { unpackImage } from "../harness/oracle.js";
@@ -67,24 +66,13 @@ async function patchWith(name: ImageName, deb: CachedDeb, libs: readonly CachedD
   const img = await ensureImage(name);
   const image = await openImage(img.ociRef);
   // the view patch-image opens: the backends' capture patterns and file summaries (ldconfig's ELF reading)
-  const fs = await LayeredFs.open(image, {
-    scratchDir: work,
-    extraCapturePatterns: backendCapturePatterns(),
-    fileSummaries: backendFileSummaries(),
-  });
+  const fs = await LayeredFs.open(image, { scratchDir: work, ...backendViewOptions() });
   try {
     const inventory = await readInventoryFromFs(fs);
-    const installed = inventory.packages.find((x) => x.name === deb.name);
+    const upgraded = fetchedDeb(inventory, deb);
+    const installed = upgraded.installed;
     if (!installed) throw new Error(`${deb.name} is not installed in ${name}`);
-    const debs: FetchedPackage[] = [
-      { package: deb.name, architecture: installed.architecture, path: deb.path, installed },
-      ...libs.map((l) => ({
-        package: l.name,
-        architecture: "amd64",
-        path: l.path,
-        installed: inventory.packages.find((x) => x.name === l.name),
-      })),
-    ];
+    const debs = [upgraded, ...libs.map((l) => fetchedDeb(inventory, l))];
     const result = await buildPatchLayer({
       fs,
       inventory,
