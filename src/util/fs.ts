@@ -7,6 +7,15 @@ export function tempSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
+/**
+ * Where a download or a fetched index is written before it is verified and renamed to `path`:
+ * `<path>.<pid>.<hex>.part` (unique per writer, so parallel runs sharing a cache never write into
+ * each other's file; the `.part` suffix tells an unfinished file).
+ */
+export function partialSibling(path: string): string {
+  return `${path}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
+}
+
 /** Write a file atomically: temp file in the same directory, then rename. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode?: number): Promise<void> {
   await mkdir(dirname(path), { recursive: true });

@@ -5,10 +5,10 @@
  * `C:` identity (a cached file is verified again before reuse); partial downloads have unique
  * names so concurrent runs sharing the cache do not collide.
  */
-import { randomBytes } from "node:crypto";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { OcipatchError, undefinedIfNotFound } from "../../errors.js";
+import { partialSibling } from "../../util/fs.js";
 import { getBytes } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
 import { type FetchedOne, fetchPool } from "../fetch-pool.js";
@@ -94,7 +94,7 @@ export function fetchApks(items: readonly ArtifactDownload[], req: FetchRequest)
     });
     if (got === "not-found") return { kind: "vanished", error: new ApkVanished(item) };
     verify(got, item, `${item.package} ${item.version} (${shown})`);
-    const part = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
+    const part = partialSibling(file);
     try {
       await writeFile(part, got);
       await rename(part, file);

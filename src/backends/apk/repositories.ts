@@ -4,11 +4,12 @@
  * `--repository`; keys from the image's `/etc/apk/keys` plus `--keyring` PEM files. A URL names
  * the directory that holds `<arch>/APKINDEX.tar.gz`; every index is verified before use.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import type { Platform } from "../../image/manifest.js";
+import { partialSibling } from "../../util/fs.js";
 import { getBytes } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
 import type { BackendFiles, RepositoryOptions } from "../types.js";
@@ -97,7 +98,7 @@ function cachePath(cacheDir: string, url: string): string {
 
 /** Write a verified index into the cache (atomically; unique temporary name). */
 async function cacheIndex(path: string, bytes: Buffer): Promise<void> {
-  const part = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
+  const part = partialSibling(path);
   try {
     await writeFile(part, bytes);
     await rename(part, path);

@@ -1,10 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { isOcipatchError, OcipatchError } from "../../errors.js";
 import { DigestStream, parseDigest } from "../../util/digest.js";
+import { partialSibling } from "../../util/fs.js";
 import { getWithRetries, retryableFailure } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
 import type { ProgressListener } from "../../util/progress.js";
@@ -126,7 +126,7 @@ async function fetchVerified(
     },
     async (body) => {
       // unique per attempt: two runs (or two fleet workers) may fetch the same file at once
-      const part = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
+      const part = partialSibling(file);
       let n = 0;
       async function* counted(): AsyncGenerator<Uint8Array> {
         try {

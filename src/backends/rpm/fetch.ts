@@ -5,12 +5,13 @@
  * keys. Verified files are cached by their checksum (a cached file is verified again before reuse);
  * partial downloads have unique names and are removed on failure: nothing unverified is kept.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { isOcipatchError, OcipatchError } from "../../errors.js";
+import { partialSibling } from "../../util/fs.js";
 import { getWithRetries, retryableFailure } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
 import { type FetchedOne, fetchPool } from "../fetch-pool.js";
@@ -178,7 +179,7 @@ export function fetchRpms(items: readonly ArtifactDownload[], req: FetchRequest)
         await rm(file, { force: true });
       }
     }
-    const part = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
+    const part = partialSibling(file);
     try {
       const n = await download(item, part, signal);
       if (n === "vanished") return { kind: "vanished", error: new RpmVanished(item) };

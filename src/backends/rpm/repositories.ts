@@ -5,7 +5,7 @@
  * `gpgkey=file://…` keys when `repo_gpgcheck=1`), `primary.xml` streamed to the cache and checked
  * against repomd's checksum while it is parsed. Nothing unverified is cached or returned.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,6 +14,7 @@ import { pipeline } from "node:stream/promises";
 import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import type { Platform } from "../../image/manifest.js";
 import type { InstalledPackage } from "../../inventory/types.js";
+import { partialSibling } from "../../util/fs.js";
 import { getBytes, getWithRetries, retryableFailure } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
 import type { BackendFiles, RepositoryOptions } from "../types.js";
@@ -189,7 +190,7 @@ const urlKey = (url: string): string => createHash("sha256").update(url).digest(
 
 /** Write `bytes` to `path` atomically (unique temporary name); a failed write leaves nothing. */
 async function writeAtomic(path: string, bytes: Buffer): Promise<void> {
-  const part = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
+  const part = partialSibling(path);
   try {
     await writeFile(part, bytes);
     await rename(part, path);
@@ -372,7 +373,7 @@ async function loadPrimary(
     if (opts.offline)
       throw new OcipatchError("NOT_FOUND", `${where}: ${data.location} is not cached (offline)`);
     const url = `${baseurl}/${data.location}`;
-    const part = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
+    const part = partialSibling(file);
     try {
       const n = await download(url, part, data.size ?? MAX_PRIMARY_BYTES, signal);
       const packages = await readPrimary(createReadStream(part), data, `${where}: ${redactUrl(url)}`, {
