@@ -2,7 +2,8 @@
 // dist/cli-bundle/: one small entry file plus a chunk per command, loaded when that command runs.
 // Start-up then reads a few files instead of resolving and compiling hundreds of modules.
 // Packages with native binaries stay outside and are required at run time from node_modules.
-import { readFileSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -33,6 +34,24 @@ const lean = {
   },
 };
 
+/**
+ * Names this build of the CLI: a hash of what the bundle is made of (the sources, the locked
+ * dependencies, this script). The cache of built layers keeps a layer only for the build that made it.
+ */
+function buildId() {
+  const files = ["package-lock.json", "scripts/bundle-cli.mjs", "scripts/undici-lean.cjs"];
+  for (const e of readdirSync(join(root, "src"), { recursive: true, withFileTypes: true })) {
+    const rel = join(e.parentPath.slice(root.length + 1), e.name);
+    if (e.isFile() && rel.endsWith(".ts") && !rel.includes("__tests__")) files.push(rel);
+  }
+  const h = createHash("sha256");
+  for (const f of files.sort())
+    h.update(`${f}\0`)
+      .update(readFileSync(join(root, f)))
+      .update("\0");
+  return h.digest("hex");
+}
+
 rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
@@ -45,7 +64,10 @@ await build({
   target: "node20",
   // native bindings, and @cyclonedx/cyclonedx-library (it reads its schemas relative to __dirname)
   external: ["libsql", "lzma-native", "fzstd", "@cyclonedx/cyclonedx-library"],
-  define: { __OCIPATCH_VERSION__: JSON.stringify(version) },
+  define: {
+    __OCIPATCH_VERSION__: JSON.stringify(version),
+    __OCIPATCH_BUILD_ID__: JSON.stringify(buildId()),
+  },
   // CommonJS dependencies call require() for Node's built-ins
   banner: {
     js: 'import { createRequire as __ocipatchRequire } from "node:module"; const require = __ocipatchRequire(import.meta.url);',

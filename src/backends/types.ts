@@ -58,8 +58,22 @@ export interface PackageBackend {
   };
   /** Extra SBOM properties of a package (name → value), e.g. Debian's Multi-Arch. */
   properties?(pkg: InstalledPackage): Readonly<Record<string, string>>;
+  /**
+   * An installed package's record as the database stores it, and read back: how the cache of
+   * built layers keeps a layer's `installed` records across runs. Absent: a layer taken from
+   * that cache carries none, and the patched image is read again for the re-scan.
+   */
+  readonly records?: RecordCodec | undefined;
   /** Patching; absent for a backend that can only scan. */
   readonly patcher?: BackendPatcher | undefined;
+}
+
+/** A package's native record as text, and back. */
+export interface RecordCodec {
+  /** The record as the package database stores it. */
+  encode(pkg: InstalledPackage): string;
+  /** The package as `readInventory` reads it from one record; undefined when `text` is not one valid record. */
+  decode(text: string, dbPath: string): InstalledPackage | undefined;
 }
 
 // ── Patching: plan → fetch → build one layer ─────────────────────────────────────────────────
@@ -175,26 +189,29 @@ export interface PatchedPackage {
   readonly toVersion: string;
 }
 
-/** What the package scripts ocipatch does not run would have done. */
-export type ScriptActionKind =
-  | "ldconfig"
-  | "alternatives"
-  | "services"
-  | "systemd"
-  | "users-groups"
-  | "conffile-migration"
-  | "debconf"
-  | "triggers"
-  | "ca-certificates"
-  | "statoverride"
-  | "diversion"
-  | "python-bytecode"
-  | "caches"
-  | "initramfs"
-  | "shells"
-  | "permissions"
-  | "file-changes"
-  | "other";
+/** What a package script ocipatch does not run would have done, by kind. */
+export const SCRIPT_ACTION_KINDS = [
+  "ldconfig",
+  "alternatives",
+  "services",
+  "systemd",
+  "users-groups",
+  "conffile-migration",
+  "debconf",
+  "triggers",
+  "ca-certificates",
+  "statoverride",
+  "diversion",
+  "python-bytecode",
+  "caches",
+  "initramfs",
+  "shells",
+  "permissions",
+  "file-changes",
+  "other",
+] as const;
+
+export type ScriptActionKind = (typeof SCRIPT_ACTION_KINDS)[number];
 
 export interface ScriptAction {
   readonly kind: ScriptActionKind;
@@ -223,7 +240,9 @@ export interface ScriptReport {
 }
 
 /** What ocipatch did about one effect a script would have had. */
-export type EffectStatus = "applied natively" | "not needed" | "skipped";
+export const EFFECT_STATUSES = ["applied natively", "not needed", "skipped"] as const;
+
+export type EffectStatus = (typeof EFFECT_STATUSES)[number];
 
 export interface ScriptEffect {
   /** The package whose script or trigger has the effect. */

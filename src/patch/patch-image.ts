@@ -2,6 +2,7 @@ import { mkdir, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { backendById, backendViewOptions } from "../backends/registry.js";
 import type {
+  ArtifactDownload,
   BackendPatcher,
   FetchedPackage,
   PatchLayer,
@@ -18,7 +19,7 @@ import { formatPlatform } from "../image/platform.js";
 import type { ImageSink, WriteResult } from "../image/sink.js";
 import { packageKey } from "../inventory/package-key.js";
 import { readInventoryFromFs } from "../inventory/read.js";
-import type { Inventory } from "../inventory/types.js";
+import type { BackendId, InstalledPackage, Inventory } from "../inventory/types.js";
 import { plannedDownloads } from "../plan/downloads.js";
 import type { Plan, PlanMode } from "../plan/types.js";
 import { LayeredFs, type SharedLayers } from "../rootfs/index.js";
@@ -32,6 +33,7 @@ import type { ProgressListener } from "../util/progress.js";
 import { VERSION } from "../version.js";
 import type { VulnDatabase } from "../vulndb/index.js";
 import { inventoryAfterLayer } from "./after-inventory.js";
+import type { BuiltLayerCache } from "./built-layer-cache.js";
 import { dropUnavailable } from "./drop-unavailable.js";
 import { checkReportMatches, targetsFromScan } from "./findings.js";
 import {
@@ -98,6 +100,8 @@ export interface PatchRequest {
   readonly sharedBuilds?: SharedBuilds | undefined;
   /** Layer indexes read by the other images of this run (a fleet), by diffID. */
   readonly sharedLayers?: SharedLayers | undefined;
+  /** Patch layers built by earlier runs, reused when their inputs are the same (and stored when built). */
+  readonly layerCache?: BuiltLayerCache | undefined;
 }
 
 export type PlatformStatus = "patched" | "up-to-date" | "planned";
@@ -125,6 +129,8 @@ export interface PlatformResult {
   readonly built?: PatchLayer | undefined;
   /** The patch layer was built for another image of the run and reused (`sharedBuilds`). */
   readonly layerReused?: boolean | undefined;
+  /** The patch layer was built by an earlier run and taken from the layer cache (nothing downloaded). */
+  readonly layerFromCache?: boolean | undefined;
   readonly patchedDigest?: Digest | undefined;
   readonly after?: ScanResult | undefined;
   readonly download?: DownloadAccount;
@@ -402,8 +408,28 @@ async function patchPlatform(
   }
   if (req.dryRun) return { result: { ...base, status: "planned" }, image: undefined };
 
+  const wanted = plannedPackages(planned.plan, inventory);
+  const cacheKey = layerCacheKey(st, wanted, req);
+  const cached = cacheKey === undefined ? undefined : await fromLayerCache(st, cacheKey, req, log);
+  if (cached) {
+    log.info(`${name}: the same patch layer was built by an earlier run; taken from the layer cache`);
+    for (const w of cached.warnings) log.warning(w);
+    const patchedImage = await appendLayer(image, cached, previous, sourceName, req);
+    return {
+      result: {
+        ...base,
+        status: "patched",
+        built: cached,
+        layerFromCache: true,
+        patchedDigest: patchedImage.digest,
+        download: { bytes: 0, fromCache: 0, files: wanted.length },
+      },
+      image: patchedImage,
+    };
+  }
+
   // fetch
-  const fetched = await fetchPackages(patcher, planned.plan, inventory, name, req, log);
+  const fetched = await fetchPackages(patcher, planned.plan, wanted, name, req, log);
   if (fetched.packages.length === 0) {
     log.info(`${name}: nothing left to patch`);
     return { result: { ...base, plan: fetched.plan, status: "up-to-date" }, image: undefined };
@@ -414,6 +440,13 @@ async function patchPlatform(
   const { layer: built, reused } = await buildLayer(patcher, st, fetched.packages, req);
   if (reused) log.info(`${name}: the same patch layer was built for another image of this run; reused`);
   for (const w of built.warnings) log.warning(w);
+  // the key names every package the plan wanted: a layer built without some of them is not stored
+  if (req.layerCache && cacheKey !== undefined && fetched.plan === planned.plan)
+    await req.layerCache
+      .put(cacheKey, inventory.packageManager as BackendId, built)
+      .catch((e: unknown) =>
+        log.warning(`${name}: the patch layer was not stored in the layer cache: ${(e as Error).message}`),
+      );
 
   // append
   const patchedImage = await appendLayer(image, built, previous, sourceName, req);
@@ -429,6 +462,74 @@ async function patchPlatform(
     },
     image: patchedImage,
   };
+}
+
+/** A package file the plan wants, with the installed packages it upgrades and replaces. */
+interface WantedPackage {
+  readonly item: ArtifactDownload;
+  readonly installed: InstalledPackage | undefined;
+  readonly replaces: readonly InstalledPackage[];
+}
+
+function plannedPackages(plan: Plan, inventory: Inventory): WantedPackage[] {
+  const replacing = new Map(
+    plan.newPackages.map((n) => [packageKey(n.package, n.architecture), n.replaces ?? []] as const),
+  );
+  return plannedDownloads(plan).map((d) => ({
+    item: d,
+    installed: inventory.packages.find((p) => p.name === d.package && p.architecture === d.architecture),
+    replaces: (replacing.get(packageKey(d.package, d.architecture)) ?? []).flatMap((n) =>
+      inventory.packages.filter((p) => p.name === n),
+    ),
+  }));
+}
+
+/**
+ * The layer cache's key for this platform's layer: what the build depends on — the image layers
+ * it reads (by diffID), the package files (by the digest the signed index gives), the packages
+ * they upgrade or replace, the output format and the layer's time. Undefined without a cache, or
+ * when a file has no digest to name it by.
+ */
+function layerCacheKey(st: AnalyzedPlatform, wanted: readonly WantedPackage[], req: PatchRequest) {
+  if (!req.layerCache) return undefined;
+  const installed = (p: InstalledPackage) => [p.name, p.architecture, p.version, p.dbPath];
+  const packages = [];
+  for (const w of wanted) {
+    const file = w.item.sha256 || w.item.checksum;
+    if (!file) return undefined;
+    const { package: name, architecture, version } = w.item;
+    packages.push([
+      name,
+      architecture,
+      version,
+      file,
+      w.installed ? installed(w.installed) : null,
+      w.replaces.map(installed),
+    ]);
+  }
+  return req.layerCache.key({
+    backend: st.inventory.packageManager,
+    layers: st.fs.layers.map((l) => l.diffId),
+    compression: req.compression ?? "gzip",
+    manifestMediaType: st.job.image.mediaType,
+    now: req.now?.toISOString() ?? null,
+    // read by the backends for the layer's time
+    sourceDateEpoch: process.env["SOURCE_DATE_EPOCH"] ?? null,
+    packages,
+  });
+}
+
+/** The layer an earlier run stored under `key`, copied into this run's scratch space. */
+async function fromLayerCache(
+  st: AnalyzedPlatform,
+  key: string,
+  req: PatchRequest,
+  log: PatchLog,
+): Promise<PatchLayer | undefined> {
+  const path = join(await mkdtemp(join(req.workDir, "layer-")), "layer.tar");
+  const got = await req.layerCache!.get(key, st.inventory.packageManager as BackendId, path);
+  if (got.problem) log.warning(`${st.platformName}: ${got.problem}`);
+  return got.layer;
 }
 
 /**
@@ -469,12 +570,12 @@ async function buildLayer(
 async function fetchPackages(
   patcher: BackendPatcher,
   plan: Plan,
-  inventory: Inventory,
+  wanted: readonly WantedPackage[],
   name: string,
   req: PatchRequest,
   log: PatchLog,
 ) {
-  let items = plannedDownloads(plan);
+  let items = wanted.map((w) => w.item);
   log.info(`${name}: downloading ${items.length} packages...`);
   const got = await patcher.fetch(items, {
     cacheDir: req.packageCacheDir,
@@ -484,6 +585,7 @@ async function fetchPackages(
   });
   let files = got.files;
   let kept = plan;
+  let keptWanted = wanted;
   if (got.vanished.length > 0) {
     if (!req.ignoreErrors) throw vanishedError(name, got.vanished);
     for (const v of got.vanished) log.warning(`${name}: ${v.message}: skipped with its source package`);
@@ -496,24 +598,18 @@ async function fetchPackages(
       })),
     );
     const fileOf = new Map(items.map((d, i) => [packageKey(d.package, d.architecture), files[i]]));
+    const wantedOf = new Map(wanted.map((w) => [packageKey(w.item.package, w.item.architecture), w]));
     items = plannedDownloads(kept);
     files = items.map((d) => fileOf.get(packageKey(d.package, d.architecture)));
+    keptWanted = items.map((d) => wantedOf.get(packageKey(d.package, d.architecture))!);
   }
-  const replacing = new Map(
-    kept.newPackages.map((n) => [packageKey(n.package, n.architecture), n.replaces ?? []] as const),
-  );
-  const packages: FetchedPackage[] = items.map((d, i) => {
-    const replaces = (replacing.get(packageKey(d.package, d.architecture)) ?? []).flatMap((name) =>
-      inventory.packages.filter((p) => p.name === name),
-    );
-    return {
-      package: d.package,
-      architecture: d.architecture,
-      path: files[i]!,
-      installed: inventory.packages.find((p) => p.name === d.package && p.architecture === d.architecture),
-      ...(replaces.length > 0 ? { replaces } : {}),
-    };
-  });
+  const packages: FetchedPackage[] = keptWanted.map((w, i) => ({
+    package: w.item.package,
+    architecture: w.item.architecture,
+    path: files[i]!,
+    installed: w.installed,
+    ...(w.replaces.length > 0 ? { replaces: w.replaces } : {}),
+  }));
   const account: DownloadAccount = {
     bytes: got.bytesDownloaded,
     fromCache: got.fromCache,

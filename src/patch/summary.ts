@@ -115,7 +115,13 @@ export function patchResultJson(result: PatchResult): Record<string, unknown> {
         detail: e.detail,
       })),
       layer: p.built
-        ? { digest: p.built.layer.digest, diffId: p.built.layer.diffId, size: p.built.layer.size }
+        ? {
+            digest: p.built.layer.digest,
+            diffId: p.built.layer.diffId,
+            size: p.built.layer.size,
+            // built by an earlier run (the layer cache): nothing was downloaded or built
+            fromCache: p.layerFromCache === true,
+          }
         : undefined,
       download: downloadJson(p),
       warnings: [...p.plan.warnings, ...(p.built?.warnings ?? [])],

@@ -269,8 +269,20 @@ describe("SIGINT / SIGTERM", () => {
     const src = await copyImageLayout(await ensureImage("nginx-bullseye"), layout);
     const indexBefore = readFileSync(join(layout, "index.json"));
     const blobsBefore = readdirSync(join(layout, "blobs/sha256")).sort();
+    // a layer an earlier test's run stored would leave no build to interrupt
     const r = await runAndSignal(
-      ["patch", "--push", "-i", src, "-t", "patched", "--db-dir", dbDir, "--skip-db-update"],
+      [
+        "patch",
+        "--push",
+        "-i",
+        src,
+        "-t",
+        "patched",
+        "--db-dir",
+        dbDir,
+        "--skip-db-update",
+        "--no-layer-cache",
+      ],
       childEnv(tmp),
       "SIGTERM",
       /building the patch layer/,

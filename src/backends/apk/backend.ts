@@ -9,7 +9,7 @@ import { APK_WORLD, parseApkWorld, pinnedNames } from "./config.js";
 import { APK_INSTALLED_DB, APK_INSTALLED_DB_USR, parseApkInstalledDb } from "./installed-db.js";
 import { packagesOf } from "./inventory.js";
 import { apkPatcher } from "./patcher.js";
-import { apkRecord } from "./record.js";
+import { apkRecord, apkRecordCodec } from "./record.js";
 import { compareApkVersions, isValidApkVersion } from "./version.js";
 
 async function readIfFile(fs: BackendFiles, path: string): Promise<Buffer | undefined> {
@@ -74,5 +74,6 @@ export const apkBackend: PackageBackend = {
     if (r.checksum) out["apk:checksum"] = r.checksum;
     return out;
   },
+  records: apkRecordCodec,
   patcher: apkPatcher,
 };

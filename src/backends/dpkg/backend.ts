@@ -1,7 +1,7 @@
 import type { PackageBackend } from "../types.js";
 import { readDpkgInventory } from "./db/database.js";
 import { DEBCONF_CONFIG_DB, DPKG_STATUS, DPKG_STATUS_D, entryPath } from "./db/paths.js";
-import { dpkgRecord } from "./db/record.js";
+import { dpkgRecord, dpkgRecordCodec } from "./db/record.js";
 import { compareDebianVersions, parseDebianVersion } from "./debian/version.js";
 import { ELF_LIBRARY_SUMMARY } from "./maintainer-scripts/ldconfig/summary.js";
 import { dpkgPatcher } from "./patcher.js";
@@ -41,5 +41,6 @@ export const dpkgBackend: PackageBackend = {
     if (multiArch) out["multi-arch"] = multiArch;
     return out;
   },
+  records: dpkgRecordCodec,
   patcher: dpkgPatcher,
 };

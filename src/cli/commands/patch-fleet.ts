@@ -22,6 +22,7 @@ import { ownedPrefix, release, removeOnExit } from "../../util/owned-temp.js";
 import { cacheDir } from "../../util/paths.js";
 import { openDatabaseForScan } from "../../vulndb/index.js";
 import type { CliContext } from "../context.js";
+import { layerCacheFor } from "../layer-cache.js";
 import type { Output } from "../output.js";
 import { dbDirFrom } from "./db.js";
 
@@ -38,6 +39,8 @@ interface FleetFlags {
   readonly insecure: boolean;
   readonly compression: Compression;
   readonly referrers: boolean;
+  /** `--no-layer-cache` clears it: build every patch layer, even one an earlier run built. */
+  readonly layerCache: boolean;
   readonly offline: boolean;
   readonly skipDbUpdate: boolean;
   readonly dbDir: string | undefined;
@@ -106,6 +109,8 @@ export async function runFleetPatch(
   const sharedBuilds = new SharedBuilds(await mkdtemp(join(runDir, "layers-")));
   // and each distinct image layer (by diffID) read and indexed once
   const sharedLayers = new SharedLayers(await mkdtemp(join(runDir, "blobs-")));
+  // and layers built by earlier runs
+  const layerCache = layerCacheFor(ctx.env, f.layerCache);
   const patchOne = async (job: FleetJob): Promise<FleetOutcome> => {
     const workDir = await mkdtemp(join(runDir, "job-"));
     const jobSignal = AbortSignal.any([signal, AbortSignal.timeout(f.timeoutMs)]);
@@ -134,6 +139,7 @@ export async function runFleetPatch(
         signal: jobSignal,
         sharedBuilds,
         sharedLayers,
+        layerCache,
         log: { info() {}, success() {}, warning: (m) => out.warning(prefix + m) },
       });
       if (f.referrers && result.written) {

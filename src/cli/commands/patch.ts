@@ -32,6 +32,7 @@ import { readRegularFile } from "../../util/regular-file.js";
 import { openDatabaseForScan } from "../../vulndb/index.js";
 import type { CliContext, Interrupted } from "../context.js";
 import { exitCodesHelp } from "../exit-codes.js";
+import { layerCacheFor } from "../layer-cache.js";
 import { Output } from "../output.js";
 import { patchCredentialFlags } from "../registry-flags.js";
 import { dbDirFrom } from "./db.js";
@@ -57,6 +58,7 @@ interface PatchFlags {
   verbose?: boolean;
   severityThreshold?: string;
   referrers: boolean;
+  layerCache: boolean;
   dbDir?: string;
   offline?: boolean;
   skipDbUpdate?: boolean;
@@ -155,6 +157,10 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
     .option(
       "--no-referrers",
       "do not attach the VEX statement and the SBOM to the patched image as OCI referrers",
+    )
+    .option(
+      "--no-layer-cache",
+      "build the patch layer even when an earlier run built the same one (same image layers and package files)",
     )
     .option("--db-dir <dir>", "vulnerability database directory")
     .option("--offline", "never update the vulnerability database; use cached apt indices only")
@@ -335,6 +341,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
         },
         workDir,
         packageCacheDir: join(cacheDir(ctx.env), "debs"),
+        layerCache: layerCacheFor(ctx.env, o.layerCache),
         signal,
         progress,
         log: {
@@ -585,6 +592,7 @@ async function runFleetFromFlags(
       insecure: o.insecure ?? false,
       compression: o.compression,
       referrers: o.referrers,
+      layerCache: o.layerCache,
       offline: o.offline ?? false,
       skipDbUpdate: o.skipDbUpdate ?? false,
       dbDir: o.dbDir,

@@ -1,6 +1,8 @@
 import { OcipatchError } from "../../../errors.js";
 import type { InstalledPackage } from "../../../inventory/types.js";
+import type { RecordCodec } from "../../types.js";
 import type { Paragraph } from "../debian/deb822.js";
+import { parseDpkgStatus } from "./status.js";
 
 /** dpkg's own part of an installed package (`InstalledPackage.native`). */
 export interface DpkgRecord {
@@ -20,3 +22,20 @@ export function dpkgRecord(p: Pick<InstalledPackage, "name" | "native">): DpkgRe
   }
   return n as DpkgRecord;
 }
+
+/**
+ * A package's record as the dpkg database stores it (its control paragraph, `Status:` included
+ * where the image's database has one), and back: read as `readInventory` reads a `status.d` file
+ * (a record without `Status:` is installed).
+ */
+export const dpkgRecordCodec: RecordCodec = {
+  encode(pkg) {
+    return dpkgRecord(pkg).paragraph.toString();
+  },
+  decode(text, dbPath) {
+    const read = parseDpkgStatus(text, dbPath, { assumeInstalled: true });
+    return read.packages.length === 1 && read.warnings.length === 0 && read.notInstalled.length === 0
+      ? read.packages[0]
+      : undefined;
+  },
+};

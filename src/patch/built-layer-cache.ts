@@ -1,0 +1,316 @@
+/**
+ * Patch layers built by earlier runs, kept across runs (`<cache>/layers/`). A patch layer is
+ * reproducible: the same image layers, the same package files and the same ocipatch build give
+ * it byte for byte, so a later run with the same inputs takes the stored layer instead of
+ * downloading the packages and building it again.
+ *
+ * An entry is a directory named by the SHA-256 of its key: `layer` (the compressed blob) and
+ * `entry.json` (what the build reported, validated when read). It is written beside (a name owned
+ * by the writer's pid, swept once that process is gone) and renamed into place, so no reader sees
+ * half of one. The blob is verified (SHA-256, size) while it is
+ * copied into the run's scratch space; an entry that fails is removed and counts as a miss.
+ * Past the size limit, the entries used least recently are removed.
+ */
+import { createReadStream } from "node:fs";
+import { link, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { z } from "zod";
+import { backendById } from "../backends/registry.js";
+import {
+  EFFECT_STATUSES,
+  type PatchLayer,
+  type RecordCodec,
+  SCRIPT_ACTION_KINDS,
+  type ScriptReport,
+} from "../backends/types.js";
+import { isOcipatchError } from "../errors.js";
+import { FileLayer } from "../image/file-layer.js";
+import type { BackendId, InstalledPackage } from "../inventory/types.js";
+import { type Digest, hexOf, isDigest, sha256 } from "../util/digest.js";
+import { ownedTag, release, removeOnExit, sweepDeadOwners } from "../util/owned-temp.js";
+import { saveVerified } from "../util/verified-file.js";
+
+/** Version of the entry format; a change makes every older entry a miss. */
+const FORMAT = 1;
+
+/** An entry being written: `.<key hash>.ocipatch-<pid>-<hex>.tmp`. */
+const TEMP_ENTRY = /^\.[0-9a-f]{64}\.ocipatch-\d+-[0-9a-f]+\.tmp$/;
+
+/** Default size limit of the cache (blobs), 1 GiB. */
+export const DEFAULT_LAYER_CACHE_BYTES = 1024 * 1024 * 1024;
+
+const digestSchema = z.string().refine(isDigest, "not a digest") as unknown as z.ZodType<Digest>;
+
+const scriptReportSchema = z.object({
+  package: z.string(),
+  fromVersion: z.string(),
+  toVersion: z.string(),
+  wouldHaveDoneSomething: z.boolean(),
+  findings: z.array(
+    z.object({
+      script: z.string(),
+      version: z.enum(["old", "new"]),
+      invocation: z.string(),
+      actions: z.array(z.object({ kind: z.enum(SCRIPT_ACTION_KINDS), detail: z.string() })),
+    }),
+  ),
+  kinds: z.array(z.enum(SCRIPT_ACTION_KINDS)),
+}) satisfies z.ZodType<ScriptReport>;
+
+const entrySchema = z.object({
+  format: z.literal(FORMAT),
+  key: z.string(),
+  layer: z.object({
+    mediaType: z.string(),
+    digest: digestSchema,
+    size: z.number().int().nonnegative(),
+    diffId: digestSchema,
+    compression: z.enum(["gzip", "zstd", "none"]),
+  }),
+  uncompressedSize: z.number().int().nonnegative(),
+  entries: z.number().int().nonnegative(),
+  paths: z.array(z.string()),
+  packages: z.array(
+    z.object({
+      package: z.string(),
+      architecture: z.string(),
+      fromVersion: z.string().nullable(),
+      toVersion: z.string(),
+    }),
+  ),
+  installed: z
+    .array(
+      z.object({
+        name: z.string(),
+        version: z.string(),
+        architecture: z.string(),
+        sourceName: z.string(),
+        sourceVersion: z.string(),
+        held: z.boolean(),
+        dbPath: z.string(),
+        record: z.string(),
+      }),
+    )
+    .nullable(),
+  keptConffiles: z.array(z.object({ package: z.string(), path: z.string() })),
+  removed: z.array(z.string()),
+  scripts: scriptReportSchema,
+  scriptReports: z.array(scriptReportSchema).nullable(),
+  maintainerEffects: z
+    .array(
+      z.object({
+        package: z.string(),
+        effect: z.string(),
+        status: z.enum(EFFECT_STATUSES),
+        detail: z.string(),
+        paths: z.array(z.string()).optional(),
+      }),
+    )
+    .nullable(),
+  warnings: z.array(z.string()),
+});
+
+type Entry = z.infer<typeof entrySchema>;
+
+/** A layer taken from the cache, or why a stored one was not usable. */
+export interface CacheLookup {
+  readonly layer: PatchLayer | undefined;
+  /** A stored entry that failed its checks (removed). */
+  readonly problem?: string | undefined;
+}
+
+export class BuiltLayerCache {
+  /**
+   * @param dir the cache directory (created when first written)
+   * @param buildId identifies the ocipatch build: an entry of another build is never used
+   * @param maxBytes size limit of the stored blobs
+   */
+  constructor(
+    readonly dir: string,
+    private readonly buildId: string,
+    private readonly maxBytes = DEFAULT_LAYER_CACHE_BYTES,
+  ) {}
+
+  /** The cache key of a build: everything its result depends on, as one string. */
+  key(inputs: unknown): string {
+    return JSON.stringify({ format: FORMAT, build: this.buildId, inputs });
+  }
+
+  private entryDir(key: string): string {
+    return join(this.dir, hexOf(sha256(key)));
+  }
+
+  /** The stored layer for `key`, copied (verified) to `layerPath`; undefined on a miss. */
+  async get(key: string, backend: BackendId, layerPath: string): Promise<CacheLookup> {
+    const dir = this.entryDir(key);
+    let entry: Entry;
+    try {
+      const parsed = entrySchema.safeParse(JSON.parse(await readFile(join(dir, "entry.json"), "utf8")));
+      if (!parsed.success) return await this.drop(dir, "its description is not valid");
+      entry = parsed.data;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { layer: undefined };
+      return await this.drop(dir, `its description cannot be read (${(e as Error).message})`);
+    }
+    if (entry.key !== key) return { layer: undefined };
+    const l = entry.layer;
+    try {
+      await saveVerified(createReadStream(join(dir, "layer")), layerPath, {
+        sha256: l.digest,
+        size: l.size,
+      });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { layer: undefined };
+      if (!isOcipatchError(e, "DIGEST_MISMATCH")) throw e;
+      return await this.drop(dir, "its layer does not match its digest");
+    }
+    const now = new Date();
+    await utimes(join(dir, "entry.json"), now, now).catch(() => {}); // only the eviction order suffers
+    const installed = decodeInstalled(entry.installed, backendById(backend)?.records);
+    return {
+      layer: {
+        layer: new FileLayer(
+          layerPath,
+          { mediaType: l.mediaType, digest: l.digest, size: l.size },
+          l.diffId,
+          l.compression,
+        ),
+        uncompressedSize: entry.uncompressedSize,
+        entries: entry.entries,
+        paths: new Set(entry.paths),
+        packages: entry.packages.map((p) => ({ ...p, fromVersion: p.fromVersion ?? undefined })),
+        installed,
+        keptConffiles: entry.keptConffiles,
+        removed: entry.removed,
+        scripts: entry.scripts,
+        ...(entry.scriptReports ? { scriptReports: entry.scriptReports } : {}),
+        ...(entry.maintainerEffects ? { maintainerEffects: entry.maintainerEffects } : {}),
+        warnings: entry.warnings,
+      },
+    };
+  }
+
+  /**
+   * Store a layer built for `key`; then remove the least recently used entries past the limit.
+   * Throws on a failure to write (the caller decides whether that matters); nothing half-written stays.
+   */
+  async put(key: string, backend: BackendId, built: PatchLayer): Promise<void> {
+    const dir = this.entryDir(key);
+    // private, as the package cache: what is stored here goes into images unchecked by any signature
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const tmp = join(this.dir, `.${basename(dir)}.${ownedTag()}.tmp`);
+    removeOnExit(tmp);
+    try {
+      await mkdir(tmp);
+      const blob = join(tmp, "layer");
+      // a hard link when the run's scratch space is on the same filesystem, else a copy
+      await link(built.layer.path, blob).catch(async () => {
+        await saveVerified(createReadStream(built.layer.path), blob, {
+          sha256: built.layer.digest,
+          size: built.layer.size,
+        });
+      });
+      await writeFile(
+        join(tmp, "entry.json"),
+        JSON.stringify(encodeEntry(key, built, backendById(backend)?.records)),
+      );
+      await rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
+        // another run stored the same layer first
+        if (e.code !== "EEXIST" && e.code !== "ENOTEMPTY") throw e;
+      });
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+      release(tmp);
+    }
+    await this.prune();
+  }
+
+  private async drop(dir: string, why: string): Promise<CacheLookup> {
+    await rm(dir, { recursive: true, force: true });
+    return { layer: undefined, problem: `a cached patch layer was not used: ${why}; removed` };
+  }
+
+  /** Remove the entries used least recently until the blobs fit the limit. */
+  private async prune(): Promise<void> {
+    // what a run killed while storing left behind
+    await sweepDeadOwners(this.dir, TEMP_ENTRY);
+    const entries: { dir: string; used: number; bytes: number }[] = [];
+    for (const name of await readdir(this.dir)) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      const dir = join(this.dir, name);
+      try {
+        const [meta, blob] = await Promise.all([stat(join(dir, "entry.json")), stat(join(dir, "layer"))]);
+        entries.push({ dir, used: meta.mtimeMs, bytes: blob.size });
+      } catch {
+        // being written or removed by another run
+      }
+    }
+    entries.sort((a, b) => b.used - a.used);
+    let total = 0;
+    for (const e of entries) {
+      total += e.bytes;
+      if (total > this.maxBytes) await rm(e.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+function encodeEntry(key: string, built: PatchLayer, codec: RecordCodec | undefined): Entry {
+  const l = built.layer;
+  return {
+    format: FORMAT,
+    key,
+    layer: {
+      mediaType: l.mediaType,
+      digest: l.digest,
+      size: l.size,
+      diffId: l.diffId,
+      compression: l.compression,
+    },
+    uncompressedSize: built.uncompressedSize,
+    entries: built.entries,
+    paths: [...built.paths],
+    packages: built.packages.map((p) => ({ ...p, fromVersion: p.fromVersion ?? null })),
+    installed:
+      codec && built.installed
+        ? built.installed.map((p) => ({
+            name: p.name,
+            version: p.version,
+            architecture: p.architecture,
+            sourceName: p.sourceName,
+            sourceVersion: p.sourceVersion,
+            held: p.held,
+            dbPath: p.dbPath,
+            record: codec.encode(p),
+          }))
+        : null,
+    keptConffiles: [...built.keptConffiles],
+    removed: [...built.removed],
+    scripts: built.scripts,
+    scriptReports: built.scriptReports ? [...built.scriptReports] : null,
+    maintainerEffects: built.maintainerEffects
+      ? built.maintainerEffects.map(({ paths, ...m }) => ({ ...m, ...(paths ? { paths: [...paths] } : {}) }))
+      : null,
+    warnings: [...built.warnings],
+  };
+}
+
+/**
+ * The installed records of a stored layer, each read back by its backend and checked against
+ * the fields stored beside it; undefined (the patched image is read for the re-scan) when the
+ * backend cannot read records back or one does not match.
+ */
+function decodeInstalled(
+  stored: Entry["installed"],
+  codec: RecordCodec | undefined,
+): InstalledPackage[] | undefined {
+  if (!stored || !codec) return undefined;
+  const out: InstalledPackage[] = [];
+  for (const s of stored) {
+    const p = codec.decode(s.record, s.dbPath);
+    if (!p || p.name !== s.name || p.version !== s.version || p.architecture !== s.architecture)
+      return undefined;
+    const { record: _, ...common } = s;
+    out.push({ ...common, native: p.native });
+  }
+  return out;
+}
