@@ -10,7 +10,8 @@
  * Every run is cold for both tools: ocipatch gets an empty cache directory (apt indices and
  * .debs are downloaded again), the baseline unpacks a fresh rootfs (apt-get update downloads
  * the indices again). ocipatch then runs once more on the cache its cold run filled ("warm":
- * signed indices revalidated, .debs read from the cache; everything else as cold). Measured per run: wall time, peak RSS (GNU time, largest process),
+ * signed indices revalidated, the layer the cold run built taken from the layer cache, so no .deb
+ * is read or downloaded; the image's layers are read again). Measured per run: wall time, peak RSS (GNU time, largest process),
  * bytes received from the mirror (non-loopback interfaces' rx counters, /proc/net/dev),
  * and for ocipatch the bytes it uploaded to the registry (its own transfer statistics).
  * Writes bench/results/patch.json and prints a Markdown table.
@@ -175,7 +176,7 @@ try {
       ),
     );
     rmSync(benchDir, { recursive: true, force: true });
-    // ocipatch, cold cache; then again on the cache that run filled (warm: indices revalidated, .debs cached)
+    // ocipatch, cold cache; then again on the cache that run filled (warm: indices revalidated, layer cached)
     const cache = join(work, `cache-${i}`);
     mkdirSync(cache);
     const ocipatch = (tag) =>
@@ -265,7 +266,7 @@ console.log(
   `| wall time | ${summary.wall.baseline.toFixed(1)} s | ${summary.wall.ocipatch.toFixed(2)} s | ${(summary.wall.ocipatch / summary.wall.baseline).toFixed(3)}× |`,
 );
 console.log(
-  `| wall time, warm package cache | | ${summary.wall.ocipatchWarm.toFixed(2)} s | ${(summary.wall.ocipatchWarm / summary.wall.baseline).toFixed(3)}× |`,
+  `| wall time, warm cache | | ${summary.wall.ocipatchWarm.toFixed(2)} s | ${(summary.wall.ocipatchWarm / summary.wall.baseline).toFixed(3)}× |`,
 );
 console.log(
   `| bytes from the mirror | ${mb(summary.rxBytes.baseline)} MB | ${mb(summary.rxBytes.ocipatch)} MB | ${(summary.rxBytes.ocipatch / summary.rxBytes.baseline).toFixed(2)}× |`,

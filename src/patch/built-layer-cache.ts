@@ -11,9 +11,10 @@
  * copied into the run's scratch space; an entry that fails is removed and counts as a miss.
  * Past the size limit, the entries used least recently are removed.
  */
-import { createReadStream } from "node:fs";
-import { link, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { createReadStream, type Stats } from "node:fs";
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
+import { addAbortSignal, type Readable } from "node:stream";
 import { z } from "zod";
 import { backendById } from "../backends/registry.js";
 import {
@@ -141,7 +142,7 @@ export class BuiltLayerCache {
   }
 
   /** The stored layer for `key`, copied (verified) to `layerPath`; undefined on a miss. */
-  async get(key: string, backend: BackendId, layerPath: string): Promise<CacheLookup> {
+  async get(key: string, backend: BackendId, layerPath: string, signal?: AbortSignal): Promise<CacheLookup> {
     const dir = this.entryDir(key);
     let entry: Entry;
     try {
@@ -154,13 +155,22 @@ export class BuiltLayerCache {
     }
     if (entry.key !== key) return { layer: undefined };
     const l = entry.layer;
+    let blob: Readable;
     try {
-      await saveVerified(createReadStream(join(dir, "layer")), layerPath, {
+      blob = await openBlob(join(dir, "layer"));
+    } catch (e) {
+      // removed by another run's pruning since (or half removed: dropped here)
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      await rm(dir, { recursive: true, force: true });
+      return { layer: undefined };
+    }
+    try {
+      await saveVerified(signal ? addAbortSignal(signal, blob) : blob, layerPath, {
         sha256: l.digest,
         size: l.size,
       });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { layer: undefined };
+      signal?.throwIfAborted();
       if (!isOcipatchError(e, "DIGEST_MISMATCH")) throw e;
       return await this.drop(dir, "its layer does not match its digest");
     }
@@ -215,8 +225,11 @@ export class BuiltLayerCache {
         JSON.stringify(encodeEntry(key, built, backendById(backend)?.records)),
       );
       await rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
-        // another run stored the same layer first
         if (e.code !== "EEXIST" && e.code !== "ENOTEMPTY") throw e;
+        // another run stored the same layer first; or a run killed while removing it left a part
+        if (await complete(dir)) return;
+        await rm(dir, { recursive: true, force: true });
+        await rename(tmp, dir);
       });
     } finally {
       await rm(tmp, { recursive: true, force: true });
@@ -238,12 +251,13 @@ export class BuiltLayerCache {
     for (const name of await readdir(this.dir)) {
       if (!/^[0-9a-f]{64}$/.test(name)) continue;
       const dir = join(this.dir, name);
-      try {
-        const [meta, blob] = await Promise.all([stat(join(dir, "entry.json")), stat(join(dir, "layer"))]);
-        entries.push({ dir, used: meta.mtimeMs, bytes: blob.size });
-      } catch {
-        // being written or removed by another run
-      }
+      // entries are renamed into place whole: one without both files is being removed
+      const [meta, blob] = await Promise.all([
+        statOrNot(join(dir, "entry.json")),
+        statOrNot(join(dir, "layer")),
+      ]);
+      if (meta && blob) entries.push({ dir, used: meta.mtimeMs, bytes: blob.size });
+      else await rm(dir, { recursive: true, force: true });
     }
     entries.sort((a, b) => b.used - a.used);
     let total = 0;
@@ -252,6 +266,29 @@ export class BuiltLayerCache {
       if (total > this.maxBytes) await rm(e.dir, { recursive: true, force: true });
     }
   }
+}
+
+/** An entry directory with both of its files. */
+async function complete(dir: string): Promise<boolean> {
+  return (
+    (await statOrNot(join(dir, "entry.json"))) !== undefined &&
+    (await statOrNot(join(dir, "layer"))) !== undefined
+  );
+}
+
+async function statOrNot(path: string): Promise<Stats | undefined> {
+  try {
+    return await stat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+/** A read stream of `path`, opened (ENOENT thrown here, not later from the stream). */
+async function openBlob(path: string): Promise<Readable> {
+  const handle = await open(path, "r");
+  return handle.createReadStream();
 }
 
 function encodeEntry(key: string, built: PatchLayer, codec: RecordCodec | undefined): Entry {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { backendById, backendViewOptions } from "../backends/registry.js";
 import type {
@@ -27,6 +27,7 @@ import { scanInventory } from "../scan/matcher.js";
 import type { ScanResult } from "../scan/types.js";
 import { openLocation, openSink, parseImageLocation, type TransportOptions } from "../transport/index.js";
 import type { ImageLocation } from "../transport/parse.js";
+import { compressorIdentity } from "../util/compression.js";
 import type { Digest } from "../util/digest.js";
 import { redactUrl } from "../util/http/redact.js";
 import type { ProgressListener } from "../util/progress.js";
@@ -422,7 +423,8 @@ async function patchPlatform(
         built: cached,
         layerFromCache: true,
         patchedDigest: patchedImage.digest,
-        download: { bytes: 0, fromCache: 0, files: wanted.length },
+        // no package file was needed
+        download: { bytes: 0, fromCache: 0, files: 0 },
       },
       image: patchedImage,
     };
@@ -487,11 +489,14 @@ function plannedPackages(plan: Plan, inventory: Inventory): WantedPackage[] {
 /**
  * The layer cache's key for this platform's layer: what the build depends on — the image layers
  * it reads (by diffID), the package files (by the digest the signed index gives), the packages
- * they upgrade or replace, the output format and the layer's time. Undefined without a cache, or
- * when a file has no digest to name it by.
+ * they upgrade or replace, the output format and its compressor, and the layer's time. Undefined
+ * without a cache, when a file has no digest to name it by, or without the compressor.
  */
 function layerCacheKey(st: AnalyzedPlatform, wanted: readonly WantedPackage[], req: PatchRequest) {
   if (!req.layerCache) return undefined;
+  const compression = req.compression ?? "gzip";
+  const compressor = compressorIdentity(compression);
+  if (compressor === undefined) return undefined;
   const installed = (p: InstalledPackage) => [p.name, p.architecture, p.version, p.dbPath];
   const packages = [];
   for (const w of wanted) {
@@ -510,7 +515,8 @@ function layerCacheKey(st: AnalyzedPlatform, wanted: readonly WantedPackage[], r
   return req.layerCache.key({
     backend: st.inventory.packageManager,
     layers: st.fs.layers.map((l) => l.diffId),
-    compression: req.compression ?? "gzip",
+    compression,
+    compressor,
     manifestMediaType: st.job.image.mediaType,
     now: req.now?.toISOString() ?? null,
     // read by the backends for the layer's time
@@ -519,17 +525,34 @@ function layerCacheKey(st: AnalyzedPlatform, wanted: readonly WantedPackage[], r
   });
 }
 
-/** The layer an earlier run stored under `key`, copied into this run's scratch space. */
+/**
+ * The layer an earlier run stored under `key`, copied into this run's scratch space. A cache that
+ * cannot be read is only a miss (with a warning): the layer is built.
+ */
 async function fromLayerCache(
   st: AnalyzedPlatform,
   key: string,
   req: PatchRequest,
   log: PatchLog,
 ): Promise<PatchLayer | undefined> {
-  const path = join(await mkdtemp(join(req.workDir, "layer-")), "layer.tar");
-  const got = await req.layerCache!.get(key, st.inventory.packageManager as BackendId, path);
-  if (got.problem) log.warning(`${st.platformName}: ${got.problem}`);
-  return got.layer;
+  const dir = await mkdtemp(join(req.workDir, "layer-"));
+  try {
+    const got = await req.layerCache!.get(
+      key,
+      st.inventory.packageManager as BackendId,
+      join(dir, "layer.tar"),
+      req.signal,
+    );
+    if (got.problem) log.warning(`${st.platformName}: ${got.problem}`);
+    if (got.layer) return got.layer;
+  } catch (e) {
+    req.signal?.throwIfAborted();
+    log.warning(
+      `${st.platformName}: the layer cache cannot be read (${(e as Error).message}); building the layer`,
+    );
+  }
+  await rm(dir, { recursive: true, force: true });
+  return undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Transform } from "node:stream";
 import { createGunzip } from "node:zlib";
 import type { Compression } from "../image/media-types.js";
+import { hostToolVersion } from "./host-filter.js";
 import { parallelGzip } from "./parallel-gzip.js";
 import { zstdCompressor, zstdDecompressor } from "./zstd.js";
 
@@ -39,5 +40,20 @@ export function compressor(c: Compression, level?: number): Transform | undefine
       return zstdCompressor(level);
     case "none":
       return undefined;
+  }
+}
+
+/**
+ * What the bytes `compressor(c)` writes depend on besides its input and level: the zlib that
+ * Node carries (gzip), the host zstd's version (zstd). Undefined when there is no zstd.
+ */
+export function compressorIdentity(c: Compression): string | undefined {
+  switch (c) {
+    case "gzip":
+      return `zlib ${process.versions.zlib}`;
+    case "zstd":
+      return hostToolVersion("zstd");
+    case "none":
+      return "none";
   }
 }

@@ -18,6 +18,18 @@ export function hostToolAvailable(cmd: string): boolean {
   return ok;
 }
 
+const versions = new Map<string, string | undefined>();
+
+/** The first line `cmd --version` prints (cached), or undefined when the tool is not available. */
+export function hostToolVersion(cmd: string): string | undefined {
+  if (!hostToolAvailable(cmd)) return undefined;
+  if (!versions.has(cmd)) {
+    const r = spawnSync(cmd, ["--version"], { encoding: "utf8" });
+    versions.set(cmd, r.status === 0 ? r.stdout.split("\n")[0]!.trim() : undefined);
+  }
+  return versions.get(cmd);
+}
+
 /**
  * A host filter program (`xz -d`, `zstd -d`, `zstd -c`...) as a Transform: bytes written go to its
  * stdin, its stdout is the readable side. A non-zero exit becomes an OcipatchError(`code`) naming

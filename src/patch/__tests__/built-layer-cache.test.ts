@@ -1,5 +1,13 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -170,8 +178,13 @@ describe("BuiltLayerCache", () => {
     const keys = ["a", "b", "c"].map((k) => cache.key(k));
     await cache.put(keys[0]!, "dpkg", await builtLayer(1000));
     await cache.put(keys[1]!, "dpkg", await builtLayer(1001));
-    // "a" used again: "b" is now the least recently used
-    await new Promise((r) => setTimeout(r, 20));
+    // "a" used again: "b" is now the least recently used (their times set apart, whatever the clock's grain)
+    const hash = (k: string) => createHash("sha256").update(k).digest("hex");
+    for (const [k, t] of [
+      [keys[0]!, 1000],
+      [keys[1]!, 2000],
+    ] as const)
+      utimesSync(join(root, hash(k), "entry.json"), t, t);
     expect(
       (await cache.get(keys[0]!, "dpkg", join(await mkdtemp(join(dir, "run-")), "l"))).layer,
     ).toBeDefined();
@@ -179,8 +192,29 @@ describe("BuiltLayerCache", () => {
     const orphan = join(root, `.${"0".repeat(64)}.ocipatch-4194305-00aa11bb22cc.tmp`);
     mkdirSync(orphan);
     await cache.put(keys[2]!, "dpkg", await builtLayer(1002));
-    const hash = (k: string) => createHash("sha256").update(k).digest("hex");
     expect(readdirSync(root).sort()).toEqual([hash(keys[0]!), hash(keys[2]!)].sort());
+  });
+
+  it("an entry half removed (by a run killed while pruning) is a miss, removed, and stored again whole", async () => {
+    const root = join(dir, "c4");
+    const cache = new BuiltLayerCache(root, "b");
+    const key = cache.key("k");
+    await cache.put(key, "dpkg", await builtLayer(300));
+    const [entry] = readdirSync(root);
+    rmSync(join(root, entry!, "layer"));
+    const out = join(await mkdtemp(join(dir, "run-")), "layer.tar");
+    expect(await cache.get(key, "dpkg", out)).toEqual({ layer: undefined });
+    expect(readdirSync(root)).toEqual([]);
+
+    // the other half: a directory with the blob only, which put replaces and prune would remove
+    mkdirSync(join(root, entry!));
+    writeFileSync(join(root, entry!, "layer"), "x");
+    await cache.put(key, "dpkg", await builtLayer(300));
+    expect((await cache.get(key, "dpkg", out)).layer?.layer.size).toBe(300);
+    const other = join(root, "f".repeat(64));
+    mkdirSync(other);
+    await cache.put(cache.key("k2"), "dpkg", await builtLayer(301));
+    expect(readdirSync(root)).not.toContain("f".repeat(64));
   });
 });
 
