@@ -4,7 +4,7 @@
  * it byte for byte, so a later run with the same inputs takes the stored layer instead of
  * downloading the packages and building it again.
  *
- * An entry is a directory named by the SHA-256 of its key: `layer` (the compressed blob) and
+ * An entry is a directory named by the ocipatch build and the SHA-256 of its key: `layer` (the compressed blob) and
  * `entry.json` (what the build reported, validated when read). It is written beside (a name owned
  * by the writer's pid, swept once that process is gone) and renamed into place, so no reader sees
  * half of one. The blob is verified (SHA-256, size) while it is
@@ -34,8 +34,12 @@ import { saveVerified } from "../util/verified-file.js";
 /** Version of the entry format; a change makes every older entry a miss. */
 const FORMAT = 1;
 
-/** An entry being written: `.<key hash>.ocipatch-<pid>-<hex>.tmp`. */
-const TEMP_ENTRY = /^\.[0-9a-f]{64}\.ocipatch-\d+-[0-9a-f]+\.tmp$/;
+/** An entry: `<build hash (12)>-<key hash>`; being written: `.<entry>.ocipatch-<pid>-<hex>.tmp`. */
+const ENTRY = /^([0-9a-f]{12})-[0-9a-f]{64}$/;
+const TEMP_ENTRY = /^\.[0-9a-f]{12}-[0-9a-f]{64}\.ocipatch-\d+-[0-9a-f]+\.tmp$/;
+
+/** Entries of other ocipatch builds unused this long are removed (they can never be used again by this one). */
+const OTHER_BUILD_KEPT_MS = 24 * 3600 * 1000;
 
 /** Default size limit of the cache (blobs), 1 GiB. */
 export const DEFAULT_LAYER_CACHE_BYTES = 1024 * 1024 * 1024;
@@ -137,8 +141,13 @@ export class BuiltLayerCache {
     return JSON.stringify({ format: FORMAT, build: this.buildId, inputs });
   }
 
+  /** The first 12 hex digits of the build ID's hash: the prefix of this build's entries. */
+  private get buildTag(): string {
+    return hexOf(sha256(this.buildId)).slice(0, 12);
+  }
+
   private entryDir(key: string): string {
-    return join(this.dir, hexOf(sha256(key)));
+    return join(this.dir, `${this.buildTag}-${hexOf(sha256(key))}`);
   }
 
   /** The stored layer for `key`, copied (verified) to `layerPath`; undefined on a miss. */
@@ -204,7 +213,7 @@ export class BuiltLayerCache {
    * Store a layer built for `key`; then remove the least recently used entries past the limit.
    * Throws on a failure to write (the caller decides whether that matters); nothing half-written stays.
    */
-  async put(key: string, backend: BackendId, built: PatchLayer): Promise<void> {
+  async put(key: string, backend: BackendId, built: PatchLayer, signal?: AbortSignal): Promise<void> {
     const dir = this.entryDir(key);
     // private, as the package cache: what is stored here goes into images unchecked by any signature
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -215,7 +224,8 @@ export class BuiltLayerCache {
       const blob = join(tmp, "layer");
       // a hard link when the run's scratch space is on the same filesystem, else a copy
       await link(built.layer.path, blob).catch(async () => {
-        await saveVerified(createReadStream(built.layer.path), blob, {
+        const source = createReadStream(built.layer.path);
+        await saveVerified(signal ? addAbortSignal(signal, source) : source, blob, {
           sha256: built.layer.digest,
           size: built.layer.size,
         });
@@ -229,13 +239,15 @@ export class BuiltLayerCache {
         // another run stored the same layer first; or a run killed while removing it left a part
         if (await complete(dir)) return;
         await rm(dir, { recursive: true, force: true });
-        await rename(tmp, dir);
+        await rename(tmp, dir).catch(async (again: NodeJS.ErrnoException) => {
+          if (!(await complete(dir))) throw again;
+        });
       });
     } finally {
       await rm(tmp, { recursive: true, force: true });
       release(tmp);
     }
-    await this.prune();
+    await this.prune().catch(() => {}); // stored; what pruning ran into, the next put meets again
   }
 
   private async drop(dir: string, why: string): Promise<CacheLookup> {
@@ -243,21 +255,26 @@ export class BuiltLayerCache {
     return { layer: undefined, problem: `a cached patch layer was not used: ${why}; removed` };
   }
 
-  /** Remove the entries used least recently until the blobs fit the limit. */
+  /**
+   * Remove the entries used least recently until the blobs fit the limit, entries of other builds
+   * unused for a day, and what a run killed while storing or removing an entry left.
+   */
   private async prune(): Promise<void> {
-    // what a run killed while storing left behind
     await sweepDeadOwners(this.dir, TEMP_ENTRY);
     const entries: { dir: string; used: number; bytes: number }[] = [];
+    const now = Date.now();
     for (const name of await readdir(this.dir)) {
-      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      const m = ENTRY.exec(name);
+      if (!m) continue;
       const dir = join(this.dir, name);
-      // entries are renamed into place whole: one without both files is being removed
       const [meta, blob] = await Promise.all([
         statOrNot(join(dir, "entry.json")),
         statOrNot(join(dir, "layer")),
       ]);
-      if (meta && blob) entries.push({ dir, used: meta.mtimeMs, bytes: blob.size });
-      else await rm(dir, { recursive: true, force: true });
+      // entries appear whole (renamed into place): one without both files was being removed
+      const stale = !meta || !blob || (m[1] !== this.buildTag && now - meta.mtimeMs > OTHER_BUILD_KEPT_MS);
+      if (stale) await rm(dir, { recursive: true, force: true });
+      else entries.push({ dir, used: meta.mtimeMs, bytes: blob.size });
     }
     entries.sort((a, b) => b.used - a.used);
     let total = 0;
@@ -280,7 +297,8 @@ async function statOrNot(path: string): Promise<Stats | undefined> {
   try {
     return await stat(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw e;
   }
 }

@@ -442,10 +442,11 @@ async function patchPlatform(
   const { layer: built, reused } = await buildLayer(patcher, st, fetched.packages, req);
   if (reused) log.info(`${name}: the same patch layer was built for another image of this run; reused`);
   for (const w of built.warnings) log.warning(w);
-  // the key names every package the plan wanted: a layer built without some of them is not stored
-  if (req.layerCache && cacheKey !== undefined && fetched.plan === planned.plan)
+  // the key names every package the plan wanted: a layer built without some of them is not stored;
+  // nor one built for another image of the run (reused on the run's own, wider terms)
+  if (req.layerCache && cacheKey !== undefined && fetched.plan === planned.plan && !reused)
     await req.layerCache
-      .put(cacheKey, inventory.packageManager as BackendId, built)
+      .put(cacheKey, inventory.packageManager as BackendId, built, req.signal)
       .catch((e: unknown) =>
         log.warning(`${name}: the patch layer was not stored in the layer cache: ${(e as Error).message}`),
       );
@@ -497,7 +498,7 @@ function layerCacheKey(st: AnalyzedPlatform, wanted: readonly WantedPackage[], r
   const compression = req.compression ?? "gzip";
   const compressor = compressorIdentity(compression);
   if (compressor === undefined) return undefined;
-  const installed = (p: InstalledPackage) => [p.name, p.architecture, p.version, p.dbPath];
+  const installed = (p: InstalledPackage) => [p.name, p.architecture, p.version, p.dbPath, p.held];
   const packages = [];
   for (const w of wanted) {
     const file = w.item.sha256 || w.item.checksum;

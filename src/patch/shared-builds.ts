@@ -1,6 +1,7 @@
 import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import type { BuildLayerRequest, PatchLayer } from "../backends/types.js";
+import type { InstalledPackage } from "../inventory/types.js";
 import type { QueryRecord } from "../rootfs/index.js";
 import { abortable } from "../util/abortable.js";
 
@@ -19,6 +20,10 @@ interface Done {
   readonly reads: QueryRecord;
 }
 
+function installedKey(p: InstalledPackage): unknown[] {
+  return [p.name, p.architecture, p.version, p.dbPath, p.held];
+}
+
 /** What a build's result depends on besides the files it reads from the image. */
 export function buildKey(
   backend: string,
@@ -30,13 +35,13 @@ export function buildKey(
     manifestMediaType: req.manifestMediaType,
     now: req.now?.toISOString() ?? null,
     os: [req.inventory.os.id, req.inventory.os.versionId ?? null],
+    // held flags and replaced packages come from the inventory, not from a file the build reads
     packages: req.packages.map((p) => [
       p.package,
       p.architecture,
       p.path,
-      p.installed
-        ? [p.installed.name, p.installed.architecture, p.installed.version, p.installed.dbPath]
-        : null,
+      p.installed ? installedKey(p.installed) : null,
+      (p.replaces ?? []).map(installedKey),
     ]),
   });
 }

@@ -74,7 +74,8 @@ describe("the layer cache", () => {
     const platform = (JSON.parse(r.stdout) as { platforms: Platform[] }).platforms[0]!;
     return { stderr: r.stderr, platform, image: await layersOf(`oci:${join(dir, out)}:p`) };
   };
-  const entries = () => readdirSync(join(cache(), "layers")).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  const entries = () =>
+    readdirSync(join(cache(), "layers")).filter((n) => /^[0-9a-f]{12}-[0-9a-f]{64}$/.test(n));
 
   it("a second run takes the first run's layer: no package downloaded, nothing built, the same result", async () => {
     const cold = await patch("cold");

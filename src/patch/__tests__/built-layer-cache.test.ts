@@ -105,6 +105,10 @@ async function builtLayer(bytes: number, installed?: InstalledPackage[]): Promis
   };
 }
 
+const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+/** An entry's directory name: the build's tag, the key's hash. */
+const entryName = (build: string, key: string) => `${sha(build).slice(0, 12)}-${sha(key)}`;
+
 describe("BuiltLayerCache", () => {
   it("gives back what was stored, with the blob verified into the run's file and the records read back", async () => {
     const cache = new BuiltLayerCache(join(dir, "c1"), "build-1");
@@ -179,20 +183,34 @@ describe("BuiltLayerCache", () => {
     await cache.put(keys[0]!, "dpkg", await builtLayer(1000));
     await cache.put(keys[1]!, "dpkg", await builtLayer(1001));
     // "a" used again: "b" is now the least recently used (their times set apart, whatever the clock's grain)
-    const hash = (k: string) => createHash("sha256").update(k).digest("hex");
     for (const [k, t] of [
       [keys[0]!, 1000],
       [keys[1]!, 2000],
     ] as const)
-      utimesSync(join(root, hash(k), "entry.json"), t, t);
+      utimesSync(join(root, entryName("b", k), "entry.json"), t, t);
     expect(
       (await cache.get(keys[0]!, "dpkg", join(await mkdtemp(join(dir, "run-")), "l"))).layer,
     ).toBeDefined();
     // a run killed while storing an entry left this (pid 2^22+1: above Linux's pid_max, never alive)
-    const orphan = join(root, `.${"0".repeat(64)}.ocipatch-4194305-00aa11bb22cc.tmp`);
+    const orphan = join(root, `.${entryName("b", "x")}.ocipatch-4194305-00aa11bb22cc.tmp`);
     mkdirSync(orphan);
     await cache.put(keys[2]!, "dpkg", await builtLayer(1002));
-    expect(readdirSync(root).sort()).toEqual([hash(keys[0]!), hash(keys[2]!)].sort());
+    expect(readdirSync(root).sort()).toEqual([entryName("b", keys[0]!), entryName("b", keys[2]!)].sort());
+  });
+
+  it("removes another build's entries once unused for a day, and keeps them before", async () => {
+    const root = join(dir, "c5");
+    const old = new BuiltLayerCache(root, "old-build");
+    await old.put(old.key("a"), "dpkg", await builtLayer(100));
+    await old.put(old.key("b"), "dpkg", await builtLayer(101));
+    const day = 24 * 3600;
+    const stale = entryName("old-build", old.key("a"));
+    utimesSync(join(root, stale, "entry.json"), Date.now() / 1000 - day - 60, Date.now() / 1000 - day - 60);
+    const cache = new BuiltLayerCache(root, "new-build");
+    await cache.put(cache.key("a"), "dpkg", await builtLayer(102));
+    expect(readdirSync(root).sort()).toEqual(
+      [entryName("old-build", old.key("b")), entryName("new-build", cache.key("a"))].sort(),
+    );
   });
 
   it("an entry half removed (by a run killed while pruning) is a miss, removed, and stored again whole", async () => {
@@ -211,10 +229,10 @@ describe("BuiltLayerCache", () => {
     writeFileSync(join(root, entry!, "layer"), "x");
     await cache.put(key, "dpkg", await builtLayer(300));
     expect((await cache.get(key, "dpkg", out)).layer?.layer.size).toBe(300);
-    const other = join(root, "f".repeat(64));
-    mkdirSync(other);
+    const half = entryName("b", "half");
+    mkdirSync(join(root, half));
     await cache.put(cache.key("k2"), "dpkg", await builtLayer(301));
-    expect(readdirSync(root)).not.toContain("f".repeat(64));
+    expect(readdirSync(root)).not.toContain(half);
   });
 });
 

@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { PatchLayer } from "../../backends/types.js";
+import type { InstalledPackage, Inventory } from "../../inventory/types.js";
 import type { QueryRecord } from "../../rootfs/index.js";
-import { SharedBuilds, type SharedView } from "../shared-builds.js";
+import { buildKey, SharedBuilds, type SharedView } from "../shared-builds.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ocipatch-shared-builds-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -95,5 +96,39 @@ describe("SharedBuilds", () => {
     expect([r1.reused, r2.reused].sort()).toEqual([false, true]);
     expect(r1.layer).toEqual(r2.layer);
     expect(builds).toBe(2);
+  });
+});
+
+describe("buildKey", () => {
+  const installed = (held: boolean): InstalledPackage => ({
+    name: "musl",
+    version: "1.2.5-r8",
+    architecture: "x86_64",
+    sourceName: "musl",
+    sourceVersion: "1.2.5-r8",
+    held,
+    dbPath: "/lib/apk/db/installed",
+    native: undefined,
+  });
+  const key = (held: boolean, replaces: InstalledPackage[] = []) =>
+    buildKey("apk", {
+      inventory: { os: { id: "alpine", versionId: "3.21" } } as Inventory,
+      packages: [
+        {
+          package: "musl",
+          architecture: "x86_64",
+          path: "/c/musl.apk",
+          installed: installed(held),
+          replaces,
+        },
+      ],
+      compression: "gzip",
+      manifestMediaType: "application/vnd.oci.image.manifest.v1+json",
+    });
+
+  it("tells builds apart by what the inventory says beyond the files read: held flags, replaced packages", () => {
+    expect(key(false)).toBe(key(false));
+    expect(key(true)).not.toBe(key(false));
+    expect(key(false, [installed(false)])).not.toBe(key(false));
   });
 });
