@@ -2,7 +2,16 @@ import { spawn, spawnSync } from "node:child_process";
 import { Duplex, PassThrough, type Transform } from "node:stream";
 import { OcipatchError } from "../errors.js";
 
-const available = new Map<string, boolean>();
+/** `cmd --version`, run once per tool: its first line when it exits 0, undefined when it cannot run or fails. */
+const probes = new Map<string, string | undefined>();
+
+function probe(cmd: string): string | undefined {
+  if (!probes.has(cmd)) {
+    const r = spawnSync(cmd, ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    probes.set(cmd, r.status === 0 ? (r.stdout.split("\n")[0] ?? "").trim() : undefined);
+  }
+  return probes.get(cmd);
+}
 
 /**
  * Is the host tool `cmd` on PATH (probed once with `cmd --version`)? `OCIPATCH_NO_HOST_<CMD>=1`
@@ -10,24 +19,12 @@ const available = new Map<string, boolean>();
  */
 export function hostToolAvailable(cmd: string): boolean {
   if (process.env[`OCIPATCH_NO_HOST_${cmd.toUpperCase()}`] === "1") return false;
-  let ok = available.get(cmd);
-  if (ok === undefined) {
-    ok = spawnSync(cmd, ["--version"], { stdio: "ignore" }).status === 0;
-    available.set(cmd, ok);
-  }
-  return ok;
+  return probe(cmd) !== undefined;
 }
 
-const versions = new Map<string, string | undefined>();
-
-/** The first line `cmd --version` prints (cached), or undefined when the tool is not available. */
+/** The first line `cmd --version` printed (the same probe), or undefined when the tool is not available. */
 export function hostToolVersion(cmd: string): string | undefined {
-  if (!hostToolAvailable(cmd)) return undefined;
-  if (!versions.has(cmd)) {
-    const r = spawnSync(cmd, ["--version"], { encoding: "utf8" });
-    versions.set(cmd, r.status === 0 ? r.stdout.split("\n")[0]!.trim() : undefined);
-  }
-  return versions.get(cmd);
+  return hostToolAvailable(cmd) ? probe(cmd) : undefined;
 }
 
 /**
