@@ -21,7 +21,10 @@ export const MediaTypes = {
   dockerSchema1Signed: "application/vnd.docker.distribution.manifest.v1+prettyjws",
 } as const;
 
-export type Compression = "gzip" | "zstd" | "none";
+/** Layer compressions ocipatch reads and writes. */
+export const COMPRESSIONS = ["gzip", "zstd", "none"] as const;
+
+export type Compression = (typeof COMPRESSIONS)[number];
 
 /** Media types a manifest request accepts, most preferred first. */
 export const MANIFEST_ACCEPT: readonly string[] = [

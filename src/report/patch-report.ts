@@ -1,5 +1,11 @@
 import { z } from "zod";
-import type { KeptConffile, PatchedPackage, ScriptEffect, ScriptReport } from "../backends/types.js";
+import {
+  EFFECT_STATUSES,
+  type KeptConffile,
+  type PatchedPackage,
+  type ScriptEffect,
+  type ScriptReport,
+} from "../backends/types.js";
 import { OcipatchError } from "../errors.js";
 import type { ScanResult } from "../scan/types.js";
 import { VERSION } from "../version.js";
@@ -61,7 +67,7 @@ export const patchReportSchema = z.strictObject({
       z.strictObject({
         package: z.string(),
         effect: z.string(),
-        status: z.enum(["applied natively", "not needed", "skipped"]),
+        status: z.enum(EFFECT_STATUSES),
         detail: z.string(),
       }),
     )

@@ -5,7 +5,7 @@ import { type Command, Option } from "commander";
 import { loadAptConfig } from "../../config/repositories.js";
 import { EXIT, isOcipatchError, OcipatchError, oneLine } from "../../errors.js";
 import type { FleetConfig } from "../../fleet/config.js";
-import type { Compression } from "../../image/media-types.js";
+import { COMPRESSIONS, type Compression } from "../../image/media-types.js";
 import { parsePlatform } from "../../image/platform.js";
 import {
   OUTPUT_MODES,
@@ -185,7 +185,7 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
     .option("--insecure", "allow registries without valid TLS (and plain HTTP)")
     .addOption(
       new Option("--compression <algorithm>", "compression of the new layer")
-        .choices(["gzip", "zstd", "none"])
+        .choices(COMPRESSIONS)
         .default("gzip"),
     )
     .option(
