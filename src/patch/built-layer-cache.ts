@@ -11,7 +11,7 @@
  * copied into the run's scratch space; an entry that fails is removed and counts as a miss.
  * Past the size limit, the entries used least recently are removed.
  */
-import { createReadStream, type Stats } from "node:fs";
+import { createReadStream } from "node:fs";
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
@@ -24,8 +24,9 @@ import {
   SCRIPT_ACTION_KINDS,
   type ScriptReport,
 } from "../backends/types.js";
-import { isOcipatchError } from "../errors.js";
+import { isOcipatchError, undefinedIfNotFound } from "../errors.js";
 import { FileLayer } from "../image/file-layer.js";
+import { COMPRESSIONS } from "../image/media-types.js";
 import type { BackendId, InstalledPackage } from "../inventory/types.js";
 import { type Digest, hexOf, isDigest, sha256 } from "../util/digest.js";
 import { ownedTag, release, removeOnExit, sweepDeadOwners } from "../util/owned-temp.js";
@@ -70,7 +71,7 @@ const entrySchema = z.object({
     digest: digestSchema,
     size: z.number().int().nonnegative(),
     diffId: digestSchema,
-    compression: z.enum(["gzip", "zstd", "none"]),
+    compression: z.enum(COMPRESSIONS),
   }),
   uncompressedSize: z.number().int().nonnegative(),
   entries: z.number().int().nonnegative(),
@@ -268,8 +269,8 @@ export class BuiltLayerCache {
       if (!m) continue;
       const dir = join(this.dir, name);
       const [meta, blob] = await Promise.all([
-        statOrNot(join(dir, "entry.json")),
-        statOrNot(join(dir, "layer")),
+        statIfAny(join(dir, "entry.json")),
+        statIfAny(join(dir, "layer")),
       ]);
       // entries appear whole (renamed into place): one without both files was being removed
       const stale = !meta || !blob || (m[1] !== this.buildTag && now - meta.mtimeMs > OTHER_BUILD_KEPT_MS);
@@ -288,19 +289,13 @@ export class BuiltLayerCache {
 /** An entry directory with both of its files. */
 async function complete(dir: string): Promise<boolean> {
   return (
-    (await statOrNot(join(dir, "entry.json"))) !== undefined &&
-    (await statOrNot(join(dir, "layer"))) !== undefined
+    (await statIfAny(join(dir, "entry.json"))) !== undefined &&
+    (await statIfAny(join(dir, "layer"))) !== undefined
   );
 }
 
-async function statOrNot(path: string): Promise<Stats | undefined> {
-  try {
-    return await stat(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw e;
-  }
+function statIfAny(path: string) {
+  return stat(path).catch(undefinedIfNotFound);
 }
 
 /** A read stream of `path`, opened (ENOENT thrown here, not later from the stream). */

@@ -46,7 +46,7 @@ import {
   refuseAtLayerLimit,
 } from "./labels.js";
 import { type PlatformJob, selectPlatforms } from "./select-platforms.js";
-import { buildKey, type SharedBuilds } from "./shared-builds.js";
+import { buildKey, installedKey, type SharedBuilds } from "./shared-builds.js";
 
 export { checkReportMatches, PATCH_LABELS, targetsFromScan };
 
@@ -467,6 +467,11 @@ async function patchPlatform(
   };
 }
 
+/** The new layer's compression (gzip unless asked). */
+function compressionOf(req: PatchRequest): Compression {
+  return req.compression ?? "gzip";
+}
+
 /** A package file the plan wants, with the installed packages it upgrades and replaces. */
 interface WantedPackage {
   readonly item: ArtifactDownload;
@@ -495,10 +500,9 @@ function plannedPackages(plan: Plan, inventory: Inventory): WantedPackage[] {
  */
 function layerCacheKey(st: AnalyzedPlatform, wanted: readonly WantedPackage[], req: PatchRequest) {
   if (!req.layerCache) return undefined;
-  const compression = req.compression ?? "gzip";
+  const compression = compressionOf(req);
   const compressor = compressorIdentity(compression);
   if (compressor === undefined) return undefined;
-  const installed = (p: InstalledPackage) => [p.name, p.architecture, p.version, p.dbPath, p.held];
   const packages = [];
   for (const w of wanted) {
     const file = w.item.sha256 || w.item.checksum;
@@ -509,8 +513,8 @@ function layerCacheKey(st: AnalyzedPlatform, wanted: readonly WantedPackage[], r
       architecture,
       version,
       file,
-      w.installed ? installed(w.installed) : null,
-      w.replaces.map(installed),
+      w.installed ? installedKey(w.installed) : null,
+      w.replaces.map(installedKey),
     ]);
   }
   return req.layerCache.key({
@@ -569,7 +573,7 @@ async function buildLayer(
   const inputs = {
     inventory: st.inventory,
     packages,
-    compression: req.compression ?? "gzip",
+    compression: compressionOf(req),
     manifestMediaType: st.job.image.mediaType,
     // the layer's own timestamps come from the packages (reproducible); `now` dates the config
     now: req.now,
@@ -599,17 +603,18 @@ async function fetchPackages(
   req: PatchRequest,
   log: PatchLog,
 ) {
-  let items = wanted.map((w) => w.item);
-  log.info(`${name}: downloading ${items.length} packages...`);
-  const got = await patcher.fetch(items, {
-    cacheDir: req.packageCacheDir,
-    concurrency: req.downloadConcurrency,
-    signal: req.signal,
-    progress: req.progress,
-  });
-  let files = got.files;
+  log.info(`${name}: downloading ${wanted.length} packages...`);
+  const got = await patcher.fetch(
+    wanted.map((w) => w.item),
+    {
+      cacheDir: req.packageCacheDir,
+      concurrency: req.downloadConcurrency,
+      signal: req.signal,
+      progress: req.progress,
+    },
+  );
   let kept = plan;
-  let keptWanted = wanted;
+  let fetched = wanted.map((w, i) => ({ ...w, path: got.files[i] }));
   if (got.vanished.length > 0) {
     if (!req.ignoreErrors) throw vanishedError(name, got.vanished);
     for (const v of got.vanished) log.warning(`${name}: ${v.message}: skipped with its source package`);
@@ -621,23 +626,21 @@ async function fetchPackages(
         reason: `${v.item.version} is not on the mirror (HTTP 404)`,
       })),
     );
-    const fileOf = new Map(items.map((d, i) => [packageKey(d.package, d.architecture), files[i]]));
-    const wantedOf = new Map(wanted.map((w) => [packageKey(w.item.package, w.item.architecture), w]));
-    items = plannedDownloads(kept);
-    files = items.map((d) => fileOf.get(packageKey(d.package, d.architecture)));
-    keptWanted = items.map((d) => wantedOf.get(packageKey(d.package, d.architecture))!);
+    // what the kept plan still downloads, in the same order (dropping keeps the order)
+    const still = new Set(plannedDownloads(kept).map((d) => packageKey(d.package, d.architecture)));
+    fetched = fetched.filter((f) => still.has(packageKey(f.item.package, f.item.architecture)));
   }
-  const packages: FetchedPackage[] = keptWanted.map((w, i) => ({
-    package: w.item.package,
-    architecture: w.item.architecture,
-    path: files[i]!,
-    installed: w.installed,
-    ...(w.replaces.length > 0 ? { replaces: w.replaces } : {}),
+  const packages: FetchedPackage[] = fetched.map((f) => ({
+    package: f.item.package,
+    architecture: f.item.architecture,
+    path: f.path!,
+    installed: f.installed,
+    ...(f.replaces.length > 0 ? { replaces: f.replaces } : {}),
   }));
   const account: DownloadAccount = {
     bytes: got.bytesDownloaded,
     fromCache: got.fromCache,
-    files: items.length,
+    files: fetched.length,
   };
   return { plan: kept, packages, account };
 }

@@ -20,7 +20,8 @@ interface Done {
   readonly reads: QueryRecord;
 }
 
-function installedKey(p: InstalledPackage): unknown[] {
+/** What a build key says of an installed package the build upgrades or replaces (here and in the layer cache). */
+export function installedKey(p: InstalledPackage): unknown[] {
   return [p.name, p.architecture, p.version, p.dbPath, p.held];
 }
 
