@@ -9,6 +9,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { openRegistryImage } from "../../src/transport/registry/index.js";
+import { getWithRetries } from "../../src/util/http/get.js";
 import { startFileServer } from "../harness/apt-support.js";
 import { ensureBuilt, runBin } from "../harness/cli.js";
 import { makeTempDir } from "../harness/fs.js";
@@ -107,6 +108,34 @@ describe("requests through HTTP_PROXY", () => {
       await server.close();
     }
   }, 300_000);
+
+  it("bodies read slowly arrive whole, though the proxy closes the connection after each one", async () => {
+    // tinyproxy answers HTTP/1.1 without `Connection: close` and then closes: with undici alone, a
+    // body whose last bytes find its reader behind fails "other side closed" (see bodyEndInterceptor)
+    const sizes = [100_000, 200_000, 1_000_000, 3_000_000, 5_000_123];
+    const files = new Map(sizes.map((n) => [`/f${n}`, Buffer.alloc(n, n % 251)] as const));
+    const server = await startFileServer(files);
+    try {
+      // getWithRetries takes its proxy from the environment, as the CLI does (the lowercase name first)
+      process.env["http_proxy"] = proxy.url;
+      const before = proxy.requests().length;
+      for (const [path, body] of files) {
+        const got = await getWithRetries(`${server.url}${path}`, { attempts: 1 }, async (b) => {
+          const parts: Buffer[] = [];
+          for await (const chunk of b) {
+            parts.push(chunk as Buffer);
+            await new Promise((r) => setTimeout(r, 2));
+          }
+          return Buffer.concat(parts);
+        });
+        expect(got.kind === "ok" && got.value.equals(body), path).toBe(true);
+      }
+      expect(proxy.requests().slice(before)).toHaveLength(sizes.length);
+    } finally {
+      delete process.env["http_proxy"];
+      await server.close();
+    }
+  }, 120_000);
 
   it("NO_PROXY: a listed host is reached directly", async () => {
     const before = proxy.requests().length;

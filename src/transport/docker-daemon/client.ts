@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import { Client, type Dispatcher } from "undici";
 import { OcipatchError } from "../../errors.js";
+import { bodyEndInterceptor } from "../../util/http/body-end.js";
 import { describeEndpoint, type EndpointOptions, type EngineEndpoint, engineEndpoints } from "./endpoint.js";
 
 /**
@@ -51,25 +52,26 @@ function tlsFailure(e: unknown): { code: string; message: string } | undefined {
 
 export class EngineClient {
   readonly address: string;
-  private readonly dispatcher: Client;
+  private readonly dispatcher: Dispatcher;
 
   constructor(readonly endpoint: EngineEndpoint) {
     this.address = describeEndpoint(endpoint);
-    if (endpoint.kind === "unix") {
-      this.dispatcher = new Client("http://localhost", { socketPath: endpoint.socketPath });
-    } else {
-      const tls = endpoint.tls;
-      this.dispatcher = new Client(endpoint.url, {
-        connect: tls
-          ? {
-              rejectUnauthorized: tls.verify,
-              ...(tls.ca ? { ca: tls.ca } : {}),
-              ...(tls.cert ? { cert: tls.cert } : {}),
-              ...(tls.key ? { key: tls.key } : {}),
-            }
-          : {},
-      });
-    }
+    const tls = endpoint.kind === "tcp" ? endpoint.tls : undefined;
+    const client =
+      endpoint.kind === "unix"
+        ? new Client("http://localhost", { socketPath: endpoint.socketPath })
+        : new Client(endpoint.url, {
+            connect: tls
+              ? {
+                  rejectUnauthorized: tls.verify,
+                  ...(tls.ca ? { ca: tls.ca } : {}),
+                  ...(tls.cert ? { cert: tls.cert } : {}),
+                  ...(tls.key ? { key: tls.key } : {}),
+                }
+              : {},
+          });
+    // the engine streams image tars: see bodyEndInterceptor
+    this.dispatcher = client.compose(bodyEndInterceptor);
   }
 
   async close(): Promise<void> {

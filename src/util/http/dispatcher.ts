@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 import { Agent, buildConnector, type Dispatcher, ProxyAgent } from "undici";
 import { OcipatchError } from "../../errors.js";
+import { bodyEndInterceptor } from "./body-end.js";
 import { ProxyRouter, parseNoProxy } from "./proxy-router.js";
 
 /**
@@ -20,7 +21,8 @@ import { ProxyRouter, parseNoProxy } from "./proxy-router.js";
  *   working when a private CA is configured.
  *
  * Dispatchers are shared between callers with the same settings; idle sockets do
- * not keep the process alive.
+ * not keep the process alive. Each one goes through `bodyEndInterceptor` (undici's parser and
+ * a connection closed right after a slowly read body).
  */
 const CA_ENV_VARS = ["OCIPATCH_CA_FILE", "SSL_CERT_FILE"] as const;
 
@@ -172,6 +174,7 @@ export function httpDispatcher(opts: DispatcherOptions = {}): Dispatcher {
   } else {
     d = new Agent({ ...common, connect: lazyTlsConnector({ timeout: timeoutMs, ...verify }, ca) });
   }
+  d = d.compose(bodyEndInterceptor);
   dispatchers.set(key, d);
   return d;
 }

@@ -1,0 +1,111 @@
+import { once } from "node:events";
+import { type AddressInfo, createServer, type Server } from "node:net";
+import { Agent, request } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bodyFraming } from "../body-end.js";
+import { httpDispatcher } from "../dispatcher.js";
+import { getWithRetries } from "../get.js";
+
+/**
+ * A server that answers one request per connection and closes it right after the body, as
+ * tinyproxy does: `keep` says nothing about the connection (HTTP/1.1: keep-alive), `close` sends
+ * `Connection: close`, `eof` sends no length (the body ends with the connection), `chunked` frames
+ * the body in chunks. The body's size is the request path.
+ */
+type Framing = "keep" | "close" | "eof" | "chunked";
+
+function startServer(framing: Framing): Promise<Server> {
+  const server = createServer((sock) => {
+    sock.once("data", (req) => {
+      const size = Number(/^GET \/(\d+) /.exec(req.toString())?.[1]);
+      const body = Buffer.alloc(size, 0x61);
+      const head = ["HTTP/1.1 200 OK"];
+      if (framing === "chunked") head.push("Transfer-Encoding: chunked");
+      else if (framing !== "eof") head.push(`Content-Length: ${size}`);
+      if (framing !== "keep") head.push("Connection: close");
+      sock.write(`${head.join("\r\n")}\r\n\r\n`);
+      if (framing === "chunked") sock.write(`${size.toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+      else sock.write(body);
+      sock.end();
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  return once(server, "listening").then(() => server);
+}
+
+// sizes at which undici 6 alone pauses its parser on the body's last bytes with this reader
+const SIZES = [100_000, 200_000, 1_000_000, 1_048_000, 3_000_000, 5_000_123];
+
+/** Reads a body more slowly than loopback delivers it, as a consumer hashing and writing to disk does. */
+async function slowRead(body: AsyncIterable<Buffer>): Promise<number> {
+  let n = 0;
+  for await (const chunk of body) {
+    n += chunk.length;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return n;
+}
+
+describe("a connection closed right after a slowly read body", () => {
+  const servers = new Map<Framing, Server>();
+  const url = (f: Framing, size: number) => {
+    const server = servers.get(f);
+    if (!server) throw new Error(`no ${f} server`);
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/${size}`;
+  };
+  beforeAll(async () => {
+    for (const f of ["keep", "close", "eof", "chunked"] as const) servers.set(f, await startServer(f));
+  });
+  afterAll(() => {
+    for (const s of servers.values()) s.close();
+  });
+
+  it("undici's own agent fails some of these reads (the condition the interceptor exists for)", async () => {
+    const agent = new Agent();
+    const outcomes: string[] = [];
+    for (const size of SIZES) {
+      const res = await request(url("keep", size), { dispatcher: agent });
+      outcomes.push(await slowRead(res.body).then(String, (e: { code?: string }) => e.code ?? "error"));
+    }
+    await agent.close();
+    expect(outcomes).toContain("UND_ERR_SOCKET");
+  });
+
+  it.each(["keep", "close", "eof", "chunked"] as const)(
+    "%s: every body arrives whole through ocipatch's dispatcher, in one attempt",
+    async (framing) => {
+      for (const size of SIZES) {
+        const got = await getWithRetries(url(framing, size), { attempts: 1 }, (body) => slowRead(body));
+        expect(got.kind === "ok" && got.value, `${size} bytes`).toBe(size);
+      }
+    },
+  );
+
+  it("a body cut short is still an error", async () => {
+    const server = createServer((sock) => {
+      sock.once("data", () => {
+        sock.end("HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n" + "a".repeat(200_000));
+      });
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = (server.address() as AddressInfo).port;
+    const res = await request(`http://127.0.0.1:${port}/`, { dispatcher: httpDispatcher({ env: {} }) });
+    await expect(slowRead(res.body)).rejects.toThrow();
+    server.close();
+  });
+});
+
+describe("bodyFraming", () => {
+  it("reads the length, a transfer coding over a length, and none as the connection's close", () => {
+    expect(bodyFraming(["Content-Length", "12"])).toEqual({ kind: "length", length: 12 });
+    expect(bodyFraming([Buffer.from("content-length"), Buffer.from(" 7 ")])).toEqual({
+      kind: "length",
+      length: 7,
+    });
+    expect(bodyFraming(["Transfer-Encoding", "chunked", "Content-Length", "5"])).toEqual({ kind: "chunked" });
+    expect(bodyFraming(["Content-Type", "text/plain"])).toEqual({ kind: "close" });
+    expect(bodyFraming(["Content-Length", "x"])).toEqual({ kind: "close" });
+    expect(bodyFraming(null)).toEqual({ kind: "close" });
+  });
+});
