@@ -16,7 +16,6 @@ import { link, mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFi
 import { basename, join } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { z } from "zod";
-import { backendById } from "../backends/registry.js";
 import {
   EFFECT_STATUSES,
   type PatchLayer,
@@ -27,7 +26,7 @@ import {
 import { isOcipatchError, undefinedIfNotFound } from "../errors.js";
 import { FileLayer } from "../image/file-layer.js";
 import { COMPRESSIONS } from "../image/media-types.js";
-import type { BackendId, InstalledPackage } from "../inventory/types.js";
+import type { InstalledPackage } from "../inventory/types.js";
 import { type Digest, hexOf, isDigest, sha256 } from "../util/digest.js";
 import { ownedTag, release, removeOnExit, sweepDeadOwners } from "../util/owned-temp.js";
 import { saveVerified } from "../util/verified-file.js";
@@ -152,7 +151,12 @@ export class BuiltLayerCache {
   }
 
   /** The stored layer for `key`, copied (verified) to `layerPath`; undefined on a miss. */
-  async get(key: string, backend: BackendId, layerPath: string, signal?: AbortSignal): Promise<CacheLookup> {
+  async get(
+    key: string,
+    records: RecordCodec | undefined,
+    layerPath: string,
+    signal?: AbortSignal,
+  ): Promise<CacheLookup> {
     const dir = this.entryDir(key);
     let entry: Entry;
     try {
@@ -186,7 +190,7 @@ export class BuiltLayerCache {
     }
     const now = new Date();
     await utimes(join(dir, "entry.json"), now, now).catch(() => {}); // only the eviction order suffers
-    const installed = decodeInstalled(entry.installed, backendById(backend)?.records);
+    const installed = decodeInstalled(entry.installed, records);
     return {
       layer: {
         layer: new FileLayer(
@@ -214,7 +218,12 @@ export class BuiltLayerCache {
    * Store a layer built for `key`; then remove the least recently used entries past the limit.
    * Throws on a failure to write (the caller decides whether that matters); nothing half-written stays.
    */
-  async put(key: string, backend: BackendId, built: PatchLayer, signal?: AbortSignal): Promise<void> {
+  async put(
+    key: string,
+    records: RecordCodec | undefined,
+    built: PatchLayer,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const dir = this.entryDir(key);
     // private, as the package cache: what is stored here goes into images unchecked by any signature
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -231,10 +240,7 @@ export class BuiltLayerCache {
           size: built.layer.size,
         });
       });
-      await writeFile(
-        join(tmp, "entry.json"),
-        JSON.stringify(encodeEntry(key, built, backendById(backend)?.records)),
-      );
+      await writeFile(join(tmp, "entry.json"), JSON.stringify(encodeEntry(key, built, records)));
       await rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
         if (e.code !== "EEXIST" && e.code !== "ENOTEMPTY") throw e;
         // another run stored the same layer first; or a run killed while removing it left a part

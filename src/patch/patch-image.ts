@@ -6,6 +6,7 @@ import type {
   BackendPatcher,
   FetchedPackage,
   PatchLayer,
+  RecordCodec,
   RepositoryOptions,
   VanishedArtifact,
 } from "../backends/types.js";
@@ -19,7 +20,7 @@ import { formatPlatform } from "../image/platform.js";
 import type { ImageSink, WriteResult } from "../image/sink.js";
 import { packageKey } from "../inventory/package-key.js";
 import { readInventoryFromFs } from "../inventory/read.js";
-import type { BackendId, InstalledPackage, Inventory } from "../inventory/types.js";
+import type { InstalledPackage, Inventory } from "../inventory/types.js";
 import { plannedDownloads } from "../plan/downloads.js";
 import type { Plan, PlanMode } from "../plan/types.js";
 import { LayeredFs, type SharedLayers } from "../rootfs/index.js";
@@ -351,8 +352,14 @@ async function analyzePlatform(
   }
 }
 
-/** The patching half of the image's package backend, or a clear "not yet" for its format. */
-function patcherFor(st: AnalyzedPlatform): BackendPatcher {
+/**
+ * The patching half of the image's package backend and the codec of its database records (the
+ * layer cache stores them), or a clear "not yet" for its format.
+ */
+function patchingBackend(st: AnalyzedPlatform): {
+  patcher: BackendPatcher;
+  records: RecordCodec | undefined;
+} {
   const pm = st.inventory.packageManager;
   const backend = pm === "none" ? undefined : backendById(pm);
   if (!backend?.patcher) {
@@ -361,7 +368,7 @@ function patcherFor(st: AnalyzedPlatform): BackendPatcher {
       `${st.platformName}: ocipatch cannot patch ${backend ? `${backend.displayName} images` : "an image without a package database"} yet`,
     );
   }
-  return backend.patcher;
+  return { patcher: backend.patcher, records: backend.records };
 }
 
 async function patchPlatform(
@@ -373,7 +380,7 @@ async function patchPlatform(
   const { fs, inventory, platformName: name, previous, before } = st;
   const image = st.job.image;
   if (req.report) checkReportMatches(req.report, inventory, name);
-  const patcher = patcherFor(st);
+  const { patcher, records } = patchingBackend(st);
 
   // plan
   const planned = await patcher
@@ -411,7 +418,7 @@ async function patchPlatform(
 
   const wanted = plannedPackages(planned.plan, inventory);
   const cacheKey = layerCacheKey(st, wanted, req);
-  const cached = cacheKey === undefined ? undefined : await fromLayerCache(st, cacheKey, req, log);
+  const cached = cacheKey === undefined ? undefined : await fromLayerCache(st, cacheKey, records, req, log);
   if (cached) {
     log.info(`${name}: the same patch layer was built by an earlier run; taken from the layer cache`);
     for (const w of cached.warnings) log.warning(w);
@@ -446,7 +453,7 @@ async function patchPlatform(
   // nor one built for another image of the run (reused on the run's own, wider terms)
   if (req.layerCache && cacheKey !== undefined && fetched.plan === planned.plan && !reused)
     await req.layerCache
-      .put(cacheKey, inventory.packageManager as BackendId, built, req.signal)
+      .put(cacheKey, records, built, req.signal)
       .catch((e: unknown) =>
         log.warning(`${name}: the patch layer was not stored in the layer cache: ${(e as Error).message}`),
       );
@@ -537,17 +544,13 @@ function layerCacheKey(st: AnalyzedPlatform, wanted: readonly WantedPackage[], r
 async function fromLayerCache(
   st: AnalyzedPlatform,
   key: string,
+  records: RecordCodec | undefined,
   req: PatchRequest,
   log: PatchLog,
 ): Promise<PatchLayer | undefined> {
   const dir = await mkdtemp(join(req.workDir, "layer-"));
   try {
-    const got = await req.layerCache!.get(
-      key,
-      st.inventory.packageManager as BackendId,
-      join(dir, "layer.tar"),
-      req.signal,
-    );
+    const got = await req.layerCache!.get(key, records, join(dir, "layer.tar"), req.signal);
     if (got.problem) log.warning(`${st.platformName}: ${got.problem}`);
     if (got.layer) return got.layer;
   } catch (e) {

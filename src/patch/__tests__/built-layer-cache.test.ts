@@ -116,10 +116,10 @@ describe("BuiltLayerCache", () => {
     const built = await builtLayer(1000, installed);
     const key = cache.key({ layers: ["sha256:a"], packages: [["libssl1.1", "x"]] });
     const out = join(await mkdtemp(join(dir, "run-")), "layer.tar");
-    expect((await cache.get(key, "dpkg", out)).layer).toBeUndefined();
-    await cache.put(key, "dpkg", built);
+    expect((await cache.get(key, dpkgRecordCodec, out)).layer).toBeUndefined();
+    await cache.put(key, dpkgRecordCodec, built);
 
-    const got = (await cache.get(key, "dpkg", out)).layer!;
+    const got = (await cache.get(key, dpkgRecordCodec, out)).layer!;
     expect(readFileSync(out)).toEqual(readFileSync(built.layer.path));
     expect(got.layer.path).toBe(out);
     expect([got.layer.digest, got.layer.diffId, got.layer.size, got.layer.mediaType]).toEqual([
@@ -140,13 +140,15 @@ describe("BuiltLayerCache", () => {
     expect(i1![1]!.held).toBe(true);
 
     // another key, another build of ocipatch: misses
-    expect((await cache.get(cache.key({ layers: ["sha256:b"] }), "dpkg", `${out}.2`)).layer).toBeUndefined();
+    expect(
+      (await cache.get(cache.key({ layers: ["sha256:b"] }), dpkgRecordCodec, `${out}.2`)).layer,
+    ).toBeUndefined();
     const other = new BuiltLayerCache(join(dir, "c1"), "build-2");
     expect(
       (
         await other.get(
           other.key({ layers: ["sha256:a"], packages: [["libssl1.1", "x"]] }),
-          "dpkg",
+          dpkgRecordCodec,
           `${out}.3`,
         )
       ).layer,
@@ -157,22 +159,22 @@ describe("BuiltLayerCache", () => {
     const root = join(dir, "c2");
     const cache = new BuiltLayerCache(root, "b");
     const key = cache.key({ k: 1 });
-    await cache.put(key, "dpkg", await builtLayer(500));
+    await cache.put(key, dpkgRecordCodec, await builtLayer(500));
     const [entry] = readdirSync(root);
     const blob = join(root, entry!, "layer");
     const bytes = readFileSync(blob);
     bytes[10] = bytes[10]! ^ 0xff;
     writeFileSync(blob, bytes);
     const out = join(await mkdtemp(join(dir, "run-")), "layer.tar");
-    const bad = await cache.get(key, "dpkg", out);
+    const bad = await cache.get(key, dpkgRecordCodec, out);
     expect(bad.layer).toBeUndefined();
     expect(bad.problem).toMatch(/does not match its digest; removed/);
     expect(readdirSync(root)).toEqual([]);
     expect(readdirSync(join(out, ".."))).toEqual([]);
 
-    await cache.put(key, "dpkg", await builtLayer(500));
+    await cache.put(key, dpkgRecordCodec, await builtLayer(500));
     writeFileSync(join(root, readdirSync(root)[0]!, "entry.json"), '{"format":1}');
-    expect((await cache.get(key, "dpkg", out)).problem).toMatch(/description is not valid/);
+    expect((await cache.get(key, dpkgRecordCodec, out)).problem).toMatch(/description is not valid/);
     expect(readdirSync(root)).toEqual([]);
   });
 
@@ -180,8 +182,8 @@ describe("BuiltLayerCache", () => {
     const root = join(dir, "c3");
     const cache = new BuiltLayerCache(root, "b", 2500);
     const keys = ["a", "b", "c"].map((k) => cache.key(k));
-    await cache.put(keys[0]!, "dpkg", await builtLayer(1000));
-    await cache.put(keys[1]!, "dpkg", await builtLayer(1001));
+    await cache.put(keys[0]!, dpkgRecordCodec, await builtLayer(1000));
+    await cache.put(keys[1]!, dpkgRecordCodec, await builtLayer(1001));
     // "a" used again: "b" is now the least recently used (their times set apart, whatever the clock's grain)
     for (const [k, t] of [
       [keys[0]!, 1000],
@@ -189,25 +191,25 @@ describe("BuiltLayerCache", () => {
     ] as const)
       utimesSync(join(root, entryName("b", k), "entry.json"), t, t);
     expect(
-      (await cache.get(keys[0]!, "dpkg", join(await mkdtemp(join(dir, "run-")), "l"))).layer,
+      (await cache.get(keys[0]!, dpkgRecordCodec, join(await mkdtemp(join(dir, "run-")), "l"))).layer,
     ).toBeDefined();
     // a run killed while storing an entry left this (pid 2^22+1: above Linux's pid_max, never alive)
     const orphan = join(root, `.${entryName("b", "x")}.ocipatch-4194305-00aa11bb22cc.tmp`);
     mkdirSync(orphan);
-    await cache.put(keys[2]!, "dpkg", await builtLayer(1002));
+    await cache.put(keys[2]!, dpkgRecordCodec, await builtLayer(1002));
     expect(readdirSync(root).sort()).toEqual([entryName("b", keys[0]!), entryName("b", keys[2]!)].sort());
   });
 
   it("removes another build's entries once unused for a day, and keeps them before", async () => {
     const root = join(dir, "c5");
     const old = new BuiltLayerCache(root, "old-build");
-    await old.put(old.key("a"), "dpkg", await builtLayer(100));
-    await old.put(old.key("b"), "dpkg", await builtLayer(101));
+    await old.put(old.key("a"), dpkgRecordCodec, await builtLayer(100));
+    await old.put(old.key("b"), dpkgRecordCodec, await builtLayer(101));
     const day = 24 * 3600;
     const stale = entryName("old-build", old.key("a"));
     utimesSync(join(root, stale, "entry.json"), Date.now() / 1000 - day - 60, Date.now() / 1000 - day - 60);
     const cache = new BuiltLayerCache(root, "new-build");
-    await cache.put(cache.key("a"), "dpkg", await builtLayer(102));
+    await cache.put(cache.key("a"), dpkgRecordCodec, await builtLayer(102));
     expect(readdirSync(root).sort()).toEqual(
       [entryName("old-build", old.key("b")), entryName("new-build", cache.key("a"))].sort(),
     );
@@ -217,21 +219,21 @@ describe("BuiltLayerCache", () => {
     const root = join(dir, "c4");
     const cache = new BuiltLayerCache(root, "b");
     const key = cache.key("k");
-    await cache.put(key, "dpkg", await builtLayer(300));
+    await cache.put(key, dpkgRecordCodec, await builtLayer(300));
     const [entry] = readdirSync(root);
     rmSync(join(root, entry!, "layer"));
     const out = join(await mkdtemp(join(dir, "run-")), "layer.tar");
-    expect(await cache.get(key, "dpkg", out)).toEqual({ layer: undefined });
+    expect(await cache.get(key, dpkgRecordCodec, out)).toEqual({ layer: undefined });
     expect(readdirSync(root)).toEqual([]);
 
     // the other half: a directory with the blob only, which put replaces and prune would remove
     mkdirSync(join(root, entry!));
     writeFileSync(join(root, entry!, "layer"), "x");
-    await cache.put(key, "dpkg", await builtLayer(300));
-    expect((await cache.get(key, "dpkg", out)).layer?.layer.size).toBe(300);
+    await cache.put(key, dpkgRecordCodec, await builtLayer(300));
+    expect((await cache.get(key, dpkgRecordCodec, out)).layer?.layer.size).toBe(300);
     const half = entryName("b", "half");
     mkdirSync(join(root, half));
-    await cache.put(cache.key("k2"), "dpkg", await builtLayer(301));
+    await cache.put(cache.key("k2"), dpkgRecordCodec, await builtLayer(301));
     expect(readdirSync(root)).not.toContain(half);
   });
 });
