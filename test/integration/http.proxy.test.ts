@@ -115,6 +115,7 @@ describe("requests through HTTP_PROXY", () => {
     const sizes = [100_000, 200_000, 1_000_000, 3_000_000, 5_000_123];
     const files = new Map(sizes.map((n) => [`/f${n}`, Buffer.alloc(n, n % 251)] as const));
     const server = await startFileServer(files);
+    const saved = process.env["http_proxy"];
     try {
       // getWithRetries takes its proxy from the environment, as the CLI does (the lowercase name first)
       process.env["http_proxy"] = proxy.url;
@@ -132,7 +133,8 @@ describe("requests through HTTP_PROXY", () => {
       }
       expect(proxy.requests().slice(before)).toHaveLength(sizes.length);
     } finally {
-      delete process.env["http_proxy"];
+      if (saved === undefined) delete process.env["http_proxy"];
+      else process.env["http_proxy"] = saved;
       await server.close();
     }
   }, 120_000);

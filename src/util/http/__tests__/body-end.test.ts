@@ -3,29 +3,31 @@ import { type AddressInfo, createServer, type Server } from "node:net";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bodyFraming } from "../body-end.js";
-import { httpDispatcher } from "../dispatcher.js";
 import { getWithRetries } from "../get.js";
 
 /**
  * A server that answers one request per connection and closes it right after the body, as
- * tinyproxy does: `keep` says nothing about the connection (HTTP/1.1: keep-alive), `close` sends
- * `Connection: close`, `eof` sends no length (the body ends with the connection), `chunked` frames
- * the body in chunks. The body's size is the request path.
+ * tinyproxy does: `keep` gives a length and says nothing about the connection (HTTP/1.1:
+ * keep-alive), `close` gives a length and sends `Connection: close`, `eof` gives no length (the
+ * body ends with the connection), `chunked` frames the body in chunks. The request path is the
+ * body's size, and `/SIZE/cut` sends only two thirds of it before closing.
  */
 type Framing = "keep" | "close" | "eof" | "chunked";
 
 function startServer(framing: Framing): Promise<Server> {
   const server = createServer((sock) => {
     sock.once("data", (req) => {
-      const size = Number(/^GET \/(\d+) /.exec(req.toString())?.[1]);
-      const body = Buffer.alloc(size, 0x61);
+      const m = /^GET \/(\d+)(\/cut)? /.exec(req.toString());
+      const size = Number(m?.[1]);
+      const sent = Buffer.alloc(m?.[2] ? Math.floor((size * 2) / 3) : size, 0x61);
       const head = ["HTTP/1.1 200 OK"];
       if (framing === "chunked") head.push("Transfer-Encoding: chunked");
       else if (framing !== "eof") head.push(`Content-Length: ${size}`);
-      if (framing !== "keep") head.push("Connection: close");
+      if (framing === "close") head.push("Connection: close");
       sock.write(`${head.join("\r\n")}\r\n\r\n`);
-      if (framing === "chunked") sock.write(`${size.toString(16)}\r\n${body}\r\n0\r\n\r\n`);
-      else sock.write(body);
+      if (framing !== "chunked") sock.write(sent);
+      else if (sent.length < size) sock.write(`${size.toString(16)}\r\n${sent}`);
+      else sock.write(`${size.toString(16)}\r\n${sent}\r\n0\r\n\r\n`);
       sock.end();
     });
   });
@@ -48,18 +50,25 @@ async function slowRead(body: AsyncIterable<Buffer>): Promise<number> {
 
 describe("a connection closed right after a slowly read body", () => {
   const servers = new Map<Framing, Server>();
-  const url = (f: Framing, size: number) => {
+  const url = (f: Framing, path: string | number) => {
     const server = servers.get(f);
     if (!server) throw new Error(`no ${f} server`);
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/${size}`;
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/${path}`;
   };
+  // undici 6 throws its AssertionError from a socket event: only the process sees it
+  const crashes: unknown[] = [];
+  const onCrash = (e: unknown) => crashes.push(e);
   beforeAll(async () => {
+    process.on("uncaughtException", onCrash);
     for (const f of ["keep", "close", "eof", "chunked"] as const) servers.set(f, await startServer(f));
   });
   afterAll(() => {
+    process.off("uncaughtException", onCrash);
     for (const s of servers.values()) s.close();
   });
 
+  // a canary: once undici itself completes these reads (undici 8 does for some), this fails, and
+  // bodyEndInterceptor may be removed
   it("undici's own agent fails some of these reads (the condition the interceptor exists for)", async () => {
     const agent = new Agent();
     const outcomes: string[] = [];
@@ -78,22 +87,20 @@ describe("a connection closed right after a slowly read body", () => {
         const got = await getWithRetries(url(framing, size), { attempts: 1 }, (body) => slowRead(body));
         expect(got.kind === "ok" && got.value, `${size} bytes`).toBe(size);
       }
+      expect(crashes).toEqual([]);
     },
   );
 
-  it("a body cut short is still an error", async () => {
-    const server = createServer((sock) => {
-      sock.once("data", () => {
-        sock.end("HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n" + "a".repeat(200_000));
-      });
-    });
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    const port = (server.address() as AddressInfo).port;
-    const res = await request(`http://127.0.0.1:${port}/`, { dispatcher: httpDispatcher({ env: {} }) });
-    await expect(slowRead(res.body)).rejects.toThrow();
-    server.close();
-  });
+  it.each(["keep", "close", "chunked"] as const)(
+    "%s: a body cut short is a network error, never a crash",
+    async (framing) => {
+      for (const size of SIZES) {
+        const got = getWithRetries(url(framing, `${size}/cut`), { attempts: 1 }, (body) => slowRead(body));
+        await expect(got, `${size} bytes`).rejects.toMatchObject({ code: "NETWORK" });
+      }
+      expect(crashes).toEqual([]);
+    },
+  );
 });
 
 describe("bodyFraming", () => {
@@ -104,6 +111,13 @@ describe("bodyFraming", () => {
       length: 7,
     });
     expect(bodyFraming(["Transfer-Encoding", "chunked", "Content-Length", "5"])).toEqual({ kind: "chunked" });
+    expect(bodyFraming(["Transfer-Encoding", "gzip, chunked"])).toEqual({ kind: "chunked" });
+    expect(bodyFraming(["Transfer-Encoding", "chunked, gzip"])).toEqual({ kind: "close" });
+    expect(bodyFraming(["Transfer-Encoding", "gzip", "Content-Length", "5"])).toEqual({ kind: "close" });
+    expect(bodyFraming(["Content-Length", "5", "Connection", "Keep-Alive, Close"])).toEqual({
+      kind: "close",
+    });
+    expect(bodyFraming(["Transfer-Encoding", "chunked", "connection", "close"])).toEqual({ kind: "close" });
     expect(bodyFraming(["Content-Type", "text/plain"])).toEqual({ kind: "close" });
     expect(bodyFraming(["Content-Length", "x"])).toEqual({ kind: "close" });
     expect(bodyFraming(null)).toEqual({ kind: "close" });
