@@ -9,9 +9,10 @@ import type { Dispatcher } from "undici";
  * `onData` returned false). If the connection ends while it is paused, the socket's 'end' finds a
  * paused parser: a keep-alive response whose last bytes had arrived (tinyproxy answers so, then
  * closes after every response) fails with "other side closed" although every byte arrived, and a
- * response after which the connection closes (`Connection: close`, or no length) crashes the
- * process with an uncatchable AssertionError, whether its body was whole or cut short. Which
- * download hits it depends on the body's size, so retries fail alike.
+ * response after which the connection closes (`Connection: close` or `Proxy-Connection: close`,
+ * no length, a transfer coding not ending in chunked, HTTP/1.0) crashes the process with an
+ * uncatchable AssertionError, whether its body was whole or cut short. Which download hits it
+ * depends on the body's size, so retries fail alike.
  *
  * The parser only pauses when asked, so this handler never asks on the chunk that completes a body
  * of known length (the response stream buffers that one chunk past its high-water mark), nor for a
@@ -32,7 +33,10 @@ export function bodyEndInterceptor(dispatch: Dispatcher["dispatch"]): Dispatcher
  */
 type Framing = { readonly kind: "length"; readonly length: number } | { readonly kind: "chunked" | "close" };
 
-/** The framing its headers give a response (`rawHeaders`: name, value, name, value, ...), as RFC 9112 §6.3 reads them. */
+/**
+ * The framing its headers give a response (`rawHeaders`: name, value, name, value, ...), as
+ * RFC 9112 §6.3 and undici's parser (llhttp, which also honours `Proxy-Connection`) read them.
+ */
 export function bodyFraming(rawHeaders: readonly (Buffer | string)[] | null | undefined): Framing {
   let length: number | undefined;
   let codings: string[] | undefined;
@@ -46,7 +50,8 @@ export function bodyFraming(rawHeaders: readonly (Buffer | string)[] | null | un
     const tokens = value.split(",").map((t) => t.trim());
     if (name === "transfer-encoding") codings = [...(codings ?? []), ...tokens];
     else if (name === "content-length" && /^\d+$/.test(value)) length = Number(value);
-    else if (name === "connection" && tokens.includes("close")) closes = true;
+    else if ((name === "connection" || name === "proxy-connection") && tokens.includes("close"))
+      closes = true;
   }
   if (closes) return { kind: "close" };
   // a Transfer-Encoding overrides Content-Length; one not ending in chunked runs to the close
