@@ -130,20 +130,20 @@ export class BuiltLayerCache {
    * @param buildId identifies the ocipatch build: an entry of another build is never used
    * @param maxBytes size limit of the stored blobs
    */
+  /** The first 12 hex digits of the build ID's hash: the prefix of this build's entries. */
+  private readonly buildTag: string;
+
   constructor(
     readonly dir: string,
     private readonly buildId: string,
     private readonly maxBytes = DEFAULT_LAYER_CACHE_BYTES,
-  ) {}
+  ) {
+    this.buildTag = hexOf(sha256(buildId)).slice(0, 12);
+  }
 
   /** The cache key of a build: everything its result depends on, as one string. */
   key(inputs: unknown): string {
     return JSON.stringify({ format: FORMAT, build: this.buildId, inputs });
-  }
-
-  /** The first 12 hex digits of the build ID's hash: the prefix of this build's entries. */
-  private get buildTag(): string {
-    return hexOf(sha256(this.buildId)).slice(0, 12);
   }
 
   private entryDir(key: string): string {
