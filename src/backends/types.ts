@@ -266,6 +266,11 @@ export interface PatchLayer extends FinishedLayer {
    * without reading the layers again). Absent: the patched image is read for the re-scan.
    */
   readonly installed?: readonly InstalledPackage[] | undefined;
+  /**
+   * Installed packages whose records the layer removes (rpm `Obsoletes:`): the patched image no
+   * longer has them. Absent: none.
+   */
+  readonly erased?: readonly Pick<InstalledPackage, "name" | "architecture">[] | undefined;
   readonly keptConffiles: readonly KeptConffile[];
   /** Paths whited out (files the old versions owned that the new ones do not). */
   readonly removed: readonly string[];

@@ -5,7 +5,7 @@ import type { InstalledPackage, Inventory } from "../inventory/types.js";
 import { OS_RELEASE_FILES } from "../os/detect.js";
 
 /** The part of the patch layer the patched image's inventory follows from. */
-type LayerFacts = Pick<PatchLayer, "installed"> & { readonly paths: ReadonlySet<string> };
+type LayerFacts = Pick<PatchLayer, "installed" | "erased"> & { readonly paths: ReadonlySet<string> };
 
 function key(p: Pick<InstalledPackage, "name" | "architecture">): string {
   return packageKey(p.name, p.architecture);
@@ -26,7 +26,7 @@ export function layerTouches(paths: ReadonlySet<string>, abs: string): boolean {
 /**
  * The patched image's inventory, known without reading its layers: the inventory the layer was
  * built against, with every record the layer wrote replacing the one of the same package (in
- * place) or added at the end. Undefined when the layer changes what the inventory also derives
+ * place) or added at the end, and the packages it erased left out. Undefined when the layer changes what the inventory also derives
  * from other files — the OS identification files, or a package manager program of a distroless
  * image — or when the backend does not say what it wrote: the caller reads the patched image instead.
  */
@@ -38,10 +38,12 @@ export function inventoryAfterLayer(before: Inventory, layer: LayerFacts): Inven
   if (before.distroless && backend.binaries.some((b) => layerTouches(layer.paths, b))) return undefined;
 
   const written = new Map(layer.installed.map((p) => [key(p), p]));
+  const erased = new Set((layer.erased ?? []).map(key));
   const packages: InstalledPackage[] = [];
   for (const p of before.packages) {
     const k = key(p);
     const now = written.get(k);
+    if (now === undefined && erased.has(k)) continue;
     packages.push(now ?? p);
     written.delete(k);
   }

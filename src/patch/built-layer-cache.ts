@@ -97,6 +97,7 @@ const entrySchema = z.object({
       }),
     )
     .nullable(),
+  erased: z.array(z.object({ name: z.string(), architecture: z.string() })),
   keptConffiles: z.array(z.object({ package: z.string(), path: z.string() })),
   removed: z.array(z.string()),
   scripts: scriptReportSchema,
@@ -204,6 +205,7 @@ export class BuiltLayerCache {
         paths: new Set(entry.paths),
         packages: entry.packages.map((p) => ({ ...p, fromVersion: p.fromVersion ?? undefined })),
         installed,
+        ...(entry.erased.length > 0 ? { erased: entry.erased } : {}),
         keptConffiles: entry.keptConffiles,
         removed: entry.removed,
         scripts: entry.scripts,
@@ -339,6 +341,7 @@ function encodeEntry(key: string, built: PatchLayer, codec: RecordCodec | undefi
             record: codec.encode(p),
           }))
         : null,
+    erased: (built.erased ?? []).map((p) => ({ name: p.name, architecture: p.architecture })),
     keptConffiles: [...built.keptConffiles],
     removed: [...built.removed],
     scripts: built.scripts,

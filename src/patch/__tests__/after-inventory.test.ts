@@ -41,6 +41,22 @@ describe("inventoryAfterLayer", () => {
     expect(after?.warnings).toEqual(["w"]);
   });
 
+  it("leaves out the packages the layer erased (by name and architecture), unless it also wrote them", () => {
+    const after = inventoryAfterLayer(inventory(), {
+      ...layer([pkg("d", "1"), pkg("c", "2")]),
+      erased: [
+        { name: "b", architecture: "i386" },
+        { name: "c", architecture: "amd64" },
+      ],
+    });
+    expect(after?.packages.map((p) => `${p.name}:${p.architecture}=${p.version}`)).toEqual([
+      "a:amd64=1",
+      "b:amd64=1",
+      "c:amd64=2",
+      "d:amd64=1",
+    ]);
+  });
+
   it("gives up (the image is read instead) when the layer writes or whites out an OS release file", () => {
     for (const paths of [
       ["usr/lib/os-release"],

@@ -119,7 +119,7 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
   );
   const installed: InstalledPackage[] = readRpmdbSqlite(rewritten.bytes, `${what} (patched)`)
     .filter((r) => !PSEUDO_PACKAGES.has(r.header.name))
-    .map((r) => toInstalled(r.header, r.hnum, dbPath));
+    .map((r) => toInstalled(r, dbPath));
 
   // files the old versions owned and nothing owns now
   const replaced = erasedHnums(loaded);
@@ -361,6 +361,9 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
       ...finished,
       packages,
       installed,
+      erased: loaded.flatMap((l) =>
+        l.obsoleted.map((o) => ({ name: o.header.name, architecture: o.header.arch ?? "noarch" })),
+      ),
       keptConffiles: kept,
       removed,
       scripts: combineScriptReports(scriptReports),
