@@ -7,7 +7,12 @@
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { updateDatabase } from "../../src/vulndb/index.js";
+import { rpmRecord } from "../../src/backends/rpm/record.js";
+import { type Inventory, readInventory } from "../../src/inventory/index.js";
+import { BuiltLayerCache } from "../../src/patch/built-layer-cache.js";
+import { patchImage } from "../../src/patch/patch-image.js";
+import { openImage } from "../../src/transport/index.js";
+import { openDatabaseForScan, updateDatabase } from "../../src/vulndb/index.js";
 import { type StaticServer, serveDirectory } from "../harness/apk/serve.js";
 import { output } from "../harness/exec.js";
 import { unpackImage } from "../harness/oracle.js";
@@ -99,5 +104,62 @@ describe("ocipatch patch of RPM images", { timeout: 600_000 }, () => {
         .filter((l) => l !== "")
         .sort();
     expect(await va(rootfs)).toEqual(await va(oracleRoot));
+  });
+
+  it("the re-scan's inventory equals a real read of the written image (the obsoleted package gone), from a build and from the layer cache", async () => {
+    const { db } = await openDatabaseForScan({ dbDir, offline: true });
+    const layerCache = new BuiltLayerCache(join(tmp, "rescan-cache", "layers"), "test-build");
+    const run = async (name: string) => {
+      const dest = `oci:${join(tmp, name)}:patched`;
+      const workDir = join(tmp, `${name}-work`);
+      mkdirSync(workDir, { recursive: true });
+      const result = await patchImage({
+        source: `oci:${layout}:good`,
+        destination: dest,
+        mode: "all",
+        db,
+        repositories: { cacheDir: join(tmp, "rescan-cache") },
+        packageCacheDir: join(tmp, "rescan-cache", "packages"),
+        workDir,
+        layerCache,
+      });
+      expect(result.status).toBe("patched");
+      return { p: result.platforms[0]!, read: await readInventory(await openImage(dest)) };
+    };
+    /** Every fact of a record the scan uses, the header's row in the database included. */
+    const facts = (inv: Inventory) =>
+      inv.packages
+        .map((x) => {
+          const { header, hnum } = rpmRecord(x);
+          return {
+            name: x.name,
+            version: x.version,
+            architecture: x.architecture,
+            sourceName: x.sourceName,
+            sourceVersion: x.sourceVersion,
+            held: x.held,
+            dbPath: x.dbPath,
+            hnum,
+            sourceRpm: header.sourceRpm,
+            files: header.files.length,
+          };
+        })
+        .sort((a, b) => `${a.name}:${a.architecture}`.localeCompare(`${b.name}:${b.architecture}`));
+    try {
+      const built = await run("rescan-built");
+      expect(built.p.layerFromCache ?? false).toBe(false);
+      expect(built.p.built?.installed?.length).toBeGreaterThan(0);
+      expect(built.read.packages.map((x) => x.name)).not.toContain("oldtool");
+      expect(facts(built.p.afterInventory!)).toEqual(facts(built.read));
+
+      // the same layer again, from the cache: its records read back, no layer of the image read
+      const cached = await run("rescan-cached");
+      expect(cached.p.layerFromCache).toBe(true);
+      expect(cached.p.built?.installed?.length).toBe(built.p.built!.installed!.length);
+      expect(facts(cached.p.afterInventory!)).toEqual(facts(cached.read));
+      expect(facts(cached.read)).toEqual(facts(built.read));
+    } finally {
+      db.close();
+    }
   });
 });

@@ -146,8 +146,9 @@ describe("NDB Packages.db reader", () => {
               model.delete(hnum as number);
             } else if (op >= 0) {
               const r = sqliteRecords[op]!;
-              const hnum = w.put(Buffer.from(rawBlobs.get(r.hnum)!));
-              model.set(hnum, { hnum, header: r.header });
+              const blob = Buffer.from(rawBlobs.get(r.hnum)!);
+              const hnum = w.put(blob);
+              model.set(hnum, { hnum, header: r.header, blob });
             }
           }
           const bytes = w.bytes();

@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readRpmInventory, rpmBackend } from "../../src/backends/rpm/backend.js";
 import { parseHeaderWithMagic, type RpmHeader, readHeaderTags } from "../../src/backends/rpm/header.js";
-import { rpmRecord } from "../../src/backends/rpm/record.js";
+import { rpmRecord, toInstalled } from "../../src/backends/rpm/record.js";
 import { readRpmdbBdb } from "../../src/backends/rpm/rpmdb-bdb.js";
 import { readRpmdbSqlite } from "../../src/backends/rpm/rpmdb-sqlite.js";
 import { OcipatchError } from "../../src/errors.js";
@@ -212,6 +212,30 @@ describe("rpm backend", () => {
     } finally {
       await fs2.close();
     }
+  });
+
+  it("keeps each record as its database row (the layer cache's codec): read back, the same package; anything else, none", () => {
+    const codec = rpmBackend.records!;
+    const dbPath = "/var/lib/rpm/rpmdb.sqlite";
+    const records = readDb(world.root).filter((r) => r.header.name !== "gpg-pubkey");
+    expect(records.length).toBeGreaterThan(3);
+    for (const r of records) {
+      const p = toInstalled(r, dbPath);
+      const text = codec.encode(p);
+      const back = codec.decode(text, dbPath)!;
+      expect({ ...back, native: undefined }).toEqual({ ...p, native: undefined });
+      expect(rpmRecord(back).hnum).toBe(r.hnum);
+      expect(rpmRecord(back).blob.equals(r.blob)).toBe(true);
+      expect(detail(rpmRecord(back).header)).toEqual(detail(r.header));
+      // a damaged row: another header length, a character that is not base64, no number
+      const [hnum, b64] = text.split(" ") as [string, string];
+      expect(codec.decode(`${hnum} ${b64.slice(8)}`, dbPath)).toBeUndefined();
+      expect(codec.decode(`${hnum} ${b64.slice(0, 20)}!${b64.slice(21)}`, dbPath)).toBeUndefined();
+      expect(codec.decode(b64, dbPath)).toBeUndefined();
+    }
+    // the imported key's pseudo-package is not an installed package
+    const key = readDb(world.root).find((r) => r.header.name === "gpg-pubkey")!;
+    expect(codec.decode(`${key.hnum} ${key.blob.toString("base64")}`, dbPath)).toBeUndefined();
   });
 });
 

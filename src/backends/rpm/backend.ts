@@ -3,7 +3,7 @@ import type { InstalledPackage } from "../../inventory/types.js";
 import type { BackendFiles, InventoryRead, PackageBackend } from "../types.js";
 import { sourceRpmName } from "./header.js";
 import { rpmPatcher } from "./patcher.js";
-import { PSEUDO_PACKAGES, RPMDB_DIRS, rpmRecord, toInstalled } from "./record.js";
+import { PSEUDO_PACKAGES, RPMDB_DIRS, rpmRecord, rpmRecordCodec, toInstalled } from "./record.js";
 import { isBdbHash, readRpmdbBdb } from "./rpmdb-bdb.js";
 import { isNdbPackages, readRpmdbNdb } from "./rpmdb-ndb.js";
 import { type RpmdbRecord, readRpmdbSqlite } from "./rpmdb-sqlite.js";
@@ -76,7 +76,7 @@ export async function readRpmInventory(fs: BackendFiles): Promise<InventoryRead 
       warnings.push(
         `${what}: ${r.header.name}: source rpm "${r.header.sourceRpm}" is not NAME-VERSION-RELEASE.src.rpm`,
       );
-    packages.push(toInstalled(r.header, r.hnum, db.path));
+    packages.push(toInstalled(r, db.path));
   }
   return { packages, warnings };
 }
@@ -97,6 +97,7 @@ export const rpmBackend: PackageBackend = {
     "etc/pki/rpm-gpg/*",
   ],
   readInventory: readRpmInventory,
+  records: rpmRecordCodec,
   patcher: rpmPatcher,
   compareVersions: compareRpmVersions,
   isValidVersion: (v) => RPM_EVR.test(v),

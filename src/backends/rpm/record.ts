@@ -2,9 +2,11 @@
  * What the rpm backend keeps of an installed package, and how a header becomes an
  * `InstalledPackage`: shared by the inventory reader, the planner and the layer builder.
  */
-import { OcipatchError } from "../../errors.js";
+import { isOcipatchError, OcipatchError } from "../../errors.js";
 import type { InstalledPackage } from "../../inventory/types.js";
-import { type RpmHeader, sourceRpmName, sourceRpmVersion } from "./header.js";
+import type { RecordCodec } from "../types.js";
+import { parseHeaderBlob, type RpmHeader, sourceRpmName, sourceRpmVersion } from "./header.js";
+import type { RpmdbRecord } from "./rpmdb-sqlite.js";
 
 /**
  * Database directories in the order rpm distributions configure `%_dbpath`: /usr/lib/sysimage/rpm
@@ -18,6 +20,8 @@ export interface RpmNative {
   readonly header: RpmHeader;
   /** Row of the header in the database (`Packages.hnum`). */
   readonly hnum: number;
+  /** The header as the database stores it. */
+  readonly blob: Buffer;
 }
 
 /** The rpm record of an installed package (read from an rpm database). */
@@ -37,11 +41,11 @@ export function headerEvr(h: Pick<RpmHeader, "epoch" | "version" | "release">): 
 export const PSEUDO_PACKAGES: ReadonlySet<string> = new Set(["gpg-pubkey", "gpg-pubkey-release"]);
 
 /** The inventory record of one installed header (as readInventory makes it). */
-export function toInstalled(header: RpmHeader, hnum: number, dbPath: string): InstalledPackage {
+export function toInstalled({ header, hnum, blob }: RpmdbRecord, dbPath: string): InstalledPackage {
   const version = headerEvr(header);
   const srcName = header.sourceRpm === undefined ? undefined : sourceRpmName(header.sourceRpm);
   const srcVr = header.sourceRpm === undefined ? undefined : sourceRpmVersion(header.sourceRpm);
-  const native: RpmNative = { backend: "rpm", header, hnum };
+  const native: RpmNative = { backend: "rpm", header, hnum, blob };
   return {
     name: header.name,
     version,
@@ -55,3 +59,32 @@ export function toInstalled(header: RpmHeader, hnum: number, dbPath: string): In
     native,
   };
 }
+
+/** `<hnum> <header blob in base64>`: the row a record has in the database, and its header. */
+const RECORD_TEXT = /^(\d{1,10}) ([A-Za-z0-9+/]+={0,2})$/;
+
+/**
+ * An installed package as its database row: the header number and the header blob (base64), and
+ * back; a text that is not one such row, or a header that does not parse, reads as no package.
+ */
+export const rpmRecordCodec: RecordCodec = {
+  encode(pkg) {
+    const { hnum, blob } = rpmRecord(pkg);
+    return `${hnum} ${blob.toString("base64")}`;
+  },
+  decode(text, dbPath) {
+    const m = RECORD_TEXT.exec(text);
+    if (!m) return undefined;
+    const hnum = Number(m[1]);
+    const blob = Buffer.from(m[2]!, "base64");
+    // Buffer.from skips what is not base64: only a text that is exactly the blob's encoding is one
+    if (blob.toString("base64") !== m[2]) return undefined;
+    try {
+      const header = parseHeaderBlob(blob, `${dbPath} (stored header ${hnum})`);
+      return PSEUDO_PACKAGES.has(header.name) ? undefined : toInstalled({ header, hnum, blob }, dbPath);
+    } catch (e) {
+      if (isOcipatchError(e, "INVALID_FORMAT")) return undefined;
+      throw e;
+    }
+  },
+};

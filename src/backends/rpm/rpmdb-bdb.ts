@@ -115,7 +115,7 @@ export function readRpmdbBdb(db: Buffer, what: string): RpmdbRecord[] {
       }
       // record 0 is rpm's counter of header numbers, not a header
       if (hnum === 0) continue;
-      records.push({ hnum, header: parseHeaderBlob(blob, `${what} (header ${hnum})`) });
+      records.push({ hnum, header: parseHeaderBlob(blob, `${what} (header ${hnum})`), blob });
     }
   }
   return records.sort((a, b) => a.hnum - b.hnum);

@@ -136,7 +136,7 @@ export function readRpmdbNdb(db: Buffer, what: string): RpmdbRecord[] {
         "UNSUPPORTED",
         `${what}: package ${s.pkgidx}: LZO-compressed NDB blobs (rpm built with RPMPKG_LZO) are not supported`,
       );
-    records.push({ hnum: s.pkgidx, header: parseHeaderBlob(blob, `${what} (header ${s.pkgidx})`) });
+    records.push({ hnum: s.pkgidx, header: parseHeaderBlob(blob, `${what} (header ${s.pkgidx})`), blob });
   }
   return records.sort((a, b) => a.hnum - b.hnum);
 }

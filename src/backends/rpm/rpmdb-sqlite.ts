@@ -18,6 +18,8 @@ import { parseHeaderBlob, type RpmHeader } from "./header.js";
 export interface RpmdbRecord {
   readonly hnum: number;
   readonly header: RpmHeader;
+  /** The header as the database stores it (what `header` was parsed from). */
+  readonly blob: Buffer;
 }
 
 /** Read every header of an rpmdb.sqlite given as bytes; `what` names it in errors. */
@@ -59,7 +61,7 @@ function readFile(file: string, what: string): RpmdbRecord[] {
     const blob = asBuffer(r.blob);
     if (blob === undefined)
       throw new OcipatchError("INVALID_FORMAT", `${what}: Packages row ${hnum} holds no header blob`);
-    return { hnum, header: parseHeaderBlob(blob, `${what} (header ${hnum})`) };
+    return { hnum, header: parseHeaderBlob(blob, `${what} (header ${hnum})`), blob };
   });
 }
 

@@ -72,7 +72,7 @@ function installed(s: Spec): InstalledPackage {
     fileDigestAlgo: 8,
     tags: new Map(),
   } satisfies RpmHeader;
-  const native: RpmNative = { backend: "rpm", header, hnum: 1 };
+  const native: RpmNative = { backend: "rpm", header, hnum: 1, blob: Buffer.alloc(0) };
   return {
     name: s.name,
     version: s.evr,
