@@ -1,14 +1,33 @@
 import { join } from "node:path";
-import { BuiltLayerCache } from "../patch/built-layer-cache.js";
+import { OcipatchError } from "../errors.js";
+import { BuiltLayerCache, DEFAULT_LAYER_CACHE_BYTES } from "../patch/built-layer-cache.js";
+import { parseByteSize } from "../util/byte-size.js";
 import { cacheDir } from "../util/paths.js";
 import { BUILD_ID } from "../version.js";
 
+/** Environment variable with the size limit of the layer cache ("2GiB"; 0 turns the cache off). */
+export const LAYER_CACHE_SIZE_ENV = "OCIPATCH_LAYER_CACHE_SIZE";
+
 /**
- * The cache of built patch layers (`<cache>/layers`), unless `--no-layer-cache`. Only the
- * bundled CLI has one: its build ID names the code a stored layer was built by.
+ * The cache of built patch layers (`<cache>/layers`), unless `--no-layer-cache` or a size limit
+ * of 0. Only the bundled CLI has one: its build ID names the code a stored layer was built by.
  */
 export function layerCacheFor(env: NodeJS.ProcessEnv, enabled: boolean): BuiltLayerCache | undefined {
-  return enabled && BUILD_ID !== undefined
-    ? new BuiltLayerCache(join(cacheDir(env), "layers"), BUILD_ID)
+  const limit = layerCacheLimit(env);
+  return enabled && limit > 0 && BUILD_ID !== undefined
+    ? new BuiltLayerCache(join(cacheDir(env), "layers"), BUILD_ID, limit)
     : undefined;
+}
+
+/** The size limit of the layer cache's blobs: `OCIPATCH_LAYER_CACHE_SIZE`, else 1 GiB. */
+export function layerCacheLimit(env: NodeJS.ProcessEnv): number {
+  const text = env[LAYER_CACHE_SIZE_ENV];
+  if (text === undefined || text === "") return DEFAULT_LAYER_CACHE_BYTES;
+  const bytes = parseByteSize(text);
+  if (bytes === undefined)
+    throw new OcipatchError(
+      "USAGE",
+      `${LAYER_CACHE_SIZE_ENV} must be a size such as 2GiB, 500MB or 0 (no cache), not "${text.slice(0, 40)}"`,
+    );
+  return bytes;
 }

@@ -126,14 +126,14 @@ export interface CacheLookup {
 }
 
 export class BuiltLayerCache {
+  /** The first 12 hex digits of the build ID's hash: the prefix of this build's entries. */
+  private readonly buildTag: string;
+
   /**
    * @param dir the cache directory (created when first written)
    * @param buildId identifies the ocipatch build: an entry of another build is never used
    * @param maxBytes size limit of the stored blobs
    */
-  /** The first 12 hex digits of the build ID's hash: the prefix of this build's entries. */
-  private readonly buildTag: string;
-
   constructor(
     readonly dir: string,
     private readonly buildId: string,

@@ -52,7 +52,8 @@ describe("the layer cache", () => {
   }, 600_000);
 
   const cache = () => join(dir, "cache");
-  const patch = async (out: string, ...extra: string[]) => {
+  const patch = (out: string, ...extra: string[]) => patchWith({}, out, ...extra);
+  const patchWith = async (env: NodeJS.ProcessEnv, out: string, ...extra: string[]) => {
     const r = await runBin(
       [
         "patch",
@@ -68,7 +69,13 @@ describe("the layer cache", () => {
         "json",
         ...extra,
       ],
-      { PATH: process.env["PATH"], HOME: process.env["HOME"], CI: "true", OCIPATCH_CACHE_DIR: cache() },
+      {
+        PATH: process.env["PATH"],
+        HOME: process.env["HOME"],
+        CI: "true",
+        OCIPATCH_CACHE_DIR: cache(),
+        ...env,
+      },
     );
     expect(r.code, r.stderr).toBe(0);
     const platform = (JSON.parse(r.stdout) as { platforms: Platform[] }).platforms[0]!;
@@ -134,5 +141,32 @@ describe("the layer cache", () => {
     const healed = await patch("healed");
     expect(healed.stderr).toMatch(/taken from the layer cache/);
     expect(healed.image.layers).toEqual(first.layers);
+  }, 900_000);
+
+  it("OCIPATCH_LAYER_CACHE_SIZE: a layer over the limit is not kept, 0 keeps none, a wrong size is one usage line", async () => {
+    const small = join(dir, "small-cache");
+    const over = await patchWith({ OCIPATCH_CACHE_DIR: small, OCIPATCH_LAYER_CACHE_SIZE: "1MB" }, "small");
+    expect(over.stderr).toMatch(/building the patch layer/);
+    expect(over.platform.layer.fromCache).toBe(false);
+    // stored, then removed as the least recently used past the limit: nothing but the lock is left
+    expect(readdirSync(join(small, "layers")).filter((n) => !n.startsWith("."))).toEqual([]);
+
+    const none = join(dir, "no-cache");
+    const off = await patchWith({ OCIPATCH_CACHE_DIR: none, OCIPATCH_LAYER_CACHE_SIZE: "0" }, "off");
+    expect(off.stderr).toMatch(/building the patch layer/);
+    expect(existsSync(join(none, "layers"))).toBe(false);
+
+    const r = await runBin(["patch", "-i", ref, "--dest", `oci:${join(dir, "bad")}:p`], {
+      PATH: process.env["PATH"],
+      HOME: process.env["HOME"],
+      CI: "true",
+      OCIPATCH_CACHE_DIR: cache(),
+      OCIPATCH_LAYER_CACHE_SIZE: "lots",
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      '[error] OCIPATCH_LAYER_CACHE_SIZE must be a size such as 2GiB, 500MB or 0 (no cache), not "lots"',
+    ]);
+    expect(existsSync(join(dir, "bad"))).toBe(false);
   }, 900_000);
 });

@@ -84,6 +84,8 @@ export async function runFleetPatch(
     );
   }
   const shard = f.shard === undefined ? undefined : parseShard(f.shard);
+  // layers built by earlier runs (a wrong size limit is refused before any work)
+  const layerCache = layerCacheFor(ctx.env, f.layerCache);
   const signal = f.signal;
   const transport = { credentials: f.credentials, insecure: f.insecure, env: ctx.env };
   // ocipatch's own configuration (mirrors, keyrings) still applies: from $OCIPATCH_CONFIG or its default place
@@ -109,8 +111,6 @@ export async function runFleetPatch(
   const sharedBuilds = new SharedBuilds(await mkdtemp(join(runDir, "layers-")));
   // and each distinct image layer (by diffID) read and indexed once
   const sharedLayers = new SharedLayers(await mkdtemp(join(runDir, "blobs-")));
-  // and layers built by earlier runs
-  const layerCache = layerCacheFor(ctx.env, f.layerCache);
   const patchOne = async (job: FleetJob): Promise<FleetOutcome> => {
     const workDir = await mkdtemp(join(runDir, "job-"));
     const jobSignal = AbortSignal.any([signal, AbortSignal.timeout(f.timeoutMs)]);

@@ -288,6 +288,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
     );
   }
   const credentials = credentialsFrom(flags.username, flags.password);
+  const layerCache = layerCacheFor(ctx.env, o.layerCache);
   for (const notice of ignoredFlagNotices(o)) out.info(notice);
 
   // the deadline and SIGINT/SIGTERM cancel the same way: every wait honours `signal`
@@ -341,7 +342,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
         },
         workDir,
         packageCacheDir: join(cacheDir(ctx.env), "debs"),
-        layerCache: layerCacheFor(ctx.env, o.layerCache),
+        layerCache,
         signal,
         progress,
         log: {
