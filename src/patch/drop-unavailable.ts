@@ -3,15 +3,15 @@ import type { Plan, PlannedNewPackage, PlannedUpdate, UnresolvedPackage } from "
 
 /** A planned package that cannot be fetched, and why (e.g. the mirror answers 404). */
 interface UnavailablePackage {
-  readonly package: string;
+  /** As the package file says it (PlannedUpdate.name). */
+  readonly name: string;
   readonly architecture: string;
   readonly reason: string;
 }
 
 type Item = PlannedUpdate | PlannedNewPackage;
 
-const itemKey = (i: { package: string; architecture: string }): string =>
-  packageKey(i.package, i.architecture);
+const itemKey = (i: { name: string; architecture: string }): string => packageKey(i.name, i.architecture);
 /** `requiredBy` entries read "<name[:arch]> <version>". */
 const requiredName = (r: string): string => r.split(" ")[0]!;
 const nameOf = (i: Item): string => i.package;

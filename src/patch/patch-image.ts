@@ -48,6 +48,7 @@ import {
 } from "./labels.js";
 import { type PlatformJob, selectPlatforms } from "./select-platforms.js";
 import { buildKey, installedKey, type SharedBuilds } from "./shared-builds.js";
+import { plannedPackages, type WantedPackage } from "./wanted.js";
 
 export { checkReportMatches, PATCH_LABELS, targetsFromScan };
 
@@ -479,26 +480,6 @@ function compressionOf(req: PatchRequest): Compression {
   return req.compression ?? "gzip";
 }
 
-/** A package file the plan wants, with the installed packages it upgrades and replaces. */
-interface WantedPackage {
-  readonly item: ArtifactDownload;
-  readonly installed: InstalledPackage | undefined;
-  readonly replaces: readonly InstalledPackage[];
-}
-
-function plannedPackages(plan: Plan, inventory: Inventory): WantedPackage[] {
-  const replacing = new Map(
-    plan.newPackages.map((n) => [packageKey(n.package, n.architecture), n.replaces ?? []] as const),
-  );
-  return plannedDownloads(plan).map((d) => ({
-    item: d,
-    installed: inventory.packages.find((p) => p.name === d.package && p.architecture === d.architecture),
-    replaces: (replacing.get(packageKey(d.package, d.architecture)) ?? []).flatMap((n) =>
-      inventory.packages.filter((p) => p.name === n),
-    ),
-  }));
-}
-
 /**
  * The layer cache's key for this platform's layer: what the build depends on — the image layers
  * it reads (by diffID), the package files (by the digest the signed index gives), the packages
@@ -624,7 +605,7 @@ async function fetchPackages(
     kept = dropUnavailable(
       plan,
       got.vanished.map((v) => ({
-        package: v.item.package,
+        name: v.item.package,
         architecture: v.item.architecture,
         reason: `${v.item.version} is not on the mirror (HTTP 404)`,
       })),

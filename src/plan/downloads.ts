@@ -4,7 +4,7 @@ import type { Plan } from "./types.js";
 /** The package files a plan needs, in plan order (updates, then new packages). */
 export function plannedDownloads(plan: Plan): ArtifactDownload[] {
   return [...plan.updates, ...plan.newPackages].map((u) => ({
-    package: u.package,
+    package: u.name,
     architecture: u.architecture,
     version: u.targetVersion,
     url: u.url,

@@ -43,8 +43,17 @@ export interface PlannedArtifact {
 }
 
 export interface PlannedUpdate extends PlannedArtifact {
+  /** As reports show it: the name, with `:arch` for a dpkg package of a foreign architecture. */
   readonly package: string;
+  /** The name as the package file and the package database say it. */
+  readonly name: string;
+  /** The new version's architecture. */
   readonly architecture: string;
+  /**
+   * The architecture of the installed package it upgrades: another one when the new version
+   * changes it (dpkg amd64 → all, rpm x86_64 → noarch); the layer replaces that record.
+   */
+  readonly installedArchitecture: string;
   readonly installedVersion: string;
   readonly targetVersion: string;
   readonly sourceName: string;
@@ -53,11 +62,16 @@ export interface PlannedUpdate extends PlannedArtifact {
   readonly reason: UpdateReason;
   /** For `dependency` (and lockstep) updates: the packages whose new versions require it. */
   readonly requiredBy: readonly string[];
+  /** Other installed packages the new version obsoletes (rpm `Obsoletes:`); the layer removes them. */
+  readonly replaces?: readonly string[] | undefined;
 }
 
 /** A package that is not installed but that a planned version depends on. */
 export interface PlannedNewPackage extends PlannedArtifact {
+  /** As reports show it (see PlannedUpdate.package). */
   readonly package: string;
+  /** The name as the package file and the package database say it. */
+  readonly name: string;
   readonly architecture: string;
   readonly targetVersion: string;
   readonly sourceName: string;

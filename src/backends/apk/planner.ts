@@ -398,7 +398,9 @@ export function planApkUpgrades(input: ApkPlanInput): Plan {
     updates.push({
       ...artifact(c.cand),
       package: p.name,
+      name: p.name,
       architecture: p.architecture,
+      installedArchitecture: p.architecture,
       installedVersion: p.version,
       targetVersion: e.version,
       sourceName: e.origin,
@@ -411,6 +413,7 @@ export function planApkUpgrades(input: ApkPlanInput): Plan {
   const newPackages: PlannedNewPackage[] = [...result.added.values()].map((c) => ({
     ...artifact(c.cand),
     package: c.cand.entry.name,
+    name: c.cand.entry.name,
     architecture: c.cand.entry.architecture,
     targetVersion: c.cand.entry.version,
     sourceName: c.cand.entry.origin,

@@ -19,7 +19,9 @@ const upd = (
 ): PlannedUpdate => ({
   ...art,
   package: pkg,
+  name: pkg,
   architecture: "arm64",
+  installedArchitecture: "arm64",
   installedVersion: "1",
   targetVersion: "2",
   sourceName: source,
@@ -31,6 +33,7 @@ const upd = (
 const neu = (pkg: string, requiredBy: string[]): PlannedNewPackage => ({
   ...art,
   package: pkg,
+  name: pkg,
   architecture: "arm64",
   targetVersion: "1",
   sourceName: pkg,
@@ -66,7 +69,7 @@ describe("dropUnavailable", () => {
     );
     // libc6 404s: glibc goes; libssl3 needs it, so openssl goes; libnew was only for libssl3
     const out = dropUnavailable(p, [
-      { package: "libc6", architecture: "arm64", reason: "2 is not on the mirror (HTTP 404)" },
+      { name: "libc6", architecture: "arm64", reason: "2 is not on the mirror (HTTP 404)" },
     ]);
     expect(out.updates.map((u) => u.package)).toEqual(["curl", "libcurl4", "tzdata", "app"]);
     expect(out.newPackages.map((n) => n.package)).toEqual(["libshared"]);
@@ -83,6 +86,20 @@ describe("dropUnavailable", () => {
   it("returns the plan unchanged when nothing is missing from it", () => {
     const p = plan([upd("tzdata", "tzdata", "target")]);
     expect(dropUnavailable(p, [])).toBe(p);
-    expect(dropUnavailable(p, [{ package: "other", architecture: "arm64", reason: "x" }])).toBe(p);
+    expect(dropUnavailable(p, [{ name: "other", architecture: "arm64", reason: "x" }])).toBe(p);
+  });
+
+  it("finds a package of a foreign architecture by the name its file has (the plan shows name:arch)", () => {
+    const foreign: PlannedUpdate = {
+      ...upd("libz:i386", "zlib", "target"),
+      name: "libz",
+      architecture: "i386",
+    };
+    const p = plan([foreign, upd("tzdata", "tzdata", "target")]);
+    const out = dropUnavailable(p, [{ name: "libz", architecture: "i386", reason: "gone" }]);
+    expect(out.updates.map((u) => u.package)).toEqual(["tzdata"]);
+    expect(out.unresolved.map((u) => [u.package, u.architecture, u.reason])).toEqual([
+      ["libz:i386", "i386", "gone"],
+    ]);
   });
 });

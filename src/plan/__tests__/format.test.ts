@@ -4,7 +4,9 @@ import type { Plan, PlannedUpdate } from "../types.js";
 
 const update = (over: Partial<PlannedUpdate>): PlannedUpdate => ({
   package: "libssl1.1",
+  name: "libssl1.1",
   architecture: "amd64",
+  installedArchitecture: "amd64",
   installedVersion: "1.1.1w-0+deb11u1",
   targetVersion: "1.1.1w-0+deb11u8",
   sourceName: "openssl",
@@ -26,11 +28,12 @@ const plan: Plan = {
   mode: "targets",
   updates: [
     update({}),
-    update({ package: "openssl", size: 860_160, reason: "lockstep", vulnerabilityIds: [] }),
+    update({ package: "openssl", name: "openssl", size: 860_160, reason: "lockstep", vulnerabilityIds: [] }),
   ],
   newPackages: [
     {
       package: "libnew1",
+      name: "libnew1",
       architecture: "amd64",
       targetVersion: "2.0-1",
       sourceName: "new",

@@ -48,7 +48,9 @@ function patchRun() {
     mode: "targets",
     updates: E2FS.map((p) => ({
       package: p,
+      name: p,
       architecture: "amd64",
+      installedArchitecture: "amd64",
       installedVersion: FROM,
       targetVersion: TO,
       sourceName: "e2fsprogs",

@@ -166,7 +166,9 @@ export function planUpgrades(input: PlanInput): Plan {
       const ids = [...(idsBySource.get(ch.from.source) ?? []), ...(idsBySource.get(to.source) ?? [])];
       updates.push({
         package: name,
+        name: to.name,
         architecture: to.architecture,
+        installedArchitecture: ch.from.architecture,
         installedVersion: ch.from.version,
         targetVersion: to.version,
         sourceName: to.source,
@@ -179,6 +181,7 @@ export function planUpgrades(input: PlanInput): Plan {
     } else {
       newPackages.push({
         package: name,
+        name: to.name,
         architecture: to.architecture,
         targetVersion: to.version,
         sourceName: to.source,
