@@ -167,6 +167,8 @@ interface Chosen {
   readonly cand: RpmCandidate;
   reason: UpdateReason;
   readonly requiredBy: Set<string>;
+  /** Other installed packages (keys) the new version obsoletes. */
+  readonly replaces: Set<string>;
 }
 
 interface Added {
@@ -293,7 +295,7 @@ export function planRpmUpgrades(input: RpmPlanInput): Plan {
       work.push(v);
     };
     const setChosen = (k: string, cand: RpmCandidate, reason: UpdateReason, by: string | undefined) => {
-      chosen.set(k, { cand, reason, requiredBy: new Set(by ? [by] : []) });
+      chosen.set(k, { cand, reason, requiredBy: new Set(by ? [by] : []), replaces: new Set() });
       removed.add(k);
       plan(repoView(cand.pkg).key, repoView(cand.pkg));
     };
@@ -468,8 +470,8 @@ export function planRpmUpgrades(input: RpmPlanInput): Plan {
         for (const [k, iv] of instViews) {
           if (removed.has(k) || iv.name === v.name || !hits(o, iv)) continue;
           removed.add(k);
-          const a = added.get(v.key);
-          if (a) a.replaces.add(k);
+          const by = added.get(v.key) ?? [...chosen.values()].find((c) => repoView(c.cand.pkg) === v);
+          if (by) by.replaces.add(k);
           else
             warnings.push(`${v.name} ${v.evr} obsoletes installed ${iv.name} ${iv.evr}, which is replaced`);
         }
@@ -572,7 +574,9 @@ export function planRpmUpgrades(input: RpmPlanInput): Plan {
     updates.push({
       ...artifact(c.cand),
       package: p.name,
+      name: p.name,
       architecture: c.cand.pkg.arch,
+      installedArchitecture: p.architecture,
       installedVersion: p.version,
       targetVersion: c.cand.pkg.evr,
       sourceName: sourceOfRepo(c.cand.pkg),
@@ -580,11 +584,15 @@ export function planRpmUpgrades(input: RpmPlanInput): Plan {
       vulnerabilityIds: vulnIds(p.sourceName),
       reason: c.reason,
       requiredBy: [...c.requiredBy].sort(),
+      ...(c.replaces.size > 0
+        ? { replaces: [...c.replaces].map((k) => instByKey.get(k)?.name ?? k).sort() }
+        : {}),
     });
   }
   const newPackages: PlannedNewPackage[] = [...result.added.values()].map((a) => ({
     ...artifact(a.cand),
     package: a.cand.pkg.name,
+    name: a.cand.pkg.name,
     architecture: a.cand.pkg.arch,
     targetVersion: a.cand.pkg.evr,
     sourceName: sourceOfRepo(a.cand.pkg),

@@ -37,6 +37,9 @@ export function headerEvr(h: Pick<RpmHeader, "epoch" | "version" | "release">): 
   return `${h.epoch === undefined ? "" : `${h.epoch}:`}${h.version}-${h.release}`;
 }
 
+/** A header's architecture as the inventory names it (`noarch` for a header without one). */
+export const headerArch = (h: Pick<RpmHeader, "arch">): string => h.arch ?? "noarch";
+
 /** Pseudo-packages rpm keeps in its database for imported keys: not software, not scanned. */
 export const PSEUDO_PACKAGES: ReadonlySet<string> = new Set(["gpg-pubkey", "gpg-pubkey-release"]);
 
@@ -49,7 +52,7 @@ export function toInstalled({ header, hnum, blob }: RpmdbRecord, dbPath: string)
   return {
     name: header.name,
     version,
-    architecture: header.arch ?? "noarch",
+    architecture: headerArch(header),
     sourceName: srcName ?? header.name,
     // a source rpm carries the epoch of its binaries (the file name just does not show it)
     sourceVersion:

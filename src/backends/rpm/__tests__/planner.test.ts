@@ -366,4 +366,20 @@ describe("planRpmUpgrades", () => {
     });
     expect(none.newPackages).toEqual([]);
   });
+
+  it("an upgrade that obsoletes another installed package replaces it (dnf upgrade erases it)", () => {
+    const plan = planRpmUpgrades({
+      installed: [installed({ name: "tool", evr: "1-1" }), installed({ name: "tool-extras", evr: "1-1" })],
+      repos: [
+        repo({ name: "tool", evr: "2-1", obsoletes: ["tool-extras < 2"], provides: ["tool-extras = 2-1"] }),
+      ],
+      targets: [],
+      mode: "all",
+    });
+    expect(plan.updates.map((u) => [u.package, u.targetVersion, u.replaces])).toEqual([
+      ["tool", "2-1", ["tool-extras"]],
+    ]);
+    expect(plan.newPackages).toEqual([]);
+    expect(plan.warnings.filter((w) => w.includes("obsoletes"))).toEqual([]);
+  });
 });

@@ -3,7 +3,8 @@ import { FILE_FLAG, type RpmFile } from "../header.js";
 
 /**
  * What rpm does with a `%config` file it installs over one on disk (rpmfilesDecideFate):
- *   - nothing on disk, or the disk copy is the old version's untouched file → install the new one;
+ *   - nothing on disk, or the disk copy is the old version's untouched file, or already the new
+ *     version's → install the new one;
  *   - the disk copy was changed but the package's file did not change → keep the disk copy;
  *   - both changed: `%config(noreplace)` keeps the disk copy and installs the new one as
  *     `.rpmnew`; plain `%config` saves the disk copy as `.rpmsave` and installs the new one;
@@ -52,6 +53,8 @@ export async function configFate(
   if (disk.type === "file") {
     const d = await disk.digest(oldAlgo);
     if (d === undefined || d === oldFile.digest) return "create";
+    // the image already has the new version's file (rpmfilesDecideFate: identical in new, replace)
+    if ((await disk.digest(newAlgo)) === newFile.digest) return "create";
   }
   if (oldAlgo === newAlgo && oldFile.digest !== "" && oldFile.digest === newFile.digest) return "keep";
   return noreplace ? "rpmnew" : "rpmsave";

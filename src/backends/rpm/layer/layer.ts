@@ -23,7 +23,7 @@ import type {
 import { FILE_FLAG, type RpmFile, type RpmHeader } from "../header.js";
 import { readCpio } from "../package/cpio.js";
 import { payloadStream, type RpmPackageFile, readRpmFile } from "../package/rpm-file.js";
-import { headerEvr, PSEUDO_PACKAGES, RPMDB_DIRS, rpmRecord, toInstalled } from "../record.js";
+import { headerArch, headerEvr, PSEUDO_PACKAGES, RPMDB_DIRS, rpmRecord, toInstalled } from "../record.js";
 import { readRpmdbSqlite } from "../rpmdb-sqlite.js";
 import { fileCapsXattr } from "./caps.js";
 import { configFate, digestOf } from "./config-files.js";
@@ -140,6 +140,8 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
   const seen = new Set<string>();
   for (const { header, name } of erased) {
     for (const f of header.files) {
+      // rpm neither removes nor backs up a %ghost %config file (rpmfilesConfigConflict)
+      if (f.flags & FILE_FLAG.GHOST && f.flags & FILE_FLAG.CONFIG) continue;
       if (newOwned.has(f.path) || stillOwned.has(f.path) || seen.has(f.path)) continue;
       seen.add(f.path);
       if ((await req.fs.lstat(f.path)) === undefined) continue;
@@ -147,14 +149,18 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
       else gone.push({ path: f.path, file: f, old: header, name });
     }
   }
-  // a directory goes only when nothing else is left in it (rpm leaves a non-empty one); deepest first
+  // a directory goes only when nothing else is left in it (rpm leaves a non-empty one) and the new
+  // versions write nothing into it (a whiteout before a file under it: runtimes refuse the layer); deepest first
   const goneSet = new Set(gone.map((g) => g.path));
+  const written = loaded.flatMap((l) =>
+    l.pkg.header.files.filter((f) => !(f.flags & FILE_FLAG.GHOST)).map((f) => f.path),
+  );
   const removedDirs: string[] = [];
   for (const d of [...new Set(goneDirs)].sort(
     (a, b) => b.split("/").length - a.split("/").length || (a < b ? -1 : 1),
   )) {
     const children = await req.fs.readdir(d);
-    if (children.every((c) => goneSet.has(`${d}/${c}`))) {
+    if (children.every((c) => goneSet.has(`${d}/${c}`)) && !written.some((p) => p.startsWith(`${d}/`))) {
       goneSet.add(d);
       removedDirs.push(d);
     }
@@ -353,7 +359,7 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
     );
     const packages: PatchedPackage[] = loaded.map((l) => ({
       package: l.pkg.header.name,
-      architecture: l.pkg.header.arch ?? "noarch",
+      architecture: headerArch(l.pkg.header),
       fromVersion: l.fromVersion,
       toVersion: headerEvr(l.pkg.header),
     }));
@@ -361,8 +367,12 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
       ...finished,
       packages,
       installed,
+      // the packages obsoleted, and an upgraded one's old record when the architecture changed
       erased: loaded.flatMap((l) =>
-        l.obsoleted.map((o) => ({ name: o.header.name, architecture: o.header.arch ?? "noarch" })),
+        [
+          ...(l.old && headerArch(l.old) !== headerArch(l.pkg.header) ? [l.old] : []),
+          ...l.obsoleted.map((o) => o.header),
+        ].map((h) => ({ name: h.name, architecture: headerArch(h) })),
       ),
       keptConffiles: kept,
       removed,
