@@ -2,7 +2,6 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { backendById, backendViewOptions } from "../backends/registry.js";
 import type {
-  ArtifactDownload,
   BackendPatcher,
   FetchedPackage,
   PatchLayer,
@@ -20,7 +19,7 @@ import { formatPlatform } from "../image/platform.js";
 import type { ImageSink, WriteResult } from "../image/sink.js";
 import { packageKey } from "../inventory/package-key.js";
 import { readInventoryFromFs } from "../inventory/read.js";
-import type { InstalledPackage, Inventory } from "../inventory/types.js";
+import type { Inventory } from "../inventory/types.js";
 import { plannedDownloads } from "../plan/downloads.js";
 import type { Plan, PlanMode } from "../plan/types.js";
 import { LayeredFs, type SharedLayers } from "../rootfs/index.js";
