@@ -10,9 +10,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rpmRecord } from "../../src/backends/rpm/record.js";
 import { readInventory } from "../../src/inventory/index.js";
-import type { Inventory } from "../../src/inventory/types.js";
 import { patchImage } from "../../src/patch/patch-image.js";
 import { openImage } from "../../src/transport/index.js";
 import { openDatabaseForScan, updateDatabase } from "../../src/vulndb/index.js";
@@ -20,6 +18,7 @@ import { type StaticServer, serveDirectory } from "../harness/apk/serve.js";
 import { output, run } from "../harness/exec.js";
 import { makeBdbPackages } from "../harness/rpm/bdb.js";
 import { buildRpmImage } from "../harness/rpm/image.js";
+import { rpmInventoryFacts } from "../harness/rpm/inventory-facts.js";
 import { makeNdbPackages } from "../harness/rpm/ndb.js";
 import { rpmNevras, runDnf } from "../harness/rpm/repo.js";
 import { buildSignedWorld, makeRepo, type SignedWorld, signRepomd } from "../harness/rpm/signed.js";
@@ -210,21 +209,7 @@ describe("ocipatch patch of an AlmaLinux-like image (rpm backend)", { timeout: 6
       expect(result.status).toBe("patched");
       const p = result.platforms[0]!;
       const read = await readInventory(await openImage(dest));
-      const facts = (inv: Inventory) =>
-        inv.packages
-          .map((x) => {
-            const { header, hnum } = rpmRecord(x);
-            return {
-              name: x.name,
-              version: x.version,
-              arch: x.architecture,
-              src: x.sourceName,
-              hnum,
-              header,
-            };
-          })
-          .sort((a, b) => `${a.name}:${a.arch}`.localeCompare(`${b.name}:${b.arch}`));
-      expect(facts(p.afterInventory!)).toEqual(facts(read));
+      expect(rpmInventoryFacts(p.afterInventory!)).toEqual(rpmInventoryFacts(read));
       expect(p.afterInventory!.os).toEqual(read.os);
     } finally {
       db.close();

@@ -15,8 +15,7 @@ export function rpmInventoryFacts(inv: Inventory) {
         held: x.held,
         dbPath: x.dbPath,
         hnum,
-        sourceRpm: header.sourceRpm,
-        files: header.files.length,
+        header,
       };
     })
     .sort((a, b) => `${a.name}:${a.architecture}`.localeCompare(`${b.name}:${b.architecture}`));
