@@ -6,12 +6,14 @@ import { OcipatchError } from "../../src/errors.js";
 import type { Image, ImageIndex, Layer, OpenOptions } from "../../src/image/index.js";
 import { ociLayoutSink, openOciLayout } from "../../src/transport/oci-layout/index.js";
 import {
+  addSha512Image,
   buildFixtureLayout,
   cleanup,
   type FixtureLayout,
   leftovers,
   rawConfig,
   rawManifest,
+  sha512Hex,
   skopeo,
   tempDir,
   treeListing,
@@ -307,5 +309,63 @@ describe("ociLayoutSink", () => {
     await expect(ociLayoutSink(notLayout, "t").write(image)).rejects.toThrow(/not an OCI image layout/);
     await expect(ociLayoutSink(join(root, "bad-tag"), "a b").write(image)).rejects.toThrow(/invalid tag/);
     expect(existsSync(join(root, "bad-tag"))).toBe(false);
+  });
+});
+
+describe("sha512 digests (image-spec: sha256 and sha512 are both registered algorithms)", () => {
+  /** A copy of the fixture with the amd image stored again under `s512`: config and manifest by sha512. */
+  function sha512Layout(name: string) {
+    const dir = join(root, name);
+    cpSync(fx.dir, dir, { recursive: true });
+    return { dir, ...addSha512Image(dir, fx.tag, "s512") };
+  }
+
+  /** Change one byte of a file, keeping its size. */
+  function tamper(path: string, from: string, to: string): void {
+    const text = readFileSync(path, "latin1");
+    expect(text).toContain(from);
+    writeFileSync(path, text.replace(from, to), "latin1");
+  }
+
+  it("a same-size tampered config behind a sha512 descriptor is refused, as skopeo refuses it", async () => {
+    const l = sha512Layout("s512-tampered-config");
+    tamper(l.config, "amd64", "amd65");
+    expect(() => skopeo("inspect", "--config", `oci:${l.dir}:s512`)).toThrow(
+      /does not match expected sha512:/,
+    );
+    const image = await openImage(l.dir, "s512");
+    const err = await image.rawConfig().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OcipatchError);
+    expect((err as OcipatchError).code).toBe("DIGEST_MISMATCH");
+    expect((err as Error).message).toMatch(/does not match expected sha512:/);
+  });
+
+  it("a same-size tampered top manifest listed by sha512 is refused", async () => {
+    const l = sha512Layout("s512-tampered-manifest");
+    // still a well-formed manifest: one hex digit of a layer's digest changed
+    const layer = (JSON.parse(readFileSync(l.manifest, "utf8")) as { layers: Array<{ digest: string }> })
+      .layers[0]!.digest;
+    tamper(l.manifest, layer, `${layer.slice(0, -1)}${layer.endsWith("0") ? "1" : "0"}`);
+    const err = await openOciLayout(l.dir, "s512").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OcipatchError);
+    expect((err as OcipatchError).code).toBe("DIGEST_MISMATCH");
+  });
+
+  it("a valid sha512 image is copied to a new layout: its blobs under blobs/sha512, checked by their own hash", async () => {
+    const l = sha512Layout("s512-valid");
+    const image = await openImage(l.dir, "s512");
+    expect(image.digest).toMatch(/^sha512:/);
+    const out = join(root, "s512-out");
+    const res = await ociLayoutSink(out, "x").write(image);
+    expect(res.digest).toBe(image.digest);
+    const stored = readdirSync(join(out, "blobs/sha512")).sort();
+    expect(stored).toEqual([image.digest.slice(7), image.manifest.config.digest.slice(7)].sort());
+    for (const hex of stored) expect(sha512Hex(readFileSync(join(out, "blobs/sha512", hex)))).toBe(hex);
+    // the layers keep their sha256 blobs, and the copy reads back whole
+    const back = await openImage(out, "x");
+    expect(back.digest).toBe(image.digest);
+    expect((await back.rawConfig()).equals(await image.rawConfig())).toBe(true);
+    for (const layer of await back.layers()) for await (const _ of await layer.uncompressed()) void _;
+    expect(leftovers(root)).toEqual([]);
   });
 });

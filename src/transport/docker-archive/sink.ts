@@ -10,7 +10,7 @@ import { encodeJson } from "../../image/manifest.js";
 import { MediaTypes } from "../../image/media-types.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
 import { familiarReference, parseReference, type Reference } from "../../reference/index.js";
-import { type Digest, DigestStream, hexOf, sha256 } from "../../util/digest.js";
+import { type Digest, DigestStream, digestLike, hexOf, sha256 } from "../../util/digest.js";
 import type { ProgressListener } from "../../util/progress.js";
 import { ioError, removeQuietly, siblingTempDir } from "../atomic-fs.js";
 import { forEachLimit } from "../concurrency.js";
@@ -75,7 +75,7 @@ class DockerArchiveSink implements ImageSink {
     const stats = emptyStats();
     const rawConfig = await image.rawConfig(opts);
     const config = await image.configFile(opts);
-    if (sha256(rawConfig) !== image.manifest.config.digest) {
+    if (digestLike(rawConfig, image.manifest.config.digest) !== image.manifest.config.digest) {
       throw new OcipatchError("DIGEST_MISMATCH", `config of ${image.description} does not match its digest`);
     }
     const layers = await image.layers(opts);

@@ -5,7 +5,7 @@ import { descriptorOf, type Image, type ImageOrIndex } from "../../image/image.j
 import { type Descriptor, encodeJson } from "../../image/manifest.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
 import { toOciMediaTypes } from "../../image/to-oci.js";
-import { sha256 } from "../../util/digest.js";
+import { digestLike } from "../../util/digest.js";
 import {
   ioError,
   keepStaged,
@@ -136,7 +136,7 @@ async function writeItem(
   item: ImageOrIndex,
   opts?: WriteOptions,
 ): Promise<Descriptor> {
-  if (sha256(item.rawManifest) !== item.digest) {
+  if (digestLike(item.rawManifest, item.digest) !== item.digest) {
     throw new OcipatchError(
       "DIGEST_MISMATCH",
       `manifest of ${item.description} does not match its digest ${item.digest}`,
