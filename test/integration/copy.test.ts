@@ -322,6 +322,9 @@ describe("ocipatch copy failures", () => {
       [["copy", "--dest-creds", "nopassword", nginxPushed.ref, out], 2, /--dest-creds needs USER:PASSWORD/],
       [["copy", "--format", "yaml", nginxPushed.ref, out], 2, /--format must be text or json/],
       [["copy", nginxPushed.ref], 2, /missing required argument 'DST'/],
+      // not a tag (skopeo: "Invalid image bad tag"): refused, no directory named "o:bad tag"
+      [["copy", nginxPushed.ref, `${out}:bad tag`], 2, /invalid tag "bad tag"/],
+      [["copy", nginxPushed.ref, `oci-archive:${join(dir, "o.tar")}:-x`], 2, /invalid tag "-x"/],
     ];
     for (const [args, code, message] of cases) {
       const r = await runCli(args, env);
