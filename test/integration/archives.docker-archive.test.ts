@@ -357,4 +357,21 @@ describe("dockerArchiveSink", () => {
     expect(leftovers(root)).toEqual([]);
     expect(readdirSync(root).filter((n) => n.startsWith(".existing"))).toEqual([]);
   });
+
+  it("a failing write removes the parent directories it created (as oci: and oci-archive: do)", async () => {
+    const image = withFailingLayer(await ociImage(fx.tag), 1);
+    const file = join(root, "new-parent", "a", "b", "x.tar");
+    await expect(dockerArchiveSink(file, "x:y").write(image)).rejects.toThrow(/simulated read failure/);
+    expect(existsSync(join(root, "new-parent"))).toBe(false);
+    // a parent that existed before stays
+    mkdirSync(join(root, "old-parent"));
+    await expect(dockerArchiveSink(join(root, "old-parent", "c", "x.tar")).write(image)).rejects.toThrow(
+      /simulated read failure/,
+    );
+    expect(readdirSync(join(root, "old-parent"))).toEqual([]);
+    // and a successful write keeps them
+    const ok = join(root, "new-parent-ok", "d", "x.tar");
+    await dockerArchiveSink(ok).write(await ociImage(fx.armTag));
+    expect(configDigestOf(`docker-archive:${ok}`)).toBe((await ociImage(fx.armTag)).manifest.config.digest);
+  });
 });

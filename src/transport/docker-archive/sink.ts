@@ -60,14 +60,18 @@ class DockerArchiveSink implements ImageSink {
       throw new OcipatchError("IO", `${this.file} is a directory; a docker archive is a file`);
     }
     const temp = await siblingTempDir(target);
+    let written = false;
     try {
       const result = await this.writeInto(temp.dir, item, opts);
       await rename(join(temp.dir, "archive.tar"), target).catch((e: unknown) => {
         throw ioError(`cannot move the new docker archive into place at ${this.file}`, e);
       });
+      written = true;
       return result;
     } finally {
       await removeQuietly(temp.dir);
+      // a failure leaves nothing: not even the parent directories this write created
+      if (!written) await removeQuietly(temp.createdParent);
     }
   }
 
