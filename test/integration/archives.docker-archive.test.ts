@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
@@ -21,6 +22,7 @@ import {
   treeListing,
   umociUnpack,
 } from "../harness/archive-fixtures.js";
+import { runCli } from "../harness/cli.js";
 
 let root: string;
 let fx: FixtureLayout;
@@ -220,6 +222,17 @@ describe("openDockerArchive reads what skopeo writes", () => {
     await expect(openDockerArchive(join(root, "nope.tar"))).rejects.toMatchObject({ code: "NOT_FOUND" });
     const notDocker = retar(join(root, "l3"), join(root, "plain.tar"));
     await expect(openDockerArchive(notDocker)).rejects.toThrow(/not a docker archive \(no manifest.json\)/);
+  });
+
+  it("a gzipped archive: one line naming the file, saying to decompress it (CLI, exit of INVALID_FORMAT)", async () => {
+    const gz = join(root, "a.tar.gz");
+    writeFileSync(gz, execFileSync("gzip", ["-c", archA], { maxBuffer: 64 * 1024 * 1024 }));
+    const r = await runCli(["inspect", `docker-archive:${gz}`]);
+    expect(r.code).toBe(6);
+    expect(r.stderr.trim()).toBe(`[error] ${gz} is not a tar archive (gzip-compressed; decompress it first)`);
+    // an OCI archive is read by the same tar reader
+    const o = await runCli(["inspect", `oci-archive:${gz}`]);
+    expect(o.stderr.trim()).toBe(`[error] ${gz} is not a tar archive (gzip-compressed; decompress it first)`);
   });
 });
 
