@@ -1,4 +1,15 @@
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -367,5 +378,85 @@ describe("sha512 digests (image-spec: sha256 and sha512 are both registered algo
     expect((await back.rawConfig()).equals(await image.rawConfig())).toBe(true);
     for (const layer of await back.layers()) for await (const _ of await layer.uncompressed()) void _;
     expect(leftovers(root)).toEqual([]);
+  });
+});
+
+/** Mount an empty tmpfs at a new directory `name` under the test root; unmounted after `fn`. */
+async function withTmpfs(name: string, fn: (mnt: string) => Promise<void>): Promise<void> {
+  const mnt = join(root, name);
+  mkdirSync(mnt);
+  execFileSync("mount", ["-t", "tmpfs", "tmpfs", mnt]);
+  try {
+    await fn(mnt);
+  } finally {
+    execFileSync("umount", [mnt]);
+  }
+}
+
+describe("destinations that cannot be renamed over: an empty mount point", () => {
+  it("a new layout is written into an empty tmpfs mount point (skopeo reads it); a failure leaves it empty", async () => {
+    await withTmpfs("mnt-layout", async (mnt) => {
+      const image = await openImage(fx.dir, fx.tag);
+      const err = await ociLayoutSink(mnt, "x")
+        .write(withFailingLayer(image, 1))
+        .catch((e: unknown) => e);
+      expect(String((err as Error).message)).toMatch(/simulated network reset/);
+      expect(readdirSync(mnt)).toEqual([]);
+
+      const res = await ociLayoutSink(mnt, "x").write(image);
+      expect(res.digest).toBe(image.digest);
+      expect(rawManifest(`oci:${mnt}:x`).digest).toBe(image.digest);
+      expect(readdirSync(mnt).sort()).toEqual(["blobs", "index.json", "oci-layout"]);
+      // skopeo wrote the same layout into a directory: the same index.json
+      const sk = join(root, "mnt-layout-skopeo");
+      skopeo("copy", "-q", `oci:${fx.dir}:${fx.tag}`, `oci:${sk}:x`);
+      expect(JSON.parse(indexJson(mnt).toString())).toEqual(JSON.parse(indexJson(sk).toString()));
+      // and a second write adds to it as to any layout
+      await ociLayoutSink(mnt, "arm").write(await openImage(fx.dir, fx.armTag));
+      expect(rawManifest(`oci:${mnt}:arm`).digest).toBe(rawManifest(`oci:${fx.dir}:${fx.armTag}`).digest);
+      expect(rawManifest(`oci:${mnt}:x`).digest).toBe(image.digest);
+    });
+  });
+});
+
+describe("symlinked destinations are written through, as skopeo does", () => {
+  it("oci: a symlink to an existing layout is added to; the link stays", async () => {
+    const real = join(root, "link-layout-real");
+    skopeo("copy", "-q", `oci:${fx.dir}:${fx.armTag}`, `oci:${real}:arm`);
+    const link = join(root, "link-layout");
+    symlinkSync(real, link);
+    const image = await openImage(fx.dir, fx.tag);
+    await ociLayoutSink(link, "amd").write(image);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(rawManifest(`oci:${real}:amd`).digest).toBe(image.digest);
+    expect(rawManifest(`oci:${real}:arm`).digest).toBe(rawManifest(`oci:${fx.dir}:${fx.armTag}`).digest);
+    // a symlink to an empty directory: the layout is made there
+    mkdirSync(join(root, "link-empty-real"));
+    symlinkSync("link-empty-real", join(root, "link-empty"));
+    await ociLayoutSink(join(root, "link-empty"), "amd").write(image);
+    expect(readlinkSync(join(root, "link-empty"))).toBe("link-empty-real");
+    expect(rawManifest(`oci:${join(root, "link-empty-real")}:amd`).digest).toBe(image.digest);
+    expect(leftovers(root)).toEqual([]);
+  });
+});
+
+describe("two runs creating the same new layout at once", () => {
+  it("both tags are kept (the later one adds to the layout the earlier one made)", async () => {
+    const amd = await openImage(fx.dir, fx.tag);
+    const arm = await openImage(fx.dir, fx.armTag);
+    for (let round = 0; round < 4; round++) {
+      const target = join(root, `race-${round}`, "layout");
+      // a new directory, and (odd rounds) an existing empty one, filled in place
+      if (round % 2 === 1) mkdirSync(target, { recursive: true });
+      const results = await Promise.allSettled([
+        ociLayoutSink(target, "amd").write(amd),
+        ociLayoutSink(target, "arm").write(arm),
+      ]);
+      expect(results.map((r) => (r.status === "rejected" ? String(r.reason) : "ok"))).toEqual(["ok", "ok"]);
+      expect(rawManifest(`oci:${target}:amd`).digest).toBe(amd.digest);
+      expect(rawManifest(`oci:${target}:arm`).digest).toBe(arm.digest);
+      expect(readdirSync(target).sort()).toEqual(["blobs", "index.json", "oci-layout"]);
+      expect(leftovers(join(root, `race-${round}`))).toEqual([]);
+    }
   });
 });
