@@ -1,5 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -369,6 +378,21 @@ describe("dockerArchiveSink", () => {
     expect(readFileSync(existing).equals(before)).toBe(true);
     expect(leftovers(root)).toEqual([]);
     expect(readdirSync(root).filter((n) => n.startsWith(".existing"))).toEqual([]);
+  });
+
+  it("a symlink to a file stays a symlink; the archive is written where it points (skopeo alike)", async () => {
+    const image = await ociImage(fx.tag);
+    for (const who of ["skopeo", "ocipatch"] as const) {
+      const real = join(root, `link-${who}.tar`);
+      const link = join(root, `link-${who}`);
+      writeFileSync(real, ""); // skopeo writes into an empty file only (it refuses to modify an archive)
+      symlinkSync(real, link);
+      if (who === "skopeo") skopeo("copy", "-q", `oci:${fx.dir}:${fx.tag}`, `docker-archive:${link}:x:y`);
+      else await dockerArchiveSink(link, "x:y").write(image);
+      expect(lstatSync(link).isSymbolicLink(), who).toBe(true);
+      expect(configDigestOf(`docker-archive:${real}`)).toBe(image.manifest.config.digest);
+    }
+    expect(leftovers(root)).toEqual([]);
   });
 
   it("a failing write removes the parent directories it created (as oci: and oci-archive: do)", async () => {

@@ -15,6 +15,7 @@ import { PassThrough, type Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OcipatchError } from "../../src/errors.js";
 import type { Image, ImageIndex, Layer, OpenOptions } from "../../src/image/index.js";
+import { ociArchiveSink } from "../../src/transport/oci-archive/index.js";
 import { ociLayoutSink, openOciLayout } from "../../src/transport/oci-layout/index.js";
 import {
   addSha512Image,
@@ -436,6 +437,21 @@ describe("symlinked destinations are written through, as skopeo does", () => {
     await ociLayoutSink(join(root, "link-empty"), "amd").write(image);
     expect(readlinkSync(join(root, "link-empty"))).toBe("link-empty-real");
     expect(rawManifest(`oci:${join(root, "link-empty-real")}:amd`).digest).toBe(image.digest);
+    expect(leftovers(root)).toEqual([]);
+  });
+
+  it("oci-archive: a symlink to an archive stays a symlink; the file it points at is replaced (skopeo alike)", async () => {
+    const image = await openImage(fx.dir, fx.tag);
+    for (const who of ["skopeo", "ocipatch"] as const) {
+      const real = join(root, `link-archive-${who}.tar`);
+      const link = join(root, `link-archive-${who}`);
+      skopeo("copy", "-q", `oci:${fx.dir}:${fx.armTag}`, `oci-archive:${real}:arm`);
+      symlinkSync(real, link);
+      if (who === "skopeo") skopeo("copy", "-q", `oci:${fx.dir}:${fx.tag}`, `oci-archive:${link}:amd`);
+      else await ociArchiveSink(link, "amd").write(image);
+      expect(lstatSync(link).isSymbolicLink(), who).toBe(true);
+      expect(rawManifest(`oci-archive:${real}:amd`).digest).toBe(image.digest);
+    }
     expect(leftovers(root)).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { rename, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
@@ -12,7 +12,7 @@ import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from 
 import { familiarReference, parseReference, type Reference } from "../../reference/index.js";
 import { type Digest, DigestStream, digestLike, hexOf, sha256 } from "../../util/digest.js";
 import type { ProgressListener } from "../../util/progress.js";
-import { ioError, removeQuietly, siblingTempDir } from "../atomic-fs.js";
+import { ioError, removeCreatedParents, removeQuietly, resolveTarget, siblingTempDir } from "../atomic-fs.js";
 import { forEachLimit } from "../concurrency.js";
 import { legacyLayers, MANIFEST_FILE, REPOSITORIES_FILE, synthesizeManifest } from "./format.js";
 
@@ -54,7 +54,8 @@ class DockerArchiveSink implements ImageSink {
         `${this.description}: a docker archive names its image by tag, not by digest`,
       );
     }
-    const target = resolve(this.file);
+    // a symlink is written through (as skopeo does), not replaced by a file
+    const target = await resolveTarget(this.file, this.file);
     const existing = await stat(target).catch(undefinedIfNotFound);
     if (existing?.isDirectory()) {
       throw new OcipatchError("IO", `${this.file} is a directory; a docker archive is a file`);
@@ -71,7 +72,7 @@ class DockerArchiveSink implements ImageSink {
     } finally {
       await removeQuietly(temp.dir);
       // a failure leaves nothing: not even the parent directories this write created
-      if (!written) await removeQuietly(temp.createdParent);
+      if (!written) await removeCreatedParents(target, temp.createdParent);
     }
   }
 
