@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { OcipatchError } from "../errors.js";
 import { decompressor } from "../util/compression.js";
-import { type Digest, DigestStream, sha256 } from "../util/digest.js";
+import { type Digest, DigestStream, digestLike } from "../util/digest.js";
 import { readAll } from "../util/streams.js";
 import type { BlobOrigin, Image, ImageIndex, ImageOrIndex, IndexChild, Layer, OpenOptions } from "./image.js";
 import {
@@ -77,8 +77,9 @@ export function verifyBytes(b: Buffer, desc: Pick<Descriptor, "digest" | "size">
   if (b.length !== desc.size) {
     throw new OcipatchError("DIGEST_MISMATCH", `${what}: got ${b.length} bytes, expected ${desc.size}`);
   }
-  const d = sha256(b);
-  if (desc.digest.startsWith("sha256:") && d !== desc.digest) {
+  // with the digest's own algorithm (sha256, sha512); another algorithm is refused
+  const d = digestLike(b, desc.digest);
+  if (d !== desc.digest) {
     throw new OcipatchError("DIGEST_MISMATCH", `${what}: digest ${d} does not match expected ${desc.digest}`);
   }
 }

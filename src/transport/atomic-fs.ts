@@ -1,5 +1,16 @@
-import { mkdir, mkdtemp, open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  rmdir,
+} from "node:fs/promises";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { OcipatchError } from "../errors.js";
 import { ownedPrefix, ownedTag, release, removeOnExit, sweepDeadOwners } from "../util/owned-temp.js";
 
@@ -73,9 +84,114 @@ export async function siblingTempDir(target: string): Promise<{ dir: string; cre
     removeOnExit(dir);
     return createdParent === undefined ? { dir } : { dir, createdParent };
   } catch (e) {
-    if (createdParent) await rm(createdParent, { recursive: true, force: true }).catch(() => {});
+    await removeCreatedParents(abs, createdParent);
     throw ioError(`cannot create a temporary directory next to ${target}`, e);
   }
+}
+
+/**
+ * After a failure: remove the parent directories of `target` up to `createdParent` (what
+ * `siblingTempDir` created), each only while it is empty, so that nothing another run put
+ * there meanwhile is removed with it.
+ */
+export async function removeCreatedParents(target: string, createdParent: string | undefined): Promise<void> {
+  if (createdParent === undefined) return;
+  const top = resolve(createdParent);
+  let dir = dirname(resolve(target));
+  for (;;) {
+    const rel = relative(top, dir);
+    if (rel.startsWith("..") || resolve(top, rel) !== dir) return; // not below createdParent
+    try {
+      await rmdir(dir);
+    } catch {
+      return; // not empty (or gone): what is above stays too
+    }
+    if (dir === top) return;
+    dir = dirname(dir);
+  }
+}
+
+/**
+ * The path an output named `target` is written to: an existing symlink (the last component
+ * or one on the way, dangling or not) is followed, so the output is written through it as
+ * skopeo does, and staged next to the file or directory it points at.
+ */
+export async function resolveTarget(target: string, shown: string): Promise<string> {
+  let abs = resolve(target);
+  for (let hops = 0; hops < 40; hops++) {
+    try {
+      return await realpath(abs);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(`cannot access ${shown}`, e);
+    }
+    // missing: a dangling symlink is followed to where it points, anything else stays as it is
+    const st = await lstat(abs).catch(() => undefined);
+    if (!st?.isSymbolicLink()) {
+      const parent = await realpath(dirname(abs)).catch(() => undefined);
+      return parent === undefined ? abs : join(parent, basename(abs));
+    }
+    abs = resolve(dirname(abs), await readlink(abs));
+  }
+  throw new OcipatchError("IO", `cannot access ${shown}: too many levels of symbolic links`);
+}
+
+/** A staging directory inside an existing target directory (`.ocipatch-<pid>-XXXXXX`). */
+const INNER_STAGE_RE = /^\.ocipatch-\d+-[A-Za-z0-9]{6}$/;
+
+/**
+ * Names ocipatch itself puts in an output directory for a while (staging directories,
+ * partial files); a directory holding only these counts as empty.
+ */
+export function isTransientEntry(name: string): boolean {
+  return INNER_STAGE_RE.test(name) || /^\..+\.ocipatch-\d+-[0-9a-f]+\.tmp$/.test(name);
+}
+
+/**
+ * Create a temporary directory INSIDE the existing directory `target`: a new output for an
+ * existing empty directory is staged there and its entries moved up at the end
+ * (`moveEntriesUp`), since a mount point cannot be renamed over or removed. Staging
+ * directories of killed runs are removed first.
+ */
+export async function innerTempDir(target: string, shown: string): Promise<string> {
+  try {
+    await sweepDeadOwners(target, INNER_STAGE_RE);
+    const dir = await mkdtemp(join(target, `.${ownedPrefix()}`));
+    removeOnExit(dir);
+    return dir;
+  } catch (e) {
+    throw ioError(`cannot create a temporary directory in ${shown}`, e);
+  }
+}
+
+/**
+ * Move every entry of `staged` into `target` (same file system), the names in `last` after
+ * all others (in that order), then remove `staged`. On a failure the entries already moved
+ * are removed again, so `target` is left as it was.
+ */
+export async function moveEntriesUp(
+  staged: string,
+  target: string,
+  shown: string,
+  last: readonly string[] = [],
+): Promise<void> {
+  const names = await readdir(staged).catch((e: unknown) => {
+    throw ioError(`cannot read ${staged}`, e);
+  });
+  const ordered = [
+    ...names.filter((n) => !last.includes(n)).sort(),
+    ...last.filter((n) => names.includes(n)),
+  ];
+  const moved: string[] = [];
+  try {
+    for (const name of ordered) {
+      await rename(join(staged, name), join(target, name));
+      moved.push(name);
+    }
+  } catch (e) {
+    for (const name of moved) await rm(join(target, name), { recursive: true, force: true }).catch(() => {});
+    throw ioError(`cannot move the new content into place in ${shown}`, e);
+  }
+  await removeQuietly(staged);
 }
 
 /** Remove a path, ignoring errors (clean-up after a failure must not hide the failure). */

@@ -1,11 +1,6 @@
 import { OcipatchError } from "../errors.js";
-import {
-  familiarReference,
-  formatReference,
-  isValidTag,
-  parseReference,
-  type Reference,
-} from "../reference/index.js";
+import { familiarReference, formatReference, parseReference, type Reference } from "../reference/index.js";
+import { isValidRefName } from "./oci-layout/index-json.js";
 
 /**
  * Where an image lives, written in skopeo's transport syntax:
@@ -56,7 +51,12 @@ function reference(s: string, input: string): Reference {
   }
 }
 
-/** `DIR[:TAG]`: the tag follows the last colon if it is a valid tag and a directory precedes it. */
+/**
+ * `DIR[:TAG]`: the tag follows the last colon when a directory precedes it. Text after
+ * the last colon holding a `/` continues the path (`oci:/tmp/a:b/c`); any other must be
+ * a valid tag (the image-spec's `org.opencontainers.image.ref.name` grammar, as skopeo
+ * checks it), never silently part of the directory name.
+ */
 function parseOci(rest: string, input: string): ImageLocation {
   if (rest === "") throw malformed(input, "missing directory after oci:");
   const colon = rest.lastIndexOf(":");
@@ -65,7 +65,15 @@ function parseOci(rest: string, input: string): ImageLocation {
     const tag = rest.slice(colon + 1);
     if (tag === "") throw malformed(input, "empty tag after the last ':'");
     if (dir === "") throw malformed(input, "missing directory before the tag");
-    if (isValidTag(tag)) return { transport: "oci", dir, tag };
+    if (!tag.includes("/")) {
+      if (!isValidRefName(tag)) {
+        throw malformed(
+          input,
+          `invalid tag "${tag}" (letters, digits and separators . _ - + : @, starting and ending with a letter or digit)`,
+        );
+      }
+      return { transport: "oci", dir, tag };
+    }
   }
   return { transport: "oci", dir: rest };
 }
@@ -147,7 +155,7 @@ export function parseImageLocation(input: string): ImageLocation {
 
 /**
  * The canonical string of a location; it parses back to the same location (except
- * an untagged OCI directory whose last `:` is followed by something tag-like).
+ * an untagged OCI directory whose last `:` is followed by text without a `/`: that text is a tag).
  */
 export function formatImageLocation(loc: ImageLocation): string {
   switch (loc.transport) {

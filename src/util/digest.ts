@@ -16,8 +16,16 @@ export function parseDigest(s: string): Digest {
   return s;
 }
 
-export function algorithmOf(d: Digest): "sha256" | "sha512" {
-  return d.startsWith("sha512:") ? "sha512" : "sha256";
+export type DigestAlgorithm = "sha256" | "sha512";
+
+/** The algorithm of a digest; an algorithm other than sha256 and sha512 is refused. */
+export function algorithmOf(d: string): DigestAlgorithm {
+  const alg = d.slice(0, Math.max(d.indexOf(":"), 0));
+  if (alg === "sha256" || alg === "sha512") return alg;
+  throw new OcipatchError(
+    "UNSUPPORTED",
+    `unsupported digest algorithm "${alg}" in "${d}" (ocipatch verifies sha256 and sha512)`,
+  );
 }
 
 export function hexOf(d: Digest): string {
@@ -28,19 +36,25 @@ export function sha256(data: Uint8Array | string): Digest {
   return `sha256:${createHash("sha256").update(data).digest("hex")}` as Digest;
 }
 
+/** The digest of `data` with the algorithm of `like` (the digest it is checked against). */
+export function digestLike(data: Uint8Array | string, like: string): Digest {
+  const alg = algorithmOf(like);
+  return `${alg}:${createHash(alg).update(data).digest("hex")}` as Digest;
+}
+
 /**
  * Pass-through stream that hashes and counts what flows through it. When `expect`
  * is given, the stream errors at the end if digest or size differ.
  */
 export class DigestStream extends Transform {
   private readonly hash: Hash;
-  private readonly algorithm: "sha256" | "sha512";
+  private readonly algorithm: DigestAlgorithm;
   size = 0;
   private result: Digest | undefined;
 
   constructor(
     private readonly expect?: { digest?: Digest; size?: number; what?: string },
-    algorithm?: "sha256" | "sha512",
+    algorithm?: DigestAlgorithm,
   ) {
     super();
     this.algorithm = algorithm ?? (expect?.digest ? algorithmOf(expect.digest) : "sha256");

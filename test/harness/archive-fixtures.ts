@@ -293,3 +293,38 @@ export function leftovers(dir: string): string[] {
 export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+export function sha512Hex(b: Buffer | string): string {
+  return createHash("sha512").update(b).digest("hex");
+}
+
+/**
+ * Store the image tagged `from` again under `tag` with sha512 digests for its config and
+ * its manifest (the layers keep their sha256 blobs): both stored in `blobs/sha512/`, as the
+ * image-spec allows. Returns the paths of the new config and manifest blobs.
+ */
+export function addSha512Image(dir: string, from: string, tag: string): { config: string; manifest: string } {
+  const blob512 = (bytes: Buffer) => {
+    mkdirSync(join(dir, "blobs/sha512"), { recursive: true });
+    const hex = sha512Hex(bytes);
+    const path = join(dir, "blobs/sha512", hex);
+    writeFileSync(path, bytes);
+    return { digest: `sha512:${hex}`, size: bytes.length, path };
+  };
+  const manifest = JSON.parse(
+    readFileSync(join(dir, "blobs/sha256", taggedDigest(dir, from).slice(7)), "utf8"),
+  ) as { config: { digest: string; size: number; mediaType: string } };
+  const config = blob512(readFileSync(join(dir, "blobs/sha256", manifest.config.digest.slice(7))));
+  manifest.config = { mediaType: manifest.config.mediaType, digest: config.digest, size: config.size };
+  const m = blob512(Buffer.from(JSON.stringify(manifest)));
+  const indexPath = join(dir, "index.json");
+  const index = JSON.parse(readFileSync(indexPath, "utf8")) as IndexJson;
+  index.manifests.push({
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    digest: m.digest,
+    size: m.size,
+    annotations: { "org.opencontainers.image.ref.name": tag },
+  });
+  writeFileSync(indexPath, JSON.stringify(index));
+  return { config: config.path, manifest: m.path };
+}

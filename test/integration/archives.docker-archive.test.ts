@@ -1,4 +1,14 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,6 +31,7 @@ import {
   treeListing,
   umociUnpack,
 } from "../harness/archive-fixtures.js";
+import { runCli } from "../harness/cli.js";
 
 let root: string;
 let fx: FixtureLayout;
@@ -221,6 +232,17 @@ describe("openDockerArchive reads what skopeo writes", () => {
     const notDocker = retar(join(root, "l3"), join(root, "plain.tar"));
     await expect(openDockerArchive(notDocker)).rejects.toThrow(/not a docker archive \(no manifest.json\)/);
   });
+
+  it("a gzipped archive: one line naming the file, saying to decompress it (CLI, exit of INVALID_FORMAT)", async () => {
+    const gz = join(root, "a.tar.gz");
+    writeFileSync(gz, execFileSync("gzip", ["-c", archA], { maxBuffer: 64 * 1024 * 1024 }));
+    const r = await runCli(["inspect", `docker-archive:${gz}`]);
+    expect(r.code).toBe(6);
+    expect(r.stderr.trim()).toBe(`[error] ${gz} is not a tar archive (gzip-compressed; decompress it first)`);
+    // an OCI archive is read by the same tar reader
+    const o = await runCli(["inspect", `oci-archive:${gz}`]);
+    expect(o.stderr.trim()).toBe(`[error] ${gz} is not a tar archive (gzip-compressed; decompress it first)`);
+  });
 });
 
 /** The image with one layer whose stream fails after some bytes. */
@@ -356,5 +378,37 @@ describe("dockerArchiveSink", () => {
     expect(readFileSync(existing).equals(before)).toBe(true);
     expect(leftovers(root)).toEqual([]);
     expect(readdirSync(root).filter((n) => n.startsWith(".existing"))).toEqual([]);
+  });
+
+  it("a symlink to a file stays a symlink; the archive is written where it points (skopeo alike)", async () => {
+    const image = await ociImage(fx.tag);
+    for (const who of ["skopeo", "ocipatch"] as const) {
+      const real = join(root, `link-${who}.tar`);
+      const link = join(root, `link-${who}`);
+      writeFileSync(real, ""); // skopeo writes into an empty file only (it refuses to modify an archive)
+      symlinkSync(real, link);
+      if (who === "skopeo") skopeo("copy", "-q", `oci:${fx.dir}:${fx.tag}`, `docker-archive:${link}:x:y`);
+      else await dockerArchiveSink(link, "x:y").write(image);
+      expect(lstatSync(link).isSymbolicLink(), who).toBe(true);
+      expect(configDigestOf(`docker-archive:${real}`)).toBe(image.manifest.config.digest);
+    }
+    expect(leftovers(root)).toEqual([]);
+  });
+
+  it("a failing write removes the parent directories it created (as oci: and oci-archive: do)", async () => {
+    const image = withFailingLayer(await ociImage(fx.tag), 1);
+    const file = join(root, "new-parent", "a", "b", "x.tar");
+    await expect(dockerArchiveSink(file, "x:y").write(image)).rejects.toThrow(/simulated read failure/);
+    expect(existsSync(join(root, "new-parent"))).toBe(false);
+    // a parent that existed before stays
+    mkdirSync(join(root, "old-parent"));
+    await expect(dockerArchiveSink(join(root, "old-parent", "c", "x.tar")).write(image)).rejects.toThrow(
+      /simulated read failure/,
+    );
+    expect(readdirSync(join(root, "old-parent"))).toEqual([]);
+    // and a successful write keeps them
+    const ok = join(root, "new-parent-ok", "d", "x.tar");
+    await dockerArchiveSink(ok).write(await ociImage(fx.armTag));
+    expect(configDigestOf(`docker-archive:${ok}`)).toBe((await ociImage(fx.armTag)).manifest.config.digest);
   });
 });

@@ -1,17 +1,31 @@
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OcipatchError } from "../../src/errors.js";
 import type { Image, ImageIndex, Layer, OpenOptions } from "../../src/image/index.js";
+import { ociArchiveSink } from "../../src/transport/oci-archive/index.js";
 import { ociLayoutSink, openOciLayout } from "../../src/transport/oci-layout/index.js";
 import {
+  addSha512Image,
   buildFixtureLayout,
   cleanup,
   type FixtureLayout,
   leftovers,
   rawConfig,
   rawManifest,
+  sha512Hex,
   skopeo,
   tempDir,
   treeListing,
@@ -307,5 +321,158 @@ describe("ociLayoutSink", () => {
     await expect(ociLayoutSink(notLayout, "t").write(image)).rejects.toThrow(/not an OCI image layout/);
     await expect(ociLayoutSink(join(root, "bad-tag"), "a b").write(image)).rejects.toThrow(/invalid tag/);
     expect(existsSync(join(root, "bad-tag"))).toBe(false);
+  });
+});
+
+describe("sha512 digests (image-spec: sha256 and sha512 are both registered algorithms)", () => {
+  /** A copy of the fixture with the amd image stored again under `s512`: config and manifest by sha512. */
+  function sha512Layout(name: string) {
+    const dir = join(root, name);
+    cpSync(fx.dir, dir, { recursive: true });
+    return { dir, ...addSha512Image(dir, fx.tag, "s512") };
+  }
+
+  /** Change one byte of a file, keeping its size. */
+  function tamper(path: string, from: string, to: string): void {
+    const text = readFileSync(path, "latin1");
+    expect(text).toContain(from);
+    writeFileSync(path, text.replace(from, to), "latin1");
+  }
+
+  it("a same-size tampered config behind a sha512 descriptor is refused, as skopeo refuses it", async () => {
+    const l = sha512Layout("s512-tampered-config");
+    tamper(l.config, "amd64", "amd65");
+    expect(() => skopeo("inspect", "--config", `oci:${l.dir}:s512`)).toThrow(
+      /does not match expected sha512:/,
+    );
+    const image = await openImage(l.dir, "s512");
+    const err = await image.rawConfig().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OcipatchError);
+    expect((err as OcipatchError).code).toBe("DIGEST_MISMATCH");
+    expect((err as Error).message).toMatch(/does not match expected sha512:/);
+  });
+
+  it("a same-size tampered top manifest listed by sha512 is refused", async () => {
+    const l = sha512Layout("s512-tampered-manifest");
+    // still a well-formed manifest: one hex digit of a layer's digest changed
+    const layer = (JSON.parse(readFileSync(l.manifest, "utf8")) as { layers: Array<{ digest: string }> })
+      .layers[0]!.digest;
+    tamper(l.manifest, layer, `${layer.slice(0, -1)}${layer.endsWith("0") ? "1" : "0"}`);
+    const err = await openOciLayout(l.dir, "s512").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OcipatchError);
+    expect((err as OcipatchError).code).toBe("DIGEST_MISMATCH");
+  });
+
+  it("a valid sha512 image is copied to a new layout: its blobs under blobs/sha512, checked by their own hash", async () => {
+    const l = sha512Layout("s512-valid");
+    const image = await openImage(l.dir, "s512");
+    expect(image.digest).toMatch(/^sha512:/);
+    const out = join(root, "s512-out");
+    const res = await ociLayoutSink(out, "x").write(image);
+    expect(res.digest).toBe(image.digest);
+    const stored = readdirSync(join(out, "blobs/sha512")).sort();
+    expect(stored).toEqual([image.digest.slice(7), image.manifest.config.digest.slice(7)].sort());
+    for (const hex of stored) expect(sha512Hex(readFileSync(join(out, "blobs/sha512", hex)))).toBe(hex);
+    // the layers keep their sha256 blobs, and the copy reads back whole
+    const back = await openImage(out, "x");
+    expect(back.digest).toBe(image.digest);
+    expect((await back.rawConfig()).equals(await image.rawConfig())).toBe(true);
+    for (const layer of await back.layers()) for await (const _ of await layer.uncompressed()) void _;
+    expect(leftovers(root)).toEqual([]);
+  });
+});
+
+/** Mount an empty tmpfs at a new directory `name` under the test root; unmounted after `fn`. */
+async function withTmpfs(name: string, fn: (mnt: string) => Promise<void>): Promise<void> {
+  const mnt = join(root, name);
+  mkdirSync(mnt);
+  execFileSync("mount", ["-t", "tmpfs", "tmpfs", mnt]);
+  try {
+    await fn(mnt);
+  } finally {
+    execFileSync("umount", [mnt]);
+  }
+}
+
+describe("destinations that cannot be renamed over: an empty mount point", () => {
+  it("a new layout is written into an empty tmpfs mount point (skopeo reads it); a failure leaves it empty", async () => {
+    await withTmpfs("mnt-layout", async (mnt) => {
+      const image = await openImage(fx.dir, fx.tag);
+      const err = await ociLayoutSink(mnt, "x")
+        .write(withFailingLayer(image, 1))
+        .catch((e: unknown) => e);
+      expect(String((err as Error).message)).toMatch(/simulated network reset/);
+      expect(readdirSync(mnt)).toEqual([]);
+
+      const res = await ociLayoutSink(mnt, "x").write(image);
+      expect(res.digest).toBe(image.digest);
+      expect(rawManifest(`oci:${mnt}:x`).digest).toBe(image.digest);
+      expect(readdirSync(mnt).sort()).toEqual(["blobs", "index.json", "oci-layout"]);
+      // skopeo wrote the same layout into a directory: the same index.json
+      const sk = join(root, "mnt-layout-skopeo");
+      skopeo("copy", "-q", `oci:${fx.dir}:${fx.tag}`, `oci:${sk}:x`);
+      expect(JSON.parse(indexJson(mnt).toString())).toEqual(JSON.parse(indexJson(sk).toString()));
+      // and a second write adds to it as to any layout
+      await ociLayoutSink(mnt, "arm").write(await openImage(fx.dir, fx.armTag));
+      expect(rawManifest(`oci:${mnt}:arm`).digest).toBe(rawManifest(`oci:${fx.dir}:${fx.armTag}`).digest);
+      expect(rawManifest(`oci:${mnt}:x`).digest).toBe(image.digest);
+    });
+  });
+});
+
+describe("symlinked destinations are written through, as skopeo does", () => {
+  it("oci: a symlink to an existing layout is added to; the link stays", async () => {
+    const real = join(root, "link-layout-real");
+    skopeo("copy", "-q", `oci:${fx.dir}:${fx.armTag}`, `oci:${real}:arm`);
+    const link = join(root, "link-layout");
+    symlinkSync(real, link);
+    const image = await openImage(fx.dir, fx.tag);
+    await ociLayoutSink(link, "amd").write(image);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(rawManifest(`oci:${real}:amd`).digest).toBe(image.digest);
+    expect(rawManifest(`oci:${real}:arm`).digest).toBe(rawManifest(`oci:${fx.dir}:${fx.armTag}`).digest);
+    // a symlink to an empty directory: the layout is made there
+    mkdirSync(join(root, "link-empty-real"));
+    symlinkSync("link-empty-real", join(root, "link-empty"));
+    await ociLayoutSink(join(root, "link-empty"), "amd").write(image);
+    expect(readlinkSync(join(root, "link-empty"))).toBe("link-empty-real");
+    expect(rawManifest(`oci:${join(root, "link-empty-real")}:amd`).digest).toBe(image.digest);
+    expect(leftovers(root)).toEqual([]);
+  });
+
+  it("oci-archive: a symlink to an archive stays a symlink; the file it points at is replaced (skopeo alike)", async () => {
+    const image = await openImage(fx.dir, fx.tag);
+    for (const who of ["skopeo", "ocipatch"] as const) {
+      const real = join(root, `link-archive-${who}.tar`);
+      const link = join(root, `link-archive-${who}`);
+      skopeo("copy", "-q", `oci:${fx.dir}:${fx.armTag}`, `oci-archive:${real}:arm`);
+      symlinkSync(real, link);
+      if (who === "skopeo") skopeo("copy", "-q", `oci:${fx.dir}:${fx.tag}`, `oci-archive:${link}:amd`);
+      else await ociArchiveSink(link, "amd").write(image);
+      expect(lstatSync(link).isSymbolicLink(), who).toBe(true);
+      expect(rawManifest(`oci-archive:${real}:amd`).digest).toBe(image.digest);
+    }
+    expect(leftovers(root)).toEqual([]);
+  });
+});
+
+describe("two runs creating the same new layout at once", () => {
+  it("both tags are kept (the later one adds to the layout the earlier one made)", async () => {
+    const amd = await openImage(fx.dir, fx.tag);
+    const arm = await openImage(fx.dir, fx.armTag);
+    for (let round = 0; round < 4; round++) {
+      const target = join(root, `race-${round}`, "layout");
+      // a new directory, and (odd rounds) an existing empty one, filled in place
+      if (round % 2 === 1) mkdirSync(target, { recursive: true });
+      const results = await Promise.allSettled([
+        ociLayoutSink(target, "amd").write(amd),
+        ociLayoutSink(target, "arm").write(arm),
+      ]);
+      expect(results.map((r) => (r.status === "rejected" ? String(r.reason) : "ok"))).toEqual(["ok", "ok"]);
+      expect(rawManifest(`oci:${target}:amd`).digest).toBe(amd.digest);
+      expect(rawManifest(`oci:${target}:arm`).digest).toBe(arm.digest);
+      expect(readdirSync(target).sort()).toEqual(["blobs", "index.json", "oci-layout"]);
+      expect(leftovers(join(root, `race-${round}`))).toEqual([]);
+    }
   });
 });

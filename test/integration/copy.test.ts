@@ -178,6 +178,23 @@ describe("ocipatch copy to and from local media", () => {
     expect(sha(await skopeoInspectRaw(back))).toBe(nginxPushed.digest);
   });
 
+  it("registry → oci: into an empty tmpfs mount point (skopeo succeeds there too), the mount kept", async () => {
+    const dir = await scratch();
+    const mnt = join(dir, "mnt");
+    await run("mkdir", [mnt]);
+    await run("mount", ["-t", "tmpfs", "tmpfs", mnt]);
+    try {
+      const r = await runCli(["copy", "-q", nginxPushed.ref, `oci:${mnt}:x`], env);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      const raw = await run("skopeo", ["inspect", "--raw", `oci:${mnt}:x`]);
+      expect(sha(raw.stdout)).toBe(nginxPushed.digest);
+      expect(readdirSync(mnt).sort()).toEqual(["blobs", "index.json", "oci-layout"]);
+    } finally {
+      await run("umount", [mnt]);
+    }
+  });
+
   it("registry → oci keeps a whole index; skopeo copies every platform out of it", async () => {
     const dir = await scratch();
     const r = await runCli(["copy", "-q", multiPushed.ref, `oci:${dir}/l:multi`], env);
@@ -322,6 +339,9 @@ describe("ocipatch copy failures", () => {
       [["copy", "--dest-creds", "nopassword", nginxPushed.ref, out], 2, /--dest-creds needs USER:PASSWORD/],
       [["copy", "--format", "yaml", nginxPushed.ref, out], 2, /--format must be text or json/],
       [["copy", nginxPushed.ref], 2, /missing required argument 'DST'/],
+      // not a tag (skopeo: "Invalid image bad tag"): refused, no directory named "o:bad tag"
+      [["copy", nginxPushed.ref, `${out}:bad tag`], 2, /invalid tag "bad tag"/],
+      [["copy", nginxPushed.ref, `oci-archive:${join(dir, "o.tar")}:-x`], 2, /invalid tag "-x"/],
     ];
     for (const [args, code, message] of cases) {
       const r = await runCli(args, env);

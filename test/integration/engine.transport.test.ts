@@ -160,6 +160,22 @@ describe("docker-daemon: transport (real dockerd)", { timeout: 300_000 }, () => 
     expect(await tags(engine)).not.toContain("local/multi:1");
   });
 
+  it("a full disk while the export is saved: an IO error naming the temporary directory, exit 10", async () => {
+    // a 1 MiB tmpfs as TMPDIR: the ~80 MB export cannot be saved there
+    const tmp = temp("engine-full-tmp");
+    await run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", tmp]);
+    try {
+      const r = await runBin(["inspect", "docker-daemon:local/bookworm:1"], { ...engine.env, TMPDIR: tmp });
+      expect(r.code, r.stderr).toBe(10);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toContain(`cannot save the image export to a temporary file in ${tmp}: ENOSPC`);
+      expect(r.stderr).not.toMatch(/cannot talk to the container engine/);
+      expect(readdirSync(tmp)).toEqual([]); // nothing left there
+    } finally {
+      await run("umount", [tmp]);
+    }
+  });
+
   it("no engine / access denied: one line, exit 5 / 4", async () => {
     const none = await runBin(["inspect", "docker-daemon:x:1"], {
       ...process.env,

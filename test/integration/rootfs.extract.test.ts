@@ -6,7 +6,15 @@
  * a symlink that climbs out of the root is refused and nothing is written outside or left
  * half-written; an absolute symlink is resolved inside the directory.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+} from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +22,8 @@ import { isOcipatchError } from "../../src/errors.js";
 import { extractLayers } from "../../src/rootfs/extract.js";
 import { openImage } from "../../src/transport/index.js";
 import { rootfsDirSink } from "../../src/transport/rootfs-dir/sink.js";
-import { makeTempDir } from "../harness/fs.js";
+import { run } from "../harness/exec.js";
+import { makeTempDir, mountsUnder } from "../harness/fs.js";
 import { imageWithLayers, type LayerEntry } from "../harness/hostile-image.js";
 import { ensureImage, type TestImage } from "../harness/images.js";
 import { unpackImage } from "../harness/oracle.js";
@@ -141,6 +150,45 @@ describe("extracting an image's root filesystem (umoci as the oracle)", { timeou
     expect(readdirSync(outside)).toEqual([]);
     expect(readFileSync(join(target, outside, "pwned"), "utf8")).toBe("inside");
     expect(readlinkSync(join(target, "abs-evil"))).toBe(outside);
+  });
+
+  it("an empty mount point (tmpfs) is filled in place: the same tree as umoci, the mount kept", async () => {
+    const dir = temp("extract-mnt");
+    const mnt = join(dir, "mnt");
+    mkdirSync(mnt);
+    await run("mount", ["-t", "tmpfs", "tmpfs", mnt]);
+    try {
+      // a failure leaves it empty
+      const ref = imageWithLayers(base, join(dir, "layout"), [
+        [{ name: "ok", type: "file", data: "fine" }],
+        [{ name: "evil", type: "symlink", link: "../../../outside" }],
+        [{ name: "evil/pwned", type: "file", data: "escaped" }],
+      ]);
+      const err = await rootfsDirSink(mnt)
+        .write(await openImage(ref))
+        .catch((e: unknown) => e);
+      expect(isOcipatchError(err, "HOSTILE_LAYER"), String(err)).toBe(true);
+      expect(readdirSync(mnt)).toEqual([]);
+      // a real image: written into the mount point (it cannot be renamed over: EBUSY before)
+      await rootfsDirSink(mnt).write(await openImage(base.ociRef));
+      expect(mountsUnder(mnt)).toEqual([mnt]);
+      const { rootfs } = await unpackImage(base, join(dir, "umoci"));
+      expect(diffRootfs(mnt, rootfs, [], { mtimes: true })).toEqual([]);
+      expect(lstatSync(mnt).mode & 0o7777).toBe(lstatSync(rootfs).mode & 0o7777);
+      expect(readdirSync(mnt).filter((n) => n.startsWith("."))).toEqual([]);
+    } finally {
+      await run("umount", [mnt]);
+    }
+  });
+
+  it("a symlink to an empty directory is followed: the tree lands there, the link stays", async () => {
+    const dir = temp("extract-link");
+    mkdirSync(join(dir, "real"));
+    symlinkSync("real", join(dir, "link"));
+    await rootfsDirSink(join(dir, "link")).write(await openImage(base.ociRef));
+    expect(readlinkSync(join(dir, "link"))).toBe("real");
+    expect(existsSync(join(dir, "real", "etc", "debian_version"))).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(["link", "real"]);
   });
 
   it("a non-empty directory is refused before anything is written", async () => {

@@ -47,6 +47,9 @@ describe("parseImageLocation: valid locations", () => {
     ["oci:dir:1.0_rc-1", { transport: "oci", dir: "dir", tag: "1.0_rc-1" }],
     ["oci:/tmp/a:b/c", { transport: "oci", dir: "/tmp/a:b/c", tag: undefined }],
     ["oci:/tmp/a:b/c:v2", { transport: "oci", dir: "/tmp/a:b/c", tag: "v2" }],
+    // tags by the image-spec's ref.name grammar, as skopeo reads them
+    ["oci:/tmp/x:v1+build.7", { transport: "oci", dir: "/tmp/x", tag: "v1+build.7" }],
+    ["oci:/tmp/x:Name--x@y", { transport: "oci", dir: "/tmp/x", tag: "Name--x@y" }],
     // docker-archive:
     ["docker-archive:/tmp/a.tar", { transport: "docker-archive", file: "/tmp/a.tar" }],
     [
@@ -103,6 +106,14 @@ describe("parseImageLocation: errors", () => {
     ["oci:", "REFERENCE_INVALID", /missing directory/],
     ["oci::tag", "REFERENCE_INVALID", /missing directory/],
     ["oci:/tmp/x:", "REFERENCE_INVALID", /empty tag/],
+    // not a tag: refused (skopeo: "Invalid image bad tag"), never part of the directory name
+    ["oci:/tmp/x/lay1:bad tag", "REFERENCE_INVALID", /invalid tag "bad tag"/],
+    ["oci:/tmp/x:-x", "REFERENCE_INVALID", /invalid tag "-x"/],
+    ["oci:/tmp/x:_x", "REFERENCE_INVALID", /invalid tag "_x"/],
+    ["oci:/tmp/x:a__b", "REFERENCE_INVALID", /invalid tag "a__b"/],
+    ["oci:/tmp/x:v1.", "REFERENCE_INVALID", /invalid tag "v1."/],
+    ["oci:/tmp/x:é", "REFERENCE_INVALID", /invalid tag "é"/],
+    ["oci-archive:/tmp/x.tar:bad tag", "REFERENCE_INVALID", /invalid tag "bad tag"/],
     ["docker-archive:", "REFERENCE_INVALID", /missing file/],
     ["docker-archive::name", "REFERENCE_INVALID", /missing file/],
     ["docker-archive:a.tar:", "REFERENCE_INVALID", /empty reference/],

@@ -1,6 +1,6 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { rename, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
@@ -10,9 +10,9 @@ import { encodeJson } from "../../image/manifest.js";
 import { MediaTypes } from "../../image/media-types.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
 import { familiarReference, parseReference, type Reference } from "../../reference/index.js";
-import { type Digest, DigestStream, hexOf, sha256 } from "../../util/digest.js";
+import { type Digest, DigestStream, digestLike, hexOf, sha256 } from "../../util/digest.js";
 import type { ProgressListener } from "../../util/progress.js";
-import { ioError, removeQuietly, siblingTempDir } from "../atomic-fs.js";
+import { ioError, removeCreatedParents, removeQuietly, resolveTarget, siblingTempDir } from "../atomic-fs.js";
 import { forEachLimit } from "../concurrency.js";
 import { legacyLayers, MANIFEST_FILE, REPOSITORIES_FILE, synthesizeManifest } from "./format.js";
 
@@ -54,20 +54,25 @@ class DockerArchiveSink implements ImageSink {
         `${this.description}: a docker archive names its image by tag, not by digest`,
       );
     }
-    const target = resolve(this.file);
+    // a symlink is written through (as skopeo does), not replaced by a file
+    const target = await resolveTarget(this.file, this.file);
     const existing = await stat(target).catch(undefinedIfNotFound);
     if (existing?.isDirectory()) {
       throw new OcipatchError("IO", `${this.file} is a directory; a docker archive is a file`);
     }
     const temp = await siblingTempDir(target);
+    let written = false;
     try {
       const result = await this.writeInto(temp.dir, item, opts);
       await rename(join(temp.dir, "archive.tar"), target).catch((e: unknown) => {
         throw ioError(`cannot move the new docker archive into place at ${this.file}`, e);
       });
+      written = true;
       return result;
     } finally {
       await removeQuietly(temp.dir);
+      // a failure leaves nothing: not even the parent directories this write created
+      if (!written) await removeCreatedParents(target, temp.createdParent);
     }
   }
 
@@ -75,7 +80,7 @@ class DockerArchiveSink implements ImageSink {
     const stats = emptyStats();
     const rawConfig = await image.rawConfig(opts);
     const config = await image.configFile(opts);
-    if (sha256(rawConfig) !== image.manifest.config.digest) {
+    if (digestLike(rawConfig, image.manifest.config.digest) !== image.manifest.config.digest) {
       throw new OcipatchError("DIGEST_MISMATCH", `config of ${image.description} does not match its digest`);
     }
     const layers = await image.layers(opts);

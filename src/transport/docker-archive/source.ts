@@ -11,7 +11,7 @@ import {
 import { isImageManifestMediaType, isIndexMediaType, sniffCompression } from "../../image/media-types.js";
 import { type ContentSource, type RawManifest, SourceImage } from "../../image/source.js";
 import { familiarReference, formatReference, parseReference, type Reference } from "../../reference/index.js";
-import { type Digest, DigestStream, isDigest, sha256 } from "../../util/digest.js";
+import { type Digest, DigestStream, digestLike, isDigest, sha256 } from "../../util/digest.js";
 import { drain } from "../../util/streams.js";
 import { type ArchiveLayerInfo, MANIFEST_FILE, parseArchiveManifest, synthesizeManifest } from "./format.js";
 import { TarIndex } from "./tar-index.js";
@@ -222,7 +222,7 @@ async function findStoredManifest(
       seen.add(d.digest);
       try {
         const raw = await source.fetchManifest(d);
-        if (sha256(raw.bytes) !== d.digest) continue;
+        if (digestLike(raw.bytes, d.digest) !== d.digest) continue;
         const mt = detectManifestMediaType(raw.bytes, d.mediaType, `manifest ${d.digest}`);
         if (isIndexMediaType(mt)) {
           const found = await visit(parseIndexManifest(raw.bytes).manifests, depth + 1);

@@ -63,8 +63,14 @@ function numeric(b: Buffer, start: number, len: number, what: string): number {
   return Number.parseInt(s, 8);
 }
 
+/** Whether a header's checksum field holds its checksum; a field that is no number does not. */
 function checksumOk(h: Buffer): boolean {
-  const stored = numeric(h, 148, 8, "tar header checksum");
+  let stored: number;
+  try {
+    stored = numeric(h, 148, 8, "tar header checksum");
+  } catch {
+    return false; // not a tar header (e.g. compressed data): the caller names the file
+  }
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {
@@ -73,6 +79,17 @@ function checksumOk(h: Buffer): boolean {
     signed += v > 127 ? v - 256 : v;
   }
   return stored === unsigned || stored === signed;
+}
+
+/** Magic numbers of the compressed files an archive is often mistaken for. */
+const COMPRESSED_MAGIC: ReadonlyArray<[string, Buffer]> = [
+  ["gzip", Buffer.from([0x1f, 0x8b])],
+  ["zstd", Buffer.from([0x28, 0xb5, 0x2f, 0xfd])],
+  ["xz", Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])],
+];
+
+function compressionOfStart(b: Buffer): string | undefined {
+  return COMPRESSED_MAGIC.find(([, magic]) => b.subarray(0, magic.length).equals(magic))?.[0];
 }
 
 /** Parse pax records (`<len> key=value\n`). */
@@ -239,6 +256,13 @@ async function readHeaders(fh: FileHandle, file: string): Promise<Map<string, Ta
   for (;;) {
     const { bytesRead } = await fh.read(header, 0, BLOCK, pos);
     if (bytesRead === 0) break; // no end-of-archive marker: accept, as GNU tar does
+    const compressed = pos === 0 ? compressionOfStart(header.subarray(0, bytesRead)) : undefined;
+    if (compressed) {
+      throw new OcipatchError(
+        "INVALID_FORMAT",
+        `${file} is not a tar archive (${compressed}-compressed; decompress it first)`,
+      );
+    }
     if (bytesRead < BLOCK)
       throw new OcipatchError("INVALID_FORMAT", `${file} is truncated (partial tar header)`);
     if (header.every((b) => b === 0)) break; // end-of-archive marker

@@ -5,7 +5,7 @@ import type { Image, ImageOrIndex } from "../../image/image.js";
 import { encodeJson } from "../../image/manifest.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
 import { formatReference, type Reference } from "../../reference/index.js";
-import { type Digest, hexOf, sha256 } from "../../util/digest.js";
+import { type Digest, digestLike, hexOf } from "../../util/digest.js";
 import { MANIFEST_FILE } from "../docker-archive/format.js";
 import { addBuffer, addFile } from "../docker-archive/sink.js";
 import { connectEngine, type EngineClientOptions } from "./client.js";
@@ -91,7 +91,7 @@ class DockerDaemonSink implements ImageSink {
   ): Promise<void> {
     try {
       const rawConfig = await image.rawConfig(opts);
-      if (sha256(rawConfig) !== image.manifest.config.digest) {
+      if (digestLike(rawConfig, image.manifest.config.digest) !== image.manifest.config.digest) {
         throw new OcipatchError(
           "DIGEST_MISMATCH",
           `config of ${image.description} does not match its digest`,

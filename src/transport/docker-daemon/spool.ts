@@ -41,13 +41,14 @@ export async function spoolToTempFile(
   src: Readable,
   opts: { dir?: string | undefined; signal?: AbortSignal | undefined } = {},
 ): Promise<Spool> {
-  const path = join(opts.dir ?? tmpdir(), `.ocipatch-engine-export-${randomBytes(6).toString("hex")}.tar`);
+  const dir = opts.dir ?? tmpdir();
+  const path = join(dir, `.ocipatch-engine-export-${randomBytes(6).toString("hex")}.tar`);
   let fh: FileHandle;
   try {
     fh = await open(path, "wx+", 0o600);
   } catch (e) {
     src.destroy();
-    throw ioError(`cannot create a temporary file for the image export in ${opts.dir ?? tmpdir()}`, e);
+    throw ioError(`cannot create a temporary file for the image export in ${dir}`, e);
   }
   const viaProc = existsSync(`/proc/self/fd/${fh.fd}`);
   // the name is only needed until the file is open; if it cannot go now, it goes at exit
@@ -59,7 +60,11 @@ export async function spoolToTempFile(
     for await (const chunk of src) {
       opts.signal?.throwIfAborted();
       const b = chunk as Buffer;
-      await fh.write(b, 0, b.length, size);
+      // a failed write (a full disk) is this host's, not the engine's: an IO error naming the directory
+      await fh.write(b, 0, b.length, size).catch((e: unknown) => {
+        src.destroy();
+        throw ioError(`cannot save the image export to a temporary file in ${dir}`, e);
+      });
       size += b.length;
     }
     open_.add(fh);

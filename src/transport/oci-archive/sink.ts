@@ -1,12 +1,12 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { readdir, rename, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
 import { OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import type { ImageOrIndex } from "../../image/image.js";
 import type { ImageSink, WriteOptions, WriteResult } from "../../image/sink.js";
-import { ioError, removeQuietly, siblingTempDir } from "../atomic-fs.js";
+import { ioError, removeCreatedParents, removeQuietly, resolveTarget, siblingTempDir } from "../atomic-fs.js";
 import { addEntry, addFile } from "../docker-archive/sink.js";
 import { INDEX_FILE, OCI_LAYOUT_FILE } from "../oci-layout/layout.js";
 import { ociLayoutSink } from "../oci-layout/sink.js";
@@ -32,7 +32,8 @@ class OciArchiveSink implements ImageSink {
   }
 
   async write(item: ImageOrIndex, opts?: WriteOptions): Promise<WriteResult> {
-    const target = resolve(this.file);
+    // a symlink is written through (as skopeo does), not replaced by a file
+    const target = await resolveTarget(this.file, this.file);
     const existing = await stat(target)
       .catch(undefinedIfNotFound)
       .catch((e: unknown) => {
@@ -52,7 +53,8 @@ class OciArchiveSink implements ImageSink {
       });
       return { ...result, location: this.description };
     } catch (e) {
-      await removeQuietly(temp.createdParent);
+      await removeQuietly(temp.dir);
+      await removeCreatedParents(target, temp.createdParent);
       throw e;
     } finally {
       await removeQuietly(temp.dir);

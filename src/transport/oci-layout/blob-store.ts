@@ -1,12 +1,12 @@
 import { createWriteStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { OcipatchError } from "../../errors.js";
 import type { Descriptor } from "../../image/manifest.js";
 import type { TransferStats } from "../../image/sink.js";
-import { DigestStream, hexOf, sha256 } from "../../util/digest.js";
+import { DigestStream, digestLike, hexOf } from "../../util/digest.js";
 import { release, removeOnExit } from "../../util/owned-temp.js";
 import type { ProgressListener } from "../../util/progress.js";
 import { ioError, tempName } from "../atomic-fs.js";
@@ -40,8 +40,7 @@ export class LayoutBlobStore {
   }
 
   putBytes(desc: BlobDesc, bytes: Buffer): Promise<void> {
-    if (!desc.digest.startsWith("sha256:")) return this.put(desc, async () => Readable.from([bytes]));
-    if (bytes.length !== desc.size || sha256(bytes) !== desc.digest) {
+    if (bytes.length !== desc.size || digestLike(bytes, desc.digest) !== desc.digest) {
       return Promise.reject(
         new OcipatchError("DIGEST_MISMATCH", `content for ${desc.digest} does not match its digest or size`),
       );
@@ -59,19 +58,13 @@ export class LayoutBlobStore {
   }
 
   private async putOnce(desc: BlobDesc, open: () => Promise<Readable>): Promise<void> {
-    if (!desc.digest.startsWith("sha256:")) {
-      throw new OcipatchError(
-        "UNSUPPORTED",
-        `cannot store blob ${desc.digest}: only sha256 digests are supported`,
-      );
-    }
     if (await this.exists(desc)) {
       this.stats.blobsSkipped++;
       this.progress?.blobStart?.(desc, "exists");
       this.progress?.blobDone?.(desc, "exists");
       return;
     }
-    const dir = join(this.root, "blobs", "sha256");
+    const dir = dirname(blobPath(this.root, desc.digest)); // blobs/sha256 or blobs/sha512
     await mkdir(dir, { recursive: true }).catch((e: unknown) => {
       throw ioError(`cannot create ${dir}`, e);
     });

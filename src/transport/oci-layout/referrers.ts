@@ -2,7 +2,7 @@ import { isOcipatchError, OcipatchError } from "../../errors.js";
 import { type Descriptor, detectManifestMediaType, parseImageManifest } from "../../image/manifest.js";
 import { emptyStats } from "../../image/sink.js";
 import type { Digest } from "../../util/digest.js";
-import { sha256 } from "../../util/digest.js";
+import { digestLike, sha256 } from "../../util/digest.js";
 import { DEFAULT_HOST_FILE_MAX_BYTES, readRegularFile } from "../../util/regular-file.js";
 import { type ArtifactToAttach, artifactManifest, EMPTY_DESCRIPTOR } from "../registry/referrers.js";
 import { LayoutBlobStore } from "./blob-store.js";
@@ -34,7 +34,7 @@ async function subjectIn(dir: string, digest: Digest): Promise<Descriptor> {
   const listed = index.manifests.find((m) => m.digest === digest);
   if (listed) return { mediaType: listed.mediaType, digest, size: listed.size };
   const bytes = await readBlobFile(dir, digest);
-  if (sha256(bytes) !== digest) {
+  if (digestLike(bytes, digest) !== digest) {
     throw new OcipatchError(
       "DIGEST_MISMATCH",
       `blob ${digest} in OCI layout ${dir} does not match its digest`,

@@ -1,15 +1,21 @@
-import { chmod, lstat, readdir, rename, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { OcipatchError } from "../../errors.js";
+import { chmod, mkdir, readdir, rename, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import { descriptorOf, type Image, type ImageOrIndex } from "../../image/image.js";
 import { type Descriptor, encodeJson } from "../../image/manifest.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
 import { toOciMediaTypes } from "../../image/to-oci.js";
-import { sha256 } from "../../util/digest.js";
+import { digestLike } from "../../util/digest.js";
+import { withFileLock } from "../../util/file-lock.js";
 import {
+  innerTempDir,
   ioError,
+  isTransientEntry,
   keepStaged,
+  moveEntriesUp,
+  removeCreatedParents,
   removeQuietly,
+  resolveTarget,
   siblingTempDir,
   sweepSiblingTempDirs,
   sweepTempFiles,
@@ -24,16 +30,26 @@ import { INDEX_FILE, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION } from "./layout.js";
 /** How many layers of one image are written at the same time. */
 const LAYER_CONCURRENCY = 4;
 
-type Target = { kind: "new" } | { kind: "layout" };
+type Target = { kind: "new" } | { kind: "empty" } | { kind: "layout" };
+
+/** The lock `updateIndexDocument` takes in a layout; an in-place commit takes it too. */
+const INDEX_LOCK = `.${INDEX_FILE}.lock`;
+
+/** What a failed rename onto DIR means when DIR appeared meanwhile (another writer, a mount). */
+const TARGET_APPEARED = new Set(["ENOTEMPTY", "EEXIST", "EBUSY", "EXDEV"]);
 
 /**
  * An `ImageSink` writing into an OCI image layout directory (`oci:DIR[:TAG]`).
  *
  * - A new layout is built in a temporary sibling directory and renamed into place at
- *   the end, so a failure leaves nothing behind.
+ *   the end, so a failure leaves nothing behind. When DIR is an existing empty directory
+ *   (a mount point cannot be renamed over), it is built in a hidden directory inside DIR
+ *   and its entries moved up at the end (`oci-layout` last); a failure leaves DIR empty.
  * - In an existing layout, blobs are added (existing ones with the right size are
  *   skipped) and `index.json` is replaced atomically as the very last step, so a
- *   failure leaves it untouched.
+ *   failure leaves it untouched. A new layout whose DIR became a layout meanwhile (two
+ *   runs creating it at once) is added to it the same way, so both keep their tags.
+ * - A symlink as DIR is followed: the layout is written where it points.
  */
 export function ociLayoutSink(dir: string, tag?: string): ImageSink {
   return new OciLayoutSink(dir, tag);
@@ -53,65 +69,123 @@ class OciLayoutSink implements ImageSink {
     if (this.tag !== undefined) assertValidRefName(this.tag, this.dir);
     // an OCI layout holds OCI media types (skopeo and umoci look nothing else up by tag)
     const item = await toOciMediaTypes(given, opts);
-    const target = resolve(this.dir);
+    const target = await resolveTarget(this.dir, this.dir);
     const kind = await inspectTarget(target, this.dir);
     const stats = emptyStats();
-    let root = target;
-    let temp: { dir: string; createdParent?: string } | undefined;
+    const result = (): WriteResult => ({
+      digest: item.digest,
+      mediaType: item.mediaType,
+      size: item.rawManifest.length,
+      location: this.description,
+      stats,
+    });
     await sweepSiblingTempDirs(target); // staging directories of runs that were killed
+    if (kind.kind === "layout") {
+      await readIndexDocument(target, this.dir); // fail early on a broken index.json
+      await sweepTempFiles(target); // partial blobs of runs that were killed
+      const store = new LayoutBlobStore(target, stats, opts?.progress, opts?.signal);
+      const desc = await writeItem(store, item, opts);
+      // one writer of index.json at a time, so concurrent runs keep each other's tags
+      await updateIndexDocument(
+        target,
+        this.dir,
+        (doc) => addToLayoutIndex(doc, desc, this.tag),
+        opts?.signal,
+      );
+      return result();
+    }
+    const temp: { dir: string; createdParent?: string } =
+      kind.kind === "new" ? await siblingTempDir(target) : { dir: await innerTempDir(target, this.dir) };
+    let committing = false;
     try {
-      if (kind.kind === "layout") {
-        await readIndexDocument(target, this.dir); // fail early on a broken index.json
-        await sweepTempFiles(target); // partial blobs of runs that were killed
-      } else {
-        temp = await siblingTempDir(target);
-        root = temp.dir;
-        await writeFile(join(root, OCI_LAYOUT_FILE), encodeJson({ imageLayoutVersion: OCI_LAYOUT_VERSION }));
-      }
+      const root = temp.dir;
+      await writeFile(join(root, OCI_LAYOUT_FILE), encodeJson({ imageLayoutVersion: OCI_LAYOUT_VERSION }));
       const store = new LayoutBlobStore(root, stats, opts?.progress, opts?.signal);
       const desc = await writeItem(store, item, opts);
-      if (kind.kind === "layout") {
-        // one writer of index.json at a time, so concurrent runs keep each other's tags
-        await updateIndexDocument(
-          root,
-          this.dir,
-          (doc) => addToLayoutIndex(doc, desc, this.tag),
-          opts?.signal,
-        );
-      } else {
-        await writeFileAtomic(
-          join(root, INDEX_FILE),
-          encodeJson(addToLayoutIndex(emptyLayoutIndex(), desc, this.tag)),
-        );
-      }
-      if (temp) {
+      await writeFileAtomic(
+        join(root, INDEX_FILE),
+        encodeJson(addToLayoutIndex(emptyLayoutIndex(), desc, this.tag)),
+      );
+      committing = true; // from here DIR may hold another run's layout: its parents stay
+      if (kind.kind === "new") {
         await chmod(root, 0o755);
-        await rename(root, target).catch((e: unknown) => {
-          throw ioError(`cannot move the new OCI layout into place at ${this.dir}`, e);
-        });
-        keepStaged(root);
+        const renamed = await rename(root, target).then(
+          () => true,
+          (e: unknown) => {
+            if (TARGET_APPEARED.has((e as NodeJS.ErrnoException).code ?? "")) return false;
+            throw ioError(`cannot move the new OCI layout into place at ${this.dir}`, e);
+          },
+        );
+        if (renamed) {
+          keepStaged(root);
+          return result();
+        }
       }
-      return {
-        digest: item.digest,
-        mediaType: item.mediaType,
-        size: item.rawManifest.length,
-        location: this.description,
-        stats,
-      };
+      await commitInto(target, root, desc, this.tag, this.dir, opts?.signal);
+      return result();
     } catch (e) {
-      if (temp) {
-        await removeQuietly(temp.dir);
-        await removeQuietly(temp.createdParent);
-      }
+      await removeQuietly(temp.dir);
+      if (!committing) await removeCreatedParents(target, temp.createdParent);
       throw e;
     }
   }
 }
 
-async function inspectTarget(target: string, shown: string): Promise<Target> {
-  let st: Awaited<ReturnType<typeof lstat>>;
+/**
+ * Put the layout staged at `staged` into the directory `target`, holding the layout's index
+ * lock: moved up into it when `target` is still empty, or — when another run made it a
+ * layout meanwhile — its blobs added and the manifest listed in `index.json` as a write into
+ * an existing layout does.
+ */
+async function commitInto(
+  target: string,
+  staged: string,
+  desc: Descriptor,
+  tag: string | undefined,
+  shown: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  await withFileLock(
+    join(target, INDEX_LOCK),
+    `${shown}/${INDEX_FILE}`,
+    async () => {
+      const kind = await inspectTarget(target, shown);
+      if (kind.kind !== "layout") {
+        await moveEntriesUp(staged, target, shown, [INDEX_FILE, OCI_LAYOUT_FILE]);
+        return;
+      }
+      await moveBlobs(staged, target, shown);
+      const doc = await readIndexDocument(target, shown);
+      await writeFileAtomic(join(target, INDEX_FILE), encodeJson(addToLayoutIndex(doc, desc, tag)));
+      await removeQuietly(staged);
+    },
+    { signal },
+  );
+}
+
+/** Move the blobs of the layout at `from` into the layout at `to`; those it has already stay. */
+async function moveBlobs(from: string, to: string, shown: string): Promise<void> {
   try {
-    st = await lstat(target);
+    for (const alg of await readdir(join(from, "blobs"))) {
+      await mkdir(join(to, "blobs", alg), { recursive: true });
+      for (const name of await readdir(join(from, "blobs", alg))) {
+        const dest = join(to, "blobs", alg, name);
+        const have = await stat(dest).catch(undefinedIfNotFound);
+        const mine = await stat(join(from, "blobs", alg, name));
+        if (have?.isFile() && have.size === mine.size) continue;
+        await rename(join(from, "blobs", alg, name), dest);
+      }
+    }
+  } catch (e) {
+    throw ioError(`cannot add the new blobs to the OCI layout ${shown}`, e);
+  }
+}
+
+/** A missing DIR, an empty one (ocipatch's own transient entries aside), or a layout. */
+async function inspectTarget(target: string, shown: string): Promise<Target> {
+  let st: Awaited<ReturnType<typeof stat>>;
+  try {
+    st = await stat(target);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return { kind: "new" };
     throw ioError(`cannot access ${shown}`, e);
@@ -123,7 +197,7 @@ async function inspectTarget(target: string, shown: string): Promise<Target> {
     throw ioError(`cannot read ${shown}`, e);
   });
   if (names.includes(OCI_LAYOUT_FILE)) return { kind: "layout" };
-  if (names.length === 0) return { kind: "new" };
+  if (names.every((n) => n === INDEX_LOCK || isTransientEntry(n))) return { kind: "empty" };
   throw new OcipatchError(
     "IO",
     `${shown} is not empty and is not an OCI image layout (no ${OCI_LAYOUT_FILE} file); refusing to write into it`,
@@ -136,7 +210,7 @@ async function writeItem(
   item: ImageOrIndex,
   opts?: WriteOptions,
 ): Promise<Descriptor> {
-  if (sha256(item.rawManifest) !== item.digest) {
+  if (digestLike(item.rawManifest, item.digest) !== item.digest) {
     throw new OcipatchError(
       "DIGEST_MISMATCH",
       `manifest of ${item.description} does not match its digest ${item.digest}`,

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { OcipatchError } from "../../errors.js";
 import type { BlobOrigin, ImageOrIndex, OpenOptions } from "../../image/image.js";
@@ -6,7 +5,7 @@ import type { Descriptor } from "../../image/manifest.js";
 import { MANIFEST_ACCEPT } from "../../image/media-types.js";
 import { type ContentSource, fromRawManifest, type RawManifest } from "../../image/source.js";
 import { manifestIdentifier, parseReference, type Reference } from "../../reference/reference.js";
-import { algorithmOf, type Digest, isDigest, sha256 } from "../../util/digest.js";
+import { type Digest, digestLike, isDigest, sha256 } from "../../util/digest.js";
 import { retryDelay, sleep } from "../../util/http/retry.js";
 import { readAll } from "../../util/streams.js";
 import { RegistryClient } from "./client.js";
@@ -17,11 +16,6 @@ import { pullScope } from "./scope.js";
 
 /** Registries must accept manifests of at least 4 MiB; refuse anything much larger. */
 const MAX_MANIFEST_SIZE = 8 * 1024 * 1024;
-
-function digestOf(bytes: Buffer, like: Digest): Digest {
-  const alg = algorithmOf(like);
-  return `${alg}:${createHash(alg).update(bytes).digest("hex")}` as Digest;
-}
 
 function toReference(ref: Reference | string): Reference {
   return typeof ref === "string" ? parseReference(ref) : ref;
@@ -54,7 +48,7 @@ export async function getManifest(
   const mediaType = headerValue(res, "content-type")?.split(";")[0]?.trim() || undefined;
   let digest: Digest;
   if (isDigest(identifier)) {
-    digest = digestOf(bytes, identifier);
+    digest = digestLike(bytes, identifier);
     if (digest !== identifier) {
       throw new OcipatchError(
         "DIGEST_MISMATCH",
@@ -64,10 +58,12 @@ export async function getManifest(
   } else {
     digest = sha256(bytes);
     const announced = headerValue(res, "docker-content-digest");
-    if (announced?.startsWith("sha256:") && announced !== digest) {
+    // an announced digest is checked with its own algorithm (sha256 or sha512)
+    const got = announced !== undefined && isDigest(announced) ? digestLike(bytes, announced) : undefined;
+    if (got !== undefined && got !== announced) {
       throw new OcipatchError(
         "DIGEST_MISMATCH",
-        `manifest ${name}: the registry announced digest ${announced} but sent content with digest ${digest}`,
+        `manifest ${name}: the registry announced digest ${announced} but sent content with digest ${got}`,
       );
     }
   }

@@ -113,6 +113,37 @@ describe("TarIndex reads the tar formats GNU tar writes", () => {
   });
 });
 
+describe("TarIndex names the file it cannot read", () => {
+  it("a compressed archive: 'FILE is not a tar archive (gzip-compressed; decompress it first)'", async () => {
+    const tarFile = gnuTar("pax");
+    for (const [tool, args, name] of [
+      ["gzip", ["-c"], "gzip"],
+      ["zstd", ["-q", "-c"], "zstd"],
+      ["xz", ["-c"], "xz"],
+    ] as const) {
+      const out = join(root, `archive.tar.${tool}`);
+      writeFileSync(out, execFileSync(tool, [...args, tarFile]));
+      const err = await TarIndex.open(out).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OcipatchError);
+      expect((err as OcipatchError).code).toBe("INVALID_FORMAT");
+      expect((err as OcipatchError).message).toBe(
+        `${out} is not a tar archive (${name}-compressed; decompress it first)`,
+      );
+    }
+  });
+
+  it("bytes whose checksum field is no number: 'FILE is not a tar archive (bad header checksum ...)'", async () => {
+    const junk = join(root, "not-a-tar");
+    const b = Buffer.alloc(4096, 0x41);
+    b.fill(0xff, 140, 160); // what numeric() used to refuse before the file was named
+    writeFileSync(junk, b);
+    const err = await TarIndex.open(junk).catch((e: unknown) => e);
+    expect((err as OcipatchError).message).toBe(
+      `${junk} is not a tar archive (bad header checksum at offset 0)`,
+    );
+  });
+});
+
 describe("helpers", () => {
   it("normalises paths without leaving the archive root", () => {
     expect(normalizeTarPath("./a//b/")).toBe("a/b");
