@@ -36,9 +36,10 @@ function installedRecordLines(pkg: ApkPackage, fileSize: number): ApkDbLine[] {
   add("A", pkg.architecture);
   add("S", String(fileSize));
   add("I", one("size") ?? "0");
-  add("T", one("pkgdesc"));
-  add("U", one("url"));
-  add("L", one("license"));
+  // apk_pkg_write_index_header writes T:, U:, L: unconditionally (empty when .PKGINFO has none)
+  lines.push({ key: "T", value: one("pkgdesc") ?? "" });
+  lines.push({ key: "U", value: one("url") ?? "" });
+  lines.push({ key: "L", value: one("license") ?? "" });
   add("o", one("origin"));
   add("m", one("maintainer"));
   add("t", one("builddate"));

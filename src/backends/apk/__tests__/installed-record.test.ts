@@ -27,4 +27,10 @@ describe("apk installed record of a package", () => {
     const root = rec.dirs.find((d) => d.name === "");
     expect(root?.files.map((f) => f.path)).toEqual(["/rootfile"]);
   });
+
+  it("T:, U:, L: are written even when empty (apk_pkg_write_index_header)", () => {
+    const rec = recordOf({ ...musl, url: "" });
+    expect(rec.lines.map((l) => l.key).slice(0, 9)).toEqual(["C", "P", "V", "A", "S", "I", "T", "U", "L"]);
+    expect(rec.lines.find((l) => l.key === "U")?.value).toBe("");
+  });
 });
