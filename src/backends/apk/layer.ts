@@ -39,11 +39,20 @@ const SCRIPT_TYPES = [
   "trigger",
 ] as const;
 
+/**
+ * A package's scripts in apk_script_types order, whatever their order in the control segment:
+ * apk_db_scriptdb_write writes a package's scripts to scripts.tar looping over the script types.
+ */
+function scriptsOf(pkg: ApkPackage): Array<[type: (typeof SCRIPT_TYPES)[number], body: Buffer]> {
+  return SCRIPT_TYPES.flatMap((type) => {
+    const body = pkg.scripts.get(`.${type}`);
+    return body === undefined ? [] : [[type, body] as [(typeof SCRIPT_TYPES)[number], Buffer]];
+  });
+}
+
 function scriptReport(pkg: ApkPackage, fromVersion: string | undefined): ScriptReport {
   const findings: ScriptFinding[] = [];
-  for (const [file, body] of pkg.scripts) {
-    const type = file.replace(/^\./, "");
-    if (!(SCRIPT_TYPES as readonly string[]).includes(type)) continue;
+  for (const [type, body] of scriptsOf(pkg)) {
     // apk runs pre/post-upgrade on upgrade, pre/post-install on a new install, triggers later
     const runs =
       fromVersion === undefined
@@ -184,13 +193,11 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
         (e) => e.type === "file" && !oldPrefixes.some((p) => e.name.startsWith(p)),
       );
       const added = loaded.flatMap(({ pkg }) =>
-        [...pkg.scripts]
-          .filter(([f]) => (SCRIPT_TYPES as readonly string[]).includes(f.replace(/^\./, "")))
-          .map(([f, body]) => ({
-            name: `${pkg.name}-${pkg.version}.${pkg.checksum}.${f.replace(/^\./, "")}`,
-            data: body,
-            mode: 0o755,
-          })),
+        scriptsOf(pkg).map(([type, body]) => ({
+          name: `${pkg.name}-${pkg.version}.${pkg.checksum}.${type}`,
+          data: body,
+          mode: 0o755,
+        })),
       );
       if (added.length > 0 || keptScripts.length !== existing.length) {
         const tar = await writeScriptsTar(

@@ -49,10 +49,11 @@ const fix = ["busybox", "busybox-binsh", "libcrypto3"].map((n) =>
     n === "busybox"
       ? {
           ...spec("fixes", n),
+          // not in apk_script_types order in the control segment: scripts.tar is
           scripts: {
-            ".pre-install": "#!/bin/sh\nexit 0\n",
             ".post-upgrade": POST_UPGRADE,
             ".trigger": "#!/bin/sh\nexec /bin/busybox --install -s\n",
+            ".pre-install": "#!/bin/sh\nexit 0\n",
           },
           triggers: ["/bin", "/usr/bin"],
         }
@@ -191,7 +192,7 @@ describe("apk patch layer", () => {
     expect(entries.has("usr/lib/.wh.engines-3")).toBe(false);
   });
 
-  it("scripts.tar: the old version's scripts replaced by the new one's; scripts not run are reported", async () => {
+  it("scripts.tar: the old version's scripts replaced by the new one's, in apk_script_types order; scripts not run are reported", async () => {
     const { layer, entries } = await build("c");
     const st = entries.get("lib/apk/db/scripts.tar");
     expect(st).toBeDefined();
