@@ -3,13 +3,23 @@
  * run): the new versions' files at their paths, whiteouts for files the old versions owned and
  * no new or remaining package owns, `/lib/apk/db/installed` with the upgraded records replaced
  * (apk appends the newly installed records at the end), `scripts.tar` entries of the new
- * versions' install scripts, `/etc/apk/world` untouched. Times are reproducible: package files
+ * versions' install scripts, `/etc/apk/world` untouched. Files of protected directories
+ * (`protected-paths.ts`) changed in the image are kept, the new version's written as
+ * `<path>.apk-new`, and not removed when the new version drops them. Times are reproducible: package files
  * keep the package's build date, the database files get `now` or the newest build date.
  */
+import { createHash } from "node:crypto";
 import { OcipatchError } from "../../errors.js";
 import { LayerWriter } from "../../patch/layer/layer-writer.js";
 import { combineScriptReports } from "../script-report.js";
-import type { BuildLayerRequest, PatchedPackage, PatchLayer, ScriptFinding, ScriptReport } from "../types.js";
+import type {
+  BuildLayerRequest,
+  KeptConffile,
+  PatchedPackage,
+  PatchLayer,
+  ScriptFinding,
+  ScriptReport,
+} from "../types.js";
 import { readTar } from "./archive.js";
 import { readFetchedApk } from "./fetch.js";
 import {
@@ -21,6 +31,7 @@ import {
 import { installedRecordOf } from "./installed-record.js";
 import { packagesOf } from "./inventory.js";
 import type { ApkPackage } from "./package.js";
+import { ProtectedPaths } from "./protected-paths.js";
 import { apkRecord } from "./record.js";
 import { writeScriptsTar } from "./scripts-tar.js";
 
@@ -84,6 +95,32 @@ function scriptReport(pkg: ApkPackage, fromVersion: string | undefined): ScriptR
 }
 
 const ownedPaths = (r: ApkInstalledRecord): string[] => r.dirs.flatMap((d) => d.files.map((f) => f.path));
+const dirOf = (path: string): string => path.slice(0, path.lastIndexOf("/")) || "/";
+
+/** `Q1` + base64 SHA-1 or `Q2` + base64 SHA-256 of `data`, the algorithm of `like`. */
+function checksumLike(like: string, data: Buffer): string {
+  return like.startsWith("Q2")
+    ? `Q2${createHash("sha256").update(data).digest("base64")}`
+    : `Q1${createHash("sha1").update(data).digest("base64")}`;
+}
+
+/**
+ * apk_db_audit_file against the image: undefined when `path` does not exist; else whether it differs
+ * from `checksum` (no checksum: it differs). A symlink's checksum is its target's; anything but
+ * a regular file or a symlink differs.
+ */
+async function differs(
+  fs: BuildLayerRequest["fs"],
+  path: string,
+  checksum: string | undefined,
+): Promise<boolean | undefined> {
+  const st = await fs.lstat(path);
+  if (st === undefined) return undefined;
+  if (checksum === undefined) return true;
+  if (st.type === "symlink") return checksumLike(checksum, Buffer.from(st.linkTarget ?? "")) !== checksum;
+  if (st.type !== "file") return true;
+  return checksumLike(checksum, await fs.readFile(path)) !== checksum;
+}
 
 export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer> {
   if (req.packages.length === 0) throw new OcipatchError("INTERNAL", "no package to build a layer from");
@@ -113,12 +150,30 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
   // files: what the new versions ship; what the old ones owned and nothing owns any more
   const newPaths = new Set(loaded.flatMap((l) => l.pkg.entries.map((e) => e.path)));
   const stillOwned = new Set(kept.flatMap(ownedPaths));
+  const protectedPaths = await ProtectedPaths.of(req.fs);
+  const warnings: string[] = [];
+  const keptConffiles: KeptConffile[] = [];
   const removed: string[] = [];
   for (const l of loaded) {
     if (!l.old) continue;
-    for (const p of ownedPaths(l.old)) {
-      if (newPaths.has(p) || stillOwned.has(p) || removed.includes(p)) continue;
-      if ((await req.fs.lstat(p)) !== undefined) removed.push(p);
+    for (const d of l.old.dirs) {
+      const isProtected = protectedPaths.isProtected(`/${d.name}`);
+      for (const { path: p, checksum } of d.files) {
+        if (newPaths.has(p) || stillOwned.has(p) || removed.includes(p)) continue;
+        const changed = await differs(req.fs, p, checksum);
+        if (changed === undefined) continue;
+        // apk_db_purge_pkg: in a protected directory a file changed since its record stays, and the
+        // file's .apk-new goes
+        if (isProtected && (await req.fs.lstat(`${p}.apk-new`)) !== undefined) removed.push(`${p}.apk-new`);
+        if (isProtected && changed) {
+          keptConffiles.push({ package: l.old.name, path: p });
+          warnings.push(
+            `${l.old.name}: ${p} was changed in the image: kept, though ${l.pkg.version} drops it`,
+          );
+          continue;
+        }
+        removed.push(p);
+      }
     }
   }
   // directories the old versions owned and nothing owns any more go when nothing is left in them
@@ -145,12 +200,32 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
   removed.splice(0, removed.length, ...[...removed, ...removedDirs].filter((p) => !under(p)));
   removed.sort();
 
-  const warnings: string[] = [];
+  // apk_db_migrate_files_for_priority: a file of a protected directory that exists in the image and
+  // differs from the database's record of it (or has none) is kept; the package's goes to
+  // <path>.apk-new, unless the image's already has the new content
+  const recorded = new Map(
+    db.records.flatMap((r) => r.dirs.flatMap((d) => d.files.map((f) => [f.path, f.checksum]))),
+  );
+  const newChecksums = new Map(
+    fresh.flatMap((r) => r.dirs.flatMap((d) => d.files.map((f) => [f.path, f.checksum]))),
+  );
+  const destinationOf = async (pkg: ApkPackage, path: string): Promise<string | undefined> => {
+    if (!protectedPaths.isProtected(dirOf(path))) return path;
+    if (!(await differs(req.fs, path, recorded.get(path)))) return path;
+    keptConffiles.push({ package: pkg.name, path });
+    if ((await differs(req.fs, path, newChecksums.get(path))) === false) return undefined;
+    warnings.push(`${pkg.name}: ${path} was changed in the image: kept, the new one is ${path}.apk-new`);
+    return `${path}.apk-new`;
+  };
+
   const writer = new LayerWriter(req.layerPath, req.compression, req.manifestMediaType, dbTime, req.signal);
   try {
     for (const p of removed) await writer.addWhiteout(p);
     for (const { pkg } of loaded) {
       const mtime = new Date(Number(pkg.pkginfo.builddate?.[0] ?? 0) * 1000);
+      // where each of the package's files went in the layer (a hard link follows its target)
+      const written = new Map<string, string>();
+      const byPath = new Map(pkg.entries.map((e) => [e.path, e]));
       for (const e of pkg.entries) {
         if (e.path === "/") continue;
         if (writer.has(e.path)) {
@@ -159,22 +234,38 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
           continue;
         }
         const meta = { mode: e.mode, uid: e.uid, gid: e.gid, mtime };
+        if (e.type === "directory") {
+          await writer.addDirectory(e.path, meta);
+          continue;
+        }
+        if (e.type !== "file" && e.type !== "symlink" && e.type !== "hardlink") {
+          warnings.push(`${pkg.name}: ${e.path} is a ${e.type}: not written`);
+          continue;
+        }
+        const at = await destinationOf(pkg, e.path);
+        if (at === undefined) continue;
         switch (e.type) {
-          case "directory":
-            await writer.addDirectory(e.path, meta);
-            break;
           case "file":
-            await writer.addFile(e.path, meta, e.content.length, e.content);
+            await writer.addFile(at, meta, e.content.length, e.content);
             break;
           case "symlink":
-            await writer.addSymlink(e.path, e.linkTarget ?? "", meta);
+            await writer.addSymlink(at, e.linkTarget ?? "", meta);
             break;
-          case "hardlink":
-            await writer.addHardlink(e.path, e.linkTarget ?? "", meta);
+          case "hardlink": {
+            // readApkPackage made sure the target is earlier in the package; when the layer does not
+            // have it at a path of this package's (kept, or another package's), the content goes
+            const target = written.get(e.linkTarget ?? "");
+            if (target !== undefined) await writer.addHardlink(at, target, meta);
+            else {
+              let t = byPath.get(e.linkTarget ?? "");
+              while (t?.type === "hardlink") t = byPath.get(t.linkTarget ?? "");
+              const content = t?.type === "file" ? t.content : Buffer.alloc(0);
+              await writer.addFile(at, meta, content.length, content);
+            }
             break;
-          default:
-            warnings.push(`${pkg.name}: ${e.path} is a ${e.type}: not written`);
+          }
         }
+        written.set(e.path, at);
       }
     }
     const dbMeta = { mode: 0o644, mtime: dbTime };
@@ -239,7 +330,7 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
     return {
       ...finished,
       packages,
-      keptConffiles: [],
+      keptConffiles,
       removed,
       scripts: combineScriptReports(scriptReports),
       scriptReports,

@@ -224,4 +224,62 @@ describe("apk patch layer", () => {
     ]);
     expect(layer.scripts.kinds).toEqual(["other", "triggers"]);
   });
+
+  describe("protected paths (apk_db_migrate_files_for_priority, apk_db_purge_pkg)", () => {
+    /** The image with some files' content changed by its owner, and extra entries. */
+    const edited = async (content: Record<string, string>, extra: EntrySpec[] = []) =>
+      new LayeredFs(
+        [
+          await MemoryLayer.of([
+            ...imageEntries.map((e) => (e.name in content ? { ...e, content: content[e.name] ?? "" } : e)),
+            ...extra,
+          ]),
+        ],
+        "test image, edited",
+      );
+
+    it("an edited file under /etc is kept; the new version's goes to .apk-new", async () => {
+      const image = await edited({ "etc/ssl/openssl.cnf": "# my site config\n" });
+      const { layer, entries } = await build("protected", image);
+      expect(entries.has("etc/ssl/openssl.cnf")).toBe(false);
+      expect(entries.get("etc/ssl/openssl.cnf.apk-new")?.data.toString()).toBe(
+        "# openssl configuration stand-in\n",
+      );
+      expect(layer.keptConffiles).toEqual([{ package: "libcrypto3", path: "/etc/ssl/openssl.cnf" }]);
+      expect(layer.warnings).toContain(
+        "libcrypto3: /etc/ssl/openssl.cnf was changed in the image: kept, the new one is /etc/ssl/openssl.cnf.apk-new",
+      );
+      // the database still records the package's file as apk does
+      expect(entries.get("lib/apk/db/installed")?.data.toString()).toContain("R:openssl.cnf\n");
+    });
+
+    it("an edited file that already has the new content: kept, no .apk-new", async () => {
+      const image = await edited({ "etc/busybox-version": "1.37.0-r14\n" });
+      const { layer, entries } = await build("protected-same", image);
+      expect(entries.has("etc/busybox-version")).toBe(false);
+      expect(entries.has("etc/busybox-version.apk-new")).toBe(false);
+      expect(layer.keptConffiles).toEqual([{ package: "busybox", path: "/etc/busybox-version" }]);
+    });
+
+    it("protected_paths.d: an edited file the new version drops stays; '-' unprotects", async () => {
+      const image = await edited(
+        { "usr/lib/engines-3/padlock.so": "my own padlock\n", "etc/ssl/openssl.cnf": "# my site config\n" },
+        [
+          {
+            name: "etc/apk/protected_paths.d/local.list",
+            content: "# local\n+usr/lib/engines-*\n-etc/ssl\n",
+          },
+        ],
+      );
+      const { layer, entries } = await build("protected-list", image);
+      expect(layer.removed).toEqual([]);
+      expect(entries.has("usr/lib/engines-3/.wh.padlock.so")).toBe(false);
+      expect(entries.has("usr/lib/.wh.engines-3")).toBe(false);
+      expect(entries.get("etc/ssl/openssl.cnf")?.data.toString()).toBe("# openssl configuration stand-in\n");
+      expect(layer.keptConffiles).toEqual([{ package: "libcrypto3", path: "/usr/lib/engines-3/padlock.so" }]);
+      expect(layer.warnings).toContain(
+        "libcrypto3: /usr/lib/engines-3/padlock.so was changed in the image: kept, though 3.3.7-r2 drops it",
+      );
+    });
+  });
 });
