@@ -21,6 +21,7 @@ import type {
   ScriptReport,
 } from "../types.js";
 import { readTar } from "./archive.js";
+import { type ApkDependency, parseApkDependency } from "./config.js";
 import { readFetchedApk } from "./fetch.js";
 import {
   APK_INSTALLED_DB,
@@ -31,6 +32,7 @@ import {
 import { installedRecordOf } from "./installed-record.js";
 import { packagesOf } from "./inventory.js";
 import type { ApkPackage } from "./package.js";
+import { apkVersionSatisfies } from "./planner.js";
 import { ProtectedPaths } from "./protected-paths.js";
 import { apkRecord } from "./record.js";
 import { writeScriptsTar } from "./scripts-tar.js";
@@ -95,6 +97,62 @@ function scriptReport(pkg: ApkPackage, fromVersion: string | undefined): ScriptR
 }
 
 const ownedPaths = (r: ApkInstalledRecord): string[] => r.dirs.flatMap((d) => d.files.map((f) => f.path));
+/** An atom of `r:` / `.PKGINFO` replaces naming `pkg` at its version (apk_dep_is_materialized). */
+function materialized(atoms: readonly string[], name: string, version: string): boolean {
+  return atoms
+    .flatMap((a) => a.split(/\s+/))
+    .filter((a) => a !== "")
+    .some((a) => {
+      let d: ApkDependency;
+      try {
+        d = parseApkDependency(a, "replaces");
+      } catch {
+        return false;
+      }
+      return d.name === name && apkVersionSatisfies(version, d.op, d.version) !== d.conflict;
+    });
+}
+
+/**
+ * apk_pkg_replaces_file(a = the installed owner, b = the new package): the same origin replaces;
+ * else the higher replaces priority of the one whose replaces names the other wins; a file neither
+ * replaces is a conflict ("trying to overwrite %s owned by %s").
+ */
+function replacesFile(a: ApkInstalledRecord, b: ApkPackage): "yes" | "no" | "conflict" {
+  const bOrigin = b.pkginfo.origin?.[0];
+  if (a.origin !== undefined && a.origin === bOrigin) return "yes";
+  const aPrio = materialized(a.replaces, b.name, b.version)
+    ? Number(a.lines.find((l) => l.key === "q")?.value ?? 0)
+    : -1;
+  const bPrio = materialized(b.pkginfo.replaces ?? [], a.name, a.version)
+    ? Number(b.pkginfo.replaces_priority?.[0] ?? 0)
+    : -1;
+  if (aPrio > bPrio) return "no";
+  if (bPrio >= 0) return "yes";
+  return "conflict";
+}
+
+/** `record` without the `R:` lines (and their `a:`, `Z:`) of `paths`. */
+function withoutFiles(
+  record: ApkInstalledRecord,
+  paths: ReadonlySet<string> | undefined,
+  dbPath: string,
+): ApkInstalledRecord {
+  if (!paths || paths.size === 0) return record;
+  let dir = "";
+  let dropping = false;
+  const lines = record.lines.filter((l) => {
+    if (l.key === "F") dir = l.value;
+    if (l.key === "F" || l.key === "R")
+      dropping = l.key === "R" && paths.has(dir === "" ? `/${l.value}` : `/${dir}/${l.value}`);
+    return !(dropping && (l.key === "R" || l.key === "a" || l.key === "Z"));
+  });
+  const text = `${lines.map((l) => `${l.key}:${l.value}`).join("\n")}\n`;
+  const out = parseApkInstalledDb(text, dbPath).records[0];
+  if (!out) throw new Error("unreachable: empty record");
+  return { ...out, line: record.line, newlinesBefore: record.newlinesBefore };
+}
+
 const dirOf = (path: string): string => path.slice(0, path.lastIndexOf("/")) || "/";
 
 /** `Q1` + base64 SHA-1 or `Q2` + base64 SHA-256 of `data`, the algorithm of `like`. */
@@ -139,8 +197,30 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
 
   // the new database: unchanged records in place, the installed ones appended in install order
   const replaced = new Set(loaded.flatMap((l) => (l.old ? [l.old.name] : [])));
-  const kept = db.records.filter((r) => !replaced.has(r.name));
-  const fresh = loaded.map((l) => installedRecordOf(l.pkg, l.size));
+  const stay = db.records.filter((r) => !replaced.has(r.name));
+  // files another installed package owns: apk_pkg_replaces_file decides
+  const ownerOf = new Map(stay.flatMap((r) => ownedPaths(r).map((p) => [p, r] as const)));
+  const movedFrom = new Map<string, Set<string>>(); // record name → paths it loses
+  const notTaken = new Map<string, Set<string>>(); // new package → paths it leaves to their owner
+  for (const { pkg } of loaded) {
+    for (const e of pkg.entries) {
+      const owner = e.type === "directory" ? undefined : ownerOf.get(e.path);
+      if (owner === undefined) continue;
+      const fate = replacesFile(owner, pkg);
+      if (fate === "conflict")
+        throw new OcipatchError(
+          "RESOLVE",
+          `${pkg.name}-${pkg.version}: trying to overwrite ${e.path} owned by ${owner.name}-${owner.version}`,
+        );
+      const into = fate === "yes" ? movedFrom : notTaken;
+      const key = fate === "yes" ? owner.name : pkg.name;
+      into.set(key, new Set([...(into.get(key) ?? []), e.path]));
+    }
+  }
+  const kept = stay.map((r) => withoutFiles(r, movedFrom.get(r.name), dbPath));
+  const fresh = loaded.map((l) =>
+    withoutFiles(installedRecordOf(l.pkg, l.size), notTaken.get(l.pkg.name), dbPath),
+  );
   const records = [...kept, ...fresh].map((r, i) => ({
     ...r,
     newlinesBefore: i === 0 ? 0 : i < kept.length ? Math.max(1, r.newlinesBefore) : 2,
@@ -227,7 +307,8 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
       const written = new Map<string, string>();
       const byPath = new Map(pkg.entries.map((e) => [e.path, e]));
       for (const e of pkg.entries) {
-        if (e.path === "/") continue;
+        // a file an installed package keeps (it replaces this one with a higher priority)
+        if (e.path === "/" || notTaken.get(pkg.name)?.has(e.path)) continue;
         if (writer.has(e.path)) {
           if (e.type !== "directory")
             warnings.push(`${pkg.name}: ${e.path} is also in another upgraded package: kept the first`);

@@ -22,6 +22,7 @@ import type { FetchedPackage } from "../../types.js";
 import { readTar, type TarEntry } from "../archive.js";
 import { apkBackend } from "../backend.js";
 import { fetchApks, trustPackage } from "../fetch.js";
+import { parseApkInstalledDb } from "../installed-db.js";
 import { buildApkLayer } from "../layer.js";
 import { parseApkKey } from "../signature.js";
 
@@ -280,6 +281,89 @@ describe("apk patch layer", () => {
       expect(layer.warnings).toContain(
         "libcrypto3: /usr/lib/engines-3/padlock.so was changed in the image: kept, though 3.3.7-r2 drops it",
       );
+    });
+  });
+
+  describe("a file another installed package owns (apk_db_install_file, apk_pkg_replaces_file)", () => {
+    const LDSO = "/lib/ld-musl-x86_64.so.1";
+    /** The fixed libcrypto3 also shipping musl's dynamic loader; `pkginfo` lines added to .PKGINFO. */
+    async function withLoader(dir: string, pkginfo: string[], image: LayeredFs = fs) {
+      const s = spec("fixes", "libcrypto3");
+      const built = buildApk(
+        {
+          ...s,
+          // .PKGINFO lines after pkgdesc (the harness has no replaces fields)
+          description: [s.description, ...pkginfo].join("\n"),
+          files: [...s.files, { path: LDSO, content: Buffer.from("moved\n"), mode: 0o755 }],
+        },
+        key,
+      );
+      const d = join(tmp, "repo", dir, "x86_64");
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, built.fileName), built.bytes);
+      trustPackage(built.checksum, [parseApkKey(key.name, key.publicPem, "test key")]);
+      const item = {
+        package: "libcrypto3",
+        architecture: "x86_64",
+        version: s.version,
+        url: `${server.url}/${dir}/x86_64/${built.fileName}`,
+        sha256: "",
+        size: built.bytes.length,
+        checksum: built.checksum,
+      };
+      const got = await fetchApks([item], { cacheDir: join(tmp, "cache") });
+      const packages: FetchedPackage[] = [
+        {
+          package: "libcrypto3",
+          architecture: "x86_64",
+          path: got.files[0] as string,
+          installed: inventory.packages.find((p) => p.name === "libcrypto3"),
+        },
+      ];
+      const layerPath = join(tmp, `${dir}.tar.gz`);
+      await buildApkLayer({
+        fs: image,
+        inventory,
+        packages,
+        compression: "gzip",
+        layerPath,
+        manifestMediaType: MediaTypes.ociManifest,
+      });
+      const entries = new Map(
+        readTar(gunzipSync(readFileSync(layerPath)), layerPath).map((e) => [e.name, e]),
+      );
+      const db = parseApkInstalledDb(entries.get("lib/apk/db/installed")?.data.toString() ?? "");
+      const owners = db.records.filter((r) => r.dirs.some((d) => d.files.some((f) => f.path === LDSO)));
+      return { entries, owners: owners.map((r) => r.name) };
+    }
+
+    it("replaces (r:): the file moves to the new package; the old owner's record loses it", async () => {
+      const { entries, owners } = await withLoader("replaces", ["replaces = musl"]);
+      expect(owners).toEqual(["libcrypto3"]);
+      expect(entries.get(LDSO.slice(1))?.data.toString()).toBe("moved\n");
+    });
+
+    it("the owner replaces the new package with a higher priority: it keeps the file, not written", async () => {
+      const db = installedDb(rel).replace(/(P:musl\n(?:[^\n]+\n)*?)(F:)/, "$1r:libcrypto3\nq:5\n$2");
+      expect(db).toContain("r:libcrypto3\nq:5\nF:lib\n");
+      const image = new LayeredFs(
+        [
+          await MemoryLayer.of(
+            imageEntries.map((e) => (e.name === "lib/apk/db/installed" ? { ...e, content: db } : e)),
+          ),
+        ],
+        "test image, musl replaces libcrypto3",
+      );
+      const { entries, owners } = await withLoader("owner-wins", ["replaces = musl"], image);
+      expect(owners).toEqual(["musl"]);
+      expect(entries.has(LDSO.slice(1))).toBe(false);
+    });
+
+    it("no replaces, another origin: a RESOLVE error naming both packages", async () => {
+      await expect(withLoader("conflict", [])).rejects.toMatchObject({
+        code: "RESOLVE",
+        message: `libcrypto3-3.3.7-r2: trying to overwrite ${LDSO} owned by musl-1.2.5-r8`,
+      });
     });
   });
 });
