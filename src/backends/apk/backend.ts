@@ -3,25 +3,13 @@
  * an apk binary and without /etc/apk (distroless Alpine, Wolfi images built with apko) are read too.
  */
 
-import { isOcipatchError } from "../../errors.js";
 import type { BackendFiles, InventoryRead, PackageBackend } from "../types.js";
-import { APK_WORLD, parseApkWorld, pinnedNames } from "./config.js";
+import { pinnedNames, readApkWorld, readIfFile } from "./config.js";
 import { APK_INSTALLED_DB, APK_INSTALLED_DB_USR, parseApkInstalledDb } from "./installed-db.js";
 import { packagesOf } from "./inventory.js";
 import { apkPatcher } from "./patcher.js";
 import { apkRecord, apkRecordCodec } from "./record.js";
 import { compareApkVersions, isValidApkVersion } from "./version.js";
-
-async function readIfFile(fs: BackendFiles, path: string): Promise<Buffer | undefined> {
-  try {
-    const st = await fs.stat(path);
-    if (st?.type !== "file") return undefined;
-    return await fs.readFile(path);
-  } catch (e) {
-    if (isOcipatchError(e, "NOT_FOUND")) return undefined;
-    throw e;
-  }
-}
 
 export { apkRecord };
 
@@ -38,8 +26,7 @@ async function readApkInventory(fs: BackendFiles): Promise<InventoryRead | undef
   if (!bytes || !dbPath) return undefined;
   const warnings: string[] = [];
   const db = parseApkInstalledDb(bytes.toString("utf8"), dbPath);
-  const worldBytes = await readIfFile(fs, APK_WORLD);
-  const pinned = worldBytes ? pinnedNames(parseApkWorld(worldBytes.toString("utf8"))) : new Set<string>();
+  const pinned = pinnedNames(await readApkWorld(fs));
   const packages = packagesOf(db, dbPath, pinned);
   if (packages.length === 0)
     warnings.push(`${fs.description}: the apk database ${dbPath} lists no installed package`);

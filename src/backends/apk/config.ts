@@ -2,7 +2,8 @@
  * apk's configuration files in an image: `/etc/alpine-release`, `/etc/apk/world`
  * (apk-world(5)), `/etc/apk/repositories` (apk-repositories(5)).
  */
-import { OcipatchError } from "../../errors.js";
+import { isOcipatchError, OcipatchError } from "../../errors.js";
+import type { BackendFiles } from "../types.js";
 
 export const APK_WORLD = "/etc/apk/world";
 export const APK_REPOSITORIES = "/etc/apk/repositories";
@@ -38,6 +39,24 @@ export function parseApkWorld(text: string, source: string = APK_WORLD): ApkDepe
     .split(/\s+/)
     .filter((w) => w !== "")
     .map((w) => parseApkDependency(w, source));
+}
+
+/** The content of `path` when it is a regular file (symlinks followed), else undefined. */
+export async function readIfFile(fs: BackendFiles, path: string): Promise<Buffer | undefined> {
+  try {
+    const st = await fs.stat(path);
+    if (st?.type !== "file") return undefined;
+    return await fs.readFile(path);
+  } catch (e) {
+    if (isOcipatchError(e, "NOT_FOUND")) return undefined;
+    throw e;
+  }
+}
+
+/** The image's world atoms; none without `/etc/apk/world`. */
+export async function readApkWorld(fs: BackendFiles): Promise<ApkDependency[]> {
+  const bytes = await readIfFile(fs, APK_WORLD);
+  return bytes ? parseApkWorld(bytes.toString("utf8")) : [];
 }
 
 /** Names pinned to one version in world (`name=version`): apk keeps them there on upgrade. */

@@ -36,7 +36,7 @@ interface ApkDbFile {
 }
 
 export interface ApkDbDir {
-  /** As stored, relative to / without a leading slash ("usr/bin"; "" is never written). */
+  /** As stored, relative to / without a leading slash ("usr/bin"; "" for the root directory). */
   readonly name: string;
   readonly acl: ApkAcl | undefined;
   readonly files: readonly ApkDbFile[];
@@ -119,7 +119,9 @@ function buildRecord(
         replaces.push(...words(value));
         break;
       case "F":
-        if (value === "" || value.startsWith("/")) fail(`malformed directory "${value}"`);
+        // "" is the root directory: apk_db_fdb_write writes `F:` with the directory's name, empty
+        // for files at /, and apk_db_fdb_read reads it back as such
+        if (value.startsWith("/")) fail(`malformed directory "${value}"`);
         dir = { name: value, acl: undefined, files: [] };
         dirs.push(dir);
         file = undefined;
@@ -132,7 +134,12 @@ function buildRecord(
         if (!dir) fail("R: before any F: line");
         else {
           if (value === "" || value.includes("/")) fail(`malformed file name "${value}"`);
-          file = { name: value, path: `/${dir.name}/${value}`, acl: undefined, checksum: undefined };
+          file = {
+            name: value,
+            path: dir.name === "" ? `/${value}` : `/${dir.name}/${value}`,
+            acl: undefined,
+            checksum: undefined,
+          };
           dir.files.push(file);
         }
         break;

@@ -11,14 +11,10 @@ import type { ApkDbLine, ApkInstalledRecord } from "./installed-db.js";
 import { parseApkInstalledDb } from "./installed-db.js";
 import type { ApkDataEntry, ApkPackage } from "./package.js";
 
-function q1OfEntry(e: ApkDataEntry, contentOf: (path: string) => Buffer | undefined): string {
+/** `Z:` of a file or symlink: its verified SHA-1 record, else the SHA-1 of its content (link target). */
+function q1OfEntry(e: ApkDataEntry): string {
   if (e.sha1 !== undefined) return `Q1${Buffer.from(e.sha1, "hex").toString("base64")}`;
-  const data =
-    e.type === "symlink"
-      ? Buffer.from(e.linkTarget ?? "")
-      : e.type === "hardlink"
-        ? (contentOf(`/${(e.linkTarget ?? "").replace(/^\/+/, "")}`) ?? Buffer.alloc(0))
-        : e.content;
+  const data = e.type === "symlink" ? Buffer.from(e.linkTarget ?? "") : e.content;
   return `Q1${createHash("sha1").update(data).digest("base64")}`;
 }
 
@@ -36,9 +32,10 @@ function installedRecordLines(pkg: ApkPackage, fileSize: number): ApkDbLine[] {
   add("A", pkg.architecture);
   add("S", String(fileSize));
   add("I", one("size") ?? "0");
-  add("T", one("pkgdesc"));
-  add("U", one("url"));
-  add("L", one("license"));
+  // apk_pkg_write_index_header writes T:, U:, L: unconditionally (empty when .PKGINFO has none)
+  lines.push({ key: "T", value: one("pkgdesc") ?? "" });
+  lines.push({ key: "U", value: one("url") ?? "" });
+  lines.push({ key: "L", value: one("license") ?? "" });
   add("o", one("origin"));
   add("m", one("maintainer"));
   add("t", one("builddate"));
@@ -50,7 +47,9 @@ function installedRecordLines(pkg: ApkPackage, fileSize: number): ApkDbLine[] {
   add("r", all("replaces").join(" "));
   add("q", one("replaces_priority"));
 
-  const contents = new Map(pkg.entries.filter((e) => e.type === "file").map((e) => [e.path, e.content]));
+  // a hard link gets its target's checksum (apk_db_install_file: "Hardlinks need special care");
+  // readApkPackage made sure the target comes earlier in the archive
+  const checksums = new Map<string, string>();
   const dirs = new Map<string, { acl: string | undefined; files: ApkDbLine[] }>();
   const dirOf = (name: string) => {
     let d = dirs.get(name);
@@ -74,7 +73,10 @@ function installedRecordLines(pkg: ApkPackage, fileSize: number): ApkDbLine[] {
     const mode = e.type === "symlink" ? 0o777 : e.mode;
     if (e.uid !== 0 || e.gid !== 0 || mode !== 0o644)
       d.files.push({ key: "a", value: `${e.uid}:${e.gid}:${mode.toString(8)}` });
-    d.files.push({ key: "Z", value: q1OfEntry(e, (p) => contents.get(p)) });
+    const z = e.type === "hardlink" ? checksums.get(e.linkTarget ?? "") : q1OfEntry(e);
+    if (z === undefined) throw new Error(`unreachable: ${e.path}: hard link target not read`);
+    checksums.set(e.path, z);
+    d.files.push({ key: "Z", value: z });
   }
   for (const [name, d] of dirs) {
     if (name === "" && d.files.length === 0) continue;

@@ -3,14 +3,25 @@
  * run): the new versions' files at their paths, whiteouts for files the old versions owned and
  * no new or remaining package owns, `/lib/apk/db/installed` with the upgraded records replaced
  * (apk appends the newly installed records at the end), `scripts.tar` entries of the new
- * versions' install scripts, `/etc/apk/world` untouched. Times are reproducible: package files
+ * versions' install scripts, `/etc/apk/world` untouched. Files of protected directories
+ * (`protected-paths.ts`) changed in the image are kept, the new version's written as
+ * `<path>.apk-new`, and not removed when the new version drops them. Times are reproducible: package files
  * keep the package's build date, the database files get `now` or the newest build date.
  */
+import { createHash } from "node:crypto";
 import { OcipatchError } from "../../errors.js";
 import { LayerWriter } from "../../patch/layer/layer-writer.js";
 import { combineScriptReports } from "../script-report.js";
-import type { BuildLayerRequest, PatchedPackage, PatchLayer, ScriptFinding, ScriptReport } from "../types.js";
+import type {
+  BuildLayerRequest,
+  KeptConffile,
+  PatchedPackage,
+  PatchLayer,
+  ScriptFinding,
+  ScriptReport,
+} from "../types.js";
 import { readTar } from "./archive.js";
+import { type ApkDependency, parseApkDependency } from "./config.js";
 import { readFetchedApk } from "./fetch.js";
 import {
   APK_INSTALLED_DB,
@@ -21,6 +32,8 @@ import {
 import { installedRecordOf } from "./installed-record.js";
 import { packagesOf } from "./inventory.js";
 import type { ApkPackage } from "./package.js";
+import { apkVersionSatisfies } from "./planner.js";
+import { ProtectedPaths } from "./protected-paths.js";
 import { apkRecord } from "./record.js";
 import { writeScriptsTar } from "./scripts-tar.js";
 
@@ -39,11 +52,20 @@ const SCRIPT_TYPES = [
   "trigger",
 ] as const;
 
+/**
+ * A package's scripts in apk_script_types order, whatever their order in the control segment:
+ * apk_db_scriptdb_write writes a package's scripts to scripts.tar looping over the script types.
+ */
+function scriptsOf(pkg: ApkPackage): Array<[type: (typeof SCRIPT_TYPES)[number], body: Buffer]> {
+  return SCRIPT_TYPES.flatMap((type) => {
+    const body = pkg.scripts.get(`.${type}`);
+    return body === undefined ? [] : [[type, body] as [(typeof SCRIPT_TYPES)[number], Buffer]];
+  });
+}
+
 function scriptReport(pkg: ApkPackage, fromVersion: string | undefined): ScriptReport {
   const findings: ScriptFinding[] = [];
-  for (const [file, body] of pkg.scripts) {
-    const type = file.replace(/^\./, "");
-    if (!(SCRIPT_TYPES as readonly string[]).includes(type)) continue;
+  for (const [type, body] of scriptsOf(pkg)) {
     // apk runs pre/post-upgrade on upgrade, pre/post-install on a new install, triggers later
     const runs =
       fromVersion === undefined
@@ -75,6 +97,88 @@ function scriptReport(pkg: ApkPackage, fromVersion: string | undefined): ScriptR
 }
 
 const ownedPaths = (r: ApkInstalledRecord): string[] => r.dirs.flatMap((d) => d.files.map((f) => f.path));
+/** An atom of `r:` / `.PKGINFO` replaces naming `pkg` at its version (apk_dep_is_materialized). */
+function materialized(atoms: readonly string[], name: string, version: string): boolean {
+  return atoms
+    .flatMap((a) => a.split(/\s+/))
+    .filter((a) => a !== "")
+    .some((a) => {
+      let d: ApkDependency;
+      try {
+        d = parseApkDependency(a, "replaces");
+      } catch {
+        return false;
+      }
+      return d.name === name && apkVersionSatisfies(version, d.op, d.version) !== d.conflict;
+    });
+}
+
+/**
+ * apk_pkg_replaces_file(a = the installed owner, b = the new package): the same origin replaces;
+ * else the higher replaces priority of the one whose replaces names the other wins; a file neither
+ * replaces is a conflict ("trying to overwrite %s owned by %s").
+ */
+function replacesFile(a: ApkInstalledRecord, b: ApkPackage): "yes" | "no" | "conflict" {
+  const bOrigin = b.pkginfo.origin?.[0];
+  if (a.origin !== undefined && a.origin === bOrigin) return "yes";
+  const aPrio = materialized(a.replaces, b.name, b.version)
+    ? Number(a.lines.find((l) => l.key === "q")?.value ?? 0)
+    : -1;
+  const bPrio = materialized(b.pkginfo.replaces ?? [], a.name, a.version)
+    ? Number(b.pkginfo.replaces_priority?.[0] ?? 0)
+    : -1;
+  if (aPrio > bPrio) return "no";
+  if (bPrio >= 0) return "yes";
+  return "conflict";
+}
+
+/** `record` without the `R:` lines (and their `a:`, `Z:`) of `paths`. */
+function withoutFiles(
+  record: ApkInstalledRecord,
+  paths: ReadonlySet<string> | undefined,
+  dbPath: string,
+): ApkInstalledRecord {
+  if (!paths || paths.size === 0) return record;
+  let dir = "";
+  let dropping = false;
+  const lines = record.lines.filter((l) => {
+    if (l.key === "F") dir = l.value;
+    if (l.key === "F" || l.key === "R")
+      dropping = l.key === "R" && paths.has(dir === "" ? `/${l.value}` : `/${dir}/${l.value}`);
+    return !(dropping && (l.key === "R" || l.key === "a" || l.key === "Z"));
+  });
+  const text = `${lines.map((l) => `${l.key}:${l.value}`).join("\n")}\n`;
+  const out = parseApkInstalledDb(text, dbPath).records[0];
+  if (!out) throw new Error("unreachable: empty record");
+  return { ...out, line: record.line, newlinesBefore: record.newlinesBefore };
+}
+
+const dirOf = (path: string): string => path.slice(0, path.lastIndexOf("/")) || "/";
+
+/** `Q1` + base64 SHA-1 or `Q2` + base64 SHA-256 of `data`, the algorithm of `like`. */
+function checksumLike(like: string, data: Buffer): string {
+  return like.startsWith("Q2")
+    ? `Q2${createHash("sha256").update(data).digest("base64")}`
+    : `Q1${createHash("sha1").update(data).digest("base64")}`;
+}
+
+/**
+ * apk_db_audit_file against the image: undefined when `path` does not exist; else whether it differs
+ * from `checksum` (no checksum: it differs). A symlink's checksum is its target's; anything but
+ * a regular file or a symlink differs.
+ */
+async function differs(
+  fs: BuildLayerRequest["fs"],
+  path: string,
+  checksum: string | undefined,
+): Promise<boolean | undefined> {
+  const st = await fs.lstat(path);
+  if (st === undefined) return undefined;
+  if (checksum === undefined) return true;
+  if (st.type === "symlink") return checksumLike(checksum, Buffer.from(st.linkTarget ?? "")) !== checksum;
+  if (st.type !== "file") return true;
+  return checksumLike(checksum, await fs.readFile(path)) !== checksum;
+}
 
 export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer> {
   if (req.packages.length === 0) throw new OcipatchError("INTERNAL", "no package to build a layer from");
@@ -93,8 +197,30 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
 
   // the new database: unchanged records in place, the installed ones appended in install order
   const replaced = new Set(loaded.flatMap((l) => (l.old ? [l.old.name] : [])));
-  const kept = db.records.filter((r) => !replaced.has(r.name));
-  const fresh = loaded.map((l) => installedRecordOf(l.pkg, l.size));
+  const stay = db.records.filter((r) => !replaced.has(r.name));
+  // files another installed package owns: apk_pkg_replaces_file decides
+  const ownerOf = new Map(stay.flatMap((r) => ownedPaths(r).map((p) => [p, r] as const)));
+  const movedFrom = new Map<string, Set<string>>(); // record name → paths it loses
+  const notTaken = new Map<string, Set<string>>(); // new package → paths it leaves to their owner
+  for (const { pkg } of loaded) {
+    for (const e of pkg.entries) {
+      const owner = e.type === "directory" ? undefined : ownerOf.get(e.path);
+      if (owner === undefined) continue;
+      const fate = replacesFile(owner, pkg);
+      if (fate === "conflict")
+        throw new OcipatchError(
+          "RESOLVE",
+          `${pkg.name}-${pkg.version}: trying to overwrite ${e.path} owned by ${owner.name}-${owner.version}`,
+        );
+      const into = fate === "yes" ? movedFrom : notTaken;
+      const key = fate === "yes" ? owner.name : pkg.name;
+      into.set(key, new Set([...(into.get(key) ?? []), e.path]));
+    }
+  }
+  const kept = stay.map((r) => withoutFiles(r, movedFrom.get(r.name), dbPath));
+  const fresh = loaded.map((l) =>
+    withoutFiles(installedRecordOf(l.pkg, l.size), notTaken.get(l.pkg.name), dbPath),
+  );
   const records = [...kept, ...fresh].map((r, i) => ({
     ...r,
     newlinesBefore: i === 0 ? 0 : i < kept.length ? Math.max(1, r.newlinesBefore) : 2,
@@ -104,12 +230,30 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
   // files: what the new versions ship; what the old ones owned and nothing owns any more
   const newPaths = new Set(loaded.flatMap((l) => l.pkg.entries.map((e) => e.path)));
   const stillOwned = new Set(kept.flatMap(ownedPaths));
+  const protectedPaths = await ProtectedPaths.of(req.fs);
+  const warnings: string[] = [];
+  const keptConffiles: KeptConffile[] = [];
   const removed: string[] = [];
   for (const l of loaded) {
     if (!l.old) continue;
-    for (const p of ownedPaths(l.old)) {
-      if (newPaths.has(p) || stillOwned.has(p) || removed.includes(p)) continue;
-      if ((await req.fs.lstat(p)) !== undefined) removed.push(p);
+    for (const d of l.old.dirs) {
+      const isProtected = protectedPaths.isProtected(`/${d.name}`);
+      for (const { path: p, checksum } of d.files) {
+        if (newPaths.has(p) || stillOwned.has(p) || removed.includes(p)) continue;
+        const changed = await differs(req.fs, p, checksum);
+        if (changed === undefined) continue;
+        // apk_db_purge_pkg: in a protected directory a file changed since its record stays, and the
+        // file's .apk-new goes
+        if (isProtected && (await req.fs.lstat(`${p}.apk-new`)) !== undefined) removed.push(`${p}.apk-new`);
+        if (isProtected && changed) {
+          keptConffiles.push({ package: l.old.name, path: p });
+          warnings.push(
+            `${l.old.name}: ${p} was changed in the image: kept, though ${l.pkg.version} drops it`,
+          );
+          continue;
+        }
+        removed.push(p);
+      }
     }
   }
   // directories the old versions owned and nothing owns any more go when nothing is left in them
@@ -136,36 +280,73 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
   removed.splice(0, removed.length, ...[...removed, ...removedDirs].filter((p) => !under(p)));
   removed.sort();
 
-  const warnings: string[] = [];
+  // apk_db_migrate_files_for_priority: a file of a protected directory that exists in the image and
+  // differs from the database's record of it (or has none) is kept; the package's goes to
+  // <path>.apk-new, unless the image's already has the new content
+  const recorded = new Map(
+    db.records.flatMap((r) => r.dirs.flatMap((d) => d.files.map((f) => [f.path, f.checksum]))),
+  );
+  const newChecksums = new Map(
+    fresh.flatMap((r) => r.dirs.flatMap((d) => d.files.map((f) => [f.path, f.checksum]))),
+  );
+  const destinationOf = async (pkg: ApkPackage, path: string): Promise<string | undefined> => {
+    if (!protectedPaths.isProtected(dirOf(path))) return path;
+    if (!(await differs(req.fs, path, recorded.get(path)))) return path;
+    keptConffiles.push({ package: pkg.name, path });
+    if ((await differs(req.fs, path, newChecksums.get(path))) === false) return undefined;
+    warnings.push(`${pkg.name}: ${path} was changed in the image: kept, the new one is ${path}.apk-new`);
+    return `${path}.apk-new`;
+  };
+
   const writer = new LayerWriter(req.layerPath, req.compression, req.manifestMediaType, dbTime, req.signal);
   try {
     for (const p of removed) await writer.addWhiteout(p);
     for (const { pkg } of loaded) {
       const mtime = new Date(Number(pkg.pkginfo.builddate?.[0] ?? 0) * 1000);
+      // where each of the package's files went in the layer (a hard link follows its target)
+      const written = new Map<string, string>();
+      const byPath = new Map(pkg.entries.map((e) => [e.path, e]));
       for (const e of pkg.entries) {
-        if (e.path === "/") continue;
+        // a file an installed package keeps (it replaces this one with a higher priority)
+        if (e.path === "/" || notTaken.get(pkg.name)?.has(e.path)) continue;
         if (writer.has(e.path)) {
           if (e.type !== "directory")
             warnings.push(`${pkg.name}: ${e.path} is also in another upgraded package: kept the first`);
           continue;
         }
         const meta = { mode: e.mode, uid: e.uid, gid: e.gid, mtime };
+        if (e.type === "directory") {
+          await writer.addDirectory(e.path, meta);
+          continue;
+        }
+        if (e.type !== "file" && e.type !== "symlink" && e.type !== "hardlink") {
+          warnings.push(`${pkg.name}: ${e.path} is a ${e.type}: not written`);
+          continue;
+        }
+        const at = await destinationOf(pkg, e.path);
+        if (at === undefined) continue;
         switch (e.type) {
-          case "directory":
-            await writer.addDirectory(e.path, meta);
-            break;
           case "file":
-            await writer.addFile(e.path, meta, e.content.length, e.content);
+            await writer.addFile(at, meta, e.content.length, e.content);
             break;
           case "symlink":
-            await writer.addSymlink(e.path, e.linkTarget ?? "", meta);
+            await writer.addSymlink(at, e.linkTarget ?? "", meta);
             break;
-          case "hardlink":
-            await writer.addHardlink(e.path, e.linkTarget ?? "", meta);
+          case "hardlink": {
+            // readApkPackage made sure the target is earlier in the package; when the layer does not
+            // have it at a path of this package's (kept, or another package's), the content goes
+            const target = written.get(e.linkTarget ?? "");
+            if (target !== undefined) await writer.addHardlink(at, target, meta);
+            else {
+              let t = byPath.get(e.linkTarget ?? "");
+              while (t?.type === "hardlink") t = byPath.get(t.linkTarget ?? "");
+              const content = t?.type === "file" ? t.content : Buffer.alloc(0);
+              await writer.addFile(at, meta, content.length, content);
+            }
             break;
-          default:
-            warnings.push(`${pkg.name}: ${e.path} is a ${e.type}: not written`);
+          }
         }
+        written.set(e.path, at);
       }
     }
     const dbMeta = { mode: 0o644, mtime: dbTime };
@@ -184,13 +365,11 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
         (e) => e.type === "file" && !oldPrefixes.some((p) => e.name.startsWith(p)),
       );
       const added = loaded.flatMap(({ pkg }) =>
-        [...pkg.scripts]
-          .filter(([f]) => (SCRIPT_TYPES as readonly string[]).includes(f.replace(/^\./, "")))
-          .map(([f, body]) => ({
-            name: `${pkg.name}-${pkg.version}.${pkg.checksum}.${f.replace(/^\./, "")}`,
-            data: body,
-            mode: 0o755,
-          })),
+        scriptsOf(pkg).map(([type, body]) => ({
+          name: `${pkg.name}-${pkg.version}.${pkg.checksum}.${type}`,
+          data: body,
+          mode: 0o755,
+        })),
       );
       if (added.length > 0 || keptScripts.length !== existing.length) {
         const tar = await writeScriptsTar(
@@ -232,7 +411,7 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
     return {
       ...finished,
       packages,
-      keptConffiles: [],
+      keptConffiles,
       removed,
       scripts: combineScriptReports(scriptReports),
       scriptReports,

@@ -25,7 +25,10 @@ export interface ApkDataEntry {
   readonly gid: number;
   readonly size: number;
   readonly linkTarget: string | undefined;
-  /** Hex SHA-1 from the entry's PAX header (verified against the content). */
+  /**
+   * Hex SHA-1 from the entry's PAX header (verified against the content); for a hard link, its
+   * target's (apk_db_install_file takes the link target's checksum, not the link's record).
+   */
   readonly sha1: string | undefined;
   readonly content: Buffer;
 }
@@ -104,10 +107,34 @@ export function readApkPackage(bytes: Buffer, opts: ReadApkPackageOptions): ApkP
     throw new OcipatchError("INVALID_FORMAT", `${source}: .PKGINFO without pkgname or pkgver`);
   const scripts = new Map<string, Buffer>();
   for (const f of controlFiles) if (f.name !== ".PKGINFO" && f.type === "file") scripts.set(f.name, f.data);
+  const earlier = new Map<string, ApkDataEntry>();
   const entries = readTar(data.data, source).map((e): ApkDataEntry => {
     const path = `/${e.name.replace(/^\.?\/+/, "").replace(/\/+$/, "")}`;
     if (path.split("/").includes(".."))
       throw new OcipatchError("HOSTILE_LAYER", `${source}: data entry "${e.name}" leaves the root`);
+    if (e.type === "hardlink") {
+      // apk_db_install_file: a hard link's target must be a file installed earlier from the same
+      // archive ("no hard link target (%s) in archive"); its checksum is the target's
+      const target = earlier.get(`/${e.linkname.replace(/^\.?\/+/, "")}`);
+      if (target === undefined || target.type === "directory")
+        throw new OcipatchError(
+          "INVALID_FORMAT",
+          `${source}: ${path}: no hard link target (${e.linkname}) in archive`,
+        );
+      const link: ApkDataEntry = {
+        path,
+        type: e.type,
+        mode: e.mode,
+        uid: e.uid,
+        gid: e.gid,
+        size: e.size,
+        linkTarget: target.path,
+        sha1: target.sha1,
+        content: e.data,
+      };
+      earlier.set(path, link);
+      return link;
+    }
     const sha1 = e.pax[APK_SHA1_PAX];
     if (sha1 !== undefined && (e.type === "file" || e.type === "symlink")) {
       const actual = createHash("sha1")
@@ -119,17 +146,19 @@ export function readApkPackage(bytes: Buffer, opts: ReadApkPackageOptions): ApkP
           `${source}: ${path}: SHA-1 ${actual} does not match ${APK_SHA1_PAX} ${sha1}`,
         );
     }
-    return {
+    const entry: ApkDataEntry = {
       path,
       type: e.type,
       mode: e.mode,
       uid: e.uid,
       gid: e.gid,
       size: e.size,
-      linkTarget: e.type === "symlink" || e.type === "hardlink" ? e.linkname : undefined,
+      linkTarget: e.type === "symlink" ? e.linkname : undefined,
       sha1,
       content: e.data,
     };
+    earlier.set(path, entry);
+    return entry;
   });
   return {
     pkginfo,

@@ -1,4 +1,5 @@
 import type { BackendPatcher } from "../types.js";
+import { readApkWorld } from "./config.js";
 import { fetchApks, trustPackage } from "./fetch.js";
 import { buildApkLayer } from "./layer.js";
 import { planApkUpgrades } from "./planner.js";
@@ -15,6 +16,7 @@ export const apkPatcher: BackendPatcher = {
       targets: req.targets,
       mode: req.mode,
       ignoreErrors: req.ignoreErrors,
+      world: await readApkWorld(req.fs),
     });
     return {
       plan: { ...plan, warnings: [...repos.warnings, ...plan.warnings] },

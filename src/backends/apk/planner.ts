@@ -10,7 +10,10 @@
  * - Dependencies are closed from the index: an installed package that must move goes to the
  *   smallest (targets) / newest (all) version that satisfies; a missing one is added from its
  *   best provider (provider priority `k:`, then the exact name, then the newest version).
- * - A package pinned in world (`name=version`) is held, not moved.
+ * - A package pinned in world (`name=version`) is held, not moved. The other constraints of
+ *   world (`<`, `>`, `<=`, `>=`, `~`, `!name`; apk-world(5)) limit the candidates as apk's solver
+ *   does with every world atom: an origin goes to the best version they allow, and is held when
+ *   they allow no newer one.
  * - Unresolvable origins fail the plan (RESOLVE) or, with ignoreErrors, are left out and
  *   reported in `unresolved` while the rest is planned again.
  */
@@ -43,6 +46,8 @@ interface ApkPlanInput {
   readonly targets: readonly UpgradeTarget[];
   readonly mode: PlanMode;
   readonly ignoreErrors?: boolean | undefined;
+  /** `/etc/apk/world`'s atoms (parseApkWorld); absent: no constraints. */
+  readonly world?: readonly ApkDependency[] | undefined;
 }
 
 /** What a dependency is checked against: a package of the planned result. */
@@ -130,6 +135,16 @@ export function planApkUpgrades(input: ApkPlanInput): Plan {
       }
     }
   }
+  // world: the atoms on each name; `=` pins are the held packages (below), `><` checksums no limit
+  const worldAtoms = new Map<string, ApkDependency[]>();
+  for (const d of input.world ?? []) {
+    if (!d.conflict && (d.op === undefined || d.op === "><")) continue;
+    worldAtoms.set(d.name, [...(worldAtoms.get(d.name) ?? []), d]);
+  }
+  const atomText = (d: ApkDependency) => `${d.conflict ? "!" : ""}${d.name}${d.op ?? ""}${d.version ?? ""}`;
+  /** The world atom that rules out `name` at `version`, if any. */
+  const worldForbids = (name: string, version: string): ApkDependency | undefined =>
+    worldAtoms.get(name)?.find((d) => d.conflict || !apkVersionSatisfies(version, d.op, d.version));
   const installedByName = new Map(input.installed.map((p) => [p.name, p]));
   const originOf = (p: InstalledPackage): string => apkRecord(p).origin ?? p.name;
   const byOrigin = new Map<string, InstalledPackage[]>();
@@ -232,7 +247,7 @@ export function planApkUpgrades(input: ApkPlanInput): Plan {
         );
         continue;
       }
-      if (isHeld(origin)) {
+      const hold = () => {
         for (const s of subs)
           held.push({
             package: s.name,
@@ -241,11 +256,28 @@ export function planApkUpgrades(input: ApkPlanInput): Plan {
             candidateVersion: pick,
             vulnerabilityIds: [...g.ids],
           });
+      };
+      if (isHeld(origin)) {
+        hold();
         continue;
       }
-      if (!moveOrigin(origin, pick, "target", undefined))
+      // world's constraints on the subpackages: the best version they allow, else held
+      const allowed = versions.filter((v) => subs.every((s) => worldForbids(s.name, v) === undefined));
+      const allowedPick = g.newest
+        ? allowed.at(-1)
+        : allowed.find((v) => g.min === undefined || cmp(v, g.min) >= 0);
+      if (allowedPick === undefined) {
+        const by = subs.flatMap((s) => worldForbids(s.name, pick) ?? [])[0];
+        hold();
+        if (attempts === 1 && by)
+          warnings.push(
+            `${subs[0]?.name ?? origin}: ${pick} is not allowed by ${atomText(by)} in /etc/apk/world: held at ${current}`,
+          );
+        continue;
+      }
+      if (!moveOrigin(origin, allowedPick, "target", undefined))
         failures.push(
-          new Failure(origin, subs[0]?.name ?? origin, `cannot move every subpackage to ${pick}`),
+          new Failure(origin, subs[0]?.name ?? origin, `cannot move every subpackage to ${allowedPick}`),
         );
     }
 
@@ -286,9 +318,18 @@ export function planApkUpgrades(input: ApkPlanInput): Plan {
           continue;
         }
         if (views.some((v) => viewSatisfies(v, d))) continue;
-        const cands = [...(byName.get(d.name) ?? []), ...(byProvide.get(d.name) ?? [])].filter((x) =>
+        const satisfying = [...(byName.get(d.name) ?? []), ...(byProvide.get(d.name) ?? [])].filter((x) =>
           viewSatisfies(entryView(x.entry), d),
         );
+        const cands = satisfying.filter((x) => worldForbids(x.entry.name, x.entry.version) === undefined);
+        if (cands.length === 0 && satisfying.length > 0) {
+          const x = satisfying[0] as ApkCandidate;
+          const by = worldForbids(x.entry.name, x.entry.version) as ApkDependency;
+          fail(
+            `needs ${atom}, but ${x.entry.name} is ${by.conflict ? "forbidden" : "limited"} by ${atomText(by)} in /etc/apk/world`,
+          );
+          continue;
+        }
         // an installed package (or one already planned) that can move: move its whole origin
         const movable = cands.filter((x) => installedByName.has(x.entry.name));
         if (movable.length > 0) {
@@ -363,8 +404,10 @@ export function planApkUpgrades(input: ApkPlanInput): Plan {
     return { chosen, added, failures };
   };
 
+  let attempts = 1;
   let result = attempt();
   while (result.failures.length > 0) {
+    attempts++;
     const f = result.failures[0] as Failure;
     if (!input.ignoreErrors)
       throw new OcipatchError(

@@ -31,6 +31,10 @@ interface FileSpec {
   readonly path: string;
   readonly content?: Buffer;
   readonly symlink?: string;
+  /** A hard link to this path (tar linkname without the leading slash). */
+  readonly hardlink?: string;
+  /** The hard link's APK-TOOLS.checksum.SHA1 PAX record, when it should have one. */
+  readonly hardlinkSha1?: string;
   readonly mode?: number;
 }
 
@@ -96,6 +100,15 @@ function dataTarSpecs(files: readonly FileSpec[], wrongSha1Path?: string): TarSp
         linkname: f.symlink,
         mtime: BUILD_TIME,
         pax: { "APK-TOOLS.checksum.SHA1": sha1hex(f.symlink) },
+      });
+    else if (f.hardlink !== undefined)
+      out.push({
+        name: rel,
+        type: "hardlink",
+        mode: f.mode ?? 0o644,
+        linkname: f.hardlink.replace(/^\/+/, ""),
+        mtime: BUILD_TIME,
+        ...(f.hardlinkSha1 === undefined ? {} : { pax: { "APK-TOOLS.checksum.SHA1": f.hardlinkSha1 } }),
       });
     else {
       const content = f.content ?? Buffer.alloc(0);

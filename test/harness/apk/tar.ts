@@ -2,7 +2,7 @@
 
 export interface TarSpec {
   readonly name: string;
-  readonly type: "file" | "directory" | "symlink";
+  readonly type: "file" | "directory" | "symlink" | "hardlink";
   readonly mode: number;
   readonly uid?: number;
   readonly gid?: number;
@@ -67,7 +67,7 @@ export function writeTar(specs: readonly TarSpec[], end: boolean): Buffer {
       parts.push(header(`PaxHeaders/${s.name.slice(0, 80)}`, "x", recs.length, { mode: 0o644 }), pad(recs));
     }
     const content = s.type === "file" ? (s.content ?? Buffer.alloc(0)) : Buffer.alloc(0);
-    const flag = s.type === "file" ? "0" : s.type === "directory" ? "5" : "2";
+    const flag = { file: "0", hardlink: "1", symlink: "2", directory: "5" }[s.type];
     parts.push(header(s.name, flag, content.length, s), pad(content));
   }
   if (end) parts.push(Buffer.alloc(1024));

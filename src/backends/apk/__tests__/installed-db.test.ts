@@ -144,9 +144,19 @@ describe("apk installed database", () => {
     expect(code(() => parseApkInstalledDb("P:a\nA:x86_64\n", p))).toBe(
       `INVALID_FORMAT: ${p}:1: package a has no V: line`,
     );
-    expect(code(() => parseApkInstalledDb("P:a\nV:1-r0\nF:\n", p))).toBe(
-      `INVALID_FORMAT: ${p}:3: malformed directory ""`,
+    expect(code(() => parseApkInstalledDb("P:a\nV:1-r0\nF:/usr\n", p))).toBe(
+      `INVALID_FORMAT: ${p}:3: malformed directory "/usr"`,
     );
+  });
+
+  it("an empty F: is the root directory (apk_db_fdb_write writes files at / so)", () => {
+    const text =
+      "C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:x\nV:1-r0\nF:\nR:rootfile\nZ:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n";
+    const db = parseApkInstalledDb(text);
+    expect(db.records[0]?.dirs.map((d) => [d.name, d.files.map((f) => f.path)])).toEqual([
+      ["", ["/rootfile"]],
+    ]);
+    expect(serializeApkInstalledDb(db)).toBe(text);
   });
 });
 

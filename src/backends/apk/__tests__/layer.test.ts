@@ -22,6 +22,7 @@ import type { FetchedPackage } from "../../types.js";
 import { readTar, type TarEntry } from "../archive.js";
 import { apkBackend } from "../backend.js";
 import { fetchApks, trustPackage } from "../fetch.js";
+import { parseApkInstalledDb } from "../installed-db.js";
 import { buildApkLayer } from "../layer.js";
 import { parseApkKey } from "../signature.js";
 
@@ -49,10 +50,11 @@ const fix = ["busybox", "busybox-binsh", "libcrypto3"].map((n) =>
     n === "busybox"
       ? {
           ...spec("fixes", n),
+          // not in apk_script_types order in the control segment: scripts.tar is
           scripts: {
-            ".pre-install": "#!/bin/sh\nexit 0\n",
             ".post-upgrade": POST_UPGRADE,
             ".trigger": "#!/bin/sh\nexec /bin/busybox --install -s\n",
+            ".pre-install": "#!/bin/sh\nexit 0\n",
           },
           triggers: ["/bin", "/usr/bin"],
         }
@@ -191,7 +193,7 @@ describe("apk patch layer", () => {
     expect(entries.has("usr/lib/.wh.engines-3")).toBe(false);
   });
 
-  it("scripts.tar: the old version's scripts replaced by the new one's; scripts not run are reported", async () => {
+  it("scripts.tar: the old version's scripts replaced by the new one's, in apk_script_types order; scripts not run are reported", async () => {
     const { layer, entries } = await build("c");
     const st = entries.get("lib/apk/db/scripts.tar");
     expect(st).toBeDefined();
@@ -222,5 +224,146 @@ describe("apk patch layer", () => {
       },
     ]);
     expect(layer.scripts.kinds).toEqual(["other", "triggers"]);
+  });
+
+  describe("protected paths (apk_db_migrate_files_for_priority, apk_db_purge_pkg)", () => {
+    /** The image with some files' content changed by its owner, and extra entries. */
+    const edited = async (content: Record<string, string>, extra: EntrySpec[] = []) =>
+      new LayeredFs(
+        [
+          await MemoryLayer.of([
+            ...imageEntries.map((e) => (e.name in content ? { ...e, content: content[e.name] ?? "" } : e)),
+            ...extra,
+          ]),
+        ],
+        "test image, edited",
+      );
+
+    it("an edited file under /etc is kept; the new version's goes to .apk-new", async () => {
+      const image = await edited({ "etc/ssl/openssl.cnf": "# my site config\n" });
+      const { layer, entries } = await build("protected", image);
+      expect(entries.has("etc/ssl/openssl.cnf")).toBe(false);
+      expect(entries.get("etc/ssl/openssl.cnf.apk-new")?.data.toString()).toBe(
+        "# openssl configuration stand-in\n",
+      );
+      expect(layer.keptConffiles).toEqual([{ package: "libcrypto3", path: "/etc/ssl/openssl.cnf" }]);
+      expect(layer.warnings).toContain(
+        "libcrypto3: /etc/ssl/openssl.cnf was changed in the image: kept, the new one is /etc/ssl/openssl.cnf.apk-new",
+      );
+      // the database still records the package's file as apk does
+      expect(entries.get("lib/apk/db/installed")?.data.toString()).toContain("R:openssl.cnf\n");
+    });
+
+    it("an edited file that already has the new content: kept, no .apk-new", async () => {
+      const image = await edited({ "etc/busybox-version": "1.37.0-r14\n" });
+      const { layer, entries } = await build("protected-same", image);
+      expect(entries.has("etc/busybox-version")).toBe(false);
+      expect(entries.has("etc/busybox-version.apk-new")).toBe(false);
+      expect(layer.keptConffiles).toEqual([{ package: "busybox", path: "/etc/busybox-version" }]);
+    });
+
+    it("protected_paths.d: an edited file the new version drops stays; '-' unprotects", async () => {
+      const image = await edited(
+        { "usr/lib/engines-3/padlock.so": "my own padlock\n", "etc/ssl/openssl.cnf": "# my site config\n" },
+        [
+          {
+            name: "etc/apk/protected_paths.d/local.list",
+            content: "# local\n+usr/lib/engines-*\n-etc/ssl\n",
+          },
+        ],
+      );
+      const { layer, entries } = await build("protected-list", image);
+      expect(layer.removed).toEqual([]);
+      expect(entries.has("usr/lib/engines-3/.wh.padlock.so")).toBe(false);
+      expect(entries.has("usr/lib/.wh.engines-3")).toBe(false);
+      expect(entries.get("etc/ssl/openssl.cnf")?.data.toString()).toBe("# openssl configuration stand-in\n");
+      expect(layer.keptConffiles).toEqual([{ package: "libcrypto3", path: "/usr/lib/engines-3/padlock.so" }]);
+      expect(layer.warnings).toContain(
+        "libcrypto3: /usr/lib/engines-3/padlock.so was changed in the image: kept, though 3.3.7-r2 drops it",
+      );
+    });
+  });
+
+  describe("a file another installed package owns (apk_db_install_file, apk_pkg_replaces_file)", () => {
+    const LDSO = "/lib/ld-musl-x86_64.so.1";
+    /** The fixed libcrypto3 also shipping musl's dynamic loader; `pkginfo` lines added to .PKGINFO. */
+    async function withLoader(dir: string, pkginfo: string[], image: LayeredFs = fs) {
+      const s = spec("fixes", "libcrypto3");
+      const built = buildApk(
+        {
+          ...s,
+          // .PKGINFO lines after pkgdesc (the harness has no replaces fields)
+          description: [s.description, ...pkginfo].join("\n"),
+          files: [...s.files, { path: LDSO, content: Buffer.from("moved\n"), mode: 0o755 }],
+        },
+        key,
+      );
+      const d = join(tmp, "repo", dir, "x86_64");
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, built.fileName), built.bytes);
+      trustPackage(built.checksum, [parseApkKey(key.name, key.publicPem, "test key")]);
+      const item = {
+        package: "libcrypto3",
+        architecture: "x86_64",
+        version: s.version,
+        url: `${server.url}/${dir}/x86_64/${built.fileName}`,
+        sha256: "",
+        size: built.bytes.length,
+        checksum: built.checksum,
+      };
+      const got = await fetchApks([item], { cacheDir: join(tmp, "cache") });
+      const packages: FetchedPackage[] = [
+        {
+          package: "libcrypto3",
+          architecture: "x86_64",
+          path: got.files[0] as string,
+          installed: inventory.packages.find((p) => p.name === "libcrypto3"),
+        },
+      ];
+      const layerPath = join(tmp, `${dir}.tar.gz`);
+      await buildApkLayer({
+        fs: image,
+        inventory,
+        packages,
+        compression: "gzip",
+        layerPath,
+        manifestMediaType: MediaTypes.ociManifest,
+      });
+      const entries = new Map(
+        readTar(gunzipSync(readFileSync(layerPath)), layerPath).map((e) => [e.name, e]),
+      );
+      const db = parseApkInstalledDb(entries.get("lib/apk/db/installed")?.data.toString() ?? "");
+      const owners = db.records.filter((r) => r.dirs.some((d) => d.files.some((f) => f.path === LDSO)));
+      return { entries, owners: owners.map((r) => r.name) };
+    }
+
+    it("replaces (r:): the file moves to the new package; the old owner's record loses it", async () => {
+      const { entries, owners } = await withLoader("replaces", ["replaces = musl"]);
+      expect(owners).toEqual(["libcrypto3"]);
+      expect(entries.get(LDSO.slice(1))?.data.toString()).toBe("moved\n");
+    });
+
+    it("the owner replaces the new package with a higher priority: it keeps the file, not written", async () => {
+      const db = installedDb(rel).replace(/(P:musl\n(?:[^\n]+\n)*?)(F:)/, "$1r:libcrypto3\nq:5\n$2");
+      expect(db).toContain("r:libcrypto3\nq:5\nF:lib\n");
+      const image = new LayeredFs(
+        [
+          await MemoryLayer.of(
+            imageEntries.map((e) => (e.name === "lib/apk/db/installed" ? { ...e, content: db } : e)),
+          ),
+        ],
+        "test image, musl replaces libcrypto3",
+      );
+      const { entries, owners } = await withLoader("owner-wins", ["replaces = musl"], image);
+      expect(owners).toEqual(["musl"]);
+      expect(entries.has(LDSO.slice(1))).toBe(false);
+    });
+
+    it("no replaces, another origin: a RESOLVE error naming both packages", async () => {
+      await expect(withLoader("conflict", [])).rejects.toMatchObject({
+        code: "RESOLVE",
+        message: `libcrypto3-3.3.7-r2: trying to overwrite ${LDSO} owned by musl-1.2.5-r8`,
+      });
+    });
   });
 });

@@ -4,6 +4,7 @@ import { buildApk, buildApkFixtures, repositorySpecs } from "../../../../test/ha
 import { isOcipatchError } from "../../../errors.js";
 import { readApkIndex } from "../apkindex.js";
 import { splitGzipMembers } from "../archive.js";
+import { installedRecordOf } from "../installed-record.js";
 import { readApkPackage } from "../package.js";
 import { parseApkKey } from "../signature.js";
 
@@ -129,5 +130,51 @@ describe(".apk packages", () => {
     expect(
       fails(() => readApkPackage(Buffer.concat(members.slice(1).map((m) => m.raw)), { keys, source: src })),
     ).toBe(`INVALID_FORMAT: ${src}: 2 gzip members, expected 3`);
+  });
+
+  it("hard links: the target must be earlier in the same archive; Z: is the target's, not the link's PAX record", () => {
+    const spec = repositorySpecs("release").find((s) => s.name === "zlib");
+    if (!spec) throw new Error("zlib spec");
+    const a = Buffer.from("the linked file\n");
+    const linked = buildApk(
+      {
+        ...spec,
+        files: [
+          ...spec.files,
+          { path: "/usr/bin/a", content: a, mode: 0o755 },
+          // a PAX record that says something else: apk takes the target's checksum (apk_db_install_file)
+          { path: "/usr/bin/b", hardlink: "/usr/bin/a", hardlinkSha1: "0".repeat(40), mode: 0o755 },
+        ],
+      },
+      fx.key,
+    );
+    const p = readApkPackage(linked.bytes, { keys, source: "z.apk" });
+    const sha1 = createHash("sha1").update(a).digest("hex");
+    expect(p.entries.find((e) => e.path === "/usr/bin/b")).toMatchObject({ linkTarget: "/usr/bin/a", sha1 });
+    const z = installedRecordOf(p, linked.bytes.length)
+      .dirs.flatMap((d) => d.files)
+      .filter((f) => f.path.startsWith("/usr/bin/"))
+      .map((f) => f.checksum);
+    expect(z).toEqual([
+      `Q1${Buffer.from(sha1, "hex").toString("base64")}`,
+      `Q1${Buffer.from(sha1, "hex").toString("base64")}`,
+    ]);
+    // a link to a file the package does not ship (here: the image's /etc/shadow), or ships later
+    for (const target of ["/etc/shadow", "/usr/bin/c"]) {
+      const outside = buildApk(
+        {
+          ...spec,
+          files: [
+            ...spec.files,
+            { path: "/usr/bin/b", hardlink: target, mode: 0o755 },
+            { path: "/usr/bin/c", content: a },
+          ],
+        },
+        fx.key,
+      );
+      expect(fails(() => readApkPackage(outside.bytes, { keys, source: "z.apk" }))).toBe(
+        `INVALID_FORMAT: z.apk: /usr/bin/b: no hard link target (${target.slice(1)}) in archive`,
+      );
+    }
   });
 });

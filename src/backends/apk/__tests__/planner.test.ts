@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import { isOcipatchError } from "../../../errors.js";
 import type { InstalledPackage } from "../../../inventory/types.js";
 import type { UpgradeTarget } from "../../../plan/types.js";
+import { type EntrySpec, MemoryLayer } from "../../../rootfs/__tests__/synthetic.js";
+import { LayeredFs } from "../../../rootfs/index.js";
 import { parseApkIndexText } from "../apkindex.js";
+import { apkBackend } from "../backend.js";
+import { parseApkWorld, readApkWorld } from "../config.js";
 import { parseApkInstalledDb } from "../installed-db.js";
 import { apkVersionSatisfies, planApkUpgrades } from "../planner.js";
 import type { ApkRepositoryIndex } from "../repositories.js";
@@ -198,6 +202,96 @@ describe("apk planner", () => {
     });
     expect(p.updates).toEqual([]);
     expect(p.held.map((h) => `${h.package} ${h.candidateVersion}`)).toEqual(["app 1.0-r1", "app-doc 1.0-r1"]);
+  });
+
+  it("version constraints in world (apk-world(5)) limit the candidates: the newest they allow, else held", () => {
+    const plan = (world: string, targets: UpgradeTarget[] = [], mode: "all" | "targets" = "all") =>
+      planApkUpgrades({
+        installed: installed(INSTALLED),
+        indices: [
+          repo([...INDEX, "lib 1.1-r0 o:lib p:so:libfoo.so.1=1.1", "lib 1.2-r0 o:lib p:so:libfoo.so.1=1.2"]),
+        ],
+        targets,
+        mode,
+        world: parseApkWorld(world),
+      });
+    // < keeps lib below 1.2, ~ keeps it at 1.0.x; app <= 1.0-r1 is the newest allowed for its origin
+    expect(summary(plan("lib<1.2 app<=1.0-r1")).updates).toEqual([
+      "app 1.0-r0->1.0-r1 target",
+      "app-doc 1.0-r0->1.0-r1 target",
+      "lib 1.0-r0->1.1-r0 target",
+    ]);
+    const fuzzy = plan("lib~1.0 app>1.0-r1");
+    expect(summary(fuzzy).updates).toEqual(["app 1.0-r0->1.0-r2 target", "app-doc 1.0-r0->1.0-r2 target"]);
+    expect(fuzzy.held.map((h) => `${h.package} ${h.installedVersion} ${h.candidateVersion}`)).toEqual([
+      "lib 1.0-r0 1.2-r0",
+    ]);
+    expect(fuzzy.warnings).toEqual([
+      "lib: 1.2-r0 is not allowed by lib~1.0 in /etc/apk/world: held at 1.0-r0",
+    ]);
+    // a fix that world does not allow: held, with the vulnerability
+    const fix = plan("lib>=1.0 lib<1.1", [target("lib", "1.1-r0")], "targets");
+    expect(fix.updates).toEqual([]);
+    expect(fix.held.map((h) => `${h.package} ${h.candidateVersion} ${h.vulnerabilityIds.join(",")}`)).toEqual(
+      ["lib 1.1-r0 CVE-2025-0001"],
+    );
+    // a dependency that needs a version world does not allow: a RESOLVE error naming the atom
+    expect(
+      resolveError(() =>
+        planApkUpgrades({
+          installed: installed(INSTALLED),
+          indices: [
+            repo([
+              ...INDEX,
+              "app 1.0-r4 o:app D:so:libfoo.so.1>=1.1",
+              "app-doc 1.0-r4 o:app",
+              "lib 1.1-r0 o:lib p:so:libfoo.so.1=1.1",
+            ]),
+          ],
+          targets: [target("app", "1.0-r4")],
+          mode: "targets",
+          world: parseApkWorld("lib<1.1"),
+        }),
+      ),
+    ).toBe("cannot plan app: needs so:libfoo.so.1>=1.1, but lib is limited by lib<1.1 in /etc/apk/world");
+    // !name: a package world forbids is not added
+    expect(
+      resolveError(() =>
+        planApkUpgrades({
+          installed: installed(INSTALLED),
+          indices: [
+            repo([
+              ...INDEX,
+              "app 1.0-r4 o:app D:cmd:helper",
+              "app-doc 1.0-r4 o:app",
+              "helper 1.0-r0 o:helper p:cmd:helper=1",
+            ]),
+          ],
+          targets: [target("app", "1.0-r4")],
+          mode: "targets",
+          world: parseApkWorld("!helper"),
+        }),
+      ),
+    ).toBe("cannot plan app: needs cmd:helper, but helper is forbidden by !helper in /etc/apk/world");
+  });
+
+  it("the image's /etc/apk/world: `zlib<1.3.2` keeps zlib below 1.3.2", async () => {
+    const rec = (i: number, name: string, v: string) =>
+      `C:Q1${String(i).padStart(27, "A")}=\nP:${name}\nV:${v}\nA:x86_64\nS:100\no:${name}\n`;
+    const entries: EntrySpec[] = [
+      { name: "lib/apk/db/installed", content: `${rec(1, "zlib", "1.3.1-r2")}\n` },
+      { name: "etc/apk/world", content: "zlib<1.3.2\n" },
+    ];
+    const fs = new LayeredFs([await MemoryLayer.of(entries)], "image");
+    const p = planApkUpgrades({
+      installed: (await apkBackend.readInventory(fs))?.packages ?? [],
+      indices: [{ ...repo([]), entries: parseApkIndexText(`${rec(2, "zlib", "1.3.2-r1")}\n`, "APKINDEX") }],
+      targets: [],
+      mode: "all",
+      world: await readApkWorld(fs),
+    });
+    expect(p.updates).toEqual([]);
+    expect(p.held.map((h) => `${h.package} ${h.candidateVersion}`)).toEqual(["zlib 1.3.2-r1"]);
   });
 
   it("a conflict (!name) and a broken dependency of a package that stays are errors", () => {
