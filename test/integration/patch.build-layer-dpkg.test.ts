@@ -71,6 +71,9 @@ interface Comparison {
   readonly result?: BuildPatchLayerResult;
   /** The patched image (OCI layout, tag `patched`). */
   readonly layout: string;
+  /** The patched image unpacked by umoci, and dpkg's tree. */
+  readonly rootfs: string;
+  readonly oracle: string;
   /** "<kind> <path>" for every difference between the patched image and dpkg's tree. */
   readonly differences: readonly string[];
 }
@@ -122,7 +125,7 @@ async function compareWithDpkg(s: Scenario): Promise<Comparison> {
       manifestMediaType: image.mediaType,
     });
   } catch (e) {
-    if (isOcipatchError(e)) return { dpkg, error: e, layout, differences: [] };
+    if (isOcipatchError(e)) return { dpkg, error: e, layout, rootfs: "", oracle, differences: [] };
     throw e;
   } finally {
     await fs.close();
@@ -136,7 +139,7 @@ async function compareWithDpkg(s: Scenario): Promise<Comparison> {
   const differences = diffRootfs(rootfs, oracle, IGNORED, { mtimes: true })
     .filter((d) => d.kind !== "mtime" || packageFileTime(oracle, d.path))
     .map((d) => `${d.kind} ${d.path}`);
-  return { dpkg, result, layout, differences };
+  return { dpkg, result, layout, rootfs, oracle, differences };
 }
 
 /**
@@ -152,6 +155,17 @@ function scenarioDebs(id: string): { dir: string; deb: (spec: DebSpec) => Deb } 
   const dir = join(work, `${id}-debs`);
   mkdirSync(dir);
   return { dir, deb: (spec) => ({ name: spec.name, path: buildDeb(dir, { arch: "all", ...spec }) }) };
+}
+
+/** dpkg path-exclude configuration, as Docker's slim images have it. */
+function excludes(pattern: string): (root: string) => void {
+  return (root) => writeFileSync(join(root, "etc/dpkg/dpkg.cfg.d/excludes"), `path-exclude=${pattern}\n`);
+}
+
+/** A package's paragraph of a root's dpkg status file. */
+function statusRecord(root: string, name: string): string | undefined {
+  const text = readFileSync(join(root, "var/lib/dpkg/status"), "utf8");
+  return text.split("\n\n").find((p) => p.startsWith(`Package: ${name}\n`));
 }
 
 describe("the patch layer leaves the image as dpkg --force-confold -i does", () => {
@@ -199,5 +213,34 @@ describe("the patch layer leaves the image as dpkg --force-confold -i does", () 
     // the same cache (the private directory's library in it) and links; the cache is dated
     // with the layer, not with the run
     expect(c.differences).toEqual(["mtime etc/ld.so.cache"]);
+  }, 300_000);
+
+  it("path-exclude'd conffiles: the old hash stays in Conffiles, a new one is 'newconffile'", async () => {
+    const { deb } = scenarioDebs("exclude-conffiles");
+    const c = await compareWithDpkg({
+      id: "exclude-conffiles",
+      old: [
+        deb({
+          name: "foo",
+          version: "1.0",
+          files: { "etc/foo/x.conf": "c1\n" },
+          conffiles: ["/etc/foo/x.conf"],
+        }),
+      ],
+      new: [
+        deb({
+          name: "foo",
+          version: "2.0",
+          files: { "etc/foo/x.conf": "c2\n", "etc/foo/new.conf": "n\n" },
+          conffiles: ["/etc/foo/x.conf", "/etc/foo/new.conf"],
+        }),
+      ],
+      setup: excludes("/etc/foo/*"),
+    });
+    expect(c.dpkg.ok, c.dpkg.output).toBe(true);
+    expect(c.error?.message).toBeUndefined();
+    expect(statusRecord(c.rootfs, "foo")).toBe(statusRecord(c.oracle, "foo"));
+    expect(statusRecord(c.oracle, "foo")).toMatch(/^ \/etc\/foo\/new\.conf newconffile$/m);
+    expect(c.differences).toEqual([]);
   }, 300_000);
 });

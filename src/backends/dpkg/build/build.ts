@@ -205,6 +205,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         if (!md5.has(c)) md5.set(c, await md5OfImageFile(ctx, c));
       }
       const isDir = new Map<string, boolean>();
+      const { filtered } = p.unpacked;
       for (const l of p.oldList) {
         if (l === "/." || p.unpacked.contents.has(l.slice(1))) continue;
         const st = await fs.lstat(l).catch(undefinedIfNotFound);
@@ -219,6 +220,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         imageMd5: (abs) => md5.get(abs),
         ownedByOthers,
         isDirectory: (abs) => isDir.get(abs),
+        filtered: (rel) => filtered.has(rel),
       });
 
       const outcome = await applyConffiles(

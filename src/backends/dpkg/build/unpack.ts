@@ -20,6 +20,8 @@ export interface UnpackedPackage {
   readonly contents: PackageContents;
   /** Conffiles (package path, no leading slash) not written yet. */
   readonly deferred: ReadonlyMap<string, DeferredConffile>;
+  /** Package paths (no leading slash) dpkg's path filters leave out: not in the new archive for dpkg. */
+  readonly filtered: ReadonlySet<string>;
 }
 
 class Md5Tap extends Transform {
@@ -106,6 +108,7 @@ function md5OfData(listed: ReadonlyMap<string, string> | undefined, path: string
 export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise<UnpackedPackage> {
   const contents = new PackageContents();
   const deferred = new Map<string, DeferredConffile>();
+  const filtered = new Set<string>();
   const conffiles = new Set(pkg.conffiles.filter((c) => !c.removeOnUpgrade).map((c) => c.path.slice(1)));
   /** package path → real path written in the layer (hardlink targets). */
   const realOf = new Map<string, string>();
@@ -120,15 +123,20 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
       contents.add(h);
       continue;
     }
+    if (shouldSkip(ctx.filters, h.path, h.type === "directory" || h.type === "symlink")) {
+      // listed, as dpkg lists it, but neither written nor hashed: dpkg has no new copy of it
+      // (no .dpkg-new conffile, no line in the md5sums it generates)
+      filtered.add(h.path);
+      contents.add(h);
+      for await (const _ of e.content) {
+        // drained: the entry is not written
+      }
+      continue;
+    }
     if (h.type === "file" && conffiles.has(h.path)) {
       const data = await readAllLimited(e.content, MAX_CONFFILE_BYTES, `${src}: conffile /${h.path}`);
       contents.add(h, createHash("md5").update(data).digest("hex"));
       deferred.set(h.path, { header: h, data });
-      continue;
-    }
-    const skip = shouldSkip(ctx.filters, h.path, h.type === "directory" || h.type === "symlink");
-    if (skip) {
-      contents.add(h, h.type === "file" ? await md5OfEntry(listed, h.path, e.content) : undefined);
       continue;
     }
     const real = await tree.resolveParent(h.path, src);
@@ -225,7 +233,7 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
       }
     }
   }
-  return { contents, deferred };
+  return { contents, deferred, filtered };
 }
 
 function notOverDirectory(src: string, path: string, real: string): OcipatchError {
