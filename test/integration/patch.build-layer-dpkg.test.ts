@@ -215,6 +215,21 @@ describe("the patch layer leaves the image as dpkg --force-confold -i does", () 
     expect(c.differences).toEqual(["mtime etc/ld.so.cache"]);
   }, 300_000);
 
+  it("path-exclude added after the old version: the old copy of an excluded file is removed", async () => {
+    const { deb } = scenarioDebs("exclude-doc");
+    const c = await compareWithDpkg({
+      id: "exclude-doc",
+      old: [deb({ name: "foo", version: "1.0", files: { "usr/share/doc/foo/README": "r1\n" } })],
+      new: [deb({ name: "foo", version: "2.0", files: { "usr/share/doc/foo/README": "r2\n" } })],
+      setup: excludes("/usr/share/doc/*"),
+    });
+    expect(c.dpkg.ok, c.dpkg.output).toBe(true);
+    expect(c.error?.message).toBeUndefined();
+    // dpkg removed README (filtered out of the new version) and the directory left empty
+    expect(c.result?.removed).toEqual(["/usr/share/doc/foo"]);
+    expect(c.differences).toEqual([]);
+  }, 300_000);
+
   it("path-exclude'd conffiles: the old hash stays in Conffiles, a new one is 'newconffile'", async () => {
     const { deb } = scenarioDebs("exclude-conffiles");
     const c = await compareWithDpkg({

@@ -207,7 +207,8 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
       const isDir = new Map<string, boolean>();
       const { filtered } = p.unpacked;
       for (const l of p.oldList) {
-        if (l === "/." || p.unpacked.contents.has(l.slice(1))) continue;
+        const rel = l.slice(1);
+        if (l === "/." || (p.unpacked.contents.has(rel) && !filtered.has(rel))) continue;
         const st = await fs.lstat(l).catch(undefinedIfNotFound);
         isDir.set(l, st?.type === "directory");
       }

@@ -67,6 +67,7 @@ export function upgradeDbChanges(input: UpgradeDbInput): UpgradeDbChanges {
     oldConffiles: oldConffiles.map((c) => c.path),
     ownedByOthers: input.ownedByOthers,
     ...(input.isDirectory ? { isDirectory: input.isDirectory } : {}),
+    ...(input.filtered ? { filtered: input.filtered } : {}),
   });
   return { record, conffiles, infoFiles: files, removeInfoFiles: obsoleteInfoFiles(oldInfo, files), remove };
 }
