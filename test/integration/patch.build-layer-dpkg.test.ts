@@ -11,8 +11,10 @@ import {
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,6 +31,7 @@ import { LayeredFs } from "../../src/rootfs/index.js";
 import { openImage, openSink } from "../../src/transport/index.js";
 import { newImageFromTar } from "../harness/build/umoci.js";
 import { chrootTarball, fetchedDeb } from "../harness/debian-packages.js";
+import { run } from "../harness/exec.js";
 import { unpackImage } from "../harness/oracle.js";
 import { diffRootfs } from "../harness/rootfs-diff.js";
 
@@ -162,6 +165,40 @@ function excludes(pattern: string): (root: string) => void {
   return (root) => writeFileSync(join(root, "etc/dpkg/dpkg.cfg.d/excludes"), `path-exclude=${pattern}\n`);
 }
 
+/**
+ * The patched image as containers/storage (podman) applies it, with each storage driver: vfs
+ * applies a layer entry by entry (as Docker's naive differ does), overlay turns whiteouts into the
+ * kernel's overlayfs ones. `read` sees the image's root.
+ */
+async function withPodmanImage(
+  layout: string,
+  driver: "vfs" | "overlay",
+  read: (root: string) => void,
+): Promise<void> {
+  // podman wants a short runroot, and names the image after the layout's path: lower case only
+  const dir = `/tmp/ocipatch-podman-${process.pid}-${driver}`;
+  mkdirSync(dir);
+  symlinkSync(layout, join(dir, "oci"));
+  const storage = [
+    `--root=${join(dir, "root")}`,
+    `--runroot=${join(dir, "run")}`,
+    `--storage-driver=${driver}`,
+  ];
+  try {
+    const ref = `oci:${join(dir, "oci")}:patched`;
+    const id = (await run("podman", [...storage, "pull", "-q", ref])).stdout.trim();
+    const root = (await run("podman", [...storage, "image", "mount", id])).stdout.trim();
+    try {
+      read(root);
+    } finally {
+      await run("podman", [...storage, "image", "unmount", id]);
+    }
+  } finally {
+    await run("podman", [...storage, "system", "reset", "--force"], { okCodes: [0, 1, 125] });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** A package's paragraph of a root's dpkg status file. */
 function statusRecord(root: string, name: string): string | undefined {
   const text = readFileSync(join(root, "var/lib/dpkg/status"), "utf8");
@@ -257,5 +294,61 @@ describe("the patch layer leaves the image as dpkg --force-confold -i does", () 
     expect(statusRecord(c.rootfs, "foo")).toBe(statusRecord(c.oracle, "foo"));
     expect(statusRecord(c.oracle, "foo")).toMatch(/^ \/etc\/foo\/new\.conf newconffile$/m);
     expect(c.differences).toEqual([]);
+  }, 300_000);
+
+  it("a directory of the old version replaced by a file and by a hardlink", async () => {
+    const { deb } = scenarioDebs("dir-to-file");
+    const c = await compareWithDpkg({
+      id: "dir-to-file",
+      old: [
+        deb({
+          name: "foo",
+          version: "1.0",
+          files: { "usr/share/foo/d/x": "x\n", "usr/share/foo/h/sub/y": "y\n" },
+        }),
+      ],
+      new: [
+        deb({
+          name: "foo",
+          version: "2.0",
+          files: { "usr/share/foo/d": "f\n" },
+          hardlinks: { "usr/share/foo/h": "usr/share/foo/d" },
+        }),
+      ],
+    });
+    expect(c.dpkg.ok, c.dpkg.output).toBe(true);
+    expect(c.error?.message).toBeUndefined();
+    expect(c.result?.warnings).toEqual([]);
+    expect(c.differences).toEqual([]); // umoci's unpack
+    // the same tree where a container engine applies the layer
+    for (const driver of ["vfs", "overlay"] as const) {
+      await withPodmanImage(c.layout, driver, (root) => {
+        for (const name of ["d", "h"]) {
+          const st = lstatSync(join(root, "usr/share/foo", name));
+          expect(st.isFile(), `${driver}: ${name}`).toBe(true);
+          expect(st.nlink, `${driver}: ${name}`).toBe(2);
+          expect(readFileSync(join(root, "usr/share/foo", name), "utf8")).toBe("f\n");
+        }
+        expect(readdirSync(join(root, "usr/share/foo")).sort()).toEqual(["d", "h"]);
+      });
+    }
+  }, 300_000);
+
+  it("a directory another package also owns is not replaced by a file: dpkg refuses it too", async () => {
+    const { deb } = scenarioDebs("dir-shared");
+    const c = await compareWithDpkg({
+      id: "dir-shared",
+      old: [
+        deb({ name: "bar", version: "1.0", files: { "usr/share/foo/d/z": "z\n" } }),
+        deb({ name: "foo", version: "1.0", files: { "usr/share/foo/d/x": "x\n" } }),
+      ],
+      new: [deb({ name: "foo", version: "2.0", files: { "usr/share/foo/d": "f\n" } })],
+    });
+    expect(c.dpkg.ok).toBe(false);
+    expect(c.dpkg.output).toMatch(/trying to overwrite directory '\/usr\/share\/foo\/d' in package bar/);
+    expect(c.error?.code).toBe("INVALID_FORMAT");
+    expect(c.error?.message).toMatch(
+      /\/usr\/share\/foo\/d is a directory in the image, which bar:all also owns$/,
+    );
   }, 300_000);
 });

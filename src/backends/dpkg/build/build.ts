@@ -155,10 +155,9 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
           oldNotInstalledArch = id.architecture;
         }
       }
-      const oldList = d.installed
-        ? (db.lists.get(packageKey(d.installed.name, d.installed.architecture)) ?? [])
-        : [];
-      const unpacked = await unpackPackage(ctx, pkg);
+      const upgrades = d.installed ? packageKey(d.installed.name, d.installed.architecture) : undefined;
+      const oldList = upgrades === undefined ? [] : (db.lists.get(upgrades) ?? []);
+      const unpacked = await unpackPackage(ctx, pkg, upgrades);
       prepared.push({
         deb: d,
         pkg,
