@@ -155,10 +155,9 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
           oldNotInstalledArch = id.architecture;
         }
       }
-      const oldList = d.installed
-        ? (db.lists.get(packageKey(d.installed.name, d.installed.architecture)) ?? [])
-        : [];
-      const unpacked = await unpackPackage(ctx, pkg);
+      const upgrades = d.installed ? packageKey(d.installed.name, d.installed.architecture) : undefined;
+      const oldList = upgrades === undefined ? [] : (db.lists.get(upgrades) ?? []);
+      const unpacked = await unpackPackage(ctx, pkg, upgrades);
       prepared.push({
         deb: d,
         pkg,
@@ -205,8 +204,10 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         if (!md5.has(c)) md5.set(c, await md5OfImageFile(ctx, c));
       }
       const isDir = new Map<string, boolean>();
+      const { filtered } = p.unpacked;
       for (const l of p.oldList) {
-        if (l === "/." || p.unpacked.contents.has(l.slice(1))) continue;
+        const rel = l.slice(1);
+        if (l === "/." || (p.unpacked.contents.has(rel) && !filtered.has(rel))) continue;
         const st = await fs.lstat(l).catch(undefinedIfNotFound);
         isDir.set(l, st?.type === "directory");
       }
@@ -219,6 +220,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         imageMd5: (abs) => md5.get(abs),
         ownedByOthers,
         isDirectory: (abs) => isDir.get(abs),
+        filtered: (rel) => filtered.has(rel),
       });
 
       const outcome = await applyConffiles(

@@ -5,12 +5,18 @@ import type { BuildContext } from "./context.js";
 import { FinalView } from "./final-view.js";
 import type { RemovalRequest } from "./whiteouts.js";
 
-/** Paths whose written contents the native effects read. */
+/**
+ * Paths whose written contents the native effects read: ca-certificates' certificates and
+ * configuration, and ldconfig's configuration (/etc/ld.so.conf and the usual directory of its
+ * includes).
+ */
 export function captureForEffects(rel: string): boolean {
   return (
     rel.startsWith("usr/share/ca-certificates/") ||
     rel.startsWith("usr/local/share/ca-certificates/") ||
-    rel === "etc/ca-certificates.conf"
+    rel === "etc/ca-certificates.conf" ||
+    rel === "etc/ld.so.conf" ||
+    rel.startsWith("etc/ld.so.conf.d/")
   );
 }
 

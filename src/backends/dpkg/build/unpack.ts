@@ -20,6 +20,8 @@ export interface UnpackedPackage {
   readonly contents: PackageContents;
   /** Conffiles (package path, no leading slash) not written yet. */
   readonly deferred: ReadonlyMap<string, DeferredConffile>;
+  /** Package paths (no leading slash) dpkg's path filters leave out: not in the new archive for dpkg. */
+  readonly filtered: ReadonlySet<string>;
 }
 
 class Md5Tap extends Transform {
@@ -101,11 +103,17 @@ function md5OfData(listed: ReadonlyMap<string, string> | undefined, path: string
  * location (parents resolved through the image's and the layer's symlinks),
  * file contents streamed and hashed on the way, conffiles held back,
  * entries dpkg's path-exclude filters drop left out (but still recorded in
- * the package contents, as dpkg lists them).
+ * the package contents, as dpkg lists them). `upgrades` is the installed
+ * package the new version replaces (its key in the image's dpkg database).
  */
-export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise<UnpackedPackage> {
+export async function unpackPackage(
+  ctx: BuildContext,
+  pkg: DebPackage,
+  upgrades: string | undefined,
+): Promise<UnpackedPackage> {
   const contents = new PackageContents();
   const deferred = new Map<string, DeferredConffile>();
+  const filtered = new Set<string>();
   const conffiles = new Set(pkg.conffiles.filter((c) => !c.removeOnUpgrade).map((c) => c.path.slice(1)));
   /** package path → real path written in the layer (hardlink targets). */
   const realOf = new Map<string, string>();
@@ -120,15 +128,20 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
       contents.add(h);
       continue;
     }
+    if (shouldSkip(ctx.filters, h.path, h.type === "directory" || h.type === "symlink")) {
+      // listed, as dpkg lists it, but neither written nor hashed: dpkg has no new copy of it
+      // (no .dpkg-new conffile, no line in the md5sums it generates)
+      filtered.add(h.path);
+      contents.add(h);
+      for await (const _ of e.content) {
+        // drained: the entry is not written
+      }
+      continue;
+    }
     if (h.type === "file" && conffiles.has(h.path)) {
       const data = await readAllLimited(e.content, MAX_CONFFILE_BYTES, `${src}: conffile /${h.path}`);
       contents.add(h, createHash("md5").update(data).digest("hex"));
       deferred.set(h.path, { header: h, data });
-      continue;
-    }
-    const skip = shouldSkip(ctx.filters, h.path, h.type === "directory" || h.type === "symlink");
-    if (skip) {
-      contents.add(h, h.type === "file" ? await md5OfEntry(listed, h.path, e.content) : undefined);
       continue;
     }
     const real = await tree.resolveParent(h.path, src);
@@ -145,7 +158,7 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
         break;
       }
       case "file": {
-        if (existing?.kind === "directory") throw notOverDirectory(src, h.path, real);
+        if (existing?.kind === "directory") await replaceDirectory(ctx, src, h.path, real, upgrades);
         if (tree.wrote(real)) {
           contents.add(h, await md5OfEntry(listed, h.path, e.content));
           ctx.warnings.push(`${src}: /${h.path} was already written by another package of this patch; kept`);
@@ -197,7 +210,7 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
       }
       case "hardlink": {
         contents.add(h);
-        if (existing?.kind === "directory") throw notOverDirectory(src, h.path, real);
+        if (existing?.kind === "directory") await replaceDirectory(ctx, src, h.path, real, upgrades);
         if (tree.wrote(real)) break;
         const target = realOf.get(h.linkname);
         const held = deferred.get(h.linkname);
@@ -225,12 +238,38 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
       }
     }
   }
-  return { contents, deferred };
+  return { contents, deferred, filtered };
 }
 
-function notOverDirectory(src: string, path: string, real: string): OcipatchError {
-  return new OcipatchError(
-    "INVALID_FORMAT",
-    `${src}: cannot install /${path}: /${real} is a directory in the image`,
-  );
+/**
+ * A regular file or hardlink where the image has a directory: dpkg moves the directory aside and
+ * deletes it with everything in it (src/main/archives.c tarobject), unless another package owns
+ * it ("trying to overwrite directory ... with nondirectory"), and so does the layer: the
+ * directory's whiteout, then the new entry at the same path. A whiteout hides the layers below
+ * only (OCI image spec), and engines that apply a layer entry by entry (Docker, containers/storage)
+ * remove the directory at the whiteout, before the file comes.
+ */
+async function replaceDirectory(
+  ctx: BuildContext,
+  src: string,
+  path: string,
+  real: string,
+  upgrades: string | undefined,
+): Promise<void> {
+  const owners = new Set([
+    ...(ctx.db.owners.get(`/${path}`) ?? []),
+    ...(ctx.db.owners.get(`/${real}`) ?? []),
+  ]);
+  if (upgrades !== undefined) owners.delete(upgrades);
+  const prefix = `${real}/`;
+  const writtenBelow = [...ctx.tree.writtenEntries()].some(([rel]) => rel.startsWith(prefix));
+  if (owners.size > 0 || ctx.tree.wrote(real) || writtenBelow) {
+    const why =
+      owners.size > 0 ? `, which ${[...owners].sort().join(", ")} also owns` : " the patch layer writes into";
+    throw new OcipatchError(
+      "INVALID_FORMAT",
+      `${src}: cannot install /${path}: /${real} is a directory in the image${why}`,
+    );
+  }
+  await ctx.writer.addWhiteout(real);
 }

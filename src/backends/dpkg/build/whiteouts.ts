@@ -33,6 +33,7 @@ export async function writeWhiteouts(
       return await ctx.tree.resolveParent(r.path, r.source);
     } catch (e) {
       if (isOcipatchError(e)) {
+        if (await belowWrittenFile(ctx, r)) return undefined; // in a directory a file replaced
         ctx.warnings.push(`not removing ${r.path}: ${e.message}`);
         return undefined;
       }
@@ -67,6 +68,18 @@ export async function writeWhiteouts(
     out.push(`/${real}`);
   }
   return out;
+}
+
+/** Whether a parent of the path is a file the layer writes (where the image had a directory). */
+async function belowWrittenFile(ctx: BuildContext, r: RemovalRequest): Promise<boolean> {
+  const comps = r.path.split("/").filter((c) => c !== "");
+  for (let i = 1; i < comps.length; i++) {
+    const real = await ctx.tree.resolveParent(comps.slice(0, i).join("/"), r.source).catch(() => undefined);
+    if (real === undefined) return false;
+    const kind = ctx.tree.layerNode(real)?.kind;
+    if (kind === "file" || kind === "other") return true;
+  }
+  return false;
 }
 
 function hasGoneAncestor(rel: string, gone: ReadonlySet<string>): boolean {

@@ -12,6 +12,8 @@ interface RemovalInput {
   readonly ownedByOthers: (absPath: string) => boolean;
   /** Whether the path is a directory in the image (undefined: unknown → treated as a file). */
   readonly isDirectory?: (absPath: string) => boolean | undefined;
+  /** Whether dpkg's path filters left this new package path (no leading slash) out of the unpack. */
+  readonly filtered?: (path: string) => boolean;
 }
 
 export interface RemovalPlan {
@@ -30,11 +32,15 @@ export interface RemovalPlan {
  * (src/main/unpack.c pkg_remove_old_files): everything in the old .list that
  * the new package does not ship, except conffiles (old or new), the root, and
  * paths another installed package still owns (shared directories, and — more
- * careful than dpkg — shared files too).
+ * careful than dpkg — shared files too). A path the filters (path-exclude) leave
+ * out is not in the new archive for dpkg (src/main/archives.c tarobject): the old
+ * version's copy goes.
  */
 export function pathsToRemove(input: RemovalInput): RemovalPlan {
   const keep = new Set<string>(["/."]);
-  for (const i of input.newContents.items) keep.add(i.path === "." ? "/." : `/${i.path}`);
+  for (const i of input.newContents.items) {
+    if (!input.filtered?.(i.path)) keep.add(i.path === "." ? "/." : `/${i.path}`);
+  }
   for (const c of input.newConffiles) keep.add(c);
   for (const c of input.oldConffiles) keep.add(c);
   const files: string[] = [];

@@ -21,6 +21,11 @@ interface UpgradeDbInput {
   /** True when another installed package's .list has this absolute path. */
   readonly ownedByOthers: (absPath: string) => boolean;
   readonly isDirectory?: (absPath: string) => boolean | undefined;
+  /**
+   * Whether dpkg's path filters (path-exclude) left this package path (no leading slash) out of
+   * the unpack: no new copy of it, so a filtered conffile keeps its old hash (or `newconffile`).
+   */
+  readonly filtered?: (path: string) => boolean;
 }
 
 export interface UpgradeDbChanges {
@@ -41,7 +46,7 @@ export function upgradeDbChanges(input: UpgradeDbInput): UpgradeDbChanges {
   const conffiles = planConffiles({
     old: oldConffiles,
     conffiles: input.deb.conffiles,
-    newMd5: (p) => input.contents.md5(p),
+    newMd5: (p) => (input.filtered?.(p) ? undefined : input.contents.md5(p)),
     imageMd5: input.imageMd5,
     shipped: (p) => input.contents.has(p),
     oldList: input.oldList,
@@ -62,6 +67,7 @@ export function upgradeDbChanges(input: UpgradeDbInput): UpgradeDbChanges {
     oldConffiles: oldConffiles.map((c) => c.path),
     ownedByOthers: input.ownedByOthers,
     ...(input.isDirectory ? { isDirectory: input.isDirectory } : {}),
+    ...(input.filtered ? { filtered: input.filtered } : {}),
   });
   return { record, conffiles, infoFiles: files, removeInfoFiles: obsoleteInfoFiles(oldInfo, files), remove };
 }

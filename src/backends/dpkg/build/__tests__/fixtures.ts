@@ -16,7 +16,7 @@ export interface DebSpec {
   readonly multiArch?: string;
   readonly depends?: string;
   readonly dirs?: readonly string[];
-  readonly files?: Readonly<Record<string, string | { content: string; mode: number }>>;
+  readonly files?: Readonly<Record<string, string | Buffer | { content: string | Buffer; mode: number }>>;
   readonly symlinks?: Readonly<Record<string, string>>;
   /** link → existing file (both package paths). */
   readonly hardlinks?: Readonly<Record<string, string>>;
@@ -49,7 +49,7 @@ export function buildDeb(work: string, spec: DebSpec): string {
   for (const d of spec.dirs ?? []) mkdirSync(join(root, d), { recursive: true });
   for (const [p, v] of Object.entries(spec.files ?? {})) {
     mkdirSync(dirname(join(root, p)), { recursive: true });
-    const { content, mode } = typeof v === "string" ? { content: v, mode: 0o644 } : v;
+    const { content, mode } = typeof v === "string" || Buffer.isBuffer(v) ? { content: v, mode: 0o644 } : v;
     writeFileSync(join(root, p), content);
     chmodSync(join(root, p), mode);
   }
