@@ -194,6 +194,8 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     const upgraded: UpgradedPackage[] = [];
     for (const [i, p] of prepared.entries()) {
       checkAborted(ctx.signal);
+      /** Where this package's path is on disk: diverted by the administrator or another package. */
+      const onDisk = (abs: string): string => db.diversions.placement(abs, p.name);
       const ownedByOthers = (abs: string): boolean =>
         [...(db.owners.get(abs) ?? [])].some((k) => !upgrading.has(k)) ||
         [...(newOwners.get(abs) ?? [])].some((j) => j !== i);
@@ -202,12 +204,12 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         ...p.pkg.conffiles.map((c) => c.path),
         ...parseStatusConffiles(p.old).map((c) => c.path),
       ]) {
-        if (!md5.has(c)) md5.set(c, await md5OfImageFile(ctx, c));
+        if (!md5.has(c)) md5.set(c, await md5OfImageFile(ctx, onDisk(c)));
       }
       const isDir = new Map<string, boolean>();
       for (const l of p.oldList) {
         if (l === "/." || p.unpacked.contents.has(l.slice(1))) continue;
-        const st = await fs.lstat(l).catch(undefinedIfNotFound);
+        const st = await fs.lstat(onDisk(l)).catch(undefinedIfNotFound);
         isDir.set(l, st?.type === "directory");
       }
       const changes: UpgradeDbChanges = upgradeDbChanges({
@@ -229,11 +231,13 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         p.unpacked.deferred,
         (abs) => md5.get(abs),
         (rel) => p.unpacked.contents.md5(rel),
+        onDisk,
       );
       keptConffiles.push(...outcome.kept);
       const src = p.pkg.source;
-      for (const f of changes.remove.files) removals.push({ path: f, directory: false, source: src });
-      for (const f of changes.remove.directories) removals.push({ path: f, directory: true, source: src });
+      for (const f of changes.remove.files) removals.push({ path: onDisk(f), directory: false, source: src });
+      for (const f of changes.remove.directories)
+        removals.push({ path: onDisk(f), directory: true, source: src });
       for (const f of outcome.remove) removals.push({ path: f, directory: false, source: src });
       if (db.layout === "status") {
         for (const f of changes.removeInfoFiles)

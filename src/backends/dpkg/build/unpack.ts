@@ -110,6 +110,7 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
   /** package path → real path written in the layer (hardlink targets). */
   const realOf = new Map<string, string>();
   const src = pkg.source;
+  const name = pkg.control.get("Package") ?? "";
   const listed = pkg.md5sums;
   const { tree, writer } = ctx;
 
@@ -131,7 +132,8 @@ export async function unpackPackage(ctx: BuildContext, pkg: DebPackage): Promise
       contents.add(h, h.type === "file" ? await md5OfEntry(listed, h.path, e.content) : undefined);
       continue;
     }
-    const real = await tree.resolveParent(h.path, src);
+    // a path diverted by the administrator or another package goes where the diversion says
+    const real = await tree.resolveParent(ctx.db.diversions.placement(`/${h.path}`, name).slice(1), src);
     const existing = await tree.lstat(real);
     const meta = ctx.ownership.meta(h, h.path);
 
