@@ -1,5 +1,6 @@
 /**
- * Files another party took over: diversions (an admin's local one, another package's). ORACLE: real dpkg in a bookworm chroot
+ * Files another party took over: diversions (an admin's local one, another package's) and a
+ * `Replaces:` takeover of an installed package's files. ORACLE: real dpkg in a bookworm chroot
  * (`dpkg --force-confold -i` of the same .debs on the same root); the patched image must leave
  * every file and every status record as dpkg did.
  */
@@ -143,5 +144,48 @@ describe("diversions", () => {
     expect(out.differences).toEqual([]);
     expect(read(out.patched, "usr/share/foo/a")).toBe("bar's a 1\n");
     expect(read(out.patched, "var/lib/dpkg/info/bar.list")).toContain("/usr/share/foo/a\n");
+  }, 300_000);
+});
+
+describe("Replaces: takeovers of installed packages' files", () => {
+  it("the replaced files leave the other packages' lists; a package left with nothing of its own disappears", async () => {
+    const dir = scenarioDir();
+    const debs = [
+      // bar keeps y: only x leaves its list (its md5sums is left as it is)
+      buildTestDeb(dir, {
+        name: "bar",
+        version: "1.0",
+        files: { "usr/share/b/x": "x\n", "usr/share/b/y": "y\n" },
+      }),
+      // every file of baz is taken: it disappears
+      buildTestDeb(dir, { name: "baz", version: "1.0", files: { "usr/share/z/z1": "z1\n" } }),
+      // qux's own empty directory saves it: dpkg keeps it, its list down to directories
+      buildTestDeb(dir, {
+        name: "qux",
+        version: "1.0",
+        files: { "usr/share/q/q1": "q1\n" },
+        dirs: ["usr/share/q-own"],
+      }),
+      buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a\n" } }),
+    ];
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      control: { Replaces: "bar, baz, qux" },
+      files: {
+        "usr/share/foo/a": "a\n",
+        "usr/share/b/x": "x 2\n",
+        "usr/share/z/z1": "z1 2\n",
+        "usr/share/q/q1": "q1 2\n",
+      },
+    });
+    const out = await dpkgUpgradeOracle({ work: dir, installed: debs, upgrade: [foo2] });
+    expect(out.dpkgLog).toContain("Noting disappearance of baz");
+    expect(out.dpkgLog).not.toContain("Noting disappearance of bar");
+    expect(out.dpkgLog).not.toContain("Noting disappearance of qux");
+    expect(out.differences).toEqual([]);
+    // the re-scan sees baz gone, bar and qux as they were
+    expect(out.layer.erased).toEqual([{ name: "baz", architecture: "all" }]);
+    expect(out.layer.installed?.map((p) => p.name)).toEqual(["foo"]);
   }, 300_000);
 });
