@@ -187,5 +187,6 @@ describe("Replaces: takeovers of installed packages' files", () => {
     // the re-scan sees baz gone, bar and qux as they were
     expect(out.layer.erased).toEqual([{ name: "baz", architecture: "all" }]);
     expect(out.layer.installed?.map((p) => p.name)).toEqual(["foo"]);
+    expect(out.layer.warnings).toEqual(["baz 1.0 disappeared: foo took over every file it had"]);
   }, 300_000);
 });
