@@ -7,7 +7,7 @@ import { combineScriptReports } from "../../script-report.js";
 import type { BuildLayerRequest, FetchedPackage, ScriptReport } from "../../types.js";
 import { dpkgRecord } from "../db/record.js";
 import { type DebPackage, openDebFile } from "../deb/index.js";
-import { Paragraph } from "../debian/deb822.js";
+import { Paragraph, parseParagraphs } from "../debian/deb822.js";
 import {
   infoBaseName,
   listPath,
@@ -16,16 +16,18 @@ import {
   type UpgradeDbChanges,
   upgradeDbChanges,
 } from "../dpkg-db/index.js";
+import { packageInfoFiles } from "../dpkg-db/info-files.js";
 import { upgradeScriptReport } from "../maintainer-scripts/index.js";
 import { applyConffiles } from "./conffiles-apply.js";
 import { type BuildContext, checkAborted } from "./context.js";
 import { type PackageDbUpdate, writeStatusDb, writeStatusDDb } from "./db-write.js";
-import { readPathFilters } from "./dpkg-filters.js";
-import { readImageDpkgDb } from "./image-db.js";
+import { readPathFilters, shouldSkip } from "./dpkg-filters.js";
+import { readImageDpkgDb, STATUS_D_DIR, statusDName } from "./image-db.js";
 import { layerTime } from "./layer-time.js";
 import { applyNativeEffects, captureForEffects, type UpgradedPackage } from "./native-effects.js";
 import { Ownership } from "./ownership.js";
 import { installedScripts } from "./scripts.js";
+import { type Takeovers, takeovers } from "./takeovers.js";
 import type { BuildPatchLayerResult, KeptConffile, PatchedPackage } from "./types.js";
 import { type UnpackedPackage, unpackPackage } from "./unpack.js";
 import { type RemovalRequest, writeWhiteouts } from "./whiteouts.js";
@@ -193,6 +195,8 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     const upgraded: UpgradedPackage[] = [];
     for (const [i, p] of prepared.entries()) {
       checkAborted(ctx.signal);
+      /** Where this package's path is on disk: diverted by the administrator or another package. */
+      const onDisk = (abs: string): string => db.diversions.placement(abs, p.name);
       const ownedByOthers = (abs: string): boolean =>
         [...(db.owners.get(abs) ?? [])].some((k) => !upgrading.has(k)) ||
         [...(newOwners.get(abs) ?? [])].some((j) => j !== i);
@@ -201,14 +205,14 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         ...p.pkg.conffiles.map((c) => c.path),
         ...parseStatusConffiles(p.old).map((c) => c.path),
       ]) {
-        if (!md5.has(c)) md5.set(c, await md5OfImageFile(ctx, c));
+        if (!md5.has(c)) md5.set(c, await md5OfImageFile(ctx, onDisk(c)));
       }
       const isDir = new Map<string, boolean>();
       const { filtered } = p.unpacked;
       for (const l of p.oldList) {
         const rel = l.slice(1);
         if (l === "/." || (p.unpacked.contents.has(rel) && !filtered.has(rel))) continue;
-        const st = await fs.lstat(l).catch(undefinedIfNotFound);
+        const st = await fs.lstat(onDisk(l)).catch(undefinedIfNotFound);
         isDir.set(l, st?.type === "directory");
       }
       const changes: UpgradeDbChanges = upgradeDbChanges({
@@ -231,11 +235,13 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         p.unpacked.deferred,
         (abs) => md5.get(abs),
         (rel) => p.unpacked.contents.md5(rel),
+        onDisk,
       );
       keptConffiles.push(...outcome.kept);
       const src = p.pkg.source;
-      for (const f of changes.remove.files) removals.push({ path: f, directory: false, source: src });
-      for (const f of changes.remove.directories) removals.push({ path: f, directory: true, source: src });
+      for (const f of changes.remove.files) removals.push({ path: onDisk(f), directory: false, source: src });
+      for (const f of changes.remove.directories)
+        removals.push({ path: onDisk(f), directory: true, source: src });
       for (const f of outcome.remove) removals.push({ path: f, directory: false, source: src });
       if (db.layout === "status") {
         for (const f of changes.removeInfoFiles)
@@ -280,9 +286,27 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
       }
     }
 
+    // the installed packages outside the batch whose files it takes over (Replaces)
+    const taken = takeovers(
+      db,
+      inventory.packages,
+      prepared.map((p) => ({
+        name: p.name,
+        upgrades: p.deb.installed
+          ? packageKey(p.deb.installed.name, p.deb.installed.architecture)
+          : undefined,
+        contents: p.unpacked.contents,
+        filtered: (path, directoryOrSymlink) => shouldSkip(ctx.filters, path, directoryOrSymlink),
+      })),
+    );
+    const gone = await disappearances(ctx, taken);
+    removals.push(...gone.removals);
+
     // 3. the dpkg database, written once
     const installed =
-      db.layout === "status" ? await writeStatusDb(ctx, updates) : await writeStatusDDb(ctx, updates);
+      db.layout === "status"
+        ? await writeStatusDb(ctx, updates, taken)
+        : await writeStatusDDb(ctx, updates, taken);
 
     // 4. what the skipped maintainer scripts would have done, where ocipatch reproduces it
     checkAborted(ctx.signal);
@@ -294,10 +318,21 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
 
     checkAborted(ctx.signal);
     const finished = await ctx.writer.finish();
+    // the packages that disappeared, and an upgraded one's record of another architecture
+    // (amd64 -> all: the new record replaced it)
+    const erased = [
+      ...gone.erased,
+      ...input.packages.flatMap((d) =>
+        d.installed && d.installed.architecture !== d.architecture
+          ? [{ name: d.installed.name, architecture: d.installed.architecture }]
+          : [],
+      ),
+    ];
     return {
       ...finished,
       packages,
       installed,
+      ...(erased.length > 0 ? { erased } : {}),
       keptConffiles,
       removed,
       scripts: combineScriptReports(scriptReports),
@@ -312,4 +347,41 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     await next?.catch(() => undefined); // the build failed already: its error is the one thrown
     for (const p of opened) await p.close().catch(() => undefined);
   }
+}
+
+/**
+ * A package whose every file the batch took over disappears, as dpkg notes it: its info files
+ * go (its status record is dropped with the database write) — on distroless, its status.d file
+ * and `.md5sums` when the record is alone in it; its postrm (`disappear`) is not run.
+ */
+async function disappearances(
+  ctx: BuildContext,
+  taken: Takeovers,
+): Promise<{ removals: RemovalRequest[]; erased: Array<{ name: string; architecture: string }> }> {
+  const out: RemovalRequest[] = [];
+  const erased: Array<{ name: string; architecture: string }> = [];
+  const remove = (path: string) => out.push({ path, directory: false, source: "dpkg database" });
+  for (const { installed, by } of taken.disappeared) {
+    const what = `${installed.name} ${installed.version}`;
+    ctx.warnings.push(`${what} disappeared: ${by} took over every file it had`);
+    if (ctx.db.layout !== "status") {
+      const file = statusDName(installed);
+      const text = file && (await ctx.fs.readTextIfExists(`/${STATUS_D_DIR}/${file}`));
+      if (!file || !text || parseParagraphs(text, { onError: () => undefined }).length !== 1) {
+        ctx.warnings.push(`${what}: its record shares ${installed.dbPath} with others; left in it`);
+        continue;
+      }
+      erased.push({ name: installed.name, architecture: installed.architecture });
+      remove(`/${STATUS_D_DIR}/${file}`);
+      if (ctx.db.statusDNames.includes(`${file}.md5sums`)) remove(`/${STATUS_D_DIR}/${file}.md5sums`);
+      continue;
+    }
+    const files = packageInfoFiles(ctx.db.infoListing, infoBaseName(dpkgRecord(installed).paragraph));
+    if (files.some((f) => f.endsWith(".postrm"))) {
+      ctx.warnings.push(`${what}: its postrm was not run (disappear)`);
+    }
+    for (const f of files) remove(`/${f}`);
+    erased.push({ name: installed.name, architecture: installed.architecture });
+  }
+  return { removals: out, erased };
 }

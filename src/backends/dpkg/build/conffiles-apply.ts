@@ -8,14 +8,16 @@ import type { DeferredConffile } from "./unpack.js";
 
 export interface ConffileOutcome {
   readonly kept: KeptConffile[];
-  /** Absolute package paths to remove (remove-on-upgrade conffiles). */
+  /** Absolute paths to remove (remove-on-upgrade conffiles), where they are on disk (diverted). */
   readonly remove: string[];
 }
 
 /**
  * Carry out planConffiles' decisions (dpkg --force-confold): write the new
  * conffile, keep the image's copy (with the new one as `.dpkg-dist` when both
- * changed), or remove it (`.dpkg-old` keeps a modified copy).
+ * changed), or remove it (`.dpkg-old` keeps a modified copy). Each conffile is
+ * where `onDisk` places it (a diverted one at its divert-to path), as are its
+ * `.dpkg-dist` and `.dpkg-old`; `imageMd5` takes the package's path.
  */
 export async function applyConffiles(
   ctx: BuildContext,
@@ -25,14 +27,21 @@ export async function applyConffiles(
   deferred: ReadonlyMap<string, DeferredConffile>,
   imageMd5: (abs: string) => string | undefined,
   newMd5: (rel: string) => string | undefined,
+  onDisk: (abs: string) => string,
 ): Promise<ConffileOutcome> {
   const kept: KeptConffile[] = [];
   const remove: string[] = [];
   const written = new Set<string>();
 
-  const write = async (rel: string, held: DeferredConffile, meta?: EntryMeta): Promise<void> => {
+  /** Writes the conffile `rel` (package path) at `diskRel`. */
+  const write = async (
+    rel: string,
+    diskRel: string,
+    held: DeferredConffile,
+    meta?: EntryMeta,
+  ): Promise<void> => {
     if (shouldSkip(ctx.filters, rel, false)) return;
-    const real = await ctx.tree.resolveParent(rel, source);
+    const real = await ctx.tree.resolveParent(diskRel, source);
     if (ctx.tree.wrote(real)) {
       ctx.warnings.push(`${source}: /${rel} was already written by another package of this patch; kept`);
       return;
@@ -44,13 +53,15 @@ export async function applyConffiles(
 
   for (const d of decisions) {
     const rel = d.path.replace(/^\/+/, "");
+    const disk = onDisk(d.path);
+    const diskRel = disk.replace(/^\/+/, "");
     const held = deferred.get(rel);
     switch (d.action) {
       case "install": {
         if (!held) break;
         let meta: EntryMeta | undefined;
         if (d.copyPermsFromImage) {
-          const img = await ctx.fs.stat(d.path).catch(undefinedIfNotFound);
+          const img = await ctx.fs.stat(disk).catch(undefinedIfNotFound);
           if (img) {
             meta = {
               mode: img.mode,
@@ -62,7 +73,7 @@ export async function applyConffiles(
             };
           }
         }
-        await write(rel, held, meta);
+        await write(rel, diskRel, held, meta);
         written.add(rel);
         break;
       }
@@ -71,16 +82,16 @@ export async function applyConffiles(
         break;
       case "keep-with-dist":
         kept.push({ package: pkgName, path: d.path });
-        if (held) await write(`${rel}.dpkg-dist`, held);
+        if (held) await write(`${rel}.dpkg-dist`, `${diskRel}.dpkg-dist`, held);
         break;
       case "remove":
-        remove.push(d.path);
+        remove.push(disk);
         break;
       case "remove-keep-old": {
-        const img = await ctx.fs.stat(d.path).catch(undefinedIfNotFound);
+        const img = await ctx.fs.stat(disk).catch(undefinedIfNotFound);
         if (img?.type === "file") {
-          const data = await ctx.fs.readFile(d.path);
-          const real = await ctx.tree.resolveParent(`${rel}.dpkg-old`, source);
+          const data = await ctx.fs.readFile(disk);
+          const real = await ctx.tree.resolveParent(`${diskRel}.dpkg-old`, source);
           await ctx.writer.addFile(
             real,
             {
@@ -96,7 +107,7 @@ export async function applyConffiles(
           );
           ctx.tree.record(real, { kind: "file" });
         }
-        remove.push(d.path);
+        remove.push(disk);
         break;
       }
       case "none":

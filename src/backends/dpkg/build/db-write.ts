@@ -2,11 +2,21 @@ import { OcipatchError, undefinedIfNotFound } from "../../../errors.js";
 import type { InstalledPackage } from "../../../inventory/types.js";
 import type { EntryMeta } from "../../../patch/layer/layer-writer.js";
 import { DPKG_STATUS } from "../db/paths.js";
+import { dpkgRecord } from "../db/record.js";
 import { parseDpkgStatus } from "../db/status.js";
+import { parseMd5sums } from "../deb/index.js";
 import { Paragraph, parseParagraphs } from "../debian/deb822.js";
-import { type InfoFile, rewriteStatusFile, type StatusReplacement, statusDFiles } from "../dpkg-db/index.js";
+import {
+  DPKG_INFO_DIR,
+  type InfoFile,
+  infoBaseName,
+  rewriteStatusFile,
+  type StatusReplacement,
+  statusDFiles,
+} from "../dpkg-db/index.js";
 import type { BuildContext } from "./context.js";
 import { STATUS_D_DIR, STATUS_FILE, statusDName } from "./image-db.js";
+import type { Takeovers } from "./takeovers.js";
 
 /** The database side of one package of the patch. */
 export interface PackageDbUpdate {
@@ -35,12 +45,14 @@ async function writeDbFile(ctx: BuildContext, rel: string, data: Buffer, meta: E
 }
 
 /**
- * The full dpkg database: status rewritten once (new records appended), info files written.
- * Returns the written records as the inventory reader reads them.
+ * The full dpkg database: status rewritten once (new records appended, the records of packages
+ * that disappeared dropped), info files written, and the `.list` of every package that lost files
+ * to the batch rewritten. Returns the written records as the inventory reader reads them.
  */
 export async function writeStatusDb(
   ctx: BuildContext,
   updates: readonly PackageDbUpdate[],
+  taken: Takeovers,
 ): Promise<InstalledPackage[]> {
   const text = ctx.db.statusText ?? "";
   const replacements: StatusReplacement[] = [];
@@ -55,6 +67,9 @@ export async function writeStatusDb(
         record: u.record,
       });
     } else appended.push(u.record);
+  }
+  for (const { installed } of taken.disappeared) {
+    replacements.push({ package: installed.name, architecture: installed.architecture, record: undefined });
   }
   let out = rewriteStatusFile(text, replacements);
   if (appended.length > 0) {
@@ -74,6 +89,10 @@ export async function writeStatusDb(
   for (const u of updates) {
     for (const f of u.infoFiles) await writeDbFile(ctx, f.path, f.data, dbMeta(ctx, f.mode));
   }
+  for (const { installed, list } of taken.lists.values()) {
+    const path = `${DPKG_INFO_DIR}/${infoBaseName(dpkgRecord(installed).paragraph)}.list`;
+    await writeDbFile(ctx, path, Buffer.from(list.map((l) => `${l}\n`).join("")), dbMeta(ctx, 0o644));
+  }
   return readBack(updates.map((u) => `${u.record.toString()}\n`).join("\n"), DPKG_STATUS, false);
 }
 
@@ -89,14 +108,25 @@ function readBack(text: string, dbPath: string, assumeInstalled: boolean): Insta
  * Distroless `status.d`: each record rewritten in its own file (original
  * name), `<file>.md5sums` rewritten where the image keeps one; a new package
  * gets `status.d/<name>` (and `.md5sums` when the image's files have them).
- * The records keep the image's style: no `Status` field when the image's have none.
+ * The records keep the image's style: no `Status` field when the image's have none. A package
+ * that lost files to the batch keeps its `<file>.md5sums` (its file list here) without them.
  */
 export async function writeStatusDDb(
   ctx: BuildContext,
   updates: readonly PackageDbUpdate[],
+  taken: Takeovers,
 ): Promise<InstalledPackage[]> {
   const installed: InstalledPackage[] = [];
   const names = new Set(ctx.db.statusDNames);
+  for (const { installed: p, list } of taken.lists.values()) {
+    const file = statusDName(p);
+    if (file === undefined || !names.has(`${file}.md5sums`)) continue;
+    const path = `${STATUS_D_DIR}/${file}.md5sums`;
+    const keep = new Set(list);
+    const old = parseMd5sums((await ctx.fs.readTextIfExists(`/${path}`)) ?? "", `/${path}`);
+    const text = [...old].flatMap(([f, md5]) => (keep.has(`/${f}`) ? [`${md5}  ${f}\n`] : [])).join("");
+    await writeDbFile(ctx, path, Buffer.from(text), dbMeta(ctx, 0o644));
+  }
   const records = ctx.db.statusDNames.filter((n) => !n.endsWith(".md5sums") && !n.startsWith("."));
   const anyMd5sums = ctx.db.statusDNames.some((n) => n.endsWith(".md5sums"));
   let withStatus = 0;

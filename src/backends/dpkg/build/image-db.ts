@@ -7,6 +7,7 @@ import { dpkgRecord } from "../db/record.js";
 import { parseMd5sums } from "../deb/index.js";
 import { type Paragraph, parseParagraphs } from "../debian/deb822.js";
 import { DPKG_INFO_DIR, infoBaseName } from "../dpkg-db/index.js";
+import { Diversions } from "./diversions.js";
 
 /** The database paths as layer entries name them (no leading slash). */
 export const STATUS_FILE = entryPath(DPKG_STATUS);
@@ -29,6 +30,8 @@ export interface ImageDpkgDb {
   readonly owners: ReadonlyMap<string, ReadonlySet<string>>;
   /** The package's file list as dpkg keeps it (`.list`; for status.d, the files of `<file>.md5sums`). */
   readonly lists: ReadonlyMap<string, readonly string[]>;
+  /** /var/lib/dpkg/diversions (none when the image has no such file). */
+  readonly diversions: Diversions;
 }
 
 async function text(fs: LayeredFs, path: string): Promise<string | undefined> {
@@ -90,5 +93,16 @@ export async function readImageDpkgDb(fs: LayeredFs, inventory: Inventory): Prom
       s.add(key);
     }
   }
-  return { layout, statusText, statusEntry, statusRecords, infoListing, statusDNames, owners, lists };
+  const diversions = await Diversions.read(fs);
+  return {
+    layout,
+    statusText,
+    statusEntry,
+    statusRecords,
+    infoListing,
+    statusDNames,
+    owners,
+    lists,
+    diversions,
+  };
 }

@@ -118,6 +118,7 @@ export async function unpackPackage(
   /** package path → real path written in the layer (hardlink targets). */
   const realOf = new Map<string, string>();
   const src = pkg.source;
+  const name = pkg.control.get("Package") ?? "";
   const listed = pkg.md5sums;
   const { tree, writer } = ctx;
 
@@ -144,7 +145,8 @@ export async function unpackPackage(
       deferred.set(h.path, { header: h, data });
       continue;
     }
-    const real = await tree.resolveParent(h.path, src);
+    // a path diverted by the administrator or another package goes where the diversion says
+    const real = await tree.resolveParent(ctx.db.diversions.placement(`/${h.path}`, name).slice(1), src);
     const existing = await tree.lstat(real);
     const meta = ctx.ownership.meta(h, h.path);
 

@@ -14,6 +14,9 @@ export const DPKG_INFO_DIR = `${DPKG_DIR}/info`;
 /** Owner/mode overrides set by maintainer scripts (`dpkg-statoverride`). */
 export const DPKG_STATOVERRIDE = `${DPKG_DIR}/statoverride`;
 
+/** Diversions (`dpkg-divert`): from, to and the diverting package (`:` local), one line each. */
+export const DPKG_DIVERSIONS = `${DPKG_DIR}/diversions`;
+
 /** debconf's answers database (maintainer scripts' `config` questions). */
 export const DEBCONF_CONFIG_DB = "/var/cache/debconf/config.dat";
 

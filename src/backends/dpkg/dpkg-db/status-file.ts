@@ -5,13 +5,14 @@ export interface StatusReplacement {
   readonly package: string;
   /** Architecture of the record to replace (needed when several arches are installed). */
   readonly architecture?: string;
-  readonly record: Paragraph;
+  /** The new record; undefined drops the record (and the blank line after it). */
+  readonly record: Paragraph | undefined;
 }
 
 /**
  * Rewrite a whole /var/lib/dpkg/status text: the records of the given packages
- * are replaced in place, everything else (order, other records, blank lines)
- * stays byte-identical. Every replacement must match exactly one record.
+ * are replaced in place (or dropped), everything else (order, other records,
+ * blank lines) stays byte-identical. Every replacement must match exactly one record.
  */
 export function rewriteStatusFile(text: string, replacements: readonly StatusReplacement[]): string {
   const lines = text.split("\n");
@@ -46,7 +47,9 @@ export function rewriteStatusFile(text: string, replacements: readonly StatusRep
       }
       used.add(h);
     }
-    out.push(...hits[0]!.record.toString().replace(/\n$/, "").split("\n"));
+    const record = hits[0]!.record;
+    if (record) out.push(...record.toString().replace(/\n$/, "").split("\n"));
+    else if (i < lines.length - 1 && lines[i]!.trim() === "") i++; // its separating blank line
   }
   for (const r of replacements) {
     if (!used.has(r)) {

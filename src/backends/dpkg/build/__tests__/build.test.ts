@@ -102,7 +102,10 @@ Description: test package foo
     file("./var/lib/dpkg/info/foo.md5sums", `${md5("foo v1\n")}  usr/bin/foo\n`),
     file("./var/lib/dpkg/info/foo.postrm", "#!/bin/sh\nset -e\nrm -f /var/cache/foo\n", 0o755),
     file("./var/lib/dpkg/info/foo.conffiles", "/etc/foo.conf\n/etc/bar.conf\n"),
-    file("./var/lib/dpkg/info/base-files.list", "/.\n/etc\n/usr\n/usr/share\n/usr/share/doc\n"),
+    file(
+      "./var/lib/dpkg/info/base-files.list",
+      "/.\n/etc\n/usr\n/usr/share\n/usr/share/doc\n/usr/share/doc/base-files-readme\n",
+    ),
   ];
 }
 

@@ -24,6 +24,21 @@ describe("status file rewrite", () => {
     expect(out).toBe(text.replace("Architecture: i386\nVersion: 1", "Architecture: i386\nVersion: 2"));
   });
 
+  it("drops a record with its blank line (a disappeared package), first, middle or last", () => {
+    const out = rewriteStatusFile(text, [{ package: "b", architecture: "amd64", record: undefined }]);
+    expect(out).toBe(
+      text.replace("Package: b\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n\n", ""),
+    );
+    expect(rewriteStatusFile(text, [{ package: "a", record: undefined }])).toBe(
+      text.slice(text.indexOf("Package: b")),
+    );
+    expect(
+      rewriteStatusFile("Package: a\nVersion: 1\n\nPackage: c\nVersion: 1\n", [
+        { package: "c", record: undefined },
+      ]),
+    ).toBe("Package: a\nVersion: 1\n\n");
+  });
+
   it("refuses ambiguous or missing replacements", () => {
     const rec = parseParagraphs("Package: b\nVersion: 2\n")[0]!;
     expect(() => rewriteStatusFile(text, [{ package: "b", record: rec }])).toThrow(/several/);

@@ -1,0 +1,192 @@
+/**
+ * Files another party took over: diversions (an admin's local one, another package's) and a
+ * `Replaces:` takeover of an installed package's files. ORACLE: real dpkg in a bookworm chroot
+ * (`dpkg --force-confold -i` of the same .debs on the same root); the patched image must leave
+ * every file and every status record as dpkg did.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { buildTestDeb, dpkgInstall, dpkgUpgradeOracle, inChroot } from "../harness/dpkg-upgrade-oracle.js";
+
+const work = mkdtempSync(join(tmpdir(), "ocipatch-takeovers-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+let n = 0;
+function scenarioDir(): string {
+  const d = join(work, `s${++n}`);
+  mkdirSync(d);
+  return d;
+}
+
+const read = (root: string, p: string): string => readFileSync(join(root, p), "utf8");
+
+function writeAdminFile(root: string, path: string, content: string): void {
+  writeFileSync(join(root, path), content);
+}
+
+describe("diversions", () => {
+  it("an admin's local diversions: new files, dropped files and conffiles go to the divert-to paths, also through /bin", async () => {
+    const dir = scenarioDir();
+    const old = buildTestDeb(dir, {
+      name: "foo",
+      version: "1.0",
+      files: {
+        "usr/share/foo/a": "a 1\n",
+        "usr/share/foo/c": "c 1\n",
+        "usr/share/foo/keep": "keep\n",
+        "bin/footool": "tool 1\n",
+        "etc/foo/x.conf": "conf 1\n",
+      },
+      conffiles: ["/etc/foo/x.conf"],
+    });
+    const upgrade = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      files: {
+        "usr/share/foo/a": "a 2\n",
+        "usr/share/foo/keep": "keep\n",
+        "bin/footool": "tool 2\n",
+        "etc/foo/x.conf": "conf 2\n",
+      },
+      conffiles: ["/etc/foo/x.conf"],
+    });
+    const out = await dpkgUpgradeOracle({
+      work: dir,
+      installed: [old],
+      upgrade: [upgrade],
+      setup: (root) => {
+        for (const p of ["/usr/share/foo/a", "/usr/share/foo/c", "/bin/footool", "/etc/foo/x.conf"]) {
+          inChroot(root, ["dpkg-divert", "--local", "--rename", "--divert", `${p}.distrib`, "--add", p]);
+          writeAdminFile(root, p, `the admin's ${p}\n`);
+        }
+      },
+    });
+    expect(out.differences).toEqual([]);
+    // what dpkg did, in words: the admin's files untouched, the package's versions beside them
+    expect(read(out.patched, "usr/share/foo/a")).toBe("the admin's /usr/share/foo/a\n");
+    expect(read(out.patched, "usr/share/foo/a.distrib")).toBe("a 2\n");
+    expect(read(out.patched, "usr/share/foo/c")).toBe("the admin's /usr/share/foo/c\n");
+    expect(read(out.patched, "usr/bin/footool")).toBe("the admin's /bin/footool\n");
+    expect(read(out.patched, "usr/bin/footool.distrib")).toBe("tool 2\n");
+    expect(read(out.patched, "etc/foo/x.conf")).toBe("the admin's /etc/foo/x.conf\n");
+    expect(read(out.patched, "etc/foo/x.conf.distrib")).toBe("conf 2\n");
+    expect(out.layer.keptConffiles).toEqual([]);
+    // the .list keeps the package's own names
+    expect(read(out.patched, "var/lib/dpkg/info/foo.list")).toContain("/usr/share/foo/a\n");
+  }, 300_000);
+
+  it("a diversion by another package: the diverted package writes the divert-to path, the diverting one its own", async () => {
+    const dir = scenarioDir();
+    const foo1 = buildTestDeb(dir, {
+      name: "foo",
+      version: "1.0",
+      files: { "usr/share/foo/a": "foo's a 1\n" },
+    });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      files: { "usr/share/foo/a": "foo's a 2\n" },
+    });
+    const bar1 = buildTestDeb(dir, {
+      name: "bar",
+      version: "1.0",
+      files: { "usr/share/foo/a": "bar's a 1\n" },
+    });
+    const bar2 = buildTestDeb(dir, {
+      name: "bar",
+      version: "2.0",
+      files: { "usr/share/foo/a": "bar's a 2\n" },
+    });
+    const out = await dpkgUpgradeOracle({
+      work: dir,
+      installed: [foo1],
+      upgrade: [foo2, bar2],
+      setup: (root) => {
+        const divert = ["--package", "bar", "--rename", "--divert", "/usr/share/foo/a.foo"];
+        inChroot(root, ["dpkg-divert", ...divert, "--add", "/usr/share/foo/a"]);
+        dpkgInstall(root, [bar1]);
+      },
+    });
+    expect(out.differences).toEqual([]);
+    expect(read(out.patched, "usr/share/foo/a.foo")).toBe("foo's a 2\n");
+    expect(read(out.patched, "usr/share/foo/a")).toBe("bar's a 2\n");
+  }, 300_000);
+
+  it("a package diverted by another one, upgraded alone: the diverting package keeps its file", async () => {
+    const dir = scenarioDir();
+    const foo1 = buildTestDeb(dir, {
+      name: "foo",
+      version: "1.0",
+      files: { "usr/share/foo/a": "foo's a 1\n" },
+    });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      files: { "usr/share/foo/a": "foo's a 2\n" },
+    });
+    const bar1 = buildTestDeb(dir, {
+      name: "bar",
+      version: "1.0",
+      files: { "usr/share/foo/a": "bar's a 1\n" },
+    });
+    const out = await dpkgUpgradeOracle({
+      work: dir,
+      installed: [foo1],
+      upgrade: [foo2],
+      setup: (root) => {
+        const divert = ["--package", "bar", "--rename", "--divert", "/usr/share/foo/a.foo"];
+        inChroot(root, ["dpkg-divert", ...divert, "--add", "/usr/share/foo/a"]);
+        dpkgInstall(root, [bar1]);
+      },
+    });
+    expect(out.differences).toEqual([]);
+    expect(read(out.patched, "usr/share/foo/a")).toBe("bar's a 1\n");
+    expect(read(out.patched, "var/lib/dpkg/info/bar.list")).toContain("/usr/share/foo/a\n");
+  }, 300_000);
+});
+
+describe("Replaces: takeovers of installed packages' files", () => {
+  it("the replaced files leave the other packages' lists; a package left with nothing of its own disappears", async () => {
+    const dir = scenarioDir();
+    const debs = [
+      // bar keeps y: only x leaves its list (its md5sums is left as it is)
+      buildTestDeb(dir, {
+        name: "bar",
+        version: "1.0",
+        files: { "usr/share/b/x": "x\n", "usr/share/b/y": "y\n" },
+      }),
+      // every file of baz is taken: it disappears
+      buildTestDeb(dir, { name: "baz", version: "1.0", files: { "usr/share/z/z1": "z1\n" } }),
+      // qux's own empty directory saves it: dpkg keeps it, its list down to directories
+      buildTestDeb(dir, {
+        name: "qux",
+        version: "1.0",
+        files: { "usr/share/q/q1": "q1\n" },
+        dirs: ["usr/share/q-own"],
+      }),
+      buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a\n" } }),
+    ];
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      control: { Replaces: "bar, baz, qux" },
+      files: {
+        "usr/share/foo/a": "a\n",
+        "usr/share/b/x": "x 2\n",
+        "usr/share/z/z1": "z1 2\n",
+        "usr/share/q/q1": "q1 2\n",
+      },
+    });
+    const out = await dpkgUpgradeOracle({ work: dir, installed: debs, upgrade: [foo2] });
+    expect(out.dpkgLog).toContain("Noting disappearance of baz");
+    expect(out.dpkgLog).not.toContain("Noting disappearance of bar");
+    expect(out.dpkgLog).not.toContain("Noting disappearance of qux");
+    expect(out.differences).toEqual([]);
+    // the re-scan sees baz gone, bar and qux as they were
+    expect(out.layer.erased).toEqual([{ name: "baz", architecture: "all" }]);
+    expect(out.layer.installed?.map((p) => p.name)).toEqual(["foo"]);
+    expect(out.layer.warnings).toEqual(["baz 1.0 disappeared: foo took over every file it had"]);
+  }, 300_000);
+});
