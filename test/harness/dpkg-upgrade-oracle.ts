@@ -158,8 +158,9 @@ export async function dpkgUpgradeOracle(s: UpgradeScenario): Promise<UpgradeOutc
       const f = execFileSync("dpkg-deb", ["-f", path, "Package", "Architecture"], { encoding: "utf8" });
       const name = /^Package: (\S+)$/m.exec(f)![1]!;
       const arch = /^Architecture: (\S+)$/m.exec(f)![1]!;
+      // the record it upgrades: of the same name (the new version's architecture may differ: amd64 -> all)
       const installed = inventory.packages.find((p) => p.name === name);
-      return { package: name, architecture: installed?.architecture ?? arch, path, installed };
+      return { package: name, architecture: arch, path, installed };
     });
     layer = await buildPatchLayer({
       fs,

@@ -189,4 +189,26 @@ describe("Replaces: takeovers of installed packages' files", () => {
     expect(out.layer.installed?.map((p) => p.name)).toEqual(["foo"]);
     expect(out.layer.warnings).toEqual(["baz 1.0 disappeared: foo took over every file it had"]);
   }, 300_000);
+
+  it("an upgrade that changes the architecture (amd64 -> all) replaces the record, as dpkg does", async () => {
+    const dir = scenarioDir();
+    const old = buildTestDeb(dir, {
+      name: "foo",
+      version: "1.0",
+      arch: "amd64",
+      files: { "usr/share/foo/a": "a\n", "usr/share/foo/gone": "g\n" },
+    });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      arch: "all",
+      files: { "usr/share/foo/a": "a 2\n" },
+    });
+    const out = await dpkgUpgradeOracle({ work: dir, installed: [old], upgrade: [foo2] });
+    expect(out.differences).toEqual([]);
+    expect(out.layer.installed?.map((p) => `${p.name}:${p.architecture}=${p.version}`)).toEqual([
+      "foo:all=2.0",
+    ]);
+    expect(out.layer.erased).toEqual([{ name: "foo", architecture: "amd64" }]);
+  }, 300_000);
 });
