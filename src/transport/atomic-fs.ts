@@ -125,9 +125,9 @@ export async function resolveTarget(target: string, shown: string): Promise<stri
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(`cannot access ${shown}`, e);
     }
     // missing: a dangling symlink is followed to where it points, anything else stays as it is
-    const st = await lstat(abs).catch(() => undefined);
+    const st = await lstat(abs).catch(() => undefined); // unreadable: not followed, the write fails on it
     if (!st?.isSymbolicLink()) {
-      const parent = await realpath(dirname(abs)).catch(() => undefined);
+      const parent = await realpath(dirname(abs)).catch(() => undefined); // the write reports a bad parent
       return parent === undefined ? abs : join(parent, basename(abs));
     }
     abs = resolve(dirname(abs), await readlink(abs));

@@ -74,7 +74,9 @@ export async function writeWhiteouts(
 async function belowWrittenFile(ctx: BuildContext, r: RemovalRequest): Promise<boolean> {
   const comps = r.path.split("/").filter((c) => c !== "");
   for (let i = 1; i < comps.length; i++) {
-    const real = await ctx.tree.resolveParent(comps.slice(0, i).join("/"), r.source).catch(() => undefined);
+    const parts = comps.slice(0, i).join("/");
+    const real = await ctx.tree.resolveParent(parts, r.source).catch(() => undefined); // unresolvable: the removal itself reports it
+
     if (real === undefined) return false;
     const kind = ctx.tree.layerNode(real)?.kind;
     if (kind === "file" || kind === "other") return true;
