@@ -1,5 +1,6 @@
 import type { Stats } from "node:fs";
-import { chmod, chown, lstat, readdir, rename, stat, utimes } from "node:fs/promises";
+import { chmod, chown, lstat, readdir, rename, rm, stat, utimes } from "node:fs/promises";
+import { join } from "node:path";
 import { OcipatchError } from "../../errors.js";
 import type { ImageOrIndex } from "../../image/image.js";
 import { hostPlatform } from "../../image/platform.js";
@@ -56,7 +57,14 @@ class RootfsDirSink implements ImageSink {
       if (await assertUsableDir(target, this.dir)) {
         const root = await lstat(temp.dir);
         await moveEntriesUp(temp.dir, target, this.dir);
-        await applyRootMetadata(target, root, this.dir);
+        try {
+          await applyRootMetadata(target, root, this.dir);
+        } catch (e) {
+          // a failure leaves DIR as it was: empty
+          for (const n of await readdir(target))
+            if (!isTransientEntry(n)) await rm(join(target, n), { recursive: true, force: true });
+          throw e;
+        }
       } else {
         await rename(temp.dir, target).catch((e: unknown) => {
           throw ioError(`cannot move the extracted root filesystem into place at ${this.dir}`, e);
@@ -78,8 +86,13 @@ class RootfsDirSink implements ImageSink {
   }
 }
 
-/** The image root's mode, owner (as root) and times, given to DIR filled in place. */
+/**
+ * The image root's mode, owner (as root) and times, given to DIR filled in place — by its owner
+ * or root only: a directory another user lets this one write into keeps its own (as `tar -x` does).
+ */
 async function applyRootMetadata(target: string, root: Stats, shown: string): Promise<void> {
+  const uid = process.getuid?.();
+  if (uid !== undefined && uid !== 0 && (await stat(target)).uid !== uid) return;
   try {
     await chmod(target, root.mode & 0o7777);
     if (process.getuid?.() === 0) await chown(target, root.uid, root.gid);
