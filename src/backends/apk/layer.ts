@@ -240,7 +240,12 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
       const isProtected = protectedPaths.isProtected(`/${d.name}`);
       for (const { path: p, checksum } of d.files) {
         if (newPaths.has(p) || stillOwned.has(p) || removed.includes(p)) continue;
-        const changed = await differs(req.fs, p, checksum);
+        // only a protected file's content matters: elsewhere a dropped file goes if it is there
+        const changed = isProtected
+          ? await differs(req.fs, p, checksum)
+          : (await req.fs.lstat(p)) === undefined
+            ? undefined
+            : false;
         if (changed === undefined) continue;
         // apk_db_purge_pkg: in a protected directory a file changed since its record stays, and the
         // file's .apk-new goes
@@ -305,7 +310,6 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
       const mtime = new Date(Number(pkg.pkginfo.builddate?.[0] ?? 0) * 1000);
       // where each of the package's files went in the layer (a hard link follows its target)
       const written = new Map<string, string>();
-      const byPath = new Map(pkg.entries.map((e) => [e.path, e]));
       for (const e of pkg.entries) {
         // a file an installed package keeps (it replaces this one with a higher priority)
         if (e.path === "/" || notTaken.get(pkg.name)?.has(e.path)) continue;
@@ -333,16 +337,12 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
             await writer.addSymlink(at, e.linkTarget ?? "", meta);
             break;
           case "hardlink": {
-            // readApkPackage made sure the target is earlier in the package; when the layer does not
-            // have it at a path of this package's (kept, or another package's), the content goes
+            // readApkPackage made sure the target is a file earlier in the package (e.content is its
+            // content); when the layer does not have it at a path of this package's (kept, or another
+            // package's), the content goes
             const target = written.get(e.linkTarget ?? "");
             if (target !== undefined) await writer.addHardlink(at, target, meta);
-            else {
-              let t = byPath.get(e.linkTarget ?? "");
-              while (t?.type === "hardlink") t = byPath.get(t.linkTarget ?? "");
-              const content = t?.type === "file" ? t.content : Buffer.alloc(0);
-              await writer.addFile(at, meta, content.length, content);
-            }
+            else await writer.addFile(at, meta, e.content.length, e.content);
             break;
           }
         }

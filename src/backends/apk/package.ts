@@ -121,6 +121,12 @@ export function readApkPackage(bytes: Buffer, opts: ReadApkPackageOptions): ApkP
           "INVALID_FORMAT",
           `${source}: ${path}: no hard link target (${e.linkname}) in archive`,
         );
+      if (target.type === "symlink")
+        throw new OcipatchError(
+          "UNSUPPORTED",
+          `${source}: ${path}: a hard link to a symbolic link (${e.linkname})`,
+        );
+      // a link to a link is a link to the file: the file's path and content are carried along
       const link: ApkDataEntry = {
         path,
         type: e.type,
@@ -128,9 +134,9 @@ export function readApkPackage(bytes: Buffer, opts: ReadApkPackageOptions): ApkP
         uid: e.uid,
         gid: e.gid,
         size: e.size,
-        linkTarget: target.path,
+        linkTarget: target.type === "hardlink" ? target.linkTarget : target.path,
         sha1: target.sha1,
-        content: e.data,
+        content: target.content,
       };
       earlier.set(path, link);
       return link;

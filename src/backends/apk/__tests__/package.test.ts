@@ -176,5 +176,25 @@ describe(".apk packages", () => {
         `INVALID_FORMAT: z.apk: /usr/bin/b: no hard link target (${target.slice(1)}) in archive`,
       );
     }
+    // a link to a link is a link to the file, with its content (the layer writes it without walking links)
+    const chain = buildApk(
+      {
+        ...spec,
+        files: [
+          ...spec.files,
+          { path: "/usr/bin/a", content: a, mode: 0o755 },
+          { path: "/usr/bin/b", hardlink: "/usr/bin/a", mode: 0o755 },
+          { path: "/usr/bin/c", hardlink: "/usr/bin/b", mode: 0o755 },
+        ],
+      },
+      fx.key,
+    );
+    const links = readApkPackage(chain.bytes, { keys, source: "z.apk" }).entries.filter(
+      (e) => e.type === "hardlink",
+    );
+    expect(links.map((e) => [e.path, e.linkTarget, e.content.toString()])).toEqual([
+      ["/usr/bin/b", "/usr/bin/a", a.toString()],
+      ["/usr/bin/c", "/usr/bin/a", a.toString()],
+    ]);
   });
 });
