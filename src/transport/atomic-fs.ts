@@ -165,14 +165,15 @@ export async function innerTempDir(target: string, shown: string): Promise<strin
 
 /**
  * Move every entry of `staged` into `target` (same file system), the names in `last` after
- * all others (in that order), then remove `staged`. On a failure the entries already moved
- * are removed again, so `target` is left as it was.
+ * all others (in that order), then run `finish` (its error passed on as it is), then remove
+ * `staged`. On a failure the entries already moved are removed again, so `target` is left as it was.
  */
 export async function moveEntriesUp(
   staged: string,
   target: string,
   shown: string,
   last: readonly string[] = [],
+  finish?: () => Promise<void>,
 ): Promise<void> {
   const names = await readdir(staged).catch((e: unknown) => {
     throw ioError(`cannot read ${staged}`, e);
@@ -182,14 +183,23 @@ export async function moveEntriesUp(
     ...last.filter((n) => names.includes(n)),
   ];
   const moved: string[] = [];
+  const rollBack = async () => {
+    for (const name of moved) await rm(join(target, name), { recursive: true, force: true }).catch(() => {});
+  };
   try {
     for (const name of ordered) {
       await rename(join(staged, name), join(target, name));
       moved.push(name);
     }
   } catch (e) {
-    for (const name of moved) await rm(join(target, name), { recursive: true, force: true }).catch(() => {});
+    await rollBack();
     throw ioError(`cannot move the new content into place in ${shown}`, e);
+  }
+  try {
+    await finish?.();
+  } catch (e) {
+    await rollBack();
+    throw e;
   }
   await removeQuietly(staged);
 }

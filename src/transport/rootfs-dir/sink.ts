@@ -1,6 +1,5 @@
 import type { Stats } from "node:fs";
-import { chmod, chown, lstat, readdir, rename, rm, stat, utimes } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod, chown, lstat, readdir, rename, stat, utimes } from "node:fs/promises";
 import { OcipatchError } from "../../errors.js";
 import type { ImageOrIndex } from "../../image/image.js";
 import { hostPlatform } from "../../image/platform.js";
@@ -56,15 +55,8 @@ class RootfsDirSink implements ImageSink {
       // nothing appeared there meanwhile; DIR may have been created empty
       if (await assertUsableDir(target, this.dir)) {
         const root = await lstat(temp.dir);
-        await moveEntriesUp(temp.dir, target, this.dir);
-        try {
-          await applyRootMetadata(target, root, this.dir);
-        } catch (e) {
-          // a failure leaves DIR as it was: empty
-          for (const n of await readdir(target))
-            if (!isTransientEntry(n)) await rm(join(target, n), { recursive: true, force: true });
-          throw e;
-        }
+        // a failure setting DIR's metadata leaves DIR as it was: empty
+        await moveEntriesUp(temp.dir, target, this.dir, [], () => applyRootMetadata(target, root, this.dir));
       } else {
         await rename(temp.dir, target).catch((e: unknown) => {
           throw ioError(`cannot move the extracted root filesystem into place at ${this.dir}`, e);
