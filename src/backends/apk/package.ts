@@ -108,39 +108,32 @@ export function readApkPackage(bytes: Buffer, opts: ReadApkPackageOptions): ApkP
   const scripts = new Map<string, Buffer>();
   for (const f of controlFiles) if (f.name !== ".PKGINFO" && f.type === "file") scripts.set(f.name, f.data);
   const earlier = new Map<string, ApkDataEntry>();
-  const entries = readTar(data.data, source).map((e): ApkDataEntry => {
-    const path = `/${e.name.replace(/^\.?\/+/, "").replace(/\/+$/, "")}`;
-    if (path.split("/").includes(".."))
-      throw new OcipatchError("HOSTILE_LAYER", `${source}: data entry "${e.name}" leaves the root`);
-    if (e.type === "hardlink") {
-      // apk_db_install_file: a hard link's target must be a file installed earlier from the same
-      // archive ("no hard link target (%s) in archive"); its checksum is the target's
-      const target = earlier.get(`/${e.linkname.replace(/^\.?\/+/, "")}`);
-      if (target === undefined || target.type === "directory")
-        throw new OcipatchError(
-          "INVALID_FORMAT",
-          `${source}: ${path}: no hard link target (${e.linkname}) in archive`,
-        );
-      if (target.type === "symlink")
-        throw new OcipatchError(
-          "UNSUPPORTED",
-          `${source}: ${path}: a hard link to a symbolic link (${e.linkname})`,
-        );
-      // a link to a link is a link to the file: the file's path and content are carried along
-      const link: ApkDataEntry = {
-        path,
-        type: e.type,
-        mode: e.mode,
-        uid: e.uid,
-        gid: e.gid,
-        size: e.size,
-        linkTarget: target.type === "hardlink" ? target.linkTarget : target.path,
-        sha1: target.sha1,
-        content: target.content,
-      };
-      earlier.set(path, link);
-      return link;
-    }
+  type Content = Pick<ApkDataEntry, "linkTarget" | "sha1" | "content">;
+  /**
+   * apk_db_install_file: a hard link's target must be a file installed earlier from the same
+   * archive ("no hard link target (%s) in archive"); its checksum is the target's. A link to a
+   * link is a link to the file: the file's path and content are carried along.
+   */
+  const hardlinkTarget = (e: TarEntry, path: string): Content => {
+    const target = earlier.get(`/${e.linkname.replace(/^\.?\/+/, "")}`);
+    if (target === undefined || target.type === "directory")
+      throw new OcipatchError(
+        "INVALID_FORMAT",
+        `${source}: ${path}: no hard link target (${e.linkname}) in archive`,
+      );
+    if (target.type === "symlink")
+      throw new OcipatchError(
+        "UNSUPPORTED",
+        `${source}: ${path}: a hard link to a symbolic link (${e.linkname})`,
+      );
+    return {
+      linkTarget: target.type === "hardlink" ? target.linkTarget : target.path,
+      sha1: target.sha1,
+      content: target.content,
+    };
+  };
+  /** A file's or symlink's own content, checked against its APK-TOOLS.checksum.SHA1 record. */
+  const ownContent = (e: TarEntry, path: string): Content => {
     const sha1 = e.pax[APK_SHA1_PAX];
     if (sha1 !== undefined && (e.type === "file" || e.type === "symlink")) {
       const actual = createHash("sha1")
@@ -152,6 +145,12 @@ export function readApkPackage(bytes: Buffer, opts: ReadApkPackageOptions): ApkP
           `${source}: ${path}: SHA-1 ${actual} does not match ${APK_SHA1_PAX} ${sha1}`,
         );
     }
+    return { linkTarget: e.type === "symlink" ? e.linkname : undefined, sha1, content: e.data };
+  };
+  const entries = readTar(data.data, source).map((e): ApkDataEntry => {
+    const path = `/${e.name.replace(/^\.?\/+/, "").replace(/\/+$/, "")}`;
+    if (path.split("/").includes(".."))
+      throw new OcipatchError("HOSTILE_LAYER", `${source}: data entry "${e.name}" leaves the root`);
     const entry: ApkDataEntry = {
       path,
       type: e.type,
@@ -159,9 +158,7 @@ export function readApkPackage(bytes: Buffer, opts: ReadApkPackageOptions): ApkP
       uid: e.uid,
       gid: e.gid,
       size: e.size,
-      linkTarget: e.type === "symlink" ? e.linkname : undefined,
-      sha1,
-      content: e.data,
+      ...(e.type === "hardlink" ? hardlinkTarget(e, path) : ownContent(e, path)),
     };
     earlier.set(path, entry);
     return entry;
