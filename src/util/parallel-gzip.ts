@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import { Transform, type TransformCallback } from "node:stream";
 import { promisify } from "node:util";
 import { crc32, deflateRaw } from "node:zlib";
+import { FixedBlocks } from "./fixed-blocks.js";
 
 const deflateRawAsync = promisify(deflateRaw);
 
@@ -14,11 +15,12 @@ export const GZIP_MEMBER_SIZE = 1 << 20;
  */
 const HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03]);
 
-function member(raw: Buffer, deflated: Buffer): Buffer {
+/** One gzip member: header, the deflated data, trailer (CRC-32 and size of the raw data). */
+function member(raw: Buffer, deflated: Buffer): Buffer[] {
   const trailer = Buffer.alloc(8);
   trailer.writeUInt32LE(crc32(raw), 0);
   trailer.writeUInt32LE(raw.length >>> 0, 4);
-  return Buffer.concat([HEADER, deflated, trailer]);
+  return [HEADER, deflated, trailer];
 }
 
 /**
@@ -33,11 +35,10 @@ export function parallelGzip(
   memberSize = GZIP_MEMBER_SIZE,
   inFlight = Math.max(2, availableParallelism()),
 ): Transform {
-  let pending: Buffer[] = [];
+  const blocks = new FixedBlocks(memberSize);
   let members = 0;
-  let pendingBytes = 0;
   // deflates in order of submission; the oldest is written first
-  const queue: Array<Promise<Buffer>> = [];
+  const queue: Array<Promise<Buffer[]>> = [];
 
   const submit = (raw: Buffer) => {
     members++;
@@ -46,13 +47,8 @@ export function parallelGzip(
     p.catch(() => undefined); // observed when its turn comes
     queue.push(p);
   };
-  const takeBlock = (): Buffer => {
-    const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-    const block = all.subarray(0, memberSize);
-    const rest = all.subarray(memberSize);
-    pending = rest.length > 0 ? [rest] : [];
-    pendingBytes = rest.length;
-    return block;
+  const writeOldest = async (t: Transform) => {
+    for (const part of await queue.shift()!) t.push(part);
   };
 
   return new Transform({
@@ -60,12 +56,10 @@ export function parallelGzip(
     readableHighWaterMark: memberSize,
     async transform(chunk: Buffer, _enc, cb: TransformCallback) {
       try {
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        while (pendingBytes >= memberSize) {
-          submit(takeBlock());
+        for (const block of blocks.add(chunk)) {
+          submit(block);
           // keep `inFlight` deflates running; wait for the oldest before taking more input
-          while (queue.length >= inFlight) this.push(await queue.shift()!);
+          while (queue.length >= inFlight) await writeOldest(this);
         }
         cb();
       } catch (e) {
@@ -75,8 +69,8 @@ export function parallelGzip(
     async flush(cb: TransformCallback) {
       try {
         // the rest, or one empty member for empty input
-        if (pendingBytes > 0 || members === 0) submit(takeBlock());
-        while (queue.length > 0) this.push(await queue.shift()!);
+        if (blocks.pending > 0 || members === 0) submit(blocks.rest());
+        while (queue.length > 0) await writeOldest(this);
         cb();
       } catch (e) {
         cb(e as Error);
