@@ -290,6 +290,53 @@ describe("ocipatch patch of Alpine images (apk backend)", { timeout: 600_000 }, 
     }
   });
 
+  // apk-world(5): a constraint other than `=` limits what apk upgrade may install; the planner
+  // holds an origin it allows no newer version of (unit tests: planner.test.ts)
+  it("a version constraint in /etc/apk/world keeps its package from being upgraded past it", async () => {
+    const world = fx.release.packages.map((p) => (p.spec.name === "zlib" ? "zlib<1.3.2" : p.spec.name));
+    await buildAlpineImage(layout, "alpine-world", {
+      key: fx.key,
+      osId: "alpine",
+      versionId: "3.21.3",
+      packages: fx.release.packages,
+      repositories: [`${server.url}/fixes/main`],
+      world,
+    });
+    const dest = join(tmp, "patched-world");
+    const r = await patch("alpine-world", `oci:${dest}:p`);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as {
+      platforms: Array<{
+        after?: { fixable: number };
+        packages: Array<{ name: string; from: string | null; to: string }>;
+        warnings: string[];
+      }>;
+    };
+    const p0 = doc.platforms[0];
+    expect(p0?.warnings).toContain(
+      "zlib: 1.3.2-r1 is not allowed by zlib<1.3.2 in /etc/apk/world: held at 1.3.1-r2",
+    );
+    expect(p0?.packages.map((p) => p.name)).not.toContain("zlib");
+    expect(p0?.packages.length).toBeGreaterThan(0);
+    // zlib's CVEs are still there (the secdb fixes them in 1.3.2-r0 and later)
+    expect(p0?.after?.fixable).toBeGreaterThan(0);
+
+    const root = await unpack(`${dest}:p`, "world");
+    const got = records(readFileSync(join(root, "lib/apk/db/installed"), "utf8"))
+      .map((x) => `${x.P}=${x.V}`)
+      .sort();
+    const release = new Map(fx.release.packages.map((p) => [p.spec.name, p.spec.version]));
+    expect(got).toEqual(
+      fx.fixes.packages
+        .map((p) => `${p.spec.name}=${p.spec.name === "zlib" ? release.get("zlib") : p.spec.version}`)
+        .sort(),
+    );
+    expect(readFileSync(join(root, "usr/lib/libz.so.1.3.1"), "utf8")).toBe("zlib 1.3.1-r2 stand-in\n");
+    expect(existsSync(join(root, "usr/lib/libz.so.1.3.2"))).toBe(false);
+    expect(readFileSync(join(root, "etc/busybox-version"), "utf8")).toBe("1.37.0-r14\n");
+    expect(readFileSync(join(root, "etc/apk/world"), "utf8")).toBe(`${world.join("\n")}\n`);
+  });
+
   it("patches a distroless Alpine image with --repository and --keyring", async () => {
     const dest = join(tmp, "patched-distroless");
     const r = await patch("distroless", `oci:${dest}:p`, [

@@ -43,6 +43,7 @@ export const apkBackend: PackageBackend = {
     "usr/lib/apk/db/installed",
     "lib/apk/db/triggers",
     "lib/apk/db/scripts.tar",
+    "lib/apk/db/scripts.tar.gz",
     "etc/apk/world",
     "etc/apk/repositories",
     "etc/apk/keys/*",

@@ -7,6 +7,10 @@
  * (`protected-paths.ts`) changed in the image are kept, the new version's written as
  * `<path>.apk-new`, and not removed when the new version drops them. Times are reproducible: package files
  * keep the package's build date, the database files get `now` or the newest build date.
+ *
+ * The database files are written as the image's apk-tools generation writes them
+ * (`generation.ts`): apk-tools 2 as above; apk-tools 3 rewrites `installed`, the scripts store
+ * and `triggers` whole, every package in apk_pkg_cmp_display order (`v3-db.ts`).
  */
 import { createHash } from "node:crypto";
 import { OcipatchError } from "../../errors.js";
@@ -20,9 +24,10 @@ import type {
   ScriptFinding,
   ScriptReport,
 } from "../types.js";
-import { readTar } from "./archive.js";
+import { readTar, splitGzipMembers, type TarEntry } from "./archive.js";
 import { type ApkDependency, parseApkDependency } from "./config.js";
 import { readFetchedApk } from "./fetch.js";
+import { type ApkToolsGeneration, detectApkToolsGeneration } from "./generation.js";
 import {
   APK_INSTALLED_DB,
   type ApkInstalledRecord,
@@ -36,10 +41,31 @@ import { apkVersionSatisfies } from "./planner.js";
 import { ProtectedPaths } from "./protected-paths.js";
 import { apkRecord } from "./record.js";
 import { writeScriptsTar } from "./scripts-tar.js";
+import {
+  type ApkV3PackageState,
+  apkIdentityKey,
+  compareApkPackagesForDisplay,
+  gzipScripts,
+  normalizeV3FileDatabase,
+  parseScriptEntryName,
+  parseTriggersByIdentity,
+  v3ScriptEntries,
+  v3TriggersText,
+} from "./v3-db.js";
 
-const APK_SCRIPTS_TAR = "/lib/apk/db/scripts.tar";
-/** One line per installed package with a `.trigger`: `<Q1 checksum> <directory>...` (apk-tools database.c). */
-const APK_TRIGGERS = "/lib/apk/db/triggers";
+/**
+ * The database directory's other files, next to `installed` (apk_db_layer_name: one directory):
+ * `scripts.tar` (apk-tools 3: or `scripts.tar.gz`), and `triggers`, one line per installed
+ * package with triggers: `<Q1 checksum> <directory>...` (apk-tools database.c).
+ */
+function dbFiles(dbPath: string) {
+  const dir = dbPath.slice(0, dbPath.lastIndexOf("/"));
+  return {
+    scriptsTar: `${dir}/scripts.tar`,
+    scriptsTarGz: `${dir}/scripts.tar.gz`,
+    triggers: `${dir}/triggers`,
+  };
+}
 
 /** apk's script names (control member `.<name>`), in apk_script_types order. */
 const SCRIPT_TYPES = [
@@ -147,10 +173,34 @@ function withoutFiles(
       dropping = l.key === "R" && paths.has(dir === "" ? `/${l.value}` : `/${dir}/${l.value}`);
     return !(dropping && (l.key === "R" || l.key === "a" || l.key === "Z"));
   });
+  return recordFromLines(lines, record, dbPath);
+}
+
+/** `like` with its lines replaced (read back as the database reader reads them). */
+function recordFromLines(
+  lines: readonly { key: string; value: string }[],
+  like: ApkInstalledRecord,
+  dbPath: string,
+): ApkInstalledRecord {
   const text = `${lines.map((l) => `${l.key}:${l.value}`).join("\n")}\n`;
   const out = parseApkInstalledDb(text, dbPath).records[0];
   if (!out) throw new Error("unreachable: empty record");
-  return { ...out, line: record.line, newlinesBefore: record.newlinesBefore };
+  return { ...out, line: like.line, newlinesBefore: like.newlinesBefore };
+}
+
+/** The image's scripts store: the entries of scripts.tar, else of scripts.tar.gz. */
+async function readScriptsStore(
+  fs: BuildLayerRequest["fs"],
+  paths: ReturnType<typeof dbFiles>,
+): Promise<{ hasTar: boolean; hasTarGz: boolean; entries: TarEntry[] }> {
+  const hasTar = (await fs.stat(paths.scriptsTar))?.type === "file";
+  const hasTarGz = (await fs.stat(paths.scriptsTarGz))?.type === "file";
+  if (hasTar)
+    return { hasTar, hasTarGz, entries: readTar(await fs.readFile(paths.scriptsTar), paths.scriptsTar) };
+  if (!hasTarGz) return { hasTar, hasTarGz, entries: [] };
+  const gz = await fs.readFile(paths.scriptsTarGz);
+  const tarBytes = Buffer.concat(splitGzipMembers(gz, paths.scriptsTarGz).map((m) => m.data));
+  return { hasTar, hasTarGz, entries: readTar(tarBytes, paths.scriptsTarGz) };
 }
 
 const dirOf = (path: string): string => path.slice(0, path.lastIndexOf("/")) || "/";
@@ -180,9 +230,138 @@ async function differs(
   return checksumLike(checksum, await fs.readFile(path)) !== checksum;
 }
 
+type LoadedPackage = { pkg: ApkPackage; size: number; old: ApkInstalledRecord | undefined };
+
+/**
+ * The new `installed`. apk-tools 2: the records that stay keep their place, the installed ones
+ * are appended in install order. apk-tools 3: every record in apk_pkg_cmp_display order, one
+ * blank line after each (apk_db_write_layers over apk_db_sorted_installed_packages).
+ */
+function installedText(
+  generation: ApkToolsGeneration,
+  kept: readonly ApkInstalledRecord[],
+  fresh: readonly ApkInstalledRecord[],
+  trailingNewlines: number,
+): string {
+  if (generation === 3) {
+    const records = [...kept, ...fresh]
+      .sort(compareApkPackagesForDisplay)
+      .map((r, i) => ({ ...r, newlinesBefore: i === 0 ? 0 : 2 }));
+    return serializeApkInstalledDb({ records, trailingNewlines: 2 });
+  }
+  const records = [...kept, ...fresh].map((r, i) => ({
+    ...r,
+    newlinesBefore: i === 0 ? 0 : i < kept.length ? Math.max(1, r.newlinesBefore) : 2,
+  }));
+  return serializeApkInstalledDb({ records, trailingNewlines: Math.max(trailingNewlines, 2) });
+}
+
+/**
+ * apk-tools 3's scripts and triggers of every package of the new database (`records`, in its
+ * order): the upgraded packages' from their control segments (apk_db_install_script; triggers
+ * from `.PKGINFO` `triggers`, read_info_line → apk_db_pkg_add_triggers), the others' from the
+ * image's scripts store and triggers file, attached by package identity
+ * (apk_read_script_archive_entry, apk_db_add_trigger).
+ */
+function v3ScriptsAndTriggers(
+  records: readonly ApkInstalledRecord[],
+  installed: readonly ApkPackage[],
+  storeEntries: readonly TarEntry[],
+  triggersText: string,
+): ApkV3PackageState[] {
+  const stored = new Map<string, Map<string, Buffer>>();
+  for (const e of storeEntries) {
+    if (e.type !== "file") continue;
+    const id = parseScriptEntryName(e.name, SCRIPT_TYPES);
+    if (!id) continue;
+    const m = stored.get(id.key) ?? new Map<string, Buffer>();
+    m.set(id.type, e.data);
+    stored.set(id.key, m);
+  }
+  const triggers = parseTriggersByIdentity(triggersText);
+  const fresh = new Map(installed.map((p) => [apkIdentityKey(p.checksum), p] as const));
+  return records.map((r) => {
+    const key = apkIdentityKey(r.checksum ?? "");
+    const pkg = key === undefined ? undefined : fresh.get(key);
+    const buildTime = Number(r.lines.find((l) => l.key === "t")?.value ?? 0) || 0;
+    const base = { name: r.name, version: r.version, checksum: r.checksum ?? "", buildTime };
+    if (pkg) {
+      const last = pkg.pkginfo.triggers?.[pkg.pkginfo.triggers.length - 1] ?? "";
+      return {
+        ...base,
+        scripts: new Map(scriptsOf(pkg)),
+        triggers: last.split(" ").filter((t) => t !== ""),
+      };
+    }
+    return {
+      ...base,
+      scripts: (key === undefined ? undefined : stored.get(key)) ?? new Map(),
+      triggers: (key === undefined ? undefined : triggers.get(key)) ?? [],
+    };
+  });
+}
+
+/** apk-tools 2: the replaced versions' scripts and trigger lines out, the new versions' in. */
+async function writeV2ScriptsAndTriggers(
+  req: BuildLayerRequest,
+  writer: LayerWriter,
+  paths: ReturnType<typeof dbFiles>,
+  loaded: readonly LoadedPackage[],
+  scriptsStore: { hasTar: boolean; entries: readonly TarEntry[] },
+  dbMeta: { mode: number; mtime: Date },
+  dbTime: Date,
+): Promise<void> {
+  // scripts.tar: drop the replaced versions' scripts, add the new ones'
+  const hasScripts = loaded.some((l) => l.pkg.scripts.size > 0);
+  if (scriptsStore.hasTar || hasScripts) {
+    const existing = scriptsStore.hasTar ? scriptsStore.entries : [];
+    const oldPrefixes = loaded.flatMap((l) =>
+      l.old?.checksum ? [`${l.old.name}-${l.old.version}.${l.old.checksum}.`] : [],
+    );
+    const keptScripts = existing.filter(
+      (e) => e.type === "file" && !oldPrefixes.some((p) => e.name.startsWith(p)),
+    );
+    const added = loaded.flatMap(({ pkg }) =>
+      scriptsOf(pkg).map(([type, body]) => ({
+        name: `${pkg.name}-${pkg.version}.${pkg.checksum}.${type}`,
+        data: body,
+        mode: 0o755,
+      })),
+    );
+    if (added.length > 0 || keptScripts.length !== existing.length) {
+      const tar = await writeScriptsTar(
+        [...keptScripts.map((e) => ({ name: e.name, data: e.data, mode: e.mode })), ...added],
+        dbTime,
+      );
+      await writer.addFile(paths.scriptsTar, dbMeta, tar.length, tar);
+    }
+  }
+  // triggers: the replaced versions' lines out, the new versions' (with a .trigger) in
+  const triggersStat = await req.fs.stat(paths.triggers);
+  const newTriggers = loaded.flatMap(({ pkg }) => {
+    const dirs = (pkg.pkginfo.triggers ?? []).flatMap((t) => t.split(/\s+/)).filter((t) => t !== "");
+    return pkg.scripts.has(".trigger") && dirs.length > 0 ? [`${pkg.checksum} ${dirs.join(" ")}`] : [];
+  });
+  if (triggersStat?.type === "file" || newTriggers.length > 0) {
+    const oldSums = new Set(loaded.flatMap((l) => (l.old?.checksum ? [l.old.checksum] : [])));
+    const existing =
+      triggersStat?.type === "file"
+        ? (await req.fs.readFile(paths.triggers))
+            .toString("utf8")
+            .split("\n")
+            .filter((l) => l.trim() !== "")
+        : [];
+    const keptLines = existing.filter((l) => !oldSums.has(l.split(" ")[0] ?? ""));
+    if (newTriggers.length > 0 || keptLines.length !== existing.length) {
+      const text = [...keptLines, ...newTriggers].map((l) => `${l}\n`).join("");
+      await writer.addFile(paths.triggers, dbMeta, Buffer.byteLength(text), Buffer.from(text));
+    }
+  }
+}
+
 export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer> {
   if (req.packages.length === 0) throw new OcipatchError("INTERNAL", "no package to build a layer from");
-  const loaded: Array<{ pkg: ApkPackage; size: number; old: ApkInstalledRecord | undefined }> = [];
+  const loaded: LoadedPackage[] = [];
   for (const f of req.packages) {
     const { pkg, size } = await readFetchedApk(f.path);
     if (pkg.name !== f.package)
@@ -191,6 +370,13 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
   }
   const dbPath = req.inventory.packages[0]?.dbPath ?? APK_INSTALLED_DB;
   const db = parseApkInstalledDb((await req.fs.readFile(dbPath)).toString("utf8"), dbPath);
+  const paths = dbFiles(dbPath);
+  const scriptsStore = await readScriptsStore(req.fs, paths);
+  const { generation } = detectApkToolsGeneration(db, {
+    scriptNames: scriptsStore.entries.map((e) => e.name),
+    hasScriptsTar: scriptsStore.hasTar,
+    hasScriptsTarGz: scriptsStore.hasTarGz,
+  });
 
   const buildTimes = loaded.map((l) => Number(l.pkg.pkginfo.builddate?.[0] ?? 0)).filter((t) => t > 0);
   const dbTime = req.now ?? new Date((buildTimes.length ? Math.max(...buildTimes) : 0) * 1000);
@@ -217,15 +403,15 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
       into.set(key, new Set([...(into.get(key) ?? []), e.path]));
     }
   }
-  const kept = stay.map((r) => withoutFiles(r, movedFrom.get(r.name), dbPath));
+  const kept = stay.map((r) => {
+    const out = withoutFiles(r, movedFrom.get(r.name), dbPath);
+    // apk-tools 3 reads every record into memory and writes it back (apk_db_fdb_read, apk_db_fdb_write)
+    return generation === 3 ? recordFromLines(normalizeV3FileDatabase(out), out, dbPath) : out;
+  });
   const fresh = loaded.map((l) =>
-    withoutFiles(installedRecordOf(l.pkg, l.size), notTaken.get(l.pkg.name), dbPath),
+    withoutFiles(installedRecordOf(l.pkg, l.size, generation), notTaken.get(l.pkg.name), dbPath),
   );
-  const records = [...kept, ...fresh].map((r, i) => ({
-    ...r,
-    newlinesBefore: i === 0 ? 0 : i < kept.length ? Math.max(1, r.newlinesBefore) : 2,
-  }));
-  const dbText = serializeApkInstalledDb({ records, trailingNewlines: Math.max(db.trailingNewlines, 2) });
+  const dbText = installedText(generation, kept, fresh, db.trailingNewlines);
 
   // files: what the new versions ship; what the old ones owned and nothing owns any more
   const newPaths = new Set(loaded.flatMap((l) => l.pkg.entries.map((e) => e.path)));
@@ -352,53 +538,25 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
     const dbMeta = { mode: 0o644, mtime: dbTime };
     await writer.addFile(dbPath, dbMeta, Buffer.byteLength(dbText), Buffer.from(dbText));
 
-    // scripts.tar: drop the replaced versions' scripts, add the new ones'
-    const scriptsStat = await req.fs.stat(APK_SCRIPTS_TAR);
-    const hasScripts = loaded.some((l) => l.pkg.scripts.size > 0);
-    if (scriptsStat?.type === "file" || hasScripts) {
-      const existing =
-        scriptsStat?.type === "file" ? readTar(await req.fs.readFile(APK_SCRIPTS_TAR), APK_SCRIPTS_TAR) : [];
-      const oldPrefixes = loaded.flatMap((l) =>
-        l.old?.checksum ? [`${l.old.name}-${l.old.version}.${l.old.checksum}.`] : [],
+    if (generation === 3) {
+      const v3 = v3ScriptsAndTriggers(
+        parseApkInstalledDb(dbText, dbPath).records,
+        loaded.map((l) => l.pkg),
+        scriptsStore.entries,
+        (await req.fs.stat(paths.triggers))?.type === "file"
+          ? (await req.fs.readFile(paths.triggers)).toString("utf8")
+          : "",
       );
-      const keptScripts = existing.filter(
-        (e) => e.type === "file" && !oldPrefixes.some((p) => e.name.startsWith(p)),
-      );
-      const added = loaded.flatMap(({ pkg }) =>
-        scriptsOf(pkg).map(([type, body]) => ({
-          name: `${pkg.name}-${pkg.version}.${pkg.checksum}.${type}`,
-          data: body,
-          mode: 0o755,
-        })),
-      );
-      if (added.length > 0 || keptScripts.length !== existing.length) {
-        const tar = await writeScriptsTar(
-          [...keptScripts.map((e) => ({ name: e.name, data: e.data, mode: e.mode })), ...added],
-          dbTime,
-        );
-        await writer.addFile(APK_SCRIPTS_TAR, dbMeta, tar.length, tar);
-      }
-    }
-    // triggers: the replaced versions' lines out, the new versions' (with a .trigger) in
-    const triggersStat = await req.fs.stat(APK_TRIGGERS);
-    const newTriggers = loaded.flatMap(({ pkg }) => {
-      const dirs = (pkg.pkginfo.triggers ?? []).flatMap((t) => t.split(/\s+/)).filter((t) => t !== "");
-      return pkg.scripts.has(".trigger") && dirs.length > 0 ? [`${pkg.checksum} ${dirs.join(" ")}`] : [];
-    });
-    if (triggersStat?.type === "file" || newTriggers.length > 0) {
-      const oldSums = new Set(loaded.flatMap((l) => (l.old?.checksum ? [l.old.checksum] : [])));
-      const existing =
-        triggersStat?.type === "file"
-          ? (await req.fs.readFile(APK_TRIGGERS))
-              .toString("utf8")
-              .split("\n")
-              .filter((l) => l.trim() !== "")
-          : [];
-      const keptLines = existing.filter((l) => !oldSums.has(l.split(" ")[0] ?? ""));
-      if (newTriggers.length > 0 || keptLines.length !== existing.length) {
-        const text = [...keptLines, ...newTriggers].map((l) => `${l}\n`).join("");
-        await writer.addFile(APK_TRIGGERS, dbMeta, Buffer.byteLength(text), Buffer.from(text));
-      }
+      // apk_db_write_layers writes the three files on every commit
+      const tar = await writeScriptsTar(v3ScriptEntries(v3, SCRIPT_TYPES, dbTime), dbTime);
+      if (!scriptsStore.hasTar && scriptsStore.hasTarGz) {
+        const gz = gzipScripts(tar);
+        await writer.addFile(paths.scriptsTarGz, dbMeta, gz.length, gz);
+      } else await writer.addFile(paths.scriptsTar, dbMeta, tar.length, tar);
+      const text = v3TriggersText(v3);
+      await writer.addFile(paths.triggers, dbMeta, Buffer.byteLength(text), Buffer.from(text));
+    } else {
+      await writeV2ScriptsAndTriggers(req, writer, paths, loaded, scriptsStore, dbMeta, dbTime);
     }
     const finished = await writer.finish();
     const scriptReports = loaded.map((l) => scriptReport(l.pkg, l.old?.version));

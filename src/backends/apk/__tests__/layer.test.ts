@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BUILD_TIME,
@@ -364,6 +364,126 @@ describe("apk patch layer", () => {
         code: "RESOLVE",
         message: `libcrypto3-3.3.7-r2: trying to overwrite ${LDSO} owned by musl-1.2.5-r8`,
       });
+    });
+  });
+
+  /**
+   * An image whose apk is apk-tools 3 (Alpine 3.23): the database files are rewritten whole, as
+   * src/database.c apk_db_write_layers does it, in apk_db_sorted_installed_packages order
+   * (apk_pkg_cmp_display), scripts named by apk_db_scriptdb_write (apk_blob_push_hash_hex), the
+   * trigger lines by apk_db_triggers_write (apk_blob_push_hash).
+   */
+  describe("an image managed by apk-tools 3", () => {
+    const apkTools = buildApk(
+      {
+        name: "apk-tools",
+        version: "3.0.3-r1",
+        origin: "apk-tools",
+        arch: "x86_64",
+        description: "Alpine Package Keeper - package manager for alpine",
+        url: "https://gitlab.alpinelinux.org/alpine/apk-tools",
+        license: "GPL-2.0-only",
+        files: [{ path: "/sbin/apk", content: Buffer.from("apk stand-in\n"), mode: 0o755 }],
+      },
+      key,
+    );
+    /** `X1` + hex of a `Q1` checksum's 20 bytes, written out independently of the code under test. */
+    const x1 = (q1: string) => `X1${Buffer.from(q1.slice(2), "base64").toString("hex")}`;
+    const zlib = () => relOf("zlib");
+    /** The image's scripts store: apk-tools 2 names (Q1), one of a package no longer installed. */
+    const store = () =>
+      writeTar(
+        [
+          {
+            name: "gone-1.0-r0.Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=.post-install",
+            type: "file",
+            mode: 0o755,
+            content: Buffer.from("#!/bin/sh\n"),
+          },
+          {
+            name: `busybox-1.37.0-r12.${relOf("busybox").checksum}.post-install`,
+            type: "file",
+            mode: 0o755,
+            content: Buffer.from("old\n"),
+          },
+          {
+            name: `zlib-1.3.1-r2.${zlib().checksum}.post-install`,
+            type: "file",
+            mode: 0o755,
+            content: Buffer.from("#!/bin/sh\necho zlib\n"),
+          },
+        ],
+        true,
+      );
+    async function v3Image(scripts: "tar" | "gz") {
+      const entries = imageEntries
+        .filter((e) => e.name !== "lib/apk/db/scripts.tar")
+        .map((e) => {
+          // apk-tools last in the file: the order apk-tools 3 writes is not the image's
+          if (e.name === "lib/apk/db/installed") return { ...e, content: installedDb([...rel, apkTools]) };
+          if (e.name === "lib/apk/db/triggers")
+            // a line of a package no longer installed, busybox's, zlib's with an X1 identity
+            return {
+              ...e,
+              content: `Q1BBBBBBBBBBBBBBBBBBBBBBBBBBB= /usr/lib/x\n${relOf("busybox").checksum} /usr/share/old\n${x1(zlib().checksum)} /usr/share/zlib\n`,
+            };
+          return e;
+        });
+      const st = store();
+      entries.push(
+        scripts === "tar"
+          ? { name: "lib/apk/db/scripts.tar", content: st }
+          : { name: "lib/apk/db/scripts.tar.gz", content: gzipSync(st) },
+        { name: "sbin/apk", content: "apk stand-in\n", mode: 0o755 },
+      );
+      return new LayeredFs([await MemoryLayer.of(entries)], `apk-tools 3 image (${scripts})`);
+    }
+
+    it("installed: every record rewritten in apk_pkg_cmp_display order", async () => {
+      const { entries } = await build("v3-db", await v3Image("tar"));
+      const byName = (a: BuiltPackage, b: BuiltPackage) => (a.spec.name < b.spec.name ? -1 : 1);
+      const expected = installedDb(
+        [apkTools, relOf("musl"), relOf("zlib"), relOf("libssl3"), ...fix].sort(byName),
+      );
+      expect(entries.get("lib/apk/db/installed")?.data.toString()).toBe(expected);
+      expect(
+        expected
+          .split("\n")
+          .filter((l) => l.startsWith("P:"))
+          .map((l) => l.slice(2)),
+      ).toEqual(["apk-tools", "busybox", "busybox-binsh", "libcrypto3", "libssl3", "musl", "zlib"]);
+    });
+
+    it("scripts.tar: X1 names, every installed package's scripts in database order; triggers rewritten", async () => {
+      const { entries } = await build("v3-scripts", await v3Image("tar"));
+      const bb = fix[0] as BuiltPackage;
+      const tarEntries = readTar(
+        entries.get("lib/apk/db/scripts.tar")?.data ?? Buffer.alloc(0),
+        "scripts.tar",
+      );
+      expect(tarEntries.map((e) => [e.name, e.mode, e.mtime])).toEqual([
+        [`busybox-1.37.0-r14.${x1(bb.checksum)}.pre-install`, 0o755, BUILD_TIME],
+        [`busybox-1.37.0-r14.${x1(bb.checksum)}.post-upgrade`, 0o755, BUILD_TIME],
+        [`busybox-1.37.0-r14.${x1(bb.checksum)}.trigger`, 0o755, BUILD_TIME],
+        [`zlib-1.3.1-r2.${x1(zlib().checksum)}.post-install`, 0o755, BUILD_TIME],
+      ]);
+      expect(tarEntries.at(-1)?.data.toString()).toBe("#!/bin/sh\necho zlib\n");
+      expect(entries.has("lib/apk/db/scripts.tar.gz")).toBe(false);
+      expect(entries.get("lib/apk/db/triggers")?.data.toString()).toBe(
+        `${bb.checksum} /bin /usr/bin\n${zlib().checksum} /usr/share/zlib\n`,
+      );
+    });
+
+    it("scripts.tar.gz (no scripts.tar) stays gzipped", async () => {
+      const { entries } = await build("v3-gz", await v3Image("gz"));
+      expect(entries.has("lib/apk/db/scripts.tar")).toBe(false);
+      const gz = entries.get("lib/apk/db/scripts.tar.gz")?.data ?? Buffer.alloc(0);
+      expect(readTar(gunzipSync(gz), "scripts.tar.gz").map((e) => e.name)).toEqual([
+        `busybox-1.37.0-r14.${x1((fix[0] as BuiltPackage).checksum)}.pre-install`,
+        `busybox-1.37.0-r14.${x1((fix[0] as BuiltPackage).checksum)}.post-upgrade`,
+        `busybox-1.37.0-r14.${x1((fix[0] as BuiltPackage).checksum)}.trigger`,
+        `zlib-1.3.1-r2.${x1(zlib().checksum)}.post-install`,
+      ]);
     });
   });
 });
