@@ -21,7 +21,7 @@ import { upgradeScriptReport } from "../maintainer-scripts/index.js";
 import { applyConffiles } from "./conffiles-apply.js";
 import { type BuildContext, checkAborted } from "./context.js";
 import { type PackageDbUpdate, writeStatusDb, writeStatusDDb } from "./db-write.js";
-import { readPathFilters, shouldSkip } from "./dpkg-filters.js";
+import { readPathFilters } from "./dpkg-filters.js";
 import { readImageDpkgDb, STATUS_D_DIR, statusDName } from "./image-db.js";
 import { layerTime } from "./layer-time.js";
 import { applyNativeEffects, captureForEffects, type UpgradedPackage } from "./native-effects.js";
@@ -47,6 +47,8 @@ interface Prepared {
   /** The record replaced: installed package, or a not-installed status record (config-files). */
   readonly old: Paragraph;
   readonly oldNotInstalledArch: string | undefined;
+  /** The key of the installed package it upgrades; undefined for a package new to the image. */
+  readonly upgrades: string | undefined;
   readonly oldList: readonly string[];
   readonly unpacked: UnpackedPackage;
 }
@@ -166,17 +168,14 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         ...id,
         old: old ?? new Paragraph(),
         oldNotInstalledArch,
+        upgrades,
         oldList,
         unpacked,
       });
     }
 
     // 2. what dpkg would change, per package, seeing the whole batch
-    const upgrading = new Set(
-      input.packages.flatMap((d) =>
-        d.installed ? [packageKey(d.installed.name, d.installed.architecture)] : [],
-      ),
-    );
+    const upgrading = new Set(prepared.flatMap((p) => (p.upgrades === undefined ? [] : [p.upgrades])));
     const newOwners = new Map<string, Set<number>>();
     prepared.forEach((p, i) => {
       for (const item of p.unpacked.contents.items) {
@@ -292,11 +291,9 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
       inventory.packages,
       prepared.map((p) => ({
         name: p.name,
-        upgrades: p.deb.installed
-          ? packageKey(p.deb.installed.name, p.deb.installed.architecture)
-          : undefined,
+        upgrades: p.upgrades,
         contents: p.unpacked.contents,
-        filtered: (path, directoryOrSymlink) => shouldSkip(ctx.filters, path, directoryOrSymlink),
+        filtered: p.unpacked.filtered,
       })),
     );
     const gone = await disappearances(ctx, taken);

@@ -10,8 +10,8 @@ export interface BatchPackage {
   /** The key of the installed package it upgrades; undefined for a package new to the image. */
   readonly upgrades: string | undefined;
   readonly contents: PackageContents;
-  /** Whether dpkg's path filters leave a package path (no leading slash) out. */
-  readonly filtered: (path: string, directoryOrSymlink: boolean) => boolean;
+  /** Package paths (no leading slash) dpkg's path filters left out of the unpack (`UnpackedPackage`). */
+  readonly filtered: ReadonlySet<string>;
 }
 
 /** What the batch's files do to the installed packages outside it. */
@@ -61,8 +61,7 @@ export function takeovers(
     const files: string[] = [];
     for (const item of b.contents.items) {
       const abs = item.path === "." ? "/." : `/${item.path}`;
-      if (item.path !== "." && b.filtered(item.path, item.type === "directory" || item.type === "symlink"))
-        continue;
+      if (b.filtered.has(item.path)) continue;
       inArchive.add(abs);
       if (item.type !== "directory" && item.path !== ".") files.push(abs);
     }
