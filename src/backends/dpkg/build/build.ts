@@ -27,7 +27,7 @@ import { layerTime } from "./layer-time.js";
 import { applyNativeEffects, captureForEffects, type UpgradedPackage } from "./native-effects.js";
 import { Ownership } from "./ownership.js";
 import { installedScripts } from "./scripts.js";
-import { type Takeovers, takeovers } from "./takeovers.js";
+import { BatchTakeovers, type Takeovers } from "./takeovers.js";
 import type { BuildPatchLayerResult, KeptConffile, PatchedPackage } from "./types.js";
 import { type UnpackedPackage, unpackPackage } from "./unpack.js";
 import { type RemovalRequest, writeWhiteouts } from "./whiteouts.js";
@@ -139,6 +139,13 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     p.catch(() => undefined); // observed when its turn comes, or awaited by `finally`
     return p;
   };
+  /** The key of the installed package each one upgrades; undefined for a package new to the image. */
+  const upgradesOf = input.packages.map((d) =>
+    d.installed ? packageKey(d.installed.name, d.installed.architecture) : undefined,
+  );
+  const upgrading = new Set(upgradesOf.filter((k) => k !== undefined));
+  // the installed packages outside the batch whose files it takes over (Replaces), package by package
+  const taking = new BatchTakeovers(db, inventory.packages, upgrading);
   try {
     // 1. every package's files, streamed from its data.tar, in the order given
     const prepared: Prepared[] = [];
@@ -159,9 +166,10 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
           oldNotInstalledArch = id.architecture;
         }
       }
-      const upgrades = d.installed ? packageKey(d.installed.name, d.installed.architecture) : undefined;
+      const upgrades = upgradesOf[i];
       const oldList = upgrades === undefined ? [] : (db.lists.get(upgrades) ?? []);
       const unpacked = await unpackPackage(ctx, pkg, upgrades);
+      taking.unpacked({ name: id.name, upgrades, contents: unpacked.contents, filtered: unpacked.filtered });
       prepared.push({
         deb: d,
         pkg,
@@ -175,7 +183,6 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     }
 
     // 2. what dpkg would change, per package, seeing the whole batch
-    const upgrading = new Set(prepared.flatMap((p) => (p.upgrades === undefined ? [] : [p.upgrades])));
     const newOwners = new Map<string, Set<number>>();
     prepared.forEach((p, i) => {
       for (const item of p.unpacked.contents.items) {
@@ -285,17 +292,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
       }
     }
 
-    // the installed packages outside the batch whose files it takes over (Replaces)
-    const taken = takeovers(
-      db,
-      inventory.packages,
-      prepared.map((p) => ({
-        name: p.name,
-        upgrades: p.upgrades,
-        contents: p.unpacked.contents,
-        filtered: p.unpacked.filtered,
-      })),
-    );
+    const taken = taking.result();
     const gone = await disappearances(ctx, taken);
     removals.push(...gone.removals);
 
