@@ -22,6 +22,13 @@ function scenarioDir(): string {
 
 const read = (root: string, p: string): string => readFileSync(join(root, p), "utf8");
 
+/** A package's paragraph of a root's dpkg status file. */
+function statusRecord(root: string, name: string): string | undefined {
+  return read(root, "var/lib/dpkg/status")
+    .split("\n\n")
+    .find((p) => p.startsWith(`Package: ${name}\n`));
+}
+
 function writeAdminFile(root: string, path: string, content: string): void {
   writeFileSync(join(root, path), content);
 }
@@ -210,5 +217,71 @@ describe("Replaces: takeovers of installed packages' files", () => {
       "foo:all=2.0",
     ]);
     expect(out.layer.erased).toEqual([{ name: "foo", architecture: "amd64" }]);
+  }, 300_000);
+
+  it("a conffile taken over: dpkg marks it obsolete in the other package's Conffiles and starts from that package's hash", async () => {
+    const dir = scenarioDir();
+    const bar = buildTestDeb(dir, {
+      name: "bar",
+      version: "1.0",
+      files: { "etc/bar/x.conf": "x 1\n", "etc/bar/y.conf": "y 1\n", "usr/share/b/own": "own\n" },
+      conffiles: ["/etc/bar/x.conf", "/etc/bar/y.conf"],
+    });
+    const foo1 = buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a\n" } });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      control: { Replaces: "bar (<< 2)" },
+      files: { "usr/share/foo/a": "a\n", "etc/bar/x.conf": "x 2\n", "etc/bar/y.conf": "y 2\n" },
+      conffiles: ["/etc/bar/x.conf", "/etc/bar/y.conf"],
+    });
+    const out = await dpkgUpgradeOracle({
+      work: dir,
+      installed: [bar, foo1],
+      upgrade: [foo2],
+      // the admin changed y.conf, not x.conf
+      setup: (root) => writeAdminFile(root, "etc/bar/y.conf", "the admin's y\n"),
+    });
+    expect(out.dpkgLog).toContain("Replacing files in old package bar");
+    expect(out.differences).toEqual([]);
+    // what dpkg did, in words: x.conf unchanged since bar's version, so the new one is installed;
+    // y.conf changed by the admin, kept, the new one beside it; bar's entries marked obsolete
+    expect(read(out.patched, "etc/bar/x.conf")).toBe("x 2\n");
+    expect(read(out.patched, "etc/bar/y.conf")).toBe("the admin's y\n");
+    expect(read(out.patched, "etc/bar/y.conf.dpkg-dist")).toBe("y 2\n");
+    expect(statusRecord(out.patched, "bar")).toMatch(/^ \/etc\/bar\/x\.conf [0-9a-f]{32} obsolete$/m);
+    expect(statusRecord(out.patched, "bar")).toMatch(/^ \/etc\/bar\/y\.conf [0-9a-f]{32} obsolete$/m);
+    expect(out.layer.keptConffiles).toEqual([{ package: "foo", path: "/etc/bar/y.conf" }]);
+    // the re-scan reads bar's record as the layer leaves it
+    expect(out.layer.installed?.map((p) => p.name).sort()).toEqual(["bar", "foo"]);
+  }, 300_000);
+});
+
+describe("a file another installed package has, without Replaces:", () => {
+  it("an obsolete conffile of the other package is taken without Replaces:, as dpkg takes it", async () => {
+    const dir = scenarioDir();
+    const bar1 = buildTestDeb(dir, {
+      name: "bar",
+      version: "1.0",
+      files: { "etc/o.conf": "o 1\n", "usr/share/b/own": "own\n" },
+      conffiles: ["/etc/o.conf"],
+    });
+    // bar 1.1 drops o.conf: dpkg keeps it, listed, marked obsolete
+    const bar11 = buildTestDeb(dir, { name: "bar", version: "1.1", files: { "usr/share/b/own": "own\n" } });
+    const foo1 = buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a 1\n" } });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      files: { "usr/share/foo/a": "a 2\n", "etc/o.conf": "o 2\n" },
+      conffiles: ["/etc/o.conf"],
+    });
+    const out = await dpkgUpgradeOracle({
+      work: dir,
+      installed: [bar1, foo1],
+      upgrade: [foo2],
+      setup: (root) => dpkgInstall(root, [bar11]),
+    });
+    expect(statusRecord(out.oracle, "bar")).toMatch(/^ \/etc\/o\.conf [0-9a-f]{32} obsolete$/m);
+    expect(out.differences).toEqual([]);
   }, 300_000);
 });

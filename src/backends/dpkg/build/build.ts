@@ -18,6 +18,7 @@ import {
 } from "../dpkg-db/index.js";
 import { packageInfoFiles } from "../dpkg-db/info-files.js";
 import { upgradeScriptReport } from "../maintainer-scripts/index.js";
+import { othersConffileHash } from "./conffile-owners.js";
 import { applyConffiles } from "./conffiles-apply.js";
 import { type BuildContext, checkAborted } from "./context.js";
 import { type PackageDbUpdate, writeStatusDb, writeStatusDDb } from "./db-write.js";
@@ -169,7 +170,13 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
       const upgrades = upgradesOf[i];
       const oldList = upgrades === undefined ? [] : (db.lists.get(upgrades) ?? []);
       const unpacked = await unpackPackage(ctx, pkg, upgrades);
-      taking.unpacked({ name: id.name, upgrades, contents: unpacked.contents, filtered: unpacked.filtered });
+      taking.unpacked({
+        name: id.name,
+        upgrades,
+        contents: unpacked.contents,
+        filtered: unpacked.filtered,
+        conffiles: new Set(pkg.conffiles.filter((c) => !c.removeOnUpgrade).map((c) => c.path)),
+      });
       prepared.push({
         deb: d,
         pkg,
@@ -183,6 +190,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     }
 
     // 2. what dpkg would change, per package, seeing the whole batch
+    const inheritedHash = othersConffileHash(db, inventory.packages);
     const newOwners = new Map<string, Set<number>>();
     prepared.forEach((p, i) => {
       for (const item of p.unpacked.contents.items) {
@@ -231,6 +239,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         ownedByOthers,
         isDirectory: (abs) => isDir.get(abs),
         filtered: (rel) => filtered.has(rel),
+        othersConffileHash: (abs) => inheritedHash(abs, p.upgrades),
       });
 
       const outcome = await applyConffiles(

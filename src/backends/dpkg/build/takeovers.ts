@@ -1,7 +1,8 @@
 import { packageKey } from "../../../inventory/package-key.js";
 import type { InstalledPackage } from "../../../inventory/types.js";
 import { dpkgRecord } from "../db/record.js";
-import type { PackageContents } from "../dpkg-db/index.js";
+import { Paragraph } from "../debian/deb822.js";
+import { formatStatusConffiles, type PackageContents, parseStatusConffiles } from "../dpkg-db/index.js";
 import type { ImageDpkgDb } from "./image-db.js";
 
 /** A package of the batch, as the takeovers see it once it is unpacked. */
@@ -12,6 +13,8 @@ export interface BatchPackage {
   readonly contents: PackageContents;
   /** Package paths (no leading slash) dpkg's path filters left out of the unpack (`UnpackedPackage`). */
   readonly filtered: ReadonlySet<string>;
+  /** Its conffiles (absolute; remove-on-upgrade ones left out). */
+  readonly conffiles: ReadonlySet<string>;
 }
 
 /** What the batch's files do to the installed packages outside it. */
@@ -20,6 +23,11 @@ export interface Takeovers {
   readonly lists: ReadonlyMap<string, { readonly installed: InstalledPackage; readonly list: string[] }>;
   /** Packages left with nothing of their own (`Noting disappearance of`): dpkg forgets them. */
   readonly disappeared: readonly { readonly installed: InstalledPackage; readonly by: string }[];
+  /**
+   * Records of the packages still installed whose conffiles the batch unpacked: their `Conffiles:`
+   * entries for them marked `obsolete` (dpkg's conffile_mark_obsolete), the rest as it was.
+   */
+  readonly records: ReadonlyMap<string, { readonly installed: InstalledPackage; readonly record: Paragraph }>;
 }
 
 function multiArchSame(p: InstalledPackage): boolean {
@@ -34,7 +42,8 @@ function multiArchSame(p: InstalledPackage): boolean {
  * saves it when the package unpacked does not ship it and no third package lists it, or when it
  * is diverted by either of the two — then `pkg_remove_files_from_others`: every non-directory the
  * package unpacks leaves the lists of the packages that also had it (not of the package diverting
- * it, nor of another instance of the same package). The packages of the batch are left out: their lists are their
+ * it, nor of another instance of the same package), and a conffile among them is marked
+ * `obsolete` in their `Conffiles:`. The packages of the batch are left out: their lists are their
  * new versions'. The .md5sums of a package that lost files is left as it is, as dpkg does.
  */
 export class BatchTakeovers {
@@ -43,6 +52,8 @@ export class BatchTakeovers {
   private readonly changed = new Map<string, Set<string>>();
   /** Packages that disappeared (key → the batch package they disappeared for). */
   private readonly gone = new Map<string, string>();
+  /** Conffiles marked obsolete so far (key → absolute paths). */
+  private readonly obsoleted = new Map<string, Set<string>>();
   /** Paths the batch's packages unpacked so far → their indices. */
   private readonly unpackedBy = new Map<string, number[]>();
   private count = 0;
@@ -105,7 +116,7 @@ export class BatchTakeovers {
       if (!list.some(saves)) this.gone.set(k, b.name);
     }
 
-    // 2. the files it unpacks leave the other packages' lists
+    // 2. the files it unpacks leave the other packages' lists; its conffiles become obsolete there
     for (const f of files) {
       const d = this.db.diversions.of(f);
       if (d?.by === b.name) continue;
@@ -113,6 +124,7 @@ export class BatchTakeovers {
         const p = this.byKey.get(o);
         if (!p || this.upgrading.has(o) || this.gone.has(o) || p.name === b.name || d?.by === p.name)
           continue;
+        if (b.conffiles.has(f)) this.obsoleted.set(o, new Set([...(this.obsoleted.get(o) ?? []), f]));
         let now = this.changed.get(o);
         if (!now) {
           now = new Set(this.db.lists.get(o) ?? []);
@@ -131,9 +143,17 @@ export class BatchTakeovers {
     for (const k of this.changed.keys()) {
       if (!this.gone.has(k)) lists.set(k, { installed: this.byKey.get(k)!, list: [...this.lists(k)] });
     }
+    const records = new Map<string, { installed: InstalledPackage; record: Paragraph }>();
+    for (const [k, paths] of this.obsoleted) {
+      if (this.gone.has(k)) continue;
+      const installed = this.byKey.get(k)!;
+      const record = withObsoleteConffiles(dpkgRecord(installed).paragraph, paths);
+      if (record) records.set(k, { installed, record });
+    }
     return {
       lists,
       disappeared: [...this.gone].map(([k, by]) => ({ installed: this.byKey.get(k)!, by })),
+      records,
     };
   }
 
@@ -149,4 +169,20 @@ export class BatchTakeovers {
   private stillLists(k: string, path: string): boolean {
     return this.changed.get(k)?.has(path) ?? true;
   }
+}
+
+/**
+ * A status record with the `Conffiles:` entries of `paths` marked obsolete (the other fields as
+ * they were); undefined when none of them is one of its conffiles or all already are obsolete.
+ */
+function withObsoleteConffiles(record: Paragraph, paths: ReadonlySet<string>): Paragraph | undefined {
+  const conffiles = parseStatusConffiles(record);
+  if (!conffiles.some((c) => paths.has(c.path) && !c.obsolete)) return undefined;
+  const out = new Paragraph();
+  for (const [k, v] of record.fields) out.set(k, v);
+  out.set(
+    "Conffiles",
+    formatStatusConffiles(conffiles.map((c) => (paths.has(c.path) ? { ...c, obsolete: true } : c))),
+  );
+  return out;
 }

@@ -78,6 +78,11 @@ interface ConffilePlanInput {
   readonly oldList?: readonly string[];
   /** Whether another installed package owns this absolute path (remove-on-upgrade is then ignored). */
   readonly ownedByOthers?: (absPath: string) => boolean;
+  /**
+   * The hash another installed package that lists the conffile records for it (absolute path):
+   * dpkg starts from it for a conffile the old version did not have (a `Replaces:` takeover).
+   */
+  readonly othersHash?: (absPath: string) => string | undefined;
 }
 
 export interface ConffilePlan {
@@ -99,7 +104,8 @@ export function planConffiles(input: ConffilePlanInput): ConffilePlan {
 
   for (const c of input.conffiles) {
     const prev = oldBy.get(c.path);
-    const oldHash = prev?.hash ?? NEW_CONFFILE_HASH;
+    // dpkg's deb_parse_conffiles: the package's own hash, else one of another package that has it
+    const oldHash = prev?.hash ?? input.othersHash?.(c.path) ?? NEW_CONFFILE_HASH;
     const current = input.imageMd5(c.path);
     if (c.removeOnUpgrade) {
       status.push({ path: c.path, hash: oldHash, obsolete: false, removeOnUpgrade: true });

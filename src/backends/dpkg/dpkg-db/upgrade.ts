@@ -26,6 +26,8 @@ interface UpgradeDbInput {
    * the unpack: no new copy of it, so a filtered conffile keeps its old hash (or `newconffile`).
    */
   readonly filtered?: (path: string) => boolean;
+  /** A conffile's hash in another installed package that lists it (absolute path; planConffiles). */
+  readonly othersConffileHash?: (absPath: string) => string | undefined;
 }
 
 export interface UpgradeDbChanges {
@@ -51,6 +53,7 @@ export function upgradeDbChanges(input: UpgradeDbInput): UpgradeDbChanges {
     shipped: (p) => input.contents.has(p),
     oldList: input.oldList,
     ownedByOthers: input.ownedByOthers,
+    ...(input.othersConffileHash ? { othersHash: input.othersConffileHash } : {}),
   });
   const record = statusRecord({ old: input.old, control: input.deb.control, conffiles: conffiles.status });
   const files = infoFiles({
