@@ -1,6 +1,7 @@
 /**
- * Files another party took over: diversions (an admin's local one, another package's) and a
- * `Replaces:` takeover of an installed package's files. ORACLE: real dpkg in a bookworm chroot
+ * Files another party took over: diversions (an admin's local one, another package's), a
+ * `Replaces:` takeover of an installed package's files, and files an installed package keeps
+ * because it replaces the upgraded one. ORACLE: real dpkg in a bookworm chroot
  * (`dpkg --force-confold -i` of the same .debs on the same root); the patched image must leave
  * every file and every status record as dpkg did.
  */
@@ -254,6 +255,46 @@ describe("Replaces: takeovers of installed packages' files", () => {
     expect(out.layer.keptConffiles).toEqual([{ package: "foo", path: "/etc/bar/y.conf" }]);
     // the re-scan reads bar's record as the layer leaves it
     expect(out.layer.installed?.map((p) => p.name).sort()).toEqual(["bar", "foo"]);
+  }, 300_000);
+
+  it("files of an installed package that replaces the upgraded one: dpkg leaves them to it (Replaced by files in installed package)", async () => {
+    const dir = scenarioDir();
+    const bar = buildTestDeb(dir, {
+      name: "bar",
+      version: "1.0",
+      control: { Replaces: "foo" },
+      files: {
+        "usr/share/x": "bar's x\n",
+        "usr/share/x2": "bar's x2\n",
+        "etc/k.conf": "bar's k\n",
+        "usr/share/b/own": "own\n",
+      },
+      conffiles: ["/etc/k.conf"],
+    });
+    const foo1 = buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a 1\n" } });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      files: {
+        "usr/share/foo/a": "a 2\n",
+        "usr/share/x": "foo's x\n",
+        "usr/share/x2": "foo's x2\n",
+        "etc/k.conf": "foo's k\n",
+      },
+      conffiles: ["/etc/k.conf"],
+    });
+    const out = await dpkgUpgradeOracle({ work: dir, installed: [bar, foo1], upgrade: [foo2] });
+    expect(out.dpkgLog).toContain("Replaced by files in installed package bar (1.0)");
+    expect(out.differences).toEqual([]);
+    // bar's files stay bar's, in its list; foo's list, md5sums and conffiles as dpkg left them
+    expect(read(out.patched, "usr/share/x")).toBe("bar's x\n");
+    expect(read(out.patched, "usr/share/x2")).toBe("bar's x2\n");
+    expect(read(out.patched, "etc/k.conf")).toBe("bar's k\n");
+    expect(read(out.patched, "usr/share/foo/a")).toBe("a 2\n");
+    expect(read(out.patched, "var/lib/dpkg/info/bar.list")).toContain("/usr/share/x\n");
+    expect(read(out.patched, "var/lib/dpkg/info/foo.list")).not.toContain("/usr/share/x");
+    expect(statusRecord(out.patched, "foo")).toMatch(/^ \/etc\/k\.conf [0-9a-f]{32} obsolete$/m);
+    expect(out.layer.erased).toBeUndefined();
   }, 300_000);
 });
 

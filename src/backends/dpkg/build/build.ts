@@ -23,6 +23,7 @@ import { applyConffiles } from "./conffiles-apply.js";
 import { type BuildContext, checkAborted } from "./context.js";
 import { type PackageDbUpdate, writeStatusDb, writeStatusDDb } from "./db-write.js";
 import { readPathFilters } from "./dpkg-filters.js";
+import { FileClaims } from "./file-conflicts.js";
 import { readImageDpkgDb, STATUS_D_DIR, statusDName } from "./image-db.js";
 import { layerTime } from "./layer-time.js";
 import { applyNativeEffects, captureForEffects, type UpgradedPackage } from "./native-effects.js";
@@ -169,7 +170,16 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
       }
       const upgrades = upgradesOf[i];
       const oldList = upgrades === undefined ? [] : (db.lists.get(upgrades) ?? []);
-      const unpacked = await unpackPackage(ctx, pkg, upgrades);
+      const claims = new FileClaims(
+        {
+          ...id,
+          multiArch: pkg.control.get("Multi-Arch"),
+          replaces: pkg.control.get("Replaces"),
+        },
+        (path) => taking.listers(path),
+        db.diversions,
+      );
+      const unpacked = await unpackPackage(ctx, pkg, upgrades, claims);
       taking.unpacked({
         name: id.name,
         upgrades,
@@ -177,6 +187,12 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         filtered: unpacked.filtered,
         conffiles: new Set(pkg.conffiles.filter((c) => !c.removeOnUpgrade).map((c) => c.path)),
       });
+      for (const { installed, paths } of claims.keptBy.values()) {
+        const more = paths.length > 1 ? ` (and ${paths.length - 1} more)` : "";
+        ctx.warnings.push(
+          `${id.name} ${id.version}: replaced by files in installed package ${installed.name} ${installed.version}: ${paths[0]}${more} kept as ${installed.name} has it`,
+        );
+      }
       prepared.push({
         deb: d,
         pkg,
@@ -222,7 +238,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         if (!md5.has(c)) md5.set(c, await md5OfImageFile(ctx, onDisk(c)));
       }
       const isDir = new Map<string, boolean>();
-      const { filtered } = p.unpacked;
+      const { filtered, kept } = p.unpacked;
       for (const l of p.oldList) {
         const rel = l.slice(1);
         if (l === "/." || (p.unpacked.contents.has(rel) && !filtered.has(rel))) continue;
@@ -240,6 +256,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         isDirectory: (abs) => isDir.get(abs),
         filtered: (rel) => filtered.has(rel),
         othersConffileHash: (abs) => inheritedHash(abs, p.upgrades),
+        kept: (rel) => kept.has(rel),
       });
 
       const outcome = await applyConffiles(

@@ -10,6 +10,7 @@ export interface BatchPackage {
   readonly name: string;
   /** The key of the installed package it upgrades; undefined for a package new to the image. */
   readonly upgrades: string | undefined;
+  /** What it unpacked: the files an installed package kept (`Replaced by files in...`) are not in it. */
   readonly contents: PackageContents;
   /** Package paths (no leading slash) dpkg's path filters left out of the unpack (`UnpackedPackage`). */
   readonly filtered: ReadonlySet<string>;

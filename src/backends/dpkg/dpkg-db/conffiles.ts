@@ -83,6 +83,11 @@ interface ConffilePlanInput {
    * dpkg starts from it for a conffile the old version did not have (a `Replaces:` takeover).
    */
   readonly othersHash?: (absPath: string) => string | undefined;
+  /**
+   * Whether an installed package that replaces this one kept the conffile (path without leading
+   * slash; `Replaced by files in installed package`): not unpacked, recorded `obsolete`.
+   */
+  readonly kept?: (path: string) => boolean;
 }
 
 export interface ConffilePlan {
@@ -120,6 +125,17 @@ export function planConffiles(input: ConffilePlanInput): ConffilePlan {
         reason = "remove-on-upgrade, modified: saved as .dpkg-old";
       }
       decisions.push({ path: c.path, action, copyPermsFromImage: false, reason });
+      continue;
+    }
+    if (input.kept?.(rel(c.path))) {
+      // left to the installed package that replaces this one: dpkg marks it obsolete here
+      status.push({ path: c.path, hash: oldHash, obsolete: true, removeOnUpgrade: false });
+      decisions.push({
+        path: c.path,
+        action: "none",
+        copyPermsFromImage: false,
+        reason: "kept by an installed package that replaces this one",
+      });
       continue;
     }
     const dist = input.newMd5(rel(c.path));
