@@ -1,15 +1,22 @@
 /**
  * Files another party took over: diversions (an admin's local one, another package's), a
- * `Replaces:` takeover of an installed package's files, and files an installed package keeps
- * because it replaces the upgraded one. ORACLE: real dpkg in a bookworm chroot
- * (`dpkg --force-confold -i` of the same .debs on the same root); the patched image must leave
- * every file and every status record as dpkg did.
+ * `Replaces:` takeover of an installed package's files, files an installed package keeps because it
+ * replaces the upgraded one, and a file shared without `Replaces:` (refused). ORACLE: real dpkg in a
+ * bookworm chroot (`dpkg --force-confold -i` of the same .debs on the same root); the patched image
+ * must leave every file and every status record as dpkg did, or be refused where dpkg refuses.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildTestDeb, dpkgInstall, dpkgUpgradeOracle, inChroot } from "../harness/dpkg-upgrade-oracle.js";
+import { isOcipatchError } from "../../src/errors.js";
+import {
+  buildTestDeb,
+  dpkgInstall,
+  dpkgUpgradeOracle,
+  dpkgUpgradeRefusal,
+  inChroot,
+} from "../harness/dpkg-upgrade-oracle.js";
 
 const work = mkdtempSync(join(tmpdir(), "ocipatch-takeovers-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -299,6 +306,29 @@ describe("Replaces: takeovers of installed packages' files", () => {
 });
 
 describe("a file another installed package has, without Replaces:", () => {
+  it("is refused, as dpkg refuses it, naming the file and both packages", async () => {
+    const dir = scenarioDir();
+    const bar = buildTestDeb(dir, { name: "bar", version: "1.0", files: { "usr/share/x": "bar's x\n" } });
+    const foo1 = buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a 1\n" } });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      // a Replaces: that does not cover the installed version is none
+      control: { Replaces: "bar (<< 1.0)" },
+      files: { "usr/share/foo/a": "a 2\n", "usr/share/x": "foo's x\n" },
+    });
+    const out = await dpkgUpgradeRefusal({ work: dir, installed: [bar, foo1], upgrade: [foo2] });
+    expect(out.dpkgOk).toBe(false);
+    expect(out.dpkgLog).toContain("trying to overwrite '/usr/share/x', which is also in package bar 1.0");
+    // dpkg rolled the unpack back: bar keeps its file, foo stays 1.0
+    expect(read(out.oracle, "usr/share/x")).toBe("bar's x\n");
+    expect(statusRecord(out.oracle, "foo")).toMatch(/^Version: 1\.0$/m);
+    expect(isOcipatchError(out.error, "RESOLVE"), String(out.error)).toBe(true);
+    expect((out.error as Error).message).toBe(
+      "foo 2.0: trying to overwrite '/usr/share/x', which is also in package bar 1.0 (neither package's Replaces: covers the other)",
+    );
+  }, 300_000);
+
   it("an obsolete conffile of the other package is taken without Replaces:, as dpkg takes it", async () => {
     const dir = scenarioDir();
     const bar1 = buildTestDeb(dir, {

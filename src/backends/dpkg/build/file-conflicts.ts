@@ -1,8 +1,10 @@
+import { OcipatchError } from "../../../errors.js";
 import { packageKey } from "../../../inventory/package-key.js";
 import type { InstalledPackage } from "../../../inventory/types.js";
 import { dpkgRecord } from "../db/record.js";
 import type { DataEntryType } from "../deb/index.js";
 import { constraintAllows, parseRelations } from "../debian/relations.js";
+import { parseStatusConffiles } from "../dpkg-db/index.js";
 import type { Diversions } from "./diversions.js";
 
 /** A package of the batch (its new version), as the file-conflict check sees it. */
@@ -21,6 +23,8 @@ export interface DiskState {
   readonly directory: boolean;
   /** A symlink to a directory, with the very target the new symlink has. */
   readonly sameDirectoryLink: boolean;
+  /** A regular file, through symlinks (dpkg follows them to a conffile). */
+  readonly regularFile: boolean;
 }
 
 /** Whether the entry is written, or the file an installed package has is kept in its place. */
@@ -59,10 +63,13 @@ function multiArchSame(value: string | undefined): boolean {
  *   diverts it;
  * - taken over (`Replacing files in old package`), when the unpacked package's `Replaces:` names
  *   the installed version;
+ * - taken without it when it is an obsolete conffile of the other package and a conffile of this
+ *   one (a regular file on disk);
  * - left to the installed package (`Replaced by files in installed package`) when ITS `Replaces:`
  *   names the new version: the entry is not unpacked, not listed, and for a conffile recorded
  *   `obsolete`; once so, every later path the two share too;
- * - otherwise taken over as well (as `--force-overwrite` would).
+ * - otherwise refused: dpkg stops with "trying to overwrite '…', which is also in package …" and
+ *   leaves the package as it was (its `--force-overwrite` is not ocipatch's to give).
  * A path that is a directory on disk is left to the unpack's own rules (a symlink never replaces
  * a directory; a file replaces one only the upgraded package owns).
  */
@@ -84,8 +91,8 @@ export class FileClaims {
     return this.listers(path).length > 0;
   }
 
-  /** The fate of a contested entry (not a directory). */
-  claim(path: string, type: DataEntryType, disk: DiskState): Claim {
+  /** The fate of a contested entry (not a directory); throws RESOLVE where dpkg refuses it. */
+  claim(path: string, type: DataEntryType, newConffile: boolean, disk: DiskState): Claim {
     if (type === "directory" || disk.directory || (type === "symlink" && disk.sameDirectoryLink))
       return "unpack";
     const me = this.pkg;
@@ -103,6 +110,7 @@ export class FileClaims {
         continue;
       }
       if (said === "replacing") continue;
+      if (newConffile && disk.regularFile && obsoleteConffile(other, path)) continue;
       if (doesReplace(me.replaces, `${me.name} ${me.version}: Replaces`, other)) {
         this.said.set(k, "replacing");
         continue;
@@ -112,9 +120,26 @@ export class FileClaims {
         this.said.set(k, "replaced-by");
         this.keptBy.set(k, { installed: other, paths: [path] });
         keep = true;
+        continue;
       }
-      // neither replaces the other: taken over as well
+      throw new OcipatchError(
+        "RESOLVE",
+        `${me.name} ${me.version}: trying to overwrite '${path}', which is also in package ${other.name} ${other.version} (neither package's Replaces: covers the other)`,
+        {
+          details: {
+            path,
+            package: me.name,
+            version: me.version,
+            owner: other.name,
+            ownerVersion: other.version,
+          },
+        },
+      );
     }
     return keep ? "keep" : "unpack";
   }
+}
+
+function obsoleteConffile(p: InstalledPackage, path: string): boolean {
+  return parseStatusConffiles(dpkgRecord(p).paragraph).some((c) => c.path === path && c.obsolete);
 }

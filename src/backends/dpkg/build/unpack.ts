@@ -111,7 +111,7 @@ function md5OfData(listed: ReadonlyMap<string, string> | undefined, path: string
  * entries dpkg's path-exclude filters drop left out (but still recorded in
  * the package contents, as dpkg lists them). `upgrades` is the installed
  * package the new version replaces (its key in the image's dpkg database). A path an installed
- * package outside the batch lists is unpacked or kept as it is, as `claims` (dpkg's
+ * package outside the batch lists is unpacked, kept as it is, or refused as `claims` (dpkg's
  * file-conflict check) decides — before the filters, as dpkg checks it.
  */
 export async function unpackPackage(
@@ -142,7 +142,7 @@ export async function unpackPackage(
     const abs = `/${h.path}`;
     if (h.type !== "directory" && claims.contested(abs)) {
       const disk = await diskState(ctx, h, name, src);
-      if (claims.claim(abs, h.type, disk) === "keep") {
+      if (claims.claim(abs, h.type, conffiles.has(h.path), disk) === "keep") {
         kept.add(h.path);
         for await (const _ of e.content) {
           // drained: the installed package's file stays
@@ -282,6 +282,7 @@ async function diskState(
       node?.kind === "symlink" &&
       node.target === h.linkname &&
       followed?.type === "directory",
+    regularFile: node?.kind === "file" || followed?.type === "file",
   };
 }
 

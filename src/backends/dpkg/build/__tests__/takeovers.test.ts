@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { isOcipatchError } from "../../../../errors.js";
 import { MediaTypes } from "../../../../image/media-types.js";
 import type { EntrySpec } from "../../../../rootfs/__tests__/synthetic.js";
 import { buildPatchLayer } from "../index.js";
@@ -66,6 +67,7 @@ describe("takeovers on a distroless image (status.d)", () => {
     const deb = buildDeb(work, {
       name: "foo",
       version: "2.0",
+      replaces: "bar, baz",
       files: { "usr/share/foo": "foo 2\n", "usr/share/b/x": "x 2\n", "usr/share/z/z1": "z1 2\n" },
     });
     const r = await buildPatchLayer({
@@ -126,5 +128,34 @@ describe("takeovers on a distroless image (status.d)", () => {
     expect(r.warnings).toEqual([
       "foo 2.0: replaced by files in installed package bar 1.0: /usr/share/b/x kept as bar has it",
     ]);
+  });
+
+  it("a file of an installed package that neither package's Replaces: covers is refused", async () => {
+    const { fs, inventory } = await distrolessFooBar("");
+    const deb = buildDeb(subdir("refused"), {
+      name: "foo",
+      version: "3.0",
+      replaces: "bar (>> 1.0)",
+      files: { "usr/share/foo": "foo 3\n", "usr/share/b/x": "foo's x\n" },
+    });
+    const e = await buildPatchLayer({
+      fs,
+      inventory,
+      packages: [
+        {
+          package: "foo",
+          architecture: "amd64",
+          path: deb,
+          installed: inventory.packages.find((p) => p.name === "foo"),
+        },
+      ],
+      compression: "gzip",
+      layerPath: join(work, "layer-refused.tar.gz"),
+      manifestMediaType: MediaTypes.ociManifest,
+    }).catch((e: unknown) => e);
+    expect(isOcipatchError(e, "RESOLVE"), String(e)).toBe(true);
+    expect((e as Error).message).toBe(
+      "foo 3.0: trying to overwrite '/usr/share/b/x', which is also in package bar 1.0 (neither package's Replaces: covers the other)",
+    );
   });
 });
