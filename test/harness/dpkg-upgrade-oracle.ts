@@ -6,12 +6,13 @@
  * patches it; the patched image is unpacked with umoci and compared, file by file and record by
  * record of /var/lib/dpkg/status, with what dpkg left.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { buildPatchLayer } from "../../src/backends/dpkg/build/index.js";
 import { backendViewOptions } from "../../src/backends/registry.js";
 import type { FetchedPackage, PatchLayer } from "../../src/backends/types.js";
+import type { Image } from "../../src/image/index.js";
 import { mutateImage } from "../../src/image/mutate.js";
 import { readInventoryFromFs } from "../../src/inventory/index.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
@@ -69,18 +70,36 @@ export function buildTestDeb(dir: string, spec: TestDebSpec): string {
 /** Runs the chroot's own program (dpkg, dpkg-divert) with a clean environment. */
 export function inChroot(root: string, argv: readonly string[]): string {
   return execFileSync("chroot", [root, ...argv], {
-    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", DEBIAN_FRONTEND: "noninteractive", LC_ALL: "C" },
+    env: CHROOT_ENV,
     stdio: ["ignore", "pipe", "pipe"],
   }).toString();
 }
 
+const CHROOT_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", DEBIAN_FRONTEND: "noninteractive", LC_ALL: "C" };
+
 /** `dpkg [flags] -i debs` in the chroot; returns what dpkg printed. */
 export function dpkgInstall(root: string, debs: readonly string[], flags: readonly string[] = []): string {
+  const r = dpkgRun(root, debs, flags);
+  if (!r.ok) throw new Error(`dpkg -i ${debs.map((d) => basename(d)).join(" ")} failed:\n${r.output}`);
+  return r.output;
+}
+
+/** `dpkg [flags] -i debs` in the chroot, failing or not: its exit and everything it printed. */
+function dpkgRun(
+  root: string,
+  debs: readonly string[],
+  flags: readonly string[],
+): { ok: boolean; output: string } {
   const dir = join(root, "tmp/debs");
   mkdirSync(dir, { recursive: true });
   for (const d of debs) cpSync(d, join(dir, basename(d)));
   try {
-    return inChroot(root, ["dpkg", ...flags, "-i", ...debs.map((d) => `/tmp/debs/${basename(d)}`)]);
+    const r = spawnSync(
+      "chroot",
+      [root, "dpkg", ...flags, "-i", ...debs.map((d) => `/tmp/debs/${basename(d)}`)],
+      { env: CHROOT_ENV, encoding: "utf8" },
+    );
+    return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -129,18 +148,31 @@ function statusRecords(root: string): Map<string, string> {
   return out;
 }
 
-/** Runs the scenario with real dpkg and with buildPatchLayer, and compares the two roots. */
-export async function dpkgUpgradeOracle(s: UpgradeScenario): Promise<UpgradeOutcome> {
+/** The root before the upgrade: the chroot with the old .debs installed and the scenario's changes. */
+function baseRoot(s: UpgradeScenario): string {
   const base = join(s.work, "base");
   mkdirSync(base, { recursive: true });
   execFileSync("tar", ["-xf", chrootTarball("bookworm"), "-C", base, "--numeric-owner"]);
   if (s.installed.length > 0) dpkgInstall(base, s.installed, []);
   s.setup?.(base);
+  return base;
+}
 
+/** `dpkg --force-confold -i` of the upgrade in a copy of `base`. */
+function dpkgUpgrade(s: UpgradeScenario, base: string): { oracle: string; ok: boolean; output: string } {
   const oracle = join(s.work, "oracle");
   execFileSync("cp", ["-a", base, oracle]);
-  const dpkgLog = dpkgInstall(oracle, s.upgrade, ["--force-confold"]);
+  return { oracle, ...dpkgRun(oracle, s.upgrade, ["--force-confold"]) };
+}
 
+/**
+ * `base` as a one-layer OCI image (tag `base` of the layout `work/oci`), and buildPatchLayer's
+ * layer for the scenario's upgrade on it, or what it threw.
+ */
+async function patchLayerFor(
+  s: UpgradeScenario,
+  base: string,
+): Promise<{ layout: string; image: Image; layer: PatchLayer } | { error: unknown }> {
   const layout = join(s.work, "oci");
   const tar = join(s.work, "base.tar");
   execFileSync("tar", ["-C", base, "--numeric-owner", "-cf", tar, "."]);
@@ -151,7 +183,6 @@ export async function dpkgUpgradeOracle(s: UpgradeScenario): Promise<UpgradeOutc
   const scratch = join(s.work, "scratch");
   mkdirSync(scratch);
   const fs = await LayeredFs.open(image, { scratchDir: scratch, ...backendViewOptions() });
-  let layer: PatchLayer;
   try {
     const inventory = await readInventoryFromFs(fs);
     const packages = s.upgrade.map((path): FetchedPackage => {
@@ -162,7 +193,7 @@ export async function dpkgUpgradeOracle(s: UpgradeScenario): Promise<UpgradeOutc
       const installed = inventory.packages.find((p) => p.name === name);
       return { package: name, architecture: arch, path, installed };
     });
-    layer = await buildPatchLayer({
+    const layer = await buildPatchLayer({
       fs,
       inventory,
       packages,
@@ -170,18 +201,31 @@ export async function dpkgUpgradeOracle(s: UpgradeScenario): Promise<UpgradeOutc
       layerPath: join(s.work, "layer.tar.gz"),
       manifestMediaType: image.mediaType,
     });
-    const patched = await mutateImage(image, {
-      append: [layer.layer],
-      history: [{ created_by: "ocipatch test", comment: "patch layer" }],
-    });
-    await openSink(`oci:${layout}:patched`).write(patched);
+    return { layout, image, layer };
+  } catch (error) {
+    return { error };
   } finally {
     await fs.close();
   }
-  const { rootfs: patched } = await unpackImage(`oci:${layout}:patched`, join(s.work, "patched"));
+}
 
-  const differences = diffRootfs(patched, oracle, NOT_COMPARED).map((d) => `${d.path}: ${d.kind}`);
-  const a = statusRecords(patched);
+/** Runs the scenario with real dpkg and with buildPatchLayer, and compares the two roots. */
+export async function dpkgUpgradeOracle(s: UpgradeScenario): Promise<UpgradeOutcome> {
+  const base = baseRoot(s);
+  const { oracle, ok, output: dpkgLog } = dpkgUpgrade(s, base);
+  if (!ok) throw new Error(`dpkg --force-confold -i failed:\n${dpkgLog}`);
+  const built = await patchLayerFor(s, base);
+  if ("error" in built) throw built.error;
+  const { layout, image, layer } = built;
+  const patched = await mutateImage(image, {
+    append: [layer.layer],
+    history: [{ created_by: "ocipatch test", comment: "patch layer" }],
+  });
+  await openSink(`oci:${layout}:patched`).write(patched);
+  const { rootfs } = await unpackImage(`oci:${layout}:patched`, join(s.work, "patched"));
+
+  const differences = diffRootfs(rootfs, oracle, NOT_COMPARED).map((d) => `${d.path}: ${d.kind}`);
+  const a = statusRecords(rootfs);
   const b = statusRecords(oracle);
   for (const k of new Set([...a.keys(), ...b.keys()])) {
     if (a.get(k) !== b.get(k)) {
@@ -190,5 +234,26 @@ export async function dpkgUpgradeOracle(s: UpgradeScenario): Promise<UpgradeOutc
       );
     }
   }
-  return { dpkgLog, oracle, patched, layer, differences };
+  return { dpkgLog, oracle, patched: rootfs, layer, differences };
+}
+
+export interface RefusalOutcome {
+  /** Whether `dpkg --force-confold -i` succeeded, and what it printed. */
+  readonly dpkgOk: boolean;
+  readonly dpkgLog: string;
+  /** The root dpkg left (its failed unpack rolled back). */
+  readonly oracle: string;
+  /** The image before the upgrade (`oci:<layout>:base`). */
+  readonly layout: string;
+  /** What buildPatchLayer threw; undefined when it built a layer. */
+  readonly error: unknown;
+}
+
+/** Runs a scenario dpkg is expected to refuse: dpkg's answer and buildPatchLayer's. */
+export async function dpkgUpgradeRefusal(s: UpgradeScenario): Promise<RefusalOutcome> {
+  const base = baseRoot(s);
+  const { oracle, ok: dpkgOk, output: dpkgLog } = dpkgUpgrade(s, base);
+  const built = await patchLayerFor(s, base);
+  const layout = join(s.work, "oci");
+  return { dpkgOk, dpkgLog, oracle, layout, error: "error" in built ? built.error : undefined };
 }

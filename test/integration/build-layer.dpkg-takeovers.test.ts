@@ -1,14 +1,22 @@
 /**
- * Files another party took over: diversions (an admin's local one, another package's) and a
- * `Replaces:` takeover of an installed package's files. ORACLE: real dpkg in a bookworm chroot
- * (`dpkg --force-confold -i` of the same .debs on the same root); the patched image must leave
- * every file and every status record as dpkg did.
+ * Files another party took over: diversions (an admin's local one, another package's), a
+ * `Replaces:` takeover of an installed package's files, files an installed package keeps because it
+ * replaces the upgraded one, and a file shared without `Replaces:` (refused). ORACLE: real dpkg in a
+ * bookworm chroot (`dpkg --force-confold -i` of the same .debs on the same root); the patched image
+ * must leave every file and every status record as dpkg did, or be refused where dpkg refuses.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildTestDeb, dpkgInstall, dpkgUpgradeOracle, inChroot } from "../harness/dpkg-upgrade-oracle.js";
+import { isOcipatchError } from "../../src/errors.js";
+import {
+  buildTestDeb,
+  dpkgInstall,
+  dpkgUpgradeOracle,
+  dpkgUpgradeRefusal,
+  inChroot,
+} from "../harness/dpkg-upgrade-oracle.js";
 
 const work = mkdtempSync(join(tmpdir(), "ocipatch-takeovers-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -21,6 +29,13 @@ function scenarioDir(): string {
 }
 
 const read = (root: string, p: string): string => readFileSync(join(root, p), "utf8");
+
+/** A package's paragraph of a root's dpkg status file. */
+function statusRecord(root: string, name: string): string | undefined {
+  return read(root, "var/lib/dpkg/status")
+    .split("\n\n")
+    .find((p) => p.startsWith(`Package: ${name}\n`));
+}
 
 function writeAdminFile(root: string, path: string, content: string): void {
   writeFileSync(join(root, path), content);
@@ -210,5 +225,134 @@ describe("Replaces: takeovers of installed packages' files", () => {
       "foo:all=2.0",
     ]);
     expect(out.layer.erased).toEqual([{ name: "foo", architecture: "amd64" }]);
+  }, 300_000);
+
+  it("a conffile taken over: dpkg marks it obsolete in the other package's Conffiles and starts from that package's hash", async () => {
+    const dir = scenarioDir();
+    const bar = buildTestDeb(dir, {
+      name: "bar",
+      version: "1.0",
+      files: { "etc/bar/x.conf": "x 1\n", "etc/bar/y.conf": "y 1\n", "usr/share/b/own": "own\n" },
+      conffiles: ["/etc/bar/x.conf", "/etc/bar/y.conf"],
+    });
+    const foo1 = buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a\n" } });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      control: { Replaces: "bar (<< 2)" },
+      files: { "usr/share/foo/a": "a\n", "etc/bar/x.conf": "x 2\n", "etc/bar/y.conf": "y 2\n" },
+      conffiles: ["/etc/bar/x.conf", "/etc/bar/y.conf"],
+    });
+    const out = await dpkgUpgradeOracle({
+      work: dir,
+      installed: [bar, foo1],
+      upgrade: [foo2],
+      // the admin changed y.conf, not x.conf
+      setup: (root) => writeAdminFile(root, "etc/bar/y.conf", "the admin's y\n"),
+    });
+    expect(out.dpkgLog).toContain("Replacing files in old package bar");
+    expect(out.differences).toEqual([]);
+    // what dpkg did, in words: x.conf unchanged since bar's version, so the new one is installed;
+    // y.conf changed by the admin, kept, the new one beside it; bar's entries marked obsolete
+    expect(read(out.patched, "etc/bar/x.conf")).toBe("x 2\n");
+    expect(read(out.patched, "etc/bar/y.conf")).toBe("the admin's y\n");
+    expect(read(out.patched, "etc/bar/y.conf.dpkg-dist")).toBe("y 2\n");
+    expect(statusRecord(out.patched, "bar")).toMatch(/^ \/etc\/bar\/x\.conf [0-9a-f]{32} obsolete$/m);
+    expect(statusRecord(out.patched, "bar")).toMatch(/^ \/etc\/bar\/y\.conf [0-9a-f]{32} obsolete$/m);
+    expect(out.layer.keptConffiles).toEqual([{ package: "foo", path: "/etc/bar/y.conf" }]);
+    // the re-scan reads bar's record as the layer leaves it
+    expect(out.layer.installed?.map((p) => p.name).sort()).toEqual(["bar", "foo"]);
+  }, 300_000);
+
+  it("files of an installed package that replaces the upgraded one: dpkg leaves them to it (Replaced by files in installed package)", async () => {
+    const dir = scenarioDir();
+    const bar = buildTestDeb(dir, {
+      name: "bar",
+      version: "1.0",
+      control: { Replaces: "foo" },
+      files: {
+        "usr/share/x": "bar's x\n",
+        "usr/share/x2": "bar's x2\n",
+        "etc/k.conf": "bar's k\n",
+        "usr/share/b/own": "own\n",
+      },
+      conffiles: ["/etc/k.conf"],
+    });
+    const foo1 = buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a 1\n" } });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      files: {
+        "usr/share/foo/a": "a 2\n",
+        "usr/share/x": "foo's x\n",
+        "usr/share/x2": "foo's x2\n",
+        "etc/k.conf": "foo's k\n",
+      },
+      conffiles: ["/etc/k.conf"],
+    });
+    const out = await dpkgUpgradeOracle({ work: dir, installed: [bar, foo1], upgrade: [foo2] });
+    expect(out.dpkgLog).toContain("Replaced by files in installed package bar (1.0)");
+    expect(out.differences).toEqual([]);
+    // bar's files stay bar's, in its list; foo's list, md5sums and conffiles as dpkg left them
+    expect(read(out.patched, "usr/share/x")).toBe("bar's x\n");
+    expect(read(out.patched, "usr/share/x2")).toBe("bar's x2\n");
+    expect(read(out.patched, "etc/k.conf")).toBe("bar's k\n");
+    expect(read(out.patched, "usr/share/foo/a")).toBe("a 2\n");
+    expect(read(out.patched, "var/lib/dpkg/info/bar.list")).toContain("/usr/share/x\n");
+    expect(read(out.patched, "var/lib/dpkg/info/foo.list")).not.toContain("/usr/share/x");
+    expect(statusRecord(out.patched, "foo")).toMatch(/^ \/etc\/k\.conf [0-9a-f]{32} obsolete$/m);
+    expect(out.layer.erased).toBeUndefined();
+  }, 300_000);
+});
+
+describe("a file another installed package has, without Replaces:", () => {
+  it("is refused, as dpkg refuses it, naming the file and both packages", async () => {
+    const dir = scenarioDir();
+    const bar = buildTestDeb(dir, { name: "bar", version: "1.0", files: { "usr/share/x": "bar's x\n" } });
+    const foo1 = buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a 1\n" } });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      // a Replaces: that does not cover the installed version is none
+      control: { Replaces: "bar (<< 1.0)" },
+      files: { "usr/share/foo/a": "a 2\n", "usr/share/x": "foo's x\n" },
+    });
+    const out = await dpkgUpgradeRefusal({ work: dir, installed: [bar, foo1], upgrade: [foo2] });
+    expect(out.dpkgOk).toBe(false);
+    expect(out.dpkgLog).toContain("trying to overwrite '/usr/share/x', which is also in package bar 1.0");
+    // dpkg rolled the unpack back: bar keeps its file, foo stays 1.0
+    expect(read(out.oracle, "usr/share/x")).toBe("bar's x\n");
+    expect(statusRecord(out.oracle, "foo")).toMatch(/^Version: 1\.0$/m);
+    expect(isOcipatchError(out.error, "RESOLVE"), String(out.error)).toBe(true);
+    expect((out.error as Error).message).toBe(
+      "foo 2.0: trying to overwrite '/usr/share/x', which is also in package bar 1.0 (neither package's Replaces: covers the other)",
+    );
+  }, 300_000);
+
+  it("an obsolete conffile of the other package is taken without Replaces:, as dpkg takes it", async () => {
+    const dir = scenarioDir();
+    const bar1 = buildTestDeb(dir, {
+      name: "bar",
+      version: "1.0",
+      files: { "etc/o.conf": "o 1\n", "usr/share/b/own": "own\n" },
+      conffiles: ["/etc/o.conf"],
+    });
+    // bar 1.1 drops o.conf: dpkg keeps it, listed, marked obsolete
+    const bar11 = buildTestDeb(dir, { name: "bar", version: "1.1", files: { "usr/share/b/own": "own\n" } });
+    const foo1 = buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a 1\n" } });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      files: { "usr/share/foo/a": "a 2\n", "etc/o.conf": "o 2\n" },
+      conffiles: ["/etc/o.conf"],
+    });
+    const out = await dpkgUpgradeOracle({
+      work: dir,
+      installed: [bar1, foo1],
+      upgrade: [foo2],
+      setup: (root) => dpkgInstall(root, [bar11]),
+    });
+    expect(statusRecord(out.oracle, "bar")).toMatch(/^ \/etc\/o\.conf [0-9a-f]{32} obsolete$/m);
+    expect(out.differences).toEqual([]);
   }, 300_000);
 });

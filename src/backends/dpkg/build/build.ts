@@ -18,16 +18,18 @@ import {
 } from "../dpkg-db/index.js";
 import { packageInfoFiles } from "../dpkg-db/info-files.js";
 import { upgradeScriptReport } from "../maintainer-scripts/index.js";
+import { othersConffileHash } from "./conffile-owners.js";
 import { applyConffiles } from "./conffiles-apply.js";
 import { type BuildContext, checkAborted } from "./context.js";
 import { type PackageDbUpdate, writeStatusDb, writeStatusDDb } from "./db-write.js";
-import { readPathFilters, shouldSkip } from "./dpkg-filters.js";
+import { readPathFilters } from "./dpkg-filters.js";
+import { FileClaims } from "./file-conflicts.js";
 import { readImageDpkgDb, STATUS_D_DIR, statusDName } from "./image-db.js";
 import { layerTime } from "./layer-time.js";
 import { applyNativeEffects, captureForEffects, type UpgradedPackage } from "./native-effects.js";
 import { Ownership } from "./ownership.js";
 import { installedScripts } from "./scripts.js";
-import { type Takeovers, takeovers } from "./takeovers.js";
+import { BatchTakeovers, type Takeovers } from "./takeovers.js";
 import type { BuildPatchLayerResult, KeptConffile, PatchedPackage } from "./types.js";
 import { type UnpackedPackage, unpackPackage } from "./unpack.js";
 import { type RemovalRequest, writeWhiteouts } from "./whiteouts.js";
@@ -47,6 +49,8 @@ interface Prepared {
   /** The record replaced: installed package, or a not-installed status record (config-files). */
   readonly old: Paragraph;
   readonly oldNotInstalledArch: string | undefined;
+  /** The key of the installed package it upgrades; undefined for a package new to the image. */
+  readonly upgrades: string | undefined;
   readonly oldList: readonly string[];
   readonly unpacked: UnpackedPackage;
 }
@@ -137,6 +141,13 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     p.catch(() => undefined); // observed when its turn comes, or awaited by `finally`
     return p;
   };
+  /** The key of the installed package each one upgrades; undefined for a package new to the image. */
+  const upgradesOf = input.packages.map((d) =>
+    d.installed ? packageKey(d.installed.name, d.installed.architecture) : undefined,
+  );
+  const upgrading = new Set(upgradesOf.filter((k) => k !== undefined));
+  // the installed packages outside the batch whose files it takes over (Replaces), package by package
+  const taking = new BatchTakeovers(db, inventory.packages, upgrading);
   try {
     // 1. every package's files, streamed from its data.tar, in the order given
     const prepared: Prepared[] = [];
@@ -157,26 +168,45 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
           oldNotInstalledArch = id.architecture;
         }
       }
-      const upgrades = d.installed ? packageKey(d.installed.name, d.installed.architecture) : undefined;
+      const upgrades = upgradesOf[i];
       const oldList = upgrades === undefined ? [] : (db.lists.get(upgrades) ?? []);
-      const unpacked = await unpackPackage(ctx, pkg, upgrades);
+      const claims = new FileClaims(
+        {
+          ...id,
+          multiArch: pkg.control.get("Multi-Arch"),
+          replaces: pkg.control.get("Replaces"),
+        },
+        (path) => taking.listers(path),
+        db.diversions,
+      );
+      const unpacked = await unpackPackage(ctx, pkg, upgrades, claims);
+      taking.unpacked({
+        name: id.name,
+        upgrades,
+        contents: unpacked.contents,
+        filtered: unpacked.filtered,
+        conffiles: new Set(pkg.conffiles.filter((c) => !c.removeOnUpgrade).map((c) => c.path)),
+      });
+      for (const { installed, paths } of claims.keptBy.values()) {
+        const more = paths.length > 1 ? ` (and ${paths.length - 1} more)` : "";
+        ctx.warnings.push(
+          `${id.name} ${id.version}: replaced by files in installed package ${installed.name} ${installed.version}: ${paths[0]}${more} kept as ${installed.name} has it`,
+        );
+      }
       prepared.push({
         deb: d,
         pkg,
         ...id,
         old: old ?? new Paragraph(),
         oldNotInstalledArch,
+        upgrades,
         oldList,
         unpacked,
       });
     }
 
     // 2. what dpkg would change, per package, seeing the whole batch
-    const upgrading = new Set(
-      input.packages.flatMap((d) =>
-        d.installed ? [packageKey(d.installed.name, d.installed.architecture)] : [],
-      ),
-    );
+    const inheritedHash = othersConffileHash(db, inventory.packages);
     const newOwners = new Map<string, Set<number>>();
     prepared.forEach((p, i) => {
       for (const item of p.unpacked.contents.items) {
@@ -208,7 +238,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         if (!md5.has(c)) md5.set(c, await md5OfImageFile(ctx, onDisk(c)));
       }
       const isDir = new Map<string, boolean>();
-      const { filtered } = p.unpacked;
+      const { filtered, kept } = p.unpacked;
       for (const l of p.oldList) {
         const rel = l.slice(1);
         if (l === "/." || (p.unpacked.contents.has(rel) && !filtered.has(rel))) continue;
@@ -225,6 +255,8 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         ownedByOthers,
         isDirectory: (abs) => isDir.get(abs),
         filtered: (rel) => filtered.has(rel),
+        othersConffileHash: (abs) => inheritedHash(abs, p.upgrades),
+        kept: (rel) => kept.has(rel),
       });
 
       const outcome = await applyConffiles(
@@ -286,19 +318,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
       }
     }
 
-    // the installed packages outside the batch whose files it takes over (Replaces)
-    const taken = takeovers(
-      db,
-      inventory.packages,
-      prepared.map((p) => ({
-        name: p.name,
-        upgrades: p.deb.installed
-          ? packageKey(p.deb.installed.name, p.deb.installed.architecture)
-          : undefined,
-        contents: p.unpacked.contents,
-        filtered: (path, directoryOrSymlink) => shouldSkip(ctx.filters, path, directoryOrSymlink),
-      })),
-    );
+    const taken = taking.result();
     const gone = await disappearances(ctx, taken);
     removals.push(...gone.removals);
 

@@ -46,8 +46,9 @@ async function writeDbFile(ctx: BuildContext, rel: string, data: Buffer, meta: E
 
 /**
  * The full dpkg database: status rewritten once (new records appended, the records of packages
- * that disappeared dropped), info files written, and the `.list` of every package that lost files
- * to the batch rewritten. Returns the written records as the inventory reader reads them.
+ * that disappeared dropped, those of packages whose conffiles the batch took marked obsolete there),
+ * info files written, and the `.list` of every package that lost files to the batch rewritten.
+ * Returns the written records as the inventory reader reads them.
  */
 export async function writeStatusDb(
   ctx: BuildContext,
@@ -71,6 +72,9 @@ export async function writeStatusDb(
   for (const { installed } of taken.disappeared) {
     replacements.push({ package: installed.name, architecture: installed.architecture, record: undefined });
   }
+  for (const { installed, record } of taken.records.values()) {
+    replacements.push({ package: installed.name, architecture: installed.architecture, record });
+  }
   let out = rewriteStatusFile(text, replacements);
   if (appended.length > 0) {
     if (out !== "" && !out.endsWith("\n")) out += "\n";
@@ -93,7 +97,8 @@ export async function writeStatusDb(
     const path = `${DPKG_INFO_DIR}/${infoBaseName(dpkgRecord(installed).paragraph)}.list`;
     await writeDbFile(ctx, path, Buffer.from(list.map((l) => `${l}\n`).join("")), dbMeta(ctx, 0o644));
   }
-  return readBack(updates.map((u) => `${u.record.toString()}\n`).join("\n"), DPKG_STATUS, false);
+  const written = [...updates.map((u) => u.record), ...[...taken.records.values()].map((r) => r.record)];
+  return readBack(written.map((r) => `${r.toString()}\n`).join("\n"), DPKG_STATUS, false);
 }
 
 /**
@@ -109,7 +114,8 @@ function readBack(text: string, dbPath: string, assumeInstalled: boolean): Insta
  * name), `<file>.md5sums` rewritten where the image keeps one; a new package
  * gets `status.d/<name>` (and `.md5sums` when the image's files have them).
  * The records keep the image's style: no `Status` field when the image's have none. A package
- * that lost files to the batch keeps its `<file>.md5sums` (its file list here) without them.
+ * that lost files to the batch keeps its `<file>.md5sums` (its file list here) without them, and
+ * its record, rewritten in its file, the conffiles the batch took marked obsolete.
  */
 export async function writeStatusDDb(
   ctx: BuildContext,
@@ -135,6 +141,17 @@ export async function writeStatusDDb(
     if (/^Status:/m.test(t)) withStatus++;
   }
   const imageHasStatus = records.length === 0 || withStatus * 2 >= Math.min(records.length, 20);
+
+  /** Records of other packages the batch changed (conffiles taken), by status.d file. */
+  const others = new Map<string, StatusReplacement[]>();
+  for (const { installed: p, record } of taken.records.values()) {
+    const file = statusDName(p);
+    if (file === undefined) continue;
+    others.set(file, [
+      ...(others.get(file) ?? []),
+      { package: p.name, architecture: p.architecture, record },
+    ]);
+  }
 
   const byFile = new Map<string, PackageDbUpdate[]>();
   for (const u of updates) {
@@ -167,20 +184,28 @@ export async function writeStatusDDb(
     });
     let text: string;
     if (old === "") text = records.map((r) => r.toString()).join("\n");
-    else
-      text = rewriteStatusFile(
-        old,
-        list.map((u, i) => ({
+    else {
+      text = rewriteStatusFile(old, [
+        ...list.map((u, i) => ({
           package: u.name,
           architecture: u.installed!.architecture,
           record: records[i]!,
         })),
-      );
+        ...(others.get(file) ?? []),
+      ]);
+      others.delete(file);
+    }
     const single = parseParagraphs(text, { onError: () => undefined }).length === 1;
     const hasMd5 = names.has(`${file}.md5sums`) || (old === "" && anyMd5sums);
     const files = statusDFiles(path, records[0]!, single && hasMd5 ? list[0]!.md5sums : undefined);
     await writeDbFile(ctx, path, Buffer.from(text), dbMeta(ctx, 0o644));
     for (const f of files.slice(1)) await writeDbFile(ctx, f.path, f.data, dbMeta(ctx, 0o644));
+    installed.push(...readBack(text, `/${path}`, true));
+  }
+  for (const [file, replacements] of others) {
+    const path = `${STATUS_D_DIR}/${file}`;
+    const text = rewriteStatusFile((await ctx.fs.readTextIfExists(`/${path}`)) ?? "", replacements);
+    await writeDbFile(ctx, path, Buffer.from(text), dbMeta(ctx, 0o644));
     installed.push(...readBack(text, `/${path}`, true));
   }
   return installed;

@@ -1,17 +1,21 @@
 import { packageKey } from "../../../inventory/package-key.js";
 import type { InstalledPackage } from "../../../inventory/types.js";
 import { dpkgRecord } from "../db/record.js";
-import type { PackageContents } from "../dpkg-db/index.js";
+import { Paragraph } from "../debian/deb822.js";
+import { formatStatusConffiles, type PackageContents, parseStatusConffiles } from "../dpkg-db/index.js";
 import type { ImageDpkgDb } from "./image-db.js";
 
-/** A package of the batch, as the takeovers see it. */
+/** A package of the batch, as the takeovers see it once it is unpacked. */
 export interface BatchPackage {
   readonly name: string;
   /** The key of the installed package it upgrades; undefined for a package new to the image. */
   readonly upgrades: string | undefined;
+  /** What it unpacked: the files an installed package kept (`Replaced by files in...`) are not in it. */
   readonly contents: PackageContents;
-  /** Whether dpkg's path filters leave a package path (no leading slash) out. */
-  readonly filtered: (path: string, directoryOrSymlink: boolean) => boolean;
+  /** Package paths (no leading slash) dpkg's path filters left out of the unpack (`UnpackedPackage`). */
+  readonly filtered: ReadonlySet<string>;
+  /** Its conffiles (absolute; remove-on-upgrade ones left out). */
+  readonly conffiles: ReadonlySet<string>;
 }
 
 /** What the batch's files do to the installed packages outside it. */
@@ -20,6 +24,11 @@ export interface Takeovers {
   readonly lists: ReadonlyMap<string, { readonly installed: InstalledPackage; readonly list: string[] }>;
   /** Packages left with nothing of their own (`Noting disappearance of`): dpkg forgets them. */
   readonly disappeared: readonly { readonly installed: InstalledPackage; readonly by: string }[];
+  /**
+   * Records of the packages still installed whose conffiles the batch unpacked: their `Conffiles:`
+   * entries for them marked `obsolete` (dpkg's conffile_mark_obsolete), the rest as it was.
+   */
+  readonly records: ReadonlyMap<string, { readonly installed: InstalledPackage; readonly record: Paragraph }>;
 }
 
 function multiArchSame(p: InstalledPackage): boolean {
@@ -28,95 +37,153 @@ function multiArchSame(p: InstalledPackage): boolean {
 
 /**
  * The other installed packages' side of unpacking the batch, package by package as dpkg does
- * (src/main/unpack.c): first `pkg_disappear_others` — a package none of whose listed paths is
- * "saved" disappears; a path saves it when the package unpacked does not ship it and no third
- * package lists it, or when it is diverted by either of the two — then `pkg_remove_files_from_others`:
- * every non-directory the package unpacks leaves the lists of the packages that also had it
- * (not of the package diverting it, nor of another instance of the same package). The packages of
- * the batch are left out: their lists are their new versions'. The .md5sums of a package that
- * lost files is left as it is, as dpkg does.
+ * (src/main/unpack.c), fed one package at a time (`unpacked`) so that the file-conflict check of
+ * the next one sees who lists a path at that point (`listers`). For each package: first
+ * `pkg_disappear_others` — a package none of whose listed paths is "saved" disappears; a path
+ * saves it when the package unpacked does not ship it and no third package lists it, or when it
+ * is diverted by either of the two — then `pkg_remove_files_from_others`: every non-directory the
+ * package unpacks leaves the lists of the packages that also had it (not of the package diverting
+ * it, nor of another instance of the same package), and a conffile among them is marked
+ * `obsolete` in their `Conffiles:`. The packages of the batch are left out: their lists are their
+ * new versions'. The .md5sums of a package that lost files is left as it is, as dpkg does.
  */
-export function takeovers(
-  db: Pick<ImageDpkgDb, "owners" | "lists" | "diversions">,
-  installed: readonly InstalledPackage[],
-  batch: readonly BatchPackage[],
-): Takeovers {
-  const byKey = new Map(installed.map((p) => [packageKey(p.name, p.architecture), p]));
-  const upgraded = new Set(batch.flatMap((b) => (b.upgrades ? [b.upgrades] : [])));
+export class BatchTakeovers {
+  private readonly byKey: ReadonlyMap<string, InstalledPackage>;
   /** Lists changed so far (key → paths still listed). */
-  const changed = new Map<string, Set<string>>();
-  const gone = new Map<string, string>();
+  private readonly changed = new Map<string, Set<string>>();
+  /** Packages that disappeared (key → the batch package they disappeared for). */
+  private readonly gone = new Map<string, string>();
+  /** Conffiles marked obsolete so far (key → absolute paths). */
+  private readonly obsoleted = new Map<string, Set<string>>();
   /** Paths the batch's packages unpacked so far → their indices. */
-  const unpacked = new Map<string, number[]>();
-  const lists = (k: string): readonly string[] => {
-    const all = db.lists.get(k) ?? [];
-    const now = changed.get(k);
-    return now ? all.filter((l) => now.has(l)) : all;
-  };
-  const stillLists = (k: string, path: string): boolean => changed.get(k)?.has(path) ?? true;
+  private readonly unpackedBy = new Map<string, number[]>();
+  private count = 0;
 
-  for (const [i, b] of batch.entries()) {
+  /** `upgrading`: the keys of the installed packages the batch upgrades. */
+  constructor(
+    private readonly db: Pick<ImageDpkgDb, "owners" | "lists" | "diversions">,
+    installed: readonly InstalledPackage[],
+    private readonly upgrading: ReadonlySet<string>,
+  ) {
+    this.byKey = new Map(installed.map((p) => [packageKey(p.name, p.architecture), p]));
+  }
+
+  /** The installed packages outside the batch that list `path` (absolute) now. */
+  listers(path: string): InstalledPackage[] {
+    const out: InstalledPackage[] = [];
+    for (const k of this.db.owners.get(path) ?? []) {
+      const p = this.byKey.get(k);
+      if (p && !this.upgrading.has(k) && !this.gone.has(k) && this.stillLists(k, path)) out.push(p);
+    }
+    return out;
+  }
+
+  /** The next package of the batch, unpacked. */
+  unpacked(b: BatchPackage): void {
+    const i = this.count++;
     /** dpkg's "in the new archive": what the package unpacks (filtered paths are not). */
     const inArchive = new Set<string>();
     const files: string[] = [];
     for (const item of b.contents.items) {
       const abs = item.path === "." ? "/." : `/${item.path}`;
-      if (item.path !== "." && b.filtered(item.path, item.type === "directory" || item.type === "symlink"))
-        continue;
+      if (b.filtered.has(item.path)) continue;
       inArchive.add(abs);
       if (item.type !== "directory" && item.path !== ".") files.push(abs);
     }
 
     const listedByThird = (path: string, k: string, p: InstalledPackage): boolean => {
-      for (const t of db.owners.get(path) ?? []) {
-        if (t === k || t === b.upgrades || gone.has(t) || !stillLists(t, path)) continue;
+      for (const t of this.db.owners.get(path) ?? []) {
+        if (t === k || t === b.upgrades || this.gone.has(t) || !this.stillLists(t, path)) continue;
         // an upgraded package lists what its new version ships (below), once it is unpacked
-        if (upgraded.has(t) && batch.some((x, j) => j < i && x.upgrades === t)) continue;
-        if (multiArchSame(p) && byKey.get(t)?.name === p.name) continue;
+        if (this.upgrading.has(t) && this.upgradedSoFar.has(t)) continue;
+        if (multiArchSame(p) && this.byKey.get(t)?.name === p.name) continue;
         return true;
       }
-      return (unpacked.get(path) ?? []).some((j) => j !== i);
+      return (this.unpackedBy.get(path) ?? []).some((j) => j !== i);
     };
 
     // 1. the packages the batch's package leaves with nothing of their own disappear
-    for (const [k, p] of byKey) {
+    for (const [k, p] of this.byKey) {
       // (another instance of the same package never disappears for it)
-      if (upgraded.has(k) || gone.has(k) || p.name === b.name) continue;
-      const list = lists(k);
+      if (this.upgrading.has(k) || this.gone.has(k) || p.name === b.name) continue;
+      const list = this.lists(k);
       if (!list.some((l) => l !== "/.")) continue;
       const saves = (l: string): boolean => {
-        const d = db.diversions.of(l);
+        const d = this.db.diversions.of(l);
         if (d?.by !== undefined && (d.by === p.name || d.by === b.name)) return true;
         if (inArchive.has(l)) return false;
         return !listedByThird(l, k, p);
       };
-      if (!list.some(saves)) gone.set(k, b.name);
+      if (!list.some(saves)) this.gone.set(k, b.name);
     }
 
-    // 2. the files it unpacks leave the other packages' lists
+    // 2. the files it unpacks leave the other packages' lists; its conffiles become obsolete there
     for (const f of files) {
-      const d = db.diversions.of(f);
+      const d = this.db.diversions.of(f);
       if (d?.by === b.name) continue;
-      for (const o of db.owners.get(f) ?? []) {
-        const p = byKey.get(o);
-        if (!p || upgraded.has(o) || gone.has(o) || p.name === b.name || d?.by === p.name) continue;
-        let now = changed.get(o);
+      for (const o of this.db.owners.get(f) ?? []) {
+        const p = this.byKey.get(o);
+        if (!p || this.upgrading.has(o) || this.gone.has(o) || p.name === b.name || d?.by === p.name)
+          continue;
+        if (b.conffiles.has(f)) this.obsoleted.set(o, new Set([...(this.obsoleted.get(o) ?? []), f]));
+        let now = this.changed.get(o);
         if (!now) {
-          now = new Set(db.lists.get(o) ?? []);
-          changed.set(o, now);
+          now = new Set(this.db.lists.get(o) ?? []);
+          this.changed.set(o, now);
         }
         now.delete(f);
       }
     }
-    for (const abs of inArchive) unpacked.set(abs, [...(unpacked.get(abs) ?? []), i]);
+    for (const abs of inArchive) this.unpackedBy.set(abs, [...(this.unpackedBy.get(abs) ?? []), i]);
+    if (b.upgrades !== undefined) this.upgradedSoFar.add(b.upgrades);
   }
 
-  const out = new Map<string, { installed: InstalledPackage; list: string[] }>();
-  for (const k of changed.keys()) {
-    if (!gone.has(k)) out.set(k, { installed: byKey.get(k)!, list: [...lists(k)] });
+  /** What the batch did to the packages outside it, once every package is unpacked. */
+  result(): Takeovers {
+    const lists = new Map<string, { installed: InstalledPackage; list: string[] }>();
+    for (const k of this.changed.keys()) {
+      if (!this.gone.has(k)) lists.set(k, { installed: this.byKey.get(k)!, list: [...this.lists(k)] });
+    }
+    const records = new Map<string, { installed: InstalledPackage; record: Paragraph }>();
+    for (const [k, paths] of this.obsoleted) {
+      if (this.gone.has(k)) continue;
+      const installed = this.byKey.get(k)!;
+      const record = withObsoleteConffiles(dpkgRecord(installed).paragraph, paths);
+      if (record) records.set(k, { installed, record });
+    }
+    return {
+      lists,
+      disappeared: [...this.gone].map(([k, by]) => ({ installed: this.byKey.get(k)!, by })),
+      records,
+    };
   }
-  return {
-    lists: out,
-    disappeared: [...gone].map(([k, by]) => ({ installed: byKey.get(k)!, by })),
-  };
+
+  /** Upgraded packages of the batch unpacked so far. */
+  private readonly upgradedSoFar = new Set<string>();
+
+  private lists(k: string): readonly string[] {
+    const all = this.db.lists.get(k) ?? [];
+    const now = this.changed.get(k);
+    return now ? all.filter((l) => now.has(l)) : all;
+  }
+
+  private stillLists(k: string, path: string): boolean {
+    return this.changed.get(k)?.has(path) ?? true;
+  }
+}
+
+/**
+ * A status record with the `Conffiles:` entries of `paths` marked obsolete (the other fields as
+ * they were); undefined when none of them is one of its conffiles or all already are obsolete.
+ */
+function withObsoleteConffiles(record: Paragraph, paths: ReadonlySet<string>): Paragraph | undefined {
+  const conffiles = parseStatusConffiles(record);
+  if (!conffiles.some((c) => paths.has(c.path) && !c.obsolete)) return undefined;
+  const out = new Paragraph();
+  for (const [k, v] of record.fields) out.set(k, v);
+  out.set(
+    "Conffiles",
+    formatStatusConffiles(conffiles.map((c) => (paths.has(c.path) ? { ...c, obsolete: true } : c))),
+  );
+  return out;
 }

@@ -1,11 +1,12 @@
 import { createHash, type Hash } from "node:crypto";
 import { type Readable, Transform, type TransformCallback } from "node:stream";
-import { OcipatchError } from "../../../errors.js";
+import { OcipatchError, undefinedIfNotFound } from "../../../errors.js";
 import type { DataEntryHeader, DebPackage } from "../deb/index.js";
 import { PackageContents } from "../dpkg-db/index.js";
 import { isAnyDsoName, readElfLibrary } from "../maintainer-scripts/ldconfig/index.js";
 import { type BuildContext, checkAborted } from "./context.js";
 import { shouldSkip } from "./dpkg-filters.js";
+import type { DiskState, FileClaims } from "./file-conflicts.js";
 
 /** Conffiles are held back until their fate is decided (planConffiles). */
 const MAX_CONFFILE_BYTES = 64 * 1024 * 1024;
@@ -22,6 +23,11 @@ export interface UnpackedPackage {
   readonly deferred: ReadonlyMap<string, DeferredConffile>;
   /** Package paths (no leading slash) dpkg's path filters leave out: not in the new archive for dpkg. */
   readonly filtered: ReadonlySet<string>;
+  /**
+   * Package paths (no leading slash) an installed package that replaces this one keeps
+   * (`Replaced by files in installed package`): neither written nor in `contents`.
+   */
+  readonly kept: ReadonlySet<string>;
 }
 
 class Md5Tap extends Transform {
@@ -104,16 +110,20 @@ function md5OfData(listed: ReadonlyMap<string, string> | undefined, path: string
  * file contents streamed and hashed on the way, conffiles held back,
  * entries dpkg's path-exclude filters drop left out (but still recorded in
  * the package contents, as dpkg lists them). `upgrades` is the installed
- * package the new version replaces (its key in the image's dpkg database).
+ * package the new version replaces (its key in the image's dpkg database). A path an installed
+ * package outside the batch lists is unpacked, kept as it is, or refused as `claims` (dpkg's
+ * file-conflict check) decides — before the filters, as dpkg checks it.
  */
 export async function unpackPackage(
   ctx: BuildContext,
   pkg: DebPackage,
   upgrades: string | undefined,
+  claims: FileClaims,
 ): Promise<UnpackedPackage> {
   const contents = new PackageContents();
   const deferred = new Map<string, DeferredConffile>();
   const filtered = new Set<string>();
+  const kept = new Set<string>();
   const conffiles = new Set(pkg.conffiles.filter((c) => !c.removeOnUpgrade).map((c) => c.path.slice(1)));
   /** package path → real path written in the layer (hardlink targets). */
   const realOf = new Map<string, string>();
@@ -128,6 +138,17 @@ export async function unpackPackage(
     if (h.path === ".") {
       contents.add(h);
       continue;
+    }
+    const abs = `/${h.path}`;
+    if (h.type !== "directory" && claims.contested(abs)) {
+      const disk = await diskState(ctx, h, name, src);
+      if (claims.claim(abs, h.type, conffiles.has(h.path), disk) === "keep") {
+        kept.add(h.path);
+        for await (const _ of e.content) {
+          // drained: the installed package's file stays
+        }
+        continue;
+      }
     }
     if (shouldSkip(ctx.filters, h.path, h.type === "directory" || h.type === "symlink")) {
       // listed, as dpkg lists it, but neither written nor hashed: dpkg has no new copy of it
@@ -224,7 +245,7 @@ export async function unpackPackage(
           // its target is a conffile that is written later, maybe not at all: a copy
           await writer.addFile(real, meta, held.data.length, held.data);
           if (ctx.capture(real)) ctx.captured.set(real, held.data);
-        } else if (!contents.has(h.linkname)) {
+        } else if (!contents.has(h.linkname) && !kept.has(h.linkname)) {
           // dpkg refuses a hardlink whose target is not earlier in the package
           throw new OcipatchError(
             "HOSTILE_LAYER",
@@ -240,7 +261,29 @@ export async function unpackPackage(
       }
     }
   }
-  return { contents, deferred, filtered };
+  return { contents, deferred, filtered, kept };
+}
+
+/** What is at an entry's place (diverted or not) before the layer writes it, for `FileClaims`. */
+async function diskState(
+  ctx: BuildContext,
+  h: DataEntryHeader,
+  name: string,
+  src: string,
+): Promise<DiskState> {
+  const real = await ctx.tree.resolveParent(ctx.db.diversions.placement(`/${h.path}`, name).slice(1), src);
+  const node = await ctx.tree.lstat(real);
+  const followed =
+    node?.kind === "symlink" ? await ctx.fs.stat(`/${real}`).catch(undefinedIfNotFound) : undefined;
+  return {
+    directory: node?.kind === "directory",
+    sameDirectoryLink:
+      h.type === "symlink" &&
+      node?.kind === "symlink" &&
+      node.target === h.linkname &&
+      followed?.type === "directory",
+    regularFile: node?.kind === "file" || followed?.type === "file",
+  };
 }
 
 /**

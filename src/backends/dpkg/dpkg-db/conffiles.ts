@@ -78,6 +78,16 @@ interface ConffilePlanInput {
   readonly oldList?: readonly string[];
   /** Whether another installed package owns this absolute path (remove-on-upgrade is then ignored). */
   readonly ownedByOthers?: (absPath: string) => boolean;
+  /**
+   * The hash another installed package that lists the conffile records for it (absolute path):
+   * dpkg starts from it for a conffile the old version did not have (a `Replaces:` takeover).
+   */
+  readonly othersHash?: (absPath: string) => string | undefined;
+  /**
+   * Whether an installed package that replaces this one kept the conffile (path without leading
+   * slash; `Replaced by files in installed package`): not unpacked, recorded `obsolete`.
+   */
+  readonly kept?: (path: string) => boolean;
 }
 
 export interface ConffilePlan {
@@ -99,7 +109,8 @@ export function planConffiles(input: ConffilePlanInput): ConffilePlan {
 
   for (const c of input.conffiles) {
     const prev = oldBy.get(c.path);
-    const oldHash = prev?.hash ?? NEW_CONFFILE_HASH;
+    // dpkg's deb_parse_conffiles: the package's own hash, else one of another package that has it
+    const oldHash = prev?.hash ?? input.othersHash?.(c.path) ?? NEW_CONFFILE_HASH;
     const current = input.imageMd5(c.path);
     if (c.removeOnUpgrade) {
       status.push({ path: c.path, hash: oldHash, obsolete: false, removeOnUpgrade: true });
@@ -114,6 +125,17 @@ export function planConffiles(input: ConffilePlanInput): ConffilePlan {
         reason = "remove-on-upgrade, modified: saved as .dpkg-old";
       }
       decisions.push({ path: c.path, action, copyPermsFromImage: false, reason });
+      continue;
+    }
+    if (input.kept?.(rel(c.path))) {
+      // left to the installed package that replaces this one: dpkg marks it obsolete here
+      status.push({ path: c.path, hash: oldHash, obsolete: true, removeOnUpgrade: false });
+      decisions.push({
+        path: c.path,
+        action: "none",
+        copyPermsFromImage: false,
+        reason: "kept by an installed package that replaces this one",
+      });
       continue;
     }
     const dist = input.newMd5(rel(c.path));

@@ -1,6 +1,7 @@
 /** The dpkg database changes of a package upgrade, computed the way dpkg itself would write them. */
 export {
   type ConffileDecision,
+  formatStatusConffiles,
   parseStatusConffiles,
 } from "./conffiles.js";
 export { collectContents, listPath, PackageContents } from "./contents.js";

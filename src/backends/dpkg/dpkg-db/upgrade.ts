@@ -26,6 +26,13 @@ interface UpgradeDbInput {
    * the unpack: no new copy of it, so a filtered conffile keeps its old hash (or `newconffile`).
    */
   readonly filtered?: (path: string) => boolean;
+  /** A conffile's hash in another installed package that lists it (absolute path; planConffiles). */
+  readonly othersConffileHash?: (absPath: string) => string | undefined;
+  /**
+   * Whether an installed package that replaces this one kept this package path (no leading slash)
+   * in its place (`Replaced by files in installed package`): a conffile of it is then `obsolete`.
+   */
+  readonly kept?: (path: string) => boolean;
 }
 
 export interface UpgradeDbChanges {
@@ -51,6 +58,8 @@ export function upgradeDbChanges(input: UpgradeDbInput): UpgradeDbChanges {
     shipped: (p) => input.contents.has(p),
     oldList: input.oldList,
     ownedByOthers: input.ownedByOthers,
+    ...(input.othersConffileHash ? { othersHash: input.othersConffileHash } : {}),
+    ...(input.kept ? { kept: input.kept } : {}),
   });
   const record = statusRecord({ old: input.old, control: input.deb.control, conffiles: conffiles.status });
   const files = infoFiles({

@@ -15,6 +15,7 @@ export interface DebSpec {
   readonly arch?: string;
   readonly multiArch?: string;
   readonly depends?: string;
+  readonly replaces?: string;
   readonly dirs?: readonly string[];
   readonly files?: Readonly<Record<string, string | Buffer | { content: string | Buffer; mode: number }>>;
   readonly symlinks?: Readonly<Record<string, string>>;
@@ -35,6 +36,7 @@ export function buildDeb(work: string, spec: DebSpec): string {
     ...(spec.multiArch ? [`Multi-Arch: ${spec.multiArch}`] : []),
     "Maintainer: Test <test@example.org>",
     ...(spec.depends ? [`Depends: ${spec.depends}`] : []),
+    ...(spec.replaces ? [`Replaces: ${spec.replaces}`] : []),
     "Section: misc",
     "Priority: optional",
     `Description: test package ${spec.name}`,

@@ -1,0 +1,145 @@
+import { OcipatchError } from "../../../errors.js";
+import { packageKey } from "../../../inventory/package-key.js";
+import type { InstalledPackage } from "../../../inventory/types.js";
+import { dpkgRecord } from "../db/record.js";
+import type { DataEntryType } from "../deb/index.js";
+import { constraintAllows, parseRelations } from "../debian/relations.js";
+import { parseStatusConffiles } from "../dpkg-db/index.js";
+import type { Diversions } from "./diversions.js";
+
+/** A package of the batch (its new version), as the file-conflict check sees it. */
+export interface ClaimingPackage {
+  readonly name: string;
+  readonly version: string;
+  readonly architecture: string;
+  readonly multiArch: string | undefined;
+  /** Its `Replaces:` field. */
+  readonly replaces: string | undefined;
+}
+
+/** What is on disk at a contested path, as far as the check asks. */
+export interface DiskState {
+  /** A directory (not through a symlink). */
+  readonly directory: boolean;
+  /** A symlink to a directory, with the very target the new symlink has. */
+  readonly sameDirectoryLink: boolean;
+  /** A regular file, through symlinks (dpkg follows them to a conffile). */
+  readonly regularFile: boolean;
+}
+
+/** Whether the entry is written, or the file an installed package has is kept in its place. */
+export type Claim = "unpack" | "keep";
+
+/** The version of a package a `Replaces:` names. */
+interface Replaced {
+  readonly name: string;
+  readonly version: string;
+  readonly architecture: string;
+}
+
+/**
+ * dpkg's does_replace: whether a `Replaces:` field names the package, its version within the
+ * relation's bounds, its architecture the qualifier's (none, or `any`, for every architecture).
+ */
+export function doesReplace(field: string | undefined, context: string, replaced: Replaced): boolean {
+  for (const [r] of parseRelations(field, { noAlternatives: true, context })) {
+    if (r === undefined || r.name !== replaced.name) continue;
+    if (!constraintAllows(r.constraint, replaced.version)) continue;
+    const q = r.archQualifier;
+    if (q !== undefined && q !== "any" && q !== replaced.architecture) continue;
+    return true;
+  }
+  return false;
+}
+
+function multiArchSame(value: string | undefined): boolean {
+  return (value ?? "").toLowerCase() === "same";
+}
+
+/**
+ * The file-conflict check of dpkg's tarobject (src/main/archives.c) for ONE package of the batch,
+ * entry by entry: a path it unpacks that an installed package outside the batch lists is
+ * - shared, when both are instances of the same Multi-Arch: same package, or one of the two
+ *   diverts it;
+ * - taken over (`Replacing files in old package`), when the unpacked package's `Replaces:` names
+ *   the installed version;
+ * - taken without it when it is an obsolete conffile of the other package and a conffile of this
+ *   one (a regular file on disk);
+ * - left to the installed package (`Replaced by files in installed package`) when ITS `Replaces:`
+ *   names the new version: the entry is not unpacked, not listed, and for a conffile recorded
+ *   `obsolete`; once so, every later path the two share too;
+ * - otherwise refused: dpkg stops with "trying to overwrite '…', which is also in package …" and
+ *   leaves the package as it was (its `--force-overwrite` is not ocipatch's to give).
+ * A path that is a directory on disk is left to the unpack's own rules (a symlink never replaces
+ * a directory; a file replaces one only the upgraded package owns).
+ */
+export class FileClaims {
+  /** Per installed package, what dpkg's replacingfilesandsaid says once a path was contested. */
+  private readonly said = new Map<string, "replacing" | "replaced-by">();
+  /** Installed packages that keep files of this package (key → the package and the paths). */
+  readonly keptBy = new Map<string, { readonly installed: InstalledPackage; readonly paths: string[] }>();
+
+  constructor(
+    private readonly pkg: ClaimingPackage,
+    /** The installed packages outside the batch listing an absolute path now. */
+    private readonly listers: (path: string) => readonly InstalledPackage[],
+    private readonly diversions: Diversions,
+  ) {}
+
+  /** Whether `path` (absolute) is listed by an installed package outside the batch: `claim` decides. */
+  contested(path: string): boolean {
+    return this.listers(path).length > 0;
+  }
+
+  /** The fate of a contested entry (not a directory); throws RESOLVE where dpkg refuses it. */
+  claim(path: string, type: DataEntryType, newConffile: boolean, disk: DiskState): Claim {
+    if (type === "directory" || disk.directory || (type === "symlink" && disk.sameDirectoryLink))
+      return "unpack";
+    const me = this.pkg;
+    let keep = false;
+    for (const other of this.listers(path)) {
+      const otherMultiArch = dpkgRecord(other).paragraph.get("Multi-Arch");
+      if (other.name === me.name && multiArchSame(otherMultiArch) && multiArchSame(me.multiArch)) continue;
+      const by = this.diversions.of(path)?.by;
+      if (by !== undefined && (by === other.name || by === me.name)) continue;
+      const k = packageKey(other.name, other.architecture);
+      const said = this.said.get(k);
+      if (said === "replaced-by") {
+        keep = true;
+        this.keptBy.get(k)?.paths.push(path);
+        continue;
+      }
+      if (said === "replacing") continue;
+      if (newConffile && disk.regularFile && obsoleteConffile(other, path)) continue;
+      if (doesReplace(me.replaces, `${me.name} ${me.version}: Replaces`, other)) {
+        this.said.set(k, "replacing");
+        continue;
+      }
+      const otherReplaces = dpkgRecord(other).paragraph.get("Replaces");
+      if (doesReplace(otherReplaces, `${other.dbPath}: ${other.name}: Replaces`, me)) {
+        this.said.set(k, "replaced-by");
+        this.keptBy.set(k, { installed: other, paths: [path] });
+        keep = true;
+        continue;
+      }
+      throw new OcipatchError(
+        "RESOLVE",
+        `${me.name} ${me.version}: trying to overwrite '${path}', which is also in package ${other.name} ${other.version} (neither package's Replaces: covers the other)`,
+        {
+          details: {
+            path,
+            package: me.name,
+            version: me.version,
+            owner: other.name,
+            ownerVersion: other.version,
+          },
+        },
+      );
+    }
+    return keep ? "keep" : "unpack";
+  }
+}
+
+function obsoleteConffile(p: InstalledPackage, path: string): boolean {
+  return parseStatusConffiles(dpkgRecord(p).paragraph).some((c) => c.path === path && c.obsolete);
+}
