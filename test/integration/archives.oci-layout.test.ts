@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import {
   cpSync,
   existsSync,
@@ -7,6 +7,9 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -416,6 +419,51 @@ describe("destinations that cannot be renamed over: an empty mount point", () =>
       await ociLayoutSink(mnt, "arm").write(await openImage(fx.dir, fx.armTag));
       expect(rawManifest(`oci:${mnt}:arm`).digest).toBe(rawManifest(`oci:${fx.dir}:${fx.armTag}`).digest);
       expect(rawManifest(`oci:${mnt}:x`).digest).toBe(image.digest);
+    });
+  });
+});
+
+/** Names of partial blobs (`.<hex>.ocipatch-<pid>-<hex>.tmp`) in a layout's root and `blobs/<alg>/`. */
+function partialBlobs(layout: string): string[] {
+  const dirs = [layout, ...readdirSync(join(layout, "blobs")).map((alg) => join(layout, "blobs", alg))];
+  return dirs.flatMap((d) => leftovers(d).map((n) => join(d, n)));
+}
+
+describe("a layout whose blobs/ is another file system than the layout", () => {
+  it("new blobs are written there (skopeo and umoci read the image); a failed write leaves no partial blob", async () => {
+    expect(process.getuid?.(), "mounting a tmpfs needs root").toBe(0);
+    const dir = join(root, "xdev-blobs");
+    skopeo("copy", "-q", `oci:${fx.dir}:${fx.armTag}`, `oci:${dir}:arm`);
+    // blobs/ becomes a tmpfs holding the same blobs: a rename from the layout root into it is EXDEV
+    renameSync(join(dir, "blobs"), join(dir, "blobs.disk"));
+    await withTmpfs("xdev-blobs/blobs", async (blobs) => {
+      cpSync(join(dir, "blobs.disk"), blobs, { recursive: true });
+      rmSync(join(dir, "blobs.disk"), { recursive: true });
+      expect(statSync(blobs).dev).not.toBe(statSync(dir).dev);
+      const before = indexJson(dir);
+      const image = await openImage(fx.dir, fx.tag);
+
+      const err = await ociLayoutSink(dir, "amd")
+        .write(withFailingLayer(image, 1))
+        .catch((e: unknown) => e);
+      expect(String((err as Error).message)).toMatch(/simulated network reset/);
+      expect(indexJson(dir).equals(before)).toBe(true);
+      expect(partialBlobs(dir)).toEqual([]);
+
+      // a partial blob of a killed run (its pid gone) is swept by the next write
+      const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]).stdout;
+      const stale = join(blobs, "sha256", `.0123456789ab.ocipatch-${dead.toString()}-00112233aabb.tmp`);
+      writeFileSync(stale, "partial");
+
+      const res = await ociLayoutSink(dir, "amd").write(image);
+      expect(res.digest).toBe(image.digest);
+      expect(existsSync(stale)).toBe(false);
+      expect(partialBlobs(dir)).toEqual([]);
+      expect(readdirSync(join(blobs, "sha256"))).toContain(image.manifest.config.digest.slice(7));
+      expect(rawManifest(`oci:${dir}:amd`).digest).toBe(image.digest);
+      expect(rawManifest(`oci:${dir}:arm`).digest).toBe(rawManifest(`oci:${fx.dir}:${fx.armTag}`).digest);
+      const original = treeListing(umociUnpack(fx.dir, fx.tag, join(root, "xdev-bundle-orig")));
+      expect(treeListing(umociUnpack(dir, "amd", join(root, "xdev-bundle")))).toEqual(original);
     });
   });
 });

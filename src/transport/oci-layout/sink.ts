@@ -18,11 +18,10 @@ import {
   resolveTarget,
   siblingTempDir,
   sweepSiblingTempDirs,
-  sweepTempFiles,
   writeFileAtomic,
 } from "../atomic-fs.js";
 import { forEachLimit } from "../concurrency.js";
-import { LayoutBlobStore } from "./blob-store.js";
+import { LayoutBlobStore, sweepPartialBlobs } from "./blob-store.js";
 import { readIndexDocument, updateIndexDocument } from "./index-file.js";
 import { addToLayoutIndex, assertValidRefName, emptyLayoutIndex } from "./index-json.js";
 import { INDEX_FILE, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION } from "./layout.js";
@@ -82,7 +81,7 @@ class OciLayoutSink implements ImageSink {
     await sweepSiblingTempDirs(target); // staging directories of runs that were killed
     if (kind.kind === "layout") {
       await readIndexDocument(target, this.dir); // fail early on a broken index.json
-      await sweepTempFiles(target); // partial blobs of runs that were killed
+      await sweepPartialBlobs(target); // partial blobs of runs that were killed
       const store = new LayoutBlobStore(target, stats, opts?.progress, opts?.signal);
       const desc = await writeItem(store, item, opts);
       // one writer of index.json at a time, so concurrent runs keep each other's tags
