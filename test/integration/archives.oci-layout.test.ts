@@ -385,11 +385,11 @@ describe("sha512 digests (image-spec: sha256 and sha512 are both registered algo
   });
 });
 
-/** Mount an empty tmpfs at a new directory `name` under the test root; unmounted after `fn`. */
-async function withTmpfs(name: string, fn: (mnt: string) => Promise<void>): Promise<void> {
+/** Mount an empty tmpfs (`size`: its limit) at a new directory `name` under the test root; unmounted after `fn`. */
+async function withTmpfs(name: string, fn: (mnt: string) => Promise<void>, size?: string): Promise<void> {
   const mnt = join(root, name);
   mkdirSync(mnt);
-  execFileSync("mount", ["-t", "tmpfs", "tmpfs", mnt]);
+  execFileSync("mount", ["-t", "tmpfs", ...(size === undefined ? [] : ["-o", `size=${size}`]), "tmpfs", mnt]);
   try {
     await fn(mnt);
   } finally {
@@ -465,6 +465,57 @@ describe("a layout whose blobs/ is another file system than the layout", () => {
       const original = treeListing(umociUnpack(fx.dir, fx.tag, join(root, "xdev-bundle-orig")));
       expect(treeListing(umociUnpack(dir, "amd", join(root, "xdev-bundle")))).toEqual(original);
     });
+  });
+});
+
+/** Bind-mount the file `from` onto a new empty file `name` under the test root; unmounted after `fn`. */
+async function withBoundFile(from: string, name: string, fn: (file: string) => Promise<void>): Promise<void> {
+  const file = join(root, name);
+  writeFileSync(file, "");
+  execFileSync("mount", ["--bind", from, file]);
+  try {
+    await fn(file);
+  } finally {
+    execFileSync("umount", [file]);
+  }
+}
+
+describe("an oci-archive FILE that is a mount point (a bind-mounted file cannot be renamed over)", () => {
+  it("is written in place, as skopeo writes it; a failure while writing it leaves it empty", async () => {
+    expect(process.getuid?.(), "mounting needs root").toBe(0);
+    const image = await openImage(fx.dir, fx.tag);
+    await withTmpfs("bound-archive-fs", async (fs) => {
+      for (const who of ["skopeo", "ocipatch"] as const) {
+        const backing = join(fs, `${who}.tar`);
+        writeFileSync(backing, "an older archive");
+        await withBoundFile(backing, `bound-${who}.tar`, async (file) => {
+          if (who === "skopeo") skopeo("copy", "-q", `oci:${fx.dir}:${fx.tag}`, `oci-archive:${file}:amd`);
+          else await ociArchiveSink(file, "amd").write(image);
+          expect(rawManifest(`oci-archive:${file}:amd`).digest, who).toBe(image.digest);
+          expect(readFileSync(backing).equals(readFileSync(file))).toBe(true);
+        });
+      }
+    });
+    expect(leftovers(root)).toEqual([]);
+    // a file system too small for the archive: the write fails in the middle, the file is left empty
+    await withTmpfs(
+      "bound-archive-small",
+      async (fs) => {
+        const backing = join(fs, "small.tar");
+        writeFileSync(backing, "an older archive");
+        await withBoundFile(backing, "bound-small.tar", async (file) => {
+          const err = await ociArchiveSink(file, "amd")
+            .write(image)
+            .catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(OcipatchError);
+          expect((err as OcipatchError).code).toBe("IO");
+          expect((err as Error).message).toContain("ENOSPC");
+          expect(statSync(backing).size).toBe(0);
+        });
+      },
+      "8k",
+    );
+    expect(leftovers(root)).toEqual([]);
   });
 });
 
