@@ -185,11 +185,21 @@ export async function resolveTarget(target: string, shown: string): Promise<stri
 const INNER_STAGE_RE = /^\.ocipatch-\d+-[A-Za-z0-9]{6}$/;
 
 /**
+ * The lock file (`util/file-lock.ts`) of a directory written in place: an OCI layout's `index.json`
+ * lock, also held by a run moving its staged entries into an existing empty directory (an OCI
+ * layout or a root filesystem), so that runs writing one directory at once take turns and a
+ * reader can wait for a layout being moved in.
+ */
+export const DIRECTORY_LOCK = ".index.json.lock";
+
+/**
  * Names ocipatch itself puts in an output directory for a while (staging directories,
- * partial files); a directory holding only these counts as empty.
+ * partial files, the directory's lock); a directory holding only these counts as empty.
  */
 export function isTransientEntry(name: string): boolean {
-  return INNER_STAGE_RE.test(name) || /^\..+\.ocipatch-\d+-[0-9a-f]+\.tmp$/.test(name);
+  return (
+    name === DIRECTORY_LOCK || INNER_STAGE_RE.test(name) || /^\..+\.ocipatch-\d+-[0-9a-f]+\.tmp$/.test(name)
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import { open, readFile, rm } from "node:fs/promises";
+import { lstat, open, readFile, rm } from "node:fs/promises";
 import { OcipatchError } from "../errors.js";
 import { processExists } from "./owned-temp.js";
 
@@ -15,12 +15,14 @@ export async function withFileLock<T>(
 ): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
   let delay = 20;
+  let ino: number;
   for (;;) {
     opts.signal?.throwIfAborted();
     try {
       const fh = await open(lockPath, "wx", 0o644);
       try {
         await fh.writeFile(String(process.pid));
+        ino = (await fh.stat()).ino;
       } finally {
         await fh.close();
       }
@@ -49,6 +51,9 @@ export async function withFileLock<T>(
   try {
     return await fn();
   } finally {
-    await rm(lockPath, { force: true }).catch(() => {});
+    // only this lock file: a directory filled in place may have got a file of the same name from an image
+    if ((await lstat(lockPath).catch(() => undefined))?.ino === ino) {
+      await rm(lockPath, { force: true }).catch(() => {});
+    }
   }
 }

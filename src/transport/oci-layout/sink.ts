@@ -24,15 +24,12 @@ import { forEachLimit } from "../concurrency.js";
 import { LayoutBlobStore, sweepPartialBlobs } from "./blob-store.js";
 import { readIndexDocument, updateIndexDocument } from "./index-file.js";
 import { addToLayoutIndex, assertValidRefName, emptyLayoutIndex } from "./index-json.js";
-import { INDEX_FILE, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION } from "./layout.js";
+import { INDEX_FILE, INDEX_LOCK, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION } from "./layout.js";
 
 /** How many layers of one image are written at the same time. */
 const LAYER_CONCURRENCY = 4;
 
 type Target = { kind: "new" } | { kind: "empty" } | { kind: "layout" };
-
-/** The lock `updateIndexDocument` takes in a layout; an in-place commit takes it too. */
-const INDEX_LOCK = `.${INDEX_FILE}.lock`;
 
 /** What a failed rename onto DIR means when DIR appeared meanwhile (another writer, a mount). */
 const TARGET_APPEARED = new Set(["ENOTEMPTY", "EEXIST", "EBUSY", "EXDEV"]);
@@ -196,7 +193,7 @@ async function inspectTarget(target: string, shown: string): Promise<Target> {
     throw ioError(`cannot read ${shown}`, e);
   });
   if (names.includes(OCI_LAYOUT_FILE)) return { kind: "layout" };
-  if (names.every((n) => n === INDEX_LOCK || isTransientEntry(n))) return { kind: "empty" };
+  if (names.every(isTransientEntry)) return { kind: "empty" };
   throw new OcipatchError(
     "IO",
     `${shown} is not empty and is not an OCI image layout (no ${OCI_LAYOUT_FILE} file); refusing to write into it`,
