@@ -57,3 +57,34 @@ export async function withFileLock<T>(
     }
   }
 }
+
+/**
+ * Wait while a live process holds the lock file `lockPath` (taken with `withFileLock`), without
+ * taking it: for readers, which must not need to write where they read. Returns whether there
+ * was a lock to wait for; a lock whose owner is gone is not waited for. After `timeoutMs` the
+ * call fails as `withFileLock` does.
+ */
+export async function waitForUnlock(
+  lockPath: string,
+  what: string,
+  opts: { readonly timeoutMs?: number; readonly signal?: AbortSignal | undefined } = {},
+): Promise<boolean> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  let delay = 20;
+  for (let waited = false; ; waited = true) {
+    opts.signal?.throwIfAborted();
+    const text = await readFile(lockPath, "utf8").catch(() => undefined);
+    if (text === undefined) return waited;
+    const owner = Number(text.trim());
+    // an empty file: its owner has just created it and not yet written its pid
+    if (Number.isSafeInteger(owner) && owner > 0 && !processExists(owner)) return waited;
+    if (Date.now() > deadline) {
+      throw new OcipatchError(
+        "IO",
+        `${what} is locked by another process${owner ? ` (pid ${owner})` : ""}; try again later`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 500);
+  }
+}

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   cpSync,
   existsSync,
@@ -552,6 +552,62 @@ describe("symlinked destinations are written through, as skopeo does", () => {
       expect(rawManifest(`oci-archive:${real}:amd`).digest).toBe(image.digest);
     }
     expect(leftovers(root)).toEqual([]);
+  });
+});
+
+describe("a layout being moved into an empty DIR by another run", () => {
+  /**
+   * DIR as a run filling it in place leaves it between two of its renames: `blobs/` and
+   * `index.json` moved in, `oci-layout` (moved last) not yet, the directory's lock held by a live
+   * process. `finish()` does what that run does next: moves `oci-layout` in, releases the lock.
+   */
+  function halfMoved(name: string, tag: string): { dir: string; finish: () => void } {
+    const staged = join(root, `${name}-staged`);
+    skopeo("copy", "-q", `oci:${fx.dir}:${tag}`, `oci:${staged}:${tag}`);
+    const dir = join(root, name);
+    mkdirSync(dir);
+    const holder = spawn("sleep", ["60"], { stdio: "ignore" });
+    writeFileSync(join(dir, ".index.json.lock"), String(holder.pid));
+    renameSync(join(staged, "blobs"), join(dir, "blobs"));
+    renameSync(join(staged, "index.json"), join(dir, "index.json"));
+    return {
+      dir,
+      finish: () => {
+        renameSync(join(staged, "oci-layout"), join(dir, "oci-layout"));
+        rmSync(join(dir, ".index.json.lock"));
+        rmSync(staged, { recursive: true });
+        holder.kill();
+      },
+    };
+  }
+
+  it("a reader waits for it and reads the layout (a lock whose owner is gone is not waited for)", async () => {
+    const m = halfMoved("half-moved-read", fx.tag);
+    const reading = openImage(m.dir, fx.tag);
+    setTimeout(m.finish, 300);
+    expect((await reading).digest).toBe(rawManifest(`oci:${fx.dir}:${fx.tag}`).digest);
+    // the same state left by a killed run: refused at once
+    const dead = join(root, "half-moved-dead");
+    mkdirSync(join(dead, "blobs"), { recursive: true });
+    writeFileSync(join(dead, "index.json"), indexJson(fx.dir));
+    const gone = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]).stdout;
+    writeFileSync(join(dead, ".index.json.lock"), gone);
+    const started = Date.now();
+    await expect(openImage(dead, fx.tag)).rejects.toThrow(/is not an OCI image layout/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it("a writer waits for it and adds its image to the layout: both tags kept", async () => {
+    const m = halfMoved("half-moved-write", fx.armTag);
+    const writing = ociLayoutSink(m.dir, "amd").write(await openImage(fx.dir, fx.tag));
+    setTimeout(m.finish, 300);
+    await writing;
+    expect(rawManifest(`oci:${m.dir}:amd`).digest).toBe(rawManifest(`oci:${fx.dir}:${fx.tag}`).digest);
+    expect(rawManifest(`oci:${m.dir}:${fx.armTag}`).digest).toBe(
+      rawManifest(`oci:${fx.dir}:${fx.armTag}`).digest,
+    );
+    expect(readdirSync(m.dir).sort()).toEqual(["blobs", "index.json", "oci-layout"]);
+    expect(partialBlobs(m.dir)).toEqual([]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readdir, rename, stat, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, readdir, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import { descriptorOf, type Image, type ImageOrIndex } from "../../image/image.js";
@@ -66,7 +66,7 @@ class OciLayoutSink implements ImageSink {
     // an OCI layout holds OCI media types (skopeo and umoci look nothing else up by tag)
     const item = await toOciMediaTypes(given, opts);
     const target = await resolveTarget(this.dir, this.dir);
-    const kind = await inspectTarget(target, this.dir);
+    const kind = await inspectSettled(target, this.dir, opts?.signal);
     const stats = emptyStats();
     const result = (): WriteResult => ({
       digest: item.digest,
@@ -174,6 +174,37 @@ async function moveBlobs(from: string, to: string, shown: string): Promise<void>
     }
   } catch (e) {
     throw ioError(`cannot add the new blobs to the OCI layout ${shown}`, e);
+  }
+}
+
+/**
+ * `inspectTarget`, waiting for a run filling DIR in place: while its entries move in (holding the
+ * index lock) DIR is neither empty nor a layout yet, so a DIR refused while the lock is there is
+ * inspected again under the lock.
+ */
+async function inspectSettled(
+  target: string,
+  shown: string,
+  signal: AbortSignal | undefined,
+): Promise<Target> {
+  try {
+    return await inspectTarget(target, shown);
+  } catch (e) {
+    if (
+      !(await lstat(join(target, INDEX_LOCK)).then(
+        () => true,
+        () => false,
+      ))
+    )
+      throw e;
+    return withFileLock(
+      join(target, INDEX_LOCK),
+      `${shown}/${INDEX_FILE}`,
+      () => inspectTarget(target, shown),
+      {
+        signal,
+      },
+    );
   }
 }
 
