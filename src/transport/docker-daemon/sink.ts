@@ -5,7 +5,7 @@ import type { Image, ImageOrIndex } from "../../image/image.js";
 import { encodeJson } from "../../image/manifest.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
 import { formatReference, type Reference } from "../../reference/index.js";
-import { type Digest, digestLike, hexOf } from "../../util/digest.js";
+import { algorithmOf, type Digest, digestLike, hexOf } from "../../util/digest.js";
 import { MANIFEST_FILE } from "../docker-archive/format.js";
 import { addBuffer, addFile } from "../docker-archive/sink.js";
 import { connectEngine, type EngineClientOptions } from "./client.js";
@@ -106,7 +106,9 @@ class DockerDaemonSink implements ImageSink {
           `${image.description}: layers do not match the config's diff_ids`,
         );
       }
-      const name = (d: Digest) => `blobs/sha256/${hexOf(d)}`;
+      // by its own algorithm, as in an OCI layout; engines read the names only as paths into the tar
+      // (dockerd 20.10 and Podman 4.3 checked with blobs/sha512/), the layers by the config's diffIDs
+      const name = (d: Digest) => `blobs/${algorithmOf(d)}/${hexOf(d)}`;
       const written = new Set<string>();
       for (const layer of layers) {
         if (written.has(layer.digest)) continue;
