@@ -13,6 +13,7 @@ import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Image, Layer } from "../../src/image/image.js";
 import { encodeJson, parseConfigFile } from "../../src/image/manifest.js";
+import type { WriteResult } from "../../src/image/sink.js";
 import { openImage, openSink } from "../../src/transport/index.js";
 import { sha256 } from "../../src/util/digest.js";
 import { updateDatabase } from "../../src/vulndb/index.js";
@@ -108,8 +109,9 @@ describe("docker-daemon: transport (real dockerd)", { timeout: 300_000 }, () => 
     const layer = (await image.layers())[0]!;
     expect(layer.digest).toMatch(/^sha512:/);
     const recorder = await loadRecorder(engine, dir);
+    let written: WriteResult;
     try {
-      await openSink("docker-daemon:local/s512:1", {
+      written = await openSink("docker-daemon:local/s512:1", {
         env: { ...engine.env, DOCKER_HOST: recorder.host },
       }).write(image);
     } finally {
@@ -118,6 +120,10 @@ describe("docker-daemon: transport (real dockerd)", { timeout: 300_000 }, () => 
     expect(recorder.loads).toHaveLength(1);
     expect(recorder.loads[0]).toContain(`blobs/sha512/${layer.digest.slice("sha512:".length)}`);
     expect(recorder.loads[0]!.filter((n) => n.startsWith("blobs/sha256/"))).toEqual([]);
+    // the image ID said is the engine's: the sha256 of the config, whatever the manifest's algorithm
+    expect(written.location).toBe(
+      `docker-daemon:local/s512:1 (image ID ${await imageId(engine, "local/s512:1")})`,
+    );
     // the engine read that layer (it had none like it): its diffID and content are the image's
     expect(await diffIds(engine, "local/s512:1")).toEqual((await image.configFile()).rootfs.diff_ids);
     await engine.docker(["save", "-o", join(dir, "saved.tar"), "local/s512:1"]);
@@ -376,10 +382,10 @@ describe("docker-daemon: through Podman's Docker-compatible socket", { timeout: 
     expect(JSON.parse(r.stdout).name).toBe("docker-daemon:local/pod:1");
   });
 
-  it("loads an image whose blobs are addressed by sha512 (named blobs/sha512/ in the load tar)", async () => {
+  it("loads an image whose blobs are addressed by sha512 (named blobs/sha512/ in the load tar), saying podman's image ID", async () => {
     const dir = temp("podman-sha512");
     const image = await openImage(await sha512Image(dir));
-    await openSink("docker-daemon:local/s512:p", { env: podman.env }).write(image);
+    const written = await openSink("docker-daemon:local/s512:p", { env: podman.env }).write(image);
     const out = await podman.podman([
       "image",
       "inspect",
@@ -388,6 +394,8 @@ describe("docker-daemon: through Podman's Docker-compatible socket", { timeout: 
       "local/s512:p",
     ]);
     expect(JSON.parse(out.stdout)).toEqual((await image.configFile()).rootfs.diff_ids);
+    const id = await podman.podman(["image", "inspect", "--format", "{{.Id}}", "local/s512:p"]);
+    expect(written.location).toContain(`(image ID sha256:${id.stdout.trim()})`);
   });
 });
 
