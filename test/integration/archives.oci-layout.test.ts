@@ -423,6 +423,41 @@ describe("destinations that cannot be renamed over: an empty mount point", () =>
   });
 });
 
+describe("a new DIR that becomes a mount point while the layout is staged next to it", () => {
+  it("cannot be filled from the staging directory (another file system): one IO line, nothing left in it or beside it", async () => {
+    expect(process.getuid?.(), "mounting a tmpfs needs root").toBe(0);
+    const image = await openImage(fx.dir, fx.tag);
+    const parent = join(root, "late-mount");
+    mkdirSync(parent);
+    const dir = join(parent, "layout");
+    let mounted = false;
+    // DIR does not exist when the write starts (staged next to it); it is a tmpfs once a layer is read
+    const late = withLayerStreams(image, (i) =>
+      i !== 0
+        ? undefined
+        : async (o) => {
+            mkdirSync(dir);
+            execFileSync("mount", ["-t", "tmpfs", "tmpfs", dir]);
+            mounted = true;
+            return (await image.layers())[0]!.compressed(o);
+          },
+    );
+    try {
+      const err = await ociLayoutSink(dir, "x")
+        .write(late)
+        .catch((e: unknown) => e);
+      expect(mounted).toBe(true);
+      expect(err).toBeInstanceOf(OcipatchError);
+      expect((err as OcipatchError).code).toBe("IO");
+      expect((err as Error).message).toBe(`cannot move the new content into place in ${dir}: EXDEV`);
+      expect(readdirSync(dir)).toEqual([]);
+      expect(readdirSync(parent)).toEqual(["layout"]);
+    } finally {
+      if (mounted) execFileSync("umount", [dir]);
+    }
+  });
+});
+
 /** Names of partial blobs (`.<hex>.ocipatch-<pid>-<hex>.tmp`) in a layout's root and `blobs/<alg>/`. */
 function partialBlobs(layout: string): string[] {
   const dirs = [layout, ...readdirSync(join(layout, "blobs")).map((alg) => join(layout, "blobs", alg))];
