@@ -1,4 +1,6 @@
+import { createReadStream } from "node:fs";
 import {
+  type FileHandle,
   lstat,
   mkdir,
   mkdtemp,
@@ -65,6 +67,50 @@ export async function writeFileAtomic(path: string, data: Uint8Array): Promise<v
     throw ioError(`cannot write ${path}`, e);
   } finally {
     release(tmp);
+  }
+}
+
+/** What a rename onto a file answers when that file is a mount point (a bind-mounted file). */
+const MOUNT_POINT_CODES = new Set(["EBUSY", "EXDEV"]);
+
+/**
+ * Put the finished file `staged` (next to `target`, same file system) in place at `target`,
+ * renamed over it atomically. A `target` that is a mount point (a bind-mounted file, as a
+ * container volume) cannot be renamed over: its content is then replaced in place, as skopeo
+ * writes an archive, and a failure while doing so leaves it empty rather than half-written.
+ * `what` names the content in messages ("OCI archive").
+ */
+export async function replaceFile(
+  staged: string,
+  target: string,
+  shown: string,
+  what: string,
+): Promise<void> {
+  try {
+    await rename(staged, target);
+    return;
+  } catch (e) {
+    if (!MOUNT_POINT_CODES.has((e as NodeJS.ErrnoException).code ?? "")) {
+      throw ioError(`cannot move the new ${what} into place at ${shown}`, e);
+    }
+  }
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(target, "r+");
+    await fh.truncate(0);
+    for await (const chunk of createReadStream(staged)) {
+      const b = chunk as Buffer;
+      for (let done = 0; done < b.length; ) done += (await fh.write(b, done, b.length - done)).bytesWritten;
+    }
+    await fh.sync();
+  } catch (e) {
+    await fh?.truncate(0).catch(() => {}); // a half-written archive must not pass for one
+    throw ioError(
+      `cannot write the new ${what} into ${shown} (a mount point, so written in place; it is left empty)`,
+      e,
+    );
+  } finally {
+    await fh?.close().catch(() => {});
   }
 }
 
@@ -139,11 +185,21 @@ export async function resolveTarget(target: string, shown: string): Promise<stri
 const INNER_STAGE_RE = /^\.ocipatch-\d+-[A-Za-z0-9]{6}$/;
 
 /**
+ * The lock file (`util/file-lock.ts`) of a directory written in place: an OCI layout's `index.json`
+ * lock, also held by a run moving its staged entries into an existing empty directory (an OCI
+ * layout or a root filesystem), so that runs writing one directory at once take turns and a
+ * reader can wait for a layout being moved in.
+ */
+export const DIRECTORY_LOCK = ".index.json.lock";
+
+/**
  * Names ocipatch itself puts in an output directory for a while (staging directories,
- * partial files); a directory holding only these counts as empty.
+ * partial files, the directory's lock); a directory holding only these counts as empty.
  */
 export function isTransientEntry(name: string): boolean {
-  return INNER_STAGE_RE.test(name) || /^\..+\.ocipatch-\d+-[0-9a-f]+\.tmp$/.test(name);
+  return (
+    name === DIRECTORY_LOCK || INNER_STAGE_RE.test(name) || /^\..+\.ocipatch-\d+-[0-9a-f]+\.tmp$/.test(name)
+  );
 }
 
 /**

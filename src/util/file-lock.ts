@@ -1,4 +1,4 @@
-import { open, readFile, rm } from "node:fs/promises";
+import { lstat, open, readFile, rm } from "node:fs/promises";
 import { OcipatchError } from "../errors.js";
 import { processExists } from "./owned-temp.js";
 
@@ -15,12 +15,14 @@ export async function withFileLock<T>(
 ): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
   let delay = 20;
+  let ino: number;
   for (;;) {
     opts.signal?.throwIfAborted();
     try {
       const fh = await open(lockPath, "wx", 0o644);
       try {
         await fh.writeFile(String(process.pid));
+        ino = (await fh.stat()).ino;
       } finally {
         await fh.close();
       }
@@ -49,6 +51,40 @@ export async function withFileLock<T>(
   try {
     return await fn();
   } finally {
-    await rm(lockPath, { force: true }).catch(() => {});
+    // only this lock file: a directory filled in place may have got a file of the same name from an image
+    if ((await lstat(lockPath).catch(() => undefined))?.ino === ino) {
+      await rm(lockPath, { force: true }).catch(() => {});
+    }
+  }
+}
+
+/**
+ * Wait while a live process holds the lock file `lockPath` (taken with `withFileLock`), without
+ * taking it: for readers, which must not need to write where they read. Returns whether there
+ * was a lock to wait for; a lock whose owner is gone is not waited for. After `timeoutMs` the
+ * call fails as `withFileLock` does.
+ */
+export async function waitForUnlock(
+  lockPath: string,
+  what: string,
+  opts: { readonly timeoutMs?: number; readonly signal?: AbortSignal | undefined } = {},
+): Promise<boolean> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  let delay = 20;
+  for (let waited = false; ; waited = true) {
+    opts.signal?.throwIfAborted();
+    const text = await readFile(lockPath, "utf8").catch(() => undefined);
+    if (text === undefined) return waited;
+    const owner = Number(text.trim());
+    // an empty file: its owner has just created it and not yet written its pid
+    if (Number.isSafeInteger(owner) && owner > 0 && !processExists(owner)) return waited;
+    if (Date.now() > deadline) {
+      throw new OcipatchError(
+        "IO",
+        `${what} is locked by another process${owner ? ` (pid ${owner})` : ""}; try again later`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 500);
   }
 }

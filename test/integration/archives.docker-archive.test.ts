@@ -395,6 +395,43 @@ describe("dockerArchiveSink", () => {
     expect(leftovers(root)).toEqual([]);
   });
 
+  it("a FILE that is a mount point (a bind-mounted file) is written in place; a failure there leaves it empty", async () => {
+    expect(process.getuid?.(), "mounting needs root").toBe(0);
+    const image = await ociImage(fx.tag);
+    const fs = join(root, "bound-fs");
+    mkdirSync(fs);
+    const file = join(root, "bound.tar");
+    writeFileSync(file, "");
+    for (const size of ["64m", "8k"]) {
+      execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", fs]);
+      const backing = join(fs, "backing.tar");
+      writeFileSync(backing, "an older archive");
+      execFileSync("mount", ["--bind", backing, file]);
+      try {
+        const err = await dockerArchiveSink(file, "x:y")
+          .write(image)
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        if (size === "64m") {
+          expect(err).toBeUndefined();
+          expect(configDigestOf(`docker-archive:${file}`)).toBe(image.manifest.config.digest);
+          expect(readFileSync(backing).equals(readFileSync(file))).toBe(true);
+        } else {
+          // too small for the archive: the write fails in the middle
+          expect((err as OcipatchError).code).toBe("IO");
+          expect((err as Error).message).toContain("ENOSPC");
+          expect(readFileSync(backing).length).toBe(0);
+        }
+      } finally {
+        execFileSync("umount", [file]);
+        execFileSync("umount", [fs]);
+      }
+      expect(leftovers(root)).toEqual([]);
+    }
+  });
+
   it("a failing write removes the parent directories it created (as oci: and oci-archive: do)", async () => {
     const image = withFailingLayer(await ociImage(fx.tag), 1);
     const file = join(root, "new-parent", "a", "b", "x.tar");

@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   cpSync,
   existsSync,
@@ -7,6 +7,9 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -382,11 +385,11 @@ describe("sha512 digests (image-spec: sha256 and sha512 are both registered algo
   });
 });
 
-/** Mount an empty tmpfs at a new directory `name` under the test root; unmounted after `fn`. */
-async function withTmpfs(name: string, fn: (mnt: string) => Promise<void>): Promise<void> {
+/** Mount an empty tmpfs (`size`: its limit) at a new directory `name` under the test root; unmounted after `fn`. */
+async function withTmpfs(name: string, fn: (mnt: string) => Promise<void>, size?: string): Promise<void> {
   const mnt = join(root, name);
   mkdirSync(mnt);
-  execFileSync("mount", ["-t", "tmpfs", "tmpfs", mnt]);
+  execFileSync("mount", ["-t", "tmpfs", ...(size === undefined ? [] : ["-o", `size=${size}`]), "tmpfs", mnt]);
   try {
     await fn(mnt);
   } finally {
@@ -417,6 +420,137 @@ describe("destinations that cannot be renamed over: an empty mount point", () =>
       expect(rawManifest(`oci:${mnt}:arm`).digest).toBe(rawManifest(`oci:${fx.dir}:${fx.armTag}`).digest);
       expect(rawManifest(`oci:${mnt}:x`).digest).toBe(image.digest);
     });
+  });
+});
+
+describe("a new DIR that becomes a mount point while the layout is staged next to it", () => {
+  it("cannot be filled from the staging directory (another file system): one IO line, nothing left in it or beside it", async () => {
+    expect(process.getuid?.(), "mounting a tmpfs needs root").toBe(0);
+    const image = await openImage(fx.dir, fx.tag);
+    const parent = join(root, "late-mount");
+    mkdirSync(parent);
+    const dir = join(parent, "layout");
+    let mounted = false;
+    // DIR does not exist when the write starts (staged next to it); it is a tmpfs once a layer is read
+    const late = withLayerStreams(image, (i) =>
+      i !== 0
+        ? undefined
+        : async (o) => {
+            mkdirSync(dir);
+            execFileSync("mount", ["-t", "tmpfs", "tmpfs", dir]);
+            mounted = true;
+            return (await image.layers())[0]!.compressed(o);
+          },
+    );
+    try {
+      const err = await ociLayoutSink(dir, "x")
+        .write(late)
+        .catch((e: unknown) => e);
+      expect(mounted).toBe(true);
+      expect(err).toBeInstanceOf(OcipatchError);
+      expect((err as OcipatchError).code).toBe("IO");
+      expect((err as Error).message).toBe(`cannot move the new content into place in ${dir}: EXDEV`);
+      expect(readdirSync(dir)).toEqual([]);
+      expect(readdirSync(parent)).toEqual(["layout"]);
+    } finally {
+      if (mounted) execFileSync("umount", [dir]);
+    }
+  });
+});
+
+/** Names of partial blobs (`.<hex>.ocipatch-<pid>-<hex>.tmp`) in a layout's root and `blobs/<alg>/`. */
+function partialBlobs(layout: string): string[] {
+  const dirs = [layout, ...readdirSync(join(layout, "blobs")).map((alg) => join(layout, "blobs", alg))];
+  return dirs.flatMap((d) => leftovers(d).map((n) => join(d, n)));
+}
+
+describe("a layout whose blobs/ is another file system than the layout", () => {
+  it("new blobs are written there (skopeo and umoci read the image); a failed write leaves no partial blob", async () => {
+    expect(process.getuid?.(), "mounting a tmpfs needs root").toBe(0);
+    const dir = join(root, "xdev-blobs");
+    skopeo("copy", "-q", `oci:${fx.dir}:${fx.armTag}`, `oci:${dir}:arm`);
+    // blobs/ becomes a tmpfs holding the same blobs: a rename from the layout root into it is EXDEV
+    renameSync(join(dir, "blobs"), join(dir, "blobs.disk"));
+    await withTmpfs("xdev-blobs/blobs", async (blobs) => {
+      cpSync(join(dir, "blobs.disk"), blobs, { recursive: true });
+      rmSync(join(dir, "blobs.disk"), { recursive: true });
+      expect(statSync(blobs).dev).not.toBe(statSync(dir).dev);
+      const before = indexJson(dir);
+      const image = await openImage(fx.dir, fx.tag);
+
+      const err = await ociLayoutSink(dir, "amd")
+        .write(withFailingLayer(image, 1))
+        .catch((e: unknown) => e);
+      expect(String((err as Error).message)).toMatch(/simulated network reset/);
+      expect(indexJson(dir).equals(before)).toBe(true);
+      expect(partialBlobs(dir)).toEqual([]);
+
+      // a partial blob of a killed run (its pid gone) is swept by the next write
+      const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]).stdout;
+      const stale = join(blobs, "sha256", `.0123456789ab.ocipatch-${dead.toString()}-00112233aabb.tmp`);
+      writeFileSync(stale, "partial");
+
+      const res = await ociLayoutSink(dir, "amd").write(image);
+      expect(res.digest).toBe(image.digest);
+      expect(existsSync(stale)).toBe(false);
+      expect(partialBlobs(dir)).toEqual([]);
+      expect(readdirSync(join(blobs, "sha256"))).toContain(image.manifest.config.digest.slice(7));
+      expect(rawManifest(`oci:${dir}:amd`).digest).toBe(image.digest);
+      expect(rawManifest(`oci:${dir}:arm`).digest).toBe(rawManifest(`oci:${fx.dir}:${fx.armTag}`).digest);
+      const original = treeListing(umociUnpack(fx.dir, fx.tag, join(root, "xdev-bundle-orig")));
+      expect(treeListing(umociUnpack(dir, "amd", join(root, "xdev-bundle")))).toEqual(original);
+    });
+  });
+});
+
+/** Bind-mount the file `from` onto a new empty file `name` under the test root; unmounted after `fn`. */
+async function withBoundFile(from: string, name: string, fn: (file: string) => Promise<void>): Promise<void> {
+  const file = join(root, name);
+  writeFileSync(file, "");
+  execFileSync("mount", ["--bind", from, file]);
+  try {
+    await fn(file);
+  } finally {
+    execFileSync("umount", [file]);
+  }
+}
+
+describe("an oci-archive FILE that is a mount point (a bind-mounted file cannot be renamed over)", () => {
+  it("is written in place, as skopeo writes it; a failure while writing it leaves it empty", async () => {
+    expect(process.getuid?.(), "mounting needs root").toBe(0);
+    const image = await openImage(fx.dir, fx.tag);
+    await withTmpfs("bound-archive-fs", async (fs) => {
+      for (const who of ["skopeo", "ocipatch"] as const) {
+        const backing = join(fs, `${who}.tar`);
+        writeFileSync(backing, "an older archive");
+        await withBoundFile(backing, `bound-${who}.tar`, async (file) => {
+          if (who === "skopeo") skopeo("copy", "-q", `oci:${fx.dir}:${fx.tag}`, `oci-archive:${file}:amd`);
+          else await ociArchiveSink(file, "amd").write(image);
+          expect(rawManifest(`oci-archive:${file}:amd`).digest, who).toBe(image.digest);
+          expect(readFileSync(backing).equals(readFileSync(file))).toBe(true);
+        });
+      }
+    });
+    expect(leftovers(root)).toEqual([]);
+    // a file system too small for the archive: the write fails in the middle, the file is left empty
+    await withTmpfs(
+      "bound-archive-small",
+      async (fs) => {
+        const backing = join(fs, "small.tar");
+        writeFileSync(backing, "an older archive");
+        await withBoundFile(backing, "bound-small.tar", async (file) => {
+          const err = await ociArchiveSink(file, "amd")
+            .write(image)
+            .catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(OcipatchError);
+          expect((err as OcipatchError).code).toBe("IO");
+          expect((err as Error).message).toContain("ENOSPC");
+          expect(statSync(backing).size).toBe(0);
+        });
+      },
+      "8k",
+    );
+    expect(leftovers(root)).toEqual([]);
   });
 });
 
@@ -453,6 +587,62 @@ describe("symlinked destinations are written through, as skopeo does", () => {
       expect(rawManifest(`oci-archive:${real}:amd`).digest).toBe(image.digest);
     }
     expect(leftovers(root)).toEqual([]);
+  });
+});
+
+describe("a layout being moved into an empty DIR by another run", () => {
+  /**
+   * DIR as a run filling it in place leaves it between two of its renames: `blobs/` and
+   * `index.json` moved in, `oci-layout` (moved last) not yet, the directory's lock held by a live
+   * process. `finish()` does what that run does next: moves `oci-layout` in, releases the lock.
+   */
+  function halfMoved(name: string, tag: string): { dir: string; finish: () => void } {
+    const staged = join(root, `${name}-staged`);
+    skopeo("copy", "-q", `oci:${fx.dir}:${tag}`, `oci:${staged}:${tag}`);
+    const dir = join(root, name);
+    mkdirSync(dir);
+    const holder = spawn("sleep", ["60"], { stdio: "ignore" });
+    writeFileSync(join(dir, ".index.json.lock"), String(holder.pid));
+    renameSync(join(staged, "blobs"), join(dir, "blobs"));
+    renameSync(join(staged, "index.json"), join(dir, "index.json"));
+    return {
+      dir,
+      finish: () => {
+        renameSync(join(staged, "oci-layout"), join(dir, "oci-layout"));
+        rmSync(join(dir, ".index.json.lock"));
+        rmSync(staged, { recursive: true });
+        holder.kill();
+      },
+    };
+  }
+
+  it("a reader waits for it and reads the layout (a lock whose owner is gone is not waited for)", async () => {
+    const m = halfMoved("half-moved-read", fx.tag);
+    const reading = openImage(m.dir, fx.tag);
+    setTimeout(m.finish, 300);
+    expect((await reading).digest).toBe(rawManifest(`oci:${fx.dir}:${fx.tag}`).digest);
+    // the same state left by a killed run: refused at once
+    const dead = join(root, "half-moved-dead");
+    mkdirSync(join(dead, "blobs"), { recursive: true });
+    writeFileSync(join(dead, "index.json"), indexJson(fx.dir));
+    const gone = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]).stdout;
+    writeFileSync(join(dead, ".index.json.lock"), gone);
+    const started = Date.now();
+    await expect(openImage(dead, fx.tag)).rejects.toThrow(/is not an OCI image layout/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it("a writer waits for it and adds its image to the layout: both tags kept", async () => {
+    const m = halfMoved("half-moved-write", fx.armTag);
+    const writing = ociLayoutSink(m.dir, "amd").write(await openImage(fx.dir, fx.tag));
+    setTimeout(m.finish, 300);
+    await writing;
+    expect(rawManifest(`oci:${m.dir}:amd`).digest).toBe(rawManifest(`oci:${fx.dir}:${fx.tag}`).digest);
+    expect(rawManifest(`oci:${m.dir}:${fx.armTag}`).digest).toBe(
+      rawManifest(`oci:${fx.dir}:${fx.armTag}`).digest,
+    );
+    expect(readdirSync(m.dir).sort()).toEqual(["blobs", "index.json", "oci-layout"]);
+    expect(partialBlobs(m.dir)).toEqual([]);
   });
 });
 

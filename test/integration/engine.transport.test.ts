@@ -4,18 +4,21 @@
  * Podman's Docker-compatible service for the read path). The docker CLI and skopeo are
  * the oracles.
  */
-import { createHash } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
+import { createServer, request } from "node:http";
 import { join } from "node:path";
+import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Image, Layer } from "../../src/image/image.js";
 import { encodeJson, parseConfigFile } from "../../src/image/manifest.js";
+import type { WriteResult } from "../../src/image/sink.js";
 import { openImage, openSink } from "../../src/transport/index.js";
 import { sha256 } from "../../src/util/digest.js";
 import { updateDatabase } from "../../src/vulndb/index.js";
 import { BIN, ensureBuilt, runBin } from "../harness/cli.js";
-import { startDockerd, startPodmanService, type TestEngine } from "../harness/dockerd.js";
+import { type PodmanEngine, startDockerd, startPodmanService, type TestEngine } from "../harness/dockerd.js";
 import { run } from "../harness/exec.js";
 import { makeTempDir } from "../harness/fs.js";
 import { ensureImage, type TestImage } from "../harness/images.js";
@@ -98,6 +101,34 @@ describe("docker-daemon: transport (real dockerd)", { timeout: 300_000 }, () => 
     // round trip: read it back through the engine API
     const again = await openImage("docker-daemon:local/written:2", { env: engine.env });
     expect(again.manifest.config.digest).toBe(src.manifest.config.digest);
+  });
+
+  it("writes an image whose blobs are addressed by sha512: each named by its own algorithm in the load tar; docker stores it", async () => {
+    const dir = temp("engine-sha512");
+    const image = await openImage(await sha512Image(dir));
+    const layer = (await image.layers())[0]!;
+    expect(layer.digest).toMatch(/^sha512:/);
+    const recorder = await loadRecorder(engine, dir);
+    let written: WriteResult;
+    try {
+      written = await openSink("docker-daemon:local/s512:1", {
+        env: { ...engine.env, DOCKER_HOST: recorder.host },
+      }).write(image);
+    } finally {
+      await recorder.close();
+    }
+    expect(recorder.loads).toHaveLength(1);
+    expect(recorder.loads[0]).toContain(`blobs/sha512/${layer.digest.slice("sha512:".length)}`);
+    expect(recorder.loads[0]!.filter((n) => n.startsWith("blobs/sha256/"))).toEqual([]);
+    // the image ID said is the engine's: the sha256 of the config, whatever the manifest's algorithm
+    expect(written.location).toBe(
+      `docker-daemon:local/s512:1 (image ID ${await imageId(engine, "local/s512:1")})`,
+    );
+    // the engine read that layer (it had none like it): its diffID and content are the image's
+    expect(await diffIds(engine, "local/s512:1")).toEqual((await image.configFile()).rootfs.diff_ids);
+    await engine.docker(["save", "-o", join(dir, "saved.tar"), "local/s512:1"]);
+    const saved = await openImage(`docker-archive:${join(dir, "saved.tar")}`);
+    for (const l of await saved.layers()) for await (const _ of await l.uncompressed()) void _; // diffID checked
   });
 
   it("a bare reference is read from the store when the engine has it, else from the registry", async () => {
@@ -207,6 +238,87 @@ describe("docker-daemon: transport (real dockerd)", { timeout: 300_000 }, () => 
 });
 
 /**
+ * A new single-layer image (its layer holds a random file, so no engine has it yet) in an OCI
+ * layout, built with umoci, then stored again with its layer, config and manifest addressed by
+ * sha512 (image-spec's other registered algorithm). Returns "oci:DIR:s512".
+ */
+async function sha512Image(dir: string): Promise<string> {
+  const tree = join(dir, "tree");
+  mkdirSync(tree);
+  writeFileSync(join(tree, "marker"), randomBytes(16).toString("hex"));
+  const layerTar = join(dir, "layer.tar");
+  await run("tar", ["--numeric-owner", "-C", tree, "-cf", layerTar, "."]);
+  const layout = join(dir, "layout");
+  await run("umoci", ["init", "--layout", layout]);
+  await run("umoci", ["new", "--image", `${layout}:empty`]);
+  await run("umoci", ["raw", "add-layer", "--image", `${layout}:empty`, "--tag", "s256", layerTar]);
+  const blob = (digest: string) => readFileSync(join(layout, "blobs", ...digest.split(":")));
+  const put512 = (bytes: Buffer): string => {
+    const hex = createHash("sha512").update(bytes).digest("hex");
+    mkdirSync(join(layout, "blobs", "sha512"), { recursive: true });
+    writeFileSync(join(layout, "blobs", "sha512", hex), bytes);
+    return `sha512:${hex}`;
+  };
+  type Desc = { mediaType: string; digest: string; size: number; annotations?: Record<string, string> };
+  const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: Desc[] };
+  const entry = index.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === "s256")!;
+  const manifest = JSON.parse(blob(entry.digest).toString("utf8")) as { config: Desc; layers: Desc[] };
+  for (const l of manifest.layers) l.digest = put512(blob(l.digest));
+  manifest.config.digest = put512(blob(manifest.config.digest));
+  const raw = Buffer.from(JSON.stringify(manifest));
+  index.manifests.push({
+    mediaType: entry.mediaType,
+    digest: put512(raw),
+    size: raw.length,
+    annotations: { "org.opencontainers.image.ref.name": "s512" },
+  });
+  writeFileSync(join(layout, "index.json"), JSON.stringify(index));
+  return `oci:${layout}:s512`;
+}
+
+/** A unix-socket proxy in front of the engine keeping the entry names of each image load's tar. */
+async function loadRecorder(
+  engine: TestEngine,
+  dir: string,
+): Promise<{ host: string; loads: string[][]; close: () => Promise<void> }> {
+  const socketPath = join(dir, "proxy.sock");
+  const loads: string[][] = [];
+  const server = createServer((req, res) => {
+    const up = request(
+      { socketPath: engine.socketPath, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    up.on("error", () => res.destroy());
+    if (/\/images\/load\b/.test(req.url ?? "")) {
+      const names: string[] = [];
+      loads.push(names);
+      const extract = tar.extract();
+      extract.on("entry", (header, stream, next) => {
+        names.push(header.name);
+        stream.on("end", next);
+        stream.resume();
+      });
+      extract.on("error", () => {});
+      req.pipe(extract);
+    }
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(socketPath, r));
+  return {
+    host: `unix://${socketPath}`,
+    loads,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+/**
  * The image with a config claiming a top-layer diffID no layer has (a layer the engine
  * does not hold yet, so it must read and check it): the engine must refuse the load.
  */
@@ -245,8 +357,8 @@ async function corruptDiffId(src: Image): Promise<Image> {
   };
 }
 
-describe("docker-daemon: read path through Podman's Docker-compatible socket", { timeout: 300_000 }, () => {
-  let podman: TestEngine;
+describe("docker-daemon: through Podman's Docker-compatible socket", { timeout: 300_000 }, () => {
+  let podman: PodmanEngine;
   beforeAll(async () => {
     await ensureBuilt();
     podman = await startPodmanService();
@@ -268,6 +380,22 @@ describe("docker-daemon: read path through Podman's Docker-compatible socket", {
     const r = await runBin(["inspect", "local/pod:1", "--format", "json"], podman.env);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).name).toBe("docker-daemon:local/pod:1");
+  });
+
+  it("loads an image whose blobs are addressed by sha512 (named blobs/sha512/ in the load tar), saying podman's image ID", async () => {
+    const dir = temp("podman-sha512");
+    const image = await openImage(await sha512Image(dir));
+    const written = await openSink("docker-daemon:local/s512:p", { env: podman.env }).write(image);
+    const out = await podman.podman([
+      "image",
+      "inspect",
+      "--format",
+      "{{json .RootFS.Layers}}",
+      "local/s512:p",
+    ]);
+    expect(JSON.parse(out.stdout)).toEqual((await image.configFile()).rootfs.diff_ids);
+    const id = await podman.podman(["image", "inspect", "--format", "{{.Id}}", "local/s512:p"]);
+    expect(written.location).toContain(`(image ID sha256:${id.stdout.trim()})`);
   });
 });
 

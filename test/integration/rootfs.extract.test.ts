@@ -6,6 +6,7 @@
  * a symlink that climbs out of the root is refused and nothing is written outside or left
  * half-written; an absolute symlink is resolved inside the directory.
  */
+import { execFileSync } from "node:child_process";
 import {
   existsSync,
   lstatSync,
@@ -14,14 +15,18 @@ import {
   readFileSync,
   readlinkSync,
   symlinkSync,
+  writeFileSync,
 } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
+import { PassThrough, type Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isOcipatchError } from "../../src/errors.js";
+import type { Image, Layer } from "../../src/image/image.js";
 import { extractLayers } from "../../src/rootfs/extract.js";
 import { openImage } from "../../src/transport/index.js";
 import { rootfsDirSink } from "../../src/transport/rootfs-dir/sink.js";
+import { umociUnpack } from "../harness/archive-fixtures.js";
 import { run } from "../harness/exec.js";
 import { makeTempDir, mountsUnder } from "../harness/fs.js";
 import { imageWithLayers, type LayerEntry } from "../harness/hostile-image.js";
@@ -40,6 +45,50 @@ async function extractTo(ref: string, dir: string) {
   mkdirSync(dir, { recursive: true });
   const image = await openImage(ref);
   return extractLayers(await image.layers(), dir);
+}
+
+/** A barrier for `parties` callers: the promise each gets resolves when all have arrived. */
+function barrier(parties: number): () => Promise<void> {
+  let arrived = 0;
+  let open!: () => void;
+  const opened = new Promise<void>((r) => {
+    open = r;
+  });
+  return () => {
+    if (++arrived === parties) open();
+    return opened;
+  };
+}
+
+/** The image with the stream of its last layer held at its end until `arrive()` resolves. */
+function endingTogether(image: Image, arrive: () => Promise<void>): Image {
+  const hold = (src: Readable): Readable => {
+    const out = new PassThrough();
+    src.pipe(out, { end: false });
+    src.once("end", () => void arrive().then(() => out.end()));
+    src.once("error", (e) => out.destroy(e));
+    return out;
+  };
+  return {
+    kind: "image",
+    description: image.description,
+    mediaType: image.mediaType,
+    digest: image.digest,
+    rawManifest: image.rawManifest,
+    manifest: image.manifest,
+    rawConfig: (o) => image.rawConfig(o),
+    configFile: (o) => image.configFile(o),
+    layers: async (o) => {
+      const layers = await image.layers(o);
+      const last = layers.at(-1)!;
+      const held: Layer = {
+        ...last,
+        compressed: async (oo) => hold(await last.compressed(oo)),
+        uncompressed: async (oo) => hold(await last.uncompressed(oo)),
+      };
+      return [...layers.slice(0, -1), held];
+    },
+  };
 }
 
 describe("extracting an image's root filesystem (umoci as the oracle)", { timeout: 600_000 }, () => {
@@ -189,6 +238,55 @@ describe("extracting an image's root filesystem (umoci as the oracle)", { timeou
     expect(readlinkSync(join(dir, "link"))).toBe("real");
     expect(existsSync(join(dir, "real", "etc", "debian_version"))).toBe(true);
     expect(readdirSync(dir).sort()).toEqual(["link", "real"]);
+  });
+
+  it("two runs filling the same empty directory at once: one complete tree and one clean refusal, never a mix", async () => {
+    const dir = temp("extract-race");
+    // a small umoci-built image, so that many rounds are cheap: at its root files, a symlink and an
+    // empty directory (which a second mover would silently replace) before a non-empty directory
+    const tree = join(dir, "tree");
+    mkdirSync(join(tree, "d", "sub"), { recursive: true });
+    mkdirSync(join(tree, "c"));
+    writeFileSync(join(tree, "a"), "a\n");
+    symlinkSync("a", join(tree, "b"));
+    writeFileSync(join(tree, "d", "sub", "x"), "x\n");
+    writeFileSync(join(tree, "e"), "e\n");
+    const layout = join(dir, "layout");
+    execFileSync("tar", ["--numeric-owner", "-C", tree, "-cf", join(dir, "layer.tar"), "."]);
+    execFileSync("umoci", ["init", "--layout", layout]);
+    execFileSync("umoci", ["new", "--image", `${layout}:empty`]);
+    execFileSync("umoci", [
+      "raw",
+      "add-layer",
+      "--image",
+      `${layout}:empty`,
+      "--tag",
+      "t",
+      join(dir, "layer.tar"),
+    ]);
+    const rootfs = umociUnpack(layout, "t", join(dir, "umoci"));
+    const image = await openImage(`oci:${layout}:t`);
+    for (let round = 0; round < 20; round++) {
+      const target = join(dir, `root-${round}`);
+      // an existing empty directory, which both fill in place; odd rounds: a new one, which both rename
+      if (round % 2 === 0) mkdirSync(target);
+      // both extractions end together, so that both move their trees into DIR at about the same time
+      const together = barrier(2);
+      const results = await Promise.allSettled([
+        rootfsDirSink(target).write(endingTogether(image, together)),
+        rootfsDirSink(target).write(endingTogether(image, together)),
+      ]);
+      const outcome = results.map((r) => (r.status === "fulfilled" ? "ok" : String(r.reason)));
+      expect(
+        outcome.filter((o) => o === "ok"),
+        `round ${round}: ${outcome.join("; ")}`,
+      ).toHaveLength(1);
+      const refused = results.find((r) => r.status === "rejected")!.reason as Error;
+      expect(isOcipatchError(refused, "IO"), String(refused)).toBe(true);
+      expect(refused.message).toContain("is not empty");
+      expect(diffRootfs(target, rootfs, [], { mtimes: true }), `round ${round}`).toEqual([]);
+      expect(readdirSync(target).filter((n) => n.startsWith("."))).toEqual([]);
+    }
   });
 
   it("a non-empty directory is refused before anything is written", async () => {

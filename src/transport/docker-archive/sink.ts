@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { rename, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -12,7 +12,14 @@ import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from 
 import { familiarReference, parseReference, type Reference } from "../../reference/index.js";
 import { type Digest, DigestStream, digestLike, hexOf, sha256 } from "../../util/digest.js";
 import type { ProgressListener } from "../../util/progress.js";
-import { ioError, removeCreatedParents, removeQuietly, resolveTarget, siblingTempDir } from "../atomic-fs.js";
+import {
+  ioError,
+  removeCreatedParents,
+  removeQuietly,
+  replaceFile,
+  resolveTarget,
+  siblingTempDir,
+} from "../atomic-fs.js";
 import { forEachLimit } from "../concurrency.js";
 import { legacyLayers, MANIFEST_FILE, REPOSITORIES_FILE, synthesizeManifest } from "./format.js";
 
@@ -25,7 +32,8 @@ const EPOCH = new Date(0);
  * the config as `<config hex>.json`, `manifest.json`, legacy layer directories and,
  * with a reference, `repositories`. Layers are decompressed (and their diffIDs
  * checked) into a temporary directory next to FILE; the archive is assembled there
- * and renamed onto FILE at the end, so a failure leaves no output.
+ * and renamed onto FILE at the end, so a failure leaves no output (a FILE that is a mount
+ * point is written in place: `replaceFile`).
  */
 export function dockerArchiveSink(file: string, ref?: Reference | string): ImageSink {
   return new DockerArchiveSink(file, typeof ref === "string" ? parseReference(ref) : ref);
@@ -64,9 +72,7 @@ class DockerArchiveSink implements ImageSink {
     let written = false;
     try {
       const result = await this.writeInto(temp.dir, item, opts);
-      await rename(join(temp.dir, "archive.tar"), target).catch((e: unknown) => {
-        throw ioError(`cannot move the new docker archive into place at ${this.file}`, e);
-      });
+      await replaceFile(join(temp.dir, "archive.tar"), target, this.file, "docker archive");
       written = true;
       return result;
     } finally {

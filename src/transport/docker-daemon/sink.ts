@@ -5,7 +5,7 @@ import type { Image, ImageOrIndex } from "../../image/image.js";
 import { encodeJson } from "../../image/manifest.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
 import { formatReference, type Reference } from "../../reference/index.js";
-import { type Digest, digestLike, hexOf } from "../../util/digest.js";
+import { algorithmOf, type Digest, digestLike, hexOf, sha256 } from "../../util/digest.js";
 import { MANIFEST_FILE } from "../docker-archive/format.js";
 import { addBuffer, addFile } from "../docker-archive/sink.js";
 import { connectEngine, type EngineClientOptions } from "./client.js";
@@ -54,8 +54,12 @@ class DockerDaemonSink implements ImageSink {
       const tarStream = new PassThrough();
       const pack = tar.pack();
       pack.pipe(tarStream);
+      let imageId: Digest | undefined;
       const produced = this.produce(pack, item, stats, opts).then(
-        () => undefined,
+        (id) => {
+          imageId = id;
+          return undefined;
+        },
         (e: unknown) => {
           // a bad blob or a failed source: break the upload so the engine rejects the load
           tarStream.destroy(e as Error);
@@ -75,7 +79,7 @@ class DockerDaemonSink implements ImageSink {
         digest: item.digest,
         mediaType: item.mediaType,
         size: item.rawManifest.length,
-        location: `${this.description} (image ID ${item.manifest.config.digest})`,
+        location: `${this.description} (image ID ${imageId})`,
         stats,
       };
     } finally {
@@ -83,12 +87,13 @@ class DockerDaemonSink implements ImageSink {
     }
   }
 
+  /** Write the `docker save` tar of `image` into `pack`; returns the image ID the engine gives it. */
   private async produce(
     pack: tar.Pack,
     image: Image,
     stats: ReturnType<typeof emptyStats>,
     opts?: WriteOptions,
-  ): Promise<void> {
+  ): Promise<Digest> {
     try {
       const rawConfig = await image.rawConfig(opts);
       if (digestLike(rawConfig, image.manifest.config.digest) !== image.manifest.config.digest) {
@@ -106,7 +111,9 @@ class DockerDaemonSink implements ImageSink {
           `${image.description}: layers do not match the config's diff_ids`,
         );
       }
-      const name = (d: Digest) => `blobs/sha256/${hexOf(d)}`;
+      // by its own algorithm, as in an OCI layout; engines read the names only as paths into the tar
+      // (dockerd 20.10 and Podman 4.3 checked with blobs/sha512/), the layers by the config's diffIDs
+      const name = (d: Digest) => `blobs/${algorithmOf(d)}/${hexOf(d)}`;
       const written = new Set<string>();
       for (const layer of layers) {
         if (written.has(layer.digest)) continue;
@@ -131,6 +138,8 @@ class DockerDaemonSink implements ImageSink {
         ]),
       );
       pack.finalize();
+      // Docker and Podman name an image by the sha256 of its config, whatever the manifest's algorithm
+      return sha256(rawConfig);
     } catch (e) {
       pack.destroy(e as Error);
       throw e;

@@ -1,12 +1,19 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { readdir, rename, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
 import { OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import type { ImageOrIndex } from "../../image/image.js";
 import type { ImageSink, WriteOptions, WriteResult } from "../../image/sink.js";
-import { ioError, removeCreatedParents, removeQuietly, resolveTarget, siblingTempDir } from "../atomic-fs.js";
+import {
+  ioError,
+  removeCreatedParents,
+  removeQuietly,
+  replaceFile,
+  resolveTarget,
+  siblingTempDir,
+} from "../atomic-fs.js";
 import { addEntry, addFile } from "../docker-archive/sink.js";
 import { INDEX_FILE, OCI_LAYOUT_FILE } from "../oci-layout/layout.js";
 import { ociLayoutSink } from "../oci-layout/sink.js";
@@ -15,7 +22,7 @@ import { ociLayoutSink } from "../oci-layout/sink.js";
  * An `ImageSink` writing an OCI archive (`oci-archive:FILE[:TAG]`): an OCI image layout
  * is written into a temporary directory next to FILE, streamed into a tar there and
  * renamed onto FILE, so a failure leaves no output and an existing FILE is replaced
- * whole (as skopeo does).
+ * whole (as skopeo does). A FILE that is a mount point is written in place (`replaceFile`).
  */
 export function ociArchiveSink(file: string, tag?: string): ImageSink {
   return new OciArchiveSink(file, tag);
@@ -48,9 +55,7 @@ class OciArchiveSink implements ImageSink {
       const result = await ociLayoutSink(layout, this.tag).write(item, opts);
       const archive = join(temp.dir, "archive.tar");
       await tarLayout(layout, archive);
-      await rename(archive, target).catch((e: unknown) => {
-        throw ioError(`cannot move the new OCI archive into place at ${this.file}`, e);
-      });
+      await replaceFile(archive, target, this.file, "OCI archive");
       return { ...result, location: this.description };
     } catch (e) {
       await removeQuietly(temp.dir);

@@ -1,6 +1,6 @@
 import { createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
-import { dirname } from "node:path";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { OcipatchError } from "../../errors.js";
@@ -9,15 +9,17 @@ import type { TransferStats } from "../../image/sink.js";
 import { DigestStream, digestLike, hexOf } from "../../util/digest.js";
 import { release, removeOnExit } from "../../util/owned-temp.js";
 import type { ProgressListener } from "../../util/progress.js";
-import { ioError, tempName } from "../atomic-fs.js";
+import { ioError, sweepTempFiles, tempName } from "../atomic-fs.js";
 import { blobPath } from "./layout.js";
 
 type BlobDesc = Pick<Descriptor, "digest" | "size" | "mediaType">;
 
 /**
  * The `blobs/` directory of an OCI layout being written. Blobs are streamed to a
- * temporary file in the layout, verified against their descriptor and renamed into
- * place; a blob that already exists with the right size is skipped.
+ * temporary file in their own `blobs/<alg>/` directory (so the rename never crosses
+ * file systems, even when `blobs/` is a mount or a symlink to another one), verified
+ * against their descriptor and renamed into place; a blob that already exists with the
+ * right size is skipped.
  */
 export class LayoutBlobStore {
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -68,7 +70,7 @@ export class LayoutBlobStore {
     await mkdir(dir, { recursive: true }).catch((e: unknown) => {
       throw ioError(`cannot create ${dir}`, e);
     });
-    const tmp = tempName(this.root, hexOf(desc.digest).slice(0, 12));
+    const tmp = tempName(dir, hexOf(desc.digest).slice(0, 12));
     removeOnExit(tmp);
     this.progress?.blobStart?.(desc, "write");
     try {
@@ -109,4 +111,14 @@ export class LayoutBlobStore {
       },
     });
   }
+}
+
+/**
+ * Remove the partial blobs runs that were killed left in the layout at `root`: in
+ * `blobs/<alg>/`, and in the layout root, where earlier versions wrote them.
+ */
+export async function sweepPartialBlobs(root: string): Promise<void> {
+  await sweepTempFiles(root);
+  const algs = await readdir(join(root, "blobs")).catch(() => [] as string[]);
+  for (const alg of algs) await sweepTempFiles(join(root, "blobs", alg));
 }

@@ -5,7 +5,7 @@ import { withFileLock } from "../../util/file-lock.js";
 import { DEFAULT_HOST_FILE_MAX_BYTES, readRegularFile } from "../../util/regular-file.js";
 import { writeFileAtomic } from "../atomic-fs.js";
 import { emptyLayoutIndex } from "./index-json.js";
-import { INDEX_FILE } from "./layout.js";
+import { INDEX_FILE, INDEX_LOCK } from "./layout.js";
 
 type Json = Record<string, unknown>;
 
@@ -38,7 +38,7 @@ export async function updateIndexDocument(
   signal?: AbortSignal | undefined,
 ): Promise<void> {
   await withFileLock(
-    join(root, `.${INDEX_FILE}.lock`),
+    join(root, INDEX_LOCK),
     `${shown}/${INDEX_FILE}`,
     async () => {
       const doc = await readIndexDocument(root, shown);

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readdir, rename, stat, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, readdir, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import { descriptorOf, type Image, type ImageOrIndex } from "../../image/image.js";
@@ -18,22 +18,18 @@ import {
   resolveTarget,
   siblingTempDir,
   sweepSiblingTempDirs,
-  sweepTempFiles,
   writeFileAtomic,
 } from "../atomic-fs.js";
 import { forEachLimit } from "../concurrency.js";
-import { LayoutBlobStore } from "./blob-store.js";
+import { LayoutBlobStore, sweepPartialBlobs } from "./blob-store.js";
 import { readIndexDocument, updateIndexDocument } from "./index-file.js";
 import { addToLayoutIndex, assertValidRefName, emptyLayoutIndex } from "./index-json.js";
-import { INDEX_FILE, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION } from "./layout.js";
+import { INDEX_FILE, INDEX_LOCK, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION } from "./layout.js";
 
 /** How many layers of one image are written at the same time. */
 const LAYER_CONCURRENCY = 4;
 
 type Target = { kind: "new" } | { kind: "empty" } | { kind: "layout" };
-
-/** The lock `updateIndexDocument` takes in a layout; an in-place commit takes it too. */
-const INDEX_LOCK = `.${INDEX_FILE}.lock`;
 
 /** What a failed rename onto DIR means when DIR appeared meanwhile (another writer, a mount). */
 const TARGET_APPEARED = new Set(["ENOTEMPTY", "EEXIST", "EBUSY", "EXDEV"]);
@@ -70,7 +66,7 @@ class OciLayoutSink implements ImageSink {
     // an OCI layout holds OCI media types (skopeo and umoci look nothing else up by tag)
     const item = await toOciMediaTypes(given, opts);
     const target = await resolveTarget(this.dir, this.dir);
-    const kind = await inspectTarget(target, this.dir);
+    const kind = await inspectSettled(target, this.dir, opts?.signal);
     const stats = emptyStats();
     const result = (): WriteResult => ({
       digest: item.digest,
@@ -82,7 +78,7 @@ class OciLayoutSink implements ImageSink {
     await sweepSiblingTempDirs(target); // staging directories of runs that were killed
     if (kind.kind === "layout") {
       await readIndexDocument(target, this.dir); // fail early on a broken index.json
-      await sweepTempFiles(target); // partial blobs of runs that were killed
+      await sweepPartialBlobs(target); // partial blobs of runs that were killed
       const store = new LayoutBlobStore(target, stats, opts?.progress, opts?.signal);
       const desc = await writeItem(store, item, opts);
       // one writer of index.json at a time, so concurrent runs keep each other's tags
@@ -181,6 +177,37 @@ async function moveBlobs(from: string, to: string, shown: string): Promise<void>
   }
 }
 
+/**
+ * `inspectTarget`, waiting for a run filling DIR in place: while its entries move in (holding the
+ * index lock) DIR is neither empty nor a layout yet, so a DIR refused while the lock is there is
+ * inspected again under the lock.
+ */
+async function inspectSettled(
+  target: string,
+  shown: string,
+  signal: AbortSignal | undefined,
+): Promise<Target> {
+  try {
+    return await inspectTarget(target, shown);
+  } catch (e) {
+    if (
+      !(await lstat(join(target, INDEX_LOCK)).then(
+        () => true,
+        () => false,
+      ))
+    )
+      throw e;
+    return withFileLock(
+      join(target, INDEX_LOCK),
+      `${shown}/${INDEX_FILE}`,
+      () => inspectTarget(target, shown),
+      {
+        signal,
+      },
+    );
+  }
+}
+
 /** A missing DIR, an empty one (ocipatch's own transient entries aside), or a layout. */
 async function inspectTarget(target: string, shown: string): Promise<Target> {
   let st: Awaited<ReturnType<typeof stat>>;
@@ -197,7 +224,7 @@ async function inspectTarget(target: string, shown: string): Promise<Target> {
     throw ioError(`cannot read ${shown}`, e);
   });
   if (names.includes(OCI_LAYOUT_FILE)) return { kind: "layout" };
-  if (names.every((n) => n === INDEX_LOCK || isTransientEntry(n))) return { kind: "empty" };
+  if (names.every(isTransientEntry)) return { kind: "empty" };
   throw new OcipatchError(
     "IO",
     `${shown} is not empty and is not an OCI image layout (no ${OCI_LAYOUT_FILE} file); refusing to write into it`,

@@ -5,8 +5,9 @@ import { isOcipatchError, OcipatchError } from "../../errors.js";
 import type { ImageOrIndex, OpenOptions } from "../../image/image.js";
 import { type Descriptor, parseIndexManifest } from "../../image/manifest.js";
 import { type ContentSource, fromRawManifest, type RawManifest, verifyBytes } from "../../image/source.js";
+import { waitForUnlock } from "../../util/file-lock.js";
 import { DEFAULT_HOST_FILE_MAX_BYTES, openRegularFile, readRegularFile } from "../../util/regular-file.js";
-import { blobPath, INDEX_FILE, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION } from "./layout.js";
+import { blobPath, INDEX_FILE, INDEX_LOCK, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION } from "./layout.js";
 
 /** Reads blobs from an OCI image layout directory. */
 class OciLayoutSource implements ContentSource {
@@ -55,13 +56,23 @@ function notFound(dir: string, desc: Descriptor, cause: unknown): OcipatchError 
   return new OcipatchError("NOT_FOUND", `blob ${desc.digest} not found in OCI layout ${dir}`, { cause });
 }
 
-/** Read `index.json` of a layout (validated). */
+/**
+ * Read `index.json` of a layout (validated). A DIR without `oci-layout` whose lock a live run
+ * holds is being filled in place by it (`oci-layout` moves in last): read once that run is done.
+ */
 export async function readLayoutIndex(dir: string) {
-  try {
-    await stat(join(dir, OCI_LAYOUT_FILE));
-  } catch (e) {
+  const hasLayoutFile = () =>
+    stat(join(dir, OCI_LAYOUT_FILE)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  let missing = await hasLayoutFile();
+  if (missing !== undefined && (await waitForUnlock(join(dir, INDEX_LOCK), `${dir}/${INDEX_FILE}`))) {
+    missing = await hasLayoutFile();
+  }
+  if (missing !== undefined) {
     throw new OcipatchError("NOT_FOUND", `${dir} is not an OCI image layout (no ${OCI_LAYOUT_FILE} file)`, {
-      cause: e,
+      cause: missing,
     });
   }
   const raw = await readRegularFile(join(dir, INDEX_FILE), DEFAULT_HOST_FILE_MAX_BYTES).catch(

@@ -1,12 +1,15 @@
 import type { Stats } from "node:fs";
 import { chmod, chown, lstat, readdir, rename, stat, utimes } from "node:fs/promises";
+import { join } from "node:path";
 import { OcipatchError } from "../../errors.js";
 import type { ImageOrIndex } from "../../image/image.js";
 import { hostPlatform } from "../../image/platform.js";
 import { selectImage } from "../../image/select.js";
 import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from "../../image/sink.js";
 import { type ExtractStats, extractLayers } from "../../rootfs/extract.js";
+import { withFileLock } from "../../util/file-lock.js";
 import {
+  DIRECTORY_LOCK,
   innerTempDir,
   ioError,
   isTransientEntry,
@@ -24,8 +27,9 @@ import {
  * built in a temporary sibling directory and renamed onto DIR at the end, so a failure
  * leaves nothing; DIR must not exist or be empty. An existing empty DIR (a mount point
  * cannot be renamed over) is filled in place: the tree is built in a hidden directory
- * inside it and its entries moved up at the end; a failure leaves DIR empty. A symlink as
- * DIR is followed. From an index, the host's platform.
+ * inside it and its entries moved up at the end, under the directory's lock (`DIRECTORY_LOCK`,
+ * as OCI layout writers take it), so that two runs into one DIR never mix their trees; a failure
+ * leaves DIR empty. A symlink as DIR is followed. From an index, the host's platform.
  */
 export function rootfsDirSink(dir: string): RootfsDirSink {
   return new RootfsDirSink(dir);
@@ -54,11 +58,12 @@ class RootfsDirSink implements ImageSink {
       if ((await lstat(temp.dir)).mode % 0o1000 === 0o700) await chmod(temp.dir, 0o755);
       // nothing appeared there meanwhile; DIR may have been created empty
       if (await assertUsableDir(target, this.dir)) {
-        const root = await lstat(temp.dir);
-        // a failure setting DIR's metadata leaves DIR as it was: empty
-        await moveEntriesUp(temp.dir, target, this.dir, [], () => applyRootMetadata(target, root, this.dir));
+        await fillInPlace(temp.dir, target, this.dir, opts?.signal);
       } else {
-        await rename(temp.dir, target).catch((e: unknown) => {
+        await rename(temp.dir, target).catch(async (e: unknown) => {
+          // another run's tree got there first: refused as at the start
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === "ENOTEMPTY" || code === "EEXIST") await assertUsableDir(target, this.dir);
           throw ioError(`cannot move the extracted root filesystem into place at ${this.dir}`, e);
         });
         keepStaged(temp.dir);
@@ -76,6 +81,31 @@ class RootfsDirSink implements ImageSink {
       stats: emptyStats(),
     };
   }
+}
+
+/**
+ * Move the tree staged at `staged` into the existing empty directory `target`, holding the
+ * directory's lock: runs filling one directory at once take turns, and the later one finds it
+ * filled and refuses, as it would have at its start (without the lock their entries mixed,
+ * and the later one's roll-back removed entries of the earlier one). A failure setting DIR's
+ * metadata leaves DIR as it was: empty.
+ */
+async function fillInPlace(
+  staged: string,
+  target: string,
+  shown: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const root = await lstat(staged);
+  await withFileLock(
+    join(target, DIRECTORY_LOCK),
+    shown,
+    async () => {
+      await assertUsableDir(target, shown);
+      await moveEntriesUp(staged, target, shown, [], () => applyRootMetadata(target, root, shown));
+    },
+    { signal },
+  );
 }
 
 /**
