@@ -6,6 +6,10 @@
 export class FixedBlocks {
   private block: Buffer | undefined;
   private filled = 0;
+  /** Buffers this instance filled, handed out and not yet given back. */
+  private readonly lent = new WeakSet<Buffer>();
+  /** Buffers given back, filled again before new memory is taken (fresh memory faults page by page). */
+  private readonly spare: Buffer[] = [];
 
   constructor(readonly size: number) {
     if (!Number.isInteger(size) || size <= 0) throw new RangeError(`block size ${size}`);
@@ -26,18 +30,28 @@ export class FixedBlocks {
         off += this.size;
         continue;
       }
-      this.block ??= Buffer.allocUnsafeSlow(this.size);
+      this.block ??= this.spare.pop() ?? Buffer.allocUnsafeSlow(this.size);
       const end = Math.min(chunk.length, off + this.size - this.filled);
       const n = chunk.copy(this.block, this.filled, off, end);
       this.filled += n;
       off += n;
       if (this.filled === this.size) {
+        this.lent.add(this.block);
         out.push(this.block);
         this.block = undefined;
         this.filled = 0;
       }
     }
     return out;
+  }
+
+  /**
+   * Gives a block back once nothing reads it any more; it is filled again by a later `add`. A
+   * block that is a view of a caller's chunk is not taken (it is not this instance's memory).
+   */
+  recycle(block: Buffer): void {
+    if (!this.lent.delete(block)) return;
+    if (this.spare.length < 4) this.spare.push(block);
   }
 
   /** The last, shorter block (empty when nothing is held back). */

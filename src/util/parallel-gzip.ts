@@ -43,7 +43,11 @@ export function parallelGzip(
   const submit = (raw: Buffer) => {
     members++;
     // one output buffer for the whole member (zlib's 16 KiB default: a thread-pool round trip per piece)
-    const p = deflateRawAsync(raw, { level, chunkSize: raw.length + 1024 }).then((d) => member(raw, d));
+    const p = deflateRawAsync(raw, { level, chunkSize: raw.length + 1024 }).then((d) => {
+      const m = member(raw, d);
+      blocks.recycle(raw);
+      return m;
+    });
     p.catch(() => undefined); // observed when its turn comes
     queue.push(p);
   };

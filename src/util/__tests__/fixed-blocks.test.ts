@@ -41,4 +41,20 @@ describe("FixedBlocks", () => {
     expect(f.rest().length).toBe(200);
     expect(f.rest().length).toBe(0);
   });
+
+  it("fills a block given back again, and never takes back a view of the caller's chunk", () => {
+    const f = new FixedBlocks(100);
+    const [own] = f.add(randomBytes(50)).concat(f.add(randomBytes(50)));
+    expect(own!.length).toBe(100);
+    f.recycle(own!);
+    const [again] = f.add(randomBytes(100).subarray(0, 60)).concat(f.add(randomBytes(40)));
+    expect(again!.buffer).toBe(own!.buffer);
+    const chunk = randomBytes(100);
+    const [view] = f.add(chunk);
+    f.recycle(view!);
+    f.add(randomBytes(10));
+    const [next] = f.add(randomBytes(90));
+    expect(next!.buffer).not.toBe(chunk.buffer);
+    expect(chunk.equals(view!)).toBe(true);
+  });
 });
