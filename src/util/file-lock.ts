@@ -1,11 +1,108 @@
-import { lstat, open, readFile, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { lstat, open, readFile, rm, stat } from "node:fs/promises";
+import { hostname } from "node:os";
 import { OcipatchError } from "../errors.js";
 import { processExists } from "./owned-temp.js";
 
 /**
- * Run `fn` holding an exclusive lock file (created with O_EXCL, holding the owner's pid).
- * A lock whose owner process is gone is taken over; a live one is waited for, up to
- * `timeoutMs`, then the call fails (CONFLICT-like IO error) without touching anything.
+ * A lock file holds `<pid> <token> <host>`: the owner's pid, a token naming this one taking of the
+ * lock, and the host name (a container has its own). Older ocipatch versions wrote the pid alone.
+ */
+interface LockOwner {
+  readonly pid: number;
+  readonly token?: string;
+  readonly host?: string;
+}
+
+/** Tokens of the locks this process holds now. */
+const held = new Set<string>();
+
+/** An empty or unreadable lock file this old was left by a run that died while creating it. */
+const UNWRITTEN_LOCK_MS = 10_000;
+
+function parseOwner(text: string): LockOwner | undefined {
+  const [pid, token, host] = text.trim().split(/\s+/);
+  const n = Number(pid);
+  if (!Number.isSafeInteger(n) || n <= 0) return undefined;
+  return { pid: n, ...(token ? { token } : {}), ...(host ? { host } : {}) };
+}
+
+/**
+ * Whether the lock's owner is gone. Another host's lock (a container sharing the volume) cannot
+ * be judged: it is never taken to be gone. A lock naming this process's own pid is alive only
+ * while this process holds it (a container's pid 1 meets the lock a killed pid 1 left).
+ */
+function ownerGone(o: LockOwner): boolean {
+  if (o.host !== undefined && o.host !== hostname()) return false;
+  if (o.pid === process.pid) return o.token === undefined || !held.has(o.token);
+  return !processExists(o.pid);
+}
+
+/**
+ * The lock's state: absent, held (by whom), or stale (its owner is gone; or the file stayed empty
+ * or unreadable longer than a run takes to write it).
+ */
+async function lockState(
+  lockPath: string,
+): Promise<{ kind: "absent" } | { kind: "stale" } | { kind: "held"; owner: LockOwner | undefined }> {
+  let text: string;
+  try {
+    text = await readFile(lockPath, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { kind: "absent" };
+    text = "";
+  }
+  const owner = parseOwner(text);
+  if (owner) return ownerGone(owner) ? { kind: "stale" } : { kind: "held", owner };
+  const age = await stat(lockPath).then(
+    (s) => Date.now() - s.mtimeMs,
+    () => 0, // gone meanwhile: looked at again on the next round
+  );
+  return age > UNWRITTEN_LOCK_MS ? { kind: "stale" } : { kind: "held", owner: undefined };
+}
+
+function lockedError(what: string, lockPath: string, owner: LockOwner | undefined): OcipatchError {
+  const by = owner
+    ? ` (pid ${owner.pid}${owner.host && owner.host !== hostname() ? ` on ${owner.host}` : ""})`
+    : "";
+  return new OcipatchError(
+    "IO",
+    `${what} is locked by another process${by}; try again later, or remove ${lockPath} if no other ocipatch run uses it`,
+  );
+}
+
+/** Creates the lock file with its owner record; false when it exists. Never leaves an unwritten lock. */
+async function tryCreate(lockPath: string, what: string, token: string): Promise<number | undefined> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(lockPath, "wx", 0o644);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return undefined;
+    throw new OcipatchError("IO", `cannot lock ${what}: ${(e as NodeJS.ErrnoException).code ?? e}`, {
+      cause: e,
+    });
+  }
+  let written = false;
+  try {
+    await fh.writeFile(`${process.pid} ${token} ${hostname()}\n`);
+    const { ino } = await fh.stat();
+    written = true;
+    return ino;
+  } catch (e) {
+    throw new OcipatchError("IO", `cannot lock ${what}: ${(e as NodeJS.ErrnoException).code ?? e}`, {
+      cause: e,
+    });
+  } finally {
+    await fh.close().catch(() => undefined); // a failed write is the error to report
+    // best effort: an unwritten lock turns stale by itself
+    if (!written) await rm(lockPath, { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Run `fn` holding an exclusive lock file (created with O_EXCL, holding the owner record).
+ * A lock whose owner is gone is taken over; a live one is waited for, up to `timeoutMs`, then
+ * the call fails (IO error naming the lock file) without touching anything.
  */
 export async function withFileLock<T>(
   lockPath: string,
@@ -14,43 +111,31 @@ export async function withFileLock<T>(
   opts: { readonly timeoutMs?: number; readonly signal?: AbortSignal | undefined } = {},
 ): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  const token = randomBytes(8).toString("hex");
   let delay = 20;
   let ino: number;
   for (;;) {
     opts.signal?.throwIfAborted();
-    try {
-      const fh = await open(lockPath, "wx", 0o644);
-      try {
-        await fh.writeFile(String(process.pid));
-        ino = (await fh.stat()).ino;
-      } finally {
-        await fh.close();
-      }
+    const created = await tryCreate(lockPath, what, token);
+    if (created !== undefined) {
+      ino = created;
       break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw new OcipatchError("IO", `cannot lock ${what}: ${(e as NodeJS.ErrnoException).code ?? e}`, {
-          cause: e,
-        });
-      }
-      const owner = Number((await readFile(lockPath, "utf8").catch(() => "")).trim());
-      if (Number.isSafeInteger(owner) && owner > 0 && !processExists(owner)) {
-        await rm(lockPath, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new OcipatchError(
-          "IO",
-          `${what} is locked by another process${owner ? ` (pid ${owner})` : ""}; try again later`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 500);
     }
+    const state = await lockState(lockPath);
+    if (state.kind === "stale") {
+      await rm(lockPath, { force: true });
+      continue;
+    }
+    if (state.kind === "absent") continue;
+    if (Date.now() > deadline) throw lockedError(what, lockPath, state.owner);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 500);
   }
+  held.add(token);
   try {
     return await fn();
   } finally {
+    held.delete(token);
     // only this lock file: a directory filled in place may have got a file of the same name from an image
     if ((await lstat(lockPath).catch(() => undefined))?.ino === ino) {
       await rm(lockPath, { force: true }).catch(() => {});
@@ -73,17 +158,9 @@ export async function waitForUnlock(
   let delay = 20;
   for (let waited = false; ; waited = true) {
     opts.signal?.throwIfAborted();
-    const text = await readFile(lockPath, "utf8").catch(() => undefined);
-    if (text === undefined) return waited;
-    const owner = Number(text.trim());
-    // an empty file: its owner has just created it and not yet written its pid
-    if (Number.isSafeInteger(owner) && owner > 0 && !processExists(owner)) return waited;
-    if (Date.now() > deadline) {
-      throw new OcipatchError(
-        "IO",
-        `${what} is locked by another process${owner ? ` (pid ${owner})` : ""}; try again later`,
-      );
-    }
+    const state = await lockState(lockPath);
+    if (state.kind !== "held") return waited;
+    if (Date.now() > deadline) throw lockedError(what, lockPath, state.owner);
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 500);
   }
