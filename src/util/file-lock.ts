@@ -137,9 +137,8 @@ export async function withFileLock<T>(
   } finally {
     held.delete(token);
     // only this lock file: a directory filled in place may have got a file of the same name from an image
-    if ((await lstat(lockPath).catch(() => undefined))?.ino === ino) {
-      await rm(lockPath, { force: true }).catch(() => {});
-    }
+    const now = await lstat(lockPath).catch(() => undefined); // gone: nothing to remove
+    if (now?.ino === ino) await rm(lockPath, { force: true }).catch(() => {}); // left: stale once we exit
   }
 }
 

@@ -61,7 +61,9 @@ describe("withFileLock", () => {
 
   it("waits for an empty lock file a run has just created, and takes one left empty for long", async () => {
     writeFileSync(lock, "");
-    await expect(withFileLock(lock, "x", async () => "ran", quick)).rejects.toThrow("locked by another process;");
+    await expect(withFileLock(lock, "x", async () => "ran", quick)).rejects.toThrow(
+      "locked by another process;",
+    );
     expect(existsSync(lock)).toBe(true);
     const old = new Date(Date.now() - 60_000);
     utimesSync(lock, old, old);
