@@ -40,7 +40,7 @@ import type { ApkPackage } from "./package.js";
 import { apkVersionSatisfies } from "./planner.js";
 import { ProtectedPaths } from "./protected-paths.js";
 import { apkRecord } from "./record.js";
-import { writeScriptsTar } from "./scripts-tar.js";
+import { APK_SCRIPT_TYPES, writeScriptsTar } from "./scripts-tar.js";
 import {
   type ApkV3PackageState,
   apkIdentityKey,
@@ -67,25 +67,14 @@ function dbFiles(dbPath: string) {
   };
 }
 
-/** apk's script names (control member `.<name>`), in apk_script_types order. */
-const SCRIPT_TYPES = [
-  "pre-install",
-  "post-install",
-  "pre-deinstall",
-  "post-deinstall",
-  "pre-upgrade",
-  "post-upgrade",
-  "trigger",
-] as const;
-
 /**
  * A package's scripts in apk_script_types order, whatever their order in the control segment:
  * apk_db_scriptdb_write writes a package's scripts to scripts.tar looping over the script types.
  */
-function scriptsOf(pkg: ApkPackage): Array<[type: (typeof SCRIPT_TYPES)[number], body: Buffer]> {
-  return SCRIPT_TYPES.flatMap((type) => {
+function scriptsOf(pkg: ApkPackage): Array<[type: (typeof APK_SCRIPT_TYPES)[number], body: Buffer]> {
+  return APK_SCRIPT_TYPES.flatMap((type) => {
     const body = pkg.scripts.get(`.${type}`);
-    return body === undefined ? [] : [[type, body] as [(typeof SCRIPT_TYPES)[number], Buffer]];
+    return body === undefined ? [] : [[type, body] as [(typeof APK_SCRIPT_TYPES)[number], Buffer]];
   });
 }
 
@@ -272,7 +261,7 @@ function v3ScriptsAndTriggers(
   const stored = new Map<string, Map<string, Buffer>>();
   for (const e of storeEntries) {
     if (e.type !== "file") continue;
-    const id = parseScriptEntryName(e.name, SCRIPT_TYPES);
+    const id = parseScriptEntryName(e.name);
     if (!id) continue;
     const m = stored.get(id.key) ?? new Map<string, Buffer>();
     m.set(id.type, e.data);
@@ -548,7 +537,7 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
           : "",
       );
       // apk_db_write_layers writes the three files on every commit
-      const tar = await writeScriptsTar(v3ScriptEntries(v3, SCRIPT_TYPES, dbTime), dbTime);
+      const tar = await writeScriptsTar(v3ScriptEntries(v3, dbTime), dbTime);
       if (!scriptsStore.hasTar && scriptsStore.hasTarGz) {
         const gz = gzipScripts(tar);
         await writer.addFile(paths.scriptsTarGz, dbMeta, gz.length, gz);

@@ -4,6 +4,17 @@
  */
 import tar from "tar-stream";
 
+/** apk's script types (control member `.<type>`), in apk_script_types order (apk-tools src/database.c). */
+export const APK_SCRIPT_TYPES = [
+  "pre-install",
+  "post-install",
+  "pre-deinstall",
+  "post-deinstall",
+  "pre-upgrade",
+  "post-upgrade",
+  "trigger",
+] as const;
+
 interface ScriptsTarEntry {
   /**
    * `<name>-<version>.<identity>.<script type>` (apk-tools src/database.c apk_db_scriptdb_write):

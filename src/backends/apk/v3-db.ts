@@ -24,6 +24,7 @@
  */
 import { gzipSync } from "node:zlib";
 import type { ApkDbLine, ApkInstalledRecord } from "./installed-db.js";
+import { APK_SCRIPT_TYPES } from "./scripts-tar.js";
 import { compareApkVersions } from "./version.js";
 
 /** Bytes a C string comparison sees. */
@@ -94,16 +95,13 @@ export function apkHashQ1(digest: string): string | undefined {
  * apk_read_script_archive_entry splits it: the type after the last dot, the identity between
  * the dot before it and that one. Undefined when apk ignores the entry.
  */
-export function parseScriptEntryName(
-  name: string,
-  scriptTypes: readonly string[],
-): { key: string; type: string } | undefined {
+export function parseScriptEntryName(name: string): { key: string; type: string } | undefined {
   const last = name.lastIndexOf(".");
   if (last <= 0) return undefined;
   const prev = name.lastIndexOf(".", last - 2);
   if (prev < 0) return undefined;
   const type = name.slice(last + 1);
-  if (!scriptTypes.includes(type)) return undefined;
+  if (!(APK_SCRIPT_TYPES as readonly string[]).includes(type)) return undefined;
   const key = apkIdentityKey(name.slice(prev + 1, last));
   return key === undefined ? undefined : { key, type };
 }
@@ -212,14 +210,13 @@ export interface ApkV3PackageState {
 /** The scripts store entries apk_db_scriptdb_write writes for `pkgs` (already in db order). */
 export function v3ScriptEntries(
   pkgs: readonly ApkV3PackageState[],
-  scriptTypes: readonly string[],
   fallbackTime: Date,
 ): Array<{ name: string; data: Buffer; mode: number; mtime: Date }> {
   return pkgs.flatMap((p) => {
     const hex = apkHashHex(p.checksum);
     if (hex === undefined) return [];
     const mtime = p.buildTime > 0 ? new Date(p.buildTime * 1000) : fallbackTime;
-    return scriptTypes.flatMap((type) => {
+    return APK_SCRIPT_TYPES.flatMap((type) => {
       const data = p.scripts.get(type);
       return data === undefined
         ? []

@@ -14,15 +14,6 @@ import {
   v3TriggersText,
 } from "../v3-db.js";
 
-const TYPES = [
-  "pre-install",
-  "post-install",
-  "pre-deinstall",
-  "post-deinstall",
-  "pre-upgrade",
-  "post-upgrade",
-  "trigger",
-];
 // SHA-1 and SHA-256 of the empty string, in the encodings apk uses
 const SHA1_Q1 = "Q12jmj7l5rSw0yVb/vlWAYkK/YBwk=";
 const SHA1_X1 = "X1da39a3ee5e6b4b0d3255bfef95601890afd80709";
@@ -68,16 +59,16 @@ describe("apk-tools 3 database order and names", () => {
   // src/database.c apk_read_script_archive_entry: the type after the last dot, the identity
   // between the dot before it and that one; unknown types ignored
   it("scripts.tar entry names of either generation", () => {
-    expect(parseScriptEntryName(`busybox-1.37.0-r14.${SHA1_Q1}.post-upgrade`, TYPES)).toEqual({
+    expect(parseScriptEntryName(`busybox-1.37.0-r14.${SHA1_Q1}.post-upgrade`)).toEqual({
       key: SHA1_X1.slice(2),
       type: "post-upgrade",
     });
-    expect(parseScriptEntryName(`busybox-1.37.0-r14.${SHA1_X1}.trigger`, TYPES)).toEqual({
+    expect(parseScriptEntryName(`busybox-1.37.0-r14.${SHA1_X1}.trigger`)).toEqual({
       key: SHA1_X1.slice(2),
       type: "trigger",
     });
-    expect(parseScriptEntryName(`busybox-1.37.0-r14.${SHA1_X1}.post-remove`, TYPES)).toBeUndefined();
-    expect(parseScriptEntryName("README", TYPES)).toBeUndefined();
+    expect(parseScriptEntryName(`busybox-1.37.0-r14.${SHA1_X1}.post-remove`)).toBeUndefined();
+    expect(parseScriptEntryName("README")).toBeUndefined();
   });
 
   // src/database.c apk_db_diri_get / apk_db_diri_bsearch (struct apk_ipkg_creator)
@@ -178,7 +169,7 @@ describe("apk-tools 3 database order and names", () => {
       },
     ];
     const fallback = new Date(0);
-    expect(v3ScriptEntries(pkgs, TYPES, fallback)).toEqual([
+    expect(v3ScriptEntries(pkgs, fallback)).toEqual([
       {
         name: `busybox-1.37.0-r14.${SHA1_X1}.post-upgrade`,
         data: Buffer.from("u"),
