@@ -1,6 +1,7 @@
 import { OcipatchError } from "../../../errors.js";
 import { packageKey } from "../../../inventory/package-key.js";
 import type { InstalledPackage } from "../../../inventory/types.js";
+import { parseMultiArch } from "../apt/packages.js";
 import { dpkgRecord } from "../db/record.js";
 import type { DataEntryType } from "../deb/index.js";
 import { constraintAllows, parseRelations } from "../debian/relations.js";
@@ -52,10 +53,6 @@ export function doesReplace(field: string | undefined, context: string, replaced
   return false;
 }
 
-function multiArchSame(value: string | undefined): boolean {
-  return (value ?? "").toLowerCase() === "same";
-}
-
 /**
  * The file-conflict check of dpkg's tarobject (src/main/archives.c) for ONE package of the batch,
  * entry by entry: a path it unpacks that an installed package outside the batch lists is
@@ -98,8 +95,10 @@ export class FileClaims {
     const me = this.pkg;
     let keep = false;
     for (const other of this.listers(path)) {
-      const otherMultiArch = dpkgRecord(other).paragraph.get("Multi-Arch");
-      if (other.name === me.name && multiArchSame(otherMultiArch) && multiArchSame(me.multiArch)) continue;
+      const sameMultiArch =
+        parseMultiArch(dpkgRecord(other).paragraph.get("Multi-Arch")) === "same" &&
+        parseMultiArch(me.multiArch) === "same";
+      if (other.name === me.name && sameMultiArch) continue;
       const by = this.diversions.of(path)?.by;
       if (by !== undefined && (by === other.name || by === me.name)) continue;
       const k = packageKey(other.name, other.architecture);

@@ -1,5 +1,6 @@
 import { packageKey } from "../../../inventory/package-key.js";
 import type { InstalledPackage } from "../../../inventory/types.js";
+import { parseMultiArch } from "../apt/packages.js";
 import { dpkgRecord } from "../db/record.js";
 import { Paragraph } from "../debian/deb822.js";
 import { formatStatusConffiles, type PackageContents, parseStatusConffiles } from "../dpkg-db/index.js";
@@ -32,7 +33,7 @@ export interface Takeovers {
 }
 
 function multiArchSame(p: InstalledPackage): boolean {
-  return (dpkgRecord(p).paragraph.get("Multi-Arch") ?? "").toLowerCase() === "same";
+  return parseMultiArch(dpkgRecord(p).paragraph.get("Multi-Arch")) === "same";
 }
 
 /**
