@@ -14,6 +14,7 @@ import {
 } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { OcipatchError } from "../errors.js";
+import { LOCK_BREAK_SUFFIX } from "../util/file-lock.js";
 import { ownedPrefix, ownedTag, release, removeOnExit, sweepDeadOwners } from "../util/owned-temp.js";
 
 /**
@@ -194,11 +195,14 @@ export const DIRECTORY_LOCK = ".index.json.lock";
 
 /**
  * Names ocipatch itself puts in an output directory for a while (staging directories,
- * partial files, the directory's lock); a directory holding only these counts as empty.
+ * partial files, the directory's lock and its break file); a directory holding only these counts as empty.
  */
 export function isTransientEntry(name: string): boolean {
   return (
-    name === DIRECTORY_LOCK || INNER_STAGE_RE.test(name) || /^\..+\.ocipatch-\d+-[0-9a-f]+\.tmp$/.test(name)
+    name === DIRECTORY_LOCK ||
+    name === `${DIRECTORY_LOCK}${LOCK_BREAK_SUFFIX}` ||
+    INNER_STAGE_RE.test(name) ||
+    /^\..+\.ocipatch-\d+-[0-9a-f]+\.tmp$/.test(name)
   );
 }
 

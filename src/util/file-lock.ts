@@ -42,9 +42,12 @@ function ownerGone(o: LockOwner): boolean {
  * The lock's state: absent, held (by whom), or stale (its owner is gone; or the file stayed empty
  * or unreadable longer than a run takes to write it).
  */
-async function lockState(
-  lockPath: string,
-): Promise<{ kind: "absent" } | { kind: "stale" } | { kind: "held"; owner: LockOwner | undefined }> {
+type LockState =
+  | { kind: "absent" }
+  | { kind: "stale"; text: string }
+  | { kind: "held"; owner: LockOwner | undefined };
+
+async function lockState(lockPath: string): Promise<LockState> {
   let text: string;
   try {
     text = await readFile(lockPath, "utf8");
@@ -53,12 +56,47 @@ async function lockState(
     text = "";
   }
   const owner = parseOwner(text);
-  if (owner) return ownerGone(owner) ? { kind: "stale" } : { kind: "held", owner };
+  if (owner) return ownerGone(owner) ? { kind: "stale", text } : { kind: "held", owner };
   const age = await stat(lockPath).then(
     (s) => Date.now() - s.mtimeMs,
     () => 0, // gone meanwhile: looked at again on the next round
   );
-  return age > UNWRITTEN_LOCK_MS ? { kind: "stale" } : { kind: "held", owner: undefined };
+  return age > UNWRITTEN_LOCK_MS ? { kind: "stale", text } : { kind: "held", owner: undefined };
+}
+
+/** Beside a lock, the file a waiter holds while it removes that lock as stale. */
+export const LOCK_BREAK_SUFFIX = ".break";
+
+/**
+ * Removes a lock judged stale, unless it changed since. Waiters take turns at this through a
+ * second O_EXCL file (`<lock>.break`): two waiters that judged the same dead lock stale must not
+ * both remove "it", or the second removes the lock the first has just taken. Returns false when
+ * another waiter is at it (a break file left by a run killed right there is removed when old).
+ */
+async function removeStale(lockPath: string, what: string, judged: string): Promise<boolean> {
+  const breaker = `${lockPath}${LOCK_BREAK_SUFFIX}`;
+  try {
+    await (await open(breaker, "wx", 0o644)).close();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
+      throw new OcipatchError("IO", `cannot lock ${what}: ${(e as NodeJS.ErrnoException).code ?? e}`, {
+        cause: e,
+      });
+    }
+    const age = await stat(breaker).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0, // gone meanwhile: the lock is looked at again on the next round
+    );
+    if (age > UNWRITTEN_LOCK_MS) await rm(breaker, { force: true });
+    return false;
+  }
+  try {
+    const now = await lockState(lockPath);
+    if (now.kind === "stale" && now.text === judged) await rm(lockPath, { force: true });
+    return true;
+  } finally {
+    await rm(breaker, { force: true });
+  }
 }
 
 function lockedError(what: string, lockPath: string, owner: LockOwner | undefined): OcipatchError {
@@ -114,24 +152,29 @@ export async function withFileLock<T>(
   const token = randomBytes(8).toString("hex");
   let delay = 20;
   let ino: number;
-  for (;;) {
-    opts.signal?.throwIfAborted();
-    const created = await tryCreate(lockPath, what, token);
-    if (created !== undefined) {
-      ino = created;
-      break;
-    }
-    const state = await lockState(lockPath);
-    if (state.kind === "stale") {
-      await rm(lockPath, { force: true });
-      continue;
-    }
-    if (state.kind === "absent") continue;
-    if (Date.now() > deadline) throw lockedError(what, lockPath, state.owner);
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 500);
-  }
+  // held from before the file names it: another caller in this process reading the record
+  // between its writing and our return from tryCreate must see it alive
   held.add(token);
+  try {
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      const created = await tryCreate(lockPath, what, token);
+      if (created !== undefined) {
+        ino = created;
+        break;
+      }
+      const state = await lockState(lockPath);
+      if (state.kind === "absent") continue;
+      if (state.kind === "stale" && (await removeStale(lockPath, what, state.text))) continue;
+      if (Date.now() > deadline)
+        throw lockedError(what, lockPath, state.kind === "held" ? state.owner : undefined);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 500);
+    }
+  } catch (e) {
+    held.delete(token);
+    throw e;
+  }
   try {
     return await fn();
   } finally {

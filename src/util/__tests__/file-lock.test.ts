@@ -42,11 +42,49 @@ describe("withFileLock", () => {
     expect(order).toEqual(["first in", "first out", "second"]);
   });
 
+  it.each([
+    ["no lock", undefined],
+    ["a stale lock", `${process.pid} 0123456789abcdef ${hostname()}\n`],
+  ])("many holders in one process never overlap, starting from %s", async (_, left) => {
+    if (left !== undefined) writeFileSync(lock, left);
+    const counter = join(dir, "counter");
+    writeFileSync(counter, "0");
+    let inside = 0;
+    let most = 0;
+    const n = 40;
+    await Promise.all(
+      Array.from({ length: n }, () =>
+        withFileLock(lock, "x", async () => {
+          most = Math.max(most, ++inside);
+          const v = Number(readFileSync(counter, "utf8"));
+          await new Promise((r) => setImmediate(r));
+          writeFileSync(counter, String(v + 1));
+          inside--;
+        }),
+      ),
+    );
+    expect(most).toBe(1);
+    expect(readFileSync(counter, "utf8")).toBe(String(n));
+    expect(existsSync(lock)).toBe(false);
+  });
+
   it("takes over a lock naming this process's pid that it does not hold (a killed pid 1 in a container)", async () => {
     writeFileSync(lock, `${process.pid} 0123456789abcdef ${hostname()}\n`);
     expect(await withFileLock(lock, "x", async () => "ran", quick)).toBe("ran");
     writeFileSync(lock, `${process.pid}`);
     expect(await waitForUnlock(lock, "x", quick)).toBe(false);
+  });
+
+  it("removes a stale lock only through its break file, and a break file a killed run left once it is old", async () => {
+    writeFileSync(lock, `${process.pid} 0123456789abcdef ${hostname()}\n`);
+    writeFileSync(`${lock}.break`, "");
+    await expect(withFileLock(lock, "x", async () => "ran", quick)).rejects.toThrow(
+      "locked by another process;",
+    );
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${lock}.break`, old, old);
+    expect(await withFileLock(lock, "x", async () => "ran", quick)).toBe("ran");
+    expect(existsSync(lock) || existsSync(`${lock}.break`)).toBe(false);
   });
 
   it("never takes another host's lock: waits, then names the lock file to remove", async () => {
