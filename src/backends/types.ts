@@ -163,6 +163,8 @@ export interface FetchedPackage {
 export interface BuildLayerRequest {
   /** The image being patched (already without a previous ocipatch layer). */
   readonly fs: LayeredFs;
+  /** The image's platform (from its config); for dpkg, the native architecture. */
+  readonly platform: Platform;
   readonly inventory: Inventory;
   readonly packages: readonly FetchedPackage[];
   readonly compression: Compression;

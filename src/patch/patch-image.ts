@@ -554,6 +554,7 @@ async function buildLayer(
   req: PatchRequest,
 ): Promise<{ layer: PatchLayer; reused: boolean }> {
   const inputs = {
+    platform: st.platform,
     inventory: st.inventory,
     packages,
     compression: compressionOf(req),

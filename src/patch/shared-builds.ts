@@ -35,6 +35,7 @@ export function buildKey(
     compression: req.compression,
     manifestMediaType: req.manifestMediaType,
     now: req.now?.toISOString() ?? null,
+    platform: [req.platform.os, req.platform.architecture, req.platform.variant ?? null],
     os: [req.inventory.os.id, req.inventory.os.versionId ?? null],
     // held flags and replaced packages come from the inventory, not from a file the build reads
     packages: req.packages.map((p) => [

@@ -199,6 +199,7 @@ async function patchLayerFor(
       packages,
       compression: "gzip",
       layerPath: join(s.work, "layer.tar.gz"),
+      platform: { os: "linux", architecture: "amd64" },
       manifestMediaType: image.mediaType,
     });
     return { layout, image, layer };

@@ -205,6 +205,37 @@ describe("Replaces: takeovers of installed packages' files", () => {
     expect(out.layer.warnings).toEqual(["baz 1.0 disappeared: foo took over every file it had"]);
   }, 300_000);
 
+  it("a Replaces: with an architecture qualifier: Architecture: all counts as the native architecture on either side, as dpkg counts it", async () => {
+    const dir = scenarioDir();
+    const debs = [
+      buildTestDeb(dir, {
+        name: "bar",
+        version: "1.0",
+        files: { "usr/share/x": "bar's x\n", "usr/share/b/own": "b\n" },
+      }),
+      buildTestDeb(dir, {
+        name: "baz",
+        version: "1.0",
+        arch: "amd64",
+        files: { "usr/share/y": "baz's y\n", "usr/share/z/own": "z\n" },
+      }),
+      buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a\n" } }),
+    ];
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      // bar is Architecture: all, baz amd64 (the chroot's native architecture)
+      control: { Replaces: "bar:amd64, baz:all" },
+      files: { "usr/share/foo/a": "a\n", "usr/share/x": "foo's x\n", "usr/share/y": "foo's y\n" },
+    });
+    const out = await dpkgUpgradeOracle({ work: dir, installed: debs, upgrade: [foo2] });
+    expect(out.dpkgLog).toContain("Replacing files in old package bar");
+    expect(out.dpkgLog).toContain("Replacing files in old package baz");
+    expect(out.differences).toEqual([]);
+    expect(read(out.patched, "usr/share/x")).toBe("foo's x\n");
+    expect(read(out.patched, "usr/share/y")).toBe("foo's y\n");
+  }, 300_000);
+
   it("an upgrade that changes the architecture (amd64 -> all) replaces the record, as dpkg does", async () => {
     const dir = scenarioDir();
     const old = buildTestDeb(dir, {

@@ -60,6 +60,7 @@ describe("patch layer builder", () => {
         packages: [{ package: "evil-links", architecture: "amd64", path: hostileDeb() }],
         compression: "gzip",
         layerPath: join(work, "patch.tar.gz"),
+        platform: { os: "linux", architecture: "amd64" },
         manifestMediaType: image.mediaType,
       }).catch((e: unknown) => e);
       expect(err).toMatchObject({

@@ -43,6 +43,7 @@ async function patch(image: Image, debs: readonly CachedDeb[], tag: string) {
       packages,
       compression: "gzip",
       layerPath: join(work, `${tag}.tar.gz`),
+      platform: { os: "linux", architecture: "amd64" },
       manifestMediaType: image.mediaType,
     });
     const stats = fs.stats();

@@ -125,6 +125,7 @@ async function compareWithDpkg(s: Scenario): Promise<Comparison> {
       packages: s.new.map((d) => fetchedDeb(inventory, d)),
       compression: "gzip",
       layerPath: join(dir, "patch.tar.gz"),
+      platform: { os: "linux", architecture: "amd64" },
       manifestMediaType: image.mediaType,
     });
   } catch (e) {

@@ -40,6 +40,7 @@ async function patchImage(name: ImageName, packages: readonly string[]) {
       packages: debs,
       compression: "gzip",
       layerPath: join(work, `${name}-patch.tar.gz`),
+      platform: { os: "linux", architecture: "amd64" },
       manifestMediaType: image.mediaType,
     });
     const patched = await mutateImage(image, {

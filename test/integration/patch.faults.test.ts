@@ -59,6 +59,7 @@ describe("cancelling the layer build", () => {
           packages: debs,
           compression: "gzip",
           layerPath,
+          platform: { os: "linux", architecture: "amd64" },
           manifestMediaType: image.mediaType,
           signal,
         });

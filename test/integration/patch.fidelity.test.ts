@@ -79,6 +79,7 @@ async function patchWith(name: ImageName, deb: CachedDeb, libs: readonly CachedD
       packages: debs,
       compression: "gzip",
       layerPath: join(work, `${tag}.tar.gz`),
+      platform: { os: "linux", architecture: "amd64" },
       manifestMediaType: image.mediaType,
     });
     const patched = await mutateImage(image, {

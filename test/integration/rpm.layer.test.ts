@@ -163,6 +163,7 @@ beforeAll(async () => {
       packages: await fetched(inventory, updates),
       compression: "gzip",
       layerPath: join(work, "patch.tar.gz"),
+      platform: { os: "linux", architecture: "amd64" },
       manifestMediaType: image.mediaType,
     });
     const patched = await mutateImage(image, {
@@ -397,6 +398,7 @@ describe("buildRpmLayer is reproducible", () => {
         packages: await fetched(inventory, updates),
         compression: "gzip",
         layerPath: join(work, "again.tar.gz"),
+        platform: { os: "linux", architecture: "amd64" },
         manifestMediaType: image.mediaType,
       });
       expect(again.layer.digest).toBe(result.layer.digest);
@@ -415,6 +417,7 @@ describe("buildRpmLayer is reproducible", () => {
         packages: await fetched(inventory, updates),
         compression: "gzip",
         layerPath: join(work, "at.tar.gz"),
+        platform: { os: "linux", architecture: "amd64" },
         manifestMediaType: image.mediaType,
         now: new Date(1_700_000_000_000),
       });
@@ -446,6 +449,7 @@ describe("buildRpmLayer refuses hostile input, leaving no layer file", () => {
         packages: await fetched(inventory, updates),
         compression: "gzip",
         layerPath,
+        platform: { os: "linux", architecture: "amd64" },
         manifestMediaType: image.mediaType,
       }).catch((e: unknown) => e);
       expect(isOcipatchError(err) ? `${err.code} ${err.message}` : String(err)).toMatch(/^HOSTILE_LAYER /);
@@ -477,6 +481,7 @@ describe("buildRpmLayer refuses hostile input, leaving no layer file", () => {
         packages: await fetched(inventory, [evil]),
         compression: "gzip",
         layerPath,
+        platform: { os: "linux", architecture: "amd64" },
         manifestMediaType: image.mediaType,
       }).catch((e: unknown) => e);
       expect(isOcipatchError(err)).toBe(true);
@@ -518,6 +523,7 @@ describe("buildRpmLayer refuses hostile input, leaving no layer file", () => {
         ],
         compression: "gzip",
         layerPath,
+        platform: { os: "linux", architecture: "amd64" },
         manifestMediaType: image.mediaType,
       }).catch((e: unknown) => e);
       expect(isOcipatchError(err) && err.code).toBe("INVALID_FORMAT");
@@ -602,6 +608,7 @@ describe("buildRpmLayer with signed packages", () => {
         packages: await fetched(inventory, files),
         compression: "gzip",
         layerPath: join(dir, "patch.tar.gz"),
+        platform: { os: "linux", architecture: "amd64" },
         manifestMediaType: image.mediaType,
       });
       const patched = await mutateImage(image, {

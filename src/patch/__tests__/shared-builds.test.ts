@@ -123,6 +123,7 @@ describe("buildKey", () => {
         },
       ],
       compression: "gzip",
+      platform: { os: "linux", architecture: "amd64" },
       manifestMediaType: "application/vnd.oci.image.manifest.v1+json",
     });
 

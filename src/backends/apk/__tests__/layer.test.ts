@@ -148,6 +148,7 @@ async function build(name: string, image: LayeredFs = fs) {
     packages: fetched,
     compression: "gzip",
     layerPath,
+    platform: { os: "linux", architecture: "amd64" },
     manifestMediaType: MediaTypes.ociManifest,
   });
   const entries = new Map<string, TarEntry>(
@@ -327,6 +328,7 @@ describe("apk patch layer", () => {
         packages,
         compression: "gzip",
         layerPath,
+        platform: { os: "linux", architecture: "amd64" },
         manifestMediaType: MediaTypes.ociManifest,
       });
       const entries = new Map(

@@ -5,6 +5,7 @@ import { LayerWriter } from "../../../patch/layer/layer-writer.js";
 import { TargetTree } from "../../../patch/layer/target-tree.js";
 import { combineScriptReports } from "../../script-report.js";
 import type { BuildLayerRequest, FetchedPackage, ScriptReport } from "../../types.js";
+import { debianArchitecture } from "../apt/architecture.js";
 import { dpkgRecord } from "../db/record.js";
 import { type DebPackage, openDebFile } from "../deb/index.js";
 import { Paragraph, parseParagraphs } from "../debian/deb822.js";
@@ -112,6 +113,7 @@ async function md5OfImageFile(ctx: BuildContext, abs: string): Promise<string | 
 export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPatchLayerResult> {
   checkInputs(input);
   const { fs, inventory } = input;
+  const nativeArch = debianArchitecture(input.platform.architecture, input.platform.variant);
   const now = input.now ?? (await layerTime(input.packages.map((d) => d.path)));
   const db = await readImageDpkgDb(fs, inventory);
   const ownership = await Ownership.read(fs);
@@ -178,6 +180,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         },
         (path) => taking.listers(path),
         db.diversions,
+        nativeArch,
       );
       const unpacked = await unpackPackage(ctx, pkg, upgrades, claims);
       taking.unpacked({

@@ -6,6 +6,7 @@ import { dpkgRecord } from "../db/record.js";
 import type { DataEntryType } from "../deb/index.js";
 import { constraintAllows, parseRelations } from "../debian/relations.js";
 import { parseStatusConffiles } from "../dpkg-db/index.js";
+import { effectiveArch } from "../plan/model.js";
 import type { Diversions } from "./diversions.js";
 
 /** A package of the batch (its new version), as the file-conflict check sees it. */
@@ -40,14 +41,25 @@ interface Replaced {
 
 /**
  * dpkg's does_replace: whether a `Replaces:` field names the package, its version within the
- * relation's bounds, its architecture the qualifier's (none, or `any`, for every architecture).
+ * relation's bounds, its architecture the qualifier's (none, or `any`, for every architecture;
+ * `all` counts as the native architecture on either side, as in dpkg's deparchsatisfied).
  */
-export function doesReplace(field: string | undefined, context: string, replaced: Replaced): boolean {
+export function doesReplace(
+  field: string | undefined,
+  context: string,
+  replaced: Replaced,
+  native: string,
+): boolean {
   for (const [r] of parseRelations(field, { noAlternatives: true, context })) {
     if (r === undefined || r.name !== replaced.name) continue;
     if (!constraintAllows(r.constraint, replaced.version)) continue;
     const q = r.archQualifier;
-    if (q !== undefined && q !== "any" && q !== replaced.architecture) continue;
+    if (
+      q !== undefined &&
+      q !== "any" &&
+      effectiveArch(q, native) !== effectiveArch(replaced.architecture, native)
+    )
+      continue;
     return true;
   }
   return false;
@@ -81,6 +93,8 @@ export class FileClaims {
     /** The installed packages outside the batch listing an absolute path now. */
     private readonly listers: (path: string) => readonly InstalledPackage[],
     private readonly diversions: Diversions,
+    /** The image's native Debian architecture. */
+    private readonly native: string,
   ) {}
 
   /** Whether `path` (absolute) is listed by an installed package outside the batch: `claim` decides. */
@@ -110,12 +124,12 @@ export class FileClaims {
       }
       if (said === "replacing") continue;
       if (newConffile && disk.regularFile && obsoleteConffile(other, path)) continue;
-      if (doesReplace(me.replaces, `${me.name} ${me.version}: Replaces`, other)) {
+      if (doesReplace(me.replaces, `${me.name} ${me.version}: Replaces`, other, this.native)) {
         this.said.set(k, "replacing");
         continue;
       }
       const otherReplaces = dpkgRecord(other).paragraph.get("Replaces");
-      if (doesReplace(otherReplaces, `${other.dbPath}: ${other.name}: Replaces`, me)) {
+      if (doesReplace(otherReplaces, `${other.dbPath}: ${other.name}: Replaces`, me, this.native)) {
         this.said.set(k, "replaced-by");
         this.keptBy.set(k, { installed: other, paths: [path] });
         keep = true;

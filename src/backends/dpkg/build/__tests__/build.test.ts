@@ -31,6 +31,7 @@ async function build(fs: LayeredFs, inventory: Inventory, debs: FetchedPackage[]
     packages: debs,
     compression: "gzip",
     layerPath: layerPath(),
+    platform: { os: "linux", architecture: "amd64" },
     manifestMediaType: MediaTypes.ociManifest,
     now: NOW,
   });
@@ -320,6 +321,7 @@ describe("hostile packages and images", () => {
         packages: debs(fs, inventory),
         compression: "gzip",
         layerPath: path,
+        platform: { os: "linux", architecture: "amd64" },
         manifestMediaType: MediaTypes.ociManifest,
       });
     } catch (e) {

@@ -87,6 +87,7 @@ Description: foo
         packages: [{ package: "foo", architecture: "all", path: deb, installed }],
         compression: "gzip",
         layerPath: join(work, "layer.tar.gz"),
+        platform: { os: "linux", architecture: "amd64" },
         manifestMediaType: MediaTypes.ociManifest,
       }),
     ).rejects.toMatchObject({

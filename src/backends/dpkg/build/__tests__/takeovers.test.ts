@@ -83,6 +83,7 @@ describe("takeovers on a distroless image (status.d)", () => {
       ],
       compression: "gzip",
       layerPath: join(work, "layer.tar.gz"),
+      platform: { os: "linux", architecture: "amd64" },
       manifestMediaType: MediaTypes.ociManifest,
       now: new Date("2026-01-02T03:04:05Z"),
     });
@@ -116,6 +117,7 @@ describe("takeovers on a distroless image (status.d)", () => {
       ],
       compression: "gzip",
       layerPath: join(work, "layer-kept.tar.gz"),
+      platform: { os: "linux", architecture: "amd64" },
       manifestMediaType: MediaTypes.ociManifest,
       now: new Date("2026-01-02T03:04:05Z"),
     });
@@ -151,6 +153,7 @@ describe("takeovers on a distroless image (status.d)", () => {
       ],
       compression: "gzip",
       layerPath: join(work, "layer-refused.tar.gz"),
+      platform: { os: "linux", architecture: "amd64" },
       manifestMediaType: MediaTypes.ociManifest,
     }).catch((e: unknown) => e);
     expect(isOcipatchError(e, "RESOLVE"), String(e)).toBe(true);
