@@ -7,7 +7,7 @@
  * record of /var/lib/dpkg/status, with what dpkg left.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { buildPatchLayer } from "../../src/backends/dpkg/build/index.js";
 import { backendViewOptions } from "../../src/backends/registry.js";
@@ -32,6 +32,8 @@ export interface TestDebSpec {
   readonly files: Readonly<Record<string, string>>;
   /** Directories shipped besides the files' parents (no leading slash). */
   readonly dirs?: readonly string[];
+  /** Symlinks: package path (no leading slash) → link target as stored. */
+  readonly links?: Readonly<Record<string, string>>;
   readonly conffiles?: readonly string[];
 }
 
@@ -60,6 +62,10 @@ export function buildTestDeb(dir: string, spec: TestDebSpec): string {
     mkdirSync(dirname(join(root, p)), { recursive: true });
     writeFileSync(join(root, p), content);
     chmodSync(join(root, p), 0o644);
+  }
+  for (const [p, target] of Object.entries(spec.links ?? {})) {
+    mkdirSync(dirname(join(root, p)), { recursive: true });
+    symlinkSync(target, join(root, p));
   }
   const out = join(dir, `${spec.name}_${spec.version}_${fields.Architecture}.deb`);
   execFileSync("dpkg-deb", ["--root-owner-group", "--build", root, out], { stdio: "ignore" });

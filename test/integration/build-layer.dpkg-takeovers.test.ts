@@ -5,7 +5,7 @@
  * bookworm chroot (`dpkg --force-confold -i` of the same .debs on the same root); the patched image
  * must leave every file and every status record as dpkg did, or be refused where dpkg refuses.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -337,6 +337,36 @@ describe("Replaces: takeovers of installed packages' files", () => {
 });
 
 describe("a file another installed package has, without Replaces:", () => {
+  it("a symlink where another package's symlink leads to the same existing directory is left as it is, as dpkg leaves it (compared by where the links lead)", async () => {
+    const dir = scenarioDir();
+    const bar = buildTestDeb(dir, {
+      name: "bar",
+      version: "1.0",
+      files: { "usr/share/b/own": "own\n" },
+      links: { "usr/share/x": "foo/d" },
+    });
+    const foo1 = buildTestDeb(dir, {
+      name: "foo",
+      version: "1.0",
+      files: { "usr/share/foo/d/f": "f 1\n" },
+      links: { "usr/share/foo/l": "d" },
+    });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      files: { "usr/share/foo/d/f": "f 2\n" },
+      // other texts, the same directories: bar's link and its own old one
+      links: { "usr/share/x": "/usr/share/foo/d", "usr/share/foo/l": "./d" },
+    });
+    const out = await dpkgUpgradeOracle({ work: dir, installed: [bar, foo1], upgrade: [foo2] });
+    expect(out.differences).toEqual([]);
+    expect(readlinkSync(join(out.patched, "usr/share/x"))).toBe("foo/d");
+    expect(readlinkSync(join(out.patched, "usr/share/foo/l"))).toBe("d");
+    expect(read(out.patched, "usr/share/foo/d/f")).toBe("f 2\n");
+    // the link stays bar's too, as a directory would
+    expect(read(out.patched, "var/lib/dpkg/info/bar.list")).toContain("/usr/share/x\n");
+  }, 300_000);
+
   it("is refused, as dpkg refuses it, naming the file and both packages", async () => {
     const dir = scenarioDir();
     const bar = buildTestDeb(dir, { name: "bar", version: "1.0", files: { "usr/share/x": "bar's x\n" } });

@@ -188,6 +188,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         upgrades,
         contents: unpacked.contents,
         filtered: unpacked.filtered,
+        existingDirs: unpacked.existingDirs,
         conffiles: new Set(pkg.conffiles.filter((c) => !c.removeOnUpgrade).map((c) => c.path)),
       });
       for (const { installed, paths } of claims.keptBy.values()) {

@@ -15,6 +15,8 @@ export interface BatchPackage {
   readonly contents: PackageContents;
   /** Package paths (no leading slash) dpkg's path filters left out of the unpack (`UnpackedPackage`). */
   readonly filtered: ReadonlySet<string>;
+  /** Package paths of symlinks it left as existing directories (`UnpackedPackage.existingDirs`). */
+  readonly existingDirs: ReadonlySet<string>;
   /** Its conffiles (absolute; remove-on-upgrade ones left out). */
   readonly conffiles: ReadonlySet<string>;
 }
@@ -43,7 +45,7 @@ function multiArchSame(p: InstalledPackage): boolean {
  * `pkg_disappear_others` — a package none of whose listed paths is "saved" disappears; a path
  * saves it when the package unpacked does not ship it and no third package lists it, or when it
  * is diverted by either of the two — then `pkg_remove_files_from_others`: every non-directory the
- * package unpacks leaves the lists of the packages that also had it (not of the package diverting
+ * package unpacks (a symlink left as an existing directory is not one) leaves the lists of the packages that also had it (not of the package diverting
  * it, nor of another instance of the same package), and a conffile among them is marked
  * `obsolete` in their `Conffiles:`. The packages of the batch are left out: their lists are their
  * new versions'. The .md5sums of a package that lost files is left as it is, as dpkg does.
@@ -89,7 +91,8 @@ export class BatchTakeovers {
       const abs = item.path === "." ? "/." : `/${item.path}`;
       if (b.filtered.has(item.path)) continue;
       inArchive.add(abs);
-      if (item.type !== "directory" && item.path !== ".") files.push(abs);
+      // dpkg elides from the other lists only what it writes: not a symlink left as an existing directory
+      if (item.type !== "directory" && item.path !== "." && !b.existingDirs.has(item.path)) files.push(abs);
     }
 
     const listedByThird = (path: string, k: string, p: InstalledPackage): boolean => {

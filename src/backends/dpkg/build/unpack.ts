@@ -1,6 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { type Readable, Transform, type TransformCallback } from "node:stream";
-import { OcipatchError, undefinedIfNotFound } from "../../../errors.js";
+import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../../errors.js";
 import type { DataEntryHeader, DebPackage } from "../deb/index.js";
 import { PackageContents } from "../dpkg-db/index.js";
 import { isAnyDsoName, readElfLibrary } from "../maintainer-scripts/ldconfig/index.js";
@@ -28,6 +28,12 @@ export interface UnpackedPackage {
    * (`Replaced by files in installed package`): neither written nor in `contents`.
    */
   readonly kept: ReadonlySet<string>;
+  /**
+   * Package paths (no leading slash) of symlinks left unwritten because a directory is there, or a
+   * symlink to the same directory (dpkg's existingdir): shared, like directories, with the
+   * packages that list them.
+   */
+  readonly existingDirs: ReadonlySet<string>;
 }
 
 class Md5Tap extends Transform {
@@ -123,6 +129,7 @@ export async function unpackPackage(
   const contents = new PackageContents();
   const deferred = new Map<string, DeferredConffile>();
   const filtered = new Set<string>();
+  const existingDirs = new Set<string>();
   const kept = new Set<string>();
   const conffiles = new Set(pkg.conffiles.filter((c) => !c.removeOnUpgrade).map((c) => c.path.slice(1)));
   /** package path → real path written in the layer (hardlink targets). */
@@ -224,9 +231,15 @@ export async function unpackPackage(
         if (existing?.kind === "directory") {
           // dpkg never replaces a directory by a symlink (Debian Policy 6.6).
           ctx.warnings.push(`${src}: /${h.path} is a directory in the image; not replaced by a symlink`);
+          existingDirs.add(h.path);
           break;
         }
         if (tree.wrote(real)) break;
+        // a symlink leading to the directory the one there leads to: dpkg leaves that one as it is
+        if (existing?.kind === "symlink" && (await linksToSameDirectory(ctx, real, h.linkname, src))) {
+          existingDirs.add(h.path);
+          break;
+        }
         await writer.addSymlink(real, h.linkname, meta);
         tree.record(real, { kind: "symlink", target: h.linkname });
         break;
@@ -261,7 +274,7 @@ export async function unpackPackage(
       }
     }
   }
-  return { contents, deferred, filtered, kept };
+  return { contents, deferred, filtered, kept, existingDirs };
 }
 
 /** What is at an entry's place (diverted or not) before the layer writes it, for `FileClaims`. */
@@ -280,10 +293,37 @@ async function diskState(
     sameDirectoryLink:
       h.type === "symlink" &&
       node?.kind === "symlink" &&
-      node.target === h.linkname &&
-      followed?.type === "directory",
+      (await linksToSameDirectory(ctx, real, h.linkname, src)),
     regularFile: node?.kind === "file" || followed?.type === "file",
   };
+}
+
+/**
+ * dpkg's linktosameexistingdir: whether the symlink at the real path `real` and a new symlink
+ * `linkname` put there lead to one existing directory. dpkg compares device and inode; the real
+ * path a directory resolves to is as unique. A link that leads nowhere, to a non-directory or out
+ * of the root leads to no directory.
+ */
+async function linksToSameDirectory(
+  ctx: BuildContext,
+  real: string,
+  linkname: string,
+  src: string,
+): Promise<boolean> {
+  const slash = real.lastIndexOf("/");
+  const proposed =
+    linkname.startsWith("/") || slash === -1 ? linkname : `${real.slice(0, slash)}/${linkname}`;
+  let old: string;
+  let now: string;
+  try {
+    old = await ctx.tree.resolveDirectory(real, src);
+    now = await ctx.tree.resolveDirectory(proposed, src);
+  } catch (e) {
+    // not a directory on the way, too many links, or out of the root: dpkg's stat fails there too
+    if (isOcipatchError(e, "INVALID_FORMAT") || isOcipatchError(e, "HOSTILE_LAYER")) return false;
+    throw e;
+  }
+  return old === now && (await ctx.tree.lstat(old))?.kind === "directory";
 }
 
 /**
