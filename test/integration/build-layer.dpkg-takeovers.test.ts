@@ -390,6 +390,41 @@ describe("a file another installed package has, without Replaces:", () => {
     );
   }, 300_000);
 
+  it("a conffile a removed package (config-files) left is taken as dpkg takes it: no conflict, out of its list, obsolete there, from its hash", async () => {
+    const dir = scenarioDir();
+    const bar = buildTestDeb(dir, {
+      name: "bar",
+      version: "1.0",
+      files: { "etc/bar/b.conf": "bar's b\n", "etc/bar/c.conf": "bar's c\n", "usr/share/bar/own": "own\n" },
+      conffiles: ["/etc/bar/b.conf", "/etc/bar/c.conf"],
+    });
+    const foo1 = buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a 1\n" } });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      files: { "usr/share/foo/a": "a 2\n", "etc/bar/b.conf": "foo's b\n", "etc/bar/c.conf": "foo's c\n" },
+      conffiles: ["/etc/bar/b.conf", "/etc/bar/c.conf"],
+    });
+    const out = await dpkgUpgradeOracle({
+      work: dir,
+      installed: [bar, foo1],
+      upgrade: [foo2],
+      // bar removed, not purged; the admin changed c.conf
+      setup: (root) => {
+        inChroot(root, ["dpkg", "--remove", "bar"]);
+        writeAdminFile(root, "etc/bar/c.conf", "the admin's c\n");
+      },
+    });
+    expect(statusRecord(out.oracle, "bar")).toMatch(/^Status: deinstall ok config-files$/m);
+    expect(out.differences).toEqual([]);
+    expect(read(out.patched, "etc/bar/b.conf")).toBe("foo's b\n");
+    expect(read(out.patched, "etc/bar/c.conf")).toBe("the admin's c\n");
+    expect(statusRecord(out.patched, "bar")).toMatch(/^ \/etc\/bar\/b\.conf [0-9a-f]{32} obsolete$/m);
+    expect(read(out.patched, "var/lib/dpkg/info/bar.list")).not.toContain("/etc/bar/b.conf");
+    // the re-scan still sees bar as not installed
+    expect(out.layer.installed?.map((p) => p.name)).toEqual(["foo"]);
+  }, 300_000);
+
   it("an obsolete conffile of the other package is taken without Replaces:, as dpkg takes it", async () => {
     const dir = scenarioDir();
     const bar1 = buildTestDeb(dir, {

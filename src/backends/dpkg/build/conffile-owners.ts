@@ -6,8 +6,8 @@ import type { ImageDpkgDb } from "./image-db.js";
 
 /**
  * dpkg's deb_parse_conffiles for a conffile the upgraded package's old version did not have: the
- * hash another installed package that lists the path records for it in its `Conffiles:` (obsolete
- * or not), where the new version's configuration starts from — a conffile taken over with
+ * hash another installed or removed (`config-files`) package that lists the path records for it in
+ * its `Conffiles:` (obsolete or not), where the new version's configuration starts from — a conffile taken over with
  * `Replaces:` and unchanged since is replaced by the new one, not kept beside it. Where several
  * packages have it dpkg takes one of them; here the first that lists it.
  */

@@ -3,7 +3,8 @@ import { packageKey } from "../../../inventory/package-key.js";
 import type { InstalledPackage, Inventory } from "../../../inventory/types.js";
 import type { FsEntry, LayeredFs } from "../../../rootfs/index.js";
 import { DPKG_STATUS, DPKG_STATUS_D, entryPath } from "../db/paths.js";
-import { dpkgRecord } from "../db/record.js";
+import { type DpkgRecord, dpkgRecord } from "../db/record.js";
+import { parseStatusField } from "../db/status.js";
 import { parseMd5sums } from "../deb/index.js";
 import { type Paragraph, parseParagraphs } from "../debian/deb822.js";
 import { DPKG_INFO_DIR, infoBaseName } from "../dpkg-db/index.js";
@@ -26,7 +27,13 @@ export interface ImageDpkgDb {
   readonly infoListing: readonly string[];
   /** Names in var/lib/dpkg/status.d (status.d layout). */
   readonly statusDNames: readonly string[];
-  /** Absolute paths → keys of the installed packages that list them. */
+  /**
+   * Packages removed but not purged (`config-files`, status layout): their lists (the conffiles
+   * left) count when the batch unpacks one of those paths, as dpkg counts them — the path leaves
+   * the list and the conffile is marked obsolete — but never in a file conflict.
+   */
+  readonly removed: readonly InstalledPackage[];
+  /** Absolute paths → keys of the installed (and `removed`) packages that list them. */
   readonly owners: ReadonlyMap<string, ReadonlySet<string>>;
   /** The package's file list as dpkg keeps it (`.list`; for status.d, the files of `<file>.md5sums`). */
   readonly lists: ReadonlyMap<string, readonly string[]>;
@@ -68,9 +75,10 @@ export async function readImageDpkgDb(fs: LayeredFs, inventory: Inventory): Prom
   const infoSet = new Set(infoListing);
   const statusDSet = new Set(statusDNames);
 
+  const removed = configFilesPackages(statusRecords, inventory);
   const owners = new Map<string, Set<string>>();
   const lists = new Map<string, string[]>();
-  for (const p of inventory.packages) {
+  for (const p of [...inventory.packages, ...removed]) {
     const key = packageKey(p.name, p.architecture);
     let list: string[] = [];
     if (layout === "status") {
@@ -101,8 +109,41 @@ export async function readImageDpkgDb(fs: LayeredFs, inventory: Inventory): Prom
     statusRecords,
     infoListing,
     statusDNames,
+    removed,
     owners,
     lists,
     diversions,
   };
+}
+
+/**
+ * The status file's packages in the `config-files` state, as records the takeovers can name (a
+ * package of one name and architecture the inventory has installed is left out).
+ */
+function configFilesPackages(records: readonly Paragraph[], inventory: Inventory): InstalledPackage[] {
+  const installed = new Set(inventory.packages.map((p) => packageKey(p.name, p.architecture)));
+  const out: InstalledPackage[] = [];
+  for (const r of records) {
+    const name = r.get("Package");
+    const architecture = r.get("Architecture") ?? "";
+    const status = parseStatusField(r.get("Status") ?? "");
+    if (!name || status?.state !== "config-files" || installed.has(packageKey(name, architecture))) continue;
+    const version = r.get("Version") ?? r.get("Config-Version") ?? "";
+    out.push({
+      name,
+      version,
+      architecture,
+      sourceName: name,
+      sourceVersion: version,
+      held: false,
+      dbPath: DPKG_STATUS,
+      native: {
+        backend: "dpkg",
+        selection: status.want,
+        multiArch: r.get("Multi-Arch") || undefined,
+        paragraph: r,
+      } satisfies DpkgRecord,
+    });
+  }
+  return out;
 }

@@ -47,11 +47,14 @@ function multiArchSame(p: InstalledPackage): boolean {
  * is diverted by either of the two — then `pkg_remove_files_from_others`: every non-directory the
  * package unpacks (a symlink left as an existing directory is not one) leaves the lists of the packages that also had it (not of the package diverting
  * it, nor of another instance of the same package), and a conffile among them is marked
- * `obsolete` in their `Conffiles:`. The packages of the batch are left out: their lists are their
+ * `obsolete` in their `Conffiles:`. A removed package (`config-files`) loses such paths too, as dpkg
+ * has it, but never conflicts nor disappears. The packages of the batch are left out: their lists are their
  * new versions'. The .md5sums of a package that lost files is left as it is, as dpkg does.
  */
 export class BatchTakeovers {
   private readonly byKey: ReadonlyMap<string, InstalledPackage>;
+  /** Keys of the removed (`config-files`) packages: they lose paths, never conflict or disappear. */
+  private readonly removed: ReadonlySet<string>;
   /** Lists changed so far (key → paths still listed). */
   private readonly changed = new Map<string, Set<string>>();
   /** Packages that disappeared (key → the batch package they disappeared for). */
@@ -64,19 +67,28 @@ export class BatchTakeovers {
 
   /** `upgrading`: the keys of the installed packages the batch upgrades. */
   constructor(
-    private readonly db: Pick<ImageDpkgDb, "owners" | "lists" | "diversions">,
+    private readonly db: Pick<ImageDpkgDb, "owners" | "lists" | "diversions" | "removed">,
     installed: readonly InstalledPackage[],
     private readonly upgrading: ReadonlySet<string>,
   ) {
-    this.byKey = new Map(installed.map((p) => [packageKey(p.name, p.architecture), p]));
+    const key = (p: InstalledPackage) => packageKey(p.name, p.architecture);
+    this.byKey = new Map([...installed, ...db.removed].map((p) => [key(p), p]));
+    this.removed = new Set(db.removed.map(key));
   }
 
-  /** The installed packages outside the batch that list `path` (absolute) now. */
+  /** The installed packages outside the batch that list `path` (absolute) now (not the removed ones). */
   listers(path: string): InstalledPackage[] {
     const out: InstalledPackage[] = [];
     for (const k of this.db.owners.get(path) ?? []) {
       const p = this.byKey.get(k);
-      if (p && !this.upgrading.has(k) && !this.gone.has(k) && this.stillLists(k, path)) out.push(p);
+      if (
+        p &&
+        !this.upgrading.has(k) &&
+        !this.removed.has(k) &&
+        !this.gone.has(k) &&
+        this.stillLists(k, path)
+      )
+        out.push(p);
     }
     return out;
   }
@@ -109,7 +121,7 @@ export class BatchTakeovers {
     // 1. the packages the batch's package leaves with nothing of their own disappear
     for (const [k, p] of this.byKey) {
       // (another instance of the same package never disappears for it)
-      if (this.upgrading.has(k) || this.gone.has(k) || p.name === b.name) continue;
+      if (this.upgrading.has(k) || this.removed.has(k) || this.gone.has(k) || p.name === b.name) continue;
       const list = this.lists(k);
       if (!list.some((l) => l !== "/.")) continue;
       const saves = (l: string): boolean => {
