@@ -45,11 +45,12 @@ function multiArchSame(p: InstalledPackage): boolean {
  * `pkg_disappear_others` — a package none of whose listed paths is "saved" disappears; a path
  * saves it when the package unpacked does not ship it and no third package lists it, or when it
  * is diverted by either of the two — then `pkg_remove_files_from_others`: every non-directory the
- * package unpacks (a symlink left as an existing directory is not one) leaves the lists of the packages that also had it (not of the package diverting
- * it, nor of another instance of the same package), and a conffile among them is marked
- * `obsolete` in their `Conffiles:`. A removed package (`config-files`) loses such paths too, as dpkg
- * has it, but never conflicts nor disappears. The packages of the batch are left out: their lists are their
- * new versions'. The .md5sums of a package that lost files is left as it is, as dpkg does.
+ * package unpacks (a symlink left as an existing directory is not one) leaves the lists of the
+ * packages that also had it (not of the package diverting it, nor of another instance of the same
+ * package), and a conffile among them is marked `obsolete` in their `Conffiles:`. A removed
+ * package (`config-files`) loses such paths too, as dpkg has it, but never conflicts nor
+ * disappears. The packages of the batch are left out: their lists are their new versions'. The
+ * .md5sums of a package that lost files is left as it is, as dpkg does.
  */
 export class BatchTakeovers {
   private readonly byKey: ReadonlyMap<string, InstalledPackage>;
