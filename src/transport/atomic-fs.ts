@@ -194,8 +194,8 @@ const INNER_STAGE_RE = /^\.ocipatch-\d+-[A-Za-z0-9]{6}$/;
 export const DIRECTORY_LOCK = ".index.json.lock";
 
 /**
- * Names ocipatch itself puts in an output directory for a while (staging directories,
- * partial files, the directory's lock and its break file); a directory holding only these counts as empty.
+ * Names ocipatch itself puts in an output directory for a while (staging directories, partial
+ * files, the directory's lock and its break file); a directory holding only these counts as empty.
  */
 export function isTransientEntry(name: string): boolean {
   return (

@@ -20,6 +20,14 @@ const held = new Set<string>();
 /** An empty or unreadable lock file this old was left by a run that died while creating it. */
 const UNWRITTEN_LOCK_MS = 10_000;
 
+/** How long ago a file was last written; 0 when it is gone. */
+async function ageMs(path: string): Promise<number> {
+  return stat(path).then(
+    (s) => Date.now() - s.mtimeMs,
+    () => 0, // gone meanwhile: looked at again on the next round
+  );
+}
+
 function parseOwner(text: string): LockOwner | undefined {
   const [pid, token, host] = text.trim().split(/\s+/);
   const n = Number(pid);
@@ -57,11 +65,9 @@ async function lockState(lockPath: string): Promise<LockState> {
   }
   const owner = parseOwner(text);
   if (owner) return ownerGone(owner) ? { kind: "stale", text } : { kind: "held", owner };
-  const age = await stat(lockPath).then(
-    (s) => Date.now() - s.mtimeMs,
-    () => 0, // gone meanwhile: looked at again on the next round
-  );
-  return age > UNWRITTEN_LOCK_MS ? { kind: "stale", text } : { kind: "held", owner: undefined };
+  return (await ageMs(lockPath)) > UNWRITTEN_LOCK_MS
+    ? { kind: "stale", text }
+    : { kind: "held", owner: undefined };
 }
 
 /** Beside a lock, the file a waiter holds while it removes that lock as stale. */
@@ -78,16 +84,8 @@ async function removeStale(lockPath: string, what: string, judged: string): Prom
   try {
     await (await open(breaker, "wx", 0o644)).close();
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
-      throw new OcipatchError("IO", `cannot lock ${what}: ${(e as NodeJS.ErrnoException).code ?? e}`, {
-        cause: e,
-      });
-    }
-    const age = await stat(breaker).then(
-      (s) => Date.now() - s.mtimeMs,
-      () => 0, // gone meanwhile: the lock is looked at again on the next round
-    );
-    if (age > UNWRITTEN_LOCK_MS) await rm(breaker, { force: true });
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw cannotLock(what, e);
+    if ((await ageMs(breaker)) > UNWRITTEN_LOCK_MS) await rm(breaker, { force: true });
     return false;
   }
   try {
@@ -97,6 +95,13 @@ async function removeStale(lockPath: string, what: string, judged: string): Prom
   } finally {
     await rm(breaker, { force: true });
   }
+}
+
+/** A lock file that cannot be created or written (not: one that exists). */
+function cannotLock(what: string, e: unknown): OcipatchError {
+  return new OcipatchError("IO", `cannot lock ${what}: ${(e as NodeJS.ErrnoException).code ?? e}`, {
+    cause: e,
+  });
 }
 
 function lockedError(what: string, lockPath: string, owner: LockOwner | undefined): OcipatchError {
@@ -116,9 +121,7 @@ async function tryCreate(lockPath: string, what: string, token: string): Promise
     fh = await open(lockPath, "wx", 0o644);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "EEXIST") return undefined;
-    throw new OcipatchError("IO", `cannot lock ${what}: ${(e as NodeJS.ErrnoException).code ?? e}`, {
-      cause: e,
-    });
+    throw cannotLock(what, e);
   }
   let written = false;
   try {
@@ -127,9 +130,7 @@ async function tryCreate(lockPath: string, what: string, token: string): Promise
     written = true;
     return ino;
   } catch (e) {
-    throw new OcipatchError("IO", `cannot lock ${what}: ${(e as NodeJS.ErrnoException).code ?? e}`, {
-      cause: e,
-    });
+    throw cannotLock(what, e);
   } finally {
     await fh.close().catch(() => undefined); // a failed write is the error to report
     // best effort: an unwritten lock turns stale by itself
