@@ -3,8 +3,8 @@ import { packageKey } from "../../../inventory/package-key.js";
 import type { InstalledPackage, Inventory } from "../../../inventory/types.js";
 import type { FsEntry, LayeredFs } from "../../../rootfs/index.js";
 import { DPKG_STATUS, DPKG_STATUS_D, entryPath } from "../db/paths.js";
-import { type DpkgRecord, dpkgRecord } from "../db/record.js";
-import { parseStatusField } from "../db/status.js";
+import { dpkgRecord } from "../db/record.js";
+import { dpkgNative, parseStatusField } from "../db/status.js";
 import { parseMd5sums } from "../deb/index.js";
 import { type Paragraph, parseParagraphs } from "../debian/deb822.js";
 import { DPKG_INFO_DIR, infoBaseName } from "../dpkg-db/index.js";
@@ -137,12 +137,7 @@ function configFilesPackages(records: readonly Paragraph[], inventory: Inventory
       sourceVersion: version,
       held: false,
       dbPath: DPKG_STATUS,
-      native: {
-        backend: "dpkg",
-        selection: status.want,
-        multiArch: r.get("Multi-Arch") || undefined,
-        paragraph: r,
-      } satisfies DpkgRecord,
+      native: dpkgNative(r, status.want),
     });
   }
   return out;

@@ -223,13 +223,13 @@ export function parseDpkgStatus(
       sourceVersion,
       held: status.want === "hold",
       dbPath,
-      native: {
-        backend: "dpkg",
-        selection: status.want,
-        multiArch: record.get("Multi-Arch") || undefined,
-        paragraph: record,
-      } satisfies DpkgRecord,
+      native: dpkgNative(record, status.want),
     });
   }
   return { packages, notInstalled, warnings };
+}
+
+/** dpkg's own part of a package read from its status record (`InstalledPackage.native`). */
+export function dpkgNative(record: Paragraph, selection: string): DpkgRecord {
+  return { backend: "dpkg", selection, multiArch: record.get("Multi-Arch") || undefined, paragraph: record };
 }
