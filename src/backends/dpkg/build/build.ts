@@ -210,7 +210,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     }
 
     // 2. what dpkg would change, per package, seeing the whole batch
-    const inheritedHash = othersConffileHash(db, [...inventory.packages, ...db.removed]);
+    const inheritedHash = othersConffileHash(db, inventory.packages);
     const newOwners = new Map<string, Set<number>>();
     prepared.forEach((p, i) => {
       for (const item of p.unpacked.contents.items) {
