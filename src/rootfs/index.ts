@@ -17,6 +17,7 @@ export {
   type LayeredFsOptions,
   type RootfsLimits,
 } from "./options.js";
+export { joinRel, parentOf } from "./path.js";
 export {
   DEFAULT_SHARED_LAYERS_LIMITS,
   type SharedLayer,

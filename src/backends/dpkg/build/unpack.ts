@@ -1,6 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../../errors.js";
+import { joinRel, parentOf } from "../../../rootfs/index.js";
 import type { DataEntryHeader, DebPackage } from "../deb/index.js";
 import { PackageContents } from "../dpkg-db/index.js";
 import { isAnyDsoName, readElfLibrary } from "../maintainer-scripts/ldconfig/index.js";
@@ -310,9 +311,7 @@ async function linksToSameDirectory(
   linkname: string,
   src: string,
 ): Promise<boolean> {
-  const slash = real.lastIndexOf("/");
-  const proposed =
-    linkname.startsWith("/") || slash === -1 ? linkname : `${real.slice(0, slash)}/${linkname}`;
+  const proposed = linkname.startsWith("/") ? linkname : joinRel(parentOf(real), linkname);
   let old: string;
   let now: string;
   try {
