@@ -1,11 +1,11 @@
 /** Shared set-up of the patch end-to-end tests: a vulnerability database from the real tracker subset, the CLI in-process. */
 import { mkdirSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { afterAll } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { updateDatabase } from "../../src/vulndb/index.js";
+import { makeTempDir, safeRemove } from "./fs.js";
 
 const SHARED = process.env["OCIPATCH_SHARED"] ?? join(import.meta.dirname, "../../../shared");
 export const TRACKER_SUBSET = join(SHARED, "vulndata/debian/tracker-subset.json");
@@ -14,16 +14,25 @@ const CACHE = process.env["OCIPATCH_TEST_CACHE"] ?? "/var/cache/ocipatch-test";
 /** ocipatch's cache (apt indices, verified .debs) shared by the tests, so reruns do not download again. */
 export const OCIPATCH_CACHE = join(CACHE, "ocipatch-cache");
 
-/** A vulnerability database built from the real Debian tracker subset (built once per run, per process). */
+/**
+ * A vulnerability database built from the real Debian tracker subset (built once per test file).
+ * It is removed after the file's tests; one a killed process left is swept by the next run.
+ */
 let db: Promise<string> | undefined;
 export function trackerDb(): Promise<string> {
   db ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), "ocipatch-e2e-db-"));
+    const dir = makeTempDir("tracker-db");
     await updateDatabase({ dbDir: dir, locations: { debian: [TRACKER_SUBSET] } });
     return dir;
   })();
   return db;
 }
+
+// registered on the root suite of each test file that imports this module
+afterAll(async () => {
+  const dir = await db?.catch(() => undefined); // a failed build already failed its test
+  if (dir !== undefined) await safeRemove(dir);
+});
 
 interface CliRun {
   readonly code: number;
