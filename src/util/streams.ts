@@ -1,12 +1,77 @@
-import type { Readable } from "node:stream";
+import { finished, type Readable } from "node:stream";
 import { OcipatchError } from "../errors.js";
+
+/**
+ * The chunks of a stream, each as it was pushed. `for await (const c of stream)` reads with
+ * `stream.read()`, which joins every chunk buffered since the last read into a new buffer: a
+ * reader that falls behind a socket copies most of the bytes once more (a 37 MB blob: ~90 ms of
+ * CPU). Here the chunks are taken from 'data' events instead, and the stream is paused while more
+ * than `maxQueued` bytes wait for the reader. Errors, and a close before the end, are thrown as
+ * `for await` throws them; a reader that stops early destroys the stream, as `for await` does.
+ */
+export async function* chunksOf(stream: Readable, maxQueued = 1024 * 1024): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  let head = 0;
+  let queued = 0;
+  let ended = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onData = (c: Buffer | string) => {
+    const b = typeof c === "string" ? Buffer.from(c) : c;
+    queue.push(b);
+    queued += b.length;
+    if (queued > maxQueued) stream.pause();
+    notify();
+  };
+  const stopWatching = finished(stream, { writable: false }, (err) => {
+    ended = true;
+    failure = err ?? undefined;
+    notify();
+  });
+  stream.on("data", onData);
+  try {
+    for (;;) {
+      if (head < queue.length) {
+        const c = queue[head] as Buffer;
+        queue[head++] = EMPTY;
+        if (head === queue.length) {
+          queue.length = 0;
+          head = 0;
+        }
+        queued -= c.length;
+        if (queued <= maxQueued && stream.isPaused() && !ended) stream.resume();
+        yield c;
+      } else if (ended) {
+        if (failure !== undefined) throw failure;
+        return;
+      } else {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    }
+  } finally {
+    stream.off("data", onData);
+    stopWatching();
+    if (!ended) {
+      stream.on("error", () => undefined); // the reader stopped: a later error has no one to tell
+      stream.destroy();
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** Read a whole stream into memory, refusing more than `limit` bytes. */
 export async function readAll(stream: Readable, limit = 256 * 1024 * 1024): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of stream) {
-    const b = typeof c === "string" ? Buffer.from(c) : (c as Buffer);
+  for await (const b of chunksOf(stream)) {
     n += b.length;
     if (n > limit) {
       stream.on("error", () => undefined); // a late "aborted" error must not go unhandled

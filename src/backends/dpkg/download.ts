@@ -8,6 +8,7 @@ import { partialSibling } from "../../util/fs.js";
 import { getWithRetries, retryableFailure } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
 import type { ProgressListener } from "../../util/progress.js";
+import { chunksOf } from "../../util/streams.js";
 import { saveVerified } from "../../util/verified-file.js";
 import { type FetchedOne, fetchPool } from "../fetch-pool.js";
 
@@ -130,10 +131,10 @@ async function fetchVerified(
       let n = 0;
       async function* counted(): AsyncGenerator<Uint8Array> {
         try {
-          for await (const c of body) {
-            n += (c as Buffer).length;
+          for await (const c of chunksOf(body)) {
+            n += c.length;
             onProgress(n);
-            yield c as Buffer;
+            yield c;
           }
         } catch (e) {
           if (opts.signal?.aborted || isOcipatchError(e)) throw e;

@@ -8,6 +8,7 @@ import {
   retryDelay,
   sleep,
 } from "../../util/http/retry.js";
+import { chunksOf } from "../../util/streams.js";
 import { isConnectionRefused, isTransientNetworkError, networkError } from "./errors.js";
 
 /** One HTTP exchange with bounded retries; the caller interprets the status. */
@@ -56,8 +57,7 @@ export type HttpResponse = Dispatcher.ResponseData;
 export async function bodyText(res: HttpResponse, limit = 1024 * 1024): Promise<string> {
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of res.body) {
-    const b = c as Buffer;
+  for await (const b of chunksOf(res.body)) {
     n += b.length;
     if (n > limit) {
       abandonBody(res);

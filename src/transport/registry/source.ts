@@ -7,7 +7,7 @@ import { type ContentSource, fromRawManifest, type RawManifest } from "../../ima
 import { manifestIdentifier, parseReference, type Reference } from "../../reference/reference.js";
 import { type Digest, digestLike, isDigest, sha256 } from "../../util/digest.js";
 import { retryDelay, sleep } from "../../util/http/retry.js";
-import { readAll } from "../../util/streams.js";
+import { chunksOf, readAll } from "../../util/streams.js";
 import { RegistryClient } from "./client.js";
 import { isTransientNetworkError, networkError } from "./errors.js";
 import { abandonBody, type HttpResponse, headerValue } from "./http.js";
@@ -143,8 +143,8 @@ export class RegistrySource implements ContentSource {
               skip = offset; // the server ignored the Range
             else checkContentRange(headerValue(res, "content-range"), offset, self.description, desc);
           }
-          for await (const c of res.body) {
-            let chunk = c as Buffer;
+          for await (const c of chunksOf(res.body)) {
+            let chunk = c;
             if (skip > 0) {
               if (chunk.length <= skip) {
                 skip -= chunk.length;

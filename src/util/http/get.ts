@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { type Dispatcher, request, errors as undiciErrors } from "undici";
 import { OcipatchError } from "../../errors.js";
+import { chunksOf } from "../streams.js";
 import { httpDispatcher } from "./dispatcher.js";
 import { redactUrl } from "./redact.js";
 import { isRetryableStatus, parseRetryAfter, type RetryPolicy, retryDelay, sleep } from "./retry.js";
@@ -148,8 +149,7 @@ export async function readBounded(
   const length = Number(headerValue(headers["content-length"]) ?? Number.NaN);
   let n = 0;
   try {
-    for await (const c of body) {
-      const b = c as Buffer;
+    for await (const b of chunksOf(body)) {
       n += b.length;
       onChunk?.(b.length);
       if (n > maxBytes) {
