@@ -1,5 +1,5 @@
 /** Shared set-up of the patch end-to-end tests: a vulnerability database from the real tracker subset, the CLI in-process. */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterAll } from "vitest";
@@ -15,24 +15,29 @@ const CACHE = process.env["OCIPATCH_TEST_CACHE"] ?? "/var/cache/ocipatch-test";
 export const OCIPATCH_CACHE = join(CACHE, "ocipatch-cache");
 
 /**
- * A vulnerability database built from the real Debian tracker subset (built once per test file).
- * It is removed after the file's tests; one a killed process left is swept by the next run.
+ * A vulnerability database built from the real Debian tracker subset (built once per test file,
+ * or per bench process). It is removed after the file's tests (at exit in a bench); one a killed
+ * process left is swept by the next test run.
  */
 let db: Promise<string> | undefined;
 export function trackerDb(): Promise<string> {
   db ??= (async () => {
     const dir = makeTempDir("tracker-db");
+    if (!underVitest) process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
     await updateDatabase({ dbDir: dir, locations: { debian: [TRACKER_SUBSET] } });
     return dir;
   })();
   return db;
 }
 
-// registered on the root suite of each test file that imports this module
-afterAll(async () => {
-  const dir = await db?.catch(() => undefined); // a failed build already failed its test
-  if (dir !== undefined) await safeRemove(dir);
-});
+// registered on the root suite of each test file that imports this module (benches import it too)
+const underVitest = process.env["VITEST"] !== undefined;
+if (underVitest) {
+  afterAll(async () => {
+    const dir = await db?.catch(() => undefined); // a failed build already failed its test
+    if (dir !== undefined) await safeRemove(dir);
+  });
+}
 
 interface CliRun {
   readonly code: number;
