@@ -1,6 +1,4 @@
-import { mkdir } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { OcipatchError } from "../errors.js";
 import type { Reference } from "../reference/index.js";
 import {
   buildOpenVex,
@@ -133,11 +131,6 @@ export async function writePatchReports(dir: string, result: PatchResult): Promi
 /** `-r` after a failed patch: `<name>-error.json` (see patchErrorJson) with the full failure lists. */
 export async function writeFailureReport(dir: string, source: string, e: unknown): Promise<string> {
   const path = join(dir, `${reportStem(source)}-error.json`);
-  try {
-    await mkdir(dir, { recursive: true });
-    await writeFileAtomic(path, `${JSON.stringify(patchErrorJson(source, e), null, 2)}\n`);
-  } catch (err) {
-    throw new OcipatchError("IO", `cannot write ${path}: ${(err as Error).message}`, { cause: err });
-  }
+  await writeFileAtomic(path, `${JSON.stringify(patchErrorJson(source, e), null, 2)}\n`);
   return path;
 }

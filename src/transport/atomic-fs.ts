@@ -15,6 +15,7 @@ import {
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { OcipatchError } from "../errors.js";
 import { LOCK_BREAK_SUFFIX } from "../util/file-lock.js";
+import { MOUNT_POINT_RENAME_CODES } from "../util/fs.js";
 import { ownedPrefix, ownedTag, release, removeOnExit, sweepDeadOwners } from "../util/owned-temp.js";
 
 /**
@@ -71,9 +72,6 @@ export async function writeFileAtomic(path: string, data: Uint8Array): Promise<v
   }
 }
 
-/** What a rename onto a file answers when that file is a mount point (a bind-mounted file). */
-const MOUNT_POINT_CODES = new Set(["EBUSY", "EXDEV"]);
-
 /**
  * Put the finished file `staged` (next to `target`, same file system) in place at `target`,
  * renamed over it atomically. A `target` that is a mount point (a bind-mounted file, as a
@@ -91,7 +89,7 @@ export async function replaceFile(
     await rename(staged, target);
     return;
   } catch (e) {
-    if (!MOUNT_POINT_CODES.has((e as NodeJS.ErrnoException).code ?? "")) {
+    if (!MOUNT_POINT_RENAME_CODES.has((e as NodeJS.ErrnoException).code ?? "")) {
       throw ioError(`cannot move the new ${what} into place at ${shown}`, e);
     }
   }

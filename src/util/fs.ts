@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, truncate, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { OcipatchError } from "../errors.js";
 
 /** A temporary sibling path of `path` (same directory, so a rename is atomic). */
 export function tempSibling(path: string): string {
@@ -16,15 +17,32 @@ export function partialSibling(path: string): string {
   return `${path}.${process.pid}.${randomBytes(4).toString("hex")}.part`;
 }
 
-/** Write a file atomically: temp file in the same directory, then rename. */
+/** What a rename onto a file answers when that file is a mount point (a bind-mounted file). */
+export const MOUNT_POINT_RENAME_CODES: ReadonlySet<string> = new Set(["EBUSY", "EXDEV"]);
+
+/**
+ * Write a file atomically: temp file in the same directory, then rename. A `path` that is a mount
+ * point (a bind-mounted file, as a container volume: `-v ./report.json:/out/report.json`) cannot
+ * be renamed over; its content is then replaced in place (left empty if that fails midway).
+ */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode?: number): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const tmp = tempSibling(path);
   try {
+    await mkdir(dirname(path), { recursive: true });
     await writeFile(tmp, data, mode === undefined ? {} : { mode });
-    await rename(tmp, path);
+    try {
+      await rename(tmp, path);
+    } catch (e) {
+      if (!MOUNT_POINT_RENAME_CODES.has((e as NodeJS.ErrnoException).code ?? "")) throw e;
+      await writeFile(path, data).catch(async (w: unknown) => {
+        await truncate(path, 0).catch(() => undefined); // the write's own error is the one to tell
+        throw w; // a half-written file must not pass for a whole one: it is left empty
+      });
+    }
   } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
+    throw new OcipatchError("IO", `cannot write ${path}: ${why}`, { cause: e });
+  } finally {
     await rm(tmp, { force: true });
-    throw e;
   }
 }

@@ -3,7 +3,8 @@
  * validated against the documented schema (docs/scan-result.schema.json), usage errors,
  * and the not-yet-wired --image path.
  */
-import { readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
@@ -91,6 +92,46 @@ describe("ocipatch scan --from-report", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("");
     valid(JSON.parse(readFileSync(out, "utf8")));
+  });
+
+  it("writes --output into a file that is a mount point (a bind-mounted file); a failure there leaves it empty", async () => {
+    expect(process.getuid?.(), "mounting needs root").toBe(0);
+    const fs = join(tmp, "bound-fs");
+    mkdirSync(fs);
+    const out = join(tmp, "bound-report.json");
+    writeFileSync(out, "");
+    for (const size of ["1m", "4k"]) {
+      execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", fs]);
+      const backing = join(fs, "backing.json");
+      writeFileSync(backing, "an older report");
+      execFileSync("mount", ["--bind", backing, out]);
+      try {
+        const r = await runCli([
+          "scan",
+          "--from-report",
+          join(REPORTS, "defectdojo/anchore_grype_many_vulns3.json"),
+          "--format",
+          "json",
+          "-o",
+          out,
+        ]);
+        if (size === "1m") {
+          expect(r.stderr).not.toContain("[error]");
+          expect(r.code).toBe(0);
+          valid(JSON.parse(readFileSync(backing, "utf8")));
+        } else {
+          // the report (~100 kB) is larger than the file system holding the file: the write fails midway
+          expect(r.code).not.toBe(0);
+          expect(r.stderr).toMatch(/^\[error\] cannot write .*bound-report\.json: ENOSPC$/m);
+          expect(readFileSync(backing).length).toBe(0);
+        }
+      } finally {
+        execFileSync("umount", [out]);
+        execFileSync("umount", [fs]);
+      }
+      // no temporary file is left beside it
+      expect(readdirSync(tmp).filter((n) => n.includes("bound-report.json.tmp"))).toEqual([]);
+    }
   });
 
   it("fails clearly on a file that is not a scanner report", async () => {

@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { OcipatchError } from "../../errors.js";
 import { parsePlatform } from "../../image/platform.js";
-import { ioError } from "../../transport/atomic-fs.js";
 import { type CopyResult, copyImage } from "../../transport/copy.js";
 import { parseImageLocation } from "../../transport/parse.js";
 import { writeFileAtomic } from "../../util/fs.js";
@@ -84,9 +83,7 @@ export function registerCopyCommand(program: Command, ctx: CliContext): void {
         out.close();
       }
       if (o.digestfile !== undefined) {
-        await writeFileAtomic(o.digestfile, result.digest).catch((e: unknown) => {
-          throw ioError(`cannot write the digest file ${o.digestfile}`, e);
-        });
+        await writeFileAtomic(o.digestfile, result.digest);
       }
       const s = result.stats;
       out.success(

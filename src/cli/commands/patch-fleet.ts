@@ -208,11 +208,7 @@ export async function runFleetPatch(
   const text = f.format === "json" ? formatFleetJson(run.results) : formatFleetTable(run.results);
   if (f.output === undefined) out.result(text);
   else {
-    try {
-      await writeFileAtomic(f.output, text);
-    } catch (e) {
-      throw new OcipatchError("IO", `cannot write ${f.output}: ${(e as Error).message}`, { cause: e });
-    }
+    await writeFileAtomic(f.output, text);
     out.info(`Results written to ${f.output}`);
   }
   if (signal.aborted)

@@ -401,11 +401,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
   const text = formatPatchOutput(result, format, { verbose: o.verbose });
   if (o.output === undefined) out.result(text);
   else {
-    try {
-      await writeFileAtomic(o.output, text);
-    } catch (e) {
-      throw new OcipatchError("IO", `cannot write ${o.output}: ${(e as Error).message}`, { cause: e });
-    }
+    await writeFileAtomic(o.output, text);
     out.info(`Results written to ${o.output}`);
   }
   if (threshold !== undefined) {
