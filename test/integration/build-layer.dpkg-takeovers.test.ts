@@ -5,6 +5,7 @@
  * bookworm chroot (`dpkg --force-confold -i` of the same .debs on the same root); the patched image
  * must leave every file and every status record as dpkg did, or be refused where dpkg refuses.
  */
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -384,6 +385,69 @@ describe("a file another installed package has, without Replaces:", () => {
     // dpkg rolled the unpack back: bar keeps its file, foo stays 1.0
     expect(read(out.oracle, "usr/share/x")).toBe("bar's x\n");
     expect(statusRecord(out.oracle, "foo")).toMatch(/^Version: 1\.0$/m);
+    expect(isOcipatchError(out.error, "RESOLVE"), String(out.error)).toBe(true);
+    expect((out.error as Error).message).toBe(
+      "foo 2.0: trying to overwrite '/usr/share/x', which is also in package bar 1.0 (neither package's Replaces: covers the other)",
+    );
+  }, 300_000);
+
+  it("packages unpacked but not configured, or selected for removal, own their files as installed ones do: Replaces: takes them over", async () => {
+    const dir = scenarioDir();
+    const bar = buildTestDeb(dir, {
+      name: "bar",
+      version: "1.0",
+      files: { "usr/share/x": "bar's x\n", "usr/share/bar/own": "own\n" },
+    });
+    const baz = buildTestDeb(dir, {
+      name: "baz",
+      version: "1.0",
+      files: { "usr/share/y": "baz's y\n", "usr/share/baz/own": "own\n" },
+    });
+    const foo1 = buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a 1\n" } });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      control: { Replaces: "bar, baz" },
+      files: { "usr/share/foo/a": "a 2\n", "usr/share/x": "foo's x\n", "usr/share/y": "foo's y\n" },
+    });
+    const out = await dpkgUpgradeOracle({
+      work: dir,
+      installed: [baz, foo1],
+      upgrade: [foo2],
+      setup: (root) => {
+        writeFileSync(join(root, "tmp/bar.deb"), readFileSync(bar));
+        inChroot(root, ["dpkg", "--unpack", "/tmp/bar.deb"]);
+        execFileSync("chroot", [root, "dpkg", "--set-selections"], { input: "baz deinstall\n" });
+      },
+    });
+    expect(statusRecord(out.oracle, "bar")).toMatch(/^Status: install ok unpacked$/m);
+    expect(statusRecord(out.oracle, "baz")).toMatch(/^Status: deinstall ok installed$/m);
+    expect(out.differences).toEqual([]);
+    expect(read(out.patched, "usr/share/x")).toBe("foo's x\n");
+    expect(read(out.patched, "var/lib/dpkg/info/bar.list")).not.toContain("/usr/share/x");
+    expect(read(out.patched, "var/lib/dpkg/info/baz.list")).not.toContain("/usr/share/y");
+  }, 300_000);
+
+  it("a file of a package unpacked but not configured is not overwritten without Replaces:, as dpkg refuses it", async () => {
+    const dir = scenarioDir();
+    const bar = buildTestDeb(dir, { name: "bar", version: "1.0", files: { "usr/share/x": "bar's x\n" } });
+    const foo1 = buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a 1\n" } });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      files: { "usr/share/foo/a": "a 2\n", "usr/share/x": "foo's x\n" },
+    });
+    const out = await dpkgUpgradeRefusal({
+      work: dir,
+      installed: [foo1],
+      upgrade: [foo2],
+      setup: (root) => {
+        writeFileSync(join(root, "tmp/bar.deb"), readFileSync(bar));
+        inChroot(root, ["dpkg", "--unpack", "/tmp/bar.deb"]);
+      },
+    });
+    expect(out.dpkgOk).toBe(false);
+    expect(out.dpkgLog).toContain("trying to overwrite '/usr/share/x', which is also in package bar 1.0");
     expect(isOcipatchError(out.error, "RESOLVE"), String(out.error)).toBe(true);
     expect((out.error as Error).message).toBe(
       "foo 2.0: trying to overwrite '/usr/share/x', which is also in package bar 1.0 (neither package's Replaces: covers the other)",

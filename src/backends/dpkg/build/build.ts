@@ -149,7 +149,8 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
   );
   const upgrading = new Set(upgradesOf.filter((k) => k !== undefined));
   // the installed packages outside the batch whose files it takes over (Replaces), package by package
-  const taking = new BatchTakeovers(db, inventory.packages, upgrading);
+  const owning = [...inventory.packages, ...db.unsettled];
+  const taking = new BatchTakeovers(db, owning, upgrading);
   try {
     // 1. every package's files, streamed from its data.tar, in the order given
     const prepared: Prepared[] = [];
@@ -210,7 +211,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     }
 
     // 2. what dpkg would change, per package, seeing the whole batch
-    const inheritedHash = othersConffileHash(db, inventory.packages);
+    const inheritedHash = othersConffileHash(db, owning);
     const newOwners = new Map<string, Set<number>>();
     prepared.forEach((p, i) => {
       for (const item of p.unpacked.contents.items) {

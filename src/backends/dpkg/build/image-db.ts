@@ -4,7 +4,7 @@ import type { InstalledPackage, Inventory } from "../../../inventory/types.js";
 import type { FsEntry, LayeredFs } from "../../../rootfs/index.js";
 import { DPKG_STATUS, DPKG_STATUS_D, entryPath } from "../db/paths.js";
 import { dpkgRecord } from "../db/record.js";
-import { dpkgNative, parseStatusField } from "../db/status.js";
+import { type DpkgStatus, dpkgNative, parseStatusField } from "../db/status.js";
 import { parseMd5sums } from "../deb/index.js";
 import { type Paragraph, parseParagraphs } from "../debian/deb822.js";
 import { DPKG_INFO_DIR, infoBaseName } from "../dpkg-db/index.js";
@@ -33,7 +33,14 @@ export interface ImageDpkgDb {
    * the list and the conffile is marked obsolete — but never in a file conflict.
    */
   readonly removed: readonly InstalledPackage[];
-  /** Absolute paths → keys of the installed (and `removed`) packages that list them. */
+  /**
+   * Packages with files on disk that the inventory does not count as installed (status layout):
+   * unpacked, half-configured, half-installed or awaiting triggers, or installed but selected for
+   * removal. dpkg counts them as file owners as it counts installed ones (file conflicts,
+   * `Replaces:` takeovers, their lists), so the build does too.
+   */
+  readonly unsettled: readonly InstalledPackage[];
+  /** Absolute paths → keys of the installed (`unsettled` and `removed` too) packages that list them. */
   readonly owners: ReadonlyMap<string, ReadonlySet<string>>;
   /** The package's file list as dpkg keeps it (`.list`; for status.d, the files of `<file>.md5sums`). */
   readonly lists: ReadonlyMap<string, readonly string[]>;
@@ -75,10 +82,15 @@ export async function readImageDpkgDb(fs: LayeredFs, inventory: Inventory): Prom
   const infoSet = new Set(infoListing);
   const statusDSet = new Set(statusDNames);
 
-  const removed = configFilesPackages(statusRecords, inventory);
+  const removed = notInstalledPackages(statusRecords, inventory, (s) => s.state === "config-files");
+  const unsettled = notInstalledPackages(
+    statusRecords,
+    inventory,
+    (s) => s.state !== "not-installed" && s.state !== "config-files",
+  );
   const owners = new Map<string, Set<string>>();
   const lists = new Map<string, string[]>();
-  for (const p of [...inventory.packages, ...removed]) {
+  for (const p of [...inventory.packages, ...unsettled, ...removed]) {
     const key = packageKey(p.name, p.architecture);
     let list: string[] = [];
     if (layout === "status") {
@@ -110,6 +122,7 @@ export async function readImageDpkgDb(fs: LayeredFs, inventory: Inventory): Prom
     infoListing,
     statusDNames,
     removed,
+    unsettled,
     owners,
     lists,
     diversions,
@@ -117,17 +130,22 @@ export async function readImageDpkgDb(fs: LayeredFs, inventory: Inventory): Prom
 }
 
 /**
- * The status file's packages in the `config-files` state, as records the takeovers can name (a
- * package of one name and architecture the inventory has installed is left out).
+ * The status file's packages the inventory does not count as installed whose status `wanted`
+ * selects, as records the takeovers can name (a package of one name and architecture the
+ * inventory has installed is left out).
  */
-function configFilesPackages(records: readonly Paragraph[], inventory: Inventory): InstalledPackage[] {
+function notInstalledPackages(
+  records: readonly Paragraph[],
+  inventory: Inventory,
+  wanted: (s: DpkgStatus) => boolean,
+): InstalledPackage[] {
   const installed = new Set(inventory.packages.map((p) => packageKey(p.name, p.architecture)));
   const out: InstalledPackage[] = [];
   for (const r of records) {
     const name = r.get("Package");
     const architecture = r.get("Architecture") ?? "";
     const status = parseStatusField(r.get("Status") ?? "");
-    if (!name || status?.state !== "config-files" || installed.has(packageKey(name, architecture))) continue;
+    if (!name || !status || !wanted(status) || installed.has(packageKey(name, architecture))) continue;
     const version = r.get("Version") ?? r.get("Config-Version") ?? "";
     out.push({
       name,
