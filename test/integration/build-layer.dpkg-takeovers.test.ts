@@ -6,7 +6,15 @@
  * must leave every file and every status record as dpkg did, or be refused where dpkg refuses.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -426,6 +434,28 @@ describe("a file another installed package has, without Replaces:", () => {
     expect(read(out.patched, "usr/share/x")).toBe("foo's x\n");
     expect(read(out.patched, "var/lib/dpkg/info/bar.list")).not.toContain("/usr/share/x");
     expect(read(out.patched, "var/lib/dpkg/info/baz.list")).not.toContain("/usr/share/y");
+  }, 300_000);
+
+  it("a package unpacked but not configured is upgraded in place by its new version, as dpkg upgrades it", async () => {
+    const dir = scenarioDir();
+    const bar1 = buildTestDeb(dir, {
+      name: "bar",
+      version: "1.0",
+      files: { "usr/share/x": "x 1\n", "usr/share/bar/gone": "gone\n" },
+    });
+    const bar2 = buildTestDeb(dir, { name: "bar", version: "2.0", files: { "usr/share/x": "x 2\n" } });
+    const out = await dpkgUpgradeOracle({
+      work: dir,
+      installed: [],
+      upgrade: [bar2],
+      setup: (root) => {
+        writeFileSync(join(root, "tmp/bar.deb"), readFileSync(bar1));
+        inChroot(root, ["dpkg", "--unpack", "/tmp/bar.deb"]);
+      },
+    });
+    expect(out.differences).toEqual([]);
+    expect(read(out.patched, "usr/share/x")).toBe("x 2\n");
+    expect(existsSync(join(out.patched, "usr/share/bar/gone"))).toBe(false);
   }, 300_000);
 
   it("a file of a package unpacked but not configured is not overwritten without Replaces:, as dpkg refuses it", async () => {

@@ -143,10 +143,16 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     p.catch(() => undefined); // observed when its turn comes, or awaited by `finally`
     return p;
   };
-  /** The key of the installed package each one upgrades; undefined for a package new to the image. */
-  const upgradesOf = input.packages.map((d) =>
-    d.installed ? packageKey(d.installed.name, d.installed.architecture) : undefined,
-  );
+  /**
+   * The key of the installed package each one upgrades; undefined for a package new to the image.
+   * One of that name and architecture unpacked but not configured (or otherwise `unsettled`) is
+   * upgraded in place, as dpkg upgrades it.
+   */
+  const upgradesOf = input.packages.map((d) => {
+    if (d.installed) return packageKey(d.installed.name, d.installed.architecture);
+    const u = db.unsettled.find((p) => p.name === d.package && p.architecture === d.architecture);
+    return u === undefined ? undefined : packageKey(u.name, u.architecture);
+  });
   const upgrading = new Set(upgradesOf.filter((k) => k !== undefined));
   // the installed packages outside the batch whose files it takes over (Replaces), package by package
   const owning = [...inventory.packages, ...db.unsettled];
