@@ -1,6 +1,5 @@
 import { createReadStream } from "node:fs";
 import {
-  type FileHandle,
   lstat,
   mkdir,
   mkdtemp,
@@ -15,7 +14,7 @@ import {
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { OcipatchError } from "../errors.js";
 import { LOCK_BREAK_SUFFIX } from "../util/file-lock.js";
-import { MOUNT_POINT_RENAME_CODES } from "../util/fs.js";
+import { MOUNT_POINT_RENAME_CODES, replaceInPlace } from "../util/fs.js";
 import { ownedPrefix, ownedTag, release, removeOnExit, sweepDeadOwners } from "../util/owned-temp.js";
 
 /**
@@ -93,24 +92,17 @@ export async function replaceFile(
       throw ioError(`cannot move the new ${what} into place at ${shown}`, e);
     }
   }
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(target, "r+");
-    await fh.truncate(0);
+  await replaceInPlace(target, async (fh) => {
     for await (const chunk of createReadStream(staged)) {
       const b = chunk as Buffer;
       for (let done = 0; done < b.length; ) done += (await fh.write(b, done, b.length - done)).bytesWritten;
     }
-    await fh.sync();
-  } catch (e) {
-    await fh?.truncate(0).catch(() => {}); // a half-written archive must not pass for one
+  }).catch((e: unknown) => {
     throw ioError(
       `cannot write the new ${what} into ${shown} (a mount point, so written in place; it is left empty)`,
       e,
     );
-  } finally {
-    await fh?.close().catch(() => {});
-  }
+  });
 }
 
 /**

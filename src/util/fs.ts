@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, truncate, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { OcipatchError } from "../errors.js";
 
@@ -34,15 +34,32 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
       await rename(tmp, path);
     } catch (e) {
       if (!MOUNT_POINT_RENAME_CODES.has((e as NodeJS.ErrnoException).code ?? "")) throw e;
-      await writeFile(path, data).catch(async (w: unknown) => {
-        await truncate(path, 0).catch(() => undefined); // the write's own error is the one to tell
-        throw w; // a half-written file must not pass for a whole one: it is left empty
-      });
+      await replaceInPlace(path, (fh) => fh.writeFile(data));
     }
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
     throw new OcipatchError("IO", `cannot write ${path}: ${why}`, { cause: e });
   } finally {
     await rm(tmp, { force: true });
+  }
+}
+
+/**
+ * Replace the content of the existing file `path` in place, for a file that cannot be renamed over
+ * (a mount point): truncated, filled by `write` from offset 0, synced. A failure leaves it empty
+ * rather than half-written, and is thrown as it came.
+ */
+export async function replaceInPlace(path: string, write: (fh: FileHandle) => Promise<void>): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, "r+");
+    await fh.truncate(0);
+    await write(fh);
+    await fh.sync();
+  } catch (e) {
+    await fh?.truncate(0).catch(() => undefined); // the write's own error is the one to tell
+    throw e;
+  } finally {
+    await fh?.close().catch(() => undefined); // written and synced, or already failing
   }
 }
