@@ -4,7 +4,7 @@ import type { InstalledPackage, Inventory } from "../../../inventory/types.js";
 import type { FsEntry, LayeredFs } from "../../../rootfs/index.js";
 import { DPKG_STATUS, DPKG_STATUS_D, entryPath } from "../db/paths.js";
 import { dpkgRecord } from "../db/record.js";
-import { type DpkgStatus, dpkgNative, parseStatusField } from "../db/status.js";
+import { dpkgNative, parseStatusField } from "../db/status.js";
 import { parseMd5sums } from "../deb/index.js";
 import { type Paragraph, parseParagraphs } from "../debian/deb822.js";
 import { DPKG_INFO_DIR, infoBaseName } from "../dpkg-db/index.js";
@@ -82,12 +82,7 @@ export async function readImageDpkgDb(fs: LayeredFs, inventory: Inventory): Prom
   const infoSet = new Set(infoListing);
   const statusDSet = new Set(statusDNames);
 
-  const removed = notInstalledPackages(statusRecords, inventory, (s) => s.state === "config-files");
-  const unsettled = notInstalledPackages(
-    statusRecords,
-    inventory,
-    (s) => s.state !== "not-installed" && s.state !== "config-files",
-  );
+  const { removed, unsettled } = notInstalledPackages(statusRecords, inventory);
   const owners = new Map<string, Set<string>>();
   const lists = new Map<string, string[]>();
   for (const p of [...inventory.packages, ...unsettled, ...removed]) {
@@ -130,24 +125,25 @@ export async function readImageDpkgDb(fs: LayeredFs, inventory: Inventory): Prom
 }
 
 /**
- * The status file's packages the inventory does not count as installed whose status `wanted`
- * selects, as records the takeovers can name (a package of one name and architecture the
- * inventory has installed is left out).
+ * The status file's packages the inventory does not count as installed, as records the takeovers
+ * can name: `removed` (`config-files`) and `unsettled` (every other state but `not-installed`). A
+ * package of one name and architecture the inventory has installed is left out.
  */
 function notInstalledPackages(
   records: readonly Paragraph[],
   inventory: Inventory,
-  wanted: (s: DpkgStatus) => boolean,
-): InstalledPackage[] {
+): Pick<ImageDpkgDb, "removed" | "unsettled"> {
   const installed = new Set(inventory.packages.map((p) => packageKey(p.name, p.architecture)));
-  const out: InstalledPackage[] = [];
+  const removed: InstalledPackage[] = [];
+  const unsettled: InstalledPackage[] = [];
   for (const r of records) {
     const name = r.get("Package");
     const architecture = r.get("Architecture") ?? "";
     const status = parseStatusField(r.get("Status") ?? "");
-    if (!name || !status || !wanted(status) || installed.has(packageKey(name, architecture))) continue;
+    if (!name || !status || status.state === "not-installed" || installed.has(packageKey(name, architecture)))
+      continue;
     const version = r.get("Version") ?? r.get("Config-Version") ?? "";
-    out.push({
+    (status.state === "config-files" ? removed : unsettled).push({
       name,
       version,
       architecture,
@@ -158,5 +154,5 @@ function notInstalledPackages(
       native: dpkgNative(r, status.want),
     });
   }
-  return out;
+  return { removed, unsettled };
 }
