@@ -15,7 +15,7 @@ function probe(cmd: string): string | undefined {
 
 /**
  * Is the host tool `cmd` on PATH (probed once with `cmd --version`)? `OCIPATCH_NO_HOST_<CMD>=1`
- * (e.g. `OCIPATCH_NO_HOST_XZ=1`) makes ocipatch behave as if it were not.
+ * (e.g. `OCIPATCH_NO_HOST_ZSTD=1`) makes ocipatch behave as if it were not.
  */
 export function hostToolAvailable(cmd: string): boolean {
   if (process.env[`OCIPATCH_NO_HOST_${cmd.toUpperCase()}`] === "1") return false;
@@ -28,7 +28,7 @@ export function hostToolVersion(cmd: string): string | undefined {
 }
 
 /**
- * A host filter program (`xz -d`, `zstd -d`, `zstd -c`...) as a Transform: bytes written go to its
+ * A host filter program (`zstd -d`, `zstd -c`...) as a Transform: bytes written go to its
  * stdin, its stdout is the readable side. A non-zero exit becomes an OcipatchError(`code`) naming
  * `what` with the tool's last stderr line. Only host tools run here, never anything from an image.
  */

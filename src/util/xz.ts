@@ -1,32 +1,34 @@
 import { createRequire } from "node:module";
 import type { Transform } from "node:stream";
-import { hostFilter, hostToolAvailable } from "./host-filter.js";
+import { isOcipatchError, OcipatchError } from "../errors.js";
 
 let lzma: { createDecompressor(options?: object): Transform } | undefined;
 
 /**
- * Compressed inputs up to this size are decoded in-process: starting a process blocks the event
- * loop for ~5 ms (fork of a large process), more than the binding takes for them (a .deb's
- * control.tar.xz, the data of small packages).
+ * A streaming xz (or legacy lzma) decompressor: the lzma-native binding (liblzma; its prebuilt
+ * binaries ship in its npm package), loaded on first use, decoding in libuv's thread pool. Corrupt
+ * input is an INVALID_FORMAT error naming `what`.
+ *
+ * Not the host's `xz`, although that decodes faster on its own: starting a process forks ocipatch,
+ * and after a fork every page the large parent writes faults again (copy-on-write). A cold
+ * nginx-bullseye patch with its 19 large data.tar.xz decoded by `xz` used ~1.2 s more system CPU
+ * and built its layer 0.5–0.8 s slower than with every member decoded here (docs/BENCHMARKS.md).
  */
-export const SMALL_XZ_INPUT = 256 * 1024;
-
-/**
- * A streaming xz (or legacy lzma) decompressor. The host's `xz` (xz-utils, on every Debian/Ubuntu
- * system) decodes about 3-4 times faster than the lzma-native binding and in its own process, so
- * ocipatch uses it when present (`OCIPATCH_NO_HOST_XZ=1` forces the binding, loaded only then),
- * except for inputs known to be small (`compressedSize` up to SMALL_XZ_INPUT).
- * `what` names the data in the error for corrupt input.
- */
-export function xzDecompressor(format: "xz" | "lzma", what: string, compressedSize?: number): Transform {
-  const small = compressedSize !== undefined && compressedSize <= SMALL_XZ_INPUT;
-  if (!small && hostToolAvailable("xz")) {
-    return hostFilter(
-      "xz",
-      ["--decompress", "--stdout", `--format=${format}`],
-      `${what}: corrupt ${format} data`,
-    );
-  }
+export function xzDecompressor(format: "xz" | "lzma", what: string): Transform {
   lzma ??= createRequire(import.meta.url)("lzma-native") as NonNullable<typeof lzma>;
-  return lzma.createDecompressor({ threads: 1, bufsize: 1 << 20 });
+  const d = lzma.createDecompressor({ threads: 1, bufsize: 1 << 20 });
+  // the binding emits its errors itself (not through destroy): they are named on their way out
+  const emit = d.emit.bind(d);
+  d.emit = (event: string | symbol, ...args: unknown[]): boolean => {
+    const e = args[0];
+    if (event !== "error" || isOcipatchError(e)) return emit(event, ...args);
+    const raw = e instanceof Error ? e.message : String(e);
+    // liblzma's LZMA_BUF_ERROR at the end of the input: the data stops mid-stream
+    const msg = raw === "No progress is possible" ? "unexpected end of data" : raw;
+    return emit(
+      "error",
+      new OcipatchError("INVALID_FORMAT", `${what}: corrupt ${format} data: ${msg}`, { cause: e }),
+    );
+  };
+  return d;
 }

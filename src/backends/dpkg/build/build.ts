@@ -37,7 +37,7 @@ import { type RemovalRequest, writeWhiteouts } from "./whiteouts.js";
 
 /**
  * Decoded bytes of the next package held while the current one is written: the decompressor
- * (host xz: another process, so the other core) runs ahead by this much (one package at a time).
+ * (in libuv's thread pool, so on the other core) runs ahead by this much (one package at a time).
  */
 const READ_AHEAD = 16 * 1024 * 1024;
 

@@ -37,12 +37,8 @@ export function assertDebCompressionSupported(c: DebCompression, what: string): 
   }
 }
 
-/** A streaming decompressor; undefined for "none". `compressedSize`: the member's, when known. */
-export function debDecompressor(
-  c: DebCompression,
-  what: string,
-  compressedSize?: number,
-): Transform | undefined {
+/** A streaming decompressor; undefined for "none". */
+export function debDecompressor(c: DebCompression, what: string): Transform | undefined {
   switch (c) {
     case "none":
       return undefined;
@@ -50,7 +46,7 @@ export function debDecompressor(
       return gunzipStream();
     case "xz":
     case "lzma":
-      return xzDecompressor(c, what, compressedSize);
+      return xzDecompressor(c, what);
     case "zstd":
       return zstdDecompressor(what);
     case "bzip2":
