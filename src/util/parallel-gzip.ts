@@ -1,10 +1,23 @@
 import { availableParallelism } from "node:os";
 import { Transform, type TransformCallback } from "node:stream";
-import { promisify } from "node:util";
-import { crc32, deflateRaw } from "node:zlib";
+import { crc32, createDeflateRaw, type ZlibOptions } from "node:zlib";
 import { FixedBlocks } from "./fixed-blocks.js";
 
-const deflateRawAsync = promisify(deflateRaw);
+/**
+ * `raw` deflated (raw deflate, no header): the pieces zlib gave, in order. zlib's own one-shot
+ * `deflateRaw` joins them into a new buffer, one copy of every output byte more (it gets two: what
+ * the input's write produced and the finish). The same engine calls, so the same bytes.
+ */
+function deflateRawParts(raw: Buffer, options: ZlibOptions): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const engine = createDeflateRaw(options);
+    const parts: Buffer[] = [];
+    engine.on("data", (b: Buffer) => parts.push(b));
+    engine.on("error", reject);
+    engine.on("end", () => resolve(parts));
+    engine.end(raw);
+  });
+}
 
 /** Uncompressed bytes per gzip member. */
 export const GZIP_MEMBER_SIZE = 1 << 20;
@@ -16,11 +29,11 @@ export const GZIP_MEMBER_SIZE = 1 << 20;
 const HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03]);
 
 /** One gzip member: header, the deflated data, trailer (CRC-32 and size of the raw data). */
-function member(raw: Buffer, deflated: Buffer): Buffer[] {
+function member(raw: Buffer, deflated: readonly Buffer[]): Buffer[] {
   const trailer = Buffer.alloc(8);
   trailer.writeUInt32LE(crc32(raw), 0);
   trailer.writeUInt32LE(raw.length >>> 0, 4);
-  return [HEADER, deflated, trailer];
+  return [HEADER, ...deflated, trailer];
 }
 
 /**
@@ -43,7 +56,7 @@ export function parallelGzip(
   const submit = (raw: Buffer) => {
     members++;
     // one output buffer for the whole member (zlib's 16 KiB default: a thread-pool round trip per piece)
-    const p = deflateRawAsync(raw, { level, chunkSize: raw.length + 1024 }).then((d) => {
+    const p = deflateRawParts(raw, { level, chunkSize: raw.length + 1024 }).then((d) => {
       const m = member(raw, d);
       blocks.recycle(raw);
       return m;
