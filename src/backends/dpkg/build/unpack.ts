@@ -72,6 +72,10 @@ function baseNameOf(rel: string): string {
   return rel.slice(rel.lastIndexOf("/") + 1);
 }
 
+/**
+ * An entry's whole content. A content that came in one piece is returned as it came: a view of
+ * the decoder's output, so `owned()` it before keeping it beyond writing it.
+ */
 async function readAllLimited(content: Readable, limit: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
@@ -80,7 +84,12 @@ async function readAllLimited(content: Readable, limit: number, what: string): P
     if (n > limit) throw new OcipatchError("HOSTILE_LAYER", `${what} is larger than ${limit} bytes`);
     chunks.push(c as Buffer);
   }
-  return Buffer.concat(chunks);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/** `b`, or a copy of it when it is a view of a larger buffer (that it would keep alive). */
+function owned(b: Buffer): Buffer {
+  return b.byteLength === b.buffer.byteLength ? b : Buffer.from(b);
 }
 
 async function md5Of(content: Readable): Promise<string> {
@@ -171,7 +180,7 @@ export async function unpackPackage(
     if (h.type === "file" && conffiles.has(h.path)) {
       const data = await readAllLimited(e.content, MAX_CONFFILE_BYTES, `${src}: conffile /${h.path}`);
       contents.add(h, createHash("md5").update(data).digest("hex"));
-      deferred.set(h.path, { header: h, data });
+      deferred.set(h.path, { header: h, data: owned(data) });
       continue;
     }
     // a path diverted by the administrator or another package goes where the diversion says
@@ -200,7 +209,7 @@ export async function unpackPackage(
           const data = await readAllLimited(e.content, MAX_CONFFILE_BYTES, `${src}: /${h.path}`);
           await writer.addFile(real, meta, data.length, data);
           contents.add(h, md5OfData(listed, h.path, data));
-          ctx.captured.set(real, data);
+          ctx.captured.set(real, owned(data));
         } else if (h.size <= SMALL_FILE_BYTES) {
           // whole, in one write: no stream, hash tap and pipeline per small file (most of them)
           const data = await readAllLimited(e.content, SMALL_FILE_BYTES, `${src}: /${h.path}`);
