@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { readAll } from "../streams.js";
-import { zstdCompressor, zstdDecompressor } from "../zstd.js";
+import { ZSTD_IN_PROCESS_MAX, zstdCompressor, zstdDecompressor } from "../zstd.js";
 
 // Compressible but not trivial: repeated random lines.
 const lines = Array.from({ length: 2000 }, () => randomBytes(24).toString("hex"));
@@ -45,6 +45,23 @@ describe("zstd without a compiled binding", () => {
       code: "INVALID_FORMAT",
       message: expect.stringContaining("blob x: corrupt zstd data"),
     });
+  });
+
+  it("decodes an input known to be small in-process, a large or unsized one with the host tool", async () => {
+    // the two decoders name the same corruption differently: that shows which one ran
+    const bad = Buffer.from(real);
+    bad.fill(0x55, 100, 400);
+    const message = (size?: number) =>
+      through(zstdDecompressor("blob y", size), bad).then(
+        () => "decoded",
+        (e: Error) => e.message,
+      );
+    expect(await message(bad.length)).toBe("blob y: corrupt zstd data: invalid zstd data");
+    expect(await message(ZSTD_IN_PROCESS_MAX)).toBe("blob y: corrupt zstd data: invalid zstd data");
+    expect(await message()).toMatch(/^blob y: corrupt zstd data: .*Decoding error/);
+    expect(await message(ZSTD_IN_PROCESS_MAX + 1)).toMatch(/^blob y: corrupt zstd data: .*Decoding error/);
+    // and the small one decodes right
+    expect((await through(zstdDecompressor("blob y", real.length), real)).equals(input)).toBe(true);
   });
 
   it("compresses with the host tool into data `zstd -d` restores", async () => {

@@ -37,8 +37,12 @@ export function assertDebCompressionSupported(c: DebCompression, what: string): 
   }
 }
 
-/** A streaming decompressor; undefined for "none". */
-export function debDecompressor(c: DebCompression, what: string): Transform | undefined {
+/** A streaming decompressor; undefined for "none". `compressedSize`: the member's, when known. */
+export function debDecompressor(
+  c: DebCompression,
+  what: string,
+  compressedSize?: number,
+): Transform | undefined {
   switch (c) {
     case "none":
       return undefined;
@@ -48,7 +52,7 @@ export function debDecompressor(c: DebCompression, what: string): Transform | un
     case "lzma":
       return xzDecompressor(c, what);
     case "zstd":
-      return zstdDecompressor(what);
+      return zstdDecompressor(what, compressedSize);
     case "bzip2":
       throw new OcipatchError("UNSUPPORTED", `${what}: bzip2-compressed members are not supported`);
   }

@@ -117,7 +117,7 @@ function tarOf(
   readAhead = 0,
 ): { extract: tar.Extract; done: Promise<void> } {
   const what = `${source} ${member.header.name}`;
-  const dec: Transform | undefined = debDecompressor(compression, what);
+  const dec: Transform | undefined = debDecompressor(compression, what, member.header.size);
   const extract = tar.extract();
   const input = Readable.from(member.body, { objectMode: false });
   const stages: unknown[] = [input];

@@ -187,14 +187,14 @@ export function compressedPayload(pkg: RpmPackageFile): Readable {
 }
 
 /** A streaming decompressor for a payload compressor; undefined for "none". */
-function payloadDecompressor(c: PayloadCompressor, what: string): Transform | undefined {
+function payloadDecompressor(c: PayloadCompressor, what: string, size: number): Transform | undefined {
   switch (c) {
     case "none":
       return undefined;
     case "gzip":
       return gunzipStream();
     case "zstd":
-      return zstdDecompressor(what);
+      return zstdDecompressor(what, size);
     case "xz":
     case "lzma":
       return xzDecompressor(c, what);
@@ -207,7 +207,7 @@ function payloadDecompressor(c: PayloadCompressor, what: string): Transform | un
  */
 export function payloadStream(pkg: RpmPackageFile, source: Readable = compressedPayload(pkg)): Readable {
   const what = `${pkg.path}: rpm payload`;
-  const d = payloadDecompressor(pkg.payloadCompressor, what);
+  const d = payloadDecompressor(pkg.payloadCompressor, what, pkg.payloadSize);
   if (d === undefined) return source;
   return pipeline(source, d, (err) => {
     if (err && !d.destroyed) d.destroy(err);
