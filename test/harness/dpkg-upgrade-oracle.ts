@@ -7,7 +7,16 @@
  * record of /var/lib/dpkg/status, with what dpkg left.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { buildPatchLayer } from "../../src/backends/dpkg/build/index.js";
 import { backendViewOptions } from "../../src/backends/registry.js";
@@ -34,6 +43,8 @@ export interface TestDebSpec {
   readonly dirs?: readonly string[];
   /** Symlinks: package path (no leading slash) → link target as stored. */
   readonly links?: Readonly<Record<string, string>>;
+  /** Hard links: package path (no leading slash) → the file of `files` it is a link to. */
+  readonly hardlinks?: Readonly<Record<string, string>>;
   readonly conffiles?: readonly string[];
 }
 
@@ -66,6 +77,10 @@ export function buildTestDeb(dir: string, spec: TestDebSpec): string {
   for (const [p, target] of Object.entries(spec.links ?? {})) {
     mkdirSync(dirname(join(root, p)), { recursive: true });
     symlinkSync(target, join(root, p));
+  }
+  for (const [p, target] of Object.entries(spec.hardlinks ?? {})) {
+    mkdirSync(dirname(join(root, p)), { recursive: true });
+    linkSync(join(root, target), join(root, p));
   }
   const out = join(dir, `${spec.name}_${spec.version}_${fields.Architecture}.deb`);
   execFileSync("dpkg-deb", ["--root-owner-group", "--build", root, out], { stdio: "ignore" });

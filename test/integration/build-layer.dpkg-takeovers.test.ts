@@ -7,12 +7,14 @@
  */
 import { execFileSync } from "node:child_process";
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   readlinkSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -342,6 +344,39 @@ describe("Replaces: takeovers of installed packages' files", () => {
     expect(read(out.patched, "var/lib/dpkg/info/foo.list")).not.toContain("/usr/share/x");
     expect(statusRecord(out.patched, "foo")).toMatch(/^ \/etc\/k\.conf [0-9a-f]{32} obsolete$/m);
     expect(out.layer.erased).toBeUndefined();
+  }, 300_000);
+
+  it("a hardlink to a file the installed package keeps: dpkg links it to that file and gives the inode the link's mode", async () => {
+    const dir = scenarioDir();
+    const bar = buildTestDeb(dir, {
+      name: "bar",
+      version: "1.0",
+      control: { Replaces: "foo" },
+      files: { "usr/share/x": "bar's x\n" },
+    });
+    const foo1 = buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a 1\n" } });
+    const foo2 = buildTestDeb(dir, {
+      name: "foo",
+      version: "2.0",
+      files: { "usr/share/foo/a": "a 2\n", "usr/share/x": "foo's x\n" },
+      // in the data.tar, x comes first: y is the hardlink entry that leads to it
+      hardlinks: { "usr/share/y": "usr/share/x" },
+    });
+    const out = await dpkgUpgradeOracle({
+      work: dir,
+      installed: [bar, foo1],
+      upgrade: [foo2],
+      setup: (root) => chmodSync(join(root, "usr/share/x"), 0o600),
+    });
+    expect(out.dpkgLog).toContain("Replaced by files in installed package bar (1.0)");
+    expect(out.differences).toEqual([]);
+    // one inode, bar's content, the mode of foo's hardlink entry (the admin's 0600 is gone)
+    expect(read(out.patched, "usr/share/y")).toBe("bar's x\n");
+    const [x, y] = ["usr/share/x", "usr/share/y"].map((p) => statSync(join(out.patched, p)));
+    expect(y!.ino).toBe(x!.ino);
+    expect(x!.mode & 0o777).toBe(0o644);
+    expect(read(out.patched, "var/lib/dpkg/info/foo.list")).toContain("/usr/share/y\n");
+    expect(out.layer.warnings.join("\n")).not.toContain("skipped");
   }, 300_000);
 });
 

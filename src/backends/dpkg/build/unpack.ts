@@ -1,6 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../../errors.js";
+import type { EntryMeta } from "../../../patch/layer/layer-writer.js";
 import { joinRel, parentOf } from "../../../rootfs/index.js";
 import type { DataEntryHeader, DebPackage } from "../deb/index.js";
 import { PackageContents } from "../dpkg-db/index.js";
@@ -268,7 +269,17 @@ export async function unpackPackage(
           // its target is a conffile that is written later, maybe not at all: a copy
           await writer.addFile(real, meta, held.data.length, held.data);
           if (ctx.capture(real)) ctx.captured.set(real, held.data);
-        } else if (!contents.has(h.linkname) && !kept.has(h.linkname)) {
+        } else if (kept.has(h.linkname)) {
+          // dpkg links it to the file left in place (the installed package's that replaces this
+          // one) and sets the link's owner, mode and mtime on that inode: the file is written again
+          // with them (a layer's hardlink can only lead to an entry of the same layer), and linked
+          const keptAt = await relinkKeptFile(ctx, `/${h.linkname}`, name, meta, src);
+          if (keptAt === undefined) {
+            ctx.warnings.push(`${src}: hardlink /${h.path} to /${h.linkname}, which is not a file; skipped`);
+            break;
+          }
+          await writer.addHardlink(real, keptAt, meta);
+        } else if (!contents.has(h.linkname)) {
           // dpkg refuses a hardlink whose target is not earlier in the package
           throw new OcipatchError(
             "HOSTILE_LAYER",
@@ -285,6 +296,28 @@ export async function unpackPackage(
     }
   }
   return { contents, deferred, filtered, kept, existingDirs };
+}
+
+/**
+ * The image's file at package path `abs` (where it is on disk, diverted or not) written again with
+ * the metadata `meta`, as dpkg's chown/chmod of a new hardlink to it leaves it; its real path, or
+ * undefined when there is no regular file there.
+ */
+async function relinkKeptFile(
+  ctx: BuildContext,
+  abs: string,
+  name: string,
+  meta: EntryMeta,
+  src: string,
+): Promise<string | undefined> {
+  const at = await ctx.tree.resolveParent(ctx.db.diversions.placement(abs, name).slice(1), src);
+  if (ctx.tree.wrote(at)) return at; // written again already, for an earlier link to it
+  const img = await ctx.fs.lstat(`/${at}`).catch(undefinedIfNotFound);
+  if (img?.type !== "file") return undefined;
+  const data = await ctx.fs.readFile(`/${at}`);
+  await ctx.writer.addFile(at, meta, data.length, data);
+  ctx.tree.record(at, { kind: "file" });
+  return at;
 }
 
 /** What is at an entry's place (diverted or not) before the layer writes it, for `FileClaims`. */
