@@ -11,8 +11,8 @@ let lzma: { createDecompressor(options?: object): Transform } | undefined;
  *
  * Not the host's `xz`, although that decodes faster on its own: starting a process forks ocipatch,
  * and after a fork every page the large parent writes faults again (copy-on-write). A cold
- * nginx-bullseye patch with its 19 large data.tar.xz decoded by `xz` used ~1.2 s more system CPU
- * and built its layer 0.5–0.8 s slower than with every member decoded here (docs/BENCHMARKS.md).
+ * nginx-bullseye patch with its 19 large data.tar.xz decoded by `xz` used 1.1–1.5 s more system CPU
+ * and built its layer 0.4–1.3 s slower than with every member decoded here (docs/BENCHMARKS.md).
  */
 export function xzDecompressor(format: "xz" | "lzma", what: string): Transform {
   lzma ??= createRequire(import.meta.url)("lzma-native") as NonNullable<typeof lzma>;
