@@ -184,8 +184,7 @@ export async function unpackPackage(
       deferred.set(h.path, { header: h, data: owned(data) });
       continue;
     }
-    // a path diverted by the administrator or another package goes where the diversion says
-    const real = await tree.resolveParent(ctx.db.diversions.placement(`/${h.path}`, name).slice(1), src);
+    const real = await placeOf(ctx, `/${h.path}`, name, src);
     const existing = await tree.lstat(real);
     const meta = ctx.ownership.meta(h, h.path);
 
@@ -299,6 +298,15 @@ export async function unpackPackage(
 }
 
 /**
+ * Where package `name`'s path `abs` is in the layer (no leading slash): where a diversion by the
+ * administrator or another package sends it, its parents resolved through the image's and the
+ * layer's symlinks.
+ */
+function placeOf(ctx: BuildContext, abs: string, name: string, src: string): Promise<string> {
+  return ctx.tree.resolveParent(ctx.db.diversions.placement(abs, name).slice(1), src);
+}
+
+/**
  * The image's file at package path `abs` (where it is on disk, diverted or not) written again with
  * the metadata `meta`, as dpkg's chown/chmod of a new hardlink to it leaves it; its real path, or
  * undefined when there is no regular file there.
@@ -310,7 +318,7 @@ async function relinkKeptFile(
   meta: EntryMeta,
   src: string,
 ): Promise<string | undefined> {
-  const at = await ctx.tree.resolveParent(ctx.db.diversions.placement(abs, name).slice(1), src);
+  const at = await placeOf(ctx, abs, name, src);
   if (ctx.tree.wrote(at)) return at; // written again already, for an earlier link to it
   const img = await ctx.fs.lstat(`/${at}`).catch(undefinedIfNotFound);
   if (img?.type !== "file") return undefined;
@@ -327,7 +335,7 @@ async function diskState(
   name: string,
   src: string,
 ): Promise<DiskState> {
-  const real = await ctx.tree.resolveParent(ctx.db.diversions.placement(`/${h.path}`, name).slice(1), src);
+  const real = await placeOf(ctx, `/${h.path}`, name, src);
   const node = await ctx.tree.lstat(real);
   const followed =
     node?.kind === "symlink" ? await ctx.fs.stat(`/${real}`).catch(undefinedIfNotFound) : undefined;
