@@ -48,6 +48,22 @@ function statusRecord(root: string, name: string): string | undefined {
     .find((p) => p.startsWith(`Package: ${name}\n`));
 }
 
+/** `dpkg --unpack` of `deb` in the chroot: its files on disk, the package unpacked, not configured. */
+function dpkgUnpackOnly(root: string, deb: string): void {
+  writeFileSync(join(root, "tmp/unpacked.deb"), readFileSync(deb));
+  inChroot(root, ["dpkg", "--unpack", "/tmp/unpacked.deb"]);
+}
+
+/** Both dpkg and ocipatch refused foo 2.0 for overwriting bar 1.0's /usr/share/x. */
+function expectBarsXRefused(out: Awaited<ReturnType<typeof dpkgUpgradeRefusal>>): void {
+  expect(out.dpkgOk).toBe(false);
+  expect(out.dpkgLog).toContain("trying to overwrite '/usr/share/x', which is also in package bar 1.0");
+  expect(isOcipatchError(out.error, "RESOLVE"), String(out.error)).toBe(true);
+  expect((out.error as Error).message).toBe(
+    "foo 2.0: trying to overwrite '/usr/share/x', which is also in package bar 1.0 (neither package's Replaces: covers the other)",
+  );
+}
+
 function writeAdminFile(root: string, path: string, content: string): void {
   writeFileSync(join(root, path), content);
 }
@@ -423,15 +439,10 @@ describe("a file another installed package has, without Replaces:", () => {
       files: { "usr/share/foo/a": "a 2\n", "usr/share/x": "foo's x\n" },
     });
     const out = await dpkgUpgradeRefusal({ work: dir, installed: [bar, foo1], upgrade: [foo2] });
-    expect(out.dpkgOk).toBe(false);
-    expect(out.dpkgLog).toContain("trying to overwrite '/usr/share/x', which is also in package bar 1.0");
+    expectBarsXRefused(out);
     // dpkg rolled the unpack back: bar keeps its file, foo stays 1.0
     expect(read(out.oracle, "usr/share/x")).toBe("bar's x\n");
     expect(statusRecord(out.oracle, "foo")).toMatch(/^Version: 1\.0$/m);
-    expect(isOcipatchError(out.error, "RESOLVE"), String(out.error)).toBe(true);
-    expect((out.error as Error).message).toBe(
-      "foo 2.0: trying to overwrite '/usr/share/x', which is also in package bar 1.0 (neither package's Replaces: covers the other)",
-    );
   }, 300_000);
 
   it("packages unpacked but not configured, or selected for removal, own their files as installed ones do: Replaces: takes them over", async () => {
@@ -458,8 +469,7 @@ describe("a file another installed package has, without Replaces:", () => {
       installed: [baz, foo1],
       upgrade: [foo2],
       setup: (root) => {
-        writeFileSync(join(root, "tmp/bar.deb"), readFileSync(bar));
-        inChroot(root, ["dpkg", "--unpack", "/tmp/bar.deb"]);
+        dpkgUnpackOnly(root, bar);
         execFileSync("chroot", [root, "dpkg", "--set-selections"], { input: "baz deinstall\n" });
       },
     });
@@ -484,8 +494,7 @@ describe("a file another installed package has, without Replaces:", () => {
       installed: [],
       upgrade: [bar2],
       setup: (root) => {
-        writeFileSync(join(root, "tmp/bar.deb"), readFileSync(bar1));
-        inChroot(root, ["dpkg", "--unpack", "/tmp/bar.deb"]);
+        dpkgUnpackOnly(root, bar1);
       },
     });
     expect(out.differences).toEqual([]);
@@ -507,16 +516,10 @@ describe("a file another installed package has, without Replaces:", () => {
       installed: [foo1],
       upgrade: [foo2],
       setup: (root) => {
-        writeFileSync(join(root, "tmp/bar.deb"), readFileSync(bar));
-        inChroot(root, ["dpkg", "--unpack", "/tmp/bar.deb"]);
+        dpkgUnpackOnly(root, bar);
       },
     });
-    expect(out.dpkgOk).toBe(false);
-    expect(out.dpkgLog).toContain("trying to overwrite '/usr/share/x', which is also in package bar 1.0");
-    expect(isOcipatchError(out.error, "RESOLVE"), String(out.error)).toBe(true);
-    expect((out.error as Error).message).toBe(
-      "foo 2.0: trying to overwrite '/usr/share/x', which is also in package bar 1.0 (neither package's Replaces: covers the other)",
-    );
+    expectBarsXRefused(out);
   }, 300_000);
 
   it("a conffile a removed package (config-files) left is taken as dpkg takes it: no conflict, out of its list, obsolete there, from its hash", async () => {
