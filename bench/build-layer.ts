@@ -17,7 +17,7 @@ import { median, runsArg } from "./args.js";
 
 const runs = runsArg();
 
-/** CPU seconds of this process (every thread) and of its waited-for children (host zstd, for Ubuntu packages). */
+/** CPU seconds of this process (every thread) and of its waited-for children (host zstd, for zstd members above 4 MiB). */
 function cpu(): { self: number; children: number } {
   const u = process.cpuUsage();
   const f = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ");

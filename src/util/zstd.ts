@@ -6,8 +6,8 @@ import { hostFilter, hostToolAvailable } from "./host-filter.js";
 /**
  * Zstandard streams without a compiled binding: the host `zstd` tool (zstd package, present on
  * Debian/Ubuntu build and CI machines) when it is there — it decodes ~7 times faster than
- * JavaScript and runs on its own core — and otherwise fzstd (pure JavaScript) for decoding.
- * Writing zstd needs the host tool.
+ * JavaScript and runs on its own core — and otherwise, or for an input known to be small,
+ * fzstd (pure JavaScript) for decoding. Writing zstd needs the host tool.
  */
 
 /**
