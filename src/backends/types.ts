@@ -132,6 +132,19 @@ export interface FetchRequest {
   readonly concurrency?: number | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly progress?: ProgressListener | undefined;
+  /**
+   * Called once, before any file is fetched, with where each item's verified file will be and
+   * when it is there: a layer build can start on the first files while the others download.
+   */
+  readonly onPlanned?: ((files: readonly PendingFile[]) => void) | undefined;
+}
+
+/** Where one item of a fetch under way goes, and when it is there. */
+export interface PendingFile {
+  /** The local path the verified file will have. */
+  readonly path: string;
+  /** Resolves when the file is there and verified; rejects when it vanished or the fetch failed. */
+  readonly ready: Promise<void>;
 }
 
 /** A planned file the repository no longer has (HTTP 404/410). */
@@ -154,6 +167,11 @@ export interface FetchedPackage {
   readonly architecture: string;
   /** Local path of the downloaded, verified file. */
   readonly path: string;
+  /**
+   * While the file still downloads (a build started early): resolves when it is at `path`,
+   * rejects when it will not be. The build reads the file only after. Absent: it is there.
+   */
+  readonly ready?: Promise<void> | undefined;
   /** The installed package it upgrades; undefined for a package new to the image (a dependency). */
   readonly installed?: InstalledPackage | undefined;
   /** Installed packages it obsoletes (rpm `Obsoletes:`, planned as `replaces`): the layer removes them. */

@@ -1,14 +1,7 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { backendById, backendViewOptions } from "../backends/registry.js";
-import type {
-  BackendPatcher,
-  FetchedPackage,
-  PatchLayer,
-  RecordCodec,
-  RepositoryOptions,
-  VanishedArtifact,
-} from "../backends/types.js";
+import type { BackendPatcher, PatchLayer, RecordCodec, RepositoryOptions } from "../backends/types.js";
 import { isOcipatchError, OcipatchError } from "../errors.js";
 import type { Image, ImageIndex, ImageOrIndex, Layer } from "../image/image.js";
 import { replaceIndexChildren } from "../image/index-builder.js";
@@ -17,10 +10,8 @@ import { type Compression, MediaTypes } from "../image/media-types.js";
 import { mutateImage } from "../image/mutate.js";
 import { formatPlatform } from "../image/platform.js";
 import type { ImageSink, WriteResult } from "../image/sink.js";
-import { packageKey } from "../inventory/package-key.js";
 import { readInventoryFromFs } from "../inventory/read.js";
 import type { Inventory } from "../inventory/types.js";
-import { plannedDownloads } from "../plan/downloads.js";
 import type { Plan, PlanMode } from "../plan/types.js";
 import { LayeredFs, type SharedLayers } from "../rootfs/index.js";
 import { scanInventory } from "../scan/matcher.js";
@@ -29,13 +20,12 @@ import { openLocation, openSink, parseImageLocation, type TransportOptions } fro
 import type { ImageLocation } from "../transport/parse.js";
 import { compressorIdentity } from "../util/compression.js";
 import type { Digest } from "../util/digest.js";
-import { redactUrl } from "../util/http/redact.js";
 import type { ProgressListener } from "../util/progress.js";
 import { VERSION } from "../version.js";
 import type { VulnDatabase } from "../vulndb/index.js";
 import { inventoryAfterLayer } from "./after-inventory.js";
 import type { BuiltLayerCache } from "./built-layer-cache.js";
-import { dropUnavailable } from "./drop-unavailable.js";
+import { fetchAndBuild } from "./fetch-and-build.js";
 import { checkReportMatches, targetsFromScan } from "./findings.js";
 import {
   baseAnnotations,
@@ -46,7 +36,7 @@ import {
   refuseAtLayerLimit,
 } from "./labels.js";
 import { type PlatformJob, selectPlatforms } from "./select-platforms.js";
-import { buildKey, installedKey, type SharedBuilds } from "./shared-builds.js";
+import { installedKey, type SharedBuilds } from "./shared-builds.js";
 import { plannedPackages, type WantedPackage } from "./wanted.js";
 
 export { checkReportMatches, PATCH_LABELS, targetsFromScan };
@@ -437,16 +427,21 @@ async function patchPlatform(
     };
   }
 
-  // fetch
-  const fetched = await fetchPackages(patcher, planned.plan, wanted, name, req, log);
-  if (fetched.packages.length === 0) {
+  // fetch, and build the one layer while the later packages download
+  const target = {
+    platformName: name,
+    fs: st.fs,
+    platform: st.platform,
+    inventory: st.inventory,
+    manifestMediaType: image.mediaType,
+  };
+  const opts = { ...req, compression: compressionOf(req) };
+  const fetched = await fetchAndBuild(patcher, target, planned.plan, wanted, opts, log);
+  const { layer: built, reused } = fetched;
+  if (built === undefined) {
     log.info(`${name}: nothing left to patch`);
     return { result: { ...base, plan: fetched.plan, status: "up-to-date" }, image: undefined };
   }
-
-  // build the one layer
-  log.info(`${name}: building the patch layer (${fetched.packages.length} packages)...`);
-  const { layer: built, reused } = await buildLayer(patcher, st, fetched.packages, req);
   if (reused) log.info(`${name}: the same patch layer was built for another image of this run; reused`);
   for (const w of built.warnings) log.warning(w);
   // the key names every package the plan wanted: a layer built without some of them is not stored;
@@ -543,92 +538,6 @@ async function fromLayerCache(
   return undefined;
 }
 
-/**
- * The one new layer. In a run that shares work, an identical layer another image built is reused
- * (see SharedBuilds for when it is identical); the layer file then lives in the run's directory.
- */
-async function buildLayer(
-  patcher: BackendPatcher,
-  st: AnalyzedPlatform,
-  packages: readonly FetchedPackage[],
-  req: PatchRequest,
-): Promise<{ layer: PatchLayer; reused: boolean }> {
-  const inputs = {
-    platform: st.platform,
-    inventory: st.inventory,
-    packages,
-    compression: compressionOf(req),
-    manifestMediaType: st.job.image.mediaType,
-    // the layer's own timestamps come from the packages (reproducible); `now` dates the config
-    now: req.now,
-  };
-  const run = async (layerPath: string) =>
-    patcher.buildLayer({ ...inputs, fs: st.fs, layerPath, signal: req.signal });
-  const shared = req.sharedBuilds;
-  if (!shared)
-    return { layer: await run(join(await mkdtemp(join(req.workDir, "layer-")), "layer.tar")), reused: false };
-  return shared.build(
-    buildKey(st.inventory.packageManager, inputs),
-    st.fs,
-    async () => run(await shared.layerPath()),
-    req.signal,
-  );
-}
-
-/**
- * Download and verify the plan's package files. With ignoreErrors, a file the mirror no longer
- * has drops its source group from the plan; otherwise it fails the platform.
- */
-async function fetchPackages(
-  patcher: BackendPatcher,
-  plan: Plan,
-  wanted: readonly WantedPackage[],
-  name: string,
-  req: PatchRequest,
-  log: PatchLog,
-) {
-  log.info(`${name}: downloading ${wanted.length} packages...`);
-  const got = await patcher.fetch(
-    wanted.map((w) => w.item),
-    {
-      cacheDir: req.packageCacheDir,
-      concurrency: req.downloadConcurrency,
-      signal: req.signal,
-      progress: req.progress,
-    },
-  );
-  let kept = plan;
-  let fetched = wanted.map((w, i) => ({ ...w, path: got.files[i] }));
-  if (got.vanished.length > 0) {
-    if (!req.ignoreErrors) throw vanishedError(name, got.vanished);
-    for (const v of got.vanished) log.warning(`${name}: ${v.message}: skipped with its source package`);
-    kept = dropUnavailable(
-      plan,
-      got.vanished.map((v) => ({
-        name: v.item.package,
-        architecture: v.item.architecture,
-        reason: `${v.item.version} is not on the mirror (HTTP 404)`,
-      })),
-    );
-    // what the kept plan still downloads, in the same order (dropping keeps the order)
-    const still = new Set(plannedDownloads(kept).map((d) => packageKey(d.package, d.architecture)));
-    fetched = fetched.filter((f) => still.has(packageKey(f.item.package, f.item.architecture)));
-  }
-  const packages: FetchedPackage[] = fetched.map((f) => ({
-    package: f.item.package,
-    architecture: f.item.architecture,
-    path: f.path!,
-    installed: f.installed,
-    ...(f.replaces.length > 0 ? { replaces: f.replaces } : {}),
-  }));
-  const account: DownloadAccount = {
-    bytes: got.bytesDownloaded,
-    fromCache: got.fromCache,
-    files: fetched.length,
-  };
-  return { plan: kept, packages, account };
-}
-
 /** The patched image: the base (without a previous ocipatch layer) plus the new layer, labelled. */
 async function appendLayer(
   image: Image,
@@ -669,37 +578,4 @@ function writesOciLayout(req: PatchRequest): boolean {
   if (req.destination === undefined || req.sink !== undefined) return false;
   const t = parseImageLocation(req.destination).transport;
   return t === "oci" || t === "oci-archive";
-}
-
-/** How many failures one error line names before "and N more" (the rest are in `details.failures`). */
-const FIRST_FEW = 3;
-
-/**
- * One line for every package file of a platform the mirror answered 404/410 for: the count, the first few
- * packages, the hint; the full list (package, version, URL) in `details.failures` for JSON and reports.
- */
-function vanishedError(platform: string, vanished: readonly VanishedArtifact[]): OcipatchError {
-  const n = vanished.length;
-  const names = vanished.slice(0, FIRST_FEW).map((v) => `${v.item.package} ${v.item.version}`);
-  const more = n > FIRST_FEW ? ` and ${n - FIRST_FEW} more` : "";
-  const one = n === 1;
-  return new OcipatchError(
-    "NOT_FOUND",
-    `${platform}: ${n} package${one ? " is" : "s are"} no longer on the mirror (HTTP 404): ${names.join(", ")}${more} — run again to re-plan against the mirror's new indices, or ignore errors (or choose other suites) to patch without ${one ? "it" : "them"}`,
-    {
-      cause: vanished[0],
-      details: {
-        option: ["ignoreErrors", "suites"],
-        platform,
-        failures: vanished.map((v) => ({
-          class: "not-on-mirror",
-          package: v.item.package,
-          architecture: v.item.architecture,
-          version: v.item.version,
-          url: redactUrl(v.item.url),
-          message: v.message,
-        })),
-      },
-    },
-  );
 }

@@ -63,3 +63,79 @@ it("bytesDownloaded is exact with parallel downloads (= bytes on disk = Content-
     await server.close();
   }
 });
+
+it("says where every file goes before fetching, and settles each as it arrives: a 404 its own, a failure the rest", async () => {
+  const archive = join(testCacheDir(), "apt-archives", "debian-bullseye-amd64");
+  const debs = readdirSync(archive)
+    .filter((f) => f.endsWith(".deb"))
+    .sort()
+    .slice(0, 4);
+  expect(debs.length, `real .debs in ${archive}`).toBe(4);
+  const files = new Map<string, Buffer>(debs.map((f) => [`/pool/${f}`, readFileSync(join(archive, f))]));
+  // the last file is sent only once the first one was said to be there
+  let firstArrived: () => void = () => undefined;
+  const firstSettled = new Promise<void>((r) => {
+    firstArrived = r;
+  });
+  const last = `/pool/${debs[3]}`;
+  const server = await startFileServer(files, async (req) => {
+    if (req.url === last) await firstSettled;
+    return false;
+  });
+  try {
+    const items = [...files].map(([path, body], i) => ({
+      package: `p${i}`,
+      architecture: "amd64",
+      version: "1",
+      url: `${server.url}${path}`,
+      sha256: createHash("sha256").update(body).digest("hex"),
+      size: body.length,
+    }));
+    const cacheDir = makeTempDir("download-pending");
+    work.push(cacheDir);
+    const gone = { ...items[2]!, url: `${server.url}/pool/gone.deb` };
+    const planned: Array<{ path: string; ready: Promise<void> }> = [];
+    let requestsWhenPlanned = -1;
+    const got = await downloadDebs([items[0]!, items[1]!, gone, items[3]!], {
+      cacheDir,
+      concurrency: 4,
+      onVanished: "collect",
+      onPlanned: (files) => {
+        requestsWhenPlanned = server.requests.length;
+        planned.push(...files);
+        void files[0]!.ready.then(() => {
+          // there and verified when said to be
+          const body = readFileSync(files[0]!.path);
+          expect(createHash("sha256").update(body).digest("hex")).toBe(items[0]!.sha256);
+          firstArrived();
+        });
+      },
+    });
+    expect(requestsWhenPlanned).toBe(0);
+    expect(planned.map((p) => p.path)).toEqual([got.files[0], got.files[1], planned[2]!.path, got.files[3]]);
+    expect(got.files[2]).toBeUndefined();
+    expect(got.vanished.map((v) => v.item.url)).toEqual([gone.url]);
+    const settled = await Promise.allSettled(planned.map((p) => p.ready));
+    expect(settled.map((s) => s.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+    expect(String((settled[2] as PromiseRejectedResult).reason)).toMatch(
+      /no longer on the mirror \(HTTP 404\)/,
+    );
+
+    // a file that does not verify fails the fetch, and every file not there yet with it
+    const bad = { ...items[1]!, sha256: "0".repeat(64) };
+    const again: Array<{ path: string; ready: Promise<void> }> = [];
+    const e = await downloadDebs([bad, items[3]!], {
+      cacheDir: makeTempDir("download-pending-bad"),
+      concurrency: 1,
+      onPlanned: (files) => again.push(...files),
+    }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(String(e)).toMatch(/sha256|SHA256|does not match/i);
+    const results = await Promise.allSettled(again.map((p) => p.ready));
+    expect(results.map((r) => (r.status === "rejected" ? r.reason : undefined))).toEqual([e, e]);
+  } finally {
+    await server.close();
+  }
+});

@@ -440,6 +440,11 @@ describe("a planned .deb the mirror answers 404 for (debian-bookworm)", () => {
         expect(names).not.toContain("apt");
         expect(names).not.toContain("libapt-pkg6.0");
         expect(names.length).toBeGreaterThan(0);
+        // the layer was started while the packages downloaded, and built again without the two
+        const builds = [...r.stderr.matchAll(/building the patch layer \((\d+) packages\)/g)].map((m) =>
+          Number(m[1]),
+        );
+        expect(builds, r.stderr).toEqual([names.length + 2, names.length]);
 
         const dir = makeTempDir("kinds-404");
         work.push(dir);

@@ -6,7 +6,6 @@
  * names so concurrent runs sharing the cache do not collide.
  */
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { OcipatchError, undefinedIfNotFound } from "../../errors.js";
 import { partialSibling } from "../../util/fs.js";
 import { getBytes } from "../../util/http/get.js";
@@ -72,17 +71,20 @@ function verify(bytes: Buffer, item: ArtifactDownload, source: string): ApkPacka
 }
 
 export function fetchApks(items: readonly ArtifactDownload[], req: FetchRequest): Promise<FetchOutcome> {
-  return fetchPool(items, req, async (item, signal): Promise<FetchedOne> => {
+  const checksum = (item: ArtifactDownload): string => {
     if (!item.checksum)
       throw new OcipatchError("INTERNAL", `${item.package} ${item.version}: no index checksum to verify`);
-    const file = join(req.cacheDir, cacheName(item.checksum));
+    return item.checksum;
+  };
+  const fileOf = (item: ArtifactDownload) => cacheName(checksum(item));
+  return fetchPool(items, req, fileOf, async (item, file, signal): Promise<FetchedOne> => {
     const shown = redactUrl(item.url);
     const cached = await readFile(file).catch(undefinedIfNotFound);
     if (cached) {
       try {
         verify(cached, item, file);
-        identityOf.set(file, item.checksum);
-        return { kind: "cached", file };
+        identityOf.set(file, checksum(item));
+        return { kind: "cached" };
       } catch {
         await rm(file, { force: true });
       }
@@ -102,8 +104,8 @@ export function fetchApks(items: readonly ArtifactDownload[], req: FetchRequest)
       await rm(part, { force: true }).catch(() => undefined);
       throw new OcipatchError("IO", `cannot store ${file}: ${(e as Error).message}`, { cause: e });
     }
-    identityOf.set(file, item.checksum);
-    return { kind: "downloaded", file, bytes: got.length };
+    identityOf.set(file, checksum(item));
+    return { kind: "downloaded", bytes: got.length };
   });
 }
 

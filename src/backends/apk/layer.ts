@@ -352,6 +352,7 @@ export async function buildApkLayer(req: BuildLayerRequest): Promise<PatchLayer>
   if (req.packages.length === 0) throw new OcipatchError("INTERNAL", "no package to build a layer from");
   const loaded: LoadedPackage[] = [];
   for (const f of req.packages) {
+    await f.ready; // (a file still downloading)
     const { pkg, size } = await readFetchedApk(f.path);
     if (pkg.name !== f.package)
       throw new OcipatchError("INVALID_FORMAT", `${f.path}: is ${pkg.name}, expected ${f.package}`);

@@ -1,6 +1,5 @@
 import { createReadStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { isOcipatchError, OcipatchError } from "../../errors.js";
 import { DigestStream, parseDigest } from "../../util/digest.js";
@@ -11,6 +10,7 @@ import type { ProgressListener } from "../../util/progress.js";
 import { chunksOf } from "../../util/streams.js";
 import { saveVerified } from "../../util/verified-file.js";
 import { type FetchedOne, fetchPool } from "../fetch-pool.js";
+import type { FetchRequest } from "../types.js";
 
 /** One .deb to fetch: where from, and what it must hash to (from the signed Packages index). */
 interface DebDownload {
@@ -38,6 +38,8 @@ interface DownloadOptions {
    * returned in `vanished` (their `files` entry is undefined).
    */
   readonly onVanished?: "fail" | "collect";
+  /** Told where each file goes before any is fetched (FetchRequest.onPlanned). */
+  readonly onPlanned?: FetchRequest["onPlanned"];
 }
 
 interface DownloadResult {
@@ -84,8 +86,8 @@ async function hashMatches(path: string, item: DebDownload): Promise<boolean> {
  * and the download fails; nothing unverified is ever returned.
  */
 export function downloadDebs(items: readonly DebDownload[], opts: DownloadOptions): Promise<DownloadResult> {
-  return fetchPool(items, opts, async (item, signal): Promise<FetchedOne<DebVanished>> => {
-    const file = join(opts.cacheDir, `${item.sha256.toLowerCase()}.deb`);
+  const fileOf = (item: DebDownload) => `${item.sha256.toLowerCase()}.deb`;
+  return fetchPool(items, opts, fileOf, async (item, file, signal): Promise<FetchedOne<DebVanished>> => {
     const desc = {
       digest: parseDigest(`sha256:${item.sha256.toLowerCase()}`),
       size: item.size,
@@ -93,7 +95,7 @@ export function downloadDebs(items: readonly DebDownload[], opts: DownloadOption
     };
     if (await hashMatches(file, item)) {
       opts.progress?.blobDone?.(desc, "exists");
-      return { kind: "cached", file };
+      return { kind: "cached" };
     }
     await rm(file, { force: true });
     opts.progress?.blobStart?.({ ...desc, mediaType: "application/vnd.debian.binary-package" }, "download");
@@ -102,7 +104,7 @@ export function downloadDebs(items: readonly DebDownload[], opts: DownloadOption
         opts.progress?.blobProgress?.(desc, done),
       );
       opts.progress?.blobDone?.(desc, "download");
-      return { kind: "downloaded", file, bytes };
+      return { kind: "downloaded", bytes };
     } catch (e) {
       if (!(e instanceof DebVanished) || opts.onVanished !== "collect") throw e;
       return { kind: "vanished", error: e };

@@ -37,6 +37,7 @@ export const dpkgPatcher: BackendPatcher = {
       signal: req.signal,
       progress: req.progress,
       onVanished: "collect",
+      onPlanned: req.onPlanned,
     });
   },
 

@@ -8,7 +8,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { isOcipatchError, OcipatchError } from "../../errors.js";
 import { partialSibling } from "../../util/fs.js";
@@ -155,7 +154,8 @@ async function download(
 
 /** BackendPatcher.fetch for rpm: bounded parallel downloads, verified, cached by checksum. */
 export function fetchRpms(items: readonly ArtifactDownload[], req: FetchRequest): Promise<FetchOutcome> {
-  return fetchPool(items, req, async (item, signal): Promise<FetchedOne> => {
+  const fileOf = (item: ArtifactDownload) => `${checksumOf(item).value}.rpm`;
+  return fetchPool(items, req, fileOf, async (item, file, signal): Promise<FetchedOne> => {
     const sum = checksumOf(item);
     const trust = trusted.get(`${sum.type}:${sum.value}`);
     if (!trust)
@@ -163,7 +163,6 @@ export function fetchRpms(items: readonly ArtifactDownload[], req: FetchRequest)
         "INTERNAL",
         `${item.package} ${item.version}: not from a verified rpm repository of this run`,
       );
-    const file = join(req.cacheDir, `${sum.value}.rpm`);
     const shown = `${item.package} ${item.version} (${redactUrl(item.url)})`;
     const size = await stat(file).then(
       (s) => s.size,
@@ -174,7 +173,7 @@ export function fetchRpms(items: readonly ArtifactDownload[], req: FetchRequest)
         if (size !== item.size || (await fileHash(file, sum.type)) !== sum.value)
           throw new OcipatchError("DIGEST_MISMATCH", `${file}: cached file does not match`);
         await verifyPackage(file, item, trust, file);
-        return { kind: "cached", file };
+        return { kind: "cached" };
       } catch {
         await rm(file, { force: true });
       }
@@ -185,7 +184,7 @@ export function fetchRpms(items: readonly ArtifactDownload[], req: FetchRequest)
       if (n === "vanished") return { kind: "vanished", error: new RpmVanished(item) };
       await verifyPackage(part, item, trust, shown);
       await rename(part, file);
-      return { kind: "downloaded", file, bytes: n };
+      return { kind: "downloaded", bytes: n };
     } finally {
       await rm(part, { force: true }).catch(() => undefined);
     }

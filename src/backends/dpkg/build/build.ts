@@ -3,6 +3,7 @@ import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../../er
 import { packageKey } from "../../../inventory/package-key.js";
 import { LayerWriter } from "../../../patch/layer/layer-writer.js";
 import { TargetTree } from "../../../patch/layer/target-tree.js";
+import { packageFilesReady } from "../../fetch-pool.js";
 import { combineScriptReports } from "../../script-report.js";
 import type { BuildLayerRequest, FetchedPackage, ScriptReport } from "../../types.js";
 import { debianArchitecture } from "../apt/architecture.js";
@@ -114,7 +115,10 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
   checkInputs(input);
   const { fs, inventory } = input;
   const nativeArch = debianArchitecture(input.platform.architecture, input.platform.variant);
-  const now = input.now ?? (await layerTime(input.packages.map((d) => d.path)));
+  // known once every package file is there: what the layer writes itself before then waits for it
+  const now =
+    input.now ?? packageFilesReady(input.packages).then(() => layerTime(input.packages.map((d) => d.path)));
+  if (now instanceof Promise) now.catch(() => undefined); // awaited by the writer, or the build fails first
   const db = await readImageDpkgDb(fs, inventory);
   const ownership = await Ownership.read(fs);
   const ctx: BuildContext = {
@@ -124,7 +128,6 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     db,
     filters: await readPathFilters(fs),
     ownership,
-    now,
     warnings: [...ownership.warnings],
     signal: input.signal,
     capture: captureForEffects,
@@ -135,7 +138,9 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
   /** The next package, opened and decoding while the current one is written. */
   let next: Promise<DebPackage> | undefined;
   const open = (i: number): Promise<DebPackage> => {
-    const p = openDebFile(input.packages[i]!.path).then((pkg) => {
+    const d = input.packages[i]!;
+    const p = Promise.resolve(d.ready).then(async () => {
+      const pkg = await openDebFile(d.path);
       opened.push(pkg);
       pkg.prefetch(READ_AHEAD);
       return pkg;

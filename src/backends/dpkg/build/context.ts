@@ -15,7 +15,6 @@ export interface BuildContext {
   readonly db: ImageDpkgDb;
   readonly filters: readonly PathFilter[];
   readonly ownership: Ownership;
-  readonly now: Date;
   readonly warnings: string[];
   readonly signal: AbortSignal | undefined;
   /** Whether the content of a file the layer writes (real path, relative) is kept for the native effects. */

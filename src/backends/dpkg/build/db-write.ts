@@ -31,8 +31,9 @@ export interface PackageDbUpdate {
   readonly md5sums: Buffer;
 }
 
-function dbMeta(ctx: BuildContext, mode: number): EntryMeta {
-  return { mode, uid: 0, gid: 0, uname: "root", gname: "root", mtime: ctx.now };
+/** A database file's owner and mode; its mtime is the layer's time (the writer's default). */
+function dbMeta(mode: number): EntryMeta {
+  return { mode, uid: 0, gid: 0, uname: "root", gname: "root" };
 }
 
 async function writeDbFile(ctx: BuildContext, rel: string, data: Buffer, meta: EntryMeta): Promise<void> {
@@ -88,14 +89,13 @@ export async function writeStatusDb(
     gid: st?.gid ?? 0,
     uname: st?.uname ?? "root",
     gname: st?.gname ?? "root",
-    mtime: ctx.now,
   });
   for (const u of updates) {
-    for (const f of u.infoFiles) await writeDbFile(ctx, f.path, f.data, dbMeta(ctx, f.mode));
+    for (const f of u.infoFiles) await writeDbFile(ctx, f.path, f.data, dbMeta(f.mode));
   }
   for (const { installed, list } of taken.lists.values()) {
     const path = `${DPKG_INFO_DIR}/${infoBaseName(dpkgRecord(installed).paragraph)}.list`;
-    await writeDbFile(ctx, path, Buffer.from(list.map((l) => `${l}\n`).join("")), dbMeta(ctx, 0o644));
+    await writeDbFile(ctx, path, Buffer.from(list.map((l) => `${l}\n`).join("")), dbMeta(0o644));
   }
   const written = [...updates.map((u) => u.record), ...[...taken.records.values()].map((r) => r.record)];
   return readBack(written.map((r) => `${r.toString()}\n`).join("\n"), DPKG_STATUS, false);
@@ -131,7 +131,7 @@ export async function writeStatusDDb(
     const keep = new Set(list);
     const old = parseMd5sums((await ctx.fs.readTextIfExists(`/${path}`)) ?? "", `/${path}`);
     const text = [...old].flatMap(([f, md5]) => (keep.has(`/${f}`) ? [`${md5}  ${f}\n`] : [])).join("");
-    await writeDbFile(ctx, path, Buffer.from(text), dbMeta(ctx, 0o644));
+    await writeDbFile(ctx, path, Buffer.from(text), dbMeta(0o644));
   }
   const records = ctx.db.statusDNames.filter((n) => !n.endsWith(".md5sums") && !n.startsWith("."));
   const anyMd5sums = ctx.db.statusDNames.some((n) => n.endsWith(".md5sums"));
@@ -198,14 +198,14 @@ export async function writeStatusDDb(
     const single = parseParagraphs(text, { onError: () => undefined }).length === 1;
     const hasMd5 = names.has(`${file}.md5sums`) || (old === "" && anyMd5sums);
     const files = statusDFiles(path, records[0]!, single && hasMd5 ? list[0]!.md5sums : undefined);
-    await writeDbFile(ctx, path, Buffer.from(text), dbMeta(ctx, 0o644));
-    for (const f of files.slice(1)) await writeDbFile(ctx, f.path, f.data, dbMeta(ctx, 0o644));
+    await writeDbFile(ctx, path, Buffer.from(text), dbMeta(0o644));
+    for (const f of files.slice(1)) await writeDbFile(ctx, f.path, f.data, dbMeta(0o644));
     installed.push(...readBack(text, `/${path}`, true));
   }
   for (const [file, replacements] of others) {
     const path = `${STATUS_D_DIR}/${file}`;
     const text = rewriteStatusFile((await ctx.fs.readTextIfExists(`/${path}`)) ?? "", replacements);
-    await writeDbFile(ctx, path, Buffer.from(text), dbMeta(ctx, 0o644));
+    await writeDbFile(ctx, path, Buffer.from(text), dbMeta(0o644));
     installed.push(...readBack(text, `/${path}`, true));
   }
   return installed;

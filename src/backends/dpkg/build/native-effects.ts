@@ -106,7 +106,8 @@ async function writeOutcome(
   outcome: EffectOutcome,
   removals: RemovalRequest[],
 ): Promise<void> {
-  const meta = { mode: 0o644, uid: 0, gid: 0, uname: "root", gname: "root", mtime: ctx.now };
+  // the mtime is the layer's time (the writer's default)
+  const meta = { mode: 0o644, uid: 0, gid: 0, uname: "root", gname: "root" };
   for (const w of outcome.writes) {
     const real = await ctx.tree.resolveParent(w.path, outcome.effect.package);
     if (ctx.tree.wrote(real)) {

@@ -90,6 +90,7 @@ export async function buildRpmLayer(req: BuildLayerRequest): Promise<PatchLayer>
   assertWritableRpmdb(req.fs.description, dbPath);
   const loaded: Loaded[] = [];
   for (const f of req.packages) {
+    await f.ready; // (a file still downloading)
     const pkg = await readRpmFile(f.path);
     if (pkg.header.name !== f.package)
       throw new OcipatchError("INVALID_FORMAT", `${f.path}: is ${pkg.header.name}, expected ${f.package}`);
