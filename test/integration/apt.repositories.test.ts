@@ -107,7 +107,8 @@ describe("real Debian InRelease files from the mirror", () => {
       const rel = await client.release(repo(`${srv.url}/debian`, "bookworm", "release", "bookworm"));
       expect(rel.url).toMatch(/\/Release$/);
       expect(rel.info.codename).toBe("bookworm");
-      expect(srv.requests).toEqual([
+      // (with nothing cached, the index is asked for at the same time: see "Packages indices")
+      expect(srv.requests.filter((q) => !q.endsWith("/Packages.xz"))).toEqual([
         "GET /debian/dists/bookworm/InRelease",
         "GET /debian/dists/bookworm/Release",
         "GET /debian/dists/bookworm/Release.gpg",
@@ -131,8 +132,10 @@ describe("real Debian InRelease files from the mirror", () => {
 describe("Packages indices", () => {
   it("bullseye-security main/amd64: verified, by-hash, parsed exactly as the file says, cached", async () => {
     const cacheDir = join(scratch, "c3");
-    const client = new AptClient(await trustFromFiles([DEBIAN_KEYRING]), { cacheDir });
     const r = repo(mirror.security, "bullseye-security", "security", "bullseye");
+    // the InRelease cached first: with none, the plain Packages.xz is fetched early (tested below)
+    await new AptClient(await trustFromFiles([DEBIAN_KEYRING]), { cacheDir }).release(r);
+    const client = new AptClient(await trustFromFiles([DEBIAN_KEYRING]), { cacheDir });
     const rel = await client.release(r);
     const before = client.stats.bytesDownloaded;
     const index = await client.packages(rel, "main", "amd64");
@@ -308,6 +311,44 @@ describe("bad input is refused with one clear line, nothing planned from unverif
       expect(warm.stats.notModified).toBe(1);
     } finally {
       files.delete(xzPath);
+    }
+  });
+
+  it("nothing cached: the Packages.xz is fetched while the InRelease is, taken once it verifies, fetched again by hash when it does not", async () => {
+    const realXz = await fetchReal(
+      `${mirror.security}/dists/bookworm-security/main/binary-amd64/Packages.xz`,
+    );
+    files.set(xzPath, realXz);
+    files.set(byHashPath, realXz);
+    try {
+      const start = srv.requests.length;
+      const client = new AptClient(await trustFromFiles([DEBIAN_KEYRING]), { cacheDir: join(scratch, "e1") });
+      const index = await client.packages(await client.release(secRepo()), "main", "amd64");
+      expect(index!.size).toBeGreaterThan(100);
+      expect([...srv.requests.slice(start)].sort()).toEqual([
+        "GET /debian-security/dists/bookworm-security/InRelease",
+        `GET ${xzPath}`,
+      ]);
+      expect(client.stats.bytesDownloaded).toBe(realInRelease.length + realXz.length);
+
+      // the plain file moved on (another snapshot): the early copy is dropped, the signed one fetched
+      files.set(
+        xzPath,
+        await fetchReal(`${mirror.debian}/dists/bookworm-updates/main/binary-amd64/Packages.xz`),
+      );
+      const mid = srv.requests.length;
+      const other = new AptClient(await trustFromFiles([DEBIAN_KEYRING]), { cacheDir: join(scratch, "e2") });
+      const again = await other.packages(await other.release(secRepo()), "main", "amd64");
+      expect(again!.size).toBe(index!.size);
+      const asked = srv.requests.slice(mid);
+      expect(asked.filter((q) => q !== `GET ${xzPath}`)).toEqual([
+        "GET /debian-security/dists/bookworm-security/InRelease",
+        `GET ${byHashPath}`,
+      ]);
+      expect(asked.filter((q) => q === `GET ${xzPath}`)).toHaveLength(1);
+    } finally {
+      files.delete(xzPath);
+      files.delete(byHashPath);
     }
   });
 

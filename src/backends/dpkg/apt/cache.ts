@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { OcipatchError } from "../../../errors.js";
@@ -72,6 +72,14 @@ export class AptCache {
     } catch {
       return undefined;
     }
+  }
+
+  /** Whether a copy of `url` is kept (without reading it). */
+  async hasList(url: string): Promise<boolean> {
+    return access(this.listPath(url)).then(
+      () => true,
+      () => false,
+    );
   }
 
   async putList(url: string, file: CachedFile): Promise<void> {

@@ -4,8 +4,9 @@ import { redactUrl } from "../../../util/http/redact.js";
 import type { ProgressListener } from "../../../util/progress.js";
 import { AptCache, defaultCacheDir } from "./cache.js";
 import { decompressIndex, type IndexCompression } from "./decompress.js";
+import { EarlyIndex } from "./early-index.js";
 import { type FetchStats, type HttpOptions, httpGet, newStats } from "./http.js";
-import type { TrustStore } from "./keyring.js";
+import type { TrustedKey, TrustStore } from "./keyring.js";
 import { type IndexOrigin, PackagesIndex } from "./packages.js";
 import {
   parseRelease,
@@ -78,6 +79,8 @@ export class AptClient {
   readonly cache: AptCache;
   private readonly releases = new Map<string, Promise<VerifiedRelease>>();
   private readonly indices = new Map<string, Promise<PackagesIndex | undefined>>();
+  /** Packages.xz files fetched while their Release was (a cold cache), by URL: see `fetchEarly`. */
+  private readonly early = new Map<string, EarlyIndex>();
 
   constructor(
     private readonly trust: TrustStore,
@@ -137,10 +140,26 @@ export class AptClient {
 
   private async loadRelease(repo: Repository): Promise<VerifiedRelease> {
     const base = distsBase(repo);
-    const where = `${repo.suite} at ${redactUrl(repo.fetchUri)}`;
     this.opts.progress?.info?.(`Get ${redactUrl(base)}InRelease`);
     const keys = await this.trust.keysFor(repo.signedBy, repo.origin, repo.keysFromFallback);
     const date = this.now();
+    const cold = !this.opts.offline && !(await this.cache.hasList(`${base}InRelease`));
+    const early = cold ? this.fetchEarly(repo) : [];
+    try {
+      const verified = await this.verifyRelease(repo, keys, date);
+      // what the Release lists is read to its signed size, the rest is dropped
+      for (const e of early) e.index.bound(verified.info.files.get(e.path)?.size ?? 0);
+      return verified;
+    } catch (err) {
+      for (const e of early) e.index.bound(0);
+      throw err;
+    }
+  }
+
+  /** The repository's Release, its signature verified; its suite, release and dates checked. */
+  private async verifyRelease(repo: Repository, keys: TrustedKey[], date: Date): Promise<VerifiedRelease> {
+    const base = distsBase(repo);
+    const where = `${repo.suite} at ${redactUrl(repo.fetchUri)}`;
     let url = `${base}InRelease`;
     let text: string;
     let signer: Signer;
@@ -220,6 +239,39 @@ export class AptClient {
   }
 
   /**
+   * With no Release of the repository cached (a cold cache), the Packages indices `packages()`
+   * will be asked for are fetched while the Release is, instead of after it: `loadPackages` takes
+   * one only if it matches the signed Release (size and SHA-256) and downloads it as usual
+   * otherwise (a mirror that moved on in between, an index the Release does not list). A failed
+   * early fetch is only dropped: the usual download reports what is wrong.
+   */
+  private fetchEarly(repo: Repository): Array<{ path: string; index: EarlyIndex }> {
+    if (repo.suite.endsWith("/")) return [];
+    const base = distsBase(repo);
+    const out: Array<{ path: string; index: EarlyIndex }> = [];
+    for (const component of repo.components) {
+      for (const arch of repo.architectures) {
+        const path = `${component}/binary-${arch}/Packages.xz`;
+        const url = `${base}${path}`;
+        if (this.early.has(url)) continue;
+        this.opts.progress?.info?.(`Get ${redactUrl(url)}`);
+        const index = new EarlyIndex(url, this.stats, this.opts.http);
+        this.early.set(url, index);
+        out.push({ path, index });
+      }
+    }
+    return out;
+  }
+
+  /** The early copy of `url`, once (see fetchEarly); undefined when there is none or it failed. */
+  private async takeEarly(url: string): Promise<Buffer | undefined> {
+    const e = this.early.get(url);
+    if (e === undefined) return undefined;
+    this.early.delete(url);
+    return e.body;
+  }
+
+  /**
    * The Packages index of one component and architecture, verified against the signed Release.
    * Undefined when the Release does not list it (e.g. an architecture the suite does not carry).
    */
@@ -284,6 +336,9 @@ export class AptClient {
       }
       const [path, compression] = available[0]!;
       const entry = current.info.files.get(path)!;
+      const early = await this.takeEarly(`${distsBase(repo)}${path}`);
+      if (early && early.length === entry.size && sha256hex(early) === entry.sha256)
+        return this.indexFrom(early, compression, `${distsBase(repo)}${path}`, plain, rel, origin, where);
       let url: string;
       try {
         const got = await this.fetchIndexFile(current, path, entry);

@@ -1,0 +1,62 @@
+import { getWithRetries } from "../../../util/http/get.js";
+import { chunksOf } from "../../../util/streams.js";
+import type { FetchStats, HttpOptions } from "./http.js";
+
+/**
+ * How much of an index fetched early is read before its signed size is known; the rest waits for
+ * the Release (the connection's own buffers pause the sender meanwhile).
+ */
+const EARLY_UNSIGNED_BYTES = 1024 * 1024;
+
+/**
+ * A Packages file fetched while its repository's Release still is (a cold cache). Nothing read
+ * here is trusted: the client takes `body` only if it matches the signed Release. Beyond the
+ * first MiB it reads no more than the signed size (`bound`), so a mirror sending more gets
+ * no further than it would after the Release. Any failure gives undefined.
+ */
+export class EarlyIndex {
+  readonly body: Promise<Buffer | undefined>;
+  private setBound: (bytes: number) => void = () => undefined;
+  private readonly signedSize = new Promise<number>((resolve) => {
+    this.setBound = resolve;
+  });
+
+  constructor(url: string, stats: FetchStats, http: HttpOptions = {}) {
+    this.body = getWithRetries(
+      url,
+      {
+        signal: http.signal,
+        attempts: 1,
+        timeoutMs: http.timeoutMs ?? 30_000,
+        userAgent: "ocipatch (apt repository client)",
+        onRequest: () => {
+          stats.requests++;
+        },
+      },
+      async (body) => {
+        const chunks: Buffer[] = [];
+        let n = 0;
+        let bound: number | undefined;
+        for await (const b of chunksOf(body)) {
+          n += b.length;
+          stats.bytesDownloaded += b.length;
+          if (bound === undefined && n > EARLY_UNSIGNED_BYTES) bound = await this.signedSize;
+          if (bound !== undefined && n > bound) {
+            body.destroy();
+            return undefined;
+          }
+          chunks.push(b);
+        }
+        return Buffer.concat(chunks, n);
+      },
+    ).then(
+      (r) => (r.kind === "ok" ? r.value : undefined),
+      () => undefined, // the usual download after the Release reports what is wrong
+    );
+  }
+
+  /** The size the signed Release gives the file (0: it does not list it, or the Release failed). */
+  bound(bytes: number): void {
+    this.setBound(bytes);
+  }
+}
