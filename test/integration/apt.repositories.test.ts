@@ -7,6 +7,7 @@ import * as openpgp from "openpgp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AptClient } from "../../src/backends/dpkg/apt/client.js";
 import { readKeyring } from "../../src/backends/dpkg/apt/keyring.js";
+import { PackagesIndex } from "../../src/backends/dpkg/apt/packages.js";
 import { parseRelease } from "../../src/backends/dpkg/apt/release.js";
 import { parseRelations } from "../../src/backends/dpkg/debian/relations.js";
 import { isOcipatchError } from "../../src/errors.js";
@@ -195,6 +196,57 @@ describe("Packages indices", () => {
     expect(mta).toContain("exim4-daemon-light");
     expect(mta).toContain("postfix");
     expect(parseRelations("perl:any, python3:any (>= 3.11~)")[1]![0]!.archQualifier).toBe("any");
+  });
+
+  it("bookworm main read from its bytes: every name and every provider an independent reading finds (LF, CRLF)", async () => {
+    const client = new AptClient(await trustFromFiles([DEBIAN_KEYRING]), {
+      cacheDir: join(testCacheDir(), "apt-cache"),
+    });
+    const rel = await client.release(repo(mirror.debian, "bookworm", "release", "bookworm"));
+    const index = (await client.packages(rel, "main", "amd64"))!;
+    const plain = rel.info.files.get("main/binary-amd64/Packages")!;
+    const text = (await readFile(client.cache.indexPath(plain.sha256))).toString("latin1");
+    // independent: paragraphs split on blank lines, fields found by regular expressions
+    const names = new Set<string>();
+    const providers = new Map<string, Set<string>>();
+    for (const para of text.split(/\n\n+/)) {
+      const name = /^Package:\s*(\S+)/m.exec(para)?.[1];
+      if (!name) continue;
+      names.add(name);
+      const provides = /^Provides:(.*(?:\n[ \t].*)*)/m.exec(para)?.[1] ?? "";
+      for (const part of provides.split(",")) {
+        const v = /^\s*([a-z0-9][a-z0-9+.-]*)/.exec(part)?.[1];
+        if (v) providers.set(v, (providers.get(v) ?? new Set()).add(name));
+      }
+    }
+    expect(providers.size).toBeGreaterThan(1000);
+    const byIndex = (idx: typeof index) => ({
+      names: [...idx.names()].sort(),
+      providers: [...providers.keys()].map((v) => [
+        v,
+        [...new Set(idx.providers(v).map((p) => p.name))].sort(),
+      ]),
+    });
+    const expected = {
+      names: [...names].sort(),
+      providers: [...providers].map(([v, ps]) => [v, [...ps].sort()]),
+    };
+    expect(byIndex(index)).toEqual(expected);
+    const crlf = PackagesIndex.fromBytes(
+      Buffer.from(text.replace(/\n/g, "\r\n"), "latin1"),
+      index.origin,
+      "crlf",
+    );
+    expect(byIndex(crlf)).toEqual(expected);
+    // a Provides field on the file's very first line
+    const first = PackagesIndex.fromBytes(
+      Buffer.from(
+        `Provides: virt\nPackage: a\nVersion: 1\nArchitecture: all\nFilename: pool/a.deb\nSize: 1\nSHA256: ${"0".repeat(64)}\n`,
+      ),
+      index.origin,
+      "first",
+    );
+    expect(first.providers("virt").map((p) => p.name)).toEqual(["a"]);
   });
 });
 

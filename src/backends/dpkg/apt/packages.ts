@@ -58,10 +58,22 @@ export function parseMultiArch(v: string | undefined): MultiArch {
   return s === "same" || s === "foreign" || s === "allowed" ? s : "no";
 }
 
+const PARAGRAPH_END = Buffer.from("\n\n");
+const PACKAGE_FIELD = Buffer.from("Package:");
+const PROVIDES_FIELD = Buffer.from("Provides:");
+
+/** Offsets of the lines of `b` that start with `prefix`. */
+function* linesStartingWith(b: Buffer, prefix: Buffer): Generator<number> {
+  if (b.subarray(0, prefix.length).equals(prefix)) yield 0;
+  const after = Buffer.concat([Buffer.from("\n"), prefix]);
+  for (let at = b.indexOf(after); at !== -1; at = b.indexOf(after, at + 1)) yield at + 1;
+}
+
 /**
  * A Packages index, parsed lazily: building it only finds paragraph boundaries,
- * package names and Provides lines; a package's paragraph is parsed the first
- * time someone asks for it. This keeps a 45 MB main index usable in well under a second.
+ * package names and Provides lines in the bytes; a package's paragraph is decoded and
+ * parsed the first time someone asks for it. This keeps a 45 MB main index usable in well
+ * under a second, and held as the file's bytes (outside the JavaScript heap), not as a string.
  */
 export class PackagesIndex {
   private readonly starts: number[] = [];
@@ -70,21 +82,21 @@ export class PackagesIndex {
   private readonly byProvides = new Map<string, number[]>();
   private readonly parsed = new Map<number, AvailablePackage>();
 
-  private readonly text: string;
-
-  constructor(
-    text: string,
+  private constructor(
+    private readonly bytes: Buffer,
     readonly origin: IndexOrigin,
     private readonly where: string,
   ) {
-    // CRLF files (never seen in Debian archives, but cheap to accept)
-    this.text = text.includes("\r\n") ? text.replace(/\r\n/g, "\n") : text;
     this.scan();
   }
 
-  /** Build from bytes; only ASCII fields are used, so latin1 decoding is exact for them and fast. */
+  /** Build from the file's bytes; only ASCII fields are used, so latin1 decoding is exact for them. */
   static fromBytes(bytes: Buffer, origin: IndexOrigin, where: string): PackagesIndex {
-    return new PackagesIndex(bytes.toString("latin1"), origin, where);
+    // CRLF files (never seen in Debian archives, but cheap to accept)
+    const lf = bytes.includes("\r\n")
+      ? Buffer.from(bytes.toString("latin1").replace(/\r\n/g, "\n"), "latin1")
+      : bytes;
+    return new PackagesIndex(lf, origin, where);
   }
 
   get size(): number {
@@ -92,19 +104,19 @@ export class PackagesIndex {
   }
 
   private scan(): void {
-    const t = this.text;
+    const b = this.bytes;
     let pos = 0;
-    const n = t.length;
+    const n = b.length;
     while (pos < n) {
       // skip blank lines
-      while (pos < n && (t.charCodeAt(pos) === 10 || t.charCodeAt(pos) === 13)) pos++;
+      while (pos < n && (b[pos] === 10 || b[pos] === 13)) pos++;
       if (pos >= n) break;
-      let end = t.indexOf("\n\n", pos);
+      let end = b.indexOf(PARAGRAPH_END, pos);
       if (end === -1) end = n;
       const i = this.starts.length;
       this.starts.push(pos);
       this.ends.push(end);
-      const name = this.fieldInRange("Package", pos, end);
+      const name = this.fieldInRange(PACKAGE_FIELD, pos, end);
       if (name === undefined) {
         throw new OcipatchError(
           "INVALID_FORMAT",
@@ -114,24 +126,29 @@ export class PackagesIndex {
       push(this.byName, name, i);
       pos = end;
     }
-    const re = /^Provides:[ \t]*(.*(?:\n[ \t].*)*)$/gm;
-    for (let m = re.exec(t); m; m = re.exec(t)) {
-      const i = this.paragraphAt(m.index);
-      for (const part of m[1]!.split(",")) {
+    // every Provides field, with its continuation lines
+    for (const line of linesStartingWith(b, PROVIDES_FIELD)) {
+      const from = line + PROVIDES_FIELD.length;
+      let eol = b.indexOf(10, from);
+      while (eol !== -1 && (b[eol + 1] === 32 || b[eol + 1] === 9)) eol = b.indexOf(10, eol + 1);
+      const value = b.toString("latin1", from, eol === -1 ? n : eol);
+      const i = this.paragraphAt(line);
+      for (const part of value.split(",")) {
         const name = /^\s*([a-z0-9][a-z0-9+.-]*)/.exec(part)?.[1];
         if (name) push(this.byProvides, name, i);
       }
     }
   }
 
-  private fieldInRange(field: string, start: number, end: number): string | undefined {
-    const t = this.text;
-    const prefix = `${field}:`;
+  /** The value of the first line starting with `prefix` (`Field:`) in [start, end), trimmed. */
+  private fieldInRange(prefix: Buffer, start: number, end: number): string | undefined {
+    const b = this.bytes;
     let p = start;
     while (p < end) {
-      const eol = t.indexOf("\n", p);
+      const eol = b.indexOf(10, p);
       const lineEnd = eol === -1 || eol > end ? end : eol;
-      if (t.startsWith(prefix, p)) return t.slice(p + prefix.length, lineEnd).trim();
+      if (lineEnd - p >= prefix.length && b.compare(prefix, 0, prefix.length, p, p + prefix.length) === 0)
+        return b.toString("latin1", p + prefix.length, lineEnd).trim();
       p = lineEnd + 1;
     }
     return undefined;
@@ -151,7 +168,7 @@ export class PackagesIndex {
   private parse(i: number): AvailablePackage {
     const cached = this.parsed.get(i);
     if (cached) return cached;
-    const chunk = this.text.slice(this.starts[i], this.ends[i]);
+    const chunk = this.bytes.toString("latin1", this.starts[i], this.ends[i]);
     const where = `${this.where} (paragraph ${i + 1})`;
     const p = iterateParagraphs(chunk, { source: where }).next().value;
     if (!p) throw new OcipatchError("INVALID_FORMAT", `${where}: empty paragraph`);
