@@ -412,7 +412,7 @@ export class AptClient {
     origin: IndexOrigin,
     where: string,
   ): Promise<PackagesIndex> {
-    const content = await decompressIndex(body, compression, redactUrl(url));
+    const content = await decompressIndex(body, compression, redactUrl(url), { expectedSize: plain?.size });
     if (plain) {
       const h = sha256hex(content);
       if (content.length !== plain.size || h !== plain.sha256) {

@@ -1,24 +1,32 @@
 import { Readable } from "node:stream";
 import { isOcipatchError, OcipatchError } from "../../../errors.js";
 import { gunzipStream } from "../../../util/compression.js";
-import { readAll } from "../../../util/streams.js";
+import { chunksOf, readAll } from "../../../util/streams.js";
 import { xzDecompressor } from "../../../util/xz.js";
 
 export type IndexCompression = "xz" | "gz" | "none";
 
-/** Decompress an index file (streaming through lzma-native / zlib), refusing absurd sizes. */
+/**
+ * Decompress an index file (streaming through lzma-native / zlib), refusing absurd sizes. With the
+ * size the signed Release gives the content, it is decoded into one buffer of that size (a 73 MB
+ * index is not held twice, as pieces and joined); more than that is refused.
+ */
 export async function decompressIndex(
   data: Buffer,
   compression: IndexCompression,
   where: string,
-  limit = 1024 * 1024 * 1024,
+  opts: { readonly limit?: number; readonly expectedSize?: number | undefined } = {},
 ): Promise<Buffer> {
   if (compression === "none") return data;
   const d = compression === "xz" ? xzDecompressor("xz", where) : gunzipStream();
   const src = Readable.from([data]);
   src.on("error", (e) => d.destroy(e));
+  const limit = opts.limit ?? 1024 * 1024 * 1024;
   try {
-    return await readAll(src.pipe(d), limit);
+    const out = src.pipe(d);
+    return opts.expectedSize !== undefined && opts.expectedSize <= limit
+      ? await readSized(out, opts.expectedSize)
+      : await readAll(out, limit);
   } catch (e) {
     // the xz decoder's own error names the file already
     if (isOcipatchError(e) && e.message.startsWith(`${where}: `)) throw e;
@@ -26,4 +34,20 @@ export async function decompressIndex(
       cause: e,
     });
   }
+}
+
+/** The stream's bytes in one buffer of `size`; more than that is an error, less gives the part read. */
+async function readSized(stream: Readable, size: number): Promise<Buffer> {
+  const out = Buffer.allocUnsafe(size);
+  let n = 0;
+  for await (const b of chunksOf(stream)) {
+    if (n + b.length > size) {
+      stream.on("error", () => undefined); // a late "aborted" error must not go unhandled
+      stream.destroy();
+      throw new OcipatchError("INVALID_FORMAT", `content larger than the ${size} bytes the Release lists`);
+    }
+    b.copy(out, n);
+    n += b.length;
+  }
+  return n === size ? out : out.subarray(0, n);
 }
