@@ -17,14 +17,31 @@ afterAll(async () => {
   for (const d of work) await rm(d, { recursive: true, force: true });
 });
 
-it("bytesDownloaded is exact with parallel downloads (= bytes on disk = Content-Length sum)", async () => {
+/** The first `n` real .debs of the harness's bullseye apt archive, by URL path `/pool/<file>`. */
+function realDebs(n: number): Map<string, Buffer> {
   const archive = join(testCacheDir(), "apt-archives", "debian-bullseye-amd64");
   const debs = readdirSync(archive)
     .filter((f) => f.endsWith(".deb"))
     .sort()
-    .slice(0, 24);
-  expect(debs.length, `real .debs in ${archive}`).toBeGreaterThanOrEqual(8);
-  const files = new Map<string, Buffer>(debs.map((f) => [`/pool/${f}`, readFileSync(join(archive, f))]));
+    .slice(0, n);
+  expect(debs.length, `real .debs in ${archive}`).toBeGreaterThanOrEqual(Math.min(n, 8));
+  return new Map(debs.map((f) => [`/pool/${f}`, readFileSync(join(archive, f))]));
+}
+
+/** One download per file served at `url`, with the digest and size an index would give. */
+function downloadsOf(files: Map<string, Buffer>, url: string) {
+  return [...files].map(([path, body], i) => ({
+    package: `p${i}`,
+    architecture: "amd64",
+    version: "1",
+    url: `${url}${path}`,
+    sha256: createHash("sha256").update(body).digest("hex"),
+    size: body.length,
+  }));
+}
+
+it("bytesDownloaded is exact with parallel downloads (= bytes on disk = Content-Length sum)", async () => {
+  const files = realDebs(24);
   let sent = 0;
   const server = await startFileServer(files, async (req, res) => {
     const body = files.get(req.url ?? "");
@@ -41,14 +58,7 @@ it("bytesDownloaded is exact with parallel downloads (= bytes on disk = Content-
   try {
     const cacheDir = makeTempDir("download-accounting");
     work.push(cacheDir);
-    const items = [...files].map(([path, body], i) => ({
-      package: `p${i}`,
-      architecture: "amd64",
-      version: "1",
-      url: `${server.url}${path}`,
-      sha256: createHash("sha256").update(body).digest("hex"),
-      size: body.length,
-    }));
+    const items = downloadsOf(files, server.url);
     const got = await downloadDebs(items, { cacheDir, concurrency: 6 });
     const onDisk = got.files.reduce((s, f) => s + statSync(f!).size, 0);
     const needed = items.reduce((s, i) => s + i.size, 0);
@@ -65,32 +75,20 @@ it("bytesDownloaded is exact with parallel downloads (= bytes on disk = Content-
 });
 
 it("says where every file goes before fetching, and settles each as it arrives: a 404 its own, a failure the rest", async () => {
-  const archive = join(testCacheDir(), "apt-archives", "debian-bullseye-amd64");
-  const debs = readdirSync(archive)
-    .filter((f) => f.endsWith(".deb"))
-    .sort()
-    .slice(0, 4);
-  expect(debs.length, `real .debs in ${archive}`).toBe(4);
-  const files = new Map<string, Buffer>(debs.map((f) => [`/pool/${f}`, readFileSync(join(archive, f))]));
+  const files = realDebs(4);
+  expect(files.size).toBe(4);
   // the last file is sent only once the first one was said to be there
   let firstArrived: () => void = () => undefined;
   const firstSettled = new Promise<void>((r) => {
     firstArrived = r;
   });
-  const last = `/pool/${debs[3]}`;
+  const last = [...files.keys()][3];
   const server = await startFileServer(files, async (req) => {
     if (req.url === last) await firstSettled;
     return false;
   });
   try {
-    const items = [...files].map(([path, body], i) => ({
-      package: `p${i}`,
-      architecture: "amd64",
-      version: "1",
-      url: `${server.url}${path}`,
-      sha256: createHash("sha256").update(body).digest("hex"),
-      size: body.length,
-    }));
+    const items = downloadsOf(files, server.url);
     const cacheDir = makeTempDir("download-pending");
     work.push(cacheDir);
     const gone = { ...items[2]!, url: `${server.url}/pool/gone.deb` };

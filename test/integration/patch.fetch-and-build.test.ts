@@ -18,6 +18,7 @@ import { isOcipatchError } from "../../src/errors.js";
 import { readInventoryFromFs } from "../../src/inventory/index.js";
 import type { Inventory } from "../../src/inventory/types.js";
 import { fetchAndBuild } from "../../src/patch/fetch-and-build.js";
+import type { PatchLog } from "../../src/patch/patch-image.js";
 import type { WantedPackage } from "../../src/patch/wanted.js";
 import type { Plan } from "../../src/plan/types.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
@@ -126,6 +127,26 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
   return cond();
 }
 
+/** fetchAndBuild of `wanted` into `dir`'s work and package cache directories, two downloads at a time. */
+async function fetchAndBuildIn(dir: string, wanted: WantedPackage[], log: PatchLog) {
+  const workDir = join(dir, "work");
+  await mkdir(workDir, { recursive: true });
+  const target = {
+    platformName: "linux/amd64",
+    fs,
+    platform: { os: "linux", architecture: "amd64" },
+    inventory,
+    manifestMediaType,
+  };
+  const opts = {
+    workDir,
+    packageCacheDir: join(dir, "debs"),
+    compression: "gzip" as const,
+    downloadConcurrency: 2,
+  };
+  return fetchAndBuild(dpkgPatcher, target, plan, wanted, opts, log);
+}
+
 describe("fetchAndBuild", () => {
   it("writes the first packages into the layer while the last one still downloads; same bytes as building after", async () => {
     const dir = mkdtempSync(join(work, "overlap-"));
@@ -139,24 +160,9 @@ describe("fetchAndBuild", () => {
       },
     });
     try {
-      await mkdir(workDir);
       const lines: string[] = [];
       const log = { info: (m: string) => lines.push(m), success() {}, warning: (m: string) => lines.push(m) };
-      const target = {
-        platformName: "linux/amd64",
-        fs,
-        platform: { os: "linux", architecture: "amd64" },
-        inventory,
-        manifestMediaType,
-      };
-      const got = await fetchAndBuild(
-        dpkgPatcher,
-        target,
-        plan,
-        wantedFrom(server.url),
-        { workDir, packageCacheDir: join(dir, "debs"), compression: "gzip", downloadConcurrency: 2 },
-        log,
-      );
+      const got = await fetchAndBuildIn(dir, wantedFrom(server.url), log);
       expect(server.seen.heldServed).toBe(true);
       // the layer had bytes before the last package was sent
       expect(bytesWhileHeld).toBeGreaterThan(0);
@@ -193,28 +199,12 @@ describe("fetchAndBuild", () => {
 
   it("a build that fails stops the downloads, and its error is the one reported", async () => {
     const dir = mkdtempSync(join(work, "fails-"));
-    const workDir = join(dir, "work");
-    await mkdir(workDir);
     // the last .deb is never sent unless the client gives up on it
     const server = await poolServer({ name: NAMES[NAMES.length - 1]!, until: () => new Promise(() => {}) });
     try {
       const log = { info() {}, success() {}, warning() {} };
-      const target = {
-        platformName: "linux/amd64",
-        fs,
-        platform: { os: "linux", architecture: "amd64" },
-        inventory,
-        manifestMediaType,
-      };
       // the first file is perl-base, the plan said "perl": the build refuses it
-      const e = await fetchAndBuild(
-        dpkgPatcher,
-        target,
-        plan,
-        wantedFrom(server.url, { "perl-base": "perl" }),
-        { workDir, packageCacheDir: join(dir, "debs"), compression: "gzip", downloadConcurrency: 2 },
-        log,
-      ).then(
+      const e = await fetchAndBuildIn(dir, wantedFrom(server.url, { "perl-base": "perl" }), log).then(
         () => undefined,
         (err: unknown) => err,
       );
