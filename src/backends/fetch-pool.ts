@@ -54,15 +54,15 @@ export async function fetchPool<T extends ArtifactDownload, V extends VanishedAr
   const files = items.map((item) => join(opts.cacheDir, fileOf(item)));
   await mkdir(opts.cacheDir, { recursive: true });
   const arrived = files.map(() => pending());
-  opts.onPlanned?.(files.map((path, i) => ({ path, ready: arrived[i]!.promise })));
   const vanished: Array<{ i: number; error: V }> = [];
   let bytes = 0;
   let fromCache = 0;
-  opts.progress?.phase?.(
-    "Downloading packages",
-    items.reduce((n, i) => n + i.size, 0),
-  );
   try {
+    opts.onPlanned?.(files.map((path, i) => ({ path, ready: arrived[i]!.promise })));
+    opts.progress?.phase?.(
+      "Downloading packages",
+      items.reduce((n, i) => n + i.size, 0),
+    );
     await forEachLimit(
       items.map((item, i) => ({ item, i })),
       opts.concurrency ?? 4,
