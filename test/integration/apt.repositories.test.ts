@@ -247,6 +247,17 @@ describe("Packages indices", () => {
       "first",
     );
     expect(first.providers("virt").map((p) => p.name)).toEqual(["a"]);
+    // the client's index reads its paragraphs from the cached file; one cut short says so
+    const copy = join(scratch, "Packages-cut");
+    await writeFile(copy, text, "latin1");
+    const fromFile = PackagesIndex.fromBytes(Buffer.from(text, "latin1"), index.origin, "cut", copy);
+    expect(fromFile.get("zsh").map((p) => p.version)).toEqual(index.get("zsh").map((p) => p.version));
+    await writeFile(copy, text.slice(0, text.length >> 1), "latin1");
+    await expectError(
+      (async () => fromFile.get(expected.names[expected.names.length - 1]!))(),
+      "INVALID_FORMAT",
+      /cut: the cached index .* was cut short/,
+    );
   });
 });
 

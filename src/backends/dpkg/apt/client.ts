@@ -318,7 +318,7 @@ export class AptClient {
         const hit = await this.cache.getIndex(plain.sha256, plain.size);
         if (hit) {
           this.stats.cacheHits++;
-          return PackagesIndex.fromBytes(hit, origin, where);
+          return PackagesIndex.fromBytes(hit, origin, where, this.cache.indexPath(plain.sha256));
         }
       }
       const variants: Array<[string, IndexCompression]> = [
@@ -422,6 +422,8 @@ export class AptClient {
         );
       }
       await this.cache.putIndex(plain.sha256, content);
+      // paragraphs are read from the cached copy when asked for, the bytes are not kept
+      return PackagesIndex.fromBytes(content, origin, where, this.cache.indexPath(plain.sha256));
     }
     return PackagesIndex.fromBytes(content, origin, where);
   }

@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from "node:fs";
 import { OcipatchError } from "../../../errors.js";
 import type { SuiteKind } from "../../../plan/suites.js";
 import { iterateParagraphs } from "../debian/deb822.js";
@@ -62,6 +63,19 @@ const PARAGRAPH_END = Buffer.from("\n\n");
 const PACKAGE_FIELD = Buffer.from("Package:");
 const PROVIDES_FIELD = Buffer.from("Provides:");
 
+/** The value of the first line of `b` in [start, end) starting with `prefix` (`Field:`), trimmed. */
+function fieldInRange(b: Buffer, prefix: Buffer, start: number, end: number): string | undefined {
+  let p = start;
+  while (p < end) {
+    const eol = b.indexOf(10, p);
+    const lineEnd = eol === -1 || eol > end ? end : eol;
+    if (lineEnd - p >= prefix.length && b.compare(prefix, 0, prefix.length, p, p + prefix.length) === 0)
+      return b.toString("latin1", p + prefix.length, lineEnd).trim();
+    p = lineEnd + 1;
+  }
+  return undefined;
+}
+
 /** Offsets of the lines of `b` that start with `prefix`. */
 function* linesStartingWith(b: Buffer, prefix: Buffer): Generator<number> {
   if (b.subarray(0, prefix.length).equals(prefix)) yield 0;
@@ -73,7 +87,8 @@ function* linesStartingWith(b: Buffer, prefix: Buffer): Generator<number> {
  * A Packages index, parsed lazily: building it only finds paragraph boundaries,
  * package names and Provides lines in the bytes; a package's paragraph is decoded and
  * parsed the first time someone asks for it. This keeps a 45 MB main index usable in well
- * under a second, and held as the file's bytes (outside the JavaScript heap), not as a string.
+ * under a second. When the same bytes are in a file (the client's verified cache), they are
+ * not kept: a paragraph is read from the file when asked for (Ubuntu's universe index is 73 MB).
  */
 export class PackagesIndex {
   private readonly starts: number[] = [];
@@ -81,30 +96,41 @@ export class PackagesIndex {
   private readonly byName = new Map<string, number[]>();
   private readonly byProvides = new Map<string, number[]>();
   private readonly parsed = new Map<number, AvailablePackage>();
+  /** The index's bytes, or undefined when they are read from `file`. */
+  private bytes: Buffer | undefined;
 
   private constructor(
-    private readonly bytes: Buffer,
+    bytes: Buffer,
     readonly origin: IndexOrigin,
     private readonly where: string,
+    private readonly file: string | undefined,
   ) {
-    this.scan();
+    this.bytes = bytes;
+    this.scan(bytes);
+    if (file !== undefined) this.bytes = undefined;
   }
 
-  /** Build from the file's bytes; only ASCII fields are used, so latin1 decoding is exact for them. */
-  static fromBytes(bytes: Buffer, origin: IndexOrigin, where: string): PackagesIndex {
-    // CRLF files (never seen in Debian archives, but cheap to accept)
-    const lf = bytes.includes("\r\n")
-      ? Buffer.from(bytes.toString("latin1").replace(/\r\n/g, "\n"), "latin1")
-      : bytes;
-    return new PackagesIndex(lf, origin, where);
+  /**
+   * Build from the file's bytes; only ASCII fields are used, so latin1 decoding is exact for them.
+   * `file`: a file holding exactly these bytes, from which paragraphs are read instead.
+   */
+  static fromBytes(bytes: Buffer, origin: IndexOrigin, where: string, file?: string): PackagesIndex {
+    // CRLF files (never seen in Debian archives, but cheap to accept): kept, converted
+    if (bytes.includes("\r\n"))
+      return new PackagesIndex(
+        Buffer.from(bytes.toString("latin1").replace(/\r\n/g, "\n"), "latin1"),
+        origin,
+        where,
+        undefined,
+      );
+    return new PackagesIndex(bytes, origin, where, file);
   }
 
   get size(): number {
     return this.starts.length;
   }
 
-  private scan(): void {
-    const b = this.bytes;
+  private scan(b: Buffer): void {
     let pos = 0;
     const n = b.length;
     while (pos < n) {
@@ -116,7 +142,7 @@ export class PackagesIndex {
       const i = this.starts.length;
       this.starts.push(pos);
       this.ends.push(end);
-      const name = this.fieldInRange(PACKAGE_FIELD, pos, end);
+      const name = fieldInRange(b, PACKAGE_FIELD, pos, end);
       if (name === undefined) {
         throw new OcipatchError(
           "INVALID_FORMAT",
@@ -140,18 +166,32 @@ export class PackagesIndex {
     }
   }
 
-  /** The value of the first line starting with `prefix` (`Field:`) in [start, end), trimmed. */
-  private fieldInRange(prefix: Buffer, start: number, end: number): string | undefined {
-    const b = this.bytes;
-    let p = start;
-    while (p < end) {
-      const eol = b.indexOf(10, p);
-      const lineEnd = eol === -1 || eol > end ? end : eol;
-      if (lineEnd - p >= prefix.length && b.compare(prefix, 0, prefix.length, p, p + prefix.length) === 0)
-        return b.toString("latin1", p + prefix.length, lineEnd).trim();
-      p = lineEnd + 1;
+  /** Paragraph i as text: from the bytes, or read from the file they were dropped for. */
+  private paragraphText(i: number): string {
+    const start = this.starts[i]!;
+    const end = this.ends[i]!;
+    if (this.bytes !== undefined) return this.bytes.toString("latin1", start, end);
+    const buf = Buffer.allocUnsafe(end - start);
+    let got: number;
+    try {
+      const fd = openSync(this.file!, "r");
+      try {
+        got = readSync(fd, buf, 0, buf.length, start);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      throw new OcipatchError(
+        "IO",
+        `${this.where}: cannot read the cached index ${this.file}: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
     }
-    return undefined;
+    if (got !== buf.length)
+      throw new OcipatchError("INVALID_FORMAT", `${this.where}: the cached index ${this.file} was cut short`);
+    return buf.toString("latin1");
   }
 
   private paragraphAt(offset: number): number {
@@ -168,7 +208,7 @@ export class PackagesIndex {
   private parse(i: number): AvailablePackage {
     const cached = this.parsed.get(i);
     if (cached) return cached;
-    const chunk = this.bytes.toString("latin1", this.starts[i], this.ends[i]);
+    const chunk = this.paragraphText(i);
     const where = `${this.where} (paragraph ${i + 1})`;
     const p = iterateParagraphs(chunk, { source: where }).next().value;
     if (!p) throw new OcipatchError("INVALID_FORMAT", `${where}: empty paragraph`);
