@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { isOcipatchError, OcipatchError } from "../../../errors.js";
 import { gunzipStream } from "../../../util/compression.js";
-import { chunksOf, readAll } from "../../../util/streams.js";
+import { readAll } from "../../../util/streams.js";
 import { xzDecompressor } from "../../../util/xz.js";
 
 export type IndexCompression = "xz" | "gz" | "none";
@@ -23,10 +23,9 @@ export async function decompressIndex(
   src.on("error", (e) => d.destroy(e));
   const limit = opts.limit ?? 1024 * 1024 * 1024;
   try {
-    const out = src.pipe(d);
-    return opts.expectedSize !== undefined && opts.expectedSize <= limit
-      ? await readSized(out, opts.expectedSize)
-      : await readAll(out, limit);
+    const known =
+      opts.expectedSize === undefined ? undefined : { bytes: opts.expectedSize, from: "the Release lists" };
+    return await readAll(src.pipe(d), limit, known);
   } catch (e) {
     // the xz decoder's own error names the file already
     if (isOcipatchError(e) && e.message.startsWith(`${where}: `)) throw e;
@@ -34,20 +33,4 @@ export async function decompressIndex(
       cause: e,
     });
   }
-}
-
-/** The stream's bytes in one buffer of `size`; more than that is an error, less gives the part read. */
-async function readSized(stream: Readable, size: number): Promise<Buffer> {
-  const out = Buffer.allocUnsafe(size);
-  let n = 0;
-  for await (const b of chunksOf(stream)) {
-    if (n + b.length > size) {
-      stream.on("error", () => undefined); // a late "aborted" error must not go unhandled
-      stream.destroy();
-      throw new OcipatchError("INVALID_FORMAT", `content larger than the ${size} bytes the Release lists`);
-    }
-    b.copy(out, n);
-    n += b.length;
-  }
-  return n === size ? out : out.subarray(0, n);
 }
