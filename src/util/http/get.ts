@@ -134,6 +134,15 @@ export async function getWithRetries<T>(
 }
 
 /**
+ * A bound known only later: up to `first` bytes are read before it, then the reader waits for
+ * `later` (the connection's own buffers pause the sender meanwhile).
+ */
+export interface LateBound {
+  readonly first: number;
+  readonly later: Promise<number>;
+}
+
+/**
  * Read a whole body, refusing more than `maxBytes`. A connection that closes after every
  * announced byte arrived (proxies that close instead of ending the message) still counts as
  * complete; one that breaks earlier is retryable.
@@ -141,21 +150,23 @@ export async function getWithRetries<T>(
 export async function readBounded(
   body: ResponseBody,
   headers: IncomingHttpHeaders,
-  maxBytes: number,
+  maxBytes: number | LateBound,
   what: string,
   onChunk?: (bytes: number) => void,
 ): Promise<Buffer> {
   const chunks: Buffer[] = [];
   const length = Number(headerValue(headers["content-length"]) ?? Number.NaN);
+  let max = typeof maxBytes === "number" ? maxBytes : undefined;
   let n = 0;
   try {
     for await (const b of chunksOf(body)) {
       n += b.length;
       onChunk?.(b.length);
-      if (n > maxBytes) {
+      if (max === undefined && typeof maxBytes !== "number" && n > maxBytes.first) max = await maxBytes.later;
+      if (max !== undefined && n > max) {
         body.destroy();
-        throw new OcipatchError("INVALID_FORMAT", `GET ${what}: response larger than ${maxBytes} bytes`, {
-          details: { maxBytes },
+        throw new OcipatchError("INVALID_FORMAT", `GET ${what}: response larger than ${max} bytes`, {
+          details: { maxBytes: max },
         });
       }
       chunks.push(b);

@@ -1,5 +1,5 @@
-import { getWithRetries } from "../../../util/http/get.js";
-import { chunksOf } from "../../../util/streams.js";
+import { getWithRetries, readBounded } from "../../../util/http/get.js";
+import { redactUrl } from "../../../util/http/redact.js";
 import type { FetchStats, HttpOptions } from "./http.js";
 
 /**
@@ -12,7 +12,8 @@ const EARLY_UNSIGNED_BYTES = 1024 * 1024;
  * A Packages file fetched while its repository's Release still is (a cold cache). Nothing read
  * here is trusted: the client takes `body` only if it matches the signed Release. Beyond the
  * first MiB it reads no more than the signed size (`bound`), so a mirror sending more gets
- * no further than it would after the Release. Any failure gives undefined.
+ * no further than it would after the Release. Any failure gives undefined (the usual download
+ * after the Release then reports what is wrong).
  */
 export class EarlyIndex {
   readonly body: Promise<Buffer | undefined>;
@@ -33,22 +34,16 @@ export class EarlyIndex {
           stats.requests++;
         },
       },
-      async (body) => {
-        const chunks: Buffer[] = [];
-        let n = 0;
-        let bound: number | undefined;
-        for await (const b of chunksOf(body)) {
-          n += b.length;
-          stats.bytesDownloaded += b.length;
-          if (bound === undefined && n > EARLY_UNSIGNED_BYTES) bound = await this.signedSize;
-          if (bound !== undefined && n > bound) {
-            body.destroy();
-            return undefined;
-          }
-          chunks.push(b);
-        }
-        return Buffer.concat(chunks, n);
-      },
+      (body, headers) =>
+        readBounded(
+          body,
+          headers,
+          { first: EARLY_UNSIGNED_BYTES, later: this.signedSize },
+          redactUrl(url),
+          (n) => {
+            stats.bytesDownloaded += n;
+          },
+        ),
     ).then(
       (r) => (r.kind === "ok" ? r.value : undefined),
       () => undefined, // the usual download after the Release reports what is wrong
