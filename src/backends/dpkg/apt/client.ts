@@ -10,6 +10,7 @@ import type { TrustedKey, TrustStore } from "./keyring.js";
 import { type IndexOrigin, PackagesIndex } from "./packages.js";
 import {
   parseRelease,
+  type ReleaseFileEntry,
   type ReleaseInfo,
   type Signer,
   verifyDetachedRelease,
@@ -42,6 +43,11 @@ export interface VerifiedRelease {
 
 function sha256hex(b: Uint8Array): string {
   return createHash("sha256").update(b).digest("hex");
+}
+
+/** Whether bytes are the file a signed Release entry names: its size, then its SHA-256. */
+function matchesEntry(b: Uint8Array, entry: ReleaseFileEntry): boolean {
+  return b.length === entry.size && sha256hex(b) === entry.sha256;
 }
 
 function distsBase(repo: Repository): string {
@@ -336,26 +342,26 @@ export class AptClient {
       }
       const [path, compression] = available[0]!;
       const entry = current.info.files.get(path)!;
-      const early = await this.takeEarly(`${distsBase(repo)}${path}`);
-      if (early && early.length === entry.size && sha256hex(early) === entry.sha256)
-        return this.indexFrom(early, compression, `${distsBase(repo)}${path}`, plain, rel, origin, where);
-      let url: string;
+      const plainUrl = `${distsBase(repo)}${path}`;
+      const early = await this.takeEarly(plainUrl);
+      if (early && matchesEntry(early, entry))
+        return this.indexFrom(early, compression, plainUrl, plain, rel, origin, where);
+      let url = plainUrl;
       try {
         const got = await this.fetchIndexFile(current, path, entry);
         url = got.url;
-        if (got.body.length === entry.size && got.sha256 === entry.sha256) {
+        if (matchesEntry(got.body, entry)) {
           return this.indexFrom(got.body, compression, got.url, plain, rel, origin, where);
         }
         if (attempt >= 2) {
           throw new OcipatchError(
             "DIGEST_MISMATCH",
-            `${redactUrl(got.url)} does not match the signed Release: sha256 ${got.sha256} (${got.body.length} bytes), expected ${entry.sha256} (${entry.size} bytes), twice (InRelease read again in between)`,
+            `${redactUrl(got.url)} does not match the signed Release: sha256 ${sha256hex(got.body)} (${got.body.length} bytes), expected ${entry.sha256} (${entry.size} bytes), twice (InRelease read again in between)`,
           );
         }
       } catch (e) {
         // longer than the signed size: the same symptom, refused while downloading
         if (attempt >= 2 || !isOcipatchError(e, "DIGEST_MISMATCH")) throw e;
-        url = `${distsBase(repo)}${path}`;
       }
       this.opts.progress?.info?.(
         `${redactUrl(url)} does not match the signed Release; reading the Release again and fetching it again`,
@@ -368,8 +374,8 @@ export class AptClient {
   private async fetchIndexFile(
     release: VerifiedRelease,
     path: string,
-    entry: { readonly sha256: string; readonly size: number },
-  ): Promise<{ body: Buffer; url: string; sha256: string }> {
+    entry: ReleaseFileEntry,
+  ): Promise<{ body: Buffer; url: string }> {
     const base = distsBase(release.repository);
     const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
     const byHashUrl = `${base}${dir}by-hash/SHA256/${entry.sha256}`;
@@ -390,7 +396,7 @@ export class AptClient {
     };
     if (release.info.acquireByHash) {
       const r = await get(byHashUrl);
-      if (r.status === 200 && r.body) return { body: r.body, url: byHashUrl, sha256: sha256hex(r.body) };
+      if (r.status === 200 && r.body) return { body: r.body, url: byHashUrl };
     }
     const r = await get(plainUrl);
     if (r.status !== 200 || !r.body) {
@@ -399,7 +405,7 @@ export class AptClient {
         `${redactUrl(plainUrl)} is listed in the signed Release but missing (HTTP 404)`,
       );
     }
-    return { body: r.body, url: plainUrl, sha256: sha256hex(r.body) };
+    return { body: r.body, url: plainUrl };
   }
 
   /** The verified (compressed) index, decompressed, checked against the uncompressed entry, cached. */
@@ -407,18 +413,17 @@ export class AptClient {
     body: Buffer,
     compression: IndexCompression,
     url: string,
-    plain: { readonly sha256: string; readonly size: number } | undefined,
+    plain: ReleaseFileEntry | undefined,
     rel: string,
     origin: IndexOrigin,
     where: string,
   ): Promise<PackagesIndex> {
     const content = await decompressIndex(body, compression, redactUrl(url), { expectedSize: plain?.size });
     if (plain) {
-      const h = sha256hex(content);
-      if (content.length !== plain.size || h !== plain.sha256) {
+      if (!matchesEntry(content, plain)) {
         throw new OcipatchError(
           "DIGEST_MISMATCH",
-          `${redactUrl(url)} decompresses to content that does not match the signed Release's ${rel} (sha256 ${h}, expected ${plain.sha256})`,
+          `${redactUrl(url)} decompresses to content that does not match the signed Release's ${rel} (sha256 ${sha256hex(content)}, expected ${plain.sha256})`,
         );
       }
       await this.cache.putIndex(plain.sha256, content);
