@@ -70,12 +70,13 @@ export async function fetchAndBuild(
 ): Promise<FetchedAndBuilt> {
   const name = target.platformName;
   const building = (n: number) => log.info(`${name}: building the patch layer (${n} packages)...`);
-  if (opts.sharedBuilds) {
-    const fetched = await fetchPackages(patcher, plan, wanted, name, opts, log);
+  /** The layer from the packages that are all there already. */
+  const buildFetched = async (fetched: Fetched): Promise<FetchedAndBuilt> => {
     if (fetched.packages.length === 0) return { ...fetched, layer: undefined, reused: false };
     building(fetched.packages.length);
     return { ...fetched, ...(await buildLayer(patcher, target, fetched.packages, opts)) };
-  }
+  };
+  if (opts.sharedBuilds) return buildFetched(await fetchPackages(patcher, plan, wanted, name, opts, log));
 
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
@@ -116,9 +117,7 @@ export async function fetchAndBuild(
     stop.abort();
     await early.catch(() => undefined); // stopped on purpose
   }
-  if (fetched.packages.length === 0) return { ...fetched, layer: undefined, reused: false };
-  building(fetched.packages.length);
-  return { ...fetched, ...(await buildLayer(patcher, target, fetched.packages, opts)) };
+  return buildFetched(fetched);
 }
 
 function fetchedPackage(w: WantedPackage, path: string, ready?: Promise<void>): FetchedPackage {
