@@ -20,11 +20,11 @@ import type { Inventory } from "../../src/inventory/types.js";
 import { fetchAndBuild } from "../../src/patch/fetch-and-build.js";
 import type { PatchLog } from "../../src/patch/patch-image.js";
 import type { WantedPackage } from "../../src/patch/wanted.js";
-import type { Plan } from "../../src/plan/types.js";
 import { LayeredFs } from "../../src/rootfs/index.js";
 import { openImage } from "../../src/transport/index.js";
 import { type CachedDeb, debianDeb } from "../harness/debian-packages.js";
 import { ensureImage } from "../harness/images.js";
+import { emptyPlan } from "../harness/plans.js";
 
 const work = mkdtempSync(join(tmpdir(), "ocipatch-fetch-build-"));
 let fs: LayeredFs;
@@ -97,15 +97,7 @@ function wantedFrom(url: string, rename: Record<string, string> = {}): WantedPac
   });
 }
 
-const plan: Plan = {
-  mode: "all",
-  updates: [],
-  newPackages: [],
-  held: [],
-  unresolved: [],
-  downloadSize: 0,
-  warnings: [],
-};
+const plan = emptyPlan();
 
 /** Bytes of the layer file being written under `dir` (0 while there is none). */
 function layerBytes(dir: string): number {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { emptyPlan } from "../../../test/harness/plans.js";
 import type { InstalledPackage, Inventory } from "../../inventory/types.js";
 import { UNKNOWN_OS } from "../../os/detect.js";
 import type { Plan, PlannedArtifact, PlannedUpdate } from "../../plan/types.js";
@@ -47,15 +48,8 @@ const update = (over: Partial<PlannedUpdate> & Pick<PlannedUpdate, "package" | "
   ...over,
 });
 
-const plan = (updates: PlannedUpdate[], newPackages: Plan["newPackages"] = []): Plan => ({
-  mode: "all",
-  updates,
-  newPackages,
-  held: [],
-  unresolved: [],
-  downloadSize: 0,
-  warnings: [],
-});
+const plan = (updates: PlannedUpdate[], newPackages: Plan["newPackages"] = []): Plan =>
+  emptyPlan({ updates, newPackages });
 
 describe("plannedPackages", () => {
   it("finds the installed record an update upgrades by its name and installed architecture", () => {

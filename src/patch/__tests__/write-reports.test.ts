@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { emptyPlan } from "../../../test/harness/plans.js";
 import { trivyStretch } from "../../report/__tests__/fixtures.js";
 import type { Digest } from "../../util/digest.js";
 import type { PatchResult, PlatformResult } from "../patch-image.js";
@@ -23,15 +24,7 @@ function result(source: string, destination: string): PatchResult {
     status: "patched",
     before,
     after,
-    plan: {
-      mode: "targets",
-      updates: [],
-      newPackages: [],
-      held: [],
-      unresolved: [],
-      downloadSize: 0,
-      warnings: [],
-    },
+    plan: emptyPlan({ mode: "targets" }),
     patchedDigest: DIGEST,
     indexBytes: 10,
     download: { bytes: 5, fromCache: 0, files: 1 },
