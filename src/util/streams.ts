@@ -67,45 +67,19 @@ export async function* chunksOf(stream: Readable, maxQueued = 1024 * 1024): Asyn
 
 const EMPTY = Buffer.alloc(0);
 
-/** A size the bytes are known to have, and who says so (for the error when there are more). */
-export interface KnownSize {
-  readonly bytes: number;
-  /** e.g. "the Release lists": the error reads "content larger than the N bytes the Release lists" */
-  readonly from: string;
-}
-
-/**
- * Read a whole stream into memory, refusing more than `limit` bytes. With a `known` size (not
- * above the limit), the bytes go into one buffer of that size as they arrive instead of being held
- * as pieces and joined (a 73 MB index is not held twice); more than it is refused, fewer give the
- * part read.
- */
-export async function readAll(
-  stream: Readable,
-  limit = 256 * 1024 * 1024,
-  known?: KnownSize,
-): Promise<Buffer> {
-  const sized = known !== undefined && known.bytes <= limit ? known : undefined;
-  const max = sized?.bytes ?? limit;
-  const out = sized ? Buffer.allocUnsafe(sized.bytes) : undefined;
+/** Read a whole stream into memory, refusing more than `limit` bytes. */
+export async function readAll(stream: Readable, limit = 256 * 1024 * 1024): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const b of chunksOf(stream)) {
-    if (n + b.length > max) {
+    n += b.length;
+    if (n > limit) {
       stream.on("error", () => undefined); // a late "aborted" error must not go unhandled
       stream.destroy();
-      throw new OcipatchError(
-        "INVALID_FORMAT",
-        sized
-          ? `content larger than the ${sized.bytes} bytes ${sized.from}`
-          : `content larger than ${limit} bytes`,
-      );
+      throw new OcipatchError("INVALID_FORMAT", `content larger than ${limit} bytes`);
     }
-    if (out) b.copy(out, n);
-    else chunks.push(b);
-    n += b.length;
+    chunks.push(b);
   }
-  if (out) return n === out.length ? out : out.subarray(0, n);
   return Buffer.concat(chunks, n);
 }
 

@@ -247,16 +247,29 @@ describe("Packages indices", () => {
       "first",
     );
     expect(first.providers("virt").map((p) => p.name)).toEqual(["a"]);
-    // the client's index reads its paragraphs from the cached file; one cut short says so
+    // read from a file piece by piece (1 MiB pieces, as the client reads its cache): the same
+    // names and providers; paragraphs are read from the file, and one cut short says so
     const copy = join(scratch, "Packages-cut");
     await writeFile(copy, text, "latin1");
-    const fromFile = PackagesIndex.fromBytes(Buffer.from(text, "latin1"), index.origin, "cut", copy);
+    const fromFile = await PackagesIndex.fromFile(copy, text.length, index.origin, "cut");
+    expect(byIndex(fromFile)).toEqual(expected);
     expect(fromFile.get("zsh").map((p) => p.version)).toEqual(index.get("zsh").map((p) => p.version));
     await writeFile(copy, text.slice(0, text.length >> 1), "latin1");
     await expectError(
       (async () => fromFile.get(expected.names[expected.names.length - 1]!))(),
       "INVALID_FORMAT",
       /cut: the cached index .* was cut short/,
+    );
+    await expectError(
+      PackagesIndex.fromFile(copy, text.length, index.origin, "cut"),
+      "INVALID_FORMAT",
+      /cut: the cached index .* was cut short/,
+    );
+    const crlfFile = join(scratch, "Packages-crlf");
+    await writeFile(crlfFile, text.replace(/\n/g, "\r\n"), "latin1");
+    const crlfText = await readFile(crlfFile);
+    expect(byIndex(await PackagesIndex.fromFile(crlfFile, crlfText.length, index.origin, "crlf"))).toEqual(
+      expected,
     );
   });
 });

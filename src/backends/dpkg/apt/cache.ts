@@ -1,8 +1,19 @@
-import { randomBytes } from "node:crypto";
-import { access, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import {
+  access,
+  type FileHandle,
+  mkdir,
+  open,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { OcipatchError } from "../../../errors.js";
+import type { ReleaseFileEntry } from "./release.js";
 
 /** The user's cache directory: `$OCIPATCH_CACHE_DIR`, else `$XDG_CACHE_HOME/ocipatch`, else `~/.cache/ocipatch`. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -102,16 +113,63 @@ export class AptCache {
     return join(this.root, "indices", "sha256", sha256);
   }
 
-  async getIndex(sha256: string, size: number): Promise<Buffer | undefined> {
-    try {
-      const b = await readFile(this.indexPath(sha256));
-      return b.length === size ? b : undefined;
-    } catch {
-      return undefined;
-    }
+  /** Whether the cache holds the index of this SHA-256 and size (taken by its size: the cache's own files). */
+  async hasIndex(sha256: string, size: number): Promise<boolean> {
+    return stat(this.indexPath(sha256)).then(
+      (st) => st.isFile() && st.size === size,
+      () => false,
+    );
   }
 
-  async putIndex(sha256: string, content: Buffer): Promise<void> {
-    await atomicWrite(this.indexPath(sha256), content);
+  /**
+   * Save an index's decoded bytes as they come, checked against the signed Release's entry on the
+   * way (more bytes than it lists stop the save); the file is in place only when size and SHA-256
+   * match. A failure leaves no file: DIGEST_MISMATCH for other bytes, IO for the disk, and what
+   * `pieces` throws as it is.
+   */
+  async saveIndex(entry: ReleaseFileEntry, pieces: AsyncIterable<Buffer>, what: string): Promise<void> {
+    const path = this.indexPath(entry.sha256);
+    const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+    const ioError = (e: unknown) =>
+      new OcipatchError("IO", `cannot write cache file ${path}: ${(e as Error).message}`, { cause: e });
+    let file: FileHandle | undefined;
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      file = await open(tmp, "wx").catch((e: unknown) => {
+        throw ioError(e);
+      });
+      const hash = createHash("sha256");
+      let n = 0;
+      for await (const b of pieces) {
+        n += b.length;
+        if (n > entry.size)
+          throw new OcipatchError(
+            "DIGEST_MISMATCH",
+            `${what}: more than the ${entry.size} bytes the Release lists`,
+          );
+        hash.update(b);
+        await file.write(b).catch((e: unknown) => {
+          throw ioError(e);
+        });
+      }
+      const got = hash.digest("hex");
+      if (n !== entry.size || got !== entry.sha256) {
+        throw new OcipatchError(
+          "DIGEST_MISMATCH",
+          `${what}: does not match the signed Release (sha256 ${got}, ${n} bytes; expected ${entry.sha256}, ${entry.size} bytes)`,
+        );
+      }
+      await file.close().catch((e: unknown) => {
+        throw ioError(e);
+      });
+      file = undefined;
+      await rename(tmp, path).catch((e: unknown) => {
+        throw ioError(e);
+      });
+    } catch (e) {
+      await file?.close().catch(() => undefined); // failed already: its error is the one thrown
+      await rm(tmp, { force: true });
+      throw e;
+    }
   }
 }

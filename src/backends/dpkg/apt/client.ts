@@ -2,8 +2,9 @@ import { createHash } from "node:crypto";
 import { isOcipatchError, OcipatchError } from "../../../errors.js";
 import { redactUrl } from "../../../util/http/redact.js";
 import type { ProgressListener } from "../../../util/progress.js";
+import { chunksOf } from "../../../util/streams.js";
 import { AptCache, defaultCacheDir } from "./cache.js";
-import { decompressIndex, type IndexCompression } from "./decompress.js";
+import { decodeError, decompressIndex, type IndexCompression, indexDecoder } from "./decompress.js";
 import { EarlyIndex } from "./early-index.js";
 import { type FetchStats, type HttpOptions, httpGet, newStats } from "./http.js";
 import type { TrustedKey, TrustStore } from "./keyring.js";
@@ -320,12 +321,9 @@ export class AptClient {
     let current = release;
     for (let attempt = 1; ; attempt++) {
       const plain = current.info.files.get(rel);
-      if (plain) {
-        const hit = await this.cache.getIndex(plain.sha256, plain.size);
-        if (hit) {
-          this.stats.cacheHits++;
-          return PackagesIndex.fromBytes(hit, origin, where, this.cache.indexPath(plain.sha256));
-        }
+      if (plain && (await this.cache.hasIndex(plain.sha256, plain.size))) {
+        this.stats.cacheHits++;
+        return PackagesIndex.fromFile(this.cache.indexPath(plain.sha256), plain.size, origin, where);
       }
       const variants: Array<[string, IndexCompression]> = [
         [`${rel}.xz`, "xz"],
@@ -408,7 +406,11 @@ export class AptClient {
     return { body: r.body, url: plainUrl };
   }
 
-  /** The verified (compressed) index, decompressed, checked against the uncompressed entry, cached. */
+  /**
+   * The verified (compressed) index, decoded. With the plain file's entry in the Release, the
+   * decoded bytes go into the cache as they come, checked against it, and are scanned on the way:
+   * the index is never held whole (Ubuntu's universe is 73 MB). Without, it is held in memory.
+   */
   private async indexFrom(
     body: Buffer,
     compression: IndexCompression,
@@ -418,18 +420,23 @@ export class AptClient {
     origin: IndexOrigin,
     where: string,
   ): Promise<PackagesIndex> {
-    const content = await decompressIndex(body, compression, redactUrl(url), { expectedSize: plain?.size });
-    if (plain) {
-      if (!matchesEntry(content, plain)) {
-        throw new OcipatchError(
-          "DIGEST_MISMATCH",
-          `${redactUrl(url)} decompresses to content that does not match the signed Release's ${rel} (sha256 ${sha256hex(content)}, expected ${plain.sha256})`,
-        );
+    const shown = redactUrl(url);
+    if (!plain)
+      return PackagesIndex.fromBytes(await decompressIndex(body, compression, shown), origin, where);
+    const path = this.cache.indexPath(plain.sha256);
+    const index = PackagesIndex.fromPieces(origin, where, path);
+    const decoded = indexDecoder(body, compression, shown);
+    async function* scanned(): AsyncGenerator<Buffer> {
+      for await (const b of chunksOf(decoded)) {
+        index.push(b);
+        yield b;
       }
-      await this.cache.putIndex(plain.sha256, content);
-      // paragraphs are read from the cached copy when asked for, the bytes are not kept
-      return PackagesIndex.fromBytes(content, origin, where, this.cache.indexPath(plain.sha256));
     }
-    return PackagesIndex.fromBytes(content, origin, where);
+    try {
+      await this.cache.saveIndex(plain, scanned(), `${shown} decompressed (the signed Release's ${rel})`);
+    } catch (e) {
+      throw decodeError(e, shown);
+    }
+    return index.finish();
   }
 }

@@ -6,28 +6,35 @@ import { xzDecompressor } from "../../../util/xz.js";
 
 export type IndexCompression = "xz" | "gz" | "none";
 
-/**
- * Decompress an index file (streaming through lzma-native / zlib), refusing absurd sizes. With the
- * size the signed Release gives the content, it is decoded into one buffer of that size (a 73 MB
- * index is not held twice, as pieces and joined); more than that is refused.
- */
+/** An index file's decoded bytes as a stream (lzma-native / zlib); see `decodeError` for its errors. */
+export function indexDecoder(data: Buffer, compression: IndexCompression, where: string): Readable {
+  if (compression === "none") return Readable.from([data], { objectMode: false });
+  const d = compression === "xz" ? xzDecompressor("xz", where) : gunzipStream();
+  const src = Readable.from([data], { objectMode: false });
+  src.on("error", (e) => d.destroy(e));
+  return src.pipe(d);
+}
+
+/** An error met while decoding an index: ocipatch's own as they are (they name the file), others as corrupt data. */
+export function decodeError(e: unknown, where: string): Error {
+  if (isOcipatchError(e)) return e;
+  return new OcipatchError("INVALID_FORMAT", `${where}: cannot decompress (${(e as Error).message})`, {
+    cause: e,
+  });
+}
+
+/** Decompress an index file into memory (one the Release gives no plain hash for), refusing absurd sizes. */
 export async function decompressIndex(
   data: Buffer,
   compression: IndexCompression,
   where: string,
-  opts: { readonly limit?: number; readonly expectedSize?: number | undefined } = {},
+  limit = 1024 * 1024 * 1024,
 ): Promise<Buffer> {
   if (compression === "none") return data;
-  const d = compression === "xz" ? xzDecompressor("xz", where) : gunzipStream();
-  const src = Readable.from([data]);
-  src.on("error", (e) => d.destroy(e));
-  const limit = opts.limit ?? 1024 * 1024 * 1024;
   try {
-    const known =
-      opts.expectedSize === undefined ? undefined : { bytes: opts.expectedSize, from: "the Release lists" };
-    return await readAll(src.pipe(d), limit, known);
+    return await readAll(indexDecoder(data, compression, where), limit);
   } catch (e) {
-    // the xz decoder's own error names the file already
+    // the xz decoder's own error names the file already; readAll's "larger than" does not
     if (isOcipatchError(e) && e.message.startsWith(`${where}: `)) throw e;
     throw new OcipatchError("INVALID_FORMAT", `${where}: cannot decompress (${(e as Error).message})`, {
       cause: e,

@@ -1,5 +1,5 @@
-import { closeSync, openSync, readSync } from "node:fs";
-import { OcipatchError } from "../../../errors.js";
+import { closeSync, createReadStream, openSync, readFileSync, readSync } from "node:fs";
+import { isOcipatchError, OcipatchError } from "../../../errors.js";
 import type { SuiteKind } from "../../../plan/suites.js";
 import { iterateParagraphs } from "../debian/deb822.js";
 import { type Provision, parseProvides, parseRelations, type RelationGroup } from "../debian/relations.js";
@@ -60,6 +60,8 @@ export function parseMultiArch(v: string | undefined): MultiArch {
 }
 
 const PARAGRAPH_END = Buffer.from("\n\n");
+const CRLF = Buffer.from("\r\n");
+const EMPTY = Buffer.alloc(0);
 const PACKAGE_FIELD = Buffer.from("Package:");
 const PROVIDES_FIELD = Buffer.from("Provides:");
 
@@ -83,12 +85,21 @@ function* linesStartingWith(b: Buffer, prefix: Buffer): Generator<number> {
   for (let at = b.indexOf(after); at !== -1; at = b.indexOf(after, at + 1)) yield at + 1;
 }
 
+/** An index being read piece by piece (see `PackagesIndex.fromPieces`). */
+export interface IndexPieces {
+  /** The next piece of the file's bytes, in order. */
+  push(piece: Buffer): void;
+  /** The index, once every piece was pushed and the file holds them all. */
+  finish(): PackagesIndex;
+}
+
 /**
  * A Packages index, parsed lazily: building it only finds paragraph boundaries,
  * package names and Provides lines in the bytes; a package's paragraph is decoded and
  * parsed the first time someone asks for it. This keeps a 45 MB main index usable in well
  * under a second. When the same bytes are in a file (the client's verified cache), they are
- * not kept: a paragraph is read from the file when asked for (Ubuntu's universe index is 73 MB).
+ * not kept: they are scanned piece by piece as they are written or read, and a paragraph is read
+ * from the file when asked for (Ubuntu's universe index is 73 MB).
  */
 export class PackagesIndex {
   private readonly starts: number[] = [];
@@ -96,41 +107,90 @@ export class PackagesIndex {
   private readonly byName = new Map<string, number[]>();
   private readonly byProvides = new Map<string, number[]>();
   private readonly parsed = new Map<number, AvailablePackage>();
-  /** The index's bytes, or undefined when they are read from `file`. */
-  private bytes: Buffer | undefined;
 
+  /** `bytes`: the index's bytes, or undefined when they are read from `file`. */
   private constructor(
-    bytes: Buffer,
     readonly origin: IndexOrigin,
     private readonly where: string,
     private readonly file: string | undefined,
-  ) {
-    this.bytes = bytes;
-    this.scan(bytes);
-    if (file !== undefined) this.bytes = undefined;
+    private readonly bytes: Buffer | undefined,
+  ) {}
+
+  /** Build from the file's bytes, kept in memory; only ASCII fields are used, so latin1 decoding is exact for them. */
+  static fromBytes(bytes: Buffer, origin: IndexOrigin, where: string): PackagesIndex {
+    // CRLF files (never seen in Debian archives, but cheap to accept): kept, converted
+    const b = bytes.includes(CRLF)
+      ? Buffer.from(bytes.toString("latin1").replace(/\r\n/g, "\n"), "latin1")
+      : bytes;
+    const index = new PackagesIndex(origin, where, undefined, b);
+    index.scan(b, 0);
+    return index;
   }
 
   /**
-   * Build from the file's bytes; only ASCII fields are used, so latin1 decoding is exact for them.
-   * `file`: a file holding exactly these bytes, from which paragraphs are read instead.
+   * An index of the bytes of `file`, scanned piece by piece as they come (while the file is
+   * written, or read): only the paragraph a piece ends in is held between pieces. A CRLF file is
+   * read whole from `file` by `finish` instead, and kept converted (as `fromBytes` does).
    */
-  static fromBytes(bytes: Buffer, origin: IndexOrigin, where: string, file?: string): PackagesIndex {
-    // CRLF files (never seen in Debian archives, but cheap to accept): kept, converted
-    if (bytes.includes("\r\n"))
-      return new PackagesIndex(
-        Buffer.from(bytes.toString("latin1").replace(/\r\n/g, "\n"), "latin1"),
-        origin,
-        where,
-        undefined,
-      );
-    return new PackagesIndex(bytes, origin, where, file);
+  static fromPieces(origin: IndexOrigin, where: string, file: string): IndexPieces {
+    const index = new PackagesIndex(origin, where, file, undefined);
+    /** The bytes after the last paragraph end seen so far, and their offset in the file. */
+    let carry = EMPTY;
+    let base = 0;
+    let crlf = false;
+    return {
+      push(piece: Buffer): void {
+        if (crlf) return;
+        const data = carry.length === 0 ? piece : Buffer.concat([carry, piece]);
+        if (data.includes(CRLF)) {
+          crlf = true;
+          carry = EMPTY;
+          return;
+        }
+        const cut = data.lastIndexOf(PARAGRAPH_END);
+        if (cut !== -1) index.scan(data.subarray(0, cut), base);
+        const rest = cut === -1 ? 0 : cut;
+        // a copy: the piece's memory is not kept for the few bytes after its last paragraph
+        carry = Buffer.from(data.subarray(rest));
+        base += rest;
+      },
+      finish(): PackagesIndex {
+        if (crlf) return PackagesIndex.fromBytes(readIndexFile(file, where), origin, where);
+        index.scan(carry, base);
+        carry = EMPTY;
+        return index;
+      },
+    };
+  }
+
+  /** An index of a file, read piece by piece (`fromPieces`); a file of another size than `size` is an error. */
+  static async fromFile(
+    file: string,
+    size: number,
+    origin: IndexOrigin,
+    where: string,
+  ): Promise<PackagesIndex> {
+    const pieces = PackagesIndex.fromPieces(origin, where, file);
+    let n = 0;
+    try {
+      for await (const b of createReadStream(file, { highWaterMark: 1 << 20 })) {
+        n += (b as Buffer).length;
+        pieces.push(b as Buffer);
+      }
+    } catch (e) {
+      if (isOcipatchError(e)) throw e;
+      throw cannotRead(where, file, e);
+    }
+    if (n !== size) throw cutShort(where, file);
+    return pieces.finish();
   }
 
   get size(): number {
     return this.starts.length;
   }
 
-  private scan(b: Buffer): void {
+  /** Paragraphs and Provides of `b`, whole paragraphs that start at `base` in the file. */
+  private scan(b: Buffer, base: number): void {
     let pos = 0;
     const n = b.length;
     while (pos < n) {
@@ -140,13 +200,13 @@ export class PackagesIndex {
       let end = b.indexOf(PARAGRAPH_END, pos);
       if (end === -1) end = n;
       const i = this.starts.length;
-      this.starts.push(pos);
-      this.ends.push(end);
+      this.starts.push(base + pos);
+      this.ends.push(base + end);
       const name = fieldInRange(b, PACKAGE_FIELD, pos, end);
       if (name === undefined) {
         throw new OcipatchError(
           "INVALID_FORMAT",
-          `${this.where}: paragraph at offset ${pos} has no Package field`,
+          `${this.where}: paragraph at offset ${base + pos} has no Package field`,
         );
       }
       push(this.byName, name, i);
@@ -158,7 +218,7 @@ export class PackagesIndex {
       let eol = b.indexOf(10, from);
       while (eol !== -1 && (b[eol + 1] === 32 || b[eol + 1] === 9)) eol = b.indexOf(10, eol + 1);
       const value = b.toString("latin1", from, eol === -1 ? n : eol);
-      const i = this.paragraphAt(line);
+      const i = this.paragraphAt(base + line);
       for (const part of value.split(",")) {
         const name = /^\s*([a-z0-9][a-z0-9+.-]*)/.exec(part)?.[1];
         if (name) push(this.byProvides, name, i);
@@ -181,16 +241,9 @@ export class PackagesIndex {
         closeSync(fd);
       }
     } catch (e) {
-      throw new OcipatchError(
-        "IO",
-        `${this.where}: cannot read the cached index ${this.file}: ${(e as Error).message}`,
-        {
-          cause: e,
-        },
-      );
+      throw cannotRead(this.where, this.file!, e);
     }
-    if (got !== buf.length)
-      throw new OcipatchError("INVALID_FORMAT", `${this.where}: the cached index ${this.file} was cut short`);
+    if (got !== buf.length) throw cutShort(this.where, this.file!);
     return buf.toString("latin1");
   }
 
@@ -267,6 +320,24 @@ export class PackagesIndex {
   /** Parse everything (tests and diagnostics). */
   *all(): Generator<AvailablePackage> {
     for (let i = 0; i < this.starts.length; i++) yield this.parse(i);
+  }
+}
+
+function cannotRead(where: string, file: string, e: unknown): OcipatchError {
+  return new OcipatchError("IO", `${where}: cannot read the cached index ${file}: ${(e as Error).message}`, {
+    cause: e,
+  });
+}
+
+function cutShort(where: string, file: string): OcipatchError {
+  return new OcipatchError("INVALID_FORMAT", `${where}: the cached index ${file} was cut short`);
+}
+
+function readIndexFile(file: string, where: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw cannotRead(where, file, e);
   }
 }
 
