@@ -40,13 +40,13 @@ export function urlToFileName(url: string): string {
 }
 
 async function atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
   try {
+    await mkdir(dirname(path), { recursive: true });
     await writeFile(tmp, data);
     await rename(tmp, path);
   } catch (e) {
-    await rm(tmp, { force: true });
+    await rm(tmp, { force: true }).catch(() => undefined); // failed already: its error is the one thrown
     throw new OcipatchError("IO", `cannot write cache file ${path}: ${(e as Error).message}`, { cause: e });
   }
 }
@@ -134,7 +134,9 @@ export class AptCache {
       new OcipatchError("IO", `cannot write cache file ${path}: ${(e as Error).message}`, { cause: e });
     let file: FileHandle | undefined;
     try {
-      await mkdir(dirname(path), { recursive: true });
+      await mkdir(dirname(path), { recursive: true }).catch((e: unknown) => {
+        throw ioError(e);
+      });
       file = await open(tmp, "wx").catch((e: unknown) => {
         throw ioError(e);
       });
@@ -168,7 +170,7 @@ export class AptCache {
       });
     } catch (e) {
       await file?.close().catch(() => undefined); // failed already: its error is the one thrown
-      await rm(tmp, { force: true });
+      await rm(tmp, { force: true }).catch(() => undefined); // failed already: its error is the one thrown
       throw e;
     }
   }
