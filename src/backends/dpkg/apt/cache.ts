@@ -130,16 +130,17 @@ export class AptCache {
   async saveIndex(entry: ReleaseFileEntry, pieces: AsyncIterable<Buffer>, what: string): Promise<void> {
     const path = this.indexPath(entry.sha256);
     const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
-    const ioError = (e: unknown) =>
-      new OcipatchError("IO", `cannot write cache file ${path}: ${(e as Error).message}`, { cause: e });
+    /** A step on the disk: its failure is the IO error naming the file. */
+    const io = <T>(step: Promise<T>): Promise<T> =>
+      step.catch((e: unknown) => {
+        throw new OcipatchError("IO", `cannot write cache file ${path}: ${(e as Error).message}`, {
+          cause: e,
+        });
+      });
     let file: FileHandle | undefined;
     try {
-      await mkdir(dirname(path), { recursive: true }).catch((e: unknown) => {
-        throw ioError(e);
-      });
-      file = await open(tmp, "wx").catch((e: unknown) => {
-        throw ioError(e);
-      });
+      await io(mkdir(dirname(path), { recursive: true }));
+      file = await io(open(tmp, "wx"));
       const hash = createHash("sha256");
       let n = 0;
       for await (const b of pieces) {
@@ -150,9 +151,7 @@ export class AptCache {
             `${what}: more than the ${entry.size} bytes the Release lists`,
           );
         hash.update(b);
-        await file.write(b).catch((e: unknown) => {
-          throw ioError(e);
-        });
+        await io(file.write(b));
       }
       const got = hash.digest("hex");
       if (n !== entry.size || got !== entry.sha256) {
@@ -161,13 +160,9 @@ export class AptCache {
           `${what}: does not match the signed Release (sha256 ${got}, ${n} bytes; expected ${entry.sha256}, ${entry.size} bytes)`,
         );
       }
-      await file.close().catch((e: unknown) => {
-        throw ioError(e);
-      });
+      await io(file.close());
       file = undefined;
-      await rename(tmp, path).catch((e: unknown) => {
-        throw ioError(e);
-      });
+      await io(rename(tmp, path));
     } catch (e) {
       await file?.close().catch(() => undefined); // failed already: its error is the one thrown
       await rm(tmp, { force: true }).catch(() => undefined); // failed already: its error is the one thrown

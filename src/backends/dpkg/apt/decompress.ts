@@ -35,9 +35,7 @@ export async function decompressIndex(
     return await readAll(indexDecoder(data, compression, where), limit);
   } catch (e) {
     // the xz decoder's own error names the file already; readAll's "larger than" does not
-    if (isOcipatchError(e) && e.message.startsWith(`${where}: `)) throw e;
-    throw new OcipatchError("INVALID_FORMAT", `${where}: cannot decompress (${(e as Error).message})`, {
-      cause: e,
-    });
+    const unnamed = isOcipatchError(e) && !e.message.startsWith(`${where}: `);
+    throw decodeError(unnamed ? new Error(e.message, { cause: e }) : e, where);
   }
 }
