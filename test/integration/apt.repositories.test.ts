@@ -109,7 +109,9 @@ describe("real Debian InRelease files from the mirror", () => {
       expect(rel.url).toMatch(/\/Release$/);
       expect(rel.info.codename).toBe("bookworm");
       // (with nothing cached, the index is asked for at the same time: see "Packages indices")
-      expect(srv.requests.filter((q) => !q.endsWith("/Packages.xz"))).toEqual([
+      // a release suite's index is asked for in its gzip form (decoded faster than xz)
+      expect(srv.requests).toContain("GET /debian/dists/bookworm/main/binary-amd64/Packages.gz");
+      expect(srv.requests.filter((q) => !q.endsWith("/Packages.gz"))).toEqual([
         "GET /debian/dists/bookworm/InRelease",
         "GET /debian/dists/bookworm/Release",
         "GET /debian/dists/bookworm/Release.gpg",
@@ -174,6 +176,44 @@ describe("Packages indices", () => {
     expect(warm.stats.bytesDownloaded).toBe(b2);
     expect(warm.stats.cacheHits).toBe(1);
     expect(again!.size).toBe(expectedCount);
+  });
+
+  it("a form the Release lists but the mirror lacks: the next one is taken, and with none the first is named", async () => {
+    const sec = `${mirror.security}/dists/bullseye-security`;
+    const inRelease = await fetchReal(`${sec}/InRelease`);
+    const gz = await fetchReal(`${sec}/main/binary-amd64/Packages.gz`);
+    const xz = await fetchReal(`${sec}/main/binary-amd64/Packages.xz`);
+    // the oracle: the xz form read by xz(1)
+    const xzFile = join(scratch, "bullseye-security-Packages-m.xz");
+    await writeFile(xzFile, xz);
+    const { stdout: text } = await exec("xz", ["-dc", xzFile], { encoding: "utf8", maxBuffer: 256 << 20 });
+    const expectedCount = text.split("\n").filter((l) => l.startsWith("Package: ")).length;
+    const dir = "/debian-security/dists/bullseye-security";
+    // the Release lists both forms; a security suite's xz comes first, but this mirror only has the gzip one
+    const files = new Map([
+      [`${dir}/InRelease`, inRelease],
+      [`${dir}/main/binary-amd64/Packages.gz`, gz],
+    ]);
+    const srv = await startFileServer(files);
+    try {
+      const r = repo(`${srv.url}/debian-security`, "bullseye-security", "security", "bullseye");
+      const client = new AptClient(await trustFromFiles([DEBIAN_KEYRING]), { cacheDir: join(scratch, "m1") });
+      const index = await client.packages(await client.release(r), "main", "amd64");
+      expect(index!.size).toBe(expectedCount);
+      expect(srv.requests).toContain(`GET ${dir}/main/binary-amd64/Packages.xz`);
+      expect(srv.requests).toContain(`GET ${dir}/main/binary-amd64/Packages.gz`);
+      expect(client.stats.bytesDownloaded).toBe(inRelease.length + gz.length);
+      // neither form on the mirror: the first one is named
+      files.delete(`${dir}/main/binary-amd64/Packages.gz`);
+      const none = new AptClient(await trustFromFiles([DEBIAN_KEYRING]), { cacheDir: join(scratch, "m2") });
+      await expectError(
+        none.packages(await none.release(r), "main", "amd64"),
+        "NOT_FOUND",
+        /Packages\.xz is listed in the signed Release but missing/,
+      );
+    } finally {
+      await srv.close();
+    }
   });
 
   it("every relationship field of bookworm main parses", async () => {

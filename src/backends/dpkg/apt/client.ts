@@ -77,6 +77,24 @@ function releaseBelongsTo(releaseCodename: string, codename: string): boolean {
 /** apt's default Acquire::MaxReleaseFileSize: the largest InRelease/Release/Release.gpg accepted. */
 const MAX_RELEASE_FILE_BYTES = 10 * 1000 * 1000;
 
+const GZ = { suffix: ".gz", compression: "gz" } as const;
+const XZ = { suffix: ".xz", compression: "xz" } as const;
+const PLAIN = { suffix: "", compression: "none" } as const;
+
+/**
+ * The forms of a suite's Packages indices, in the order they are taken when its Release lists
+ * several (the first is the one fetched early). A release suite's indices are the whole archive
+ * (bookworm main 50 MB decoded, Ubuntu noble's universe 73 MB): gzip first, its file a quarter
+ * larger than the xz one but decoded three to four times faster and with a 32 KiB window (noble's
+ * universe: 0.65 s against 2.15 s, read, hashed and scanned). Security and updates suites are
+ * small, and Debian's list only xz: xz first.
+ */
+function indexForms(
+  kind: Repository["kind"],
+): ReadonlyArray<{ suffix: string; compression: IndexCompression }> {
+  return kind === "release" ? [GZ, XZ, PLAIN] : [XZ, GZ, PLAIN];
+}
+
 /**
  * Fetches and verifies apt repository metadata: InRelease (or Release + Release.gpg), then
  * Packages indices checked against the signed SHA256 list. Nothing unverified is returned or cached.
@@ -86,7 +104,10 @@ export class AptClient {
   readonly cache: AptCache;
   private readonly releases = new Map<string, Promise<VerifiedRelease>>();
   private readonly indices = new Map<string, Promise<PackagesIndex | undefined>>();
-  /** Packages.xz files fetched while their Release was (a cold cache), by URL: see `fetchEarly`. */
+  /**
+   * Packages files (each suite's first form, see indexForms) fetched while their Release was (a
+   * cold cache), by URL: see `fetchEarly`.
+   */
   private readonly early = new Map<string, EarlyIndex>();
 
   constructor(
@@ -258,7 +279,7 @@ export class AptClient {
     const out: Array<{ path: string; index: EarlyIndex }> = [];
     for (const component of repo.components) {
       for (const arch of repo.architectures) {
-        const path = `${component}/binary-${arch}/Packages.xz`;
+        const path = `${component}/binary-${arch}/Packages${indexForms(repo.kind)[0]!.suffix}`;
         const url = `${base}${path}`;
         if (this.early.has(url)) continue;
         this.opts.progress?.info?.(`Get ${redactUrl(url)}`);
@@ -317,28 +338,29 @@ export class AptClient {
     const where = `${repo.suite}/${rel}`;
     // A mirror caught mid-update serves a Packages file that no longer matches the InRelease
     // read a moment ago: read InRelease again (it may list a new snapshot's hashes) and fetch
-    // the file once more (by-hash first, which is immutable), then give up.
+    // the file once more (by-hash first, which is immutable), then give up. A form the Release
+    // lists but the mirror does not have is skipped for the next one listed, as apt does.
     let current = release;
-    for (let attempt = 1; ; attempt++) {
+    let attempt = 1;
+    const missing = new Map<string, OcipatchError>();
+    for (;;) {
       const plain = current.info.files.get(rel);
       if (plain && (await this.cache.hasIndex(plain.sha256, plain.size))) {
         this.stats.cacheHits++;
         return PackagesIndex.fromFile(this.cache.indexPath(plain.sha256), plain.size, origin, where);
       }
-      const variants: Array<[string, IndexCompression]> = [
-        [`${rel}.xz`, "xz"],
-        [`${rel}.gz`, "gz"],
-        [rel, "none"],
-      ];
-      const available = variants.filter(([p]) => current.info.files.has(p));
-      if (available.length === 0) return undefined;
+      const listed = indexForms(repo.kind).filter((f) => current.info.files.has(`${rel}${f.suffix}`));
+      if (listed.length === 0) return undefined;
       if (this.opts.offline) {
         throw new OcipatchError(
           "NOT_FOUND",
           `offline: ${where} from ${redactUrl(repo.fetchUri)} is not in the cache`,
         );
       }
-      const [path, compression] = available[0]!;
+      const form = listed.find((f) => !missing.has(`${rel}${f.suffix}`));
+      if (form === undefined) throw missing.values().next().value!;
+      const path = `${rel}${form.suffix}`;
+      const compression = form.compression;
       const entry = current.info.files.get(path)!;
       const plainUrl = `${distsBase(repo)}${path}`;
       const early = await this.takeEarly(plainUrl);
@@ -358,6 +380,13 @@ export class AptClient {
           );
         }
       } catch (e) {
+        if (isOcipatchError(e, "NOT_FOUND")) {
+          missing.set(path, e);
+          if (listed.some((f) => !missing.has(`${rel}${f.suffix}`))) {
+            this.opts.progress?.info?.(`${e.message}; taking another form the Release lists`);
+          }
+          continue;
+        }
         // longer than the signed size: the same symptom, refused while downloading
         if (attempt >= 2 || !isOcipatchError(e, "DIGEST_MISMATCH")) throw e;
       }
@@ -365,6 +394,7 @@ export class AptClient {
         `${redactUrl(url)} does not match the signed Release; reading the Release again and fetching it again`,
       );
       current = await this.reloadRelease(repo);
+      attempt++;
     }
   }
 
