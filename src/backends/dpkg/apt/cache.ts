@@ -39,6 +39,11 @@ export function urlToFileName(url: string): string {
     .replace(/[^A-Za-z0-9.+~-]/g, "_");
 }
 
+/** A failed write of a cache file: the IO error naming the file. */
+function cannotWrite(path: string, e: unknown): OcipatchError {
+  return new OcipatchError("IO", `cannot write cache file ${path}: ${(e as Error).message}`, { cause: e });
+}
+
 async function atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
   try {
@@ -47,7 +52,7 @@ async function atomicWrite(path: string, data: Uint8Array | string): Promise<voi
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => undefined); // failed already: its error is the one thrown
-    throw new OcipatchError("IO", `cannot write cache file ${path}: ${(e as Error).message}`, { cause: e });
+    throw cannotWrite(path, e);
   }
 }
 
@@ -133,9 +138,7 @@ export class AptCache {
     /** A step on the disk: its failure is the IO error naming the file. */
     const io = <T>(step: Promise<T>): Promise<T> =>
       step.catch((e: unknown) => {
-        throw new OcipatchError("IO", `cannot write cache file ${path}: ${(e as Error).message}`, {
-          cause: e,
-        });
+        throw cannotWrite(path, e);
       });
     let file: FileHandle | undefined;
     try {

@@ -77,9 +77,15 @@ function releaseBelongsTo(releaseCodename: string, codename: string): boolean {
 /** apt's default Acquire::MaxReleaseFileSize: the largest InRelease/Release/Release.gpg accepted. */
 const MAX_RELEASE_FILE_BYTES = 10 * 1000 * 1000;
 
-const GZ = { suffix: ".gz", compression: "gz" } as const;
-const XZ = { suffix: ".xz", compression: "xz" } as const;
-const PLAIN = { suffix: "", compression: "none" } as const;
+/** One form of a Packages index: the file name's suffix and how it is decoded. */
+interface IndexForm {
+  readonly suffix: string;
+  readonly compression: IndexCompression;
+}
+
+const GZ: IndexForm = { suffix: ".gz", compression: "gz" };
+const XZ: IndexForm = { suffix: ".xz", compression: "xz" };
+const PLAIN: IndexForm = { suffix: "", compression: "none" };
 
 /**
  * The forms of a suite's Packages indices, in the order they are taken when its Release lists
@@ -89,9 +95,7 @@ const PLAIN = { suffix: "", compression: "none" } as const;
  * universe: 0.65 s against 2.15 s, read, hashed and scanned). Security and updates suites are
  * small, and Debian's list only xz: xz first.
  */
-function indexForms(
-  kind: Repository["kind"],
-): ReadonlyArray<{ suffix: string; compression: IndexCompression }> {
+function indexForms(kind: Repository["kind"]): readonly IndexForm[] {
   return kind === "release" ? [GZ, XZ, PLAIN] : [XZ, GZ, PLAIN];
 }
 
@@ -277,9 +281,10 @@ export class AptClient {
     if (repo.suite.endsWith("/")) return [];
     const base = distsBase(repo);
     const out: Array<{ path: string; index: EarlyIndex }> = [];
+    const suffix = indexForms(repo.kind)[0]!.suffix;
     for (const component of repo.components) {
       for (const arch of repo.architectures) {
-        const path = `${component}/binary-${arch}/Packages${indexForms(repo.kind)[0]!.suffix}`;
+        const path = `${component}/binary-${arch}/Packages${suffix}`;
         const url = `${base}${path}`;
         if (this.early.has(url)) continue;
         this.opts.progress?.info?.(`Get ${redactUrl(url)}`);
@@ -342,7 +347,8 @@ export class AptClient {
     // lists but the mirror does not have is skipped for the next one listed, as apt does.
     let current = release;
     let attempt = 1;
-    const missing = new Map<string, OcipatchError>();
+    /** The forms the mirror answered 404 for, and that error. */
+    const missing = new Map<IndexForm, OcipatchError>();
     for (;;) {
       const plain = current.info.files.get(rel);
       if (plain && (await this.cache.hasIndex(plain.sha256, plain.size))) {
@@ -357,7 +363,7 @@ export class AptClient {
           `offline: ${where} from ${redactUrl(repo.fetchUri)} is not in the cache`,
         );
       }
-      const form = listed.find((f) => !missing.has(`${rel}${f.suffix}`));
+      const form = listed.find((f) => !missing.has(f));
       if (form === undefined) throw missing.values().next().value!;
       const path = `${rel}${form.suffix}`;
       const compression = form.compression;
@@ -381,8 +387,8 @@ export class AptClient {
         }
       } catch (e) {
         if (isOcipatchError(e, "NOT_FOUND")) {
-          missing.set(path, e);
-          if (listed.some((f) => !missing.has(`${rel}${f.suffix}`))) {
+          missing.set(form, e);
+          if (listed.some((f) => !missing.has(f))) {
             this.opts.progress?.info?.(`${e.message}; taking another form the Release lists`);
           }
           continue;

@@ -8,9 +8,9 @@ export type IndexCompression = "xz" | "gz" | "none";
 
 /** An index file's decoded bytes as a stream (lzma-native / zlib); see `decodeError` for its errors. */
 export function indexDecoder(data: Buffer, compression: IndexCompression, where: string): Readable {
-  if (compression === "none") return Readable.from([data], { objectMode: false });
-  const d = compression === "xz" ? xzDecompressor("xz", where) : gunzipStream();
   const src = Readable.from([data], { objectMode: false });
+  if (compression === "none") return src;
+  const d = compression === "xz" ? xzDecompressor("xz", where) : gunzipStream();
   src.on("error", (e) => d.destroy(e));
   return src.pipe(d);
 }
