@@ -63,7 +63,7 @@ await build({
   platform: "node",
   target: "node20",
   // native bindings, and @cyclonedx/cyclonedx-library (it reads its schemas relative to __dirname)
-  external: ["libsql", "lzma-native", "fzstd", "@cyclonedx/cyclonedx-library"],
+  external: ["libsql", "lzma-native", "koffi", "fzstd", "@cyclonedx/cyclonedx-library"],
   define: {
     __OCIPATCH_VERSION__: JSON.stringify(version),
     __OCIPATCH_BUILD_ID__: JSON.stringify(buildId()),
