@@ -1,9 +1,9 @@
 import { createRequire } from "node:module";
 import type { Transform } from "node:stream";
 import { isOcipatchError, OcipatchError } from "../errors.js";
-import { hostLiblzma, liblzmaDecoder, type XzFormat } from "./liblzma.js";
+import { hostLiblzma, liblzmaDecoder, type XzFormat } from "./host-lib/liblzma.js";
 
-export type { XzFormat } from "./liblzma.js";
+export type { XzFormat } from "./host-lib/liblzma.js";
 
 /** Who decodes xz: the host's liblzma when it loads, else the lzma-native binding. */
 export type XzEngine = "liblzma" | "lzma-native";

@@ -4,7 +4,7 @@ import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describe, expect, it } from "vitest";
 import { isOcipatchError } from "../../errors.js";
-import { hostLiblzma } from "../liblzma.js";
+import { hostLiblzma } from "../host-lib/liblzma.js";
 import { readAll } from "../streams.js";
 import { type XzEngine, xzDecompressor, xzEngine } from "../xz.js";
 

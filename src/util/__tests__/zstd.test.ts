@@ -1,9 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { Readable } from "node:stream";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { afterEach, describe, expect, it } from "vitest";
+import { isOcipatchError } from "../../errors.js";
+import { hostLibzstd } from "../host-lib/libzstd.js";
 import { readAll } from "../streams.js";
-import { ZSTD_IN_PROCESS_MAX, zstdCompressor, zstdDecompressor } from "../zstd.js";
+import { ZSTD_IN_PROCESS_MAX, zstdCompressor, zstdDecompressor, zstdEngine } from "../zstd.js";
 
 // Compressible but not trivial: repeated random lines.
 const lines = Array.from({ length: 2000 }, () => randomBytes(24).toString("hex"));
@@ -17,53 +20,101 @@ async function through(t: NodeJS.ReadWriteStream, data: Buffer, piece = 65_536):
   return readAll(Readable.from(parts).pipe(t) as unknown as Readable, 1 << 30);
 }
 
+/** The real zstd tool's output (the oracle: what Ubuntu's .debs and Fedora's rpms hold). */
+function zstdc(data: Buffer, ...args: string[]): Buffer {
+  return execFileSync("zstd", ["-c", "-q", ...args], { input: data, maxBuffer: 1 << 30 });
+}
+
 afterEach(() => {
   delete process.env["OCIPATCH_NO_HOST_ZSTD"];
 });
 
-describe("zstd without a compiled binding", () => {
-  const real = execFileSync("zstd", ["-c", "-q", "-19"], { input, maxBuffer: 1 << 30 });
-
-  it("decodes the real zstd tool's output with the host tool", async () => {
-    expect((await through(zstdDecompressor(), real)).equals(input)).toBe(true);
+describe("which engine decodes zstd", () => {
+  it("is the host's libzstd here (Debian's libzstd1: apt and dpkg need it)", () => {
+    expect(hostLibzstd()?.version).toMatch(/^1\.\d+\.\d+$/);
+    expect(zstdEngine()).toBe("libzstd");
+    expect(zstdEngine(1)).toBe("libzstd");
   });
 
-  it("decodes it in pure JavaScript (fzstd) when the host tool is not used, in any piece size", async () => {
-    process.env["OCIPATCH_NO_HOST_ZSTD"] = "1";
-    expect((await through(zstdDecompressor(), real, 1000)).equals(input)).toBe(true);
-    // two frames back to back are one stream
-    const two = Buffer.concat([real, real]);
-    expect((await through(zstdDecompressor(), two)).equals(Buffer.concat([input, input]))).toBe(true);
+  it("without libzstd: fzstd for an input known to be small, the host tool for others when it is there", () => {
+    const tool = { libzstd: false, tool: true };
+    expect(zstdEngine(1000, tool)).toBe("fzstd");
+    expect(zstdEngine(ZSTD_IN_PROCESS_MAX, tool)).toBe("fzstd");
+    expect(zstdEngine(ZSTD_IN_PROCESS_MAX + 1, tool)).toBe("zstd");
+    expect(zstdEngine(undefined, tool)).toBe("zstd");
+    expect(zstdEngine(undefined, { libzstd: false, tool: false })).toBe("fzstd");
+    expect(zstdEngine(undefined, { libzstd: true, tool: true })).toBe("libzstd");
+  });
+});
+
+describe.each(["libzstd", "zstd", "fzstd"] as const)("zstd decoded by %s", (engine) => {
+  const real = zstdc(input, "-19");
+
+  it("decodes the real zstd tool's output, in any piece size", async () => {
+    expect((await through(zstdDecompressor("x", undefined, engine), real)).equals(input)).toBe(true);
+    expect((await through(zstdDecompressor("x", undefined, engine), real, 1000)).equals(input)).toBe(true);
   });
 
-  it("reports corrupt data as INVALID_FORMAT, with and without the host tool", async () => {
+  it("decodes two frames back to back as one stream, and other levels and checksums", async () => {
+    const two = Buffer.concat([real, zstdc(input, "-1", "--no-check")]);
+    expect(
+      (await through(zstdDecompressor("x", undefined, engine), two)).equals(Buffer.concat([input, input])),
+    ).toBe(true);
+    const big = Buffer.concat([input, randomBytes(300_000), input]);
+    expect(
+      (await through(zstdDecompressor("x", undefined, engine), zstdc(big, "-3", "-T2"))).equals(big),
+    ).toBe(true);
+  });
+
+  it("reports corrupt data as INVALID_FORMAT naming the data", async () => {
     const bad = Buffer.from(real);
     bad.fill(0x55, 100, 400);
-    await expect(through(zstdDecompressor("blob x"), bad)).rejects.toMatchObject({ code: "INVALID_FORMAT" });
-    process.env["OCIPATCH_NO_HOST_ZSTD"] = "1";
-    await expect(through(zstdDecompressor("blob x"), bad)).rejects.toMatchObject({
-      code: "INVALID_FORMAT",
-      message: expect.stringContaining("blob x: corrupt zstd data"),
+    const err = await through(zstdDecompressor("blob x", undefined, engine), bad).catch((e: unknown) => e);
+    expect(isOcipatchError(err, "INVALID_FORMAT")).toBe(true);
+    expect((err as Error).message).toMatch(/^blob x: corrupt zstd data/);
+    expect((err as Error).message).not.toContain("\n");
+  });
+
+  it("reports cut-short data as INVALID_FORMAT", async () => {
+    const cut = real.subarray(0, Math.floor(real.length / 2));
+    const err = await through(zstdDecompressor("half", undefined, engine), cut).catch((e: unknown) => e);
+    expect(isOcipatchError(err, "INVALID_FORMAT")).toBe(true);
+    expect((err as Error).message).toMatch(/^half: corrupt zstd data/);
+  });
+});
+
+describe("the libzstd decoder", () => {
+  it("checks each frame's content checksum", async () => {
+    // a frame whose stored checksum is off by one bit: the data decodes, the check fails
+    const real = zstdc(input, "-19", "--check");
+    const bad = Buffer.from(real);
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 1;
+    await expect(through(zstdDecompressor("sum", undefined, "libzstd"), bad)).rejects.toThrow(
+      "sum: corrupt zstd data: restored data doesn't match checksum",
+    );
+  });
+
+  it("holds a few MiB of a large input given whole while the reader is slow", async () => {
+    const block = randomBytes(64 * 1024);
+    const plain = Buffer.concat(Array.from({ length: 768 }, () => block));
+    const d = zstdDecompressor("large", undefined, "libzstd");
+    let most = 0;
+    let got = 0;
+    const slow = new Writable({
+      highWaterMark: 1 << 20,
+      write(chunk: Buffer, _enc, cb) {
+        got += chunk.length;
+        most = Math.max(most, d.readableLength);
+        setTimeout(cb, 1);
+      },
     });
+    await pipeline(Readable.from([zstdc(plain, "-1")]), d, slow);
+    expect(got).toBe(plain.length);
+    expect(most).toBeLessThanOrEqual(2 << 20);
   });
+});
 
-  it("decodes an input known to be small in-process, a large or unsized one with the host tool", async () => {
-    // the two decoders name the same corruption differently: that shows which one ran
-    const bad = Buffer.from(real);
-    bad.fill(0x55, 100, 400);
-    const message = (size?: number) =>
-      through(zstdDecompressor("blob y", size), bad).then(
-        () => "decoded",
-        (e: Error) => e.message,
-      );
-    expect(await message(bad.length)).toBe("blob y: corrupt zstd data: invalid zstd data");
-    expect(await message(ZSTD_IN_PROCESS_MAX)).toBe("blob y: corrupt zstd data: invalid zstd data");
-    expect(await message()).toMatch(/^blob y: corrupt zstd data: .*Decoding error/);
-    expect(await message(ZSTD_IN_PROCESS_MAX + 1)).toMatch(/^blob y: corrupt zstd data: .*Decoding error/);
-    // and the small one decodes right
-    expect((await through(zstdDecompressor("blob y", real.length), real)).equals(input)).toBe(true);
-  });
-
+describe("zstd compression", () => {
   it("compresses with the host tool into data `zstd -d` restores", async () => {
     const z = await through(zstdCompressor(3), input);
     expect(z.length).toBeLessThan(input.length / 2);

@@ -1,0 +1,44 @@
+import { createRequire } from "node:module";
+
+export type Koffi = typeof import("koffi");
+export type HostLibrary = ReturnType<Koffi["load"]>;
+export type HostFunction = ReturnType<HostLibrary["func"]>;
+
+let koffi: { k: Koffi | undefined } | undefined;
+
+/**
+ * koffi, the foreign-function interface through which ocipatch calls the host's compression
+ * libraries (its binaries ship in npm packages); undefined where it has none for this platform.
+ */
+export function loadKoffi(): Koffi | undefined {
+  if (koffi === undefined) {
+    try {
+      koffi = { k: createRequire(import.meta.url)("koffi") as Koffi };
+    } catch {
+      koffi = { k: undefined }; // no koffi binary for this platform: the bundled decoders serve
+    }
+  }
+  return koffi.k;
+}
+
+/** The first of `names` (shared object names, by platform) the host's dynamic loader finds. */
+export function openHostLibrary(
+  k: Koffi,
+  names: Partial<Record<NodeJS.Platform, readonly string[]>>,
+): HostLibrary | undefined {
+  for (const name of names[process.platform] ?? []) {
+    try {
+      return k.load(name);
+    } catch {
+      // not installed on this host: the next name, or none
+    }
+  }
+  return undefined;
+}
+
+/** Calls `fn` in libuv's thread pool (koffi's asynchronous call). */
+export function callInPool<T>(fn: HostFunction, ...args: unknown[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    fn.async(...args, (e: unknown, r: T) => (e ? reject(e) : resolve(r)));
+  });
+}
