@@ -81,8 +81,14 @@ function rxBytes() {
   return n;
 }
 
-/** Run a command under GNU time; returns wall seconds, peak RSS (MB), rx bytes, stdout. */
+/**
+ * Run a command under GNU time; returns wall seconds, peak RSS (MB), rx bytes, stdout. The
+ * files the run before wrote (and deleted) are flushed first, and the machine gets a second to
+ * settle, so no run pays for the write-back of the one before it.
+ */
 function measure(cmd, argv, env) {
+  execFileSync("sync");
+  execFileSync("sleep", ["1"]);
   const timeFile = join(tmpdir(), `ocipatch-bench-time-${process.pid}`);
   const rx0 = rxBytes();
   const t0 = performance.now();
