@@ -120,3 +120,14 @@ export class HostDecoder extends Transform {
     }
   }
 }
+
+/** A decoder over the codec `open` makes; a codec that cannot start is `corrupt(message)` too. */
+export function hostDecoder(open: () => Codec, corrupt: (message: string) => Error): HostDecoder {
+  let codec: Codec;
+  try {
+    codec = open();
+  } catch (e) {
+    throw corrupt((e as Error).message);
+  }
+  return new HostDecoder(codec, corrupt);
+}

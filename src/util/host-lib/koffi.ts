@@ -4,22 +4,26 @@ export type Koffi = typeof import("koffi");
 export type HostLibrary = ReturnType<Koffi["load"]>;
 export type HostFunction = ReturnType<HostLibrary["func"]>;
 
-let koffi: { k: Koffi | undefined } | undefined;
+/** `load()` run on the first call only; its result (a library, or undefined) kept. */
+export function once<T>(load: () => T): () => T {
+  let got: { value: T } | undefined;
+  return () => {
+    got ??= { value: load() };
+    return got.value;
+  };
+}
 
 /**
  * koffi, the foreign-function interface through which ocipatch calls the host's compression
  * libraries (its binaries ship in npm packages); undefined where it has none for this platform.
  */
-export function loadKoffi(): Koffi | undefined {
-  if (koffi === undefined) {
-    try {
-      koffi = { k: createRequire(import.meta.url)("koffi") as Koffi };
-    } catch {
-      koffi = { k: undefined }; // no koffi binary for this platform: the bundled decoders serve
-    }
+export const loadKoffi = once((): Koffi | undefined => {
+  try {
+    return createRequire(import.meta.url)("koffi") as Koffi;
+  } catch {
+    return undefined; // no koffi binary for this platform: the bundled decoders serve
   }
-  return koffi.k;
-}
+});
 
 /** The first of `names` (shared object names, by platform) the host's dynamic loader finds. */
 export function openHostLibrary(

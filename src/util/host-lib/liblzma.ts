@@ -1,5 +1,5 @@
-import { type Codec, HostDecoder, OUT_BYTES } from "./decoder.js";
-import { callInPool, type HostFunction, type Koffi, loadKoffi, openHostLibrary } from "./koffi.js";
+import { type Codec, type HostDecoder, hostDecoder, OUT_BYTES } from "./decoder.js";
+import { callInPool, type HostFunction, type Koffi, loadKoffi, once, openHostLibrary } from "./koffi.js";
 
 /** xz container, or the legacy .lzma ("LZMA_Alone") format. */
 export type XzFormat = "xz" | "lzma";
@@ -87,12 +87,11 @@ function load(): Liblzma | undefined {
   };
 }
 
-let loaded: { lib: Liblzma | undefined } | undefined;
+const loaded = once(load);
 
 /** The host's liblzma 5 when it and koffi load here, else undefined (looked up once). */
 export function hostLiblzma(): { readonly version: string } | undefined {
-  loaded ??= { lib: load() };
-  return loaded.lib;
+  return loaded();
 }
 
 /** One lzma_stream (liblzma keeps its state behind `internal`). */
@@ -139,13 +138,7 @@ class LzmaCodec implements Codec {
 
 /** A streaming decoder over the host's liblzma; call only when `hostLiblzma()` found one. */
 export function liblzmaDecoder(format: XzFormat, corrupt: (message: string) => Error): HostDecoder {
-  const lib = loaded?.lib;
+  const lib = loaded();
   if (lib === undefined) throw new Error("liblzmaDecoder: the host's liblzma is not loaded");
-  let codec: LzmaCodec;
-  try {
-    codec = new LzmaCodec(lib, format);
-  } catch (e) {
-    throw corrupt((e as Error).message);
-  }
-  return new HostDecoder(codec, corrupt);
+  return hostDecoder(() => new LzmaCodec(lib, format), corrupt);
 }

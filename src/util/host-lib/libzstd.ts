@@ -1,5 +1,5 @@
-import { type Codec, HostDecoder, OUT_BYTES } from "./decoder.js";
-import { callInPool, type HostFunction, type Koffi, loadKoffi, openHostLibrary } from "./koffi.js";
+import { type Codec, type HostDecoder, hostDecoder, OUT_BYTES } from "./decoder.js";
+import { callInPool, type HostFunction, type Koffi, loadKoffi, once, openHostLibrary } from "./koffi.js";
 
 /** The host's libzstd 1.x (zstd.h's stable streaming API). */
 interface Libzstd {
@@ -45,12 +45,11 @@ function load(): Libzstd | undefined {
   };
 }
 
-let loaded: { lib: Libzstd | undefined } | undefined;
+const loaded = once(load);
 
 /** The host's libzstd 1.x when it and koffi load here, else undefined (looked up once). */
 export function hostLibzstd(): { readonly version: string } | undefined {
-  loaded ??= { lib: load() };
-  return loaded.lib;
+  return loaded();
 }
 
 /** One ZSTD_DStream: frames one after another, each checked against its content checksum. */
@@ -108,13 +107,7 @@ class ZstdCodec implements Codec {
 
 /** A streaming decoder over the host's libzstd; call only when `hostLibzstd()` found one. */
 export function libzstdDecoder(corrupt: (message: string) => Error): HostDecoder {
-  const lib = loaded?.lib;
+  const lib = loaded();
   if (lib === undefined) throw new Error("libzstdDecoder: the host's libzstd is not loaded");
-  let codec: ZstdCodec;
-  try {
-    codec = new ZstdCodec(lib);
-  } catch (e) {
-    throw corrupt((e as Error).message);
-  }
-  return new HostDecoder(codec, corrupt);
+  return hostDecoder(() => new ZstdCodec(lib), corrupt);
 }
