@@ -3,8 +3,8 @@
  * entry and what it imports statically, each command still runs from its own chunk, and the
  * bundle prints the package's version.
  */
-import { readFileSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt, REPO_ROOT, runBin } from "../harness/cli.js";
 
@@ -39,6 +39,18 @@ describe("bundled CLI start-up", () => {
     for (const cmd of ["patch", "scan", "sbom", "db", "copy", "inspect"]) {
       expect(entry).toMatch(new RegExp(`import\\("\\./chunks/${cmd}-[A-Z0-9]+\\.js"\\)`));
       expect(files.some((f) => f.includes(`/${cmd}-`))).toBe(false);
+    }
+  });
+
+  it("no command loads OpenPGP before it reads a key or signature (its own chunk, imported then)", () => {
+    const chunks = join(REPO_ROOT, "dist/cli-bundle/chunks");
+    const openpgp = readdirSync(chunks).filter((f) => /^openpgp-[A-Z0-9]+\.js$/.test(f));
+    expect(openpgp).toHaveLength(1);
+    for (const cmd of ["patch", "scan", "sbom", "db", "copy", "inspect"]) {
+      const chunk = readdirSync(chunks).find((f) => f.startsWith(`${cmd}-`));
+      expect(chunk, cmd).toBeDefined();
+      const files = [...staticClosure(join(chunks, chunk!))].map((f) => basename(f));
+      expect({ cmd, files }).not.toEqual({ cmd, files: expect.arrayContaining(openpgp) });
     }
   });
 

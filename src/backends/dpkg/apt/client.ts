@@ -173,12 +173,15 @@ export class AptClient {
   private async loadRelease(repo: Repository): Promise<VerifiedRelease> {
     const base = distsBase(repo);
     this.opts.progress?.info?.(`Get ${redactUrl(base)}InRelease`);
-    const keys = await this.trust.keysFor(repo.signedBy, repo.origin, repo.keysFromFallback);
     const date = this.now();
     const cold = !this.opts.offline && !(await this.cache.hasList(`${base}InRelease`));
     const early = cold ? this.fetchEarly(repo) : [];
+    // the InRelease downloads while the keys are read (a keyring's error still comes first)
+    const inRelease = this.fetchList(`${base}InRelease`);
+    inRelease.catch(() => undefined); // awaited by verifyRelease
     try {
-      const verified = await this.verifyRelease(repo, keys, date);
+      const keys = await this.trust.keysFor(repo.signedBy, repo.origin, repo.keysFromFallback);
+      const verified = await this.verifyRelease(repo, keys, date, inRelease);
       // what the Release lists is read to its signed size, the rest is dropped
       for (const e of early) e.index.bound(verified.info.files.get(e.path)?.size ?? 0);
       return verified;
@@ -188,14 +191,22 @@ export class AptClient {
     }
   }
 
-  /** The repository's Release, its signature verified; its suite, release and dates checked. */
-  private async verifyRelease(repo: Repository, keys: TrustedKey[], date: Date): Promise<VerifiedRelease> {
+  /**
+   * The repository's Release, its signature verified; its suite, release and dates checked.
+   * `inReleaseFetch`: the download of its InRelease, started by the caller.
+   */
+  private async verifyRelease(
+    repo: Repository,
+    keys: TrustedKey[],
+    date: Date,
+    inReleaseFetch: ReturnType<AptClient["fetchList"]>,
+  ): Promise<VerifiedRelease> {
     const base = distsBase(repo);
     const where = `${repo.suite} at ${redactUrl(repo.fetchUri)}`;
     let url = `${base}InRelease`;
     let text: string;
     let signer: Signer;
-    const inRelease = await this.fetchList(url);
+    const inRelease = await inReleaseFetch;
     if (inRelease.body) {
       try {
         ({ text, signer } = await verifyInRelease(inRelease.body, keys, redactUrl(url), { date }));

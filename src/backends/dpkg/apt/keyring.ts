@@ -1,5 +1,6 @@
-import * as openpgp from "openpgp";
+import type * as openpgp from "openpgp";
 import { isOcipatchError, OcipatchError } from "../../../errors.js";
+import { openpgpLib } from "../../../util/openpgp.js";
 import type { SignedBy, SourceFile } from "./sources.js";
 
 /** An OpenPGP public key apt would trust, with where it came from (for messages). */
@@ -31,9 +32,10 @@ export async function readKeyring(content: string | Uint8Array, origin: string):
       // a .asc file may hold several armored blocks
       const blocks = armored.split(ARMOR_HEADER).slice(1);
       keys = [];
-      for (const b of blocks) keys.push(...(await openpgp.readKeys({ armoredKeys: ARMOR_HEADER + b })));
+      for (const b of blocks)
+        keys.push(...(await (await openpgpLib()).readKeys({ armoredKeys: ARMOR_HEADER + b })));
     } else {
-      keys = await openpgp.readKeys({ binaryKeys: new Uint8Array(bytes) });
+      keys = await (await openpgpLib()).readKeys({ binaryKeys: new Uint8Array(bytes) });
     }
   } catch (e) {
     throw new OcipatchError("SIGNATURE", `cannot read OpenPGP keys from ${origin}: ${(e as Error).message}`, {

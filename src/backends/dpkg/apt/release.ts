@@ -1,5 +1,6 @@
-import * as openpgp from "openpgp";
+import type * as openpgp from "openpgp";
 import { OcipatchError } from "../../../errors.js";
+import { openpgpLib } from "../../../util/openpgp.js";
 import { parseParagraphs } from "../debian/deb822.js";
 import type { TrustedKey } from "./keyring.js";
 
@@ -178,7 +179,7 @@ export async function verifyInRelease(
   checkClearsignedFraming(armored, where);
   let message: openpgp.CleartextMessage;
   try {
-    message = await openpgp.readCleartextMessage({ cleartextMessage: armored });
+    message = await (await openpgpLib()).readCleartextMessage({ cleartextMessage: armored });
   } catch (e) {
     throw new OcipatchError(
       "SIGNATURE",
@@ -188,7 +189,7 @@ export async function verifyInRelease(
       },
     );
   }
-  const result = await openpgp.verify({
+  const result = await (await openpgpLib()).verify({
     message,
     verificationKeys: keys.map((k) => k.key),
     ...(opts.date ? { date: opts.date } : {}),
@@ -210,15 +211,17 @@ export async function verifyDetachedRelease(
   try {
     const head = Buffer.from(signature.subarray(0, 64)).toString("latin1");
     sig = head.includes("-----BEGIN PGP SIGNATURE-----")
-      ? await openpgp.readSignature({ armoredSignature: Buffer.from(signature).toString("utf8") })
-      : await openpgp.readSignature({ binarySignature: new Uint8Array(signature) });
+      ? await (await openpgpLib()).readSignature({
+          armoredSignature: Buffer.from(signature).toString("utf8"),
+        })
+      : await (await openpgpLib()).readSignature({ binarySignature: new Uint8Array(signature) });
   } catch (e) {
     throw new OcipatchError("SIGNATURE", `${where}: unreadable Release.gpg (${(e as Error).message})`, {
       cause: e,
     });
   }
-  const message = await openpgp.createMessage({ binary: new Uint8Array(release) });
-  const result = await openpgp.verify({
+  const message = await (await openpgpLib()).createMessage({ binary: new Uint8Array(release) });
+  const result = await (await openpgpLib()).verify({
     message,
     signature: sig,
     verificationKeys: keys.map((k) => k.key),

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
-import * as openpgp from "openpgp";
+import type * as openpgp from "openpgp";
 import { OcipatchError } from "../../../errors.js";
+import { openpgpLib } from "../../../util/openpgp.js";
 import type { TagValue } from "../header.js";
 import type { RpmKey } from "../repo/keys.js";
 import { compressedPayload, PAYLOAD_TAG, type RpmPackageFile, SIGTAG } from "./rpm-file.js";
@@ -113,7 +114,7 @@ async function verifySignature(
     throw new OcipatchError("SIGNATURE", `${pkg.path}: rpm header signature is not binary`);
   let sig: openpgp.Signature;
   try {
-    sig = await openpgp.readSignature({ binarySignature: new Uint8Array(blob.value) });
+    sig = await (await openpgpLib()).readSignature({ binarySignature: new Uint8Array(blob.value) });
   } catch (e) {
     throw new OcipatchError(
       "SIGNATURE",
@@ -132,8 +133,8 @@ async function verifySignature(
     );
   let problem: string;
   try {
-    const result = await openpgp.verify({
-      message: await openpgp.createMessage({ binary: new Uint8Array(pkg.headerBytes) }),
+    const result = await (await openpgpLib()).verify({
+      message: await (await openpgpLib()).createMessage({ binary: new Uint8Array(pkg.headerBytes) }),
       signature: sig,
       verificationKeys: [key.key],
       format: "binary",

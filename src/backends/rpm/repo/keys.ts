@@ -1,5 +1,6 @@
-import * as openpgp from "openpgp";
+import type * as openpgp from "openpgp";
 import { OcipatchError } from "../../../errors.js";
+import { openpgpLib } from "../../../util/openpgp.js";
 
 /** An OpenPGP public key a repository names (`gpgkey=`), with where it came from. */
 export interface RpmKey {
@@ -24,9 +25,9 @@ export async function readRpmKeys(content: Uint8Array, origin: string): Promise<
   try {
     if (bytes.subarray(0, 4096).toString("latin1").includes(ARMOR_HEADER)) {
       for (const block of bytes.toString("utf8").split(ARMOR_HEADER).slice(1))
-        keys.push(...(await openpgp.readKeys({ armoredKeys: ARMOR_HEADER + block })));
+        keys.push(...(await (await openpgpLib()).readKeys({ armoredKeys: ARMOR_HEADER + block })));
     } else if (bytes.length > 0) {
-      keys = await openpgp.readKeys({ binaryKeys: new Uint8Array(bytes) });
+      keys = await (await openpgpLib()).readKeys({ binaryKeys: new Uint8Array(bytes) });
     }
   } catch (e) {
     throw new OcipatchError("SIGNATURE", `cannot read OpenPGP keys from ${origin}: ${(e as Error).message}`, {

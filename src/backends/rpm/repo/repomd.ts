@@ -1,5 +1,6 @@
-import * as openpgp from "openpgp";
+import type * as openpgp from "openpgp";
 import { OcipatchError } from "../../../errors.js";
+import { openpgpLib } from "../../../util/openpgp.js";
 import type { RpmKey } from "./keys.js";
 import { XmlStream } from "./xml.js";
 
@@ -138,15 +139,17 @@ export async function verifyRepomdSignature(
   try {
     const head = Buffer.from(signature.subarray(0, 64)).toString("latin1");
     sig = head.includes("-----BEGIN PGP SIGNATURE-----")
-      ? await openpgp.readSignature({ armoredSignature: Buffer.from(signature).toString("utf8") })
-      : await openpgp.readSignature({ binarySignature: new Uint8Array(signature) });
+      ? await (await openpgpLib()).readSignature({
+          armoredSignature: Buffer.from(signature).toString("utf8"),
+        })
+      : await (await openpgpLib()).readSignature({ binarySignature: new Uint8Array(signature) });
   } catch (e) {
     throw new OcipatchError("SIGNATURE", `${where}: unreadable repomd.xml.asc (${(e as Error).message})`, {
       cause: e,
     });
   }
-  const result = await openpgp.verify({
-    message: await openpgp.createMessage({ binary: new Uint8Array(repomd) }),
+  const result = await (await openpgpLib()).verify({
+    message: await (await openpgpLib()).createMessage({ binary: new Uint8Array(repomd) }),
     signature: sig,
     verificationKeys: keys.map((k) => k.key),
     format: "binary",
