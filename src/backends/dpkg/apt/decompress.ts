@@ -6,7 +6,7 @@ import { xzDecompressor } from "../../../util/xz.js";
 
 export type IndexCompression = "xz" | "gz" | "none";
 
-/** An index file's decoded bytes as a stream (lzma-native / zlib); see `decodeError` for its errors. */
+/** An index file's decoded bytes as a stream (util/xz.ts / zlib); see `decodeError` for its errors. */
 export function indexDecoder(data: Buffer, compression: IndexCompression, where: string): Readable {
   const src = Readable.from([data], { objectMode: false });
   if (compression === "none") return src;
