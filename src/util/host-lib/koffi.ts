@@ -1,17 +1,9 @@
 import { createRequire } from "node:module";
+import { once } from "../once.js";
 
 export type Koffi = typeof import("koffi");
 export type HostLibrary = ReturnType<Koffi["load"]>;
 export type HostFunction = ReturnType<HostLibrary["func"]>;
-
-/** `load()` run on the first call only; its result (a library, or undefined) kept. */
-export function once<T>(load: () => T): () => T {
-  let got: { value: T } | undefined;
-  return () => {
-    got ??= { value: load() };
-    return got.value;
-  };
-}
 
 /**
  * koffi, the foreign-function interface through which ocipatch calls the host's compression
@@ -38,6 +30,22 @@ export function openHostLibrary(
     }
   }
   return undefined;
+}
+
+/**
+ * Points the (pointer, size) pair at `pointerAt` and `sizeAt` of a C struct at `buf`'s first
+ * `size` bytes (a null pointer for an empty buffer).
+ */
+export function encodeBuffer(
+  k: Koffi,
+  struct: Buffer,
+  pointerAt: number,
+  sizeAt: number,
+  buf: Buffer,
+  size = buf.length,
+): void {
+  k.encode(struct, pointerAt, "uintptr_t", size > 0 ? k.address(buf) : 0n);
+  k.encode(struct, sizeAt, "size_t", size);
 }
 
 /** Calls `fn` in libuv's thread pool (koffi's asynchronous call). */

@@ -1,5 +1,13 @@
+import { once } from "../once.js";
 import { type Codec, type HostDecoder, hostDecoder, OUT_BYTES } from "./decoder.js";
-import { callInPool, type HostFunction, type Koffi, loadKoffi, once, openHostLibrary } from "./koffi.js";
+import {
+  callInPool,
+  encodeBuffer,
+  type HostFunction,
+  type Koffi,
+  loadKoffi,
+  openHostLibrary,
+} from "./koffi.js";
 
 /** xz container, or the legacy .lzma ("LZMA_Alone") format. */
 export type XzFormat = "xz" | "lzma";
@@ -113,14 +121,12 @@ class LzmaCodec implements Codec {
 
   setInput(input: Buffer): void {
     const { koffi, at } = this.lib;
-    koffi.encode(this.strm, at.nextIn, "uintptr_t", input.length > 0 ? koffi.address(input) : 0n);
-    koffi.encode(this.strm, at.availIn, "size_t", input.length);
+    encodeBuffer(koffi, this.strm, at.nextIn, at.availIn, input);
   }
 
   async step(out: Buffer, finish: boolean): Promise<{ produced: number; more: boolean; ended: boolean }> {
     const { koffi, at } = this.lib;
-    koffi.encode(this.strm, at.nextOut, "uintptr_t", koffi.address(out));
-    koffi.encode(this.strm, at.availOut, "size_t", OUT_BYTES);
+    encodeBuffer(koffi, this.strm, at.nextOut, at.availOut, out, OUT_BYTES);
     const rc = await callInPool<number>(this.lib.code, this.strm, finish ? LZMA_FINISH : LZMA_RUN);
     if (rc !== LZMA_OK && rc !== LZMA_STREAM_END) throw new Error(ERRORS[rc] ?? `liblzma error ${rc}`);
     const produced = OUT_BYTES - Number(koffi.decode(this.strm, at.availOut, "size_t"));

@@ -1,5 +1,13 @@
+import { once } from "../once.js";
 import { type Codec, type HostDecoder, hostDecoder, OUT_BYTES } from "./decoder.js";
-import { callInPool, type HostFunction, type Koffi, loadKoffi, once, openHostLibrary } from "./koffi.js";
+import {
+  callInPool,
+  encodeBuffer,
+  type HostFunction,
+  type Koffi,
+  loadKoffi,
+  openHostLibrary,
+} from "./koffi.js";
 
 /** The host's libzstd 1.x (zstd.h's stable streaming API). */
 interface Libzstd {
@@ -75,8 +83,7 @@ class ZstdCodec implements Codec {
 
   setInput(input: Buffer): void {
     const { koffi, at } = this.lib;
-    koffi.encode(this.input, at.ptr, "uintptr_t", input.length > 0 ? koffi.address(input) : 0n);
-    koffi.encode(this.input, at.size, "size_t", input.length);
+    encodeBuffer(koffi, this.input, at.ptr, at.size, input);
     koffi.encode(this.input, at.pos, "size_t", 0);
   }
 
@@ -88,8 +95,7 @@ class ZstdCodec implements Codec {
     // every frame whole and flushed, and no input left: the data ends here (a call would ask for
     // the next frame's header)
     if (finish && this.last === 0 && inputLeft() === 0) return { produced: 0, more: false, ended: false };
-    koffi.encode(this.output, at.ptr, "uintptr_t", koffi.address(out));
-    koffi.encode(this.output, at.size, "size_t", OUT_BYTES);
+    encodeBuffer(koffi, this.output, at.ptr, at.size, out, OUT_BYTES);
     koffi.encode(this.output, at.pos, "size_t", 0);
     const rc = await callInPool<number | bigint>(this.lib.decompress, this.zds, this.output, this.input);
     if (this.lib.isError(rc) !== 0) throw new Error(String(this.lib.errorName(rc)).toLowerCase());
