@@ -1,9 +1,8 @@
 import { join } from "node:path";
-import { OcipatchError } from "../errors.js";
 import { BuiltLayerCache, DEFAULT_LAYER_CACHE_BYTES } from "../patch/built-layer-cache.js";
-import { parseByteSize } from "../util/byte-size.js";
 import { cacheDir } from "../util/paths.js";
 import { BUILD_ID } from "../version.js";
+import { cacheSizeFromEnv } from "./cache-size.js";
 
 /** Environment variable with the size limit of the layer cache ("2GiB"; 0 turns the cache off). */
 export const LAYER_CACHE_SIZE_ENV = "OCIPATCH_LAYER_CACHE_SIZE";
@@ -21,13 +20,5 @@ export function layerCacheFor(env: NodeJS.ProcessEnv, enabled: boolean): BuiltLa
 
 /** The size limit of the layer cache's blobs: `OCIPATCH_LAYER_CACHE_SIZE`, else 1 GiB. */
 export function layerCacheLimit(env: NodeJS.ProcessEnv): number {
-  const text = env[LAYER_CACHE_SIZE_ENV];
-  if (text === undefined || text === "") return DEFAULT_LAYER_CACHE_BYTES;
-  const bytes = parseByteSize(text);
-  if (bytes === undefined)
-    throw new OcipatchError(
-      "USAGE",
-      `${LAYER_CACHE_SIZE_ENV} must be a size such as 2GiB, 500MB or 0 (no cache), not "${text.slice(0, 40)}"`,
-    );
-  return bytes;
+  return cacheSizeFromEnv(env, LAYER_CACHE_SIZE_ENV, DEFAULT_LAYER_CACHE_BYTES);
 }

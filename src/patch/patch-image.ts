@@ -13,7 +13,7 @@ import type { ImageSink, WriteResult } from "../image/sink.js";
 import { readInventoryFromFs } from "../inventory/read.js";
 import type { Inventory } from "../inventory/types.js";
 import type { Plan, PlanMode } from "../plan/types.js";
-import { LayeredFs, type SharedLayers } from "../rootfs/index.js";
+import { LayeredFs, type LayerIndexCache, type SharedLayers } from "../rootfs/index.js";
 import { scanInventory } from "../scan/matcher.js";
 import type { ScanResult } from "../scan/types.js";
 import { openLocation, openSink, parseImageLocation, type TransportOptions } from "../transport/index.js";
@@ -94,6 +94,8 @@ export interface PatchRequest {
   readonly sharedLayers?: SharedLayers | undefined;
   /** Patch layers built by earlier runs, reused when their inputs are the same (and stored when built). */
   readonly layerCache?: BuiltLayerCache | undefined;
+  /** Image layers' indexes kept across runs: a layer indexed by an earlier run is not read. */
+  readonly indexCache?: LayerIndexCache | undefined;
 }
 
 export type PlatformStatus = "patched" | "up-to-date" | "planned";
@@ -231,6 +233,7 @@ function openFs(layers: readonly Layer[], description: string, req: PatchRequest
     ...backendViewOptions(),
     scratchDir: req.workDir,
     ...(req.sharedLayers ? { sharedLayers: req.sharedLayers } : {}),
+    ...(req.indexCache ? { indexCache: req.indexCache } : {}),
     ...(req.signal ? { signal: req.signal } : {}),
   });
 }

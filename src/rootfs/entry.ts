@@ -1,7 +1,8 @@
 import type { Digest } from "../util/digest.js";
 
-/** What a path is. Hardlinks are reported as `file` with `hardlinkTarget` set. */
-export type EntryType = "file" | "directory" | "symlink" | "char-device" | "block-device" | "fifo";
+/** What a path can be. Hardlinks are reported as `file` with `hardlinkTarget` set. */
+export const ENTRY_TYPES = ["file", "directory", "symlink", "char-device", "block-device", "fifo"] as const;
+export type EntryType = (typeof ENTRY_TYPES)[number];
 
 /** Metadata of one path in the merged image filesystem. */
 export interface FsEntry {
@@ -56,4 +57,6 @@ export interface LayeredFsStats {
   /** Compressed bytes read from the image's source (registry, layout, archive); scratch re-reads excluded. */
   readonly bytesDownloaded: number;
   readonly layers: readonly LayerReadStats[];
+  /** Layers whose index came from the index cache (not read). */
+  readonly layersFromIndexCache: number;
 }

@@ -1,5 +1,6 @@
 export type { EntryType, FsEntry, LayeredFsStats, LayerReadStats } from "./entry.js";
 export { globMatcher } from "./glob.js";
+export { DEFAULT_INDEX_CACHE_BYTES, LayerIndexCache } from "./index-cache.js";
 export {
   LayeredFs,
   MAX_SYMLINK_HOPS,

@@ -27,6 +27,24 @@ export interface StoredEntry {
   readonly summaries: ReadonlyMap<string, unknown> | undefined;
 }
 
+/**
+ * A LayerIndex without its place in a view (position, description): what the index cache stores.
+ * Warnings are kept without the `what: ` they start with.
+ */
+export interface LayerIndexRecord {
+  readonly entries: Map<string, StoredEntry>;
+  readonly implicitDirs: Set<string>;
+  readonly whiteouts: Set<string>;
+  readonly opaqueDirs: Set<string>;
+  readonly children: Map<string, Set<string>>;
+  readonly whiteoutChildren: Map<string, Set<string>>;
+  readonly entryCount: number;
+  readonly uncompressedBytes: number;
+  readonly capturedBytes: number;
+  readonly summarizedFiles: number;
+  readonly warnings: string[];
+}
+
 /** A FileSummarizer as the indexer applies it. */
 export interface LayerSummarizer {
   readonly id: string;
@@ -64,6 +82,41 @@ export class LayerIndex {
     readonly index: number,
     readonly what: string,
   ) {}
+
+  /** This index as a record, for the index cache (the warnings without this view's `what`). */
+  toRecord(): LayerIndexRecord {
+    const prefix = `${this.what}: `;
+    return {
+      entries: this.entries,
+      implicitDirs: this.implicitDirs,
+      whiteouts: this.whiteouts,
+      opaqueDirs: this.opaqueDirs,
+      children: this.children,
+      whiteoutChildren: this.whiteoutChildren,
+      entryCount: this.entryCount,
+      uncompressedBytes: this.uncompressedBytes,
+      capturedBytes: this.capturedBytes,
+      summarizedFiles: this.summarizedFiles,
+      warnings: this.warnings.map((w) => (w.startsWith(prefix) ? w.slice(prefix.length) : w)),
+    };
+  }
+
+  /** The index of a record (from the index cache) as layer `index` of a view, described as `what`. */
+  static fromRecord(r: LayerIndexRecord, index: number, what: string): LayerIndex {
+    const idx = new LayerIndex(index, what);
+    for (const [k, v] of r.entries) idx.entries.set(k, v);
+    for (const k of r.implicitDirs) idx.implicitDirs.add(k);
+    for (const k of r.whiteouts) idx.whiteouts.add(k);
+    for (const k of r.opaqueDirs) idx.opaqueDirs.add(k);
+    for (const [k, v] of r.children) idx.children.set(k, v);
+    for (const [k, v] of r.whiteoutChildren) idx.whiteoutChildren.set(k, v);
+    idx.entryCount = r.entryCount;
+    idx.uncompressedBytes = r.uncompressedBytes;
+    idx.capturedBytes = r.capturedBytes;
+    idx.summarizedFiles = r.summarizedFiles;
+    for (const w of r.warnings) idx.warnings.push(`${what}: ${w}`);
+    return idx;
+  }
 
   private addChild(dir: string, name: string): void {
     let s = this.children.get(dir);

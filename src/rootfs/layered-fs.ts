@@ -9,6 +9,7 @@ import { hexOf } from "../util/digest.js";
 import { BlobTap } from "./blob-tap.js";
 import type { FsEntry, LayeredFsStats, LayerReadStats } from "./entry.js";
 import { globMatcher } from "./glob.js";
+import type { LayerIndexCache } from "./index-cache.js";
 import {
   indexLayer,
   type LayerIndex,
@@ -87,6 +88,8 @@ interface LayerState {
   scratchCompression?: Layer["compression"];
   /** The run's index of this layer (`sharedLayers`), given back on close. */
   shared?: SharedLayer;
+  /** The index came from the index cache. */
+  fromIndexCache?: boolean;
 }
 
 /**
@@ -107,6 +110,10 @@ export class LayeredFs {
   private readonly summarizers: readonly LayerSummarizer[];
   /** What the summarizers are, for the shared layer cache key. */
   private readonly summaryKey: ReadonlyArray<readonly [string, readonly string[], number]>;
+  /** Everything a layer's index depends on besides its content: the key of shared and cached indexes. */
+  private readonly indexVariant: string;
+  /** Index cache writes in progress (awaited by close). */
+  private readonly storing = new Set<Promise<void>>();
   private scratch: Promise<string> | undefined;
   private downloaded = 0;
   private closed = false;
@@ -161,6 +168,13 @@ export class LayeredFs {
       };
     });
     this.summaryKey = summaries.map((f) => [f.id, f.patterns, f.maxFileBytes] as const);
+    this.indexVariant = JSON.stringify({
+      capture: this.captureKey,
+      summaries: this.summaryKey,
+      maxFileBytes: this.captureMaxFileBytes,
+      maxLayerBytes: this.captureMaxLayerBytes,
+      limits: [this.limits.maxEntriesPerLayer, this.limits.maxLayerBytes, this.limits.maxPathLength],
+    });
     if (opts.scratchDir !== undefined) {
       const dir = opts.scratchDir;
       this.scratch = mkdtemp(join(dir, "ocipatch-rootfs-")).catch((e: unknown) => {
@@ -385,6 +399,7 @@ export class LayeredFs {
       imageBytes: this.layers.reduce((n, l) => n + l.size, 0),
       bytesDownloaded: this.downloaded,
       layers,
+      layersFromIndexCache: this.states.filter((s) => s.fromIndexCache).length,
     };
   }
 
@@ -428,6 +443,7 @@ export class LayeredFs {
     // error, or the piped streams after the blob would wait for an end that never comes
     for (const blob of this.reading) blob.destroy(this.closedError());
     await Promise.allSettled(this.states.map((st) => st.index));
+    await Promise.all(this.storing);
     for (const st of this.states) {
       st.shared?.release();
       st.shared = undefined;
@@ -666,8 +682,8 @@ export class LayeredFs {
   private layerIndex(i: number): Promise<LayerIndex> {
     const st = this.states[i]!;
     if (!st.index) {
-      const shared = this.opts.sharedLayers;
-      st.index = shared ? this.sharedIndex(i, shared) : this.loadLayer(i);
+      const cache = this.opts.indexCache;
+      st.index = cache ? this.cachedIndex(i, cache) : this.readIndex(i);
       st.index.catch(() => {
         st.index = undefined;
       });
@@ -675,19 +691,38 @@ export class LayeredFs {
     return st.index;
   }
 
+  /** Layer i's index: the run's shared one, else read now. */
+  private readIndex(i: number): Promise<LayerIndex> {
+    const shared = this.opts.sharedLayers;
+    return shared ? this.sharedIndex(i, shared) : this.loadLayer(i);
+  }
+
+  /** Layer i's index from the index cache, else read now and stored there (close() waits for the write). */
+  private async cachedIndex(i: number, cache: LayerIndexCache): Promise<LayerIndex> {
+    const st = this.states[i]!;
+    const diffId = this.layers[i]!.diffId;
+    const hit = await cache.get(diffId, this.indexVariant, i, this.what(i));
+    if (this.closed) throw this.closedError();
+    if (hit) {
+      st.fromIndexCache = true;
+      st.entries = hit.entryCount;
+      st.uncompressedBytes = hit.uncompressedBytes;
+      st.capturedBytes = hit.capturedBytes;
+      return hit;
+    }
+    const idx = await this.readIndex(i);
+    const write = cache.put(diffId, this.indexVariant, idx).catch(() => {}); // not stored: a later run reads the layer
+    this.storing.add(write);
+    void write.then(() => this.storing.delete(write));
+    return idx;
+  }
+
   /** Layer i's index from the run's shared ones (read now if no other view has). */
   private async sharedIndex(i: number, shared: SharedLayers): Promise<LayerIndex> {
     const st = this.states[i]!;
-    const variant = JSON.stringify({
-      capture: this.captureKey,
-      summaries: this.summaryKey,
-      maxFileBytes: this.captureMaxFileBytes,
-      maxLayerBytes: this.captureMaxLayerBytes,
-      limits: [this.limits.maxEntriesPerLayer, this.limits.maxLayerBytes, this.limits.maxPathLength],
-    });
     const h = await shared.acquire(
       this.layers[i]!,
-      variant,
+      this.indexVariant,
       (file) => this.loadLayer(i, file),
       this.opts.signal,
     );

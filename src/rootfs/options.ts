@@ -1,4 +1,5 @@
 import type { ProgressListener } from "../util/progress.js";
+import type { LayerIndexCache } from "./index-cache.js";
 import type { SharedLayers } from "./shared-layers.js";
 
 /** Sanity limits applied to every layer; exceeding one is a HOSTILE_LAYER error. */
@@ -91,4 +92,11 @@ export interface LayeredFsOptions {
    * the run's verified copy. Such a layer is not counted in `stats()` (its reader's view counts it).
    */
   readonly sharedLayers?: SharedLayers;
+  /**
+   * Layer indexes kept across runs: a layer indexed before (same diffID, capture settings and
+   * limits, same ocipatch build) is not read; each layer this view reads is stored. Its
+   * non-captured files are read from the image's blob when asked for. Such a layer is not counted
+   * in `stats().layers`, but in `stats().layersFromIndexCache`.
+   */
+  readonly indexCache?: LayerIndexCache;
 }

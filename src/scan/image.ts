@@ -3,6 +3,7 @@ import { OcipatchError } from "../errors.js";
 import { formatPlatform, parsePlatform } from "../image/platform.js";
 import { readInventory } from "../inventory/read.js";
 import type { Inventory } from "../inventory/types.js";
+import type { LayerIndexCache } from "../rootfs/index-cache.js";
 import { openImage } from "../transport/index.js";
 import type { ScanTarget } from "./types.js";
 
@@ -38,7 +39,7 @@ export function credentialsFrom(
 /** Open an image (any transport) and read its package inventory from its layers. */
 export async function inventoryForImage(
   spec: ImageSpec,
-  opts: { signal?: AbortSignal } = {},
+  opts: { signal?: AbortSignal; indexCache?: LayerIndexCache | undefined } = {},
 ): Promise<ImageInventory> {
   const image = await openImage(spec.reference, {
     platform: spec.platform === undefined ? undefined : parsePlatform(spec.platform),
@@ -47,7 +48,10 @@ export async function inventoryForImage(
     signal: opts.signal,
   });
   const config = await image.configFile(opts);
-  const inventory = await readInventory(image, { unsupported: "warn" });
+  const inventory = await readInventory(image, {
+    unsupported: "warn",
+    ...(opts.indexCache ? { indexCache: opts.indexCache } : {}),
+  });
   return {
     inventory,
     target: {

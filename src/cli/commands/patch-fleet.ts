@@ -22,6 +22,7 @@ import { ownedPrefix, release, removeOnExit } from "../../util/owned-temp.js";
 import { cacheDir } from "../../util/paths.js";
 import { openDatabaseForScan } from "../../vulndb/index.js";
 import type { CliContext } from "../context.js";
+import { indexCacheFor } from "../index-cache.js";
 import { layerCacheFor } from "../layer-cache.js";
 import type { Output } from "../output.js";
 import { dbDirFrom } from "./db.js";
@@ -86,6 +87,7 @@ export async function runFleetPatch(
   const shard = f.shard === undefined ? undefined : parseShard(f.shard);
   // layers built by earlier runs (a wrong size limit is refused before any work)
   const layerCache = layerCacheFor(ctx.env, f.layerCache);
+  const indexCache = indexCacheFor(ctx.env, f.layerCache);
   const signal = f.signal;
   const transport = { credentials: f.credentials, insecure: f.insecure, env: ctx.env };
   // ocipatch's own configuration (mirrors, keyrings) still applies: from $OCIPATCH_CONFIG or its default place
@@ -140,6 +142,7 @@ export async function runFleetPatch(
         sharedBuilds,
         sharedLayers,
         layerCache,
+        indexCache,
         log: { info() {}, success() {}, warning: (m) => out.warning(prefix + m) },
       });
       if (f.referrers && result.written) {

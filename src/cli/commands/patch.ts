@@ -32,6 +32,7 @@ import { readRegularFile } from "../../util/regular-file.js";
 import { openDatabaseForScan } from "../../vulndb/index.js";
 import type { CliContext, Interrupted } from "../context.js";
 import { exitCodesHelp } from "../exit-codes.js";
+import { indexCacheFor } from "../index-cache.js";
 import { layerCacheFor } from "../layer-cache.js";
 import { Output } from "../output.js";
 import { patchCredentialFlags } from "../registry-flags.js";
@@ -289,6 +290,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
   }
   const credentials = credentialsFrom(flags.username, flags.password);
   const layerCache = layerCacheFor(ctx.env, o.layerCache);
+  const indexCache = indexCacheFor(ctx.env, o.layerCache);
   for (const notice of ignoredFlagNotices(o)) out.info(notice);
 
   // the deadline and SIGINT/SIGTERM cancel the same way: every wait honours `signal`
@@ -343,6 +345,7 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
         workDir,
         packageCacheDir: join(cacheDir(ctx.env), "debs"),
         layerCache,
+        indexCache,
         signal,
         progress,
         log: {

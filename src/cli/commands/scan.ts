@@ -11,6 +11,7 @@ import {
 import { writeFileAtomic } from "../../util/fs.js";
 import { openDatabaseForScan } from "../../vulndb/index.js";
 import type { CliContext } from "../context.js";
+import { indexCacheFor } from "../index-cache.js";
 import { Output } from "../output.js";
 import { dbDirFrom } from "./db.js";
 
@@ -70,13 +71,17 @@ async function runScan(o: ScanFlags, ctx: CliContext, out: Output): Promise<void
     result = await importReport(o.fromReport, { onlyFixed: o.onlyFixed ?? false });
   } else {
     out.info("Scanning image...");
-    const { inventory, target } = await inventoryForImage({
-      reference: o.image!,
-      platform: o.platform,
-      username: o.username ?? ctx.env["OCIPATCH_USERNAME"],
-      password: o.password ?? ctx.env["OCIPATCH_PASSWORD"],
-      insecure: o.insecure,
-    });
+    const { inventory, target } = await inventoryForImage(
+      {
+        reference: o.image!,
+        platform: o.platform,
+        username: o.username ?? ctx.env["OCIPATCH_USERNAME"],
+        password: o.password ?? ctx.env["OCIPATCH_PASSWORD"],
+        insecure: o.insecure,
+      },
+      // layers indexed by an earlier scan or patch are not read again
+      { indexCache: indexCacheFor(ctx.env, true) },
+    );
     const { db, warnings } = await openDatabaseForScan({
       dbDir: dbDirFrom(ctx, o.dbDir),
       offline: o.offline ?? false,
