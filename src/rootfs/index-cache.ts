@@ -97,7 +97,8 @@ export class LayerIndexCache {
     const tmp = join(this.dir, `.${file.slice(this.dir.length + 1)}.${ownedTag()}.tmp`);
     removeOnExit(tmp);
     try {
-      await writeFile(tmp, Buffer.concat([MAGIC, rawSha256(payload), payload]));
+      // owner-only: it holds copies of small files of the image (etc/**)
+      await writeFile(tmp, Buffer.concat([MAGIC, rawSha256(payload), payload]), { mode: 0o600 });
       await rename(tmp, file);
     } catch (e) {
       this.stored.delete(key);

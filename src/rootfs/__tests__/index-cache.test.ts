@@ -95,7 +95,11 @@ describe("LayerIndexCache", () => {
     const want = await answers(fs1);
     await fs1.close(); // waits for the entries to be written
     expect(first.map((l) => l.opens)).toEqual([1, 1]);
-    expect(readdirSync(cache.dir).filter((n) => n.endsWith(".idx"))).toHaveLength(2);
+    const stored = readdirSync(cache.dir).filter((n) => n.endsWith(".idx"));
+    expect(stored).toHaveLength(2);
+    // owner-only: the entries hold copies of the image's small files
+    expect(statSync(cache.dir).mode & 0o777).toBe(0o700);
+    for (const n of stored) expect(statSync(join(cache.dir, n)).mode & 0o777).toBe(0o600);
 
     const again = await layersOf();
     const fs2 = new LayeredFs(again, "image two", opts(cache));
