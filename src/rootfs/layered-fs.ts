@@ -9,7 +9,6 @@ import { hexOf } from "../util/digest.js";
 import { BlobTap } from "./blob-tap.js";
 import type { FsEntry, LayeredFsStats, LayerReadStats } from "./entry.js";
 import { globMatcher } from "./glob.js";
-import type { LayerIndexCache } from "./index-cache.js";
 import {
   indexLayer,
   type LayerIndex,
@@ -682,8 +681,8 @@ export class LayeredFs {
   private layerIndex(i: number): Promise<LayerIndex> {
     const st = this.states[i]!;
     if (!st.index) {
-      const cache = this.opts.indexCache;
-      st.index = cache ? this.cachedIndex(i, cache) : this.readIndex(i);
+      const shared = this.opts.sharedLayers;
+      st.index = shared ? this.sharedIndex(i, shared) : this.cachedOrRead(i).then((r) => r.index);
       st.index.catch(() => {
         st.index = undefined;
       });
@@ -691,30 +690,30 @@ export class LayeredFs {
     return st.index;
   }
 
-  /** Layer i's index: the run's shared one, else read now. */
-  private readIndex(i: number): Promise<LayerIndex> {
-    const shared = this.opts.sharedLayers;
-    return shared ? this.sharedIndex(i, shared) : this.loadLayer(i);
-  }
-
-  /** Layer i's index from the index cache, else read now and stored there (close() waits for the write). */
-  private async cachedIndex(i: number, cache: LayerIndexCache): Promise<LayerIndex> {
+  /**
+   * Layer i's index from the index cache, else read now (keeping the blob at `keepAs`, default: in
+   * the private scratch directory) and stored there (close() waits for the write).
+   */
+  private async cachedOrRead(i: number, keepAs?: string): Promise<{ index: LayerIndex; kept: boolean }> {
+    const cache = this.opts.indexCache;
     const st = this.states[i]!;
     const diffId = this.layers[i]!.diffId;
-    const hit = await cache.get(diffId, this.indexVariant, i, this.what(i));
+    const hit = await cache?.get(diffId, this.indexVariant, i, this.what(i));
     if (this.closed) throw this.closedError();
     if (hit) {
       st.fromIndexCache = true;
       st.entries = hit.entryCount;
       st.uncompressedBytes = hit.uncompressedBytes;
       st.capturedBytes = hit.capturedBytes;
-      return hit;
+      return { index: hit, kept: false };
     }
-    const idx = await this.readIndex(i);
-    const write = cache.put(diffId, this.indexVariant, idx).catch(() => {}); // not stored: a later run reads the layer
-    this.storing.add(write);
-    void write.then(() => this.storing.delete(write));
-    return idx;
+    const index = await this.loadLayer(i, keepAs);
+    if (cache) {
+      const write = cache.put(diffId, this.indexVariant, index).catch(() => {}); // not stored: a later run reads the layer
+      this.storing.add(write);
+      void write.then(() => this.storing.delete(write));
+    }
+    return { index, kept: true };
   }
 
   /** Layer i's index from the run's shared ones (read now if no other view has). */
@@ -723,7 +722,7 @@ export class LayeredFs {
     const h = await shared.acquire(
       this.layers[i]!,
       this.indexVariant,
-      (file) => this.loadLayer(i, file),
+      (file) => this.cachedOrRead(i, file),
       this.opts.signal,
     );
     if (this.closed) {

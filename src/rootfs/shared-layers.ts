@@ -16,8 +16,11 @@ export interface SharedLayer {
   release(): void;
 }
 
-/** Builds the index of a layer, keeping its verified blob at `keepAs` (a new path) when it succeeds. */
-type LoadLayer = (keepAs: string) => Promise<LayerIndex>;
+/**
+ * Builds the index of a layer, keeping its verified blob at `keepAs` (a new path) when it succeeds
+ * (`kept`); an index from the index cache comes without a blob copy.
+ */
+type LoadLayer = (keepAs: string) => Promise<{ readonly index: LayerIndex; readonly kept: boolean }>;
 
 export interface SharedLayersLimits {
   /** Estimated memory of the indexes kept while no view uses them (default 512 MiB). */
@@ -116,13 +119,13 @@ export class SharedLayers {
         refs: 1,
         lastUsed: ++this.clock,
         ready: load(file).then(
-          (index): Ready => {
+          ({ index, kept }): Ready => {
             const r = {
               index,
-              file,
+              file: kept ? file : undefined,
               compression: layer.compression,
               indexBytes: estimateBytes(index),
-              blobBytes: layer.size,
+              blobBytes: kept ? layer.size : 0,
             };
             entry.loaded = r;
             return r;

@@ -7,6 +7,7 @@ import { LayerIndexCache } from "../index-cache.js";
 import { LayerIndex } from "../layer-index.js";
 import { LayeredFs } from "../layered-fs.js";
 import type { FileSummarizer, LayeredFsOptions } from "../options.js";
+import { SharedLayers } from "../shared-layers.js";
 import { type EntrySpec, MemoryLayer } from "./synthetic.js";
 
 const dirs: string[] = [];
@@ -112,6 +113,29 @@ describe("LayerIndexCache", () => {
     );
     expect(again.map((l) => l.opens)).toEqual([1, 0]);
     await fs2.close();
+  });
+
+  it("with a fleet's shared layers: one copy of a cached index for every view, files read from the source", async () => {
+    const cache = new LayerIndexCache(await tempDir(), "build-1");
+    const fs1 = new LayeredFs(await layersOf(), "image one", opts(cache));
+    const want = await answers(fs1);
+    await fs1.close();
+
+    const shared = new SharedLayers(await tempDir());
+    const [a, b] = [await layersOf(), await layersOf()];
+    const fsA = new LayeredFs(a, "image A", opts(cache, { sharedLayers: shared }));
+    const fsB = new LayeredFs(b, "image B", opts(cache, { sharedLayers: shared }));
+    expect(await answers(fsA)).toEqual(want);
+    expect(await answers(fsB)).toEqual(want);
+    expect([...a, ...b].map((l) => l.opens)).toEqual([0, 0, 0, 0]);
+    // each layer taken from the cache once for the run, and given to both views
+    expect([...shared.stats().loads.values()]).toEqual([1, 1]);
+    expect(shared.stats().hits).toBe(2);
+    // no blob copy was kept for a cached index: a file that is not captured comes from the source
+    expect((await fsB.readFile("/usr/share/doc.txt")).toString()).toBe("a document that is not captured\n");
+    expect(b.map((l) => l.opens)).toEqual([1, 0]);
+    await fsA.close();
+    await fsB.close();
   });
 
   it("keeps a layer's warnings, named by the view that reads them", async () => {

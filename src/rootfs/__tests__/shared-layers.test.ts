@@ -30,7 +30,7 @@ const built = (file: string, captured = 0) => {
   writeFileSync(file, "blob");
   const idx = new LayerIndex(0, "test layer");
   idx.capturedBytes = captured;
-  return idx;
+  return { index: idx, kept: true };
 };
 
 describe("SharedLayers", () => {
