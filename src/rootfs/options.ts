@@ -89,7 +89,7 @@ export interface LayeredFsOptions {
   /**
    * Layer indexes shared with the other views of the run (a fleet): a layer another view has
    * read (same diffID, same capture settings and limits) is not read again, and its re-reads use
-   * the run's verified copy. Such a layer is not counted in `stats()` (its reader's view counts it).
+   * the run's verified copy (the source, when the index came from `indexCache`). Such a layer is not counted in `stats()` (its reader's view counts it).
    */
   readonly sharedLayers?: SharedLayers;
   /**

@@ -14,6 +14,7 @@ import {
 import { credentialsFrom } from "../../scan/image.js";
 import { openImage } from "../../transport/index.js";
 import type { CliContext } from "../context.js";
+import { indexCacheFor } from "../index-cache.js";
 
 interface SbomOptions {
   image: string;
@@ -62,7 +63,12 @@ async function runSbom(opts: SbomOptions, ctx: CliContext): Promise<void> {
     insecure: opts.insecure,
   });
   const config = await image.configFile();
-  const inventory = await readInventory(image, { unsupported: "warn" });
+  // layers indexed by an earlier scan, sbom or patch are not read again
+  const indexCache = indexCacheFor(ctx.env, true);
+  const inventory = await readInventory(image, {
+    unsupported: "warn",
+    ...(indexCache ? { indexCache } : {}),
+  });
   for (const w of inventory.warnings) ctx.stderr.write(`[warning] ${w.replace(/\s*\n\s*/g, " ")}\n`);
   const doc = buildSbom(
     {
