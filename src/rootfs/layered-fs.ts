@@ -709,7 +709,10 @@ export class LayeredFs {
     }
     const index = await this.loadLayer(i, keepAs);
     if (cache) {
-      const write = cache.put(diffId, this.indexVariant, index).catch(() => {}); // not stored: a later run reads the layer
+      // stored after the callers waiting for the index had their turn (serializing takes ~10 ms)
+      const write = new Promise<void>((r) => setImmediate(r))
+        .then(() => cache.put(diffId, this.indexVariant, index))
+        .catch(() => {}); // not stored: a later run reads the layer
       this.storing.add(write);
       void write.then(() => this.storing.delete(write));
     }
