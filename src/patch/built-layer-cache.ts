@@ -27,6 +27,7 @@ import { isOcipatchError, undefinedIfNotFound } from "../errors.js";
 import { FileLayer } from "../image/file-layer.js";
 import { COMPRESSIONS } from "../image/media-types.js";
 import type { InstalledPackage } from "../inventory/types.js";
+import { type CacheEntryUse, OTHER_BUILD_KEPT_MS, removeLeastRecentlyUsed } from "../util/cache-entries.js";
 import { type Digest, hexOf, isDigest, sha256 } from "../util/digest.js";
 import { ownedTag, release, removeOnExit, sweepDeadOwners } from "../util/owned-temp.js";
 import { saveVerified } from "../util/verified-file.js";
@@ -37,9 +38,6 @@ const FORMAT = 1;
 /** An entry: `<build hash (12)>-<key hash>`; being written: `.<entry>.ocipatch-<pid>-<hex>.tmp`. */
 const ENTRY = /^([0-9a-f]{12})-[0-9a-f]{64}$/;
 const TEMP_ENTRY = /^\.[0-9a-f]{12}-[0-9a-f]{64}\.ocipatch-\d+-[0-9a-f]+\.tmp$/;
-
-/** Entries of other ocipatch builds unused this long are removed (they can never be used again by this one). */
-const OTHER_BUILD_KEPT_MS = 24 * 3600 * 1000;
 
 /** Default size limit of the cache (blobs), 1 GiB. */
 export const DEFAULT_LAYER_CACHE_BYTES = 1024 * 1024 * 1024;
@@ -270,7 +268,7 @@ export class BuiltLayerCache {
    */
   private async prune(): Promise<void> {
     await sweepDeadOwners(this.dir, TEMP_ENTRY);
-    const entries: { dir: string; used: number; bytes: number }[] = [];
+    const entries: CacheEntryUse[] = [];
     const now = Date.now();
     for (const name of await readdir(this.dir)) {
       const m = ENTRY.exec(name);
@@ -283,14 +281,9 @@ export class BuiltLayerCache {
       // entries appear whole (renamed into place): one without both files was being removed
       const stale = !meta || !blob || (m[1] !== this.buildTag && now - meta.mtimeMs > OTHER_BUILD_KEPT_MS);
       if (stale) await rm(dir, { recursive: true, force: true });
-      else entries.push({ dir, used: meta.mtimeMs, bytes: blob.size });
+      else entries.push({ path: dir, used: meta.mtimeMs, bytes: blob.size });
     }
-    entries.sort((a, b) => b.used - a.used);
-    let total = 0;
-    for (const e of entries) {
-      total += e.bytes;
-      if (total > this.maxBytes) await rm(e.dir, { recursive: true, force: true });
-    }
+    await removeLeastRecentlyUsed(entries, this.maxBytes);
   }
 }
 

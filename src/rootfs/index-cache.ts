@@ -15,6 +15,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "n
 import { join } from "node:path";
 import { deserialize, serialize } from "node:v8";
 import { undefinedIfNotFound } from "../errors.js";
+import { type CacheEntryUse, OTHER_BUILD_KEPT_MS, removeLeastRecentlyUsed } from "../util/cache-entries.js";
 import { hexOf, sha256 } from "../util/digest.js";
 import { ownedTag, release, removeOnExit, sweepDeadOwners } from "../util/owned-temp.js";
 import { ENTRY_TYPES } from "./entry.js";
@@ -27,9 +28,6 @@ const HEADER = MAGIC.length + 32;
 
 const ENTRY = /^([0-9a-f]{12})-[0-9a-f]{64}\.idx$/;
 const TEMP_ENTRY = /^\.[0-9a-f]{12}-[0-9a-f]{64}\.idx\.ocipatch-\d+-[0-9a-f]+\.tmp$/;
-
-/** Entries of other ocipatch builds unused this long are removed (this one can never use them). */
-const OTHER_BUILD_KEPT_MS = 24 * 3600 * 1000;
 
 /** Default size limit of the index cache, 256 MiB. */
 export const DEFAULT_INDEX_CACHE_BYTES = 256 * 1024 * 1024;
@@ -116,7 +114,7 @@ export class LayerIndexCache {
    */
   private async prune(): Promise<void> {
     await sweepDeadOwners(this.dir, TEMP_ENTRY);
-    const entries: { file: string; used: number; bytes: number }[] = [];
+    const entries: CacheEntryUse[] = [];
     const now = Date.now();
     for (const name of await readdir(this.dir)) {
       const m = ENTRY.exec(name);
@@ -125,14 +123,9 @@ export class LayerIndexCache {
       const st = await stat(file).catch(undefinedIfNotFound);
       if (!st) continue;
       if (m[1] !== this.buildTag && now - st.mtimeMs > OTHER_BUILD_KEPT_MS) await rm(file, { force: true });
-      else entries.push({ file, used: st.mtimeMs, bytes: st.size });
+      else entries.push({ path: file, used: st.mtimeMs, bytes: st.size });
     }
-    entries.sort((a, b) => b.used - a.used);
-    let total = 0;
-    for (const e of entries) {
-      total += e.bytes;
-      if (total > this.maxBytes) await rm(e.file, { force: true });
-    }
+    await removeLeastRecentlyUsed(entries, this.maxBytes);
   }
 }
 
