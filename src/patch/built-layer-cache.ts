@@ -12,7 +12,7 @@
  * Past the size limit, the entries used least recently are removed.
  */
 import { createReadStream } from "node:fs";
-import { link, mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { link, mkdir, open, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { z } from "zod";
@@ -27,9 +27,9 @@ import { isOcipatchError, undefinedIfNotFound } from "../errors.js";
 import { FileLayer } from "../image/file-layer.js";
 import { COMPRESSIONS } from "../image/media-types.js";
 import type { InstalledPackage } from "../inventory/types.js";
-import { type CacheEntryUse, OTHER_BUILD_KEPT_MS, removeLeastRecentlyUsed } from "../util/cache-entries.js";
+import { pruneCacheDir } from "../util/cache-entries.js";
 import { type Digest, hexOf, isDigest, sha256 } from "../util/digest.js";
-import { ownedTag, release, removeOnExit, sweepDeadOwners } from "../util/owned-temp.js";
+import { ownedTag, release, removeOnExit } from "../util/owned-temp.js";
 import { saveVerified } from "../util/verified-file.js";
 
 /** Version of the entry format; a change makes every older entry a miss. */
@@ -266,24 +266,9 @@ export class BuiltLayerCache {
    * Remove the entries used least recently until the blobs fit the limit, entries of other builds
    * unused for a day, and what a run killed while storing or removing an entry left.
    */
-  private async prune(): Promise<void> {
-    await sweepDeadOwners(this.dir, TEMP_ENTRY);
-    const entries: CacheEntryUse[] = [];
-    const now = Date.now();
-    for (const name of await readdir(this.dir)) {
-      const m = ENTRY.exec(name);
-      if (!m) continue;
-      const dir = join(this.dir, name);
-      const [meta, blob] = await Promise.all([
-        statIfAny(join(dir, "entry.json")),
-        statIfAny(join(dir, "layer")),
-      ]);
-      // entries appear whole (renamed into place): one without both files was being removed
-      const stale = !meta || !blob || (m[1] !== this.buildTag && now - meta.mtimeMs > OTHER_BUILD_KEPT_MS);
-      if (stale) await rm(dir, { recursive: true, force: true });
-      else entries.push({ path: dir, used: meta.mtimeMs, bytes: blob.size });
-    }
-    await removeLeastRecentlyUsed(entries, this.maxBytes);
+  private prune(): Promise<void> {
+    const { dir, buildTag, maxBytes } = this;
+    return pruneCacheDir({ dir, entry: ENTRY, temp: TEMP_ENTRY, buildTag, maxBytes }, entryUse);
   }
 }
 
@@ -365,4 +350,10 @@ function decodeInstalled(
     out.push({ ...common, native: p.native });
   }
   return out;
+}
+
+/** An entry's last use and blob size; undefined for one without both files (being removed). */
+async function entryUse(dir: string) {
+  const [meta, blob] = await Promise.all([statIfAny(join(dir, "entry.json")), statIfAny(join(dir, "layer"))]);
+  return meta && blob && { used: meta.mtimeMs, bytes: blob.size };
 }

@@ -11,13 +11,13 @@
  * and counts as a miss. Past the size limit, the entries used least recently are removed.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { deserialize, serialize } from "node:v8";
 import { undefinedIfNotFound } from "../errors.js";
-import { type CacheEntryUse, OTHER_BUILD_KEPT_MS, removeLeastRecentlyUsed } from "../util/cache-entries.js";
+import { pruneCacheDir } from "../util/cache-entries.js";
 import { hexOf, sha256 } from "../util/digest.js";
-import { ownedTag, release, removeOnExit, sweepDeadOwners } from "../util/owned-temp.js";
+import { ownedTag, release, removeOnExit } from "../util/owned-temp.js";
 import { ENTRY_TYPES } from "./entry.js";
 import { LayerIndex, type LayerIndexRecord } from "./layer-index.js";
 
@@ -112,20 +112,9 @@ export class LayerIndexCache {
    * Remove the entries used least recently until they fit the limit, entries of other builds
    * unused for a day, and what a run killed while storing one left.
    */
-  private async prune(): Promise<void> {
-    await sweepDeadOwners(this.dir, TEMP_ENTRY);
-    const entries: CacheEntryUse[] = [];
-    const now = Date.now();
-    for (const name of await readdir(this.dir)) {
-      const m = ENTRY.exec(name);
-      if (!m) continue;
-      const file = join(this.dir, name);
-      const st = await stat(file).catch(undefinedIfNotFound);
-      if (!st) continue;
-      if (m[1] !== this.buildTag && now - st.mtimeMs > OTHER_BUILD_KEPT_MS) await rm(file, { force: true });
-      else entries.push({ path: file, used: st.mtimeMs, bytes: st.size });
-    }
-    await removeLeastRecentlyUsed(entries, this.maxBytes);
+  private prune(): Promise<void> {
+    const { dir, buildTag, maxBytes } = this;
+    return pruneCacheDir({ dir, entry: ENTRY, temp: TEMP_ENTRY, buildTag, maxBytes }, entryUse);
   }
 }
 
@@ -172,4 +161,10 @@ function isRecord(r: unknown): r is LayerIndexRecord {
     if (s["summaries"] !== undefined && !(s["summaries"] instanceof Map)) return false;
   }
   return true;
+}
+
+/** An entry's last use and size (undefined: removed meanwhile). */
+async function entryUse(file: string) {
+  const st = await stat(file).catch(undefinedIfNotFound);
+  return st && { used: st.mtimeMs, bytes: st.size };
 }

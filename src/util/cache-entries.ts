@@ -1,23 +1,47 @@
-import { rm } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { sweepDeadOwners } from "./owned-temp.js";
 
 /** A cache's entries of other ocipatch builds unused this long are removed (this build can never use them). */
 export const OTHER_BUILD_KEPT_MS = 24 * 3600 * 1000;
 
-/** A stored cache entry (a file or a directory), when it was last used and what it takes on disk. */
-export interface CacheEntryUse {
-  readonly path: string;
-  readonly used: number;
-  readonly bytes: number;
+/** Where a cache keeps its entries and how many bytes it may hold. */
+export interface CacheDir {
+  readonly dir: string;
+  /** Names of the entries (files or directories); the first group is the tag of the build that wrote one. */
+  readonly entry: RegExp;
+  /** Names of entries being written (`ocipatch-<pid>-`: swept once that process is gone). */
+  readonly temp: RegExp;
+  /** This build's tag. */
+  readonly buildTag: string;
+  readonly maxBytes: number;
 }
 
-/** Remove the entries used least recently until the others fit `maxBytes`. */
-export async function removeLeastRecentlyUsed(
-  entries: readonly CacheEntryUse[],
-  maxBytes: number,
-): Promise<void> {
+/** When an entry was last used and what it takes on disk; undefined for one half removed (it goes). */
+export type EntryUse = (
+  path: string,
+) => Promise<{ readonly used: number; readonly bytes: number } | undefined>;
+
+/**
+ * Remove the entries used least recently until the others fit `maxBytes`, entries of other builds
+ * unused for a day, half-removed ones, and what a run killed while storing one left.
+ */
+export async function pruneCacheDir(c: CacheDir, useOf: EntryUse): Promise<void> {
+  await sweepDeadOwners(c.dir, c.temp);
+  const entries: { path: string; used: number; bytes: number }[] = [];
+  const now = Date.now();
+  for (const name of await readdir(c.dir)) {
+    const m = c.entry.exec(name);
+    if (!m) continue;
+    const path = join(c.dir, name);
+    const use = await useOf(path);
+    if (!use || (m[1] !== c.buildTag && now - use.used > OTHER_BUILD_KEPT_MS))
+      await rm(path, { recursive: true, force: true });
+    else entries.push({ path, ...use });
+  }
   let total = 0;
-  for (const e of [...entries].sort((a, b) => b.used - a.used)) {
+  for (const e of entries.sort((a, b) => b.used - a.used)) {
     total += e.bytes;
-    if (total > maxBytes) await rm(e.path, { recursive: true, force: true });
+    if (total > c.maxBytes) await rm(e.path, { recursive: true, force: true });
   }
 }
