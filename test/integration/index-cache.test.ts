@@ -75,7 +75,7 @@ describe("the index cache", () => {
     expect(off.stderr).toMatch(/digest|does not match/i);
   }, 600_000);
 
-  it("patch: a second run to the same registry fetches no layer blob of the image; --no-layer-cache reads them", async () => {
+  it("patch: a second run to the same registry fetches no layer blob of the image, also to build the layer again; --no-layer-cache reads them", async () => {
     const repo = `index-cache/nginx-${process.pid}`;
     const image = await ensureImage("nginx-bullseye");
     const ref = (await pushImage(image, anon.host, `${repo}:1`)).ref;
@@ -119,6 +119,14 @@ describe("the index cache", () => {
     expect(warm.gets).toBe(0);
     expect(warm.after).toEqual(cold.after);
     expect(warm.layer).toBe(cold.layer);
+    // the layer built again (the layer cache emptied) from the stored indexes alone: the build's
+    // captured files and ldconfig summaries came from the cache, and the layer is the same
+    await rm(join(cache, "layers"), { recursive: true, force: true });
+    const rebuilt = await patch("rebuilt");
+    expect(rebuilt.stderr).toMatch(/building the patch layer/);
+    expect(rebuilt.gets).toBe(0);
+    expect(rebuilt.layer).toBe(cold.layer);
+    expect(rebuilt.after).toEqual(cold.after);
     const again = await patch("nocache", "--no-layer-cache");
     expect(again.gets).toBe(2);
     expect(again.layer).toBe(cold.layer);
