@@ -51,7 +51,7 @@ try {
     const a = scanInventory(inv, db, { target });
     read.push(performance.now() - t0);
     t0 = performance.now();
-    const known = inventoryAfterLayer(before, built)!;
+    const known = (await inventoryAfterLayer(before, built))!;
     const b = scanInventory(known, db, { target });
     computed.push(performance.now() - t0);
     if (a.summary.fixable !== b.summary.fixable) throw new Error("the two re-scans disagree");

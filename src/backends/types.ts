@@ -294,6 +294,12 @@ export interface PatchLayer extends FinishedLayer {
   readonly keptConffiles: readonly KeptConffile[];
   /** Paths whited out (files the old versions owned that the new ones do not). */
   readonly removed: readonly string[];
+  /**
+   * The OS identification files (`OS_RELEASE_FILES`) as the patched image has them: absolute path
+   * → text, a file it lacks left out. With them the re-scan identifies the patched image's OS
+   * without reading its layers when the layer writes one (base-files). Absent: it reads them.
+   */
+  readonly osFiles?: ReadonlyMap<string, string> | undefined;
   /** The scripts not run: the one package's report, or for several the union of their findings. */
   readonly scripts: ScriptReport;
   /** One report per upgraded package, in the order of the input. */

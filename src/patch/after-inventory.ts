@@ -2,10 +2,12 @@ import { backendById } from "../backends/registry.js";
 import type { PatchLayer } from "../backends/types.js";
 import { packageKey } from "../inventory/package-key.js";
 import type { InstalledPackage, Inventory } from "../inventory/types.js";
-import { OS_RELEASE_FILES } from "../os/detect.js";
+import { detectOs, OS_RELEASE_FILES } from "../os/detect.js";
 
 /** The part of the patch layer the patched image's inventory follows from. */
-type LayerFacts = Pick<PatchLayer, "installed" | "erased"> & { readonly paths: ReadonlySet<string> };
+type LayerFacts = Pick<PatchLayer, "installed" | "erased" | "osFiles"> & {
+  readonly paths: ReadonlySet<string>;
+};
 
 function key(p: Pick<InstalledPackage, "name" | "architecture">): string {
   return packageKey(p.name, p.architecture);
@@ -26,13 +28,23 @@ export function layerTouches(paths: ReadonlySet<string>, abs: string): boolean {
 /**
  * The patched image's inventory, known without reading its layers: the inventory the layer was
  * built against, with every record the layer wrote replacing the one of the same package (in
- * place) or added at the end, and the packages it erased left out. Undefined when the layer changes what the inventory also derives
- * from other files — the OS identification files, or a package manager program of a distroless
- * image — or when the backend does not say what it wrote: the caller reads the patched image instead.
+ * place) or added at the end, and the packages it erased left out; when the layer writes an OS
+ * identification file, the OS identified from the files as the layer leaves them (`osFiles`).
+ * Undefined when the layer changes what the inventory also derives from other files — the OS
+ * identification files without `osFiles`, or a package manager program of a distroless image — or
+ * when the backend does not say what it wrote: the caller reads the patched image instead.
  */
-export function inventoryAfterLayer(before: Inventory, layer: LayerFacts): Inventory | undefined {
+export async function inventoryAfterLayer(
+  before: Inventory,
+  layer: LayerFacts,
+): Promise<Inventory | undefined> {
   if (layer.installed === undefined) return undefined;
-  if (OS_RELEASE_FILES.some((f) => layerTouches(layer.paths, f))) return undefined;
+  let os = before.os;
+  if (OS_RELEASE_FILES.some((f) => layerTouches(layer.paths, f))) {
+    const files = layer.osFiles;
+    if (files === undefined) return undefined;
+    os = await detectOs({ readTextIfExists: async (path) => files.get(path) });
+  }
   const backend = before.packageManager === "none" ? undefined : backendById(before.packageManager);
   if (!backend) return undefined;
   if (before.distroless && backend.binaries.some((b) => layerTouches(layer.paths, b))) return undefined;
@@ -48,5 +60,5 @@ export function inventoryAfterLayer(before: Inventory, layer: LayerFacts): Inven
     written.delete(k);
   }
   packages.push(...written.values());
-  return { ...before, packages };
+  return { ...before, os, packages };
 }

@@ -111,6 +111,8 @@ const entrySchema = z.object({
       }),
     )
     .nullable(),
+  /** The OS identification files as the layer leaves them (absent in entries of earlier builds). */
+  osFiles: z.array(z.tuple([z.string(), z.string()])).optional(),
   warnings: z.array(z.string()),
 });
 
@@ -209,6 +211,7 @@ export class BuiltLayerCache {
         scripts: entry.scripts,
         ...(entry.scriptReports ? { scriptReports: entry.scriptReports } : {}),
         ...(entry.maintainerEffects ? { maintainerEffects: entry.maintainerEffects } : {}),
+        ...(entry.osFiles ? { osFiles: new Map(entry.osFiles) } : {}),
         warnings: entry.warnings,
       },
     };
@@ -327,6 +330,7 @@ function encodeEntry(key: string, built: PatchLayer, codec: RecordCodec | undefi
     maintainerEffects: built.maintainerEffects
       ? built.maintainerEffects.map(({ paths, ...m }) => ({ ...m, ...(paths ? { paths: [...paths] } : {}) }))
       : null,
+    ...(built.osFiles ? { osFiles: [...built.osFiles] } : {}),
     warnings: [...built.warnings],
   };
 }

@@ -263,7 +263,7 @@ async function rescan(
   req: PatchRequest,
 ): Promise<{ scan: ScanResult; inventory: Inventory }> {
   const reference = req.destination ?? req.source;
-  const known = inventoryAfterLayer(st.inventory, built);
+  const known = await inventoryAfterLayer(st.inventory, built);
   if (known) return { inventory: known, scan: scanOf(known, image, platform, reference, req) };
   const afterFs = openFs(await image.layers({ signal: req.signal }), `${image.description} (patched)`, req);
   try {

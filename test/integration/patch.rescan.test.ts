@@ -2,7 +2,8 @@
  * The re-scan of a patched image reads no layer: its packages are the inventory the patch layer
  * was built against plus the records the layer wrote (issue 13 §1). This test keeps that shortcut
  * honest: the computed inventory must equal a real read of the written image, record for record,
- * on a `status` image and on a distroless `status.d` image.
+ * on a `status` image, on a distroless `status.d` image, and on an image whose layer writes its OS
+ * identification files (ubuntu-noble's base-files).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +12,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { dpkgRecord } from "../../src/backends/dpkg/db/record.js";
 import type { InstalledPackage, Inventory } from "../../src/inventory/index.js";
 import { readInventory } from "../../src/inventory/index.js";
-import { inventoryAfterLayer } from "../../src/patch/after-inventory.js";
+import { OS_RELEASE_FILES } from "../../src/os/detect.js";
+import { inventoryAfterLayer, layerTouches } from "../../src/patch/after-inventory.js";
 import { patchImage } from "../../src/patch/patch-image.js";
 import { openImage } from "../../src/transport/index.js";
 import { openDatabaseForScan } from "../../src/vulndb/index.js";
@@ -45,7 +47,7 @@ function sorted(inv: Inventory) {
 }
 
 describe("re-scan without reading the layers", () => {
-  for (const name of ["nginx-bullseye", "distroless-bookworm"] as ImageName[]) {
+  for (const name of ["nginx-bullseye", "distroless-bookworm", "ubuntu-noble"] as ImageName[]) {
     it(`${name}: the computed inventory equals a real read of the written image`, async () => {
       const img = await ensureImage(name);
       const { db } = await openDatabaseForScan({ dbDir: await trackerDb(), offline: true });
@@ -67,14 +69,20 @@ describe("re-scan without reading the layers", () => {
 
         // the shortcut is taken: the layer touches nothing else the inventory derives from
         const before = await readInventory(await openImage(img.ociRef));
-        const computed = inventoryAfterLayer(before, {
+        const computed = await inventoryAfterLayer(before, {
           installed: p.built!.installed,
           paths: p.built!.paths,
+          osFiles: p.built!.osFiles,
         });
         expect(computed).toBeDefined();
+        // ubuntu-noble's upgrade of base-files writes /usr/lib/os-release: the OS is identified
+        // from the files as the layer leaves them
+        const touchesOs = OS_RELEASE_FILES.some((f) => layerTouches(p.built!.paths, f));
+        expect(touchesOs).toBe(name === "ubuntu-noble");
 
         const read = await readInventory(await openImage(dest));
-        expect(read.os).toEqual(before.os);
+        expect(computed!.os).toEqual(read.os);
+        expect(p.afterInventory!.os).toEqual(read.os);
         expect(read.packageManager).toBe(before.packageManager);
         expect(read.distroless).toBe(before.distroless);
         expect(sorted(computed!)).toEqual(sorted(read));

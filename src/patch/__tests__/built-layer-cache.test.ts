@@ -101,6 +101,10 @@ async function builtLayer(bytes: number, installed?: InstalledPackage[]): Promis
         paths: ["/etc/ld.so.cache"],
       },
     ],
+    osFiles: new Map([
+      ["/etc/os-release", 'ID=debian\nVERSION_ID="11"\n'],
+      ["/etc/debian_version", "11.9\n"],
+    ]),
     warnings: ["a warning"],
   };
 }

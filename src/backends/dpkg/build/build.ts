@@ -28,7 +28,12 @@ import { readPathFilters } from "./dpkg-filters.js";
 import { FileClaims } from "./file-conflicts.js";
 import { readImageDpkgDb, STATUS_D_DIR, statusDName } from "./image-db.js";
 import { layerTime } from "./layer-time.js";
-import { applyNativeEffects, captureForEffects, type UpgradedPackage } from "./native-effects.js";
+import {
+  applyNativeEffects,
+  captureForEffects,
+  osFilesAfter,
+  type UpgradedPackage,
+} from "./native-effects.js";
 import { Ownership } from "./ownership.js";
 import { installedScripts } from "./scripts.js";
 import { BatchTakeovers, type Takeovers } from "./takeovers.js";
@@ -351,6 +356,8 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
 
     // 5. what the old versions owned and the new ones do not
     const removed = await writeWhiteouts(ctx, removals);
+    // the OS identification files as the patched image has them; without them the re-scan reads it
+    const osFiles = await osFilesAfter(ctx, removals).catch(() => undefined);
 
     checkAborted(ctx.signal);
     const finished = await ctx.writer.finish();
@@ -374,6 +381,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
       scripts: combineScriptReports(scriptReports),
       scriptReports,
       maintainerEffects: native.effects,
+      ...(osFiles ? { osFiles } : {}),
       warnings: ctx.warnings,
     };
   } catch (e) {

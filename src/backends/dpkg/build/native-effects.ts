@@ -1,3 +1,5 @@
+import { undefinedIfNotFound } from "../../../errors.js";
+import { OS_RELEASE_FILES } from "../../../os/detect.js";
 import type { ScriptEffect, ScriptReport } from "../../types.js";
 import { caCertificatesPostinst, type EffectOutcome } from "../maintainer-scripts/index.js";
 import { ldconfigNatively } from "../maintainer-scripts/ldconfig/index.js";
@@ -5,13 +7,17 @@ import type { BuildContext } from "./context.js";
 import { FinalView } from "./final-view.js";
 import type { RemovalRequest } from "./whiteouts.js";
 
+/** The OS identification files, relative. */
+const OS_FILES: ReadonlySet<string> = new Set(OS_RELEASE_FILES.map((p) => p.slice(1)));
+
 /**
- * Paths whose written contents the native effects read: ca-certificates' certificates and
- * configuration, and ldconfig's configuration (/etc/ld.so.conf and the usual directory of its
- * includes).
+ * Paths whose written contents the build reads again: ca-certificates' certificates and
+ * configuration, ldconfig's configuration (/etc/ld.so.conf and the usual directory of its
+ * includes), and the OS identification files (for the re-scan).
  */
 export function captureForEffects(rel: string): boolean {
   return (
+    OS_FILES.has(rel) ||
     rel.startsWith("usr/share/ca-certificates/") ||
     rel.startsWith("usr/local/share/ca-certificates/") ||
     rel === "etc/ca-certificates.conf" ||
@@ -69,6 +75,38 @@ async function ldconfigEffect(
   return effects;
 }
 
+/** The real (resolved, relative) paths `removals` remove that the layer does not write again. */
+async function removedPaths(ctx: BuildContext, removals: readonly RemovalRequest[]): Promise<Set<string>> {
+  const removed = new Set<string>();
+  for (const r of removals) {
+    try {
+      const real = await ctx.tree.resolveParent(r.path, r.source);
+      if (!ctx.tree.wrote(real)) removed.add(real);
+    } catch {
+      // reported by writeWhiteouts
+    }
+  }
+  return removed;
+}
+
+/**
+ * The OS identification files as the patched image has them (absolute path → text; a file it
+ * lacks is not in the map): the image's own, or what the layer writes instead. The re-scan
+ * identifies the patched image's OS from them without reading its layers.
+ */
+export async function osFilesAfter(
+  ctx: BuildContext,
+  removals: readonly RemovalRequest[],
+): Promise<Map<string, string>> {
+  const view = new FinalView(ctx, await removedPaths(ctx, removals));
+  const out = new Map<string, string>();
+  for (const path of OS_RELEASE_FILES) {
+    const content = await view.readRegular(path).catch(undefinedIfNotFound);
+    if (content !== undefined) out.set(path, content.toString("utf8"));
+  }
+  return out;
+}
+
 /**
  * Run the maintainer-script effects ocipatch reproduces natively and write
  * their results into the layer. Returns the effects (for the report) and the
@@ -79,15 +117,7 @@ export async function applyNativeEffects(
   removals: readonly RemovalRequest[],
   pkgs: readonly UpgradedPackage[],
 ): Promise<{ effects: ScriptEffect[]; removals: RemovalRequest[] }> {
-  const removed = new Set<string>();
-  for (const r of removals) {
-    try {
-      const real = await ctx.tree.resolveParent(r.path, r.source);
-      if (!ctx.tree.wrote(real)) removed.add(real);
-    } catch {
-      // reported by writeWhiteouts
-    }
-  }
+  const removed = await removedPaths(ctx, removals);
   const view = new FinalView(ctx, removed);
   const effects: ScriptEffect[] = [];
   const extra: RemovalRequest[] = [];
