@@ -356,8 +356,8 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
 
     // 5. what the old versions owned and the new ones do not
     const removed = await writeWhiteouts(ctx, removals);
-    // the OS identification files as the patched image has them; without them the re-scan reads it
-    const osFiles = await osFilesAfter(ctx, removals).catch(() => undefined);
+    // the OS identification files as the patched image has them
+    const osFiles = await osFilesAfter(ctx, removals).catch(() => undefined); // none: the re-scan reads the image
 
     checkAborted(ctx.signal);
     const finished = await ctx.writer.finish();
