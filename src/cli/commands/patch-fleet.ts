@@ -18,6 +18,7 @@ import type { credentialsFrom } from "../../scan/image.js";
 import { SharedBlobs } from "../../transport/registry/shared-blobs.js";
 import { listTags } from "../../transport/registry/tags.js";
 import { writeFileAtomic } from "../../util/fs.js";
+import { tuneMalloc } from "../../util/host-lib/malloc.js";
 import { ownedPrefix, release, removeOnExit } from "../../util/owned-temp.js";
 import { cacheDir } from "../../util/paths.js";
 import { openDatabaseForScan } from "../../vulndb/index.js";
@@ -88,6 +89,8 @@ export async function runFleetPatch(
   // layers built by earlier runs (a wrong size limit is refused before any work)
   const layerCache = layerCacheFor(ctx.env, f.layerCache);
   const indexCache = indexCacheFor(ctx.env, f.layerCache);
+  // many large buffers come and go in a patch: glibc gives them back to the system as they do
+  tuneMalloc();
   const signal = f.signal;
   const transport = { credentials: f.credentials, insecure: f.insecure, env: ctx.env };
   // ocipatch's own configuration (mirrors, keyrings) still applies: from $OCIPATCH_CONFIG or its default place

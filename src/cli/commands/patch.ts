@@ -26,6 +26,7 @@ import { connectEngine } from "../../transport/docker-daemon/client.js";
 import { assertUsableDir, rootfsDirSink } from "../../transport/rootfs-dir/sink.js";
 import { MAX_TIMEOUT_MS, parseDuration } from "../../util/duration.js";
 import { writeFileAtomic } from "../../util/fs.js";
+import { tuneMalloc } from "../../util/host-lib/malloc.js";
 import { ownedPrefix, release, removeOnExit, sweepDeadOwners } from "../../util/owned-temp.js";
 import { cacheDir } from "../../util/paths.js";
 import { readRegularFile } from "../../util/regular-file.js";
@@ -291,6 +292,8 @@ async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<vo
   const credentials = credentialsFrom(flags.username, flags.password);
   const layerCache = layerCacheFor(ctx.env, o.layerCache);
   const indexCache = indexCacheFor(ctx.env, o.layerCache);
+  // many large buffers come and go in a patch: glibc gives them back to the system as they do
+  tuneMalloc();
   for (const notice of ignoredFlagNotices(o)) out.info(notice);
 
   // the deadline and SIGINT/SIGTERM cancel the same way: every wait honours `signal`
