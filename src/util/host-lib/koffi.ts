@@ -48,6 +48,22 @@ export function encodeBuffer(
   k.encode(struct, sizeAt, "size_t", size);
 }
 
+/**
+ * A host library, looked up on the first call only: koffi and the first of `names` the dynamic
+ * loader finds are given to `declare`; undefined where either is missing or `declare` refuses
+ * what it found (another ABI version).
+ */
+export function hostLibrary<T>(
+  names: Partial<Record<NodeJS.Platform, readonly string[]>>,
+  declare: (koffi: Koffi, lib: HostLibrary) => T | undefined,
+): () => T | undefined {
+  return once(() => {
+    const koffi = loadKoffi();
+    const lib = koffi === undefined ? undefined : openHostLibrary(koffi, names);
+    return koffi === undefined || lib === undefined ? undefined : declare(koffi, lib);
+  });
+}
+
 /** Calls `fn` in libuv's thread pool (koffi's asynchronous call). */
 export function callInPool<T>(fn: HostFunction, ...args: unknown[]): Promise<T> {
   return new Promise((resolve, reject) => {

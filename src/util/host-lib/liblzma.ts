@@ -1,13 +1,5 @@
-import { once } from "../once.js";
 import { type Codec, type HostDecoder, hostDecoder, OUT_BYTES } from "./decoder.js";
-import {
-  callInPool,
-  encodeBuffer,
-  type HostFunction,
-  type Koffi,
-  loadKoffi,
-  openHostLibrary,
-} from "./koffi.js";
+import { callInPool, encodeBuffer, type HostFunction, hostLibrary, type Koffi } from "./koffi.js";
 
 /** xz container, or the legacy .lzma ("LZMA_Alone") format. */
 export type XzFormat = "xz" | "lzma";
@@ -50,52 +42,49 @@ const ERRORS: Readonly<Record<number, string>> = {
 /** Memory a decoder may take: `xz -9` needs 65 MiB; a header asking for more than this is refused. */
 const MEMLIMIT = 1n << 30n;
 
-function load(): Liblzma | undefined {
-  const koffi = loadKoffi();
-  if (koffi === undefined) return undefined;
-  const lib = openHostLibrary(koffi, { linux: ["liblzma.so.5"], darwin: ["liblzma.5.dylib"] });
-  if (lib === undefined) return undefined;
-  const number = lib.func("uint32_t lzma_version_number(void)")() as number;
-  // liblzma 5.x keeps lzma_stream's layout (the soname's ABI)
-  if (number < 50000002 || number >= 60000000) return undefined;
-  const stream = koffi.struct({
-    next_in: "void *",
-    avail_in: "size_t",
-    total_in: "uint64_t",
-    next_out: "void *",
-    avail_out: "size_t",
-    total_out: "uint64_t",
-    allocator: "void *",
-    internal: "void *",
-    reserved_ptr1: "void *",
-    reserved_ptr2: "void *",
-    reserved_ptr3: "void *",
-    reserved_ptr4: "void *",
-    seek_pos: "uint64_t",
-    reserved_int2: "uint64_t",
-    reserved_int3: "size_t",
-    reserved_int4: "size_t",
-    reserved_enum1: "int",
-    reserved_enum2: "int",
-  });
-  return {
-    version: lib.func("const char *lzma_version_string(void)")() as string,
-    koffi,
-    streamSize: koffi.sizeof(stream),
-    at: {
-      nextIn: koffi.offsetof(stream, "next_in"),
-      availIn: koffi.offsetof(stream, "avail_in"),
-      nextOut: koffi.offsetof(stream, "next_out"),
-      availOut: koffi.offsetof(stream, "avail_out"),
-    },
-    streamDecoder: lib.func("int lzma_stream_decoder(void *strm, uint64_t memlimit, uint32_t flags)"),
-    aloneDecoder: lib.func("int lzma_alone_decoder(void *strm, uint64_t memlimit)"),
-    code: lib.func("int lzma_code(void *strm, int action)"),
-    end: lib.func("void lzma_end(void *strm)"),
-  };
-}
-
-const loaded = once(load);
+const loaded = hostLibrary(
+  { linux: ["liblzma.so.5"], darwin: ["liblzma.5.dylib"] },
+  (koffi, lib): Liblzma | undefined => {
+    const number = lib.func("uint32_t lzma_version_number(void)")() as number;
+    // liblzma 5.x keeps lzma_stream's layout (the soname's ABI)
+    if (number < 50000002 || number >= 60000000) return undefined;
+    const stream = koffi.struct({
+      next_in: "void *",
+      avail_in: "size_t",
+      total_in: "uint64_t",
+      next_out: "void *",
+      avail_out: "size_t",
+      total_out: "uint64_t",
+      allocator: "void *",
+      internal: "void *",
+      reserved_ptr1: "void *",
+      reserved_ptr2: "void *",
+      reserved_ptr3: "void *",
+      reserved_ptr4: "void *",
+      seek_pos: "uint64_t",
+      reserved_int2: "uint64_t",
+      reserved_int3: "size_t",
+      reserved_int4: "size_t",
+      reserved_enum1: "int",
+      reserved_enum2: "int",
+    });
+    return {
+      version: lib.func("const char *lzma_version_string(void)")() as string,
+      koffi,
+      streamSize: koffi.sizeof(stream),
+      at: {
+        nextIn: koffi.offsetof(stream, "next_in"),
+        availIn: koffi.offsetof(stream, "avail_in"),
+        nextOut: koffi.offsetof(stream, "next_out"),
+        availOut: koffi.offsetof(stream, "avail_out"),
+      },
+      streamDecoder: lib.func("int lzma_stream_decoder(void *strm, uint64_t memlimit, uint32_t flags)"),
+      aloneDecoder: lib.func("int lzma_alone_decoder(void *strm, uint64_t memlimit)"),
+      code: lib.func("int lzma_code(void *strm, int action)"),
+      end: lib.func("void lzma_end(void *strm)"),
+    };
+  },
+);
 
 /** The host's liblzma 5 when it and koffi load here, else undefined (looked up once). */
 export function hostLiblzma(): { readonly version: string } | undefined {

@@ -1,13 +1,5 @@
-import { once } from "../once.js";
 import { type Codec, type HostDecoder, hostDecoder, OUT_BYTES } from "./decoder.js";
-import {
-  callInPool,
-  encodeBuffer,
-  type HostFunction,
-  type Koffi,
-  loadKoffi,
-  openHostLibrary,
-} from "./koffi.js";
+import { callInPool, encodeBuffer, type HostFunction, hostLibrary, type Koffi } from "./koffi.js";
 
 /** The host's libzstd 1.x (zstd.h's stable streaming API). */
 interface Libzstd {
@@ -24,36 +16,33 @@ interface Libzstd {
   readonly errorName: HostFunction;
 }
 
-function load(): Libzstd | undefined {
-  const koffi = loadKoffi();
-  if (koffi === undefined) return undefined;
-  const lib = openHostLibrary(koffi, { linux: ["libzstd.so.1"], darwin: ["libzstd.1.dylib"] });
-  if (lib === undefined) return undefined;
-  const number = lib.func("unsigned int ZSTD_versionNumber(void)")() as number;
-  // the streaming decoder of 1.3 on; 2.x may change what is stable
-  if (number < 10300 || number >= 20000) return undefined;
-  // ZSTD_inBuffer { const void *src; size_t size; size_t pos; }, ZSTD_outBuffer alike
-  const buffer = koffi.struct({ ptr: "void *", size: "size_t", pos: "size_t" });
-  return {
-    version: lib.func("const char *ZSTD_versionString(void)")() as string,
-    koffi,
-    bufferSize: koffi.sizeof(buffer),
-    at: {
-      ptr: koffi.offsetof(buffer, "ptr"),
-      size: koffi.offsetof(buffer, "size"),
-      pos: koffi.offsetof(buffer, "pos"),
-    },
-    create: lib.func("void *ZSTD_createDStream(void)"),
-    init: lib.func("size_t ZSTD_initDStream(void *zds)"),
-    // size_t results as intptr_t: an error code, (size_t)-n, reads as -n exactly
-    decompress: lib.func("intptr_t ZSTD_decompressStream(void *zds, void *output, void *input)"),
-    free: lib.func("size_t ZSTD_freeDStream(void *zds)"),
-    isError: lib.func("unsigned int ZSTD_isError(intptr_t code)"),
-    errorName: lib.func("const char *ZSTD_getErrorName(intptr_t code)"),
-  };
-}
-
-const loaded = once(load);
+const loaded = hostLibrary(
+  { linux: ["libzstd.so.1"], darwin: ["libzstd.1.dylib"] },
+  (koffi, lib): Libzstd | undefined => {
+    const number = lib.func("unsigned int ZSTD_versionNumber(void)")() as number;
+    // the streaming decoder of 1.3 on; 2.x may change what is stable
+    if (number < 10300 || number >= 20000) return undefined;
+    // ZSTD_inBuffer { const void *src; size_t size; size_t pos; }, ZSTD_outBuffer alike
+    const buffer = koffi.struct({ ptr: "void *", size: "size_t", pos: "size_t" });
+    return {
+      version: lib.func("const char *ZSTD_versionString(void)")() as string,
+      koffi,
+      bufferSize: koffi.sizeof(buffer),
+      at: {
+        ptr: koffi.offsetof(buffer, "ptr"),
+        size: koffi.offsetof(buffer, "size"),
+        pos: koffi.offsetof(buffer, "pos"),
+      },
+      create: lib.func("void *ZSTD_createDStream(void)"),
+      init: lib.func("size_t ZSTD_initDStream(void *zds)"),
+      // size_t results as intptr_t: an error code, (size_t)-n, reads as -n exactly
+      decompress: lib.func("intptr_t ZSTD_decompressStream(void *zds, void *output, void *input)"),
+      free: lib.func("size_t ZSTD_freeDStream(void *zds)"),
+      isError: lib.func("unsigned int ZSTD_isError(intptr_t code)"),
+      errorName: lib.func("const char *ZSTD_getErrorName(intptr_t code)"),
+    };
+  },
+);
 
 /** The host's libzstd 1.x when it and koffi load here, else undefined (looked up once). */
 export function hostLibzstd(): { readonly version: string } | undefined {

@@ -1,5 +1,5 @@
 import { once } from "../once.js";
-import { loadKoffi, openHostLibrary } from "./koffi.js";
+import { hostLibrary } from "./koffi.js";
 
 /** glibc's `M_MMAP_THRESHOLD` (malloc.h). */
 const M_MMAP_THRESHOLD = -3;
@@ -16,15 +16,16 @@ const MMAP_THRESHOLD = 128 * 1024;
  * The same as `MALLOC_MMAP_THRESHOLD_=131072`; a value the user set there is left alone. Returns
  * whether glibc took it (false elsewhere: musl, macOS, no koffi).
  */
+const mallopt = hostLibrary({ linux: ["libc.so.6"] }, (_koffi, libc) => {
+  try {
+    return libc.func("int mallopt(int param, int value)");
+  } catch {
+    return undefined; // a libc.so.6 without mallopt: not glibc, nothing to tune
+  }
+});
+
 export const tuneMalloc = once((): boolean => {
   if (process.platform !== "linux" || process.env["MALLOC_MMAP_THRESHOLD_"] !== undefined) return false;
-  const koffi = loadKoffi();
-  const libc = koffi && openHostLibrary(koffi, { linux: ["libc.so.6"] });
-  if (!libc) return false;
-  try {
-    const mallopt = libc.func("int mallopt(int param, int value)");
-    return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) === 1;
-  } catch {
-    return false; // a libc.so.6 without mallopt: not glibc, nothing to tune
-  }
+  const fn = mallopt();
+  return fn !== undefined && fn(M_MMAP_THRESHOLD, MMAP_THRESHOLD) === 1;
 });
