@@ -13,7 +13,7 @@
  */
 import { createReadStream } from "node:fs";
 import { link, mkdir, open, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { z } from "zod";
 import {
@@ -27,9 +27,8 @@ import { isOcipatchError, undefinedIfNotFound } from "../errors.js";
 import { FileLayer } from "../image/file-layer.js";
 import { COMPRESSIONS } from "../image/media-types.js";
 import type { InstalledPackage } from "../inventory/types.js";
-import { pruneCacheDir } from "../util/cache-entries.js";
+import { buildTagOf, pruneCacheDir, storeBeside } from "../util/cache-entries.js";
 import { type Digest, hexOf, isDigest, sha256 } from "../util/digest.js";
-import { ownedTag, release, removeOnExit } from "../util/owned-temp.js";
 import { saveVerified } from "../util/verified-file.js";
 
 /** Version of the entry format; a change makes every older entry a miss. */
@@ -139,7 +138,7 @@ export class BuiltLayerCache {
     private readonly buildId: string,
     private readonly maxBytes = DEFAULT_LAYER_CACHE_BYTES,
   ) {
-    this.buildTag = hexOf(sha256(buildId)).slice(0, 12);
+    this.buildTag = buildTagOf(buildId);
   }
 
   /** The cache key of a build: everything its result depends on, as one string. */
@@ -147,8 +146,8 @@ export class BuiltLayerCache {
     return JSON.stringify({ format: FORMAT, build: this.buildId, inputs });
   }
 
-  private entryDir(key: string): string {
-    return join(this.dir, `${this.buildTag}-${hexOf(sha256(key))}`);
+  private entryName(key: string): string {
+    return `${this.buildTag}-${hexOf(sha256(key))}`;
   }
 
   /** The stored layer for `key`, copied (verified) to `layerPath`; undefined on a miss. */
@@ -158,7 +157,7 @@ export class BuiltLayerCache {
     layerPath: string,
     signal?: AbortSignal,
   ): Promise<CacheLookup> {
-    const dir = this.entryDir(key);
+    const dir = join(this.dir, this.entryName(key));
     let entry: Entry;
     try {
       const parsed = entrySchema.safeParse(JSON.parse(await readFile(join(dir, "entry.json"), "utf8")));
@@ -227,36 +226,34 @@ export class BuiltLayerCache {
     built: PatchLayer,
     signal?: AbortSignal,
   ): Promise<void> {
-    const dir = this.entryDir(key);
     // private, as the package cache: what is stored here goes into images unchecked by any signature
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const tmp = join(this.dir, `.${basename(dir)}.${ownedTag()}.tmp`);
-    removeOnExit(tmp);
-    try {
-      await mkdir(tmp);
-      const blob = join(tmp, "layer");
-      // a hard link when the run's scratch space is on the same filesystem, else a copy
-      await link(built.layer.path, blob).catch(async () => {
-        const source = createReadStream(built.layer.path);
-        await saveVerified(signal ? addAbortSignal(signal, source) : source, blob, {
-          sha256: built.layer.digest,
-          size: built.layer.size,
+    await storeBeside(
+      this.dir,
+      this.entryName(key),
+      async (tmp) => {
+        await mkdir(tmp);
+        const blob = join(tmp, "layer");
+        // a hard link when the run's scratch space is on the same filesystem, else a copy
+        await link(built.layer.path, blob).catch(async () => {
+          const source = createReadStream(built.layer.path);
+          await saveVerified(signal ? addAbortSignal(signal, source) : source, blob, {
+            sha256: built.layer.digest,
+            size: built.layer.size,
+          });
         });
-      });
-      await writeFile(join(tmp, "entry.json"), JSON.stringify(encodeEntry(key, built, records)));
-      await rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
-        if (e.code !== "EEXIST" && e.code !== "ENOTEMPTY") throw e;
-        // another run stored the same layer first; or a run killed while removing it left a part
-        if (await complete(dir)) return;
-        await rm(dir, { recursive: true, force: true });
-        await rename(tmp, dir).catch(async (again: NodeJS.ErrnoException) => {
-          if (!(await complete(dir))) throw again;
-        });
-      });
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
-      release(tmp);
-    }
+        await writeFile(join(tmp, "entry.json"), JSON.stringify(encodeEntry(key, built, records)));
+      },
+      (tmp, dir) =>
+        rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
+          if (e.code !== "EEXIST" && e.code !== "ENOTEMPTY") throw e;
+          // another run stored the same layer first; or a run killed while removing it left a part
+          if (await complete(dir)) return;
+          await rm(dir, { recursive: true, force: true });
+          await rename(tmp, dir).catch(async (again: NodeJS.ErrnoException) => {
+            if (!(await complete(dir))) throw again;
+          });
+        }),
+    );
     await this.prune().catch(() => {}); // stored; what pruning ran into, the next put meets again
   }
 

@@ -11,13 +11,12 @@
  * and counts as a miss. Past the size limit, the entries used least recently are removed.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { deserialize, serialize } from "node:v8";
 import { undefinedIfNotFound } from "../errors.js";
-import { pruneCacheDir } from "../util/cache-entries.js";
+import { buildTagOf, pruneCacheDir, storeBeside } from "../util/cache-entries.js";
 import { hexOf, sha256 } from "../util/digest.js";
-import { ownedTag, release, removeOnExit } from "../util/owned-temp.js";
 import { ENTRY_TYPES } from "./entry.js";
 import { LayerIndex, type LayerIndexRecord } from "./layer-index.js";
 
@@ -48,15 +47,15 @@ export class LayerIndexCache {
     private readonly buildId: string,
     private readonly maxBytes = DEFAULT_INDEX_CACHE_BYTES,
   ) {
-    this.buildTag = hexOf(sha256(buildId)).slice(0, 12);
+    this.buildTag = buildTagOf(buildId);
   }
 
   private key(diffId: string, variant: string): string {
     return JSON.stringify({ format: FORMAT, build: this.buildId, v8: process.versions.v8, diffId, variant });
   }
 
-  private file(key: string): string {
-    return join(this.dir, `${this.buildTag}-${hexOf(sha256(key))}.idx`);
+  private name(key: string): string {
+    return `${this.buildTag}-${hexOf(sha256(key))}.idx`;
   }
 
   /**
@@ -65,7 +64,7 @@ export class LayerIndexCache {
    */
   async get(diffId: string, variant: string, index: number, what: string): Promise<LayerIndex | undefined> {
     const key = this.key(diffId, variant);
-    const file = this.file(key);
+    const file = join(this.dir, this.name(key));
     const bytes = await readFile(file).catch(() => undefined); // missing or unreadable: a miss, the layer is read
     if (bytes === undefined) return undefined;
     const record = decode(bytes, key);
@@ -89,21 +88,14 @@ export class LayerIndexCache {
     if (this.stored.has(key)) return;
     this.stored.add(key);
     const payload = serialize({ key, record: idx.toRecord() });
-    const file = this.file(key);
-    // private, as the other caches: what is stored here is the image's inventory
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const tmp = join(this.dir, `.${file.slice(this.dir.length + 1)}.${ownedTag()}.tmp`);
-    removeOnExit(tmp);
     try {
-      // owner-only: it holds copies of small files of the image (etc/**)
-      await writeFile(tmp, Buffer.concat([MAGIC, rawSha256(payload), payload]), { mode: 0o600 });
-      await rename(tmp, file);
+      // private, as the other caches; owner-only: it holds copies of small files of the image (etc/**)
+      await storeBeside(this.dir, this.name(key), (tmp) =>
+        writeFile(tmp, Buffer.concat([MAGIC, rawSha256(payload), payload]), { mode: 0o600 }),
+      );
     } catch (e) {
       this.stored.delete(key);
-      await rm(tmp, { force: true });
       throw e;
-    } finally {
-      release(tmp);
     }
     await this.prune().catch(() => {}); // stored; what pruning ran into, the next put meets again
   }

@@ -1,9 +1,42 @@
-import { readdir, rm } from "node:fs/promises";
+import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { sweepDeadOwners } from "./owned-temp.js";
+import { hexOf, sha256 } from "./digest.js";
+import { ownedTag, release, removeOnExit, sweepDeadOwners } from "./owned-temp.js";
 
 /** A cache's entries of other ocipatch builds unused this long are removed (this build can never use them). */
-export const OTHER_BUILD_KEPT_MS = 24 * 3600 * 1000;
+const OTHER_BUILD_KEPT_MS = 24 * 3600 * 1000;
+
+/**
+ * The tag that starts the names of a build's entries: the first 12 hex digits of the SHA-256 of
+ * its build ID (the first group of `CacheDir.entry`).
+ */
+export function buildTagOf(buildId: string): string {
+  return hexOf(sha256(buildId)).slice(0, 12);
+}
+
+/**
+ * Store entry `name` (a file or a directory) in the cache directory `dir`: `write` makes it at a
+ * temporary name beside it, owned by this process (`.<name>.ocipatch-<pid>-<hex>.tmp`, removed on
+ * failure and on exit, swept by `pruneCacheDir` once the process is gone), then `place` renames it
+ * into place, so that no reader sees half of one. `dir` is created owner-only.
+ */
+export async function storeBeside(
+  dir: string,
+  name: string,
+  write: (tmp: string) => Promise<void>,
+  place: (tmp: string, path: string) => Promise<void> = rename,
+): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${name}.${ownedTag()}.tmp`);
+  removeOnExit(tmp);
+  try {
+    await write(tmp);
+    await place(tmp, join(dir, name));
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+    release(tmp);
+  }
+}
 
 /** Where a cache keeps its entries and how many bytes it may hold. */
 export interface CacheDir {
