@@ -36,6 +36,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { OcipatchError } from "../errors.js";
 import type { Layer } from "../image/image.js";
+import { whenClosed } from "../util/streams.js";
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from "./layer-index.js";
 import { DEFAULT_LIMITS } from "./options.js";
 import { baseName, components, joinRel, normalizeTarName, parentOf } from "./path.js";
@@ -208,7 +209,12 @@ export async function extractLayers(
           case "file":
           case "contiguous-file": {
             if (existing) await clear(path);
-            await pipeline(entry, createWriteStream(path, { flags: "wx", mode: 0o600 }));
+            const out = createWriteStream(path, { flags: "wx", mode: 0o600 });
+            // the caller removes the tree on a failure
+            await pipeline(entry, out).catch(async (e: unknown) => {
+              await whenClosed(out);
+              throw e;
+            });
             if (ownership) await chown(path, h.uid ?? 0, h.gid ?? 0);
             await chmod(path, (h.mode ?? 0o644) & 0o7777);
             await utimes(path, h.mtime ?? new Date(0), h.mtime ?? new Date(0));

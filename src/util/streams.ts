@@ -1,4 +1,4 @@
-import { finished, type Readable } from "node:stream";
+import { finished, type Readable, type Writable } from "node:stream";
 import { OcipatchError } from "../errors.js";
 
 /**
@@ -81,6 +81,16 @@ export async function readAll(stream: Readable, limit = 256 * 1024 * 1024): Prom
     chunks.push(b);
   }
   return Buffer.concat(chunks, n);
+}
+
+/**
+ * Resolves once `stream` has closed. A pipeline into a file stream rejects at the first error,
+ * while the stream may still be opening its file (in libuv's threadpool): a file removed before
+ * that open ran can be created again after. Once closed, the open is over and a removal holds.
+ */
+export function whenClosed(stream: Writable): Promise<void> {
+  if (stream.closed) return Promise.resolve();
+  return new Promise((resolve) => stream.once("close", () => resolve()));
 }
 
 /** Consume a stream, discarding its data (drives verification streams to their end). */

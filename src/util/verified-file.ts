@@ -2,12 +2,13 @@
  * Files whose identity is known before they are read (a package from a signed index): saved
  * or checked while streaming, SHA-256 and size, never used unverified.
  */
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { isOcipatchError, OcipatchError } from "../errors.js";
 import { type Digest, DigestStream, parseDigest } from "./digest.js";
+import { whenClosed } from "./streams.js";
 
 /** Expected identity of a file, as a signed index publishes it. */
 export interface FileExpectation {
@@ -59,10 +60,13 @@ export async function saveVerified(
   source = path,
 ): Promise<{ path: string; size: number; digest: Digest }> {
   const ds = digestStream(expect, source);
+  let out: WriteStream | undefined;
   try {
     const input = body instanceof Readable ? body : Readable.from(body);
-    await pipeline(input, ds, createWriteStream(path, { flags: "wx", mode: 0o600 }));
+    out = createWriteStream(path, { flags: "wx", mode: 0o600 });
+    await pipeline(input, ds, out);
   } catch (e) {
+    if (out) await whenClosed(out);
     await unlink(path).catch(() => {});
     if (isOcipatchError(e)) throw e;
     throw new OcipatchError("IO", `${source}: cannot save to ${path}: ${(e as Error).message}`, { cause: e });

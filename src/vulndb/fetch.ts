@@ -9,6 +9,7 @@ import { type Dispatcher, request } from "undici";
 import { OcipatchError } from "../errors.js";
 import { httpDispatcher } from "../util/http/dispatcher.js";
 import { isRetryableStatus, parseRetryAfter, retryDelay, sleep } from "../util/http/retry.js";
+import { whenClosed } from "../util/streams.js";
 import { USER_AGENT } from "../version.js";
 
 /** What we remember about a location to make the next download conditional. */
@@ -223,9 +224,11 @@ async function fetchHttpOnce(
       cb(null, chunk);
     },
   });
+  const out = createWriteStream(path);
   try {
-    await pipeline(res.body, meter, createWriteStream(path));
+    await pipeline(res.body, meter, out);
   } catch (e) {
+    await whenClosed(out);
     await rm(path, { force: true });
     if (opts.signal?.aborted) throw e;
     // the connection broke mid-body: transient, downloaded again from the start

@@ -13,6 +13,7 @@ import { isOcipatchError, OcipatchError } from "../../errors.js";
 import { partialSibling } from "../../util/fs.js";
 import { getWithRetries, retryableFailure } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
+import { whenClosed } from "../../util/streams.js";
 import { type FetchedOne, fetchPool } from "../fetch-pool.js";
 import type { ArtifactDownload, FetchOutcome, FetchRequest } from "../types.js";
 import { readRpmFile } from "./package/rpm-file.js";
@@ -117,6 +118,7 @@ async function download(
   const r = await getWithRetries(item.url, { signal, userAgent: USER_AGENT }, async (body) => {
     const h = createHash(sum.type);
     let n = 0;
+    const out = createWriteStream(part);
     try {
       await pipeline(
         body,
@@ -133,9 +135,10 @@ async function download(
             yield b;
           }
         },
-        createWriteStream(part),
+        out,
       );
     } catch (e) {
+      await whenClosed(out); // the caller removes the part
       if (isOcipatchError(e)) throw e;
       throw retryableFailure(`GET ${shown}: connection broke after ${n} bytes`, e);
     }

@@ -17,6 +17,7 @@ import type { InstalledPackage } from "../../inventory/types.js";
 import { partialSibling } from "../../util/fs.js";
 import { getBytes, getWithRetries, retryableFailure } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
+import { whenClosed } from "../../util/streams.js";
 import type { BackendFiles, RepositoryOptions } from "../types.js";
 import { SENSE } from "./header.js";
 import { rpmRecord } from "./record.js";
@@ -311,6 +312,7 @@ async function download(
 ): Promise<number> {
   const r = await getWithRetries(url, { signal, userAgent: USER_AGENT }, async (body) => {
     let n = 0;
+    const out = createWriteStream(part);
     try {
       await pipeline(
         body,
@@ -325,9 +327,10 @@ async function download(
             yield c as Buffer;
           }
         },
-        createWriteStream(part),
+        out,
       );
     } catch (e) {
+      await whenClosed(out); // the caller removes the part
       if (isOcipatchError(e)) throw e;
       throw retryableFailure(`GET ${redactUrl(url)}: connection broke after ${n} bytes`, e);
     }

@@ -12,6 +12,7 @@ import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from 
 import { familiarReference, parseReference, type Reference } from "../../reference/index.js";
 import { type Digest, DigestStream, digestLike, hexOf, sha256 } from "../../util/digest.js";
 import type { ProgressListener } from "../../util/progress.js";
+import { whenClosed } from "../../util/streams.js";
 import {
   ioError,
   removeCreatedParents,
@@ -200,17 +201,13 @@ async function extractLayer(
       cb(null, chunk);
     },
   });
+  const out = createWriteStream(path, { flags: "wx" });
   try {
-    await pipeline(
-      await layer.uncompressed({ signal }),
-      check,
-      count,
-      createWriteStream(path, { flags: "wx" }),
-      {
-        signal,
-      },
-    );
+    await pipeline(await layer.uncompressed({ signal }), check, count, out, {
+      signal,
+    });
   } catch (e) {
+    await whenClosed(out); // the caller removes the directory
     if (e instanceof OcipatchError) throw e;
     if ((e as Error | undefined)?.name === "AbortError") {
       throw new OcipatchError("CANCELLED", `writing layer ${layer.digest} was cancelled`, { cause: e });

@@ -1,4 +1,4 @@
-import { createWriteStream } from "node:fs";
+import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable, Transform } from "node:stream";
@@ -9,6 +9,7 @@ import type { TransferStats } from "../../image/sink.js";
 import { DigestStream, digestLike, hexOf } from "../../util/digest.js";
 import { release, removeOnExit } from "../../util/owned-temp.js";
 import type { ProgressListener } from "../../util/progress.js";
+import { whenClosed } from "../../util/streams.js";
 import { ioError, sweepTempFiles, tempName } from "../atomic-fs.js";
 import { blobPath } from "./layout.js";
 
@@ -73,6 +74,7 @@ export class LayoutBlobStore {
     const tmp = tempName(dir, hexOf(desc.digest).slice(0, 12));
     removeOnExit(tmp);
     this.progress?.blobStart?.(desc, "write");
+    let out: WriteStream | undefined;
     try {
       const src = await open();
       // a source stream that verifies this blob already (a registry's or layout's) is not hashed twice
@@ -80,12 +82,11 @@ export class LayoutBlobStore {
         src instanceof DigestStream && src.checks(desc.digest, desc.size)
           ? [src]
           : [src, new DigestStream({ digest: desc.digest, size: desc.size, what: `blob ${desc.digest}` })];
-      await pipeline(
-        [...checked, this.counter(desc), createWriteStream(tmp, { flags: "wx" })],
-        this.signal ? { signal: this.signal } : {},
-      );
+      out = createWriteStream(tmp, { flags: "wx" });
+      await pipeline([...checked, this.counter(desc), out], this.signal ? { signal: this.signal } : {});
       await rename(tmp, blobPath(this.root, desc.digest));
     } catch (e) {
+      if (out) await whenClosed(out);
       await rm(tmp, { force: true }).catch(() => {});
       if (e instanceof OcipatchError) throw e;
       if ((e as Error | undefined)?.name === "AbortError") {

@@ -1,6 +1,12 @@
+import { pbkdf2 } from "node:crypto";
+import { createWriteStream, existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { describe, expect, it } from "vitest";
-import { chunksOf, readAll } from "../streams.js";
+import { chunksOf, readAll, whenClosed } from "../streams.js";
 
 async function collect(it: AsyncIterable<Buffer>): Promise<Buffer[]> {
   const out: Buffer[] = [];
@@ -83,5 +89,34 @@ describe("readAll", () => {
     await expect(readAll(Readable.from([Buffer.alloc(8), Buffer.alloc(8)]), 10)).rejects.toThrow(
       "content larger than 10 bytes",
     );
+  });
+});
+
+describe("whenClosed", () => {
+  it("after a pipeline into a file fails at once, waits until the file's open ran: a removal then holds", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ocipatch-when-closed-"));
+    try {
+      for (let i = 0; i < 10; i++) {
+        // libuv's threadpool (where the file is opened) kept busy: the pipeline rejects before the open
+        const busy = Promise.all(
+          Array.from({ length: 8 }, () => new Promise((r) => pbkdf2("x", "y", 30_000, 32, "sha256", r))),
+        );
+        const path = join(dir, `f${i}`);
+        const out = createWriteStream(path, { flags: "wx" });
+        const source = new Readable({
+          read() {
+            this.destroy(new Error("bad source"));
+          },
+        });
+        await expect(pipeline(source, out)).rejects.toThrow("bad source");
+        await whenClosed(out);
+        expect(existsSync(path)).toBe(true);
+        await rm(path);
+        await busy;
+        expect(existsSync(path)).toBe(false);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
