@@ -2,7 +2,7 @@ import type { Readable } from "node:stream";
 import { OcipatchError } from "../errors.js";
 import { decompressor } from "../util/compression.js";
 import { type Digest, DigestStream, digestLike } from "../util/digest.js";
-import { readAll } from "../util/streams.js";
+import { handOff, readAll } from "../util/streams.js";
 import type { BlobOrigin, Image, ImageIndex, ImageOrIndex, IndexChild, Layer, OpenOptions } from "./image.js";
 import {
   type ConfigFile,
@@ -146,7 +146,8 @@ export function uncompressLayer(
           }),
     ),
   );
-  return blob.pipe(dec).pipe(check);
+  // the decompressor goes on with the next piece while this thread checks and reads the last one
+  return blob.pipe(dec).pipe(handOff()).pipe(check);
 }
 
 export class SourceImage implements Image {

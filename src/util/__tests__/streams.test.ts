@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describe, expect, it } from "vitest";
-import { chunksOf, readAll, whenClosed } from "../streams.js";
+import { chunksOf, handOff, readAll, whenClosed } from "../streams.js";
 
 async function collect(it: AsyncIterable<Buffer>): Promise<Buffer[]> {
   const out: Buffer[] = [];
@@ -118,5 +118,26 @@ describe("whenClosed", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("handOff", () => {
+  it("passes chunks on in a later turn, not while the writer's write runs, in order and unchanged", async () => {
+    const h = handOff();
+    const seen: string[] = [];
+    h.on("data", (c: Buffer) => seen.push(c.toString()));
+    const ended = new Promise((r) => h.on("end", r));
+    h.write("one");
+    seen.push("(write returned)");
+    h.write("two");
+    h.end("three");
+    await ended;
+    expect(seen).toEqual(["(write returned)", "one", "two", "three"]);
+  });
+
+  it("carries a layer's bytes whole", async () => {
+    const parts = Array.from({ length: 50 }, (_, i) => Buffer.alloc(70_000 + i, i));
+    const got = await readAll(Readable.from(parts).pipe(handOff()));
+    expect(got.equals(Buffer.concat(parts))).toBe(true);
   });
 });
