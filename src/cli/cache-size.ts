@@ -6,7 +6,7 @@ import { BUILD_ID } from "../version.js";
 
 /**
  * One of the caches of this build's results, `make(dir, buildId, limit)` in `<cache>/<sub>`, unless
- * `enabled` is false or its size limit (`sizeEnv`, else `dflt`) is 0. Only the bundled CLI has
+ * `enabled` is false or its size limit (`size.env`, else `size.dflt`) is 0. Only the bundled CLI has
  * them: its build ID names the code that wrote an entry.
  */
 export function buildCacheFor<T>(

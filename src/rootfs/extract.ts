@@ -36,7 +36,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { OcipatchError } from "../errors.js";
 import type { Layer } from "../image/image.js";
-import { whenClosed } from "../util/streams.js";
+import { discard } from "../util/streams.js";
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from "./layer-index.js";
 import { DEFAULT_LIMITS } from "./options.js";
 import { baseName, components, joinRel, normalizeTarName, parentOf } from "./path.js";
@@ -212,7 +212,7 @@ export async function extractLayers(
             const out = createWriteStream(path, { flags: "wx", mode: 0o600 });
             // the caller removes the tree on a failure
             await pipeline(entry, out).catch(async (e: unknown) => {
-              await whenClosed(out);
+              await discard(out);
               throw e;
             });
             if (ownership) await chown(path, h.uid ?? 0, h.gid ?? 0);

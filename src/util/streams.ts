@@ -84,13 +84,16 @@ export async function readAll(stream: Readable, limit = 256 * 1024 * 1024): Prom
 }
 
 /**
- * Resolves once `stream` has closed. A pipeline into a file stream rejects at the first error,
- * while the stream may still be opening its file (in libuv's threadpool): a file removed before
- * that open ran can be created again after. Once closed, the open is over and a removal holds.
+ * Destroys `stream` (when a failure has not yet) and resolves once it has closed. A pipeline into a
+ * file stream rejects at the first error, while the stream may still be opening its file (in
+ * libuv's threadpool): a file removed before that open ran can be created again after. Once the
+ * stream closed, the open is over and a removal holds.
  */
-export function whenClosed(stream: Writable): Promise<void> {
+export function discard(stream: Writable): Promise<void> {
   if (stream.closed) return Promise.resolve();
-  return new Promise((resolve) => stream.once("close", () => resolve()));
+  const closed = new Promise<void>((resolve) => stream.once("close", () => resolve()));
+  stream.destroy();
+  return closed;
 }
 
 /**

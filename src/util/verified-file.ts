@@ -8,7 +8,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { isOcipatchError, OcipatchError } from "../errors.js";
 import { type Digest, DigestStream, parseDigest } from "./digest.js";
-import { whenClosed } from "./streams.js";
+import { discard } from "./streams.js";
 
 /** Expected identity of a file, as a signed index publishes it. */
 export interface FileExpectation {
@@ -66,7 +66,7 @@ export async function saveVerified(
     out = createWriteStream(path, { flags: "wx", mode: 0o600 });
     await pipeline(input, ds, out);
   } catch (e) {
-    if (out) await whenClosed(out);
+    if (out) await discard(out);
     await unlink(path).catch(() => {});
     if (isOcipatchError(e)) throw e;
     throw new OcipatchError("IO", `${source}: cannot save to ${path}: ${(e as Error).message}`, { cause: e });

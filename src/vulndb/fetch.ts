@@ -9,7 +9,7 @@ import { type Dispatcher, request } from "undici";
 import { OcipatchError } from "../errors.js";
 import { httpDispatcher } from "../util/http/dispatcher.js";
 import { isRetryableStatus, parseRetryAfter, retryDelay, sleep } from "../util/http/retry.js";
-import { whenClosed } from "../util/streams.js";
+import { discard } from "../util/streams.js";
 import { USER_AGENT } from "../version.js";
 
 /** What we remember about a location to make the next download conditional. */
@@ -228,7 +228,7 @@ async function fetchHttpOnce(
   try {
     await pipeline(res.body, meter, out);
   } catch (e) {
-    await whenClosed(out);
+    await discard(out);
     await rm(path, { force: true });
     if (opts.signal?.aborted) throw e;
     // the connection broke mid-body: transient, downloaded again from the start

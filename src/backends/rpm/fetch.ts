@@ -13,7 +13,7 @@ import { isOcipatchError, OcipatchError } from "../../errors.js";
 import { partialSibling } from "../../util/fs.js";
 import { getWithRetries, retryableFailure } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
-import { whenClosed } from "../../util/streams.js";
+import { discard } from "../../util/streams.js";
 import { type FetchedOne, fetchPool } from "../fetch-pool.js";
 import type { ArtifactDownload, FetchOutcome, FetchRequest } from "../types.js";
 import { readRpmFile } from "./package/rpm-file.js";
@@ -138,7 +138,7 @@ async function download(
         out,
       );
     } catch (e) {
-      await whenClosed(out); // the caller removes the part
+      await discard(out); // the caller removes the part
       if (isOcipatchError(e)) throw e;
       throw retryableFailure(`GET ${shown}: connection broke after ${n} bytes`, e);
     }

@@ -17,7 +17,7 @@ import type { InstalledPackage } from "../../inventory/types.js";
 import { partialSibling } from "../../util/fs.js";
 import { getBytes, getWithRetries, retryableFailure } from "../../util/http/get.js";
 import { redactUrl } from "../../util/http/redact.js";
-import { whenClosed } from "../../util/streams.js";
+import { discard } from "../../util/streams.js";
 import type { BackendFiles, RepositoryOptions } from "../types.js";
 import { SENSE } from "./header.js";
 import { rpmRecord } from "./record.js";
@@ -330,7 +330,7 @@ async function download(
         out,
       );
     } catch (e) {
-      await whenClosed(out); // the caller removes the part
+      await discard(out); // the caller removes the part
       if (isOcipatchError(e)) throw e;
       throw retryableFailure(`GET ${redactUrl(url)}: connection broke after ${n} bytes`, e);
     }

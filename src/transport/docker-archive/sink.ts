@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { type Readable, Transform } from "node:stream";
@@ -12,7 +12,7 @@ import { emptyStats, type ImageSink, type WriteOptions, type WriteResult } from 
 import { familiarReference, parseReference, type Reference } from "../../reference/index.js";
 import { type Digest, DigestStream, digestLike, hexOf, sha256 } from "../../util/digest.js";
 import type { ProgressListener } from "../../util/progress.js";
-import { whenClosed } from "../../util/streams.js";
+import { discard } from "../../util/streams.js";
 import {
   ioError,
   removeCreatedParents,
@@ -201,13 +201,13 @@ async function extractLayer(
       cb(null, chunk);
     },
   });
-  const out = createWriteStream(path, { flags: "wx" });
+  let out: WriteStream | undefined;
   try {
-    await pipeline(await layer.uncompressed({ signal }), check, count, out, {
-      signal,
-    });
+    const source = await layer.uncompressed({ signal });
+    out = createWriteStream(path, { flags: "wx" });
+    await pipeline(source, check, count, out, { signal });
   } catch (e) {
-    await whenClosed(out); // the caller removes the directory
+    if (out) await discard(out); // the caller removes the directory
     if (e instanceof OcipatchError) throw e;
     if ((e as Error | undefined)?.name === "AbortError") {
       throw new OcipatchError("CANCELLED", `writing layer ${layer.digest} was cancelled`, { cause: e });

@@ -9,7 +9,7 @@ import type { TransferStats } from "../../image/sink.js";
 import { DigestStream, digestLike, hexOf } from "../../util/digest.js";
 import { release, removeOnExit } from "../../util/owned-temp.js";
 import type { ProgressListener } from "../../util/progress.js";
-import { whenClosed } from "../../util/streams.js";
+import { discard } from "../../util/streams.js";
 import { ioError, sweepTempFiles, tempName } from "../atomic-fs.js";
 import { blobPath } from "./layout.js";
 
@@ -86,7 +86,7 @@ export class LayoutBlobStore {
       await pipeline([...checked, this.counter(desc), out], this.signal ? { signal: this.signal } : {});
       await rename(tmp, blobPath(this.root, desc.digest));
     } catch (e) {
-      if (out) await whenClosed(out);
+      if (out) await discard(out);
       await rm(tmp, { force: true }).catch(() => {});
       if (e instanceof OcipatchError) throw e;
       if ((e as Error | undefined)?.name === "AbortError") {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describe, expect, it } from "vitest";
-import { chunksOf, handOff, readAll, whenClosed } from "../streams.js";
+import { chunksOf, discard, handOff, readAll } from "../streams.js";
 
 async function collect(it: AsyncIterable<Buffer>): Promise<Buffer[]> {
   const out: Buffer[] = [];
@@ -92,9 +92,9 @@ describe("readAll", () => {
   });
 });
 
-describe("whenClosed", () => {
+describe("discard", () => {
   it("after a pipeline into a file fails at once, waits until the file's open ran: a removal then holds", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "ocipatch-when-closed-"));
+    const dir = await mkdtemp(join(tmpdir(), "ocipatch-discard-"));
     try {
       for (let i = 0; i < 10; i++) {
         // libuv's threadpool (where the file is opened) kept busy: the pipeline rejects before the open
@@ -109,12 +109,24 @@ describe("whenClosed", () => {
           },
         });
         await expect(pipeline(source, out)).rejects.toThrow("bad source");
-        await whenClosed(out);
+        await discard(out);
         expect(existsSync(path)).toBe(true);
         await rm(path);
         await busy;
         expect(existsSync(path)).toBe(false);
       }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("closes a file stream no pipeline ran into (its source failed to open): nothing waits for ever", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ocipatch-discard-"));
+    try {
+      const out = createWriteStream(join(dir, "f"), { flags: "wx" });
+      await discard(out);
+      expect(out.closed).toBe(true);
+      await discard(out); // again: already closed
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
