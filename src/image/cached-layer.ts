@@ -3,6 +3,7 @@ import { rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import type { Digest } from "../util/digest.js";
+import { discard } from "../util/streams.js";
 import type { Image, Layer, OpenOptions } from "./image.js";
 import { uncompressLayer } from "./source.js";
 
@@ -52,18 +53,18 @@ class CachedLayer implements Layer {
     const out = createWriteStream(tmp, { mode: 0o600 });
     const pass = new PassThrough();
     let failed = false;
-    const fail = (e: Error) => {
+    /** The copy is an optimisation: losing it must not fail the read. Closed before it is removed. */
+    const dropCopy = () => {
       failed = true;
-      out.destroy();
-      rm(tmp, { force: true }).catch(() => undefined);
-      pass.destroy(e);
+      discard(out)
+        .then(() => rm(tmp, { force: true }))
+        .catch(() => undefined); // at worst a stray .part file stays
     };
-    src.on("error", fail);
-    out.on("error", () => {
-      // the copy is an optimisation: losing it must not fail the read
-      failed = true;
-      rm(tmp, { force: true }).catch(() => undefined);
+    src.on("error", (e: Error) => {
+      dropCopy();
+      pass.destroy(e);
     });
+    out.on("error", dropCopy);
     src.on("data", (chunk: Buffer) => {
       if (!failed && !out.destroyed) out.write(chunk);
       if (!pass.write(chunk)) {
@@ -81,9 +82,7 @@ class CachedLayer implements Layer {
     pass.on("close", () => {
       if (!src.readableEnded) {
         src.destroy();
-        failed = true;
-        out.destroy();
-        rm(tmp, { force: true }).catch(() => undefined);
+        dropCopy();
       }
     });
     return pass;
