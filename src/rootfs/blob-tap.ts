@@ -1,5 +1,6 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import { Transform, type TransformCallback } from "node:stream";
+import { discard } from "../util/streams.js";
 
 /**
  * Pass-through that counts bytes, reports progress and optionally keeps a copy
@@ -36,6 +37,11 @@ export class BlobTap extends Transform {
       return;
     }
     this.copy.end(() => cb());
+  }
+
+  /** Destroys the copy and resolves once it has closed: its file can then be removed for good. */
+  discardCopy(): Promise<void> {
+    return this.copy ? discard(this.copy) : Promise.resolve();
   }
 
   override _destroy(err: Error | null, cb: (error: Error | null) => void): void {

@@ -801,7 +801,10 @@ export class LayeredFs {
       this.downloaded += tap.bytes;
       blob.destroy();
       tap.destroy();
-      if (tmp !== undefined) await unlink(tmp).catch(() => undefined);
+      if (tmp !== undefined) {
+        await tap.discardCopy();
+        await unlink(tmp).catch(() => undefined);
+      }
       throw e;
     } finally {
       this.reading.delete(blob);
