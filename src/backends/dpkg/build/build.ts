@@ -42,10 +42,13 @@ import { type UnpackedPackage, unpackPackage } from "./unpack.js";
 import { type RemovalRequest, writeWhiteouts } from "./whiteouts.js";
 
 /**
- * Decoded bytes of the next package held while the current one is written: the decompressor
- * (in libuv's thread pool, so on the other core) runs ahead by this much (one package at a time).
+ * Packages opened and decoding while the current one is written. Their decompressors run in
+ * libuv's thread pool, so on the other core; with only the next one decoding, a large package
+ * behind small ones had not begun when its turn came (docs/BENCHMARKS.md, twelfth session).
  */
-const READ_AHEAD = 16 * 1024 * 1024;
+const AHEAD = 3;
+/** Decoded bytes each package ahead may hold until its turn (at most AHEAD times this in all). */
+const READ_AHEAD = 8 * 1024 * 1024;
 
 interface Prepared {
   readonly deb: FetchedPackage;
@@ -140,8 +143,10 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     libraries: new Map(),
   };
   const opened: DebPackage[] = [];
-  /** The next package, opened and decoding while the current one is written. */
-  let next: Promise<DebPackage> | undefined;
+  /** The next packages (up to AHEAD), opened and decoding while the current one is written. */
+  const ahead: Array<Promise<DebPackage>> = [];
+  /** How many of the packages have been opened. */
+  let openedUpTo = 0;
   const open = (i: number): Promise<DebPackage> => {
     const d = input.packages[i]!;
     const p = Promise.resolve(d.ready).then(async () => {
@@ -172,8 +177,8 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     const prepared: Prepared[] = [];
     for (const [i, d] of input.packages.entries()) {
       checkAborted(ctx.signal);
-      const pkg = await (next ?? open(i));
-      next = i + 1 < input.packages.length ? open(i + 1) : undefined;
+      while (openedUpTo < input.packages.length && openedUpTo <= i + AHEAD) ahead.push(open(openedUpTo++));
+      const pkg = await ahead.shift()!;
       const id = checkControl(d, pkg);
       let old = d.installed ? dpkgRecord(d.installed).paragraph : undefined;
       let oldNotInstalledArch: string | undefined;
@@ -388,7 +393,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     await ctx.writer.abort();
     throw e;
   } finally {
-    await next?.catch(() => undefined); // the build failed already: its error is the one thrown
+    for (const p of ahead) await p.catch(() => undefined); // the build failed already: its error is the one thrown
     for (const p of opened) await p.close().catch(() => undefined);
   }
 }
