@@ -249,7 +249,7 @@ function copyCommand(tool, image, src, dst) {
 let seq = 0;
 const results = [];
 try {
-  if (!existsSync(join(ROOT, "dist/cli-bundle/main.js"))) throw new Error("run npm run build first");
+  if (!existsSync(join(ROOT, "dist/cli-bundle/main.cjs"))) throw new Error("run npm run build first");
   const regA = await startRegistry("A");
   const images = [harnessImage("nginx-bookworm"), harnessImage("multiarch-bookworm"), await bigImage(bigMb)];
   for (const img of images) {

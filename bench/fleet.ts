@@ -29,7 +29,7 @@ const count = Number(opt("images", "8"));
 const jobs = Number(opt("jobs", "2"));
 const baseCheckout = opt("base", "");
 const repo = resolve(import.meta.dirname, "..");
-if (!existsSync(join(repo, "dist/cli-bundle/main.js"))) throw new Error("run `npm run build` first");
+if (!existsSync(join(repo, "dist/cli-bundle/main.cjs"))) throw new Error("run `npm run build` first");
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

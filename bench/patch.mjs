@@ -38,7 +38,7 @@ const opt = (name, dflt) => {
   const i = args.indexOf(`--${name}`);
   return i === -1 ? dflt : args[i + 1];
 };
-if (!existsSync(join(repo, "dist/cli-bundle/main.js"))) throw new Error("run `npm run build` first");
+if (!existsSync(join(repo, "dist/cli-bundle/main.cjs"))) throw new Error("run `npm run build` first");
 const runs = Number(opt("runs", "3"));
 const imageName = opt("image", "nginx-bullseye");
 const mode = opt("mode", "all");

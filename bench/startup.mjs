@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const i = process.argv.indexOf("--runs");
 const runs = i === -1 ? 10 : Number(process.argv[i + 1]);
-if (!existsSync(join(repo, "dist/cli-bundle/main.js"))) throw new Error("run `npm run build` first");
+if (!existsSync(join(repo, "dist/cli-bundle/main.cjs"))) throw new Error("run `npm run build` first");
 const { version } = JSON.parse(readFileSync(join(repo, "package.json"), "utf8"));
 
 function time(args) {

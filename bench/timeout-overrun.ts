@@ -25,7 +25,7 @@ const layerMiB = arg("layer-mib", 2);
 const timeoutS = arg("timeout", 20);
 const repo = resolve(import.meta.dirname, "..");
 const bin = join(repo, "bin/ocipatch");
-if (!existsSync(join(repo, "dist/cli-bundle/main.js"))) throw new Error("run `npm run build` first");
+if (!existsSync(join(repo, "dist/cli-bundle/main.cjs"))) throw new Error("run `npm run build` first");
 
 const work = mkdtempSync(join(tmpdir(), "ocipatch-bench-overrun-"));
 try {

@@ -1,6 +1,8 @@
 // Bundles the CLI (src/cli/main.ts and everything it imports, npm dependencies included) into
-// dist/cli-bundle/: one small entry file plus a chunk per command, loaded when that command runs.
-// Start-up then reads a few files instead of resolving and compiling hundreds of modules.
+// ONE CommonJS file, dist/cli-bundle/main.cjs, which bin/ocipatch compiles with V8's code cache
+// (src/cli/code-cache.ts): start-up reads one file and, from the second run of a command on,
+// neither parses it nor compiles the functions that command calls. A command's modules are still
+// evaluated only when it runs (esbuild keeps each dynamic import a lazily run module).
 // Packages with native binaries stay outside and are required at run time from node_modules.
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
@@ -55,11 +57,12 @@ function buildId() {
 rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: { main: "src/cli/main.ts" },
-  outdir,
+  entryPoints: ["src/cli/main.ts"],
+  outfile: join(outdir, "main.cjs"),
   bundle: true,
-  splitting: true,
-  format: "esm",
+  format: "cjs",
+  // every import() a require(): the bundle is compiled as a script, which has no module loader
+  supported: { "dynamic-import": false },
   platform: "node",
   target: "node20",
   // native bindings, and @cyclonedx/cyclonedx-library (it reads its schemas relative to __dirname)
@@ -67,13 +70,14 @@ await build({
   define: {
     __OCIPATCH_VERSION__: JSON.stringify(version),
     __OCIPATCH_BUILD_ID__: JSON.stringify(buildId()),
+    // the sources are ES modules; in the bundle, their URL is the bundle's
+    "import.meta.url": "__ocipatchModuleUrl",
   },
-  // CommonJS dependencies call require() for Node's built-ins
+  // strict, as the ES modules it is made of are
   banner: {
-    js: 'import { createRequire as __ocipatchRequire } from "node:module"; const require = __ocipatchRequire(import.meta.url);',
+    js: '"use strict";var __ocipatchModuleUrl=require("node:url").pathToFileURL(__filename).href;',
   },
   plugins: [lean],
-  chunkNames: "chunks/[name]-[hash]",
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: "none",

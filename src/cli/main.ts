@@ -2,6 +2,10 @@ import { Command, CommanderError } from "commander";
 import { EXIT, exitCodeFor, isOcipatchError, OcipatchError, oneLine } from "../errors.js";
 import { VERSION } from "../version.js";
 import { registerCommands } from "./commands/index.js";
+
+// the launcher (bin/ocipatch) keeps a code cache only for a command word that names a command
+export { COMMAND_NAMES } from "./commands/index.js";
+
 import { type CliContext, createContext, type Interrupted } from "./context.js";
 import { exitCodesHelp } from "./exit-codes.js";
 import { flagsOf } from "./option-flags.js";

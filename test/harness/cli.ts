@@ -46,12 +46,12 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Build dist/ when it is missing or older than src/ (bin/ocipatch runs the bundle dist/cli-bundle/main.js). */
+/** Build dist/ when it is missing or older than src/ (bin/ocipatch runs the bundle dist/cli-bundle/main.cjs). */
 export async function ensureBuilt(): Promise<void> {
   const stale = () => {
     try {
       return (
-        statSync(join(REPO_ROOT, "dist/cli-bundle/main.js")).mtimeMs < newestMtime(join(REPO_ROOT, "src"))
+        statSync(join(REPO_ROOT, "dist/cli-bundle/main.cjs")).mtimeMs < newestMtime(join(REPO_ROOT, "src"))
       );
     } catch {
       return true;

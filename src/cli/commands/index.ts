@@ -17,6 +17,9 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   inspect: async () => (await import("./inspect.js")).registerInspectCommand,
 };
 
+/** The command words, in help's order. */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+
 /** Register `only` when it names a command, else every command (for help and unknown names). */
 export async function registerCommands(program: Command, ctx: CliContext, only?: string): Promise<void> {
   const names = only !== undefined && Object.hasOwn(COMMANDS, only) ? [only] : Object.keys(COMMANDS);
