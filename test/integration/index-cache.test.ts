@@ -2,7 +2,7 @@
  * The index cache (issue 13 §1, warm runs): an image layer indexed by an earlier `scan` or
  * `patch` (same diffID, same ocipatch build) is not read again. Proven with the real CLI: a scan
  * of an OCI layout whose layer blobs were then damaged still gives the same result from the cache
- * (and fails, naming the digest, without it); a second patch pushed to the registry fetches no
+ * (and fails, naming the digest, without it: OCIPATCH_INDEX_CACHE_SIZE=0 or `--no-layer-cache`); a second patch pushed to the registry fetches no
  * layer blob of the image (the registry's access log).
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -73,6 +73,18 @@ describe("the index cache", () => {
     const off = await scan({ OCIPATCH_INDEX_CACHE_SIZE: "0" });
     expect(off.code).not.toBe(0);
     expect(off.stderr).toMatch(/digest|does not match/i);
+    // the same with the flag, for scan and sbom; sbom still takes the cache without it
+    const flag = await runBin(
+      ["scan", "-i", ref, "--db-dir", dbDir, "--skip-db-update", "--no-layer-cache"],
+      env(cache),
+    );
+    expect({ code: flag.code, stderr: flag.stderr }).toEqual({ code: off.code, stderr: off.stderr });
+    const sbom = (...extra: string[]) => runBin(["sbom", "-i", ref, "-f", "cyclonedx", ...extra], env(cache));
+    const sbomCached = await sbom();
+    expect(sbomCached.code, sbomCached.stderr).toBe(0);
+    const sbomRead = await sbom("--no-layer-cache");
+    expect(sbomRead.code).toBe(off.code);
+    expect(sbomRead.stderr).toMatch(/digest|does not match/i);
   }, 600_000);
 
   it("patch: a second run to the same registry fetches no layer blob of the image, also to build the layer again; --no-layer-cache reads them", async () => {

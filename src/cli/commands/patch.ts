@@ -162,7 +162,7 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
     )
     .option(
       "--no-layer-cache",
-      "build the patch layer even when an earlier run built the same one (same image layers and package files)",
+      "build the patch layer even when an earlier run built the same one (same image layers and package files), and read every layer of the image, even one an earlier run indexed",
     )
     .option("--db-dir <dir>", "vulnerability database directory")
     .option("--offline", "never update the vulnerability database; use cached apt indices only")

@@ -14,7 +14,7 @@ import {
 import { credentialsFrom } from "../../scan/image.js";
 import { openImage } from "../../transport/index.js";
 import type { CliContext } from "../context.js";
-import { indexCacheFor } from "../index-cache.js";
+import { indexCacheFor, NO_LAYER_CACHE_OPTION } from "../index-cache.js";
 
 interface SbomOptions {
   image: string;
@@ -24,6 +24,8 @@ interface SbomOptions {
   username?: string;
   password?: string;
   insecure?: boolean;
+  /** false with --no-layer-cache */
+  layerCache: boolean;
 }
 
 export function registerSbom(program: Command, ctx: CliContext): void {
@@ -47,6 +49,7 @@ export function registerSbom(program: Command, ctx: CliContext): void {
     .option("-u, --username <user>", "registry user name")
     .option("-p, --password <password>", "registry password")
     .option("--insecure", "allow registries without valid TLS (and plain HTTP)")
+    .option(...NO_LAYER_CACHE_OPTION)
     .action(async (opts: SbomOptions) => {
       await runSbom(opts, ctx);
     });
@@ -64,7 +67,7 @@ async function runSbom(opts: SbomOptions, ctx: CliContext): Promise<void> {
   });
   const config = await image.configFile();
   // layers indexed by an earlier scan, sbom or patch are not read again
-  const indexCache = indexCacheFor(ctx.env, true);
+  const indexCache = indexCacheFor(ctx.env, opts.layerCache);
   const inventory = await readInventory(image, {
     unsupported: "warn",
     ...(indexCache ? { indexCache } : {}),

@@ -11,7 +11,7 @@ import {
 import { writeFileAtomic } from "../../util/fs.js";
 import { openDatabaseForScan } from "../../vulndb/index.js";
 import type { CliContext } from "../context.js";
-import { indexCacheFor } from "../index-cache.js";
+import { indexCacheFor, NO_LAYER_CACHE_OPTION } from "../index-cache.js";
 import { Output } from "../output.js";
 import { dbDirFrom } from "./db.js";
 
@@ -29,6 +29,8 @@ interface ScanFlags {
   password?: string;
   insecure?: boolean;
   quiet?: boolean;
+  /** false with --no-layer-cache */
+  layerCache: boolean;
 }
 
 export function registerScanCommand(program: Command, ctx: CliContext): void {
@@ -47,6 +49,7 @@ export function registerScanCommand(program: Command, ctx: CliContext): void {
     .option("-u, --username <user>", "registry user name")
     .option("-p, --password <password>", "registry password")
     .option("--insecure", "allow registries without valid TLS (and plain HTTP)")
+    .option(...NO_LAYER_CACHE_OPTION)
     .option("-q, --quiet", "only print warnings and errors on stderr")
     .action(async (o: ScanFlags) => {
       if (o.format !== "table" && o.format !== "json") {
@@ -80,7 +83,7 @@ async function runScan(o: ScanFlags, ctx: CliContext, out: Output): Promise<void
         insecure: o.insecure,
       },
       // layers indexed by an earlier scan or patch are not read again
-      { indexCache: indexCacheFor(ctx.env, true) },
+      { indexCache: indexCacheFor(ctx.env, o.layerCache) },
     );
     const { db, warnings } = await openDatabaseForScan({
       dbDir: dbDirFrom(ctx, o.dbDir),
