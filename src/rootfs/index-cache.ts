@@ -8,10 +8,10 @@
  * An entry is one file named by the build and the SHA-256 of its key: a magic, the SHA-256 of the
  * payload, and the payload (`v8.serialize` of the key and the index). It is written beside (a
  * name owned by the writer's pid) and renamed into place. One that fails its checks is removed
- * and counts as a miss. Past the size limit, the entries used least recently are removed.
+ * and counts as a miss; one not owned by this user alone is not read (a miss, left in place). Past the size limit, the entries used least recently are removed.
  */
 import { createHash } from "node:crypto";
-import { readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { type FileHandle, open, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { deserialize, serialize } from "node:v8";
 import { undefinedIfNotFound } from "../errors.js";
@@ -65,7 +65,7 @@ export class LayerIndexCache {
   async get(diffId: string, variant: string, index: number, what: string): Promise<LayerIndex | undefined> {
     const key = this.key(diffId, variant);
     const file = join(this.dir, this.name(key));
-    const bytes = await readFile(file).catch(() => undefined); // missing or unreadable: a miss, the layer is read
+    const bytes = await readOwnEntry(file);
     if (bytes === undefined) return undefined;
     const record = decode(bytes, key);
     if (record === undefined) {
@@ -107,6 +107,30 @@ export class LayerIndexCache {
   private prune(): Promise<void> {
     const { dir, buildTag, maxBytes } = this;
     return pruneCacheDir({ dir, entry: ENTRY, temp: TEMP_ENTRY, buildTag, maxBytes }, entryUse);
+  }
+}
+
+/**
+ * An entry's bytes, when this user wrote it (owned by this process's user, readable and writable
+ * by it alone, as `put` stores it): an index tells the scan what the image holds, so one another
+ * user could have placed, in a cache directory shared by mistake, is a miss and the layer is read.
+ */
+async function readOwnEntry(file: string): Promise<Buffer | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, "r");
+  } catch {
+    return undefined; // missing or unreadable: a miss, the layer is read
+  }
+  try {
+    const st = await fh.stat();
+    const uid = process.getuid?.();
+    if (!st.isFile() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) return undefined;
+    return await fh.readFile();
+  } catch {
+    return undefined; // unreadable after all: a miss, the layer is read
+  } finally {
+    await fh.close();
   }
 }
 

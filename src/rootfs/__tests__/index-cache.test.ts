@@ -1,4 +1,12 @@
-import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -200,6 +208,35 @@ describe("LayerIndexCache", () => {
     const fs3 = new LayeredFs(healed, "image", opts(new LayerIndexCache(cache.dir, "build-1")));
     expect(await answers(fs3)).toEqual(want);
     expect(healed.map((l) => l.opens)).toEqual([0, 0]);
+    await fs3.close();
+  });
+
+  it("an entry others may write, or another user's, is a miss: the layer is read and the entry written again", async () => {
+    const cache = new LayerIndexCache(await tempDir(), "build-1");
+    const fs1 = new LayeredFs(await layersOf(), "image", opts(cache));
+    const want = await answers(fs1);
+    await fs1.close();
+    const entries = readdirSync(cache.dir).filter((n) => n.endsWith(".idx"));
+    expect(entries).toHaveLength(2);
+    const [first, second] = entries.map((n) => join(cache.dir, n));
+    chmodSync(first!, 0o644);
+    const other = (process.getuid?.() ?? 0) === 0 ? 65534 : undefined;
+    if (other !== undefined) chownSync(second!, other, other);
+    else chmodSync(second!, 0o620);
+    const layers = await layersOf();
+    const fs2 = new LayeredFs(layers, "image", opts(new LayerIndexCache(cache.dir, "build-1")));
+    expect(await answers(fs2)).toEqual(want);
+    expect(layers.map((l) => l.opens)).toEqual([1, 1]);
+    await fs2.close();
+    // written again, this user's alone: taken
+    for (const f of [first!, second!]) {
+      expect(statSync(f).mode & 0o777).toBe(0o600);
+      expect(statSync(f).uid).toBe(process.getuid?.());
+    }
+    const again = await layersOf();
+    const fs3 = new LayeredFs(again, "image", opts(new LayerIndexCache(cache.dir, "build-1")));
+    expect(await answers(fs3)).toEqual(want);
+    expect(again.map((l) => l.opens)).toEqual([0, 0]);
     await fs3.close();
   });
 
