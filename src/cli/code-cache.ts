@@ -12,7 +12,7 @@ import vm from "node:vm";
  */
 
 /** Where the caches are, beside the bundle. */
-export const CODE_CACHE_DIR = "code-cache";
+const CODE_CACHE_DIR = "code-cache";
 /** A cache file larger than this is not read. */
 const MAX_CACHE_BYTES = 64 * 1024 * 1024;
 /** A command word that may name a cache file (the CLI's commands are such words). */
@@ -23,9 +23,9 @@ export type CodeCacheState =
   | "accepted"
   /** V8 refused the cache (another V8, other flags): compiled from the source */
   | "rejected"
-  /** no cache for this bundle, Node and command */
+  /** no cache for this bundle, Node and command (or one not owned as the bundle is: not read) */
   | "absent"
-  /** not used (`OCIPATCH_CODE_CACHE=off`, or a cache file not owned as the bundle is) */
+  /** not used: `OCIPATCH_CODE_CACHE=off`, or a command word that cannot name a file */
   | "off";
 
 export interface LoadedBundle {
