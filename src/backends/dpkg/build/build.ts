@@ -142,20 +142,30 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     captured: new Map(),
     libraries: new Map(),
   };
+  /** Packages opened and not yet closed; `ended` once the build is over (closed then). */
   const opened: DebPackage[] = [];
+  let ended = false;
   /** The next packages (up to AHEAD), opened and decoding while the current one is written. */
   const ahead: Array<Promise<DebPackage>> = [];
   /** How many of the packages have been opened. */
   let openedUpTo = 0;
   const open = (i: number): Promise<DebPackage> => {
     const d = input.packages[i]!;
+    // A package ahead may still be downloading when the build fails: the build does not wait for
+    // it (the downloads stop once the build's error is known), and one that arrives or finishes
+    // opening after the end is closed at once.
     const p = Promise.resolve(d.ready).then(async () => {
+      if (ended) throw new OcipatchError("INTERNAL", "the layer build has ended");
       const pkg = await openDebFile(d.path);
+      if (ended) {
+        await pkg.close();
+        throw new OcipatchError("INTERNAL", "the layer build has ended");
+      }
       opened.push(pkg);
       pkg.prefetch(READ_AHEAD);
       return pkg;
     });
-    p.catch(() => undefined); // observed when its turn comes, or awaited by `finally`
+    p.catch(() => undefined); // observed when its turn comes; after the build's end, nobody waits for it
     return p;
   };
   /**
@@ -393,7 +403,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     await ctx.writer.abort();
     throw e;
   } finally {
-    for (const p of ahead) await p.catch(() => undefined); // the build failed already: its error is the one thrown
+    ended = true;
     for (const p of opened) await p.close().catch(() => undefined);
   }
 }
