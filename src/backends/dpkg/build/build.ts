@@ -47,8 +47,11 @@ import { type RemovalRequest, writeWhiteouts } from "./whiteouts.js";
  * behind small ones had not begun when its turn came (docs/BENCHMARKS.md, twelfth session).
  */
 const AHEAD = 3;
-/** Decoded bytes each package ahead may hold until its turn (at most AHEAD times this in all). */
-const READ_AHEAD = 8 * 1024 * 1024;
+/**
+ * Decoded bytes each package ahead may hold until its turn: AHEAD times this is less than the one
+ * package's 16 MiB before; 8 MiB each was not faster (docs/BENCHMARKS.md, twelfth session).
+ */
+const READ_AHEAD = 4 * 1024 * 1024;
 
 interface Prepared {
   readonly deb: FetchedPackage;
