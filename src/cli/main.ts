@@ -2,14 +2,13 @@ import { Command, CommanderError } from "commander";
 import { EXIT, exitCodeFor, isOcipatchError, OcipatchError, oneLine } from "../errors.js";
 import { VERSION } from "../version.js";
 import { registerCommands } from "./commands/index.js";
-
-// the launcher (bin/ocipatch) keeps a code cache only for a command word that names a command
-export { COMMAND_NAMES } from "./commands/index.js";
-
 import { type CliContext, createContext, type Interrupted } from "./context.js";
 import { exitCodesHelp } from "./exit-codes.js";
 import { flagsOf } from "./option-flags.js";
 import { redact, secretsInArgv } from "./registry-flags.js";
+
+// the launcher (bin/ocipatch) keeps a code cache only for a command word that names a command
+export { COMMAND_NAMES } from "./commands/index.js";
 
 /** Passwords in the environment that must never be printed either. */
 const SECRET_ENV = ["OCIPATCH_PASSWORD", "KUBESCAPE_REGISTRY_PASSWORD", "KUBESCAPE_REGISTRY_TOKEN"];

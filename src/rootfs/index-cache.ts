@@ -8,7 +8,9 @@
  * An entry is one file named by the build and the SHA-256 of its key: a magic, the SHA-256 of the
  * payload, and the payload (`v8.serialize` of the key and the index). It is written beside (a
  * name owned by the writer's pid) and renamed into place. One that fails its checks is removed
- * and counts as a miss; one not owned by this user alone is not read (a miss, left in place). Past the size limit, the entries used least recently are removed.
+ * and counts as a miss; one not owned by this user alone is not read (a miss: the index stored
+ * after the layer is read replaces it). Past the size limit, the entries used least recently are
+ * removed.
  */
 import { createHash } from "node:crypto";
 import { type FileHandle, open, rm, stat, utimes, writeFile } from "node:fs/promises";
