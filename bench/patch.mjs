@@ -9,8 +9,8 @@
  *
  * Every run is cold for both tools: ocipatch gets an empty cache directory (apt indices and
  * .debs are downloaded again; V8's code cache of the CLI itself, kept beside its bundle, is not
- * one of its caches: it is there from the first run of a build on), the baseline unpacks a fresh rootfs (apt-get update downloads
- * the indices again). ocipatch then runs once more on the cache its cold run filled ("warm":
+ * one of its caches: it is there from the first run of a build on), the baseline unpacks a
+ * fresh rootfs (apt-get update downloads the indices again). ocipatch then runs once more on the cache its cold run filled ("warm":
  * signed indices revalidated, the layer the cold run built taken from the layer cache, so no .deb
  * is read or downloaded; the image's layers are read again). Measured per run: wall time, peak RSS (GNU time, largest process),
  * bytes received from the mirror (non-loopback interfaces' rx counters, /proc/net/dev),
