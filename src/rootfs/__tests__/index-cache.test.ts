@@ -96,6 +96,15 @@ const opts = (cache: LayerIndexCache, extra: LayeredFsOptions = {}): LayeredFsOp
   ...extra,
 });
 
+/** A cache that indexed the two layers through one view: what that view answered, the entries' names. */
+async function filledCache() {
+  const cache = new LayerIndexCache(await tempDir(), "build-1");
+  const fs1 = new LayeredFs(await layersOf(), "image", opts(cache));
+  const want = await answers(fs1);
+  await fs1.close();
+  return { cache, want, entries: readdirSync(cache.dir).filter((n) => n.endsWith(".idx")) };
+}
+
 describe("LayerIndexCache", () => {
   it("a second view of the same layers reads none of them and answers the same", async () => {
     const cache = new LayerIndexCache(await tempDir(), "build-1");
@@ -186,11 +195,7 @@ describe("LayerIndexCache", () => {
   });
 
   it("a damaged entry is a miss: removed, the layer read and stored again", async () => {
-    const cache = new LayerIndexCache(await tempDir(), "build-1");
-    const fs1 = new LayeredFs(await layersOf(), "image", opts(cache));
-    const want = await answers(fs1);
-    await fs1.close();
-    const entries = readdirSync(cache.dir).filter((n) => n.endsWith(".idx"));
+    const { cache, want, entries } = await filledCache();
     for (const [i, name] of entries.entries()) {
       const f = join(cache.dir, name);
       const bytes = readFileSync(f);
@@ -212,11 +217,7 @@ describe("LayerIndexCache", () => {
   });
 
   it("an entry others may write, or another user's, is a miss: the layer is read and the entry written again", async () => {
-    const cache = new LayerIndexCache(await tempDir(), "build-1");
-    const fs1 = new LayeredFs(await layersOf(), "image", opts(cache));
-    const want = await answers(fs1);
-    await fs1.close();
-    const entries = readdirSync(cache.dir).filter((n) => n.endsWith(".idx"));
+    const { cache, want, entries } = await filledCache();
     expect(entries).toHaveLength(2);
     const [first, second] = entries.map((n) => join(cache.dir, n));
     chmodSync(first!, 0o644);
