@@ -148,10 +148,8 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
   /** Packages opened and not yet closed; `ended` once the build is over (closed then). */
   const opened: DebPackage[] = [];
   let ended = false;
-  /** The next packages (up to AHEAD), opened and decoding while the current one is written. */
+  /** The packages after the current one (up to AHEAD), opened and decoding while it is written. */
   const ahead: Array<Promise<DebPackage>> = [];
-  /** How many of the packages have been opened. */
-  let openedUpTo = 0;
   const open = (i: number): Promise<DebPackage> => {
     const d = input.packages[i]!;
     // A package ahead may still be downloading when the build fails: the build does not wait for
@@ -190,7 +188,8 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     const prepared: Prepared[] = [];
     for (const [i, d] of input.packages.entries()) {
       checkAborted(ctx.signal);
-      while (openedUpTo < input.packages.length && openedUpTo <= i + AHEAD) ahead.push(open(openedUpTo++));
+      // packages i, i+1, … are open (or opening) in `ahead`: the next one to open is i + ahead.length
+      for (let j = i + ahead.length; j < input.packages.length && j <= i + AHEAD; j++) ahead.push(open(j));
       const pkg = await ahead.shift()!;
       const id = checkControl(d, pkg);
       let old = d.installed ? dpkgRecord(d.installed).paragraph : undefined;
