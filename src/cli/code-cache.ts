@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } 
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import vm from "node:vm";
+import { asksForHelp, commandWord } from "./command-word.js";
 
 /**
  * The bundled CLI (dist/cli-bundle/main.cjs) compiled with V8's code cache: the bytecode of the
@@ -33,10 +34,11 @@ export interface LoadedBundle {
   readonly exports: Readonly<Record<string, unknown>>;
   readonly cache: CodeCacheState;
   /**
-   * Keep this run's compiled code for the next run of `command` when no cache was used (absent
-   * or rejected), `command` is one of `commands` (or none: the program alone, as `--version`),
-   * this process runs as the bundle's owner and the directory beside the bundle can be written.
-   * Returns whether it was written.
+   * Keep this run's compiled code for the next run of its command when no cache was used (absent
+   * or rejected), the command is one of `commands` (or none: the program alone, as `--version`),
+   * the run did not ask for help (it compiles little of its command: the next real run keeps its
+   * code instead), this process runs as the bundle's owner and the directory beside the bundle can
+   * be written. Returns whether it was written.
    */
   save(commands: readonly string[]): boolean;
 }
@@ -80,14 +82,15 @@ function removeQuietly(path: string): void {
 }
 
 /**
- * Load a CommonJS bundle into this context, with `require` resolving from the bundle's directory.
- * `command` is the command word of the run (the first argument that is not an option).
+ * Load a CommonJS bundle into this context, with `require` resolving from the bundle's directory,
+ * with the code cache of the command `argv` runs (the CLI's arguments, without node and script).
  */
 export function loadBundle(
   bundle: string,
-  command: string | undefined,
+  argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): LoadedBundle {
+  const command = commandWord(argv);
   const source = readFileSync(bundle, "utf8");
   const enabled = env["OCIPATCH_CODE_CACHE"] !== "off";
   const path = enabled ? codeCachePath(bundle, source, command) : undefined;
@@ -112,7 +115,7 @@ export function loadBundle(
     exports: module.exports,
     cache,
     save(commands) {
-      if (path === undefined || cache === "accepted") return false;
+      if (path === undefined || cache === "accepted" || asksForHelp(argv)) return false;
       // what another user writes would not be read (readCache)
       if (process.getuid?.() !== bundleUid) return false;
       if (command !== undefined && !commands.includes(command)) return false;

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { EXIT, exitCodeFor, isOcipatchError, OcipatchError, oneLine } from "../errors.js";
 import { VERSION } from "../version.js";
+import { commandWord } from "./command-word.js";
 import { registerCommands } from "./commands/index.js";
 import { type CliContext, createContext, type Interrupted } from "./context.js";
 import { exitCodesHelp } from "./exit-codes.js";
@@ -46,8 +47,7 @@ export async function main(argv: string[], ctx: CliContext = createContext()): P
         write(`[error] ${oneLine(s.replace(/^error: /, ""))} (run with --help for usage)\n`),
     });
   try {
-    // the first word that is not an option names the command (the program's own options take no value)
-    const command = argv.find((a) => !a.startsWith("-"));
+    const command = commandWord(argv);
     // `ocipatch --version` (or `-v` as the first word) needs no command loaded
     if (command !== undefined || !argv.some((a) => a === "-v" || a === "--version")) {
       await registerCommands(program, ctx, command);

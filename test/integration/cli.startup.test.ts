@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import {
   chmodSync,
   copyFileSync,
+  cpSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -25,15 +26,13 @@ import { ensureImage, type TestImage } from "../harness/images.js";
 
 const { version } = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
 
-/** An installed copy of the CLI: bin/, dist/cli/code-cache.js, the bundle, node_modules linked. */
+/** An installed copy of the CLI: bin/, dist/ without its code caches, node_modules linked. */
 function install(): { root: string; bundle: string; cacheDir: string } {
   const root = mkdtempSync(join(tmpdir(), "ocipatch-startup-"));
   mkdirSync(join(root, "bin"));
-  mkdirSync(join(root, "dist/cli"), { recursive: true });
-  mkdirSync(join(root, "dist/cli-bundle"));
   copyFileSync(join(REPO_ROOT, "bin/ocipatch"), join(root, "bin/ocipatch"));
-  copyFileSync(join(REPO_ROOT, "dist/cli/code-cache.js"), join(root, "dist/cli/code-cache.js"));
-  copyFileSync(join(REPO_ROOT, "dist/cli-bundle/main.cjs"), join(root, "dist/cli-bundle/main.cjs"));
+  const caches = join(REPO_ROOT, "dist/cli-bundle/code-cache");
+  cpSync(join(REPO_ROOT, "dist"), join(root, "dist"), { recursive: true, filter: (f) => f !== caches });
   writeFileSync(join(root, "package.json"), '{"type":"module"}');
   symlinkSync(join(REPO_ROOT, "node_modules"), join(root, "node_modules"));
   return {
@@ -70,7 +69,7 @@ function load(
 ) {
   const script = `
     import { loadBundle } from ${JSON.stringify(join(REPO_ROOT, "dist/cli/code-cache.js"))};
-    const b = loadBundle(${JSON.stringify(bundle)}, ${JSON.stringify(command)});
+    const b = loadBundle(${JSON.stringify(bundle)}, ${JSON.stringify(command === undefined ? [] : [command])});
     const names = b.exports.COMMAND_NAMES;
     process.stdout.write(JSON.stringify({ cache: b.cache, names, saved: b.save(${JSON.stringify(commands)}) }));
   `;
