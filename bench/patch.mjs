@@ -142,9 +142,9 @@ for (let i = 0; ; i++) {
 
 // V8's code cache of the CLI's `patch` (src/cli/code-cache.ts): part of the installed program, not
 // of the caches a cold run starts without; the first run of a build writes it
-const codeCacheDir = join(repo, "dist/cli-bundle/code-cache");
-const codeCacheBefore =
-  existsSync(codeCacheDir) && readdirSync(codeCacheDir).some((f) => f.endsWith(".patch.v8cache"));
+const { codeCachePath } = await import(join(repo, "dist/cli/code-cache.js"));
+const bundle = join(repo, "dist/cli-bundle/main.cjs");
+const codeCacheBefore = existsSync(codeCachePath(bundle, readFileSync(bundle, "utf8"), "patch"));
 const results = {
   image: imageName,
   mode,
