@@ -90,7 +90,9 @@ class ZstdCodec implements Codec {
     if (this.lib.isError(rc) !== 0) throw new Error(String(this.lib.errorName(rc)).toLowerCase());
     this.last = Number(rc);
     const produced = Number(koffi.decode(this.output, at.pos, "size_t"));
-    const more = inputLeft() > 0 || produced === OUT_BYTES;
+    // a full output is more only while the frame is not done: a frame that ended exactly at the end
+    // of the buffer (0) would otherwise be called again, and read as the start of another frame
+    const more = inputLeft() > 0 || (produced === OUT_BYTES && this.last !== 0);
     if (finish && !more && this.last !== 0) throw new Error("unexpected end of data");
     return { produced, more, ended: false };
   }
