@@ -24,13 +24,35 @@ export interface Codec {
   free(): void;
 }
 
+/**
+ * A step's output is copied out when it fills at most this much of its buffer, and the buffer is
+ * used again: the last step of every input piece, and the only one of a small member (a control.tar,
+ * most data.tar), fills a part of it, and a 1 MiB buffer handed on whole stays allocated as long as
+ * any piece of it is read. Such buffers waited for a full garbage collection: in a cold noble patch
+ * they were 144 of the 264 MiB the decoders took (docs/BENCHMARKS.md, thirteenth session).
+ */
+const COPY_AT_MOST = OUT_BYTES / 2;
+
+/** Output buffers no piece was handed out of, for the next step of any decoder. */
+const spare: Buffer[] = [];
+const SPARE_KEPT = 4;
+
+function takeOutput(): Buffer {
+  return spare.pop() ?? Buffer.allocUnsafe(OUT_BYTES);
+}
+
+function giveBack(out: Buffer): void {
+  if (spare.length < SPARE_KEPT) spare.push(out);
+}
+
 /** A codec nobody freed (its decoder was dropped unfinished): its memory goes back here. */
 const abandoned = new FinalizationRegistry<Codec>((codec) => codec.free());
 
 /**
  * A streaming decoder over a host library's codec: each step runs in libuv's thread pool into a
- * fresh 1 MiB buffer; the output waits for its reader (no further step while the decoded bytes are
- * not read). Errors are `corrupt(message)`.
+ * 1 MiB buffer, handed on as it is when the step filled more than half of it, copied out (and the
+ * buffer kept for a later step) when less; the output waits for its reader (no further step while
+ * the decoded bytes are not read). Errors are `corrupt(message)`.
  */
 export class HostDecoder extends Transform {
   private codec: Codec | undefined;
@@ -97,7 +119,7 @@ export class HostDecoder extends Transform {
     if (codec === undefined) return; // the data ended already
     codec.setInput(input);
     for (;;) {
-      const out = Buffer.allocUnsafe(OUT_BYTES);
+      const out = takeOutput();
       this.stepping = true;
       let r: Awaited<ReturnType<Codec["step"]>>;
       try {
@@ -109,8 +131,14 @@ export class HostDecoder extends Transform {
         this.stepping = false;
         if (this.destroyed) this.free();
       }
+      let piece: Buffer | undefined;
+      if (r.produced > COPY_AT_MOST) piece = out.subarray(0, r.produced);
+      else {
+        if (r.produced > 0) piece = Buffer.from(out.subarray(0, r.produced));
+        giveBack(out);
+      }
       if (this.destroyed) return;
-      if (r.produced > 0 && !this.push(out.subarray(0, r.produced))) {
+      if (piece !== undefined && !this.push(piece)) {
         await new Promise<void>((resume) => {
           this.wanted = resume;
         });
