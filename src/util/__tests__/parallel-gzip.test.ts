@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
+import { finished } from "node:stream/promises";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { parallelGzip } from "../parallel-gzip.js";
@@ -71,5 +72,16 @@ describe("parallelGzip", () => {
     const exact = data.subarray(0, 4 << 16);
     const z = await gz(exact, 5000);
     expect(execFileSync("gzip", ["-d", "-c"], { input: z, maxBuffer: 1 << 30 }).equals(exact)).toBe(true);
+  });
+  it("hands out no piece that keeps much more memory allocated than its own bytes", async () => {
+    // 1 MiB members compress to about a third: a piece of zlib's member-sized output buffer kept
+    // all of it allocated until the piece was written and collected
+    const pieces: Buffer[] = [];
+    const out = Readable.from([sample(4 << 20)]).pipe(parallelGzip(4));
+    // each piece as it was pushed ('data' events; reading gives several joined)
+    out.on("data", (p: Buffer) => pieces.push(p));
+    await finished(out);
+    expect(gunzipSync(Buffer.concat(pieces)).length).toBe(4 << 20);
+    for (const p of pieces) expect(p.buffer.byteLength).toBeLessThanOrEqual(Math.max(2 * p.length, 8192));
   });
 });
