@@ -65,14 +65,28 @@ const EMPTY = Buffer.alloc(0);
 const PACKAGE_FIELD = Buffer.from("Package:");
 const PROVIDES_FIELD = Buffer.from("Provides:");
 
-/** The value of the first line of `b` in [start, end) starting with `prefix` (`Field:`), trimmed. */
+/** Is byte `c` white space as String.prototype.trim sees it in latin1 (tab to CR, space, NBSP)? */
+function isSpace(c: number): boolean {
+  return (c >= 9 && c <= 13) || c === 32 || c === 0xa0;
+}
+
+/**
+ * The value of the first line of `b` in [start, end) starting with `prefix` (`Field:`), trimmed.
+ * Trimmed in the bytes: a trimmed string would be a slice keeping the untrimmed one alive, for each
+ * of the ~65,000 names of a universe index.
+ */
 function fieldInRange(b: Buffer, prefix: Buffer, start: number, end: number): string | undefined {
   let p = start;
   while (p < end) {
     const eol = b.indexOf(10, p);
     const lineEnd = eol === -1 || eol > end ? end : eol;
-    if (lineEnd - p >= prefix.length && b.compare(prefix, 0, prefix.length, p, p + prefix.length) === 0)
-      return b.toString("latin1", p + prefix.length, lineEnd).trim();
+    if (lineEnd - p >= prefix.length && b.compare(prefix, 0, prefix.length, p, p + prefix.length) === 0) {
+      let from = p + prefix.length;
+      let to = lineEnd;
+      while (from < to && isSpace(b[from]!)) from++;
+      while (to > from && isSpace(b[to - 1]!)) to--;
+      return b.toString("latin1", from, to);
+    }
     p = lineEnd + 1;
   }
   return undefined;
@@ -104,8 +118,8 @@ export interface IndexPieces {
 export class PackagesIndex {
   private readonly starts: number[] = [];
   private readonly ends: number[] = [];
-  private readonly byName = new Map<string, number[]>();
-  private readonly byProvides = new Map<string, number[]>();
+  private readonly byName: OneOrMore = new Map();
+  private readonly byProvides: OneOrMore = new Map();
   private readonly parsed = new Map<number, AvailablePackage>();
 
   /** `bytes`: the index's bytes, or undefined when they are read from `file`. */
@@ -141,18 +155,26 @@ export class PackagesIndex {
     return {
       push(piece: Buffer): void {
         if (crlf) return;
-        const data = carry.length === 0 ? piece : Buffer.concat([carry, piece]);
-        if (data.includes(CRLF)) {
+        if (piece.includes(CRLF) || (carry.at(-1) === 13 && piece[0] === 10)) {
           crlf = true;
           carry = EMPTY;
           return;
         }
-        const cut = data.lastIndexOf(PARAGRAPH_END);
-        if (cut !== -1) index.scan(data.subarray(0, cut), base);
-        const rest = cut === -1 ? 0 : cut;
+        // The first paragraph end: across the seam, or in the piece. Only the paragraph the carry
+        // began is joined into a buffer of its own; the piece is scanned where it is (joining all of
+        // it to the carry copied every byte of the index once more).
+        const first = carry.at(-1) === 10 && piece[0] === 10 ? 0 : piece.indexOf(PARAGRAPH_END);
+        if (first === -1) {
+          carry = Buffer.concat([carry, piece]);
+          return;
+        }
+        if (carry.length + first > 0) index.scan(Buffer.concat([carry, piece.subarray(0, first)]), base);
+        base += carry.length;
+        const cut = Math.max(first, piece.lastIndexOf(PARAGRAPH_END));
+        if (cut > first) index.scan(piece.subarray(first, cut), base + first);
         // a copy: the piece's memory is not kept for the few bytes after its last paragraph
-        carry = Buffer.from(data.subarray(rest));
-        base += rest;
+        carry = Buffer.from(piece.subarray(cut));
+        base += cut;
       },
       finish(): PackagesIndex {
         if (crlf) return PackagesIndex.fromBytes(readIndexFile(file, where), origin, where);
@@ -304,12 +326,12 @@ export class PackagesIndex {
 
   /** Every version of a package in this index. */
   get(name: string): AvailablePackage[] {
-    return (this.byName.get(name) ?? []).map((i) => this.parse(i));
+    return all(this.byName, name).map((i) => this.parse(i));
   }
 
   /** Packages whose Provides names `name`. */
   providers(name: string): AvailablePackage[] {
-    return (this.byProvides.get(name) ?? []).map((i) => this.parse(i));
+    return all(this.byProvides, name).map((i) => this.parse(i));
   }
 
   /** Every package name in the index. */
@@ -341,8 +363,21 @@ function readIndexFile(file: string, where: string): Buffer {
   }
 }
 
-function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+/**
+ * Paragraph numbers by name: one number for a name with one paragraph (nearly all), an array for
+ * more. An array for each of the ~65,000 names of a universe index took 20 MiB more (heap snapshot,
+ * docs/BENCHMARKS.md, thirteenth session).
+ */
+type OneOrMore = Map<string, number | number[]>;
+
+function push(m: OneOrMore, k: string, v: number): void {
   const a = m.get(k);
-  if (a) a.push(v);
-  else m.set(k, [v]);
+  if (a === undefined) m.set(k, v);
+  else if (typeof a === "number") m.set(k, [a, v]);
+  else a.push(v);
+}
+
+function all(m: OneOrMore, k: string): readonly number[] {
+  const a = m.get(k);
+  return a === undefined ? [] : typeof a === "number" ? [a] : a;
 }

@@ -22,6 +22,8 @@ function packagesText(): string {
   const paras: string[] = [
     // Provides on the file's first line
     `Provides: first-virt\nPackage: p0\nVersion: 1\nArchitecture: all\nFilename: pool/p0.deb\nSize: 1\nSHA256: ${SHA}`,
+    // white space around a name (a tab and spaces after it)
+    `Package:  spaced\t \nVersion: 1\nArchitecture: all\nFilename: pool/s.deb\nSize: 1\nSHA256: ${SHA}`,
   ];
   for (let i = 1; i < 300; i++) {
     const lines = [`Package: p${i % 120}`, `Version: ${i}`, "Architecture: amd64"];
@@ -59,7 +61,9 @@ describe("PackagesIndex from pieces", () => {
       const file = join(dir, `Packages-${name}`);
       writeFileSync(file, bytes);
       const expected = view(PackagesIndex.fromBytes(bytes, origin, "whole"));
-      expect(expected.names.length).toBe(121);
+      expect(expected.names.length).toBe(122);
+      expect(expected.versions).toContainEqual(["spaced", ["1"]]);
+      expect(expected.versions).toContainEqual(["p7", ["7", "127", "247"]]);
       expect(expected.providers.find(([v]) => v === "first-virt")![1]).toEqual(["p0=1"]);
       expect(expected.providers.find(([v]) => v === "not-a-field")![1]).toEqual([]);
       // pieces of 1, 2, 3, ... bytes (cycling), then 64 KiB: every boundary a paragraph end can straddle
