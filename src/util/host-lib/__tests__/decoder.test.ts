@@ -67,7 +67,7 @@ describe.each(cases)("the %s decoder's output buffers", (_name, tool, decoder) =
     const kept = await Promise.all(packed.map((p) => pieces(decoder(), p)));
     // more decoding after they finished: buffers given back are filled again
     await Promise.all(packed.map((p) => pieces(decoder(), p)));
-    kept.forEach((got, i) => expect(Buffer.concat(got).equals(plains[i]!)).toBe(true));
+    for (const [i, got] of kept.entries()) expect(Buffer.concat(got).equals(plains[i]!)).toBe(true);
   });
 });
 
