@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
-import { type Readable, Transform, type Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
 import { OcipatchError } from "../../errors.js";
@@ -10,8 +10,7 @@ import type { Descriptor } from "../../image/manifest.js";
 import { type Compression, layerMediaType, MediaTypes } from "../../image/media-types.js";
 import { compressor } from "../../util/compression.js";
 import { DigestStream } from "../../util/digest.js";
-import { FixedBlocks } from "../../util/fixed-blocks.js";
-import { discard } from "../../util/streams.js";
+import { coalesce, discard } from "../../util/streams.js";
 
 /** Ownership and times of an entry written into a layer. */
 export interface EntryMeta {
@@ -35,23 +34,6 @@ export interface FinishedLayer {
 }
 
 const WHITEOUT_PREFIX = ".wh.";
-
-/** Joins small chunks into pieces of `size` bytes (fewer, larger writes to a pipe or file). */
-function coalesce(size: number): Transform {
-  const blocks = new FixedBlocks(size);
-  return new Transform({
-    readableHighWaterMark: 4 * size,
-    writableHighWaterMark: size,
-    transform(chunk: Buffer, _enc, cb) {
-      for (const b of blocks.add(chunk)) this.push(b);
-      cb();
-    },
-    flush(cb) {
-      const rest = blocks.rest();
-      cb(null, rest.length > 0 ? rest : undefined);
-    },
-  });
-}
 
 /** Compression level of gzip patch layers. */
 export const GZIP_LEVEL = 4;

@@ -1,4 +1,4 @@
-import { pbkdf2 } from "node:crypto";
+import { pbkdf2, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describe, expect, it } from "vitest";
-import { chunksOf, discard, handOff, readAll } from "../streams.js";
+import { chunksOf, coalesce, discard, handOff, readAll } from "../streams.js";
 
 async function collect(it: AsyncIterable<Buffer>): Promise<Buffer[]> {
   const out: Buffer[] = [];
@@ -151,5 +151,37 @@ describe("handOff", () => {
     const parts = Array.from({ length: 50 }, (_, i) => Buffer.alloc(70_000 + i, i));
     const got = await readAll(Readable.from(parts).pipe(handOff()));
     expect(got.equals(Buffer.concat(parts))).toBe(true);
+  });
+});
+
+describe("coalesce", () => {
+  /** The pieces `coalesce(size)` makes of `chunks`, each as pushed. */
+  async function piecesOf(chunks: Buffer[], size: number): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    const c = coalesce(size, 1);
+    c.on("data", (b: Buffer) => out.push(b));
+    await pipeline(Readable.from(chunks), c);
+    return out;
+  }
+
+  it("hands on pieces of exactly `size` bytes, the last one shorter, the bytes unchanged", async () => {
+    const data = randomBytes(300_001);
+    // chunks smaller than a piece, one exactly a piece, and larger ones
+    const sizes = [1, 7, 40_000, 150_000, 3, 65_536, 9_999, 200_000];
+    const chunks: Buffer[] = [];
+    for (let at = 0, k = 0; at < data.length; k++) {
+      const n = sizes[k % sizes.length]!;
+      chunks.push(data.subarray(at, at + n));
+      at += n;
+    }
+    const pieces = await piecesOf(chunks, 65_536);
+    expect(Buffer.concat(pieces).equals(data)).toBe(true);
+    expect(pieces.slice(0, -1).every((p) => p.length === 65_536)).toBe(true);
+    expect(pieces.at(-1)!.length).toBe(300_001 % 65_536);
+  });
+
+  it("hands on nothing for an empty stream, and one piece for a short one", async () => {
+    expect(await piecesOf([], 1024)).toEqual([]);
+    expect(await piecesOf([Buffer.from("ab"), Buffer.from("c")], 1024)).toEqual([Buffer.from("abc")]);
   });
 });
