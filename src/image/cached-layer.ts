@@ -3,7 +3,7 @@ import { rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import type { Digest } from "../util/digest.js";
-import { discard } from "../util/streams.js";
+import { BLOB_PIECE_BYTES, discard } from "../util/streams.js";
 import type { Image, Layer, OpenOptions } from "./image.js";
 import { uncompressLayer } from "./source.js";
 
@@ -47,7 +47,8 @@ class CachedLayer implements Layer {
   }
 
   async compressed(opts?: OpenOptions): Promise<Readable> {
-    if (await this.cached()) return createReadStream(this.file, opts?.signal ? { signal: opts.signal } : {});
+    if (await this.cached())
+      return createReadStream(this.file, { highWaterMark: BLOB_PIECE_BYTES, signal: opts?.signal });
     const src = await this.inner.compressed(opts);
     const tmp = `${this.file}.${process.pid}.${this.tmpCounter++}.part`;
     const out = createWriteStream(tmp, { mode: 0o600 });

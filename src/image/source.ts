@@ -2,7 +2,7 @@ import type { Readable } from "node:stream";
 import { OcipatchError } from "../errors.js";
 import { decompressor } from "../util/compression.js";
 import { type Digest, DigestStream, digestLike } from "../util/digest.js";
-import { handOff, readAll } from "../util/streams.js";
+import { BLOB_PIECE_BYTES, coalesce, handOff, readAll } from "../util/streams.js";
 import type { BlobOrigin, Image, ImageIndex, ImageOrIndex, IndexChild, Layer, OpenOptions } from "./image.js";
 import {
   type ConfigFile,
@@ -54,7 +54,11 @@ export async function openVerified(
     what: `${what} ${desc.digest} from ${source.description}`,
   });
   raw.on("error", (e) => check.destroy(e));
-  return raw.pipe(check);
+  // a socket's or a file's small chunks joined: each stage after (the digest, a copy kept, the
+  // decompressor in the thread pool) then makes one trip per MiB instead of one per 64 KiB, and
+  // the decompressor no longer waits for this thread between pieces (docs/BENCHMARKS.md, thirteenth
+  // session)
+  return raw.pipe(coalesce(BLOB_PIECE_BYTES, 1)).pipe(check);
 }
 
 export async function readVerified(
