@@ -8,11 +8,10 @@ import { zstdCompressor, zstdDecompressor } from "./zstd.js";
 /**
  * Output piece of the gzip decompressor: zlib's default (16 KiB) costs one thread-pool round trip
  * per 16 KiB; 256 KiB pieces read a layer ~1.9x faster (bench: 84 MB tar, 0.39 s → 0.20 s). 1 MiB
- * pieces, with the compressed input in 1 MiB pieces too, let the inflate go on while this thread
- * reads the tar: nginx-bullseye's 33 MB layer indexed in 0.37-0.39 s instead of 0.48-0.50 s (its
- * inflate alone: 0.34 s; docs/BENCHMARKS.md, thirteenth session).
+ * pieces scanned nginx-bullseye 0.05 s faster still, but raised ubuntu-noble `patch --all`'s peak
+ * RSS by ~10 MiB, to 248 MB at most, at the 250 MB limit (docs/BENCHMARKS.md, thirteenth session).
  */
-const GUNZIP_CHUNK = 1024 * 1024;
+const GUNZIP_CHUNK = 256 * 1024;
 
 /** A streaming gzip decompressor with large output pieces (layers, .deb members, indices, rpm payloads). */
 export function gunzipStream(): Transform {
