@@ -83,9 +83,9 @@ function rxBytes() {
 }
 
 /**
- * Run a command under GNU time; returns wall seconds, peak RSS (KiB, as time(1) gives it), rx bytes, stdout. The
- * files the run before wrote (and deleted) are flushed first, and the machine gets a second to
- * settle, so no run pays for the write-back of the one before it.
+ * Run a command under GNU time; returns wall seconds, peak RSS (KiB, as time(1) gives it), rx
+ * bytes, stdout. The files the run before wrote (and deleted) are flushed first, and the machine
+ * gets a second to settle, so no run pays for the write-back of the one before it.
  */
 function measure(cmd, argv, env) {
   execFileSync("sync");
