@@ -53,12 +53,20 @@ export async function openVerified(
     size: desc.size,
     what: `${what} ${desc.digest} from ${source.description}`,
   });
-  raw.on("error", (e) => check.destroy(e));
   // a socket's or a file's small chunks joined: each stage after (the digest, a copy kept, the
   // decompressor in the thread pool) then makes one trip per MiB instead of one per 64 KiB, and
   // the decompressor no longer waits for this thread between pieces (docs/BENCHMARKS.md, thirteenth
   // session)
-  return raw.pipe(coalesce(BLOB_PIECE_BYTES, 1)).pipe(check);
+  const pieces = coalesce(BLOB_PIECE_BYTES, 1);
+  raw.on("error", (e) => check.destroy(e));
+  // a reader that stops before the end (or a blob found larger than its descriptor) stops the
+  // source too: a socket is not left paused, holding its connection
+  check.on("close", () => {
+    if (raw.readableEnded) return;
+    raw.destroy();
+    pieces.destroy();
+  });
+  return raw.pipe(pieces).pipe(check);
 }
 
 export async function readVerified(
