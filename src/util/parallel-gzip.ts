@@ -1,21 +1,21 @@
 import { availableParallelism } from "node:os";
 import { Transform, type TransformCallback } from "node:stream";
 import { crc32, createDeflateRaw, type ZlibOptions } from "node:zlib";
+import { compacted } from "./buffers.js";
 import { FixedBlocks } from "./fixed-blocks.js";
 
 /**
  * `raw` deflated (raw deflate, no header): the pieces zlib gave, in order. zlib's own one-shot
  * `deflateRaw` joins them into a new buffer, one copy of every output byte more (it gets two: what
- * the input's write produced and the finish). The same engine calls, so the same bytes. A piece
- * that fills at most half of zlib's output buffer (`chunkSize`) is copied out: the piece would
- * keep all of it allocated while the member waits for its turn and is written, long enough for
- * such buffers to wait for a full garbage collection (docs/BENCHMARKS.md, thirteenth session).
+ * the input's write produced and the finish). The same engine calls, so the same bytes. Pieces are
+ * `compacted`: a member waits for its turn, and a few hundred KiB would keep zlib's whole
+ * member-sized output buffer allocated.
  */
 function deflateRawParts(raw: Buffer, options: ZlibOptions): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     const engine = createDeflateRaw(options);
     const parts: Buffer[] = [];
-    engine.on("data", (b: Buffer) => parts.push(b.length * 2 <= b.buffer.byteLength ? Buffer.from(b) : b));
+    engine.on("data", (b: Buffer) => parts.push(compacted(b)));
     engine.on("error", reject);
     engine.on("end", () => resolve(parts));
     engine.end(raw);

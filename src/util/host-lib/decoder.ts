@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from "node:stream";
+import { compacted } from "../buffers.js";
 
 /** Decoded bytes per call into the library (and per piece pushed). */
 export const OUT_BYTES = 1 << 20;
@@ -25,15 +26,11 @@ export interface Codec {
 }
 
 /**
- * A step's output is copied out when it fills at most this much of its buffer, and the buffer is
- * used again: the last step of every input piece, and the only one of a small member (a control.tar,
- * most data.tar), fills a part of it, and a 1 MiB buffer handed on whole stays allocated as long as
- * any piece of it is read. Such buffers waited for a full garbage collection: in a cold noble patch
- * they were 144 of the 264 MiB the decoders took (docs/BENCHMARKS.md, thirteenth session).
+ * Output buffers no piece was handed out of (a step's piece is `compacted`: one that fills at most
+ * half of its buffer is a copy), for the next step of any decoder. In a cold noble patch, small
+ * members' outputs were 144 of the 264 MiB the decoders took (docs/BENCHMARKS.md, thirteenth
+ * session).
  */
-const COPY_AT_MOST = OUT_BYTES / 2;
-
-/** Output buffers no piece was handed out of, for the next step of any decoder. */
 const spare: Buffer[] = [];
 const SPARE_KEPT = 4;
 
@@ -131,12 +128,8 @@ export class HostDecoder extends Transform {
         this.stepping = false;
         if (this.destroyed) this.free();
       }
-      let piece: Buffer | undefined;
-      if (r.produced > COPY_AT_MOST) piece = out.subarray(0, r.produced);
-      else {
-        if (r.produced > 0) piece = Buffer.from(out.subarray(0, r.produced));
-        giveBack(out);
-      }
+      const piece = r.produced > 0 ? compacted(out.subarray(0, r.produced)) : undefined;
+      if (piece?.buffer !== out.buffer) giveBack(out);
       if (this.destroyed) return;
       if (piece !== undefined && !this.push(piece)) {
         await new Promise<void>((resume) => {
