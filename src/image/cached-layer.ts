@@ -1,10 +1,11 @@
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import type { Digest } from "../util/digest.js";
-import { BLOB_PIECE_BYTES, discard } from "../util/streams.js";
+import { discard } from "../util/streams.js";
 import type { Image, Layer, OpenOptions } from "./image.js";
+import { readBlobFile } from "./local-blob.js";
 import { uncompressLayer } from "./source.js";
 
 /**
@@ -47,8 +48,7 @@ class CachedLayer implements Layer {
   }
 
   async compressed(opts?: OpenOptions): Promise<Readable> {
-    if (await this.cached())
-      return createReadStream(this.file, { highWaterMark: BLOB_PIECE_BYTES, signal: opts?.signal });
+    if (await this.cached()) return readBlobFile(this.file, opts?.signal);
     const src = await this.inner.compressed(opts);
     const tmp = `${this.file}.${process.pid}.${this.tmpCounter++}.part`;
     const out = createWriteStream(tmp, { mode: 0o600 });

@@ -1,12 +1,11 @@
-import { createReadStream } from "node:fs";
 import { mkdtemp, rename, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { OcipatchError } from "../errors.js";
 import type { Image, Layer } from "../image/image.js";
+import { readBlobFile } from "../image/local-blob.js";
 import { uncompressLayer } from "../image/source.js";
 import { hexOf } from "../util/digest.js";
-import { BLOB_PIECE_BYTES } from "../util/streams.js";
 import { BlobTap } from "./blob-tap.js";
 import type { FsEntry, LayeredFsStats, LayerReadStats } from "./entry.js";
 import { globMatcher } from "./glob.js";
@@ -851,10 +850,7 @@ export class LayeredFs {
     st.reads++;
     if (st.scratchFile) {
       st.readsFromScratch++;
-      const raw = createReadStream(st.scratchFile, {
-        highWaterMark: BLOB_PIECE_BYTES,
-        signal: this.opts.signal,
-      });
+      const raw = readBlobFile(st.scratchFile, this.opts.signal);
       const tap = new BlobTap(undefined);
       raw.on("error", (e) => tap.destroy(e));
       const compression = st.scratchCompression ?? layer.compression;
