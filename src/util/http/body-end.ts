@@ -1,5 +1,7 @@
 import type { Duplex } from "node:stream";
 import type { Dispatcher } from "undici";
+import { OcipatchError } from "../../errors.js";
+import { redactUrl } from "./redact.js";
 
 /**
  * An interceptor for every undici dispatcher ocipatch makes, working around undici 6's HTTP/1
@@ -20,18 +22,35 @@ import type { Dispatcher } from "undici";
  * yet: such answers are rare, and a registry's blobs and a mirror's files have a length). A chunked
  * body on a kept-alive connection is left alone: its terminator follows the last data, so the
  * parser never pauses at the end of the stream.
+ * What such a stream buffers is bounded: a body without a length that runs more than `maxAhead`
+ * bytes ahead of its reader (past the stream's own high-water mark) is stopped with an error, so a
+ * server cannot fill the memory with a body that never ends.
  * Left open: an HTTP/1.0 answer without `Connection: close` that closes mid-body while its reader is
  * behind (its version is not visible here).
  */
-export function bodyEndInterceptor(dispatch: Dispatcher["dispatch"]): Dispatcher["dispatch"] {
-  return (opts, handler) => dispatch(opts, new BodyEndHandler(handler));
+export const bodyEndInterceptor: Dispatcher.DispatcherComposeInterceptor = boundedBodyEnd(64 * 1024 * 1024);
+
+/** The interceptor with another bound on what a body without a length may run ahead of its reader. */
+export function boundedBodyEnd(maxAhead: number): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (opts, handler) =>
+    dispatch(
+      opts,
+      new BodyEndHandler(
+        handler,
+        maxAhead,
+        `${opts.method} ${redactUrl(`${opts.origin ?? ""}${opts.path}`)}`,
+      ),
+    );
 }
 
 /**
  * How the response's body ends: at a byte count or a chunked terminator on a connection that stays
- * open, or with the connection's close.
+ * open, or with the connection's close (after `length` bytes when it says so).
  */
-type Framing = { readonly kind: "length"; readonly length: number } | { readonly kind: "chunked" | "close" };
+type Framing =
+  | { readonly kind: "length"; readonly length: number }
+  | { readonly kind: "chunked" }
+  | { readonly kind: "close"; readonly length?: number };
 
 /**
  * The framing its headers give a response (`rawHeaders`: name, value, name, value, ...), as
@@ -53,19 +72,29 @@ export function bodyFraming(rawHeaders: readonly (Buffer | string)[] | null | un
     else if ((name === "connection" || name === "proxy-connection") && tokens.includes("close"))
       closes = true;
   }
-  if (closes) return { kind: "close" };
   // a Transfer-Encoding overrides Content-Length; one not ending in chunked runs to the close
-  if (codings !== undefined) return { kind: codings.at(-1) === "chunked" ? "chunked" : "close" };
-  return length === undefined ? { kind: "close" } : { kind: "length", length };
+  if (codings !== undefined)
+    return codings.at(-1) === "chunked" && !closes ? { kind: "chunked" } : { kind: "close" };
+  if (length === undefined) return { kind: "close" };
+  return closes ? { kind: "close", length } : { kind: "length", length };
 }
 
 class BodyEndHandler implements Dispatcher.DispatchHandlers {
   private framing: Framing = { kind: "chunked" };
   private received = 0;
+  /** Bytes passed on since the reader last asked for more while it had enough (-1: it has asked). */
+  private ahead = -1;
+  private abort: ((err?: Error) => void) | undefined;
 
-  constructor(private readonly inner: Dispatcher.DispatchHandlers) {}
+  constructor(
+    private readonly inner: Dispatcher.DispatchHandlers,
+    private readonly maxAhead: number,
+    /** The request, as errors name it. */
+    private readonly shown: string,
+  ) {}
 
   onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
     this.inner.onConnect?.(abort);
   }
 
@@ -84,17 +113,33 @@ class BodyEndHandler implements Dispatcher.DispatchHandlers {
   onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
     this.framing = bodyFraming(headers);
     this.received = 0;
-    return this.inner.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
+    this.ahead = -1;
+    // the reader asks for more by calling `resume`
+    const resumed = () => {
+      this.ahead = -1;
+      resume();
+    };
+    return this.inner.onHeaders?.(statusCode, headers, resumed, statusText) ?? true;
   }
 
   onData(chunk: Buffer): boolean {
     this.received += chunk.length;
+    if (this.ahead >= 0) this.ahead += chunk.length;
     const more = this.inner.onData?.(chunk) ?? true;
     if (more) return true;
+    if (this.ahead < 0) this.ahead = 0;
     const f = this.framing;
-    if (f.kind === "close") return true;
-    if (f.kind === "length" && this.received >= f.length) return true;
-    return false;
+    if (f.kind === "length") return this.received >= f.length;
+    if (f.kind === "chunked") return false;
+    if (f.length === undefined && this.ahead > this.maxAhead) {
+      this.abort?.(
+        new OcipatchError(
+          "NETWORK",
+          `${this.shown}: the answer, without a length, ran more than ${this.maxAhead} bytes ahead of its reader; stopped`,
+        ),
+      );
+    }
+    return true;
   }
 
   onComplete(trailers: string[] | null): void {

@@ -2,7 +2,7 @@ import { once } from "node:events";
 import { type AddressInfo, createServer, type Server } from "node:net";
 import { Agent, request } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { bodyFraming } from "../body-end.js";
+import { bodyFraming, boundedBodyEnd } from "../body-end.js";
 import { getWithRetries } from "../get.js";
 
 /**
@@ -16,6 +16,7 @@ type Framing = "keep" | "close" | "eof" | "chunked";
 
 function startServer(framing: Framing): Promise<Server> {
   const server = createServer((sock) => {
+    sock.on("error", () => undefined); // a client that stops a body resets the connection
     sock.once("data", (req) => {
       const m = /^GET \/(\d+)(\/cut)? /.exec(req.toString());
       const size = Number(m?.[1]);
@@ -114,6 +115,40 @@ describe("a connection closed right after a slowly read body", () => {
   );
 });
 
+describe("a body without a length that runs ahead of its reader", () => {
+  let server: Server;
+  beforeAll(async () => {
+    server = await startServer("eof");
+  });
+  afterAll(() => server.close());
+  const at = (size: number) => `http://127.0.0.1:${(server.address() as AddressInfo).port}/${size}`;
+  const MiB = 1024 * 1024;
+  /** Waits until the server has sent everything, then reads. */
+  const lateRead = async (body: AsyncIterable<Buffer>) => {
+    await new Promise((r) => setTimeout(r, 300));
+    let n = 0;
+    for await (const chunk of body) n += chunk.length;
+    return n;
+  };
+
+  it("is stopped once it is more than the bound ahead, with a clear error", async () => {
+    const agent = new Agent().compose(boundedBodyEnd(MiB));
+    const res = await request(at(8 * MiB), { dispatcher: agent });
+    res.body.on("error", () => undefined); // as getWithRetries does: the reader sees the error when it reads
+    await expect(lateRead(res.body)).rejects.toThrow(
+      `GET ${at(8 * MiB)}: the answer, without a length, ran more than ${MiB} bytes ahead of its reader; stopped`,
+    );
+    await agent.close();
+  });
+
+  it("arrives whole while it stays within the bound", async () => {
+    const agent = new Agent().compose(boundedBodyEnd(16 * MiB));
+    const res = await request(at(8 * MiB), { dispatcher: agent });
+    expect(await lateRead(res.body)).toBe(8 * MiB);
+    await agent.close();
+  });
+});
+
 describe("bodyFraming", () => {
   it("reads the length, a transfer coding over a length, and none as the connection's close", () => {
     expect(bodyFraming(["Content-Length", "12"])).toEqual({ kind: "length", length: 12 });
@@ -127,9 +162,13 @@ describe("bodyFraming", () => {
     expect(bodyFraming(["Transfer-Encoding", "gzip", "Content-Length", "5"])).toEqual({ kind: "close" });
     expect(bodyFraming(["Content-Length", "5", "Connection", "Keep-Alive, Close"])).toEqual({
       kind: "close",
+      length: 5,
     });
     expect(bodyFraming(["Transfer-Encoding", "chunked", "connection", "close"])).toEqual({ kind: "close" });
-    expect(bodyFraming(["Content-Length", "5", "Proxy-Connection", "close"])).toEqual({ kind: "close" });
+    expect(bodyFraming(["Content-Length", "5", "Proxy-Connection", "close"])).toEqual({
+      kind: "close",
+      length: 5,
+    });
     expect(bodyFraming(["Content-Length", "5", "Connection", "keep-alive"])).toEqual({
       kind: "length",
       length: 5,
