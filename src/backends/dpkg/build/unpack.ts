@@ -227,7 +227,7 @@ export async function unpackPackage(
             ctx.libraries.set(
               real,
               tap.kept
-                ? readElfLibrary(Buffer.concat(tap.kept))
+                ? readElfLibrary(tap.kept)
                 : { kind: "unsupported", reason: `larger than ${MAX_LIBRARY_BYTES} bytes` },
             );
           }

@@ -130,4 +130,43 @@ describe("ldconfig's ELF reading", () => {
     badStr.writeBigUInt64LE(0x7fffffffn, 64 + 2 * 56 + 8); // first dynamic entry's value (DT_NEEDED name)
     expect(readElfLibrary(badStr)).toMatchObject({ kind: "skipped" });
   });
+
+  it("reads a file in pieces exactly as it reads it whole (a large library is not joined)", () => {
+    const cache = hostCache();
+    const real = ["libz.so.1", "libc.so.6"].map((n) => readFileSync(cache.find((e) => e.soname === n)!.path));
+    const made = elf64({ soname: "libt.so.1", needed: ["libc.so.6"], interp: "/lib64/ld-linux-x86-64.so.2" });
+    /** `b` cut every `size` bytes, with an empty piece now and then. */
+    const piecesOf = (b: Buffer, size: number) => {
+      const out: Buffer[] = [];
+      for (let at = 0; at < b.length; at += size)
+        out.push(b.subarray(at, at + size), ...(at % 3 ? [] : [b.subarray(0, 0)]));
+      return out;
+    };
+    let seed = 7;
+    const rnd = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed;
+    };
+    const damaged = Array.from({ length: 200 }, (_, i) => {
+      const b = Buffer.from(i % 2 ? made : real[0]!.subarray(0, 65536));
+      for (let k = 0; k < 1 + (rnd() % 8); k++) b[rnd() % Math.min(b.length, 1024)] = rnd() & 0xff;
+      return b;
+    });
+    for (const whole of [...real, made, made.subarray(0, 300), ...damaged]) {
+      const expected = readElfLibrary(whole);
+      for (const size of whole.length <= 4096
+        ? [1, 3, 7, 64]
+        : whole.length <= 65536
+          ? [7, 64, 4093]
+          : [61, 4093, 65536]) {
+        expect(readElfLibrary(piecesOf(whole, size)), `${whole.length} bytes in pieces of ${size}`).toEqual(
+          expected,
+        );
+      }
+    }
+    expect(readElfLibrary(piecesOf(real[1]!, 65536))).toMatchObject({
+      kind: "library",
+      library: { soname: "libc.so.6" },
+    });
+  });
 });

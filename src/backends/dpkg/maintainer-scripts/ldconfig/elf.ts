@@ -58,29 +58,73 @@ export type ElfResult =
 
 class Corrupt extends Error {}
 
+/**
+ * A file's bytes, whole or in the pieces it was read in (a large library is not joined into one
+ * more copy of itself). A read across pieces copies just the bytes it asks for.
+ */
+class Bytes {
+  readonly length: number;
+  private readonly starts: number[] = [];
+  constructor(private readonly pieces: readonly Buffer[]) {
+    let n = 0;
+    for (const p of pieces) {
+      this.starts.push(n);
+      n += p.length;
+    }
+    this.length = n;
+  }
+  /** `n` bytes from `off`, which the caller has checked lie inside the file. */
+  view(off: number, n: number): Buffer {
+    let lo = 0;
+    let hi = this.pieces.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= off) lo = mid;
+      else hi = mid - 1;
+    }
+    const first = this.pieces[lo];
+    if (first === undefined) return Buffer.alloc(0);
+    const at = off - (this.starts[lo] ?? 0);
+    if (at + n <= first.length) return first.subarray(at, at + n);
+    const out = Buffer.allocUnsafe(n);
+    let done = first.copy(out, 0, at);
+    for (let i = lo + 1; done < n; i++) done += this.pieces[i]!.copy(out, done, 0, n - done);
+    return out;
+  }
+  /** Up to `n` bytes from `off` as latin1, cut short at the end of the file. */
+  latin1(off: number, n: number): string {
+    const from = Math.min(off, this.length);
+    return this.view(from, Math.min(n, this.length - from)).toString("latin1");
+  }
+}
+
 class Reader {
   readonly little: boolean;
   constructor(
-    readonly buf: Buffer,
+    readonly bytes: Bytes,
     readonly is64: boolean,
     little: boolean,
   ) {
     this.little = little;
   }
-  private need(off: number, n: number): void {
-    if (!Number.isSafeInteger(off) || off < 0 || off + n > this.buf.length) throw new Corrupt("truncated");
+  get length(): number {
+    return this.bytes.length;
+  }
+  private at(off: number, n: number): Buffer {
+    if (!Number.isSafeInteger(off) || off < 0 || off + n > this.bytes.length) throw new Corrupt("truncated");
+    return this.bytes.view(off, n);
   }
   u16(off: number): number {
-    this.need(off, 2);
-    return this.little ? this.buf.readUInt16LE(off) : this.buf.readUInt16BE(off);
+    const b = this.at(off, 2);
+    return this.little ? b.readUInt16LE(0) : b.readUInt16BE(0);
   }
   u32(off: number): number {
-    this.need(off, 4);
-    return this.little ? this.buf.readUInt32LE(off) : this.buf.readUInt32BE(off);
+    const b = this.at(off, 4);
+    return this.little ? b.readUInt32LE(0) : b.readUInt32BE(0);
   }
   u64(off: number): bigint {
-    this.need(off, 8);
-    return this.little ? this.buf.readBigUInt64LE(off) : this.buf.readBigUInt64BE(off);
+    const b = this.at(off, 8);
+    return this.little ? b.readBigUInt64LE(0) : b.readBigUInt64BE(0);
   }
   /** An address-sized word (Elf32_Addr / Elf64_Addr). */
   word(off: number): bigint {
@@ -89,18 +133,19 @@ class Reader {
   /** A signed word (d_tag). */
   sword(off: number): bigint {
     if (this.is64) {
-      this.need(off, 8);
-      return this.little ? this.buf.readBigInt64LE(off) : this.buf.readBigInt64BE(off);
+      const b = this.at(off, 8);
+      return this.little ? b.readBigInt64LE(0) : b.readBigInt64BE(0);
     }
-    this.need(off, 4);
-    return BigInt(this.little ? this.buf.readInt32LE(off) : this.buf.readInt32BE(off));
+    const b = this.at(off, 4);
+    return BigInt(this.little ? b.readInt32LE(0) : b.readInt32BE(0));
   }
   cstring(off: bigint): string {
-    if (off < 0n || off >= BigInt(this.buf.length)) throw new Corrupt("string outside the file");
+    if (off < 0n || off >= BigInt(this.bytes.length)) throw new Corrupt("string outside the file");
     const start = Number(off);
-    const end = this.buf.indexOf(0, start);
-    if (end < 0 || end - start > MAX_STRING) throw new Corrupt("unterminated string");
-    return this.buf.toString("latin1", start, end);
+    const s = this.bytes.view(start, Math.min(MAX_STRING + 1, this.bytes.length - start));
+    const end = s.indexOf(0);
+    if (end < 0) throw new Corrupt("unterminated string");
+    return s.toString("latin1", 0, end);
   }
 }
 
@@ -114,18 +159,13 @@ function abiTag(r: Reader, offset: bigint, filesz: bigint, palign: bigint): numb
   if (filesz < 32n) return 0;
   const align = palign < 4n ? 4n : palign;
   if (align !== 4n && align !== 8n) return 0;
-  let at = toOffset(offset, r.buf.length);
+  let at = toOffset(offset, r.length);
   let size = filesz;
   for (;;) {
     const namesz = r.u32(at);
     const descsz = r.u32(at + 4);
     const type = r.u32(at + 8);
-    if (
-      namesz === 4 &&
-      descsz === 16 &&
-      type === NT_GNU_ABI_TAG &&
-      r.buf.toString("latin1", at + 12, at + 16) === "GNU\0"
-    ) {
+    if (namesz === 4 && descsz === 16 && type === NT_GNU_ABI_TAG && r.bytes.latin1(at + 12, 4) === "GNU\0") {
       const w = (k: number) => r.u32(at + 4 * k);
       return ((w(4) << 24) | ((w(5) & 0xff) << 16) | ((w(6) & 0xff) << 8) | (w(7) & 0xff)) >>> 0;
     }
@@ -143,21 +183,26 @@ function isAout(buf: Buffer): boolean {
   return magic === 0o413 || magic === 0o314;
 }
 
-/** Classify a file the way ldconfig's process_file does on x86-64 Linux. */
-export function readElfLibrary(buf: Buffer): ElfResult {
+/**
+ * Classify a file the way ldconfig's process_file does on x86-64 Linux: its content whole, or the
+ * pieces it was read in.
+ */
+export function readElfLibrary(content: Buffer | readonly Buffer[]): ElfResult {
+  const bytes = new Bytes(Buffer.isBuffer(content) ? [content] : content);
   // ldconfig checks the size of its own ELF header (64 bytes) before anything else
-  if (buf.length < 64) return { kind: "skipped", reason: "too short to be a shared object" };
-  if (buf.toString("latin1", 0, 4) !== "\x7fELF") {
-    if (isAout(buf)) return { kind: "unsupported", reason: "an a.out library" };
+  if (bytes.length < 64) return { kind: "skipped", reason: "too short to be a shared object" };
+  const head = bytes.view(0, 64);
+  if (head.toString("latin1", 0, 4) !== "\x7fELF") {
+    if (isAout(head)) return { kind: "unsupported", reason: "an a.out library" };
     return { kind: "skipped", reason: "not an ELF file" };
   }
-  const cls = buf[4];
-  const data = buf[5];
+  const cls = head[4];
+  const data = head[5];
   if ((cls !== 1 && cls !== 2) || (data !== 1 && data !== 2)) {
     return { kind: "skipped", reason: "an unknown ELF class or byte order" };
   }
   try {
-    return classify(new Reader(buf, cls === 2, data === 1));
+    return classify(new Reader(bytes, cls === 2, data === 1));
   } catch (e) {
     if (e instanceof Corrupt) return { kind: "skipped", reason: `corrupt (${e.message})` };
     throw e;
@@ -182,7 +227,7 @@ function classify(r: Reader): ElfResult {
   let dynOff = 0n;
   let dynSize = 0n;
   let osversion = 0;
-  const base = phnum === 0 ? 0 : toOffset(phoff, r.buf.length);
+  const base = phnum === 0 ? 0 : toOffset(phoff, r.length);
   for (let i = 0; i < phnum; i++) {
     const p = base + i * phsize;
     const ptype = r.u32(p);
@@ -205,7 +250,7 @@ function classify(r: Reader): ElfResult {
   }
   loadaddr ??= 0n;
   if (dynSize === 0n) return { kind: "skipped", reason: "no dynamic section" };
-  const dynBase = toOffset(dynOff, r.buf.length);
+  const dynBase = toOffset(dynOff, r.length);
   const dsize = is64 ? 16 : 8;
   const val = (at: number) => (is64 ? r.u64(at + 8) : BigInt(r.u32(at + 4)));
   let strtab: bigint | undefined;
@@ -214,7 +259,7 @@ function classify(r: Reader): ElfResult {
     if (tag === DT_NULL) break;
     if (tag === DT_STRTAB) {
       strtab = val(at) - loadaddr;
-      toOffset(strtab, r.buf.length);
+      toOffset(strtab, r.length);
       break;
     }
   }
