@@ -1,3 +1,5 @@
+import { SpareBuffers } from "./buffers.js";
+
 /**
  * Cuts a stream of chunks into blocks of exactly `size` bytes, copying each byte at most once: a
  * block lying whole inside one chunk is a view of it, the others are filled in a buffer of their
@@ -8,11 +10,12 @@ export class FixedBlocks {
   private filled = 0;
   /** Buffers this instance filled, handed out and not yet given back. */
   private readonly lent = new WeakSet<Buffer>();
-  /** Buffers given back, filled again before new memory is taken (fresh memory faults page by page). */
-  private readonly spare: Buffer[] = [];
+  /** Buffers given back, filled again before new memory is taken. */
+  private readonly spare: SpareBuffers;
 
   constructor(readonly size: number) {
     if (!Number.isInteger(size) || size <= 0) throw new RangeError(`block size ${size}`);
+    this.spare = new SpareBuffers(size);
   }
 
   /** Bytes held back for the next block. */
@@ -30,7 +33,7 @@ export class FixedBlocks {
         off += this.size;
         continue;
       }
-      this.block ??= this.spare.pop() ?? Buffer.allocUnsafeSlow(this.size);
+      this.block ??= this.spare.take();
       const end = Math.min(chunk.length, off + this.size - this.filled);
       const n = chunk.copy(this.block, this.filled, off, end);
       this.filled += n;
@@ -50,8 +53,7 @@ export class FixedBlocks {
    * block that is a view of a caller's chunk is not taken (it is not this instance's memory).
    */
   recycle(block: Buffer): void {
-    if (!this.lent.delete(block)) return;
-    if (this.spare.length < 4) this.spare.push(block);
+    if (this.lent.delete(block)) this.spare.giveBack(block);
   }
 
   /** The last, shorter block (empty when nothing is held back). */

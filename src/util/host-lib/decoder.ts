@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from "node:stream";
-import { compacted } from "../buffers.js";
+import { compacted, SpareBuffers } from "../buffers.js";
 
 /** Decoded bytes per call into the library (and per piece pushed). */
 export const OUT_BYTES = 1 << 20;
@@ -31,16 +31,7 @@ export interface Codec {
  * members' outputs were 144 of the 264 MiB the decoders took (docs/BENCHMARKS.md, thirteenth
  * session).
  */
-const spare: Buffer[] = [];
-const SPARE_KEPT = 4;
-
-function takeOutput(): Buffer {
-  return spare.pop() ?? Buffer.allocUnsafe(OUT_BYTES);
-}
-
-function giveBack(out: Buffer): void {
-  if (spare.length < SPARE_KEPT) spare.push(out);
-}
+const spare = new SpareBuffers(OUT_BYTES);
 
 /** A codec nobody freed (its decoder was dropped unfinished): its memory goes back here. */
 const abandoned = new FinalizationRegistry<Codec>((codec) => codec.free());
@@ -116,7 +107,7 @@ export class HostDecoder extends Transform {
     if (codec === undefined) return; // the data ended already
     codec.setInput(input);
     for (;;) {
-      const out = takeOutput();
+      const out = spare.take();
       this.stepping = true;
       let r: Awaited<ReturnType<Codec["step"]>>;
       try {
@@ -129,7 +120,7 @@ export class HostDecoder extends Transform {
         if (this.destroyed) this.free();
       }
       const piece = r.produced > 0 ? compacted(out.subarray(0, r.produced)) : undefined;
-      if (piece?.buffer !== out.buffer) giveBack(out);
+      if (piece?.buffer !== out.buffer) spare.giveBack(out);
       if (this.destroyed) return;
       if (piece !== undefined && !this.push(piece)) {
         await new Promise<void>((resume) => {

@@ -3,6 +3,7 @@ import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { isOcipatchError, OcipatchError, undefinedIfNotFound } from "../../../errors.js";
 import type { EntryMeta } from "../../../patch/layer/layer-writer.js";
 import { joinRel, parentOf } from "../../../rootfs/index.js";
+import { compacted } from "../../../util/buffers.js";
 import type { DataEntryHeader, DebPackage } from "../deb/index.js";
 import { PackageContents } from "../dpkg-db/index.js";
 import { isAnyDsoName, readElfLibrary } from "../maintainer-scripts/ldconfig/index.js";
@@ -75,7 +76,7 @@ function baseNameOf(rel: string): string {
 
 /**
  * An entry's whole content. A content that came in one piece is returned as it came: a view of
- * the decoder's output, so `owned()` it before keeping it beyond writing it.
+ * the decoder's output, so `compacted()` it before keeping it beyond writing it.
  */
 async function readAllLimited(content: Readable, limit: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -86,11 +87,6 @@ async function readAllLimited(content: Readable, limit: number, what: string): P
     chunks.push(c as Buffer);
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-}
-
-/** `b`, or a copy of it when it is a view of a larger buffer (that it would keep alive). */
-function owned(b: Buffer): Buffer {
-  return b.byteLength === b.buffer.byteLength ? b : Buffer.from(b);
 }
 
 async function md5Of(content: Readable): Promise<string> {
@@ -181,7 +177,7 @@ export async function unpackPackage(
     if (h.type === "file" && conffiles.has(h.path)) {
       const data = await readAllLimited(e.content, MAX_CONFFILE_BYTES, `${src}: conffile /${h.path}`);
       contents.add(h, createHash("md5").update(data).digest("hex"));
-      deferred.set(h.path, { header: h, data: owned(data) });
+      deferred.set(h.path, { header: h, data: compacted(data) });
       continue;
     }
     const real = await placeOf(ctx, `/${h.path}`, name, src);
@@ -209,7 +205,7 @@ export async function unpackPackage(
           const data = await readAllLimited(e.content, MAX_CONFFILE_BYTES, `${src}: /${h.path}`);
           await writer.addFile(real, meta, data.length, data);
           contents.add(h, md5OfData(listed, h.path, data));
-          ctx.captured.set(real, owned(data));
+          ctx.captured.set(real, compacted(data));
         } else if (h.size <= SMALL_FILE_BYTES) {
           // whole, in one write: no stream, hash tap and pipeline per small file (most of them)
           const data = await readAllLimited(e.content, SMALL_FILE_BYTES, `${src}: /${h.path}`);
