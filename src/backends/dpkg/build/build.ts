@@ -155,12 +155,13 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     // A package ahead may still be downloading when the build fails: the build does not wait for
     // it (the downloads stop once the build's error is known), and one that arrives or finishes
     // opening after the end is closed at once.
+    const over = () => new OcipatchError("INTERNAL", "the layer build has ended");
     const p = Promise.resolve(d.ready).then(async () => {
-      if (ended) throw new OcipatchError("INTERNAL", "the layer build has ended");
+      if (ended) throw over();
       const pkg = await openDebFile(d.path);
       if (ended) {
         await pkg.close();
-        throw new OcipatchError("INTERNAL", "the layer build has ended");
+        throw over();
       }
       opened.push(pkg);
       pkg.prefetch(READ_AHEAD);
