@@ -5,6 +5,7 @@ import { Readable } from "node:stream";
 import { isOcipatchError, OcipatchError } from "../../errors.js";
 import type { OpenOptions } from "../../image/image.js";
 import { openRegularFile } from "../../util/regular-file.js";
+import { BLOB_PIECE_BYTES } from "../../util/streams.js";
 import { ioError } from "../atomic-fs.js";
 
 /**
@@ -212,6 +213,7 @@ export class TarIndex {
     const e = this.entry(name);
     if (e.size === 0) return Readable.from([]);
     return createReadStream(this.file, {
+      highWaterMark: BLOB_PIECE_BYTES,
       start: e.offset,
       end: e.offset + e.size - 1,
       ...(opts?.signal ? { signal: opts.signal } : {}),
