@@ -14,11 +14,17 @@ function probe(cmd: string): string | undefined {
 }
 
 /**
- * Is the host tool `cmd` on PATH (probed once with `cmd --version`)? `OCIPATCH_NO_HOST_<CMD>=1`
- * (e.g. `OCIPATCH_NO_HOST_ZSTD=1`) makes ocipatch behave as if it were not.
+ * Is the use of the host's tool or library `name` switched off? `OCIPATCH_NO_HOST_<NAME>=1` (e.g.
+ * `OCIPATCH_NO_HOST_ZSTD=1`, `OCIPATCH_NO_HOST_LIBLZMA=1`) makes ocipatch behave as if the host
+ * had no such thing.
  */
+export function hostSwitchedOff(name: string): boolean {
+  return process.env[`OCIPATCH_NO_HOST_${name.toUpperCase()}`] === "1";
+}
+
+/** Is the host tool `cmd` on PATH (probed once with `cmd --version`) and not `hostSwitchedOff`? */
 export function hostToolAvailable(cmd: string): boolean {
-  if (process.env[`OCIPATCH_NO_HOST_${cmd.toUpperCase()}`] === "1") return false;
+  if (hostSwitchedOff(cmd)) return false;
   return probe(cmd) !== undefined;
 }
 

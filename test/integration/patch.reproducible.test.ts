@@ -1,7 +1,8 @@
 /**
  * Reproducible patch layers (issue 13 §2): the same image and the same repository state give the
- * same patch layer, byte for byte, whatever the cache directory and the time of the run — with
- * gzip deflated on several cores. skopeo reads the results.
+ * same patch layer, byte for byte, whatever the cache directory, the time of the run and the
+ * decoders (the host's liblzma or the bundled one) — with gzip deflated on several cores. skopeo
+ * reads the results.
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -48,10 +49,10 @@ describe("reproducible patch layers", () => {
   it("two runs with different cache directories, at different times, give the same layer digest", async () => {
     const dir = makeTempDir("patch-repro");
     work.push(dir);
-    const patch = async (cache: string, out: string) => {
+    const patch = async (cache: string, out: string, env: Record<string, string> = {}) => {
       const r = await runCli(
         ["patch", "-i", ref, "--db-dir", dbDir, "--skip-db-update", "--dest", `oci:${join(dir, out)}:p`],
-        { OCIPATCH_CACHE_DIR: cache },
+        { OCIPATCH_CACHE_DIR: cache, ...env },
       );
       expect(r.code, r.stderr).toBe(0);
       return inspect(`oci:${join(dir, out)}:p`);
@@ -61,11 +62,17 @@ describe("reproducible patch layers", () => {
     const a = await patch(join(dir, "cache-a"), "a");
     await new Promise((r) => setTimeout(r, 2100));
     const b = await patch(OCIPATCH_CACHE, "b");
+    // the bundled decoders (lzma-native, fzstd) instead of the host's libraries, a fresh cache
+    const c = await patch(join(dir, "cache-c"), "c", {
+      OCIPATCH_NO_HOST_LIBLZMA: "1",
+      OCIPATCH_NO_HOST_LIBZSTD: "1",
+    });
 
     expect(a.layers.length).toBeGreaterThan(1);
     expect(b.layers.at(-1)).toBe(a.layers.at(-1));
     expect(b.diffIds.at(-1)).toBe(a.diffIds.at(-1));
     expect(b.layers).toEqual(a.layers);
+    expect(c.layers).toEqual(a.layers);
     // the runs did happen at different times: the configs say so, the layers do not
     expect(b.created).not.toBe(a.created);
 

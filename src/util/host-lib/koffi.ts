@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { hostSwitchedOff } from "../host-filter.js";
 import { once } from "../once.js";
 
 export type Koffi = typeof import("koffi");
@@ -50,14 +51,17 @@ export function encodeBuffer(
 
 /**
  * A host library, looked up on the first call only: koffi and the first of `names` the dynamic
- * loader finds are given to `declare`; undefined where either is missing or `declare` refuses
- * what it found (another ABI version).
+ * loader finds are given to `declare`; undefined where either is missing, `declare` refuses what it
+ * found (another ABI version), or the library `name` is `hostSwitchedOff` (the bundled decoders
+ * serve then).
  */
 export function hostLibrary<T>(
+  name: string,
   names: Partial<Record<NodeJS.Platform, readonly string[]>>,
   declare: (koffi: Koffi, lib: HostLibrary) => T | undefined,
 ): () => T | undefined {
   return once(() => {
+    if (hostSwitchedOff(name)) return undefined;
     const koffi = loadKoffi();
     const lib = koffi === undefined ? undefined : openHostLibrary(koffi, names);
     return koffi === undefined || lib === undefined ? undefined : declare(koffi, lib);

@@ -43,6 +43,7 @@ const ERRORS: Readonly<Record<number, string>> = {
 const MEMLIMIT = 1n << 30n;
 
 const loaded = hostLibrary(
+  "liblzma",
   { linux: ["liblzma.so.5"], darwin: ["liblzma.5.dylib"] },
   (koffi, lib): Liblzma | undefined => {
     const number = lib.func("uint32_t lzma_version_number(void)")() as number;

@@ -17,6 +17,7 @@ interface Libzstd {
 }
 
 const loaded = hostLibrary(
+  "libzstd",
   { linux: ["libzstd.so.1"], darwin: ["libzstd.1.dylib"] },
   (koffi, lib): Libzstd | undefined => {
     const number = lib.func("unsigned int ZSTD_versionNumber(void)")() as number;

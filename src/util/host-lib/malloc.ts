@@ -8,7 +8,7 @@ const M_MMAP_THRESHOLD = -3;
 const MMAP_THRESHOLD = 128 * 1024;
 
 /** glibc's `mallopt`; undefined where libc.so.6 has none (not glibc) or koffi is missing. */
-const mallopt = hostLibrary({ linux: ["libc.so.6"] }, (_koffi, libc) => {
+const mallopt = hostLibrary("libc", { linux: ["libc.so.6"] }, (_koffi, libc) => {
   try {
     return libc.func("int mallopt(int param, int value)");
   } catch {
