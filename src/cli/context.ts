@@ -5,6 +5,8 @@ export interface CliContext {
   env: NodeJS.ProcessEnv;
   /** Set by a command that wants a non-zero exit without throwing. */
   exitCode?: number;
+  /** `--debug` (or `OCIPATCH_DEBUG=1`): stack traces and `[debug]` lines. Set by `main`. */
+  debug?: boolean;
   /**
    * Aborted when the process receives SIGINT or SIGTERM (reason: an `Interrupted`). Only set
    * by the process entry point; a command that uses it sets `handlesInterrupt` so that the

@@ -26,6 +26,7 @@ function wantsDebug(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], ctx: CliContext = createContext()): Promise<number> {
   const debug = wantsDebug(argv, ctx.env);
+  ctx.debug = debug;
   // values of credential flags (and variables) never reach any message, even when a flag is misspelled
   const secrets = secretsOf(argv, ctx.env);
   const program = new Command("ocipatch");

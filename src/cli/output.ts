@@ -44,7 +44,7 @@ export class Output {
     if (opts.quiet) this.mode = "none";
     else if (want === "auto") this.mode = ctx.stderr.isTTY && !ctx.env["CI"] ? "tty" : "plain";
     else this.mode = want;
-    this.debugEnabled = opts.debug ?? false;
+    this.debugEnabled = opts.debug ?? ctx.debug ?? false;
   }
 
   private readonly debugEnabled: boolean;
@@ -70,6 +70,10 @@ export class Output {
   }
   error(msg: string): void {
     this.line("error", msg);
+  }
+  /** Whether `debug` lines are shown (a line costly to make is made only then). */
+  get debugging(): boolean {
+    return this.debugEnabled;
   }
   debug(msg: string): void {
     if (this.debugEnabled) this.line("debug", msg);

@@ -1,7 +1,9 @@
 import type { Transform } from "node:stream";
 import { createGunzip } from "node:zlib";
 import type { Compression } from "../image/media-types.js";
-import { hostToolVersion } from "./host-filter.js";
+import { hostToolAvailable, hostToolVersion } from "./host-filter.js";
+import { hostLiblzma } from "./host-lib/liblzma.js";
+import { hostLibzstd } from "./host-lib/libzstd.js";
 import { parallelGzip } from "./parallel-gzip.js";
 import { zstdCompressor, zstdDecompressor } from "./zstd.js";
 
@@ -58,4 +60,15 @@ export function compressorIdentity(c: Compression): string | undefined {
     case "none":
       return "none";
   }
+}
+
+/** Who decodes xz and zstd here, in one line (`--debug`): the host's libraries or the bundled decoders. */
+export function decodersLine(): string {
+  const lzma = hostLiblzma();
+  const zstd = hostLibzstd();
+  const xz = lzma ? `the host's liblzma ${lzma.version}` : "lzma-native (bundled)";
+  const zst = zstd
+    ? `the host's libzstd ${zstd.version}`
+    : `fzstd (bundled)${hostToolAvailable("zstd") ? ", the host's zstd program for large inputs" : ""}`;
+  return `decoders: xz by ${xz}; zstd by ${zst}`;
 }

@@ -7,6 +7,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { ensureBuilt, runBin } from "../harness/cli.js";
 import { run } from "../harness/exec.js";
 import { makeTempDir } from "../harness/fs.js";
 import { ensureImage } from "../harness/images.js";
@@ -41,6 +42,7 @@ describe("reproducible patch layers", () => {
   let dbDir: string;
   let ref: string;
   beforeAll(async () => {
+    await ensureBuilt();
     dbDir = await trackerDb();
     ref = (await pushImage(await ensureImage("nginx-bullseye"), anon.host, `repro/nginx-${process.pid}:1`))
       .ref;
@@ -49,23 +51,35 @@ describe("reproducible patch layers", () => {
   it("two runs with different cache directories, at different times, give the same layer digest", async () => {
     const dir = makeTempDir("patch-repro");
     work.push(dir);
-    const patch = async (cache: string, out: string, env: Record<string, string> = {}) => {
-      const r = await runCli(
-        ["patch", "-i", ref, "--db-dir", dbDir, "--skip-db-update", "--dest", `oci:${join(dir, out)}:p`],
-        { OCIPATCH_CACHE_DIR: cache, ...env },
-      );
+    /** In this process, or with `env` as the bundled CLI in a process of its own (`process.env` is its). */
+    const patch = async (cache: string, out: string, env?: Record<string, string>) => {
+      const argv = [
+        "patch",
+        "-i",
+        ref,
+        "--db-dir",
+        dbDir,
+        "--skip-db-update",
+        "--dest",
+        `oci:${join(dir, out)}:p`,
+      ];
+      const r =
+        env === undefined
+          ? await runCli(argv, { OCIPATCH_CACHE_DIR: cache })
+          : await runBin(argv, { ...process.env, CI: "true", OCIPATCH_CACHE_DIR: cache, ...env });
       expect(r.code, r.stderr).toBe(0);
-      return inspect(`oci:${join(dir, out)}:p`);
+      return { ...(await inspect(`oci:${join(dir, out)}:p`)), stderr: r.stderr };
     };
     // a fresh, empty cache (indices and packages downloaded again), then the tests' shared cache
     const started = Date.now();
     const a = await patch(join(dir, "cache-a"), "a");
     await new Promise((r) => setTimeout(r, 2100));
     const b = await patch(OCIPATCH_CACHE, "b");
-    // the bundled decoders (lzma-native, fzstd) instead of the host's libraries, a fresh cache
+    // the bundled CLI with the bundled decoders (lzma-native, fzstd), not the host's libraries, a fresh cache
     const c = await patch(join(dir, "cache-c"), "c", {
       OCIPATCH_NO_HOST_LIBLZMA: "1",
       OCIPATCH_NO_HOST_LIBZSTD: "1",
+      OCIPATCH_DEBUG: "1",
     });
 
     expect(a.layers.length).toBeGreaterThan(1);
@@ -73,6 +87,8 @@ describe("reproducible patch layers", () => {
     expect(b.diffIds.at(-1)).toBe(a.diffIds.at(-1));
     expect(b.layers).toEqual(a.layers);
     expect(c.layers).toEqual(a.layers);
+    expect(c.stderr).toContain("[debug] decoders: xz by lzma-native (bundled); zstd by fzstd (bundled)");
+    expect(a.stderr).not.toContain("[debug]");
     // the runs did happen at different times: the configs say so, the layers do not
     expect(b.created).not.toBe(a.created);
 

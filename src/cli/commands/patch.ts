@@ -24,6 +24,7 @@ import { credentialsFrom } from "../../scan/image.js";
 import { importReport } from "../../scan/index.js";
 import { connectEngine } from "../../transport/docker-daemon/client.js";
 import { assertUsableDir, rootfsDirSink } from "../../transport/rootfs-dir/sink.js";
+import { decodersLine } from "../../util/compression.js";
 import { MAX_TIMEOUT_MS, parseDuration } from "../../util/duration.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import { tuneMalloc } from "../../util/host-lib/malloc.js";
@@ -226,6 +227,7 @@ export function registerPatchCommand(program: Command, ctx: CliContext): void {
 }
 
 async function runPatch(o: PatchFlags, ctx: CliContext, out: Output): Promise<void> {
+  if (out.debugging) out.debug(decodersLine());
   const fleet = o.config === undefined ? undefined : await readFleetConfig(o.config);
   if (fleet) return runFleetFromFlags(fleet, o, ctx, out);
   if (o.jobs !== "2" || o.shard !== undefined) {
