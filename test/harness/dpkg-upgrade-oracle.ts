@@ -210,8 +210,11 @@ async function patchLayerFor(
       const f = execFileSync("dpkg-deb", ["-f", path, "Package", "Architecture"], { encoding: "utf8" });
       const name = /^Package: (\S+)$/m.exec(f)![1]!;
       const arch = /^Architecture: (\S+)$/m.exec(f)![1]!;
-      // the record it upgrades: of the same name (the new version's architecture may differ: amd64 -> all)
-      const installed = inventory.packages.find((p) => p.name === name);
+      // the record it upgrades: of the same name and architecture, else of the same name (the new
+      // version's architecture may differ: amd64 -> all)
+      const installed =
+        inventory.packages.find((p) => p.name === name && p.architecture === arch) ??
+        inventory.packages.find((p) => p.name === name);
       return { package: name, architecture: arch, path, installed };
     });
     const layer = await buildPatchLayer({

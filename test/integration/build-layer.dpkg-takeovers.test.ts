@@ -584,3 +584,95 @@ describe("a file another installed package has, without Replaces:", () => {
     expect(out.differences).toEqual([]);
   }, 300_000);
 });
+
+describe("two packages of one batch that have the same file (dpkg checks each against those unpacked before it)", () => {
+  /** foo and bar 1.0 installed; their 2.0 both have /usr/share/x; the Replaces: fields of the 2.0s as given. */
+  function scenario(replaces: { foo?: string; bar?: string }) {
+    const dir = scenarioDir();
+    const installed = [
+      buildTestDeb(dir, { name: "foo", version: "1.0", files: { "usr/share/foo/a": "a 1\n" } }),
+      buildTestDeb(dir, { name: "bar", version: "1.0", files: { "usr/share/bar/b": "b 1\n" } }),
+    ];
+    const upgrade = [
+      buildTestDeb(dir, {
+        name: "foo",
+        version: "2.0",
+        ...(replaces.foo ? { control: { Replaces: replaces.foo } } : {}),
+        files: { "usr/share/foo/a": "a 2\n", "usr/share/x": "foo's x\n" },
+      }),
+      buildTestDeb(dir, {
+        name: "bar",
+        version: "2.0",
+        ...(replaces.bar ? { control: { Replaces: replaces.bar } } : {}),
+        files: { "usr/share/bar/b": "b 2\n", "usr/share/x": "bar's x\n" },
+      }),
+    ];
+    return { work: dir, installed, upgrade };
+  }
+
+  it("neither Replaces: covers the other: refused, as dpkg refuses the later one", async () => {
+    const out = await dpkgUpgradeRefusal(scenario({}));
+    expect(out.dpkgOk).toBe(false);
+    expect(out.dpkgLog).toContain("trying to overwrite '/usr/share/x', which is also in package foo 2.0");
+    expect(isOcipatchError(out.error, "RESOLVE"), String(out.error)).toBe(true);
+    expect((out.error as Error).message).toBe(
+      "bar 2.0: trying to overwrite '/usr/share/x', which is also in package foo 2.0 (neither package's Replaces: covers the other)",
+    );
+  }, 300_000);
+
+  it("the earlier one's Replaces: covers the later one: the file stays the earlier one's, as dpkg leaves it", async () => {
+    const out = await dpkgUpgradeOracle(scenario({ foo: "bar" }));
+    expect(out.dpkgLog).toMatch(/Replaced by files in installed package foo \(2\.0\)/);
+    expect(out.differences).toEqual([]);
+    expect(read(out.patched, "usr/share/x")).toBe("foo's x\n");
+    expect(read(out.patched, "var/lib/dpkg/info/foo.list")).toContain("/usr/share/x\n");
+    expect(read(out.patched, "var/lib/dpkg/info/bar.list")).not.toContain("/usr/share/x\n");
+    expect(out.layer.warnings).toContain(
+      "bar 2.0: replaced by files in installed package foo 2.0: /usr/share/x kept as foo has it",
+    );
+  }, 300_000);
+
+  it("the later one's Replaces: covers the earlier one: refused, where dpkg writes the file a second time", async () => {
+    const out = await dpkgUpgradeRefusal(scenario({ bar: "foo" }));
+    expect(out.dpkgOk, out.dpkgLog).toBe(true);
+    expect(read(out.oracle, "usr/share/x")).toBe("bar's x\n");
+    expect(isOcipatchError(out.error, "UNSUPPORTED"), String(out.error)).toBe(true);
+    expect((out.error as Error).message).toBe(
+      "bar 2.0: takes over '/usr/share/x' (Replaces:) from foo 2.0, which this patch unpacked before it; a layer cannot hold the path twice, and ocipatch does not reorder dpkg's unpacks",
+    );
+  }, 300_000);
+
+  it("both instances of a Multi-Arch: same package: their common files are shared, written once, without a warning", async () => {
+    const dir = scenarioDir();
+    const spec = (arch: string, version: string) =>
+      buildTestDeb(dir, {
+        name: "libfoo",
+        version,
+        arch,
+        control: { "Multi-Arch": "same" },
+        files: {
+          "usr/share/doc/libfoo/x": `x ${version}\n`,
+          [`usr/lib/${arch === "amd64" ? "x86_64" : "i386"}-linux-gnu/libfoo.txt`]: `${arch} ${version}\n`,
+        },
+      });
+    const installed = [spec("amd64", "1.0"), spec("i386", "1.0")];
+    const upgrade = [spec("amd64", "2.0"), spec("i386", "2.0")];
+    const out = await dpkgUpgradeOracle({
+      work: dir,
+      installed: [],
+      upgrade,
+      setup: (root) => {
+        inChroot(root, ["dpkg", "--add-architecture", "i386"]);
+        dpkgInstall(root, installed);
+      },
+    });
+    expect(out.differences).toEqual([]);
+    expect(read(out.patched, "usr/share/doc/libfoo/x")).toBe("x 2.0\n");
+    for (const arch of ["amd64", "i386"]) {
+      expect(read(out.patched, `var/lib/dpkg/info/libfoo:${arch}.list`)).toContain(
+        "/usr/share/doc/libfoo/x\n",
+      );
+    }
+    expect(out.layer.warnings.filter((w) => w.includes("already written"))).toEqual([]);
+  }, 300_000);
+});

@@ -25,7 +25,7 @@ import { applyConffiles } from "./conffiles-apply.js";
 import { type BuildContext, checkAborted } from "./context.js";
 import { type PackageDbUpdate, writeStatusDb, writeStatusDDb } from "./db-write.js";
 import { readPathFilters } from "./dpkg-filters.js";
-import { FileClaims } from "./file-conflicts.js";
+import { type ClaimingPackage, FileClaims } from "./file-conflicts.js";
 import { readImageDpkgDb, STATUS_D_DIR, statusDName } from "./image-db.js";
 import { layerTime } from "./layer-time.js";
 import {
@@ -187,6 +187,8 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
   try {
     // 1. every package's files, streamed from its data.tar, in the order given
     const prepared: Prepared[] = [];
+    /** The batch's packages unpacked so far, as the file-conflict check of the next ones sees them. */
+    const claimed: ClaimingPackage[] = [];
     for (const [i, d] of input.packages.entries()) {
       checkAborted(ctx.signal);
       // packages i, i+1, … are open (or opening) in `ahead`: the next one to open is i + ahead.length
@@ -207,17 +209,20 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
       }
       const upgrades = upgradesOf[i];
       const oldList = upgrades === undefined ? [] : (db.lists.get(upgrades) ?? []);
+      const claiming: ClaimingPackage = {
+        ...id,
+        multiArch: pkg.control.get("Multi-Arch"),
+        replaces: pkg.control.get("Replaces"),
+      };
       const claims = new FileClaims(
-        {
-          ...id,
-          multiArch: pkg.control.get("Multi-Arch"),
-          replaces: pkg.control.get("Replaces"),
-        },
+        claiming,
         (path) => taking.listers(path),
         db.diversions,
         nativeArch,
+        (path) => taking.unpackedBefore(path).map((j) => claimed[j]!),
       );
       const unpacked = await unpackPackage(ctx, pkg, upgrades, claims);
+      claimed.push(claiming);
       taking.unpacked({
         name: id.name,
         upgrades,
@@ -226,10 +231,10 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         existingDirs: unpacked.existingDirs,
         conffiles: new Set(pkg.conffiles.filter((c) => !c.removeOnUpgrade).map((c) => c.path)),
       });
-      for (const { installed, paths } of claims.keptBy.values()) {
+      for (const { by, paths } of claims.keptBy.values()) {
         const more = paths.length > 1 ? ` (and ${paths.length - 1} more)` : "";
         ctx.warnings.push(
-          `${id.name} ${id.version}: replaced by files in installed package ${installed.name} ${installed.version}: ${paths[0]}${more} kept as ${installed.name} has it`,
+          `${id.name} ${id.version}: replaced by files in installed package ${by.name} ${by.version}: ${paths[0]}${more} kept as ${by.name} has it`,
         );
       }
       prepared.push({

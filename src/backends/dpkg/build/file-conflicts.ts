@@ -29,8 +29,12 @@ export interface DiskState {
   readonly regularFile: boolean;
 }
 
-/** Whether the entry is written, or the file an installed package has is kept in its place. */
-export type Claim = "unpack" | "keep";
+/**
+ * Whether the entry is written, the file an installed package has is kept in its place, or it is
+ * the file another instance of the same Multi-Arch: same package of the batch wrote already
+ * (listed by both, written once).
+ */
+export type Claim = "unpack" | "keep" | "shared";
 
 /** The version of a package a `Replaces:` names. */
 interface Replaced {
@@ -81,12 +85,18 @@ export function doesReplace(
  *   leaves the package as it was (its `--force-overwrite` is not ocipatch's to give).
  * A path that is a directory on disk is left to the unpack's own rules (a symlink never replaces
  * a directory; a file replaces one only the upgraded package owns).
+ * A path a package of the batch unpacked before (`earlier`) is checked against its new version the
+ * same way, except that a takeover by this one's `Replaces:` fails (UNSUPPORTED): dpkg writes the
+ * file again, and a layer holds one entry per path.
  */
 export class FileClaims {
   /** Per installed package, what dpkg's replacingfilesandsaid says once a path was contested. */
   private readonly said = new Map<string, "replacing" | "replaced-by">();
-  /** Installed packages that keep files of this package (key → the package and the paths). */
-  readonly keptBy = new Map<string, { readonly installed: InstalledPackage; readonly paths: string[] }>();
+  /** Packages that keep files of this package (key → the package and the paths). */
+  readonly keptBy = new Map<
+    string,
+    { readonly by: { readonly name: string; readonly version: string }; readonly paths: string[] }
+  >();
 
   constructor(
     private readonly pkg: ClaimingPackage,
@@ -95,11 +105,13 @@ export class FileClaims {
     private readonly diversions: Diversions,
     /** The image's native Debian architecture. */
     private readonly native: string,
+    /** The batch's packages unpacked before this one that have an absolute path in their archive. */
+    private readonly earlier: (path: string) => readonly ClaimingPackage[] = () => [],
   ) {}
 
-  /** Whether `path` (absolute) is listed by an installed package outside the batch: `claim` decides. */
+  /** Whether `path` (absolute) is listed by an installed package or an earlier one of the batch: `claim` decides. */
   contested(path: string): boolean {
-    return this.listers(path).length > 0;
+    return this.listers(path).length > 0 || this.earlier(path).length > 0;
   }
 
   /** The fate of a contested entry (not a directory); throws RESOLVE where dpkg refuses it. */
@@ -131,26 +143,77 @@ export class FileClaims {
       const otherReplaces = dpkgRecord(other).paragraph.get("Replaces");
       if (doesReplace(otherReplaces, `${other.dbPath}: ${other.name}: Replaces`, me, this.native)) {
         this.said.set(k, "replaced-by");
-        this.keptBy.set(k, { installed: other, paths: [path] });
+        this.keptBy.set(k, { by: other, paths: [path] });
         keep = true;
         continue;
       }
-      throw new OcipatchError(
-        "RESOLVE",
-        `${me.name} ${me.version}: trying to overwrite '${path}', which is also in package ${other.name} ${other.version} (neither package's Replaces: covers the other)`,
-        {
-          details: {
-            path,
-            package: me.name,
-            version: me.version,
-            owner: other.name,
-            ownerVersion: other.version,
-          },
-        },
-      );
+      throw overwriting(me, path, other);
     }
-    return keep ? "keep" : "unpack";
+    let shared = false;
+    for (const other of this.earlier(path)) {
+      // dpkg checks the new archive against the package unpacked before it, as against an installed one
+      const same = (p: ClaimingPackage) => parseMultiArch(p.multiArch) === "same";
+      if (other.name === me.name && same(other) && same(me)) {
+        shared = true;
+        continue;
+      }
+      const by = this.diversions.of(path)?.by;
+      if (by !== undefined && (by === other.name || by === me.name)) continue;
+      const k = `batch ${packageKey(other.name, other.architecture)}`;
+      const said = this.said.get(k);
+      if (said === "replaced-by") {
+        keep = true;
+        this.keptBy.get(k)?.paths.push(path);
+        continue;
+      }
+      if (doesReplace(other.replaces, `${other.name} ${other.version}: Replaces`, me, this.native)) {
+        this.said.set(k, "replaced-by");
+        this.keptBy.set(k, { by: other, paths: [path] });
+        keep = true;
+        continue;
+      }
+      if (doesReplace(me.replaces, `${me.name} ${me.version}: Replaces`, other, this.native)) {
+        // dpkg writes the file again over the earlier package's: a layer holds one entry per path
+        throw new OcipatchError(
+          "UNSUPPORTED",
+          `${me.name} ${me.version}: takes over '${path}' (Replaces:) from ${other.name} ${other.version}, which this patch unpacked before it; a layer cannot hold the path twice, and ocipatch does not reorder dpkg's unpacks`,
+          {
+            details: {
+              path,
+              package: me.name,
+              version: me.version,
+              owner: other.name,
+              ownerVersion: other.version,
+            },
+          },
+        );
+      }
+      throw overwriting(me, path, other);
+    }
+    if (keep) return "keep";
+    return shared ? "shared" : "unpack";
   }
+}
+
+/** dpkg's refusal of a file another package has, neither package's Replaces: covering the other. */
+function overwriting(
+  me: ClaimingPackage,
+  path: string,
+  other: { readonly name: string; readonly version: string },
+): OcipatchError {
+  return new OcipatchError(
+    "RESOLVE",
+    `${me.name} ${me.version}: trying to overwrite '${path}', which is also in package ${other.name} ${other.version} (neither package's Replaces: covers the other)`,
+    {
+      details: {
+        path,
+        package: me.name,
+        version: me.version,
+        owner: other.name,
+        ownerVersion: other.version,
+      },
+    },
+  );
 }
 
 function obsoleteConffile(p: InstalledPackage, path: string): boolean {

@@ -155,6 +155,11 @@ export class BatchTakeovers {
     if (b.upgrades !== undefined) this.upgradedSoFar.add(b.upgrades);
   }
 
+  /** The batch's packages unpacked so far that have `path` (absolute) in their archive, by index. */
+  unpackedBefore(path: string): readonly number[] {
+    return this.unpackedBy.get(path) ?? [];
+  }
+
   /** What the batch did to the packages outside it, once every package is unpacked. */
   result(): Takeovers {
     const lists = new Map<string, { installed: InstalledPackage; list: string[] }>();

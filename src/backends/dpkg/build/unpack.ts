@@ -154,9 +154,13 @@ export async function unpackPackage(
       continue;
     }
     const abs = `/${h.path}`;
+    /** Another instance of this Multi-Arch: same package wrote the path already. */
+    let shared = false;
     if (h.type !== "directory" && claims.contested(abs)) {
       const disk = await diskState(ctx, h, name, src);
-      if (claims.claim(abs, h.type, conffiles.has(h.path), disk) === "keep") {
+      const claim = claims.claim(abs, h.type, conffiles.has(h.path), disk);
+      shared = claim === "shared";
+      if (claim === "keep") {
         kept.add(h.path);
         for await (const _ of e.content) {
           // drained: the installed package's file stays
@@ -197,7 +201,11 @@ export async function unpackPackage(
         if (existing?.kind === "directory") await replaceDirectory(ctx, src, h.path, real, upgrades);
         if (tree.wrote(real)) {
           contents.add(h, await md5OfEntry(listed, h.path, e.content));
-          ctx.warnings.push(`${src}: /${h.path} was already written by another package of this patch; kept`);
+          // a file both instances of a Multi-Arch: same package have is written once, as dpkg shares it
+          if (!shared)
+            ctx.warnings.push(
+              `${src}: /${h.path} was already written by another package of this patch; kept`,
+            );
           break;
         }
         if (ctx.capture(real)) {
