@@ -675,4 +675,46 @@ describe("two packages of one batch that have the same file (dpkg checks each ag
     }
     expect(out.layer.warnings.filter((w) => w.includes("already written"))).toEqual([]);
   }, 300_000);
+
+  /** foo 1.0 has /usr/share/x; bar 2.0, unpacked before foo 2.0, has it now (a file moved between packages). */
+  function moved(barReplaces?: string) {
+    const dir = scenarioDir();
+    const installed = [
+      buildTestDeb(dir, {
+        name: "foo",
+        version: "1.0",
+        files: { "usr/share/foo/a": "a 1\n", "usr/share/x": "foo's x\n" },
+      }),
+      buildTestDeb(dir, { name: "bar", version: "1.0", files: { "usr/share/bar/b": "b 1\n" } }),
+    ];
+    const upgrade = [
+      buildTestDeb(dir, {
+        name: "bar",
+        version: "2.0",
+        ...(barReplaces ? { control: { Replaces: barReplaces } } : {}),
+        files: { "usr/share/bar/b": "b 2\n", "usr/share/x": "bar's x\n" },
+      }),
+      buildTestDeb(dir, { name: "foo", version: "2.0", files: { "usr/share/foo/a": "a 2\n" } }),
+    ];
+    return { work: dir, installed, upgrade };
+  }
+
+  it("a file moved to a package unpacked first, with Replaces: on the old version: taken over, as dpkg takes it", async () => {
+    const out = await dpkgUpgradeOracle(moved("foo (<< 2.0)"));
+    expect(out.dpkgLog).toMatch(/Replacing files in old package foo \(1\.0\)/);
+    expect(out.differences).toEqual([]);
+    expect(read(out.patched, "usr/share/x")).toBe("bar's x\n");
+    expect(read(out.patched, "var/lib/dpkg/info/bar.list")).toContain("/usr/share/x\n");
+    expect(read(out.patched, "var/lib/dpkg/info/foo.list")).not.toContain("/usr/share/x\n");
+  }, 300_000);
+
+  it("a file moved without Replaces:: the package unpacked first is refused, as dpkg refuses it over the version still installed", async () => {
+    const out = await dpkgUpgradeRefusal(moved());
+    expect(out.dpkgOk).toBe(false);
+    expect(out.dpkgLog).toContain("trying to overwrite '/usr/share/x', which is also in package foo 1.0");
+    expect(isOcipatchError(out.error, "RESOLVE"), String(out.error)).toBe(true);
+    expect((out.error as Error).message).toBe(
+      "bar 2.0: trying to overwrite '/usr/share/x', which is also in package foo 1.0 (neither package's Replaces: covers the other)",
+    );
+  }, 300_000);
 });

@@ -216,7 +216,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
       };
       const claims = new FileClaims(
         claiming,
-        (path) => taking.listers(path),
+        (path) => taking.listers(path, upgrades),
         db.diversions,
         nativeArch,
         (path) => taking.unpackedBefore(path).map((j) => claimed[j]!),

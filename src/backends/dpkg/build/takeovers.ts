@@ -77,14 +77,19 @@ export class BatchTakeovers {
     this.removed = new Set(db.removed.map(key));
   }
 
-  /** The installed packages outside the batch that list `path` (absolute) now (not the removed ones). */
-  listers(path: string): InstalledPackage[] {
+  /**
+   * The installed packages that list `path` (absolute) now (not the removed ones): those outside the
+   * batch, and the installed versions of its packages not unpacked yet, as dpkg sees them, but for
+   * `self` (the key of the installed package the package asking upgrades).
+   */
+  listers(path: string, self?: string): InstalledPackage[] {
     const out: InstalledPackage[] = [];
     for (const k of this.db.owners.get(path) ?? []) {
       const p = this.byKey.get(k);
       if (
         p &&
-        !this.upgrading.has(k) &&
+        k !== self &&
+        !this.upgradedSoFar.has(k) &&
         !this.removed.has(k) &&
         !this.gone.has(k) &&
         this.stillLists(k, path)
