@@ -22,15 +22,16 @@ import { redactUrl } from "./redact.js";
  * yet: such answers are rare, and a registry's blobs and a mirror's files have a length). A chunked
  * body on a kept-alive connection is left alone: its terminator follows the last data, so the
  * parser never pauses at the end of the stream.
- * What such a stream buffers is bounded: a body without a length that runs more than `maxAhead`
- * bytes ahead of its reader (past the stream's own high-water mark) is stopped with an error, so a
- * server cannot fill the memory with a body that never ends.
+ * What such a stream buffers is bounded: a body without a length whose stream holds more than
+ * `maxAhead` bytes its reader has not taken is stopped with an error, so a server cannot fill the
+ * memory with a body that never ends (`request()`'s stream, which undici's handler keeps as `res`;
+ * a body another API reads is not bounded).
  * Left open: an HTTP/1.0 answer without `Connection: close` that closes mid-body while its reader is
  * behind (its version is not visible here).
  */
 export const bodyEndInterceptor: Dispatcher.DispatcherComposeInterceptor = boundedBodyEnd(64 * 1024 * 1024);
 
-/** The interceptor with another bound on what a body without a length may run ahead of its reader. */
+/** The interceptor with another bound on what a body without a length may hold unread. */
 export function boundedBodyEnd(maxAhead: number): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) => (opts, handler) =>
     dispatch(
@@ -82,8 +83,6 @@ export function bodyFraming(rawHeaders: readonly (Buffer | string)[] | null | un
 class BodyEndHandler implements Dispatcher.DispatchHandlers {
   private framing: Framing = { kind: "chunked" };
   private received = 0;
-  /** Bytes passed on since the reader last asked for more while it had enough (-1: it has asked). */
-  private ahead = -1;
   private abort: ((err?: Error) => void) | undefined;
 
   constructor(
@@ -113,29 +112,22 @@ class BodyEndHandler implements Dispatcher.DispatchHandlers {
   onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
     this.framing = bodyFraming(headers);
     this.received = 0;
-    this.ahead = -1;
-    // the reader asks for more by calling `resume`
-    const resumed = () => {
-      this.ahead = -1;
-      resume();
-    };
-    return this.inner.onHeaders?.(statusCode, headers, resumed, statusText) ?? true;
+    return this.inner.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
   }
 
   onData(chunk: Buffer): boolean {
     this.received += chunk.length;
-    if (this.ahead >= 0) this.ahead += chunk.length;
     const more = this.inner.onData?.(chunk) ?? true;
     if (more) return true;
-    if (this.ahead < 0) this.ahead = 0;
     const f = this.framing;
     if (f.kind === "length") return this.received >= f.length;
     if (f.kind === "chunked") return false;
-    if (f.length === undefined && this.ahead > this.maxAhead) {
+    const unread = unreadOf(this.inner);
+    if (f.length === undefined && unread !== undefined && unread > this.maxAhead) {
       this.abort?.(
         new OcipatchError(
           "NETWORK",
-          `${this.shown}: the answer, without a length, ran more than ${this.maxAhead} bytes ahead of its reader; stopped`,
+          `${this.shown}: the answer, without a length, holds more than ${this.maxAhead} bytes its reader has not taken; stopped`,
         ),
       );
     }
@@ -149,4 +141,12 @@ class BodyEndHandler implements Dispatcher.DispatchHandlers {
   onBodySent(chunkSize: number, totalBytesSent: number): void {
     this.inner.onBodySent?.(chunkSize, totalBytesSent);
   }
+}
+
+/** What the response stream of undici's `request()` handler holds unread; undefined for other handlers. */
+function unreadOf(handler: Dispatcher.DispatchHandlers): number | undefined {
+  const res = (handler as { res?: unknown }).res;
+  if (typeof res !== "object" || res === null) return undefined;
+  const n = (res as { readableLength?: unknown }).readableLength;
+  return typeof n === "number" ? n : undefined;
 }

@@ -1,5 +1,7 @@
 import { once } from "node:events";
 import { type AddressInfo, createServer, type Server } from "node:net";
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { Agent, request } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { bodyFraming, boundedBodyEnd } from "../body-end.js";
@@ -115,7 +117,7 @@ describe("a connection closed right after a slowly read body", () => {
   );
 });
 
-describe("a body without a length that runs ahead of its reader", () => {
+describe("a body without a length that its reader does not take", () => {
   let server: Server;
   beforeAll(async () => {
     server = await startServer("eof");
@@ -131,12 +133,12 @@ describe("a body without a length that runs ahead of its reader", () => {
     return n;
   };
 
-  it("is stopped once it is more than the bound ahead, with a clear error", async () => {
+  it("is stopped once its stream holds more than the bound unread, with a clear error", async () => {
     const agent = new Agent().compose(boundedBodyEnd(MiB));
     const res = await request(at(8 * MiB), { dispatcher: agent });
     res.body.on("error", () => undefined); // as getWithRetries does: the reader sees the error when it reads
     await expect(lateRead(res.body)).rejects.toThrow(
-      `GET ${at(8 * MiB)}: the answer, without a length, ran more than ${MiB} bytes ahead of its reader; stopped`,
+      `GET ${at(8 * MiB)}: the answer, without a length, holds more than ${MiB} bytes its reader has not taken; stopped`,
     );
     await agent.close();
   });
@@ -146,6 +148,43 @@ describe("a body without a length that runs ahead of its reader", () => {
     const res = await request(at(8 * MiB), { dispatcher: agent });
     expect(await lateRead(res.body)).toBe(8 * MiB);
     await agent.close();
+  });
+
+  it("read steadily a little slower than it comes, it arrives whole: only what is unread counts", async () => {
+    // 24 MiB in 1 MiB steps every 20 ms; the reader, piped, takes ~40 MiB/s: a few MiB wait at most,
+    // although the stream never runs dry (its reader never asks for more with nothing left)
+    const paced = createServer((sock) => {
+      sock.on("error", () => undefined); // the client's end
+      sock.once("data", () => {
+        sock.write("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        let sent = 0;
+        const step = setInterval(() => {
+          sock.write(Buffer.alloc(MiB, 0x62));
+          if (++sent === 24) {
+            clearInterval(step);
+            sock.end();
+          }
+        }, 20);
+      });
+    });
+    paced.listen(0, "127.0.0.1");
+    await once(paced, "listening");
+    const agent = new Agent().compose(boundedBodyEnd(12 * MiB));
+    const res = await request(`http://127.0.0.1:${(paced.address() as AddressInfo).port}/`, {
+      dispatcher: agent,
+    });
+    let n = 0;
+    const reader = new Writable({
+      highWaterMark: 64 * 1024,
+      write(chunk: Buffer, _enc, cb) {
+        n += chunk.length;
+        setTimeout(cb, chunk.length / 40_000);
+      },
+    });
+    await pipeline(res.body, reader);
+    expect(n).toBe(24 * MiB);
+    await agent.close();
+    paced.close();
   });
 });
 
