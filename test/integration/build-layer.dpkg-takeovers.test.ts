@@ -642,6 +642,69 @@ describe("two packages of one batch that have the same file (dpkg checks each ag
     );
   }, 300_000);
 
+  it("each one's Replaces: covers the other: dpkg asks the later one's first, so it is the takeover ocipatch refuses", async () => {
+    const out = await dpkgUpgradeRefusal(scenario({ foo: "bar", bar: "foo" }));
+    expect(out.dpkgOk, out.dpkgLog).toBe(true);
+    expect(out.dpkgLog).toMatch(/Replacing files in old package foo \(2\.0\)/);
+    expect(isOcipatchError(out.error, "UNSUPPORTED"), String(out.error)).toBe(true);
+  }, 300_000);
+
+  it("a path dpkg's path-exclude filters leaves out is checked all the same: refused, as dpkg refuses it", async () => {
+    const dir = scenarioDir();
+    const s = scenario({});
+    const upgrade = [
+      buildTestDeb(dir, {
+        name: "foo",
+        version: "2.0",
+        files: { "usr/share/foo/a": "a 2\n", "usr/share/doc/x": "foo's\n" },
+      }),
+      buildTestDeb(dir, {
+        name: "bar",
+        version: "2.0",
+        files: { "usr/share/bar/b": "b 2\n", "usr/share/doc/x": "bar's\n" },
+      }),
+    ];
+    const out = await dpkgUpgradeRefusal({
+      ...s,
+      upgrade,
+      setup: (root) =>
+        writeFileSync(join(root, "etc/dpkg/dpkg.cfg.d/excludes"), "path-exclude=/usr/share/doc/*\n"),
+    });
+    expect(out.dpkgOk).toBe(false);
+    expect(out.dpkgLog).toContain("trying to overwrite '/usr/share/doc/x', which is also in package foo 2.0");
+    expect(isOcipatchError(out.error, "RESOLVE"), String(out.error)).toBe(true);
+  }, 300_000);
+
+  it("a shared file of a Multi-Arch: same package that differs between its instances: refused, as dpkg refuses it", async () => {
+    const dir = scenarioDir();
+    const spec = (arch: string, version: string, x: string) =>
+      buildTestDeb(dir, {
+        name: "libbar",
+        version,
+        arch,
+        control: { "Multi-Arch": "same" },
+        files: { "usr/share/doc/libbar/x": x },
+      });
+    const installed = [spec("amd64", "1.0", "x 1\n"), spec("i386", "1.0", "x 1\n")];
+    const out = await dpkgUpgradeRefusal({
+      work: dir,
+      installed: [],
+      upgrade: [spec("amd64", "2.0", "x 2\n"), spec("i386", "2.0", "x 2, i386's\n")],
+      setup: (root) => {
+        inChroot(root, ["dpkg", "--add-architecture", "i386"]);
+        dpkgInstall(root, installed);
+      },
+    });
+    expect(out.dpkgOk).toBe(false);
+    expect(out.dpkgLog).toContain(
+      "trying to overwrite shared '/usr/share/doc/libbar/x', which is different from other instances of package libbar:i386",
+    );
+    expect(isOcipatchError(out.error, "RESOLVE"), String(out.error)).toBe(true);
+    expect((out.error as Error).message).toBe(
+      "libbar 2.0: trying to overwrite shared '/usr/share/doc/libbar/x', which is different from other instances of package libbar:i386",
+    );
+  }, 300_000);
+
   it("both instances of a Multi-Arch: same package: their common files are shared, written once, without a warning", async () => {
     const dir = scenarioDir();
     const spec = (arch: string, version: string) =>
@@ -650,7 +713,9 @@ describe("two packages of one batch that have the same file (dpkg checks each ag
         version,
         arch,
         control: { "Multi-Arch": "same" },
+        conffiles: ["/etc/libfoo.conf"],
         files: {
+          "etc/libfoo.conf": `conf ${version}\n`,
           "usr/share/doc/libfoo/x": `x ${version}\n`,
           [`usr/lib/${arch === "amd64" ? "x86_64" : "i386"}-linux-gnu/libfoo.txt`]: `${arch} ${version}\n`,
         },

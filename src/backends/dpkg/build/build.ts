@@ -25,7 +25,7 @@ import { applyConffiles } from "./conffiles-apply.js";
 import { type BuildContext, checkAborted } from "./context.js";
 import { type PackageDbUpdate, writeStatusDb, writeStatusDDb } from "./db-write.js";
 import { readPathFilters } from "./dpkg-filters.js";
-import { type ClaimingPackage, FileClaims } from "./file-conflicts.js";
+import { type ClaimingPackage, type EarlierPackage, FileClaims } from "./file-conflicts.js";
 import { readImageDpkgDb, STATUS_D_DIR, statusDName } from "./image-db.js";
 import { layerTime } from "./layer-time.js";
 import {
@@ -188,7 +188,7 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
     // 1. every package's files, streamed from its data.tar, in the order given
     const prepared: Prepared[] = [];
     /** The batch's packages unpacked so far, as the file-conflict check of the next ones sees them. */
-    const claimed: ClaimingPackage[] = [];
+    const claimed: EarlierPackage[] = [];
     for (const [i, d] of input.packages.entries()) {
       checkAborted(ctx.signal);
       // packages i, i+1, … are open (or opening) in `ahead`: the next one to open is i + ahead.length
@@ -219,10 +219,10 @@ export async function buildPatchLayer(input: BuildLayerRequest): Promise<BuildPa
         (path) => taking.listers(path, upgrades),
         db.diversions,
         nativeArch,
-        (path) => taking.unpackedBefore(path).map((j) => claimed[j]!),
+        (path) => taking.listedBefore(path).map((j) => claimed[j]!),
       );
       const unpacked = await unpackPackage(ctx, pkg, upgrades, claims);
-      claimed.push(claiming);
+      claimed.push({ ...claiming, md5: (abs) => unpacked.contents.md5(abs.slice(1)) });
       taking.unpacked({
         name: id.name,
         upgrades,

@@ -43,7 +43,8 @@ export async function applyConffiles(
     if (shouldSkip(ctx.filters, rel, false)) return;
     const real = await ctx.tree.resolveParent(diskRel, source);
     if (ctx.tree.wrote(real)) {
-      ctx.warnings.push(`${source}: /${rel} was already written by another package of this patch; kept`);
+      if (!held.shared)
+        ctx.warnings.push(`${source}: /${rel} was already written by another package of this patch; kept`);
       return;
     }
     await ctx.writer.addFile(real, meta ?? ctx.ownership.meta(held.header, rel), held.data.length, held.data);

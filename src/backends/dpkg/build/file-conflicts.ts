@@ -19,6 +19,12 @@ export interface ClaimingPackage {
   readonly replaces: string | undefined;
 }
 
+/** A package of the batch unpacked before the one claiming: its new version, and the md5s it unpacked. */
+export interface EarlierPackage extends ClaimingPackage {
+  /** The md5 of a regular file it unpacked (absolute path), as its new `.md5sums` has it. */
+  readonly md5: (path: string) => string | undefined;
+}
+
 /** What is on disk at a contested path, as far as the check asks. */
 export interface DiskState {
   /** A directory (not through a symlink). */
@@ -106,8 +112,27 @@ export class FileClaims {
     /** The image's native Debian architecture. */
     private readonly native: string,
     /** The batch's packages unpacked before this one that have an absolute path in their archive. */
-    private readonly earlier: (path: string) => readonly ClaimingPackage[] = () => [],
+    private readonly earlier: (path: string) => readonly EarlierPackage[] = () => [],
   ) {}
+
+  /** Paths shared with another instance of this Multi-Arch: same package: that instance. */
+  private readonly sharedWith = new Map<string, EarlierPackage>();
+
+  /**
+   * A shared regular file must be what the other instance unpacked (md5), as dpkg checks it; throws
+   * RESOLVE where it is not.
+   */
+  checkShared(path: string, md5: string | undefined): void {
+    const other = this.sharedWith.get(path);
+    const theirs = other?.md5(path);
+    if (other === undefined || theirs === undefined || md5 === undefined || theirs === md5) return;
+    const me = this.pkg;
+    throw new OcipatchError(
+      "RESOLVE",
+      `${me.name} ${me.version}: trying to overwrite shared '${path}', which is different from other instances of package ${me.name}:${me.architecture}`,
+      { details: { path, package: me.name, version: me.version, owner: other.name } },
+    );
+  }
 
   /** Whether `path` (absolute) is listed by an installed package or an earlier one of the batch: `claim` decides. */
   contested(path: string): boolean {
@@ -155,6 +180,7 @@ export class FileClaims {
       const same = (p: ClaimingPackage) => parseMultiArch(p.multiArch) === "same";
       if (other.name === me.name && same(other) && same(me)) {
         shared = true;
+        this.sharedWith.set(path, other);
         continue;
       }
       const by = this.diversions.of(path)?.by;
@@ -166,12 +192,7 @@ export class FileClaims {
         this.keptBy.get(k)?.paths.push(path);
         continue;
       }
-      if (doesReplace(other.replaces, `${other.name} ${other.version}: Replaces`, me, this.native)) {
-        this.said.set(k, "replaced-by");
-        this.keptBy.set(k, { by: other, paths: [path] });
-        keep = true;
-        continue;
-      }
+      // as dpkg asks: this package's Replaces: first, then the other's
       if (doesReplace(me.replaces, `${me.name} ${me.version}: Replaces`, other, this.native)) {
         // dpkg writes the file again over the earlier package's: a layer holds one entry per path
         throw new OcipatchError(
@@ -187,6 +208,12 @@ export class FileClaims {
             },
           },
         );
+      }
+      if (doesReplace(other.replaces, `${other.name} ${other.version}: Replaces`, me, this.native)) {
+        this.said.set(k, "replaced-by");
+        this.keptBy.set(k, { by: other, paths: [path] });
+        keep = true;
+        continue;
       }
       throw overwriting(me, path, other);
     }

@@ -64,6 +64,8 @@ export class BatchTakeovers {
   private readonly obsoleted = new Map<string, Set<string>>();
   /** Paths the batch's packages unpacked so far → their indices. */
   private readonly unpackedBy = new Map<string, number[]>();
+  /** Paths (not directories) the batch's packages unpacked so far list, filtered ones too → their indices. */
+  private readonly listedBy = new Map<string, number[]>();
   private count = 0;
 
   /** `upgrading`: the keys of the installed packages the batch upgrades. */
@@ -157,12 +159,21 @@ export class BatchTakeovers {
       }
     }
     for (const abs of inArchive) this.unpackedBy.set(abs, [...(this.unpackedBy.get(abs) ?? []), i]);
+    // what it lists, filtered paths too: dpkg checks the next packages against those before its filters
+    for (const item of b.contents.items) {
+      if (item.path === "." || item.type === "directory") continue;
+      const abs = `/${item.path}`;
+      this.listedBy.set(abs, [...(this.listedBy.get(abs) ?? []), i]);
+    }
     if (b.upgrades !== undefined) this.upgradedSoFar.add(b.upgrades);
   }
 
-  /** The batch's packages unpacked so far that have `path` (absolute) in their archive, by index. */
-  unpackedBefore(path: string): readonly number[] {
-    return this.unpackedBy.get(path) ?? [];
+  /**
+   * The batch's packages unpacked so far that list `path` (absolute, not a directory), by index:
+   * what they unpacked, and what dpkg's path filters left out of it.
+   */
+  listedBefore(path: string): readonly number[] {
+    return this.listedBy.get(path) ?? [];
   }
 
   /** What the batch did to the packages outside it, once every package is unpacked. */

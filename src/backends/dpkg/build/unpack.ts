@@ -17,6 +17,8 @@ const MAX_CONFFILE_BYTES = 64 * 1024 * 1024;
 export interface DeferredConffile {
   readonly header: DataEntryHeader;
   readonly data: Buffer;
+  /** Shared with another instance of this Multi-Arch: same package of the batch (written once). */
+  readonly shared?: boolean;
 }
 
 /** A package whose data.tar has been streamed into the layer (conffiles excepted). */
@@ -180,8 +182,10 @@ export async function unpackPackage(
     }
     if (h.type === "file" && conffiles.has(h.path)) {
       const data = await readAllLimited(e.content, MAX_CONFFILE_BYTES, `${src}: conffile /${h.path}`);
-      contents.add(h, createHash("md5").update(data).digest("hex"));
-      deferred.set(h.path, { header: h, data: compacted(data) });
+      const md5 = createHash("md5").update(data).digest("hex");
+      if (shared) claims.checkShared(abs, md5);
+      contents.add(h, md5);
+      deferred.set(h.path, { header: h, data: compacted(data), shared });
       continue;
     }
     const real = await placeOf(ctx, `/${h.path}`, name, src);
@@ -200,8 +204,10 @@ export async function unpackPackage(
       case "file": {
         if (existing?.kind === "directory") await replaceDirectory(ctx, src, h.path, real, upgrades);
         if (tree.wrote(real)) {
-          contents.add(h, await md5OfEntry(listed, h.path, e.content));
+          const md5 = await md5OfEntry(listed, h.path, e.content);
           // a file both instances of a Multi-Arch: same package have is written once, as dpkg shares it
+          if (shared) claims.checkShared(abs, md5);
+          contents.add(h, md5);
           if (!shared)
             ctx.warnings.push(
               `${src}: /${h.path} was already written by another package of this patch; kept`,
