@@ -135,7 +135,8 @@ export async function getWithRetries<T>(
 
 /**
  * A bound known only later: up to `first` bytes are read before it, then the reader waits for
- * `later` (the connection's own buffers pause the sender meanwhile).
+ * `later` (the connection's own buffers pause the sender meanwhile; a body without a length is not
+ * paused, and is stopped once 64 MiB of it wait: see `bodyEndInterceptor`).
  */
 export interface LateBound {
   readonly first: number;
