@@ -130,7 +130,7 @@ export class FileClaims {
     throw new OcipatchError(
       "RESOLVE",
       `${me.name} ${me.version}: trying to overwrite shared '${path}', which is different from other instances of package ${me.name}:${me.architecture}`,
-      { details: { path, package: me.name, version: me.version, owner: other.name } },
+      { details: conflictDetails(me, path, other) },
     );
   }
 
@@ -198,15 +198,7 @@ export class FileClaims {
         throw new OcipatchError(
           "UNSUPPORTED",
           `${me.name} ${me.version}: takes over '${path}' (Replaces:) from ${other.name} ${other.version}, which this patch unpacked before it; a layer cannot hold the path twice, and ocipatch does not reorder dpkg's unpacks`,
-          {
-            details: {
-              path,
-              package: me.name,
-              version: me.version,
-              owner: other.name,
-              ownerVersion: other.version,
-            },
-          },
+          { details: conflictDetails(me, path, other) },
         );
       }
       if (doesReplace(other.replaces, `${other.name} ${other.version}: Replaces`, me, this.native)) {
@@ -231,16 +223,17 @@ function overwriting(
   return new OcipatchError(
     "RESOLVE",
     `${me.name} ${me.version}: trying to overwrite '${path}', which is also in package ${other.name} ${other.version} (neither package's Replaces: covers the other)`,
-    {
-      details: {
-        path,
-        package: me.name,
-        version: me.version,
-        owner: other.name,
-        ownerVersion: other.version,
-      },
-    },
+    { details: conflictDetails(me, path, other) },
   );
+}
+
+/** The details of a file-conflict error: the path, the package unpacked and the one that has it. */
+function conflictDetails(
+  me: ClaimingPackage,
+  path: string,
+  other: { readonly name: string; readonly version: string },
+): Record<string, string> {
+  return { path, package: me.name, version: me.version, owner: other.name, ownerVersion: other.version };
 }
 
 function obsoleteConffile(p: InstalledPackage, path: string): boolean {
