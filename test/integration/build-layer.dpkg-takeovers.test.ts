@@ -782,4 +782,35 @@ describe("two packages of one batch that have the same file (dpkg checks each ag
       "bar 2.0: trying to overwrite '/usr/share/x', which is also in package foo 1.0 (neither package's Replaces: covers the other)",
     );
   }, 300_000);
+
+  it("a file taken from the installed version of a batch package no longer counts as its own for a third package, as dpkg sees it", async () => {
+    const dir = scenarioDir();
+    const installed = [
+      buildTestDeb(dir, {
+        name: "foo",
+        version: "1.0",
+        files: { "usr/share/foo/a": "a 1\n", "usr/share/x": "foo's x\n" },
+      }),
+      buildTestDeb(dir, { name: "bar", version: "1.0", files: { "usr/share/bar/b": "b 1\n" } }),
+      buildTestDeb(dir, { name: "baz", version: "1.0", files: { "usr/share/baz/z": "z 1\n" } }),
+    ];
+    const upgrade = [
+      // bar takes x from foo 1.0, and leaves baz's copy out (its Replaces: covers baz)
+      buildTestDeb(dir, {
+        name: "bar",
+        version: "2.0",
+        control: { Replaces: "foo (<< 2.0), baz" },
+        files: { "usr/share/bar/b": "b 2\n", "usr/share/x": "bar's x\n" },
+      }),
+      buildTestDeb(dir, {
+        name: "baz",
+        version: "2.0",
+        files: { "usr/share/baz/z": "z 2\n", "usr/share/x": "baz's x\n" },
+      }),
+      buildTestDeb(dir, { name: "foo", version: "2.0", files: { "usr/share/foo/a": "a 2\n" } }),
+    ];
+    const out = await dpkgUpgradeOracle({ work: dir, installed, upgrade });
+    expect(out.differences).toEqual([]);
+    expect(read(out.patched, "usr/share/x")).toBe("bar's x\n");
+  }, 300_000);
 });

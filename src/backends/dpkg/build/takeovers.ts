@@ -64,6 +64,8 @@ export class BatchTakeovers {
   private readonly obsoleted = new Map<string, Set<string>>();
   /** Paths the batch's packages unpacked so far → their indices. */
   private readonly unpackedBy = new Map<string, number[]>();
+  /** `key path` of files the installed version of a batch package lost before it was unpacked. */
+  private readonly takenFromBatch = new Set<string>();
   /** Paths (not directories) the batch's packages unpacked so far list, filtered ones too → their indices. */
   private readonly listedBy = new Map<string, number[]>();
   private count = 0;
@@ -92,6 +94,7 @@ export class BatchTakeovers {
         p &&
         k !== self &&
         !this.upgradedSoFar.has(k) &&
+        !this.takenFromBatch.has(`${k} ${path}`) &&
         !this.removed.has(k) &&
         !this.gone.has(k) &&
         this.stillLists(k, path)
@@ -147,8 +150,12 @@ export class BatchTakeovers {
       if (d?.by === b.name) continue;
       for (const o of this.db.owners.get(f) ?? []) {
         const p = this.byKey.get(o);
-        if (!p || this.upgrading.has(o) || this.gone.has(o) || p.name === b.name || d?.by === p.name)
+        if (!p || this.gone.has(o) || p.name === b.name || d?.by === p.name) continue;
+        if (this.upgrading.has(o)) {
+          // a batch package's installed version loses it too, until its new version's list replaces it
+          if (!this.upgradedSoFar.has(o)) this.takenFromBatch.add(`${o} ${f}`);
           continue;
+        }
         if (b.conffiles.has(f)) this.obsoleted.set(o, new Set([...(this.obsoleted.get(o) ?? []), f]));
         let now = this.changed.get(o);
         if (!now) {
