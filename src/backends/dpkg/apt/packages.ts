@@ -1,6 +1,7 @@
 import { closeSync, createReadStream, openSync, readFileSync, readSync } from "node:fs";
 import { isOcipatchError, OcipatchError } from "../../../errors.js";
 import type { SuiteKind } from "../../../plan/suites.js";
+import { rangeAt } from "../../../util/sorted.js";
 import { iterateParagraphs } from "../debian/deb822.js";
 import { type Provision, parseProvides, parseRelations, type RelationGroup } from "../debian/relations.js";
 
@@ -270,14 +271,7 @@ export class PackagesIndex {
   }
 
   private paragraphAt(offset: number): number {
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid]! <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return rangeAt(this.starts, offset);
   }
 
   private parse(i: number): AvailablePackage {

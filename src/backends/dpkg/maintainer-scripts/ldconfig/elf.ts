@@ -6,6 +6,8 @@
  * checked: a truncated or corrupt file is "skipped", as ldconfig skips it.
  */
 
+import { rangeAt } from "../../../../util/sorted.js";
+
 const FLAG_ELF = 0x0001;
 const FLAG_ELF_LIBC5 = 0x0002;
 const FLAG_ELF_LIBC6 = 0x0003;
@@ -75,13 +77,7 @@ class Bytes {
   }
   /** `n` bytes from `off`, which the caller has checked lie inside the file. */
   view(off: number, n: number): Buffer {
-    let lo = 0;
-    let hi = this.pieces.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid]! <= off) lo = mid;
-      else hi = mid - 1;
-    }
+    const lo = rangeAt(this.starts, off);
     const first = this.pieces[lo];
     if (first === undefined) return Buffer.alloc(0);
     const at = off - (this.starts[lo] ?? 0);
