@@ -115,6 +115,18 @@ export class FileClaims {
     private readonly earlier: (path: string) => readonly EarlierPackage[] = () => [],
   ) {}
 
+  /**
+   * `by`'s `Replaces:` keeps this package's `path` (dpkg's "Replaced by files in installed
+   * package"); once said for a package, it is said for every later path the two share.
+   */
+  private keepFor(k: string, by: { readonly name: string; readonly version: string }, path: string): void {
+    if (this.said.get(k) === "replaced-by") this.keptBy.get(k)?.paths.push(path);
+    else {
+      this.said.set(k, "replaced-by");
+      this.keptBy.set(k, { by, paths: [path] });
+    }
+  }
+
   /** Paths shared with another instance of this Multi-Arch: same package: that instance. */
   private readonly sharedWith = new Map<string, EarlierPackage>();
 
@@ -144,19 +156,21 @@ export class FileClaims {
     if (type === "directory" || disk.directory || (type === "symlink" && disk.sameDirectoryLink))
       return "unpack";
     const me = this.pkg;
+    const meSame = parseMultiArch(me.multiArch) === "same";
+    const divertedBy = this.diversions.of(path)?.by;
+    /** A diversion by either package shares the path (each writes its own place). */
+    const diverted = (other: string) =>
+      divertedBy !== undefined && (divertedBy === other || divertedBy === me.name);
     let keep = false;
     for (const other of this.listers(path)) {
-      const sameMultiArch =
-        parseMultiArch(dpkgRecord(other).paragraph.get("Multi-Arch")) === "same" &&
-        parseMultiArch(me.multiArch) === "same";
-      if (other.name === me.name && sameMultiArch) continue;
-      const by = this.diversions.of(path)?.by;
-      if (by !== undefined && (by === other.name || by === me.name)) continue;
+      const otherSame = parseMultiArch(dpkgRecord(other).paragraph.get("Multi-Arch")) === "same";
+      if (other.name === me.name && otherSame && meSame) continue;
+      if (diverted(other.name)) continue;
       const k = packageKey(other.name, other.architecture);
       const said = this.said.get(k);
       if (said === "replaced-by") {
+        this.keepFor(k, other, path);
         keep = true;
-        this.keptBy.get(k)?.paths.push(path);
         continue;
       }
       if (said === "replacing") continue;
@@ -167,8 +181,7 @@ export class FileClaims {
       }
       const otherReplaces = dpkgRecord(other).paragraph.get("Replaces");
       if (doesReplace(otherReplaces, `${other.dbPath}: ${other.name}: Replaces`, me, this.native)) {
-        this.said.set(k, "replaced-by");
-        this.keptBy.set(k, { by: other, paths: [path] });
+        this.keepFor(k, other, path);
         keep = true;
         continue;
       }
@@ -177,19 +190,16 @@ export class FileClaims {
     let shared = false;
     for (const other of this.earlier(path)) {
       // dpkg checks the new archive against the package unpacked before it, as against an installed one
-      const same = (p: ClaimingPackage) => parseMultiArch(p.multiArch) === "same";
-      if (other.name === me.name && same(other) && same(me)) {
+      if (other.name === me.name && parseMultiArch(other.multiArch) === "same" && meSame) {
         shared = true;
         this.sharedWith.set(path, other);
         continue;
       }
-      const by = this.diversions.of(path)?.by;
-      if (by !== undefined && (by === other.name || by === me.name)) continue;
+      if (diverted(other.name)) continue;
       const k = `batch ${packageKey(other.name, other.architecture)}`;
-      const said = this.said.get(k);
-      if (said === "replaced-by") {
+      if (this.said.get(k) === "replaced-by") {
+        this.keepFor(k, other, path);
         keep = true;
-        this.keptBy.get(k)?.paths.push(path);
         continue;
       }
       // as dpkg asks: this package's Replaces: first, then the other's
@@ -202,8 +212,7 @@ export class FileClaims {
         );
       }
       if (doesReplace(other.replaces, `${other.name} ${other.version}: Replaces`, me, this.native)) {
-        this.said.set(k, "replaced-by");
-        this.keptBy.set(k, { by: other, paths: [path] });
+        this.keepFor(k, other, path);
         keep = true;
         continue;
       }
