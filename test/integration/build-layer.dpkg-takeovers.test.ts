@@ -54,14 +54,24 @@ function dpkgUnpackOnly(root: string, deb: string): void {
   inChroot(root, ["dpkg", "--unpack", "/tmp/unpacked.deb"]);
 }
 
-/** Both dpkg and ocipatch refused foo 2.0 for overwriting bar 1.0's /usr/share/x. */
-function expectBarsXRefused(out: Awaited<ReturnType<typeof dpkgUpgradeRefusal>>): void {
+/** Both dpkg and ocipatch refused `pkg` (`name version`) for overwriting `path`, which `owner` has. */
+function expectOverwriteRefused(
+  out: Awaited<ReturnType<typeof dpkgUpgradeRefusal>>,
+  pkg: string,
+  path: string,
+  owner: string,
+): void {
   expect(out.dpkgOk).toBe(false);
-  expect(out.dpkgLog).toContain("trying to overwrite '/usr/share/x', which is also in package bar 1.0");
+  expect(out.dpkgLog).toContain(`trying to overwrite '${path}', which is also in package ${owner}`);
   expect(isOcipatchError(out.error, "RESOLVE"), String(out.error)).toBe(true);
   expect((out.error as Error).message).toBe(
-    "foo 2.0: trying to overwrite '/usr/share/x', which is also in package bar 1.0 (neither package's Replaces: covers the other)",
+    `${pkg}: trying to overwrite '${path}', which is also in package ${owner} (neither package's Replaces: covers the other)`,
   );
+}
+
+/** Both dpkg and ocipatch refused foo 2.0 for overwriting bar 1.0's /usr/share/x. */
+function expectBarsXRefused(out: Awaited<ReturnType<typeof dpkgUpgradeRefusal>>): void {
+  expectOverwriteRefused(out, "foo 2.0", "/usr/share/x", "bar 1.0");
 }
 
 function writeAdminFile(root: string, path: string, content: string): void {
@@ -612,12 +622,7 @@ describe("two packages of one batch that have the same file (dpkg checks each ag
 
   it("neither Replaces: covers the other: refused, as dpkg refuses the later one", async () => {
     const out = await dpkgUpgradeRefusal(scenario({}));
-    expect(out.dpkgOk).toBe(false);
-    expect(out.dpkgLog).toContain("trying to overwrite '/usr/share/x', which is also in package foo 2.0");
-    expect(isOcipatchError(out.error, "RESOLVE"), String(out.error)).toBe(true);
-    expect((out.error as Error).message).toBe(
-      "bar 2.0: trying to overwrite '/usr/share/x', which is also in package foo 2.0 (neither package's Replaces: covers the other)",
-    );
+    expectOverwriteRefused(out, "bar 2.0", "/usr/share/x", "foo 2.0");
   }, 300_000);
 
   it("the earlier one's Replaces: covers the later one: the file stays the earlier one's, as dpkg leaves it", async () => {
@@ -670,9 +675,7 @@ describe("two packages of one batch that have the same file (dpkg checks each ag
       setup: (root) =>
         writeFileSync(join(root, "etc/dpkg/dpkg.cfg.d/excludes"), "path-exclude=/usr/share/doc/*\n"),
     });
-    expect(out.dpkgOk).toBe(false);
-    expect(out.dpkgLog).toContain("trying to overwrite '/usr/share/doc/x', which is also in package foo 2.0");
-    expect(isOcipatchError(out.error, "RESOLVE"), String(out.error)).toBe(true);
+    expectOverwriteRefused(out, "bar 2.0", "/usr/share/doc/x", "foo 2.0");
   }, 300_000);
 
   it("a shared file of a Multi-Arch: same package that differs between its instances: refused, as dpkg refuses it", async () => {
@@ -775,12 +778,7 @@ describe("two packages of one batch that have the same file (dpkg checks each ag
 
   it("a file moved without Replaces:: the package unpacked first is refused, as dpkg refuses it over the version still installed", async () => {
     const out = await dpkgUpgradeRefusal(moved());
-    expect(out.dpkgOk).toBe(false);
-    expect(out.dpkgLog).toContain("trying to overwrite '/usr/share/x', which is also in package foo 1.0");
-    expect(isOcipatchError(out.error, "RESOLVE"), String(out.error)).toBe(true);
-    expect((out.error as Error).message).toBe(
-      "bar 2.0: trying to overwrite '/usr/share/x', which is also in package foo 1.0 (neither package's Replaces: covers the other)",
-    );
+    expectOverwriteRefused(out, "bar 2.0", "/usr/share/x", "foo 1.0");
   }, 300_000);
 
   it("a file taken from the installed version of a batch package no longer counts as its own for a third package, as dpkg sees it", async () => {
