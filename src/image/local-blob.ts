@@ -5,9 +5,17 @@ import { BLOB_PIECE_BYTES } from "../util/streams.js";
 import type { OpenOptions } from "./image.js";
 import type { Descriptor } from "./manifest.js";
 
-/** A local blob file's bytes, read in BLOB_PIECE_BYTES pieces (stopped by `signal`). */
+/**
+ * How a local blob's bytes are read (a path, an open handle, a range of an archive): in
+ * BLOB_PIECE_BYTES pieces (a reader joins smaller ones: a copy), stopped by `signal`.
+ */
+export function blobReadOptions(signal?: AbortSignal): { highWaterMark: number; signal?: AbortSignal } {
+  return signal ? { highWaterMark: BLOB_PIECE_BYTES, signal } : { highWaterMark: BLOB_PIECE_BYTES };
+}
+
+/** A local blob file's bytes (`blobReadOptions`). */
 export function readBlobFile(path: string, signal?: AbortSignal): Readable {
-  return createReadStream(path, { highWaterMark: BLOB_PIECE_BYTES, signal });
+  return createReadStream(path, blobReadOptions(signal));
 }
 
 /** Stream a local file, verifying digest and size at the end. */

@@ -4,8 +4,8 @@ import { posix } from "node:path";
 import { Readable } from "node:stream";
 import { isOcipatchError, OcipatchError } from "../../errors.js";
 import type { OpenOptions } from "../../image/image.js";
+import { blobReadOptions } from "../../image/local-blob.js";
 import { openRegularFile } from "../../util/regular-file.js";
-import { BLOB_PIECE_BYTES } from "../../util/streams.js";
 import { ioError } from "../atomic-fs.js";
 
 /**
@@ -213,10 +213,9 @@ export class TarIndex {
     const e = this.entry(name);
     if (e.size === 0) return Readable.from([]);
     return createReadStream(this.file, {
-      highWaterMark: BLOB_PIECE_BYTES,
+      ...blobReadOptions(opts?.signal),
       start: e.offset,
       end: e.offset + e.size - 1,
-      ...(opts?.signal ? { signal: opts.signal } : {}),
     });
   }
 

@@ -3,11 +3,11 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { isOcipatchError, OcipatchError } from "../../errors.js";
 import type { ImageOrIndex, OpenOptions } from "../../image/image.js";
+import { blobReadOptions } from "../../image/local-blob.js";
 import { type Descriptor, parseIndexManifest } from "../../image/manifest.js";
 import { type ContentSource, fromRawManifest, type RawManifest, verifyBytes } from "../../image/source.js";
 import { waitForUnlock } from "../../util/file-lock.js";
 import { DEFAULT_HOST_FILE_MAX_BYTES, openRegularFile, readRegularFile } from "../../util/regular-file.js";
-import { BLOB_PIECE_BYTES } from "../../util/streams.js";
 import { blobPath, INDEX_FILE, INDEX_LOCK, OCI_LAYOUT_FILE, REF_NAME_ANNOTATION } from "./layout.js";
 
 /** Reads blobs from an OCI image layout directory. */
@@ -45,11 +45,7 @@ class OciLayoutSource implements ContentSource {
       if (!isOcipatchError(e, "NOT_FOUND")) throw e;
       throw notFound(this.dir, desc, e);
     }
-    // in the pieces every local blob is read in (a reader joins smaller ones: a copy)
-    return fh.createReadStream({
-      highWaterMark: BLOB_PIECE_BYTES,
-      ...(opts?.signal ? { signal: opts.signal } : {}),
-    });
+    return fh.createReadStream(blobReadOptions(opts?.signal));
   }
 
   readBlob(desc: Descriptor): Promise<Buffer> {
